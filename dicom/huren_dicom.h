@@ -1,0 +1,206 @@
+/* huren_dicom.h: DICOM for huren, over DCMTK (which only dicom/*.cpp includes).
+ * Parses Part-10 files into UTF-8 elements, runs the DIMSE service class provider
+ * (Verification, Storage, Query/Retrieve FIND/MOVE/GET) and calls the caller's handlers for
+ * every event; knows no database and never logs on its own (see huren_dicom_handlers.log). */
+#ifndef HUREN_DICOM_H
+#define HUREN_DICOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HUREN_DICOM_OK 0
+#define HUREN_DICOM_ERROR (-1)   /* generic failure, message in err */
+#define HUREN_DICOM_EINVAL (-2)  /* bad argument */
+#define HUREN_DICOM_ENOTDICOM (-3) /* not a DICOM file (no DICM preamble, not a dataset) */
+#define HUREN_DICOM_ECORRUPT (-4)  /* DICOM but truncated or malformed */
+#define HUREN_DICOM_EIO (-5)       /* cannot open/read/write a file or socket */
+
+/* DIMSE status codes the handlers return (PS3.4 and PS3.7 annexes). */
+#define HUREN_DICOM_STATUS_SUCCESS 0x0000
+#define HUREN_DICOM_STATUS_PENDING 0xFF00
+#define HUREN_DICOM_STATUS_CANCEL 0xFE00
+#define HUREN_DICOM_STATUS_OUT_OF_RESOURCES 0xA700          /* store: refused, out of resources */
+#define HUREN_DICOM_STATUS_MOVE_OUT_OF_RESOURCES_MATCHES 0xA701
+#define HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN 0xA801         /* C-MOVE destination unknown */
+#define HUREN_DICOM_STATUS_DATASET_MISMATCH 0xA900          /* identifier/dataset does not match */
+#define HUREN_DICOM_STATUS_CANNOT_UNDERSTAND 0xC000
+#define HUREN_DICOM_STATUS_UNABLE_TO_PROCESS 0xC001
+#define HUREN_DICOM_STATUS_SUBOPS_WARNING 0xB000            /* one or more sub-operations failed */
+
+/* One data element as text: tag (group << 16 | element), VR (two letters), value in UTF-8 with
+ * multiple values separated by '\'. Binary VRs (OB, OW, UN, SQ, ...) are not represented. */
+typedef struct huren_dicom_element {
+    uint32_t tag;
+    char vr[3];
+    const char *value;
+} huren_dicom_element;
+
+#define HUREN_DICOM_TAG(g, e) (((uint32_t)(g) << 16) | (uint32_t)(e))
+
+/* ---- Files ---------------------------------------------------------------------------------- */
+
+/* A parsed Part-10 file: its top-level text elements converted to UTF-8 from the file's
+ * Specific Character Set (GB18030, GBK, ISO_IR 192, ISO_IR 100, default repertoire, and the
+ * others DCMTK's iconv knows), plus its meta header facts. */
+typedef struct huren_dicom_file huren_dicom_file;
+
+/* Parse path (reads up to but not including the pixel data). On failure returns
+ * HUREN_DICOM_ENOTDICOM, HUREN_DICOM_ECORRUPT or HUREN_DICOM_EIO with a reason in err. */
+int huren_dicom_file_parse(const char *path, huren_dicom_file **out, char *err, size_t errlen);
+void huren_dicom_file_free(huren_dicom_file *f); /* NULL-safe */
+/* Borrowed array of the file's top-level text elements (meta header excluded), valid until free. */
+const huren_dicom_element *huren_dicom_file_elements(const huren_dicom_file *f, size_t *n);
+/* Value of one element or NULL; borrowed until free. */
+const char *huren_dicom_file_value(const huren_dicom_file *f, uint32_t tag);
+/* Transfer syntax UID from the meta header; borrowed until free. */
+const char *huren_dicom_file_transfer_syntax(const huren_dicom_file *f);
+
+/* A UID as PS3.5 9.1 allows: 1..64 characters of digits and dots, no empty component, no
+ * leading zero in a multi-digit component. Anything else (path characters, '..') is refused. */
+int huren_dicom_uid_valid(const char *uid);
+
+/* Find a value in an element array; NULL if absent. */
+const char *huren_dicom_elements_find(const huren_dicom_element *e, size_t n, uint32_t tag);
+
+/* ---- Service class provider ----------------------------------------------------------------- */
+
+typedef enum huren_dicom_level {
+    HUREN_DICOM_LEVEL_PATIENT = 0,
+    HUREN_DICOM_LEVEL_STUDY,
+    HUREN_DICOM_LEVEL_SERIES,
+    HUREN_DICOM_LEVEL_IMAGE
+} huren_dicom_level;
+
+typedef enum huren_dicom_model {
+    HUREN_DICOM_MODEL_PATIENT_ROOT = 0,
+    HUREN_DICOM_MODEL_STUDY_ROOT
+} huren_dicom_model;
+
+/* Who is on the other end of an association (for authorisation and audit). */
+typedef struct huren_dicom_peer {
+    const char *calling_ae;
+    const char *called_ae;
+    const char *address; /* numeric host */
+} huren_dicom_peer;
+
+/* A received C-STORE: the dataset was streamed into tmp_path (a Part-10 file in the options'
+ * tmp_dir, with meta header, in the transfer syntax it arrived in). The handler adopts the file
+ * (renames it away) or leaves it, which dicom/ then deletes. */
+typedef struct huren_dicom_store_req {
+    const huren_dicom_peer *peer;
+    const char *tmp_path;
+    const char *sop_class_uid;    /* from the request, checked against the dataset */
+    const char *sop_instance_uid; /* from the request, checked against the dataset and valid */
+    const char *transfer_syntax_uid;
+    const huren_dicom_element *elements; /* top-level text elements, UTF-8 */
+    size_t nelements;
+} huren_dicom_store_req;
+
+/* A C-FIND, C-MOVE or C-GET identifier. keys holds every element of the identifier except
+ * QueryRetrieveLevel and SpecificCharacterSet, converted to UTF-8; an empty value asks for the
+ * attribute to be returned (universal matching). */
+typedef struct huren_dicom_query {
+    const huren_dicom_peer *peer;
+    huren_dicom_model model;
+    huren_dicom_level level;
+    const huren_dicom_element *keys;
+    size_t nkeys;
+    const char *move_destination; /* C-MOVE only, else NULL */
+} huren_dicom_query;
+
+/* Called by the find handler once per match. dicom/ answers with exactly the requested keys
+ * (filled from elems where present, empty otherwise), plus QueryRetrieveLevel and
+ * SpecificCharacterSet "ISO_IR 192". Returns nonzero if the SCU cancelled: stop then. */
+typedef int (*huren_dicom_find_emit)(void *emit_ctx, const huren_dicom_element *elems, size_t n);
+
+/* One file to send for a C-MOVE/C-GET. */
+typedef struct huren_dicom_retrieve_item {
+    char *path;
+    char *sop_class_uid;
+    char *sop_instance_uid;
+    char *transfer_syntax_uid;
+} huren_dicom_retrieve_item;
+
+/* Filled by a retrieve handler; free with huren_dicom_retrieve_list_free(). */
+typedef struct huren_dicom_retrieve_list {
+    huren_dicom_retrieve_item *items;
+    size_t n, cap;
+} huren_dicom_retrieve_list;
+/* Append a copy of the strings. Returns 0 or HUREN_DICOM_ERROR (out of memory). */
+int huren_dicom_retrieve_list_add(huren_dicom_retrieve_list *l, const char *path,
+                                  const char *sop_class_uid, const char *sop_instance_uid,
+                                  const char *transfer_syntax_uid);
+void huren_dicom_retrieve_list_free(huren_dicom_retrieve_list *l); /* frees items, not l */
+
+/* Log levels for huren_dicom_handlers.log (DCMTK's own logger is routed here too). */
+typedef enum huren_dicom_log_level {
+    HUREN_DICOM_LOG_ERROR = 0,
+    HUREN_DICOM_LOG_WARN,
+    HUREN_DICOM_LOG_INFO,
+    HUREN_DICOM_LOG_DEBUG
+} huren_dicom_log_level;
+
+/* Callbacks, all called from association threads (concurrently); payload is passed back. */
+typedef struct huren_dicom_handlers {
+    /* C-STORE: return a DIMSE status (SUCCESS once durably stored). Required. */
+    uint16_t (*store)(const huren_dicom_store_req *req, void *payload);
+    /* C-FIND: call emit per match; return SUCCESS, CANCEL or a failure status. Required. */
+    uint16_t (*find)(const huren_dicom_query *q, huren_dicom_find_emit emit, void *emit_ctx,
+                     void *payload);
+    /* C-MOVE/C-GET: fill out with the files that match; return SUCCESS or a failure status. */
+    uint16_t (*retrieve)(const huren_dicom_query *q, huren_dicom_retrieve_list *out,
+                         void *payload);
+    /* C-MOVE: the host (numeric or name) and port of a destination AE title; return 0 if known,
+     * nonzero if not (the C-MOVE then fails with MOVE_DEST_UNKNOWN). */
+    int (*resolve_ae)(const char *ae_title, char *host, size_t hostlen, int *port, void *payload);
+    /* Association events and DCMTK diagnostics. May be NULL. */
+    void (*log)(huren_dicom_log_level level, const char *msg, void *payload);
+    /* After each C-STORE, C-FIND, C-MOVE, C-GET, C-ECHO, with its final status: for metrics and
+     * audit. op is "C-STORE", ...; uid is the SOP instance or the query level. May be NULL. */
+    void (*event)(const char *op, const huren_dicom_peer *peer, uint16_t status,
+                  const char *uid, void *payload);
+    void *payload;
+} huren_dicom_handlers;
+
+typedef struct huren_dicom_scp_options {
+    const char *aet;             /* our AE title; associations calling another are rejected */
+    const char *bind_address;    /* numeric IPv4/IPv6 address to listen on, e.g. "127.0.0.1" */
+    int port;                    /* 0 = pick a free port (see huren_dicom_scp_port) */
+    int max_associations;        /* concurrent associations; beyond it new ones are rejected */
+    const char *const *allowed_calling_aes; /* NULL-terminated; NULL = any calling AE */
+    unsigned max_pdu;            /* our maximum receive PDU */
+    int acse_timeout_s;
+    int dimse_timeout_s;         /* idle time within an association before it is aborted */
+    int tcp_nodelay;             /* 1 (default): Nagle off on our sockets and sub-associations */
+    const char *tmp_dir;         /* where C-STORE datasets are streamed (same fs as the store) */
+} huren_dicom_scp_options;
+
+#define HUREN_DICOM_SCP_OPTIONS_INIT \
+    { "HUREN", "127.0.0.1", 11112, 16, NULL, 131072, 30, 60, 1, NULL }
+
+typedef struct huren_dicom_scp huren_dicom_scp;
+
+/* Bind and start listening in a background thread; returns once the socket is bound (a busy
+ * port is an error here, in err). Copies opts. */
+int huren_dicom_scp_start(huren_dicom_scp **out, const huren_dicom_scp_options *opts,
+                          const huren_dicom_handlers *handlers, char *err, size_t errlen);
+/* The port actually bound. */
+int huren_dicom_scp_port(const huren_dicom_scp *scp);
+/* Number of associations in progress now and accepted in total. */
+int huren_dicom_scp_active(const huren_dicom_scp *scp);
+uint64_t huren_dicom_scp_total(const huren_dicom_scp *scp);
+/* Stop accepting, let in-flight associations finish (at most grace_s seconds, then abort them),
+ * join all threads and free. NULL-safe. */
+void huren_dicom_scp_stop(huren_dicom_scp *scp, int grace_s);
+
+/* Human-readable name of a DIMSE status ("Refused: Move Destination unknown"). Static string. */
+const char *huren_dicom_status_str(uint16_t status);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,193 @@
+/* huren_index.h: the archive's public interface.
+ * A SQLite database (WAL, versioned migrations) of patients, studies, series and instances,
+ * plus the blob store on disk that holds each instance's Part-10 file. Knows no wire format:
+ * callers hand it UTF-8 attribute values in a fixed field table and a temp file to adopt. */
+#ifndef HUREN_INDEX_H
+#define HUREN_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes. 0 is success; every failure is negative. */
+#define HUREN_INDEX_OK 0
+#define HUREN_INDEX_ERROR (-1)     /* generic failure; see huren_index_errmsg() */
+#define HUREN_INDEX_EINVAL (-2)    /* bad argument or bad value (missing UID, bad query syntax) */
+#define HUREN_INDEX_ENOTFOUND (-3) /* no such record */
+#define HUREN_INDEX_EIO (-4)       /* disk: write, fsync, rename failed (full disk, ...) */
+#define HUREN_INDEX_EBUSY (-5)     /* database locked beyond the busy timeout */
+#define HUREN_INDEX_ECANCEL (-6)   /* a row callback asked to stop */
+
+typedef enum huren_index_level {
+    HUREN_INDEX_LEVEL_PATIENT = 0,
+    HUREN_INDEX_LEVEL_STUDY,
+    HUREN_INDEX_LEVEL_SERIES,
+    HUREN_INDEX_LEVEL_INSTANCE
+} huren_index_level;
+
+/* The attributes the archive keeps, each at one level. Values are UTF-8 text as DICOM writes
+ * them (dates YYYYMMDD, times HHMMSS.FFFFFF, person names with ^ and = groups, multiple values
+ * separated by '\'). Fields marked (computed) are maintained by the index and ignored on put.
+ * The kind decides how a query value matches (see huren_index_match). */
+typedef enum huren_index_field {
+    /* patient level */
+    HUREN_INDEX_F_PATIENT_ID = 0,      /* text, exact/wildcard */
+    HUREN_INDEX_F_ISSUER_OF_PATIENT_ID,
+    HUREN_INDEX_F_PATIENT_NAME,        /* person name */
+    HUREN_INDEX_F_PATIENT_BIRTH_DATE,  /* date */
+    HUREN_INDEX_F_PATIENT_SEX,
+    HUREN_INDEX_F_OTHER_PATIENT_IDS,   /* e.g. the national resident id, multi-valued */
+    HUREN_INDEX_F_PATIENT_NUM_STUDIES,   /* (computed) */
+    HUREN_INDEX_F_PATIENT_NUM_SERIES,    /* (computed) */
+    HUREN_INDEX_F_PATIENT_NUM_INSTANCES, /* (computed) */
+    /* study level */
+    HUREN_INDEX_F_STUDY_UID,           /* uid, list */
+    HUREN_INDEX_F_STUDY_DATE,          /* date, range */
+    HUREN_INDEX_F_STUDY_TIME,          /* time, range */
+    HUREN_INDEX_F_ACCESSION_NUMBER,
+    HUREN_INDEX_F_STUDY_ID,
+    HUREN_INDEX_F_STUDY_DESCRIPTION,
+    HUREN_INDEX_F_REFERRING_PHYSICIAN, /* person name */
+    HUREN_INDEX_F_INSTITUTION_NAME,
+    HUREN_INDEX_F_MODALITIES_IN_STUDY, /* (computed) multi-valued; matches if any value matches */
+    HUREN_INDEX_F_SOP_CLASSES_IN_STUDY,  /* (computed) multi-valued */
+    HUREN_INDEX_F_STUDY_NUM_SERIES,    /* (computed) */
+    HUREN_INDEX_F_STUDY_NUM_INSTANCES, /* (computed) */
+    /* series level */
+    HUREN_INDEX_F_SERIES_UID,          /* uid, list */
+    HUREN_INDEX_F_MODALITY,
+    HUREN_INDEX_F_SERIES_NUMBER,
+    HUREN_INDEX_F_SERIES_DESCRIPTION,
+    HUREN_INDEX_F_BODY_PART,
+    HUREN_INDEX_F_SERIES_DATE,         /* date, range */
+    HUREN_INDEX_F_SERIES_TIME,         /* time, range */
+    HUREN_INDEX_F_PPS_START_DATE,      /* date, range */
+    HUREN_INDEX_F_PPS_START_TIME,      /* time, range */
+    HUREN_INDEX_F_SERIES_NUM_INSTANCES,/* (computed) */
+    /* instance level */
+    HUREN_INDEX_F_SOP_INSTANCE_UID,    /* uid, list */
+    HUREN_INDEX_F_SOP_CLASS_UID,       /* uid, list */
+    HUREN_INDEX_F_INSTANCE_NUMBER,
+    HUREN_INDEX_F_ROWS,
+    HUREN_INDEX_F_COLUMNS,
+    HUREN_INDEX_F_BITS_ALLOCATED,
+    HUREN_INDEX_F_NUMBER_OF_FRAMES,
+    HUREN_INDEX_F_TRANSFER_SYNTAX_UID, /* as stored */
+    HUREN_INDEX_F_COUNT
+} huren_index_field;
+
+/* How a field's query value is interpreted (huren_index_field_kind()). */
+typedef enum huren_index_kind {
+    HUREN_INDEX_KIND_TEXT = 0, /* exact; '*' and '?' wildcards; case-sensitive */
+    HUREN_INDEX_KIND_PN,       /* like TEXT but case-insensitive, and matching the whole value or
+                                  any one '='-separated group (alphabetic/ideographic/phonetic) */
+    HUREN_INDEX_KIND_DATE,     /* exact, or range "lo-hi", "lo-", "-hi" (YYYYMMDD) */
+    HUREN_INDEX_KIND_TIME,     /* exact, or range as for dates (HHMMSS[.F]); compares as text */
+    HUREN_INDEX_KIND_UID,      /* exact, or a '\'-separated list of UIDs (any matches) */
+    HUREN_INDEX_KIND_MULTI,    /* stored multi-valued; matches if any stored value matches
+                                  (wildcards or a '\' list of alternatives) */
+    HUREN_INDEX_KIND_COUNT     /* computed integer; not matchable */
+} huren_index_kind;
+
+huren_index_kind huren_index_field_kind(huren_index_field f);
+huren_index_level huren_index_field_level(huren_index_field f);
+/* Stable lowercase name of a field ("patient_id"), for logs and JSON. */
+const char *huren_index_field_name(huren_index_field f);
+
+typedef struct huren_index huren_index; /* opaque; safe to share between threads */
+
+typedef enum huren_index_dup_policy {
+    HUREN_INDEX_DUP_KEEP = 0, /* re-stored SOP instance: keep the first copy, drop the new file */
+    HUREN_INDEX_DUP_REPLACE   /* re-stored SOP instance: the new file and attributes replace it */
+} huren_index_dup_policy;
+
+typedef struct huren_index_options {
+    const char *data_dir;          /* required: holds index.db, blobs/ and tmp/ (created) */
+    huren_index_dup_policy dup_policy;
+    int fsync;                     /* 1: fsync files, directories and commits (production);
+                                      0 only for tests and benchmarks that say so */
+    int busy_timeout_ms;           /* wait on a locked database this long */
+    int group_commit_max;          /* at most this many puts share one transaction */
+} huren_index_options;
+
+#define HUREN_INDEX_OPTIONS_INIT { NULL, HUREN_INDEX_DUP_KEEP, 1, 10000, 64 }
+
+/* Open (creating and migrating as needed) the archive under opts->data_dir. Files left in tmp/
+ * by a crash are removed. On failure returns a negative code, *out is NULL and err (if not NULL)
+ * holds the reason. Free with huren_index_close(). */
+int huren_index_open(huren_index **out, const huren_index_options *opts, char *err, size_t errlen);
+/* Close the database (checkpointing the WAL). NULL-safe. */
+void huren_index_close(huren_index *idx);
+/* The calling thread's last error message on this handle; valid until its next call. */
+const char *huren_index_errmsg(const huren_index *idx);
+/* Schema version the database is at (after migrations). */
+int huren_index_schema_version(const huren_index *idx);
+/* The folder (same file system as the blobs) where callers create temp files to put. Borrowed,
+ * valid until close. */
+const char *huren_index_tmp_dir(const huren_index *idx);
+
+/* Outcome of a put. */
+typedef enum huren_index_put_outcome {
+    HUREN_INDEX_PUT_STORED = 0,   /* new instance */
+    HUREN_INDEX_PUT_DUPLICATE,    /* already present, kept (tmp file removed) */
+    HUREN_INDEX_PUT_REPLACED      /* already present, replaced */
+} huren_index_put_outcome;
+
+/* Adopt tmp_path (a complete Part-10 file inside huren_index_tmp_dir(), on the same file system)
+ * as the instance described by values[] (indexed by huren_index_field; NULL or "" = absent;
+ * study, series and SOP instance UIDs and the SOP class UID are required). The file is fsync'ed,
+ * renamed into the blob store under a name derived from a hash (never from the values), its
+ * directory fsync'ed, and the rows committed; only then does this return 0. Concurrent puts from
+ * many threads share commits (group commit). On any failure nothing is visible and tmp_path is
+ * removed; on success tmp_path no longer exists. Patient attributes of an existing patient are
+ * updated from the newest instance. */
+int huren_index_instance_put(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
+                             const char *tmp_path, huren_index_put_outcome *outcome);
+
+/* One condition of a query: field matches value (syntax by huren_index_field_kind()). An empty
+ * value is universal matching (no condition) and only asks for the field to be returned. */
+typedef struct huren_index_match {
+    huren_index_field field;
+    const char *value;
+} huren_index_match;
+
+typedef struct huren_index_query {
+    huren_index_level level;        /* the level of the rows returned */
+    const huren_index_match *matches;
+    size_t nmatches;                /* conditions on fields of this level or any level above */
+    size_t limit;                   /* 0 = no limit */
+    size_t offset;
+} huren_index_query;
+
+/* One result row: values of every field at row's level and the levels above (NULL if absent;
+ * computed counts as decimal text). blob_path is the absolute path of the Part-10 file for
+ * instance-level rows, NULL otherwise. All borrowed, valid only during the callback. */
+typedef struct huren_index_row {
+    const char *values[HUREN_INDEX_F_COUNT];
+    const char *blob_path;
+    int64_t blob_size;
+} huren_index_row;
+
+/* Return nonzero from the callback to stop; huren_index_find then returns HUREN_INDEX_ECANCEL. */
+typedef int (*huren_index_row_cb)(void *payload, const huren_index_row *row);
+
+/* Run a query; calls cb once per matching row, ordered by the level's natural key (patient id,
+ * study date/time, series number, instance number, then UID). Returns the number of rows
+ * delivered (>= 0) or a negative code (HUREN_INDEX_EINVAL for a malformed value, naming it). */
+int huren_index_find(huren_index *idx, const huren_index_query *q, huren_index_row_cb cb,
+                     void *payload);
+
+/* Archive totals, for health and metrics. */
+typedef struct huren_index_stats {
+    int64_t patients, studies, series, instances;
+    int64_t bytes; /* sum of blob sizes */
+} huren_index_stats;
+int huren_index_stats_get(huren_index *idx, huren_index_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
