@@ -1,4 +1,4 @@
-/* huren_dicom.h: DICOM for huren, over DCMTK (which only dicom/*.cpp includes).
+/* huren_dicom.h: DICOM for huren, over DCMTK (which only the C++ files of dicom/ include).
  * Parses Part-10 files into UTF-8 elements, runs the DIMSE service class provider
  * (Verification, Storage, Query/Retrieve FIND/MOVE/GET) and calls the caller's handlers for
  * every event; knows no database and never logs on its own (see huren_dicom_handlers.log). */

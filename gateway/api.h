@@ -1,0 +1,17 @@
+/* api.h: the node's HTTP endpoints (handlers for http.c) and the route table that lists them
+ * with the roles each one serves. */
+#ifndef HUREN_GATEWAY_API_H
+#define HUREN_GATEWAY_API_H
+
+#include <stddef.h>
+
+#include "http.h"
+#include "node.h"
+
+int api_health(http_request *req, http_response *res);
+int api_metrics(http_request *req, http_response *res);
+
+/* The route table for a node's role. */
+const http_route *api_routes(const char *role, size_t *n);
+
+#endif

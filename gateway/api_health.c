@@ -1,0 +1,145 @@
+/* api_health.c: GET /api/v1/health (JSON: version, role, archive counts, disk free) and
+ * GET /metrics (Prometheus text exposition format 0.0.4). */
+#define LOG_COMPONENT "api"
+#include "api.h"
+#include "log.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/statvfs.h>
+
+static int64_t disk_free(const char *dir)
+{
+    struct statvfs sv;
+    if (statvfs(dir, &sv) != 0)
+        return -1;
+    return (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+}
+
+int api_health(http_request *req, http_response *res)
+{
+    node *n = req->app;
+    huren_index_stats st;
+    int archive_ok = huren_index_stats_get(n->index, &st) == 0;
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:{s:i, s:I}}", "status", archive_ok ? "ok" : "degraded",
+        "version", HUREN_VERSION, "role", n->cfg->role, "aet", n->cfg->aet, "uptime_s",
+        (json_int_t)(time(NULL) - n->started), "dicom", "associations_active",
+        n->scp ? huren_dicom_scp_active(n->scp) : 0, "associations_total",
+        (json_int_t)(n->scp ? huren_dicom_scp_total(n->scp) : 0));
+    if (!o)
+        return -1;
+    if (archive_ok)
+        json_object_set_new(o, "archive",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "patients",
+                                      (json_int_t)st.patients, "studies", (json_int_t)st.studies,
+                                      "series", (json_int_t)st.series, "instances",
+                                      (json_int_t)st.instances, "bytes", (json_int_t)st.bytes));
+    else
+        json_object_set_new(o, "archive_error", json_string(huren_index_errmsg(n->index)));
+    json_object_set_new(o, "disk_free_bytes", json_integer(disk_free(n->cfg->data_dir)));
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return http_reply_json(res, archive_ok ? 200 : 503, text);
+}
+
+/* A growing text buffer for the exposition; metrics pages are small. */
+typedef struct text {
+    char *buf;
+    size_t len, cap;
+    int oom;
+} text;
+
+__attribute__((format(printf, 2, 3))) static void put(text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = t->oom ? -1 : vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->oom = 1;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 4096;
+        while (cap - t->len <= (size_t)n)
+            cap *= 2;
+        char *b = realloc(t->buf, cap);
+        if (!b) {
+            t->oom = 1;
+            return;
+        }
+        t->buf = b;
+        t->cap = cap;
+    }
+}
+
+static void counter(text *t, const char *name, const char *help, uint64_t v)
+{
+    put(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+        (unsigned long long)v);
+}
+
+static void gauge(text *t, const char *name, const char *help, long long v)
+{
+    put(t, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name, v);
+}
+
+int api_metrics(http_request *req, http_response *res)
+{
+    node *n = req->app;
+    metrics *m = &n->metrics;
+    text t = {0};
+    counter(&t, "huren_instances_stored_total", "New DICOM instances stored.",
+            atomic_load(&m->instances_stored));
+    counter(&t, "huren_instances_duplicate_total", "Re-sent DICOM instances kept once.",
+            atomic_load(&m->instances_duplicate));
+    counter(&t, "huren_instances_replaced_total", "Re-sent DICOM instances that replaced one.",
+            atomic_load(&m->instances_replaced));
+    counter(&t, "huren_instances_rejected_total", "DICOM instances refused as invalid.",
+            atomic_load(&m->instances_rejected));
+    counter(&t, "huren_store_failures_total", "Instances the archive could not store.",
+            atomic_load(&m->store_failures));
+    put(&t, "# HELP huren_dimse_requests_total DIMSE requests answered, by operation.\n"
+            "# TYPE huren_dimse_requests_total counter\n");
+    const struct {
+        const char *op;
+        atomic_uint_fast64_t *v;
+    } ops[] = {{"echo", &m->dimse_echo}, {"store", &m->dimse_store}, {"find", &m->dimse_find},
+               {"move", &m->dimse_move}, {"get", &m->dimse_get}};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        put(&t, "huren_dimse_requests_total{op=\"%s\"} %llu\n", ops[i].op,
+            (unsigned long long)atomic_load(ops[i].v));
+    counter(&t, "huren_dimse_failures_total", "DIMSE requests answered with a failure status.",
+            atomic_load(&m->dimse_failures));
+    counter(&t, "huren_dicom_associations_total", "DICOM associations accepted.",
+            n->scp ? huren_dicom_scp_total(n->scp) : 0);
+    gauge(&t, "huren_dicom_associations_active", "DICOM associations in progress.",
+          n->scp ? huren_dicom_scp_active(n->scp) : 0);
+    counter(&t, "huren_http_requests_total", "HTTP requests answered.",
+            n->http ? http_server_requests(n->http) : 0);
+    counter(&t, "huren_errors_total", "Events logged at error level.", atomic_load(&m->errors));
+    huren_index_stats st;
+    if (huren_index_stats_get(n->index, &st) == 0) {
+        gauge(&t, "huren_archive_studies", "Studies in the archive.", st.studies);
+        gauge(&t, "huren_archive_instances", "Instances in the archive.", st.instances);
+        gauge(&t, "huren_archive_bytes", "Bytes of DICOM files in the archive.", st.bytes);
+    }
+    gauge(&t, "huren_disk_free_bytes", "Free bytes on the archive's file system.",
+          disk_free(n->cfg->data_dir));
+    if (t.oom) {
+        free(t.buf);
+        return -1;
+    }
+    res->status = 200;
+    res->body = t.buf;
+    res->body_len = t.len;
+    res->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return 0;
+}

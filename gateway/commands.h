@@ -1,0 +1,13 @@
+/* commands.h: the subcommands of the huren executable, each in its own file. They return the
+ * process exit status (documented in README.md). */
+#ifndef HUREN_GATEWAY_COMMANDS_H
+#define HUREN_GATEWAY_COMMANDS_H
+
+#include "config.h"
+
+#define EXIT_USAGE 2 /* bad command line or configuration */
+
+int cmd_serve(const config *cfg);
+int cmd_import(const config *cfg, int npaths, char *const paths[]);
+
+#endif

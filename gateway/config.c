@@ -1,0 +1,363 @@
+/* config.c: the configuration table and its INI reader. Every key the node understands is one
+ * row {section, key, type, default, min, max, choices}; the reader, the flag overrides and
+ * `huren check-config` all go through it, so a bad value is reported the same way everywhere. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_ENUM, CFG_ADDR, CFG_AET } cfg_type;
+
+typedef struct cfg_key {
+    const char *section;
+    const char *key;
+    cfg_type type;
+    const char *def;
+    long min, max;         /* CFG_INT bounds; CFG_STR maximum length in max */
+    const char *choices;   /* CFG_ENUM: '|'-separated */
+    size_t offset;
+} cfg_key;
+
+#define OFF(f) offsetof(config, f)
+
+static const cfg_key cfg_table[] = {
+    {"node", "role", CFG_ENUM, "hospital", 0, 0, "hospital|directory", OFF(role)},
+    {"node", "data_dir", CFG_STR, "./var", 0, 4000, NULL, OFF(data_dir)},
+    {"node", "log_level", CFG_ENUM, "info", 0, 0, "error|warn|info|debug", OFF(log_level)},
+    {"node", "bind_address", CFG_ADDR, "127.0.0.1", 0, 0, NULL, OFF(bind_address)},
+    {"dicom", "aet", CFG_AET, "HUREN", 0, 0, NULL, OFF(aet)},
+    {"dicom", "port", CFG_INT, "11112", 0, 65535, NULL, OFF(dicom_port)},
+    {"dicom", "max_associations", CFG_INT, "16", 1, 1000, NULL, OFF(max_associations)},
+    {"dicom", "max_pdu", CFG_INT, "131072", 4096, 131072, NULL, OFF(max_pdu)},
+    {"dicom", "acse_timeout", CFG_INT, "30", 1, 3600, NULL, OFF(acse_timeout)},
+    {"dicom", "dimse_timeout", CFG_INT, "60", 1, 3600, NULL, OFF(dimse_timeout)},
+    {"dicom", "tcp_nodelay", CFG_BOOL, "yes", 0, 0, NULL, OFF(tcp_nodelay)},
+    {"dicom", "allowed_calling_aes", CFG_STR, "", 0, 4000, NULL, OFF(allowed_calling_aes)},
+    {"dicom", "duplicates", CFG_ENUM, "keep", 0, 0, "keep|replace", OFF(duplicates)},
+    {"dicom", "find_max_results", CFG_INT, "10000", 1, 10000000, NULL, OFF(find_max_results)},
+    {"http", "port", CFG_INT, "8080", 0, 65535, NULL, OFF(http_port)},
+    {"http", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(tls_cert)},
+    {"http", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(tls_key)},
+    {"http", "tls_client_ca", CFG_STR, "", 0, 4000, NULL, OFF(tls_client_ca)},
+    {"http", "tls_client_verify", CFG_ENUM, "none", 0, 0, "none|optional|require",
+     OFF(tls_client_verify)},
+    {"http", "threads", CFG_INT, "4", 1, 256, NULL, OFF(http_threads)},
+    {"http", "max_body", CFG_INT, "1048576", 1024, 1073741824, NULL, OFF(http_max_body)},
+    {"hl7", "port", CFG_INT, "2575", 0, 65535, NULL, OFF(hl7_port)},
+    {"hl7", "max_message", CFG_INT, "1048576", 1024, 268435456, NULL, OFF(hl7_max_message)},
+    {"hl7", "idle_timeout", CFG_INT, "300", 1, 86400, NULL, OFF(hl7_idle_timeout)},
+    {"hl7", "max_connections", CFG_INT, "64", 1, 10000, NULL, OFF(hl7_max_connections)},
+    {"archive", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(fsync)},
+    {"archive", "group_commit_max", CFG_INT, "64", 1, 10000, NULL, OFF(group_commit_max)},
+    {"archive", "busy_timeout_ms", CFG_INT, "10000", 0, 600000, NULL, OFF(busy_timeout_ms)},
+};
+
+#define AES_SECTION "dicom_aes"
+
+static const cfg_key *cfg_lookup(const char *section, const char *key)
+{
+    for (size_t i = 0; i < sizeof cfg_table / sizeof cfg_table[0]; i++)
+        if (strcmp(cfg_table[i].section, section) == 0 && strcmp(cfg_table[i].key, key) == 0)
+            return &cfg_table[i];
+    return NULL;
+}
+
+static int enum_has(const char *choices, const char *value)
+{
+    size_t n = strlen(value);
+    for (const char *p = choices; p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, value, n) == 0)
+            return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(v, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcmp(v, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* An AE title: 1..16 characters of the default repertoire, no backslash or control codes. */
+static int aet_valid(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n > 16)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e || v[i] == '\\')
+            return 0;
+    return 1;
+}
+
+static int addr_valid(const char *v)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1;
+}
+
+static int set_string(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+static int apply_key(config *cfg, const cfg_key *k, const char *value, char *err, size_t errlen)
+{
+    char *base = (char *)cfg;
+    switch (k->type) {
+    case CFG_INT: {
+        char *end;
+        errno = 0;
+        long n = strtol(value, &end, 10);
+        if (errno || end == value || *end || n < k->min || n > k->max) {
+            snprintf(err, errlen, "[%s] %s: \"%s\" is not a number from %ld to %ld", k->section,
+                     k->key, value, k->min, k->max);
+            return -1;
+        }
+        *(long *)(base + k->offset) = n;
+        return 0;
+    }
+    case CFG_BOOL:
+        if (parse_bool(value, (int *)(base + k->offset)) < 0) {
+            snprintf(err, errlen, "[%s] %s: \"%s\" is not yes/no", k->section, k->key, value);
+            return -1;
+        }
+        return 0;
+    case CFG_ENUM:
+        if (!enum_has(k->choices, value)) {
+            snprintf(err, errlen, "[%s] %s: \"%s\" is not one of %s", k->section, k->key, value,
+                     k->choices);
+            return -1;
+        }
+        break;
+    case CFG_ADDR:
+        if (!addr_valid(value)) {
+            snprintf(err, errlen, "[%s] %s: \"%s\" is not a numeric IPv4 or IPv6 address",
+                     k->section, k->key, value);
+            return -1;
+        }
+        break;
+    case CFG_AET:
+        if (!aet_valid(value)) {
+            snprintf(err, errlen,
+                     "[%s] %s: \"%s\" is not an AE title (1-16 printable ASCII, no backslash)",
+                     k->section, k->key, value);
+            return -1;
+        }
+        break;
+    case CFG_STR:
+        if ((long)strlen(value) > k->max) {
+            snprintf(err, errlen, "[%s] %s: longer than %ld characters", k->section, k->key,
+                     k->max);
+            return -1;
+        }
+        break;
+    }
+    if (set_string((char **)(base + k->offset), value) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* "[dicom_aes] STORESCP = 127.0.0.1:11113" */
+static int apply_ae(config *cfg, const char *title, const char *value, char *err, size_t errlen)
+{
+    if (!aet_valid(title)) {
+        snprintf(err, errlen, "[%s] \"%s\" is not an AE title", AES_SECTION, title);
+        return -1;
+    }
+    const char *colon = strrchr(value, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == value || !end || *end || port < 1 || port > 65535 ||
+        colon - value > 255) {
+        snprintf(err, errlen, "[%s] %s: \"%s\" is not host:port", AES_SECTION, title, value);
+        return -1;
+    }
+    config_ae *ae = NULL;
+    for (size_t i = 0; i < cfg->naes; i++)
+        if (strcmp(cfg->aes[i].title, title) == 0)
+            ae = &cfg->aes[i];
+    if (!ae) {
+        if (cfg->naes == CONFIG_MAX_PEERS) {
+            snprintf(err, errlen, "[%s]: more than %d AEs", AES_SECTION, CONFIG_MAX_PEERS);
+            return -1;
+        }
+        ae = &cfg->aes[cfg->naes++];
+        memset(ae, 0, sizeof *ae);
+    }
+    char *t = strdup(title), *h = strndup(value, (size_t)(colon - value));
+    if (!t || !h) {
+        free(t);
+        free(h);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    free(ae->title);
+    free(ae->host);
+    ae->title = t;
+    ae->host = h;
+    ae->port = (int)port;
+    return 0;
+}
+
+int config_set(config *cfg, const char *section, const char *key, const char *value, char *err,
+               size_t errlen)
+{
+    if (strcmp(section, AES_SECTION) == 0)
+        return apply_ae(cfg, key, value, err, errlen);
+    const cfg_key *k = cfg_lookup(section, key);
+    if (!k) {
+        snprintf(err, errlen, "[%s] %s: unknown key", section, key);
+        return -1;
+    }
+    return apply_key(cfg, k, value, err, errlen);
+}
+
+int config_defaults(config *cfg)
+{
+    char err[256];
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < sizeof cfg_table / sizeof cfg_table[0]; i++)
+        if (apply_key(cfg, &cfg_table[i], cfg_table[i].def, err, sizeof err) < 0)
+            return -1; /* a bad default is a programmer error caught by the unit test */
+    return 0;
+}
+
+typedef struct ini_ctx {
+    config *cfg;
+    char msg[512];
+} ini_ctx;
+
+static int on_ini_line(void *user, const char *section, const char *name, const char *value)
+{
+    ini_ctx *ctx = user;
+    if (!name) /* a section header alone */
+        return 1;
+    char msg[sizeof ctx->msg];
+    if (config_set(ctx->cfg, section, name, value, msg, sizeof msg) == 0)
+        return 1;
+    if (!ctx->msg[0]) /* inih reports the first bad line: keep the first reason with it */
+        memcpy(ctx->msg, msg, sizeof msg);
+    return 0;
+}
+
+int config_load(config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    ini_ctx ctx = {.cfg = cfg, .msg = ""};
+    int line = ini_parse_file(f, on_ini_line, &ctx);
+    fclose(f);
+    if (line != 0) {
+        if (line < 0)
+            snprintf(err, errlen, "%s: cannot read", path);
+        else
+            snprintf(err, errlen, "%s:%d: %s", path, line,
+                     ctx.msg[0] ? ctx.msg : "syntax error (expected [section] or key = value)");
+        return -1;
+    }
+    if (set_string(&cfg->path, path) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int config_is_loopback(const char *address)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, address, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, address, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+int config_validate(const config *cfg, char *err, size_t errlen)
+{
+    const char *where = cfg->path ? cfg->path : "configuration";
+    int has_cert = cfg->tls_cert[0] != 0, has_key = cfg->tls_key[0] != 0;
+    if (has_cert != has_key) {
+        snprintf(err, errlen, "%s: [http] tls_cert and tls_key must be set together", where);
+        return -1;
+    }
+    if (!config_is_loopback(cfg->bind_address) && !has_cert) {
+        snprintf(err, errlen,
+                 "%s: [node] bind_address %s is not a loopback address: serving it requires TLS "
+                 "([http] tls_cert and tls_key)",
+                 where, cfg->bind_address);
+        return -1;
+    }
+    if (strcmp(cfg->tls_client_verify, "none") != 0 && !cfg->tls_client_ca[0]) {
+        snprintf(err, errlen, "%s: [http] tls_client_verify = %s needs tls_client_ca", where,
+                 cfg->tls_client_verify);
+        return -1;
+    }
+    if (cfg->tls_client_ca[0] && !has_cert) {
+        snprintf(err, errlen, "%s: [http] tls_client_ca needs tls_cert and tls_key", where);
+        return -1;
+    }
+    const long ports[] = {cfg->dicom_port, cfg->http_port, cfg->hl7_port};
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (ports[i] && ports[i] == ports[j]) {
+                snprintf(err, errlen, "%s: port %ld is used by two services", where, ports[i]);
+                return -1;
+            }
+    return 0;
+}
+
+const config_ae *config_find_ae(const config *cfg, const char *title)
+{
+    for (size_t i = 0; i < cfg->naes; i++)
+        if (strcmp(cfg->aes[i].title, title) == 0)
+            return &cfg->aes[i];
+    return NULL;
+}
+
+void config_free(config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->path);
+    for (size_t i = 0; i < sizeof cfg_table / sizeof cfg_table[0]; i++) {
+        const cfg_key *k = &cfg_table[i];
+        if (k->type != CFG_INT && k->type != CFG_BOOL)
+            free(*(char **)((char *)cfg + k->offset));
+    }
+    for (size_t i = 0; i < cfg->naes; i++) {
+        free(cfg->aes[i].title);
+        free(cfg->aes[i].host);
+    }
+    memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,73 @@
+/* config.h: the node's configuration, read once from an INI file (libinih) into an immutable
+ * struct and validated from one table in config.c. Command-line flags override the file through
+ * config_set(), so they are checked by the same rules. */
+#ifndef HUREN_GATEWAY_CONFIG_H
+#define HUREN_GATEWAY_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_PEERS 256
+
+/* A DICOM application entity we may send to (C-MOVE destination). */
+typedef struct config_ae {
+    char *title;
+    char *host;
+    int port;
+} config_ae;
+
+typedef struct config {
+    char *path; /* the file read, or NULL for the embedded defaults */
+    /* [node] */
+    char *role;         /* "hospital" | "directory" */
+    char *data_dir;
+    char *log_level;
+    char *bind_address; /* numeric address all listeners bind */
+    /* [dicom] */
+    char *aet;
+    long dicom_port;
+    long max_associations;
+    long max_pdu;
+    long acse_timeout;
+    long dimse_timeout;
+    int tcp_nodelay;
+    char *allowed_calling_aes; /* space- or comma-separated; empty = any */
+    char *duplicates;          /* "keep" | "replace" */
+    long find_max_results;
+    /* [http] */
+    long http_port;
+    char *tls_cert;
+    char *tls_key;
+    char *tls_client_ca;
+    char *tls_client_verify;   /* "none" | "optional" | "require" */
+    long http_threads;
+    long http_max_body;
+    /* [hl7] */
+    long hl7_port;
+    long hl7_max_message;
+    long hl7_idle_timeout;
+    long hl7_max_connections;
+    /* [archive] */
+    int fsync;
+    long group_commit_max;
+    long busy_timeout_ms;
+    /* [dicom_aes]: TITLE = host:port */
+    config_ae aes[CONFIG_MAX_PEERS];
+    size_t naes;
+} config;
+
+/* Fill cfg with the embedded defaults (no file). Returns 0. */
+int config_defaults(config *cfg);
+/* Read path over the defaults. On error returns -1 with "file:line: what is wrong" in err. */
+int config_load(config *cfg, const char *path, char *err, size_t errlen);
+/* Set one key as the file would ("dicom", "port", "11112"); returns -1 with a reason in err. */
+int config_set(config *cfg, const char *section, const char *key, const char *value, char *err,
+               size_t errlen);
+/* Checks that span keys (TLS needed off loopback, ...). Returns -1 with a reason in err. */
+int config_validate(const config *cfg, char *err, size_t errlen);
+/* Look up a C-MOVE destination; NULL if unknown. */
+const config_ae *config_find_ae(const config *cfg, const char *title);
+/* Is this bind address a loopback address (127.0.0.0/8, ::1)? */
+int config_is_loopback(const char *address);
+void config_free(config *cfg);
+
+#endif

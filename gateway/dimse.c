@@ -1,0 +1,262 @@
+/* dimse.c: DIMSE handlers. C-FIND identifiers become archive queries through the field table
+ * (dicom_fields.c); rows come back as the requested return keys. C-MOVE/C-GET resolve their
+ * identifier to the instances' files; dicom/ does the sending. */
+#define LOG_COMPONENT "dicom"
+#include "dimse.h"
+#include "dicom_fields.h"
+#include "ingest_dicom.h"
+#include "log.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAG_RETRIEVE_AE_TITLE HUREN_DICOM_TAG(0x0008, 0x0054)
+#define TAG_INSTANCE_AVAILABILITY HUREN_DICOM_TAG(0x0008, 0x0056)
+#define MAX_QUERY_KEYS 128
+
+static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
+{
+    node *n = payload;
+    huren_index_put_outcome outcome;
+    char err[512];
+    ingest_result r = ingest_dicom_instance(n, req->elements, req->nelements,
+                                            req->transfer_syntax_uid, req->tmp_path, &outcome,
+                                            err, sizeof err);
+    if (r == INGEST_INVALID) {
+        log_warnx("C-STORE %s from %s refused: %s", req->sop_instance_uid, req->peer->calling_ae,
+                  err);
+        return HUREN_DICOM_STATUS_DATASET_MISMATCH;
+    }
+    if (r == INGEST_FAILED) {
+        log_error("C-STORE %s from %s not stored: %s", req->sop_instance_uid,
+                  req->peer->calling_ae, err);
+        return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+    }
+    log_debug("C-STORE %s from %s: %s", req->sop_instance_uid, req->peer->calling_ae,
+              outcome == HUREN_INDEX_PUT_STORED      ? "stored"
+              : outcome == HUREN_INDEX_PUT_DUPLICATE ? "duplicate, kept the first"
+                                                     : "replaced");
+    return HUREN_DICOM_STATUS_SUCCESS;
+}
+
+static huren_index_level index_level(huren_dicom_level l)
+{
+    switch (l) {
+    case HUREN_DICOM_LEVEL_PATIENT:
+        return HUREN_INDEX_LEVEL_PATIENT;
+    case HUREN_DICOM_LEVEL_STUDY:
+        return HUREN_INDEX_LEVEL_STUDY;
+    case HUREN_DICOM_LEVEL_SERIES:
+        return HUREN_INDEX_LEVEL_SERIES;
+    default:
+        return HUREN_INDEX_LEVEL_INSTANCE;
+    }
+}
+
+/* Is a query value universal matching ("" or only '*')? */
+static int universal(const char *v)
+{
+    if (!v)
+        return 1;
+    while (*v == '*')
+        v++;
+    return *v == 0;
+}
+
+/* Turn an identifier into archive conditions at the query level and above. Keys the archive
+ * does not keep cannot be matched and are returned empty, as PS3.4 C.2.2.1 allows. Returns the
+ * number of conditions, or -1 for a Study Root query at PATIENT level. */
+static int build_matches(const huren_dicom_query *q, huren_index_match *m, size_t cap)
+{
+    if (q->model == HUREN_DICOM_MODEL_STUDY_ROOT && q->level == HUREN_DICOM_LEVEL_PATIENT)
+        return -1;
+    huren_index_level level = index_level(q->level);
+    size_t k = 0;
+    for (size_t i = 0; i < q->nkeys && k < cap; i++) {
+        const dicom_field *f = dicom_field_by_tag(q->keys[i].tag);
+        if (!f || universal(q->keys[i].value))
+            continue;
+        if (huren_index_field_kind(f->field) == HUREN_INDEX_KIND_COUNT)
+            continue;
+        if (huren_index_field_level(f->field) > level)
+            continue; /* a key below the query level matches nothing here: ignored */
+        m[k].field = f->field;
+        m[k].value = q->keys[i].value;
+        k++;
+    }
+    return (int)k;
+}
+
+typedef struct find_ctx {
+    node *n;
+    const huren_dicom_query *q;
+    huren_dicom_find_emit emit;
+    void *emit_ctx;
+    huren_dicom_element *out;
+    long count;
+    int truncated;
+} find_ctx;
+
+static int on_find_row(void *payload, const huren_index_row *row)
+{
+    find_ctx *c = payload;
+    if (++c->count > c->n->cfg->find_max_results) {
+        c->truncated = 1;
+        return 1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < c->q->nkeys; i++) {
+        uint32_t tag = c->q->keys[i].tag;
+        const char *value = NULL;
+        const dicom_field *f = dicom_field_by_tag(tag);
+        if (f)
+            value = row->values[f->field];
+        else if (tag == TAG_RETRIEVE_AE_TITLE)
+            value = c->n->cfg->aet;
+        else if (tag == TAG_INSTANCE_AVAILABILITY)
+            value = "ONLINE";
+        if (!value)
+            continue;
+        c->out[k].tag = tag;
+        memcpy(c->out[k].vr, f ? f->vr : (tag == TAG_RETRIEVE_AE_TITLE ? "AE" : "CS"), 3);
+        c->out[k].value = value;
+        k++;
+    }
+    return c->emit(c->emit_ctx, c->out, k);
+}
+
+static uint16_t on_find(const huren_dicom_query *q, huren_dicom_find_emit emit, void *emit_ctx,
+                        void *payload)
+{
+    node *n = payload;
+    huren_index_match matches[MAX_QUERY_KEYS];
+    int nm = build_matches(q, matches, MAX_QUERY_KEYS);
+    if (nm < 0)
+        return HUREN_DICOM_STATUS_DATASET_MISMATCH;
+    huren_dicom_element *out = calloc(q->nkeys ? q->nkeys : 1, sizeof *out);
+    if (!out)
+        return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+    find_ctx c = {n, q, emit, emit_ctx, out, 0, 0};
+    huren_index_query iq = {index_level(q->level), matches, (size_t)nm, 0, 0};
+    int rc = huren_index_find(n->index, &iq, on_find_row, &c);
+    free(out);
+    if (rc == HUREN_INDEX_ECANCEL && c.truncated) {
+        log_warnx("C-FIND from %s: more than %ld matches; answered the first %ld",
+                  q->peer->calling_ae, n->cfg->find_max_results, n->cfg->find_max_results);
+        return HUREN_DICOM_STATUS_SUCCESS;
+    }
+    if (rc == HUREN_INDEX_ECANCEL)
+        return HUREN_DICOM_STATUS_CANCEL;
+    if (rc == HUREN_INDEX_EINVAL) {
+        log_warnx("C-FIND from %s: %s", q->peer->calling_ae, huren_index_errmsg(n->index));
+        return HUREN_DICOM_STATUS_DATASET_MISMATCH;
+    }
+    if (rc < 0) {
+        log_error("C-FIND from %s failed: %s", q->peer->calling_ae, huren_index_errmsg(n->index));
+        return HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
+    }
+    return HUREN_DICOM_STATUS_SUCCESS;
+}
+
+typedef struct retrieve_ctx {
+    huren_dicom_retrieve_list *out;
+    int failed;
+} retrieve_ctx;
+
+static int on_retrieve_row(void *payload, const huren_index_row *row)
+{
+    retrieve_ctx *c = payload;
+    if (!row->blob_path)
+        return 0;
+    if (huren_dicom_retrieve_list_add(c->out, row->blob_path,
+                                      row->values[HUREN_INDEX_F_SOP_CLASS_UID],
+                                      row->values[HUREN_INDEX_F_SOP_INSTANCE_UID],
+                                      row->values[HUREN_INDEX_F_TRANSFER_SYNTAX_UID]) < 0) {
+        c->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_list *out,
+                            void *payload)
+{
+    node *n = payload;
+    huren_index_match matches[MAX_QUERY_KEYS];
+    int nm = build_matches(q, matches, MAX_QUERY_KEYS);
+    if (nm <= 0) /* a retrieval names what it wants: no condition at all is refused */
+        return HUREN_DICOM_STATUS_DATASET_MISMATCH;
+    retrieve_ctx c = {out, 0};
+    huren_index_query iq = {HUREN_INDEX_LEVEL_INSTANCE, matches, (size_t)nm, 0, 0};
+    int rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
+    if (c.failed)
+        return HUREN_DICOM_STATUS_MOVE_OUT_OF_RESOURCES_MATCHES;
+    if (rc == HUREN_INDEX_EINVAL)
+        return HUREN_DICOM_STATUS_DATASET_MISMATCH;
+    if (rc < 0) {
+        log_error("retrieve for %s failed: %s", q->peer->calling_ae, huren_index_errmsg(n->index));
+        return HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
+    }
+    return HUREN_DICOM_STATUS_SUCCESS;
+}
+
+static int on_resolve_ae(const char *ae_title, char *host, size_t hostlen, int *port,
+                         void *payload)
+{
+    node *n = payload;
+    const config_ae *ae = config_find_ae(n->cfg, ae_title);
+    if (!ae)
+        return -1;
+    snprintf(host, hostlen, "%s", ae->host);
+    *port = ae->port;
+    return 0;
+}
+
+static void on_log(huren_dicom_log_level level, const char *msg, void *payload)
+{
+    node *n = payload;
+    static const log_level map[] = {LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO,
+                                    LOG_LEVEL_DEBUG};
+    if (level == HUREN_DICOM_LOG_ERROR)
+        atomic_fetch_add(&n->metrics.errors, 1);
+    log_emit(map[level <= HUREN_DICOM_LOG_DEBUG ? level : HUREN_DICOM_LOG_DEBUG], LOG_COMPONENT,
+             0, "%s", msg);
+}
+
+static void on_event(const char *op, const huren_dicom_peer *peer, uint16_t status,
+                     const char *uid, void *payload)
+{
+    node *n = payload;
+    static const struct {
+        const char *op;
+        size_t offset;
+    } ops[] = {
+        {"C-ECHO", offsetof(metrics, dimse_echo)},   {"C-FIND", offsetof(metrics, dimse_find)},
+        {"C-MOVE", offsetof(metrics, dimse_move)},   {"C-GET", offsetof(metrics, dimse_get)},
+        {"C-STORE", offsetof(metrics, dimse_store)},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (strcmp(op, ops[i].op) == 0)
+            atomic_fetch_add((atomic_uint_fast64_t *)((char *)&n->metrics + ops[i].offset), 1);
+    int failed = status != HUREN_DICOM_STATUS_SUCCESS && status != HUREN_DICOM_STATUS_CANCEL &&
+                 (status & 0xF000) != 0xB000;
+    if (failed)
+        atomic_fetch_add(&n->metrics.dimse_failures, 1);
+    if (strcmp(op, "C-STORE") != 0 || failed)
+        log_emit(failed ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, LOG_COMPONENT, 0,
+                 "%s %s from %s (%s): 0x%04X %s", op, uid ? uid : "", peer->calling_ae,
+                 peer->address, status, huren_dicom_status_str(status));
+}
+
+void dimse_handlers_init(huren_dicom_handlers *h, node *n)
+{
+    memset(h, 0, sizeof *h);
+    h->store = on_store;
+    h->find = on_find;
+    h->retrieve = on_retrieve;
+    h->resolve_ae = on_resolve_ae;
+    h->log = on_log;
+    h->event = on_event;
+    h->payload = n;
+}

@@ -1,0 +1,22 @@
+/* ingest_dicom.h: one received DICOM instance (from C-STORE, STOW-RS or import) into the
+ * archive: checks its identity, maps its attributes to archive fields and stores it durably. */
+#ifndef HUREN_GATEWAY_INGEST_DICOM_H
+#define HUREN_GATEWAY_INGEST_DICOM_H
+
+#include "huren_dicom.h"
+#include "huren_index.h"
+#include "node.h"
+
+typedef enum ingest_result {
+    INGEST_OK = 0,        /* stored, a duplicate kept once, or replaced: see *outcome */
+    INGEST_INVALID = -1,  /* the data is unacceptable (missing or bad UID): not stored */
+    INGEST_FAILED = -2    /* the archive could not store it (disk, database): not stored */
+} ingest_result;
+
+/* Store the Part-10 file tmp_path (inside the archive's tmp dir; consumed in every case) whose
+ * text elements are el[0..nel). Counts the outcome in n->metrics. err gets the reason. */
+ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size_t nel,
+                                    const char *transfer_syntax_uid, const char *tmp_path,
+                                    huren_index_put_outcome *outcome, char *err, size_t errlen);
+
+#endif

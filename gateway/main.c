@@ -1,0 +1,92 @@
+/* main.c: the huren executable: picks the subcommand, parses its options, runs it. */
+#include "cli.h"
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define COMMON_FLAGS \
+    "  -c, --config FILE   read FILE (INI; see conf/huren.conf); flags below override it\n" \
+    "  --data DIR          archive folder (default ./var)\n"                               \
+    "  --role ROLE         hospital | directory (default hospital)\n"                      \
+    "  --bind ADDR         address to listen on (default 127.0.0.1; others need TLS)\n"     \
+    "  --aet AE            DICOM AE title (default HUREN)\n"                               \
+    "  --dicom-port N      DICOM port (default 11112; 0 = any free port)\n"                \
+    "  --http-port N       HTTP port (default 8080; 0 = any free port)\n"                  \
+    "  --hl7-port N        HL7 MLLP port (default 2575; 0 = any free port)\n"              \
+    "  --log-level LEVEL   error | warn | info | debug (default info)\n"                   \
+    "  -h, --help          this help\n"
+
+static const char usage_main[] =
+    "usage: huren COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  serve          run the node (DICOM, HTTP, HL7 listeners) until SIGTERM/SIGINT\n"
+    "  import PATH... store DICOM files and folders into the archive, offline\n"
+    "  check-config   validate the configuration and exit\n"
+    "  version        print the version\n"
+    "\n"
+    "`huren COMMAND --help` describes each command. Exit status: 0 success, 1 failure,\n"
+    "2 bad command line or configuration.\n";
+
+static const char usage_serve[] = "usage: huren serve [OPTIONS]\n"
+                                  "Run the node until SIGTERM or SIGINT.\n\n" COMMON_FLAGS;
+static const char usage_import[] =
+    "usage: huren import [OPTIONS] PATH...\n"
+    "Store the DICOM files found in PATHs (folders are walked recursively) into the archive.\n"
+    "Non-DICOM files are skipped with a warning; files already stored are counted as\n"
+    "duplicates. Exit status 1 if any file was rejected or could not be stored.\n\n" COMMON_FLAGS;
+static const char usage_check[] =
+    "usage: huren check-config [OPTIONS]\n"
+    "Validate the configuration (file and flags); print \"configuration OK\" or\n"
+    "FILE:LINE: what is wrong, and exit 0 or 2.\n\n" COMMON_FLAGS;
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "-h")) {
+        fputs(usage_main, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("huren %s\n", HUREN_VERSION);
+        return 0;
+    }
+    const char *usage = !strcmp(cmd, "serve")          ? usage_serve
+                        : !strcmp(cmd, "import")       ? usage_import
+                        : !strcmp(cmd, "check-config") ? usage_check
+                                                       : NULL;
+    if (!usage) {
+        fprintf(stderr, "huren: unknown command \"%s\"\n\n%s", cmd, usage_main);
+        return EXIT_USAGE;
+    }
+    config cfg;
+    int first = 0;
+    int rc = cli_parse(argc - 1, argv + 1, usage, &cfg, &first);
+    if (rc != 0) {
+        config_free(&cfg);
+        return rc > 0 ? 0 : EXIT_USAGE;
+    }
+    int nops = argc - 1 - first;
+    char **ops = argv + 1 + first;
+    if (!strcmp(cmd, "check-config")) {
+        printf("configuration OK%s%s\n", cfg.path ? ": " : " (embedded defaults)",
+               cfg.path ? cfg.path : "");
+        rc = 0;
+    } else if (!strcmp(cmd, "import")) {
+        if (nops == 0) {
+            fprintf(stderr, "huren import: no PATH given\n\n%s", usage_import);
+            rc = EXIT_USAGE;
+        } else {
+            rc = cmd_import(&cfg, nops, ops);
+        }
+    } else if (nops > 0) {
+        fprintf(stderr, "huren serve: unexpected argument \"%s\"\n", ops[0]);
+        rc = EXIT_USAGE;
+    } else {
+        rc = cmd_serve(&cfg);
+    }
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,19 @@
+/* metrics.h: the node's counters (lock-free atomics), rendered as Prometheus text at /metrics. */
+#ifndef HUREN_GATEWAY_METRICS_H
+#define HUREN_GATEWAY_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef struct metrics {
+    atomic_uint_fast64_t instances_stored;     /* new instances (C-STORE, import) */
+    atomic_uint_fast64_t instances_duplicate;  /* re-sent instances kept once */
+    atomic_uint_fast64_t instances_replaced;
+    atomic_uint_fast64_t instances_rejected;   /* refused: bad data */
+    atomic_uint_fast64_t store_failures;       /* could not store: disk, database */
+    atomic_uint_fast64_t dimse_echo, dimse_find, dimse_move, dimse_get, dimse_store;
+    atomic_uint_fast64_t dimse_failures;       /* any DIMSE operation answered with a failure */
+    atomic_uint_fast64_t errors;               /* everything logged at error level */
+} metrics;
+
+#endif

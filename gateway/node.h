@@ -1,0 +1,26 @@
+/* node.h: one running huren node: its configuration, archive, listeners and counters. The
+ * services (DICOM, HTTP, ...) get a pointer to it as their handlers' payload. */
+#ifndef HUREN_GATEWAY_NODE_H
+#define HUREN_GATEWAY_NODE_H
+
+#include <time.h>
+
+#include "config.h"
+#include "huren_dicom.h"
+#include "huren_index.h"
+#include "http.h"
+#include "metrics.h"
+
+typedef struct node {
+    const config *cfg;
+    huren_index *index;
+    huren_dicom_scp *scp;
+    http_server *http;
+    metrics metrics;
+    time_t started;
+} node;
+
+/* Open the archive under cfg->data_dir (creating it). Returns 0, or -1 with err. */
+int node_open_index(node *n, char *err, size_t errlen);
+
+#endif

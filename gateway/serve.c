@@ -1,0 +1,131 @@
+/* serve.c: `huren serve`: open the archive, start the listeners of the node's role, wait for
+ * SIGTERM/SIGINT, then stop them in reverse order, letting associations in flight finish. */
+#define LOG_COMPONENT "serve"
+#include "commands.h"
+#include "api.h"
+#include "dimse.h"
+#include "log.h"
+#include "node.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHUTDOWN_GRACE_S 30
+
+/* Split "A B,C" into a NULL-terminated array (owned by the caller, one free()). */
+static char **split_aes(const char *list)
+{
+    size_t n = 0, len = strlen(list);
+    char **v = calloc(len / 2 + 2, sizeof *v);
+    char *copy = v ? malloc(len + 1) : NULL;
+    if (!copy) {
+        free(v);
+        return NULL;
+    }
+    memcpy(copy, list, len + 1);
+    for (char *save = NULL, *tok = strtok_r(copy, " ,\t", &save); tok;
+         tok = strtok_r(NULL, " ,\t", &save))
+        v[n++] = tok;
+    if (n == 0) {
+        free(copy);
+        free(v);
+        return NULL;
+    }
+    return v; /* v[0] points at the start of copy */
+}
+
+static int start_dicom(node *n, char ***allowed)
+{
+    huren_dicom_scp_options so = HUREN_DICOM_SCP_OPTIONS_INIT;
+    so.aet = n->cfg->aet;
+    so.bind_address = n->cfg->bind_address;
+    so.port = (int)n->cfg->dicom_port;
+    so.max_associations = (int)n->cfg->max_associations;
+    so.max_pdu = (unsigned)n->cfg->max_pdu;
+    so.acse_timeout_s = (int)n->cfg->acse_timeout;
+    so.dimse_timeout_s = (int)n->cfg->dimse_timeout;
+    so.tcp_nodelay = n->cfg->tcp_nodelay;
+    so.tmp_dir = huren_index_tmp_dir(n->index);
+    *allowed = n->cfg->allowed_calling_aes[0] ? split_aes(n->cfg->allowed_calling_aes) : NULL;
+    so.allowed_calling_aes = (const char *const *)*allowed;
+    huren_dicom_handlers h;
+    dimse_handlers_init(&h, n);
+    char err[512];
+    if (huren_dicom_scp_start(&n->scp, &so, &h, err, sizeof err) < 0) {
+        log_error("DICOM: %s", err);
+        return -1;
+    }
+    log_info("DICOM listening: AE %s on %s port %d", n->cfg->aet, n->cfg->bind_address,
+             huren_dicom_scp_port(n->scp));
+    return 0;
+}
+
+static int start_http(node *n)
+{
+    const config *c = n->cfg;
+    http_options ho = {
+        .bind_address = c->bind_address,
+        .port = (int)c->http_port,
+        .threads = (unsigned)c->http_threads,
+        .max_body = (size_t)c->http_max_body,
+        .tls_cert = c->tls_cert,
+        .tls_key = c->tls_key,
+        .tls_client_ca = c->tls_client_ca,
+        .client_verify = !strcmp(c->tls_client_verify, "require")    ? 2
+                         : !strcmp(c->tls_client_verify, "optional") ? 1
+                                                                      : 0,
+        .loopback_roles = HTTP_ROLES_ALL, /* plain HTTP on loopback: full local access */
+    };
+    size_t nroutes;
+    const http_route *routes = api_routes(c->role, &nroutes);
+    char err[512];
+    if (http_server_start(&n->http, &ho, routes, nroutes, n, err, sizeof err) < 0) {
+        log_error("HTTP: %s", err);
+        return -1;
+    }
+    log_info("HTTP listening: %s://%s:%d/", c->tls_cert[0] ? "https" : "http", c->bind_address,
+             http_server_port(n->http));
+    return 0;
+}
+
+int cmd_serve(const config *cfg)
+{
+    /* Block the stop signals in every thread; the main thread waits for them below. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    node n = {.cfg = cfg, .started = time(NULL)};
+    char err[1024];
+    char **allowed = NULL;
+    int rc = 1;
+    log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION, cfg->role, cfg->data_dir,
+             cfg->path ? ", config " : " (embedded defaults)", cfg->path ? cfg->path : "");
+    if (node_open_index(&n, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto done;
+    }
+    if (strcmp(cfg->role, "hospital") == 0 && start_dicom(&n, &allowed) < 0)
+        goto done;
+    if (start_http(&n) < 0)
+        goto done;
+    log_info("ready");
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info("%s received: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    rc = 0;
+done:
+    http_server_stop(n.http);
+    huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);
+    huren_index_close(n.index);
+    if (allowed)
+        free(allowed[0]);
+    free(allowed);
+    if (rc == 0)
+        log_info("stopped");
+    return rc;
+}
