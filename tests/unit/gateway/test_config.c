@@ -1,0 +1,141 @@
+/* test_config.c: the configuration table: defaults, each kind of bad value reported with its
+ * file and line, flag overrides through config_set, and the cross-key checks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char *write_conf(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/huren-test-conf-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    config c;
+    assert_int_equal(config_defaults(&c), 0);
+    assert_string_equal(c.role, "hospital");
+    assert_string_equal(c.data_dir, "./var");
+    assert_string_equal(c.aet, "HUREN");
+    assert_string_equal(c.bind_address, "127.0.0.1");
+    assert_int_equal(c.dicom_port, 11112);
+    assert_int_equal(c.http_port, 8080);
+    assert_int_equal(c.hl7_port, 2575);
+    assert_int_equal(c.fsync, 1);
+    assert_null(c.path);
+    char err[256];
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    config_free(&c);
+}
+
+static void expect_load_error(const char *text, const char *needle)
+{
+    config c;
+    config_defaults(&c);
+    char *path = write_conf(text);
+    char err[512];
+    assert_int_equal(config_load(&c, path, err, sizeof err), -1);
+    if (!strstr(err, needle))
+        fail_msg("expected \"%s\" in \"%s\"", needle, err);
+    unlink(path);
+    config_free(&c);
+}
+
+static void test_bad_values_name_file_line_key(void **state)
+{
+    (void)state;
+    expect_load_error("[dicom]\nport = 70000\n", ":2: [dicom] port");
+    expect_load_error("\n\n[dicom]\nport = 12ab\n", ":4: [dicom] port");
+    expect_load_error("[node]\nrole = pharmacy\n", "[node] role: \"pharmacy\" is not one of");
+    expect_load_error("[dicom]\naet = A\\B\n", "[dicom] aet");
+    expect_load_error("[dicom]\naet = THIS_IS_SEVENTEEN\n", "[dicom] aet");
+    expect_load_error("[archive]\nfsync = maybe\n", "[archive] fsync");
+    expect_load_error("[node]\nbind_address = localhost\n", "numeric");
+    expect_load_error("[nodes]\nrole = hospital\n", "[nodes] role: unknown key");
+    expect_load_error("[dicom_aes]\nPACS = 10.0.0.1\n", "host:port");
+    expect_load_error("[dicom_aes]\nPACS = 10.0.0.1:0\n", "host:port");
+    expect_load_error("this is not ini\n", ":1:");
+    /* the first mistake is the one reported */
+    expect_load_error("[dicom]\nport = x\nmax_pdu = 1\n", ":2: [dicom] port");
+}
+
+static void test_file_then_flags(void **state)
+{
+    (void)state;
+    config c;
+    config_defaults(&c);
+    char *path = write_conf("; comment\n[dicom]\naet = PACSGW\nport = 104\n"
+                            "[dicom_aes]\nSTORESCP = 127.0.0.1:11113\nPACS = ::1:104\n");
+    char err[512];
+    assert_int_equal(config_load(&c, path, err, sizeof err), 0);
+    assert_string_equal(c.aet, "PACSGW");
+    assert_int_equal(c.dicom_port, 104);
+    assert_int_equal(config_set(&c, "dicom", "port", "4242", err, sizeof err), 0);
+    assert_int_equal(c.dicom_port, 4242);
+    const config_ae *ae = config_find_ae(&c, "STORESCP");
+    assert_non_null(ae);
+    assert_string_equal(ae->host, "127.0.0.1");
+    assert_int_equal(ae->port, 11113);
+    ae = config_find_ae(&c, "PACS");
+    assert_non_null(ae);
+    assert_string_equal(ae->host, "::1");
+    assert_null(config_find_ae(&c, "NOPE"));
+    unlink(path);
+    config_free(&c);
+}
+
+static void test_validate(void **state)
+{
+    (void)state;
+    config c;
+    char err[512];
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "node", "bind_address", "0.0.0.0", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "requires TLS"));
+    config_set(&c, "http", "tls_cert", "/etc/cert.pem", err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1); /* key missing */
+    config_set(&c, "http", "tls_key", "/etc/key.pem", err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    config_set(&c, "http", "tls_client_verify", "require", err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    config_free(&c);
+
+    config_defaults(&c);
+    config_set(&c, "http", "port", "11112", err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "two services"));
+    config_free(&c);
+
+    assert_true(config_is_loopback("127.0.0.1"));
+    assert_true(config_is_loopback("127.1.2.3"));
+    assert_true(config_is_loopback("::1"));
+    assert_false(config_is_loopback("10.0.0.1"));
+    assert_false(config_is_loopback("::"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_bad_values_name_file_line_key),
+        cmocka_unit_test(test_file_then_flags),
+        cmocka_unit_test(test_validate),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
