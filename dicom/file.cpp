@@ -90,6 +90,7 @@ extern "C" int huren_dicom_file_parse(const char *path, huren_dicom_file **out, 
     }
     *out = NULL;
     try {
+        huren_dicom__log_init();
         return parse(path, out, err, errlen);
     } catch (const std::exception &e) {
         huren_dicom__seterr(err, errlen, "%s: %s", path, e.what());

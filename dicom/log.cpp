@@ -34,6 +34,9 @@ class HurenAppender : public dcmtk::log4cplus::Appender {
                                                                             : HUREN_DICOM_LOG_DEBUG;
         std::string msg = "dcmtk: ";
         msg += ev.getMessage().c_str();
+        /* we stop before PixelData on purpose: not worth a warning */
+        if (msg.find("encountered, skipping rest of dataset") != std::string::npos)
+            lvl = HUREN_DICOM_LOG_DEBUG;
         h->log(lvl, msg.c_str(), h->payload);
     }
 };
