@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <vector>
 
 #include "dcmtk/dcmnet/dcmlayer.h"
 #include "dcmtk/dcmnet/dul.h"
@@ -144,8 +145,14 @@ static void reap_workers(huren_dicom_scp *scp)
 /* One accepted socket: read its A-ASSOCIATE-RQ and give it to a worker, or refuse it. */
 static void accept_one(huren_dicom_scp *scp, int fd, const std::string &address)
 {
-    if (scp->opts.tcp_nodelay)
-        set_nodelay(fd);
+    /* DCMTK leaves the socket open if its getpeername() fails (peer already gone) and owns
+     * it in every other case, so that one failure is caught here */
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    if (getpeername(fd, (struct sockaddr *)&ss, &sslen) != 0) {
+        close(fd);
+        return;
+    }
     T_ASC_Association *assoc = nullptr;
     OFCondition cond;
     {
@@ -191,29 +198,74 @@ static void accept_one(huren_dicom_scp *scp, int fd, const std::string &address)
     }
 }
 
+/* A connection accepted but not yet readable: it is handed to DCMTK only once its
+ * A-ASSOCIATE-RQ starts to arrive, so a silent client (port scan, health check) cannot hold
+ * the listener; one that stays silent for the ACSE timeout is closed. */
+struct pending_conn {
+    int fd;
+    std::string address;
+    std::chrono::steady_clock::time_point since;
+};
+
+static void accept_new(huren_dicom_scp *scp, std::vector<pending_conn> &pend)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd = accept4(scp->listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    char host[NI_MAXHOST] = "?";
+    (void)getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
+    if (pend.size() >= 64) {
+        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
+                          "connection from %s closed: too many connections without a request",
+                          host);
+        close(fd);
+        return;
+    }
+    if (scp->opts.tcp_nodelay)
+        set_nodelay(fd);
+    pend.push_back({fd, host, std::chrono::steady_clock::now()});
+}
+
 static void listener_main(huren_dicom_scp *scp)
 {
     huren_dicom__log_bind(&scp->h);
+    std::vector<pending_conn> pend;
+    std::vector<struct pollfd> pfds;
     while (!scp->stopping) {
         reap_workers(scp);
-        struct pollfd pfd = {scp->listen_fd, POLLIN, 0};
-        if (poll(&pfd, 1, 200) <= 0)
+        pfds.assign(1, {scp->listen_fd, POLLIN, 0});
+        for (const pending_conn &p : pend)
+            pfds.push_back({p.fd, POLLIN, 0});
+        if (poll(pfds.data(), pfds.size(), 200) < 0)
             continue;
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        int fd = accept4(scp->listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
-        if (fd < 0)
-            continue;
-        char host[NI_MAXHOST] = "?";
-        (void)getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL, 0,
-                          NI_NUMERICHOST);
-        try {
-            accept_one(scp, fd, host);
-        } catch (...) {
-            huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_ERROR, "accepting from %s: exception",
-                              host);
+        auto now = std::chrono::steady_clock::now();
+        std::vector<pending_conn> still;
+        for (size_t i = 0; i < pend.size(); i++) {
+            pending_conn &p = pend[i];
+            if (pfds[i + 1].revents) {
+                try {
+                    accept_one(scp, p.fd, p.address);
+                } catch (...) {
+                    huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_ERROR,
+                                      "accepting from %s: exception", p.address.c_str());
+                }
+            } else if (now - p.since > std::chrono::seconds(scp->opts.acse_timeout_s)) {
+                huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
+                                  "connection from %s closed: no association request",
+                                  p.address.c_str());
+                close(p.fd);
+            } else {
+                still.push_back(p);
+            }
         }
+        pend.swap(still);
+        if (pfds[0].revents & POLLIN)
+            accept_new(scp, pend);
     }
+    for (const pending_conn &p : pend)
+        close(p.fd);
     huren_dicom__log_bind(nullptr);
 }
 

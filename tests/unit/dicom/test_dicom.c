@@ -21,6 +21,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "association_holder.h"
 #include "dataset_writer.h"
 #include "huren_dicom.h"
 
@@ -321,7 +322,8 @@ static struct {
     int last_nkeys;
     int dest_port;
     int warnings;
-} g = {PTHREAD_MUTEX_INITIALIZER, {{"", "", "", "", "", ""}}, 0, 0, 0, 0, 0, 0, 0};
+    int cancelled; /* emit returned nonzero */
+} g = {PTHREAD_MUTEX_INITIALIZER, {{"", "", "", "", "", ""}}, 0, 0, 0, 0, 0, 0, 0, 0};
 
 static huren_dicom_scp *g_scp;
 static pid_t g_storescp = -1;
@@ -362,6 +364,21 @@ static uint16_t on_find(const huren_dicom_query *q, huren_dicom_find_emit emit, 
     g.last_model = q->model;
     g.last_nkeys = (int)q->nkeys;
     pthread_mutex_unlock(&g.mu);
+    const char *pid = huren_dicom_elements_find(q->keys, q->nkeys, T_PATIENT_ID);
+    if (pid && strcmp(pid, "CANCELTEST") == 0) {
+        /* many slow matches: the requestor's C-CANCEL arrives while we emit */
+        huren_dicom_element m[] = {{T_STUDY, "UI", "1.2.3.9"}, {T_PATIENT_ID, "LO", "CANCELTEST"}};
+        for (int i = 0; i < 200; i++) {
+            if (emit(ctx, m, 2)) {
+                pthread_mutex_lock(&g.mu);
+                g.cancelled++;
+                pthread_mutex_unlock(&g.mu);
+                return HUREN_DICOM_STATUS_CANCEL;
+            }
+            usleep(10000);
+        }
+        return HUREN_DICOM_STATUS_SUCCESS;
+    }
     huren_dicom_element m1[] = {
         {T_STUDY, "UI", "1.2.3.4"},        {T_PATIENT_NAME, "PN", utf8_wang},
         {T_STUDY_DATE, "DA", "20240101"},  {T_PATIENT_ID, "LO", "P1"},
@@ -702,6 +719,67 @@ static void test_scp_get(void **state)
     assert_int_equal(huren_dicom_scp_active(g_scp), 0);
 }
 
+
+static void test_scp_find_cancel(void **state)
+{
+    (void)state;
+    char port[16];
+    port_str(port, sizeof(port));
+    char *argv[] = {"findscu", "-S", "--cancel", "1", "-aet", "TESTSCU", "-aec", "HUREN", "-k",
+                    "QueryRetrieveLevel=STUDY", "-k", "PatientID=CANCELTEST", "-k",
+                    "StudyInstanceUID", "127.0.0.1", port, NULL};
+    (void)scu("findscu-cancel.out", argv);
+    assert_int_equal(g.cancelled, 1);
+}
+
+/* A second SCP with room for one association: the next is refused until the first ends. */
+static void test_scp_limit_and_stop(void **state)
+{
+    (void)state;
+    char tmp[512], err[256] = "", port[16];
+    path_of(tmp, sizeof(tmp), "tmp");
+    huren_dicom_scp_options o = HUREN_DICOM_SCP_OPTIONS_INIT;
+    o.port = 0;
+    o.tmp_dir = tmp;
+    o.max_associations = 1;
+    huren_dicom_handlers h = handlers();
+    huren_dicom_scp *s = NULL;
+    assert_int_equal(huren_dicom_scp_start(&s, &o, &h, err, sizeof(err)), 0);
+    int p = huren_dicom_scp_port(s);
+    snprintf(port, sizeof(port), "%d", p);
+
+    /* a client that connects and says nothing does not hold up the listener */
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)p);
+    assert_int_equal(connect(silent, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+    tah_assoc *held = tah_open(p, "HUREN");
+    assert_non_null(held);
+    assert_int_equal(tah_echo(held), 0);
+    assert_int_equal(huren_dicom_scp_active(s), 1);
+    char *echo[] = {"echoscu", "-to", "10", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1",
+                    port, NULL};
+    int rc_full = scu("echo-full.out", echo);
+    tah_close(held);
+    for (int i = 0; i < 100 && huren_dicom_scp_active(s) > 0; i++)
+        usleep(20000);
+    int rc_free = scu("echo-free.out", echo);
+
+    /* an association still open at stop is aborted once the grace period is over */
+    held = tah_open(p, "HUREN");
+    assert_non_null(held);
+    huren_dicom_scp_stop(s, 1);
+    assert_int_not_equal(tah_echo(held), 0);
+    tah_close(held);
+    close(silent);
+    assert_int_not_equal(rc_full, 0);
+    assert_int_equal(rc_free, 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -721,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_scp_allowed_calling), cmocka_unit_test(test_scp_store),
         cmocka_unit_test(test_scp_store_invalid), cmocka_unit_test(test_scp_find),
         cmocka_unit_test(test_scp_move),         cmocka_unit_test(test_scp_get),
+        cmocka_unit_test(test_scp_find_cancel),  cmocka_unit_test(test_scp_limit_and_stop),
     };
     int rc = cmocka_run_group_tests_name("files", files, NULL, NULL);
     rc += cmocka_run_group_tests_name("scp", scp, scp_setup, scp_teardown);
