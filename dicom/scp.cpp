@@ -300,6 +300,8 @@ static int start(huren_dicom_scp **out, const huren_dicom_scp_options *opts,
         return rc;
     huren_dicom__log_init();
     dcmDisableGethostbyaddr.set(OFTrue);
+    /* connect() of C-MOVE sub-associations; process-wide in DCMTK, like the two above */
+    dcmConnectionTimeout.set(opts->acse_timeout_s > 0 ? opts->acse_timeout_s : 30);
 
     std::unique_ptr<huren_dicom_scp> scp(new huren_dicom_scp);
     scp->opts = *opts;

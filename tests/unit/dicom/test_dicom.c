@@ -322,8 +322,9 @@ static struct {
     int last_nkeys;
     int dest_port;
     int warnings;
-    int cancelled; /* emit returned nonzero */
-} g = {PTHREAD_MUTEX_INITIALIZER, {{"", "", "", "", "", ""}}, 0, 0, 0, 0, 0, 0, 0, 0};
+    int cancelled;        /* emit returned nonzero */
+    char last_name[128]; /* PatientName key of the last query */
+} g = {PTHREAD_MUTEX_INITIALIZER, {{"", "", "", "", "", ""}}, 0, 0, 0, 0, 0, 0, 0, 0, ""};
 
 static huren_dicom_scp *g_scp;
 static pid_t g_storescp = -1;
@@ -363,6 +364,8 @@ static uint16_t on_find(const huren_dicom_query *q, huren_dicom_find_emit emit, 
     g.last_level = q->level;
     g.last_model = q->model;
     g.last_nkeys = (int)q->nkeys;
+    const char *qname = huren_dicom_elements_find(q->keys, q->nkeys, T_PATIENT_NAME);
+    snprintf(g.last_name, sizeof(g.last_name), "%s", qname ? qname : "(absent)");
     pthread_mutex_unlock(&g.mu);
     const char *pid = huren_dicom_elements_find(q->keys, q->nkeys, T_PATIENT_ID);
     if (pid && strcmp(pid, "CANCELTEST") == 0) {
@@ -663,6 +666,15 @@ static void test_scp_find(void **state)
     assert_int_equal(huren_dicom_file_parse(rsp, &f, err, sizeof(err)), 0);
     assert_string_equal(huren_dicom_file_value(f, T_STUDY), "1.2.3.5");
     huren_dicom_file_free(f);
+
+    /* keys arrive in UTF-8 whatever the identifier's character set */
+    char gbkey[64];
+    snprintf(gbkey, sizeof(gbkey), "PatientName=%s", gb_wang);
+    char *gb[] = {"findscu", "-S", "-aet", "TESTSCU", "-aec", "HUREN", "-k",
+                  "QueryRetrieveLevel=STUDY", "-k", "SpecificCharacterSet=GB18030", "-k", gbkey,
+                  "127.0.0.1", port, NULL};
+    assert_int_equal(scu("findscu-gb.out", gb), 0);
+    assert_string_equal(g.last_name, utf8_wang);
 
     /* no QueryRetrieveLevel: a failure, the handler is not called */
     int finds = g.finds;
