@@ -78,8 +78,8 @@ static bool admit(huren_dicom__assoc *a)
 {
     huren_dicom_scp *scp = a->scp;
     char calling[65] = "", called[65] = "";
-    (void)ASC_getAPTitles(a->assoc->params, calling, sizeof(calling), called, sizeof(called),
-                          NULL, 0);
+    (void)ASC_getAPTitles(a->assoc->params, calling, sizeof(calling), called, sizeof(called), NULL,
+                          0);
     a->calling_ae = calling;
     a->called_ae = called;
     a->peer.calling_ae = a->calling_ae.c_str();
@@ -130,8 +130,8 @@ static OFCondition dispatch(huren_dicom__assoc *a, T_DIMSE_Message &msg,
     huren_dicom_scp *scp = a->scp;
     switch (msg.CommandField) {
     case DIMSE_C_ECHO_RQ: {
-        OFCondition c = DIMSE_sendEchoResponse(a->assoc, pres, &msg.msg.CEchoRQ, STATUS_Success,
-                                               NULL);
+        OFCondition c =
+            DIMSE_sendEchoResponse(a->assoc, pres, &msg.msg.CEchoRQ, STATUS_Success, NULL);
         if (scp->h.event)
             scp->h.event("C-ECHO", &a->peer, STATUS_Success, "", scp->h.payload);
         return c;
@@ -175,8 +175,8 @@ void huren_dicom__assoc_serve(huren_dicom__assoc *a)
         if (cond == DIMSE_NODATAAVAILABLE) {
             if (++idle >= scp->opts.dimse_timeout_s) {
                 huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
-                                  "association from %s aborted: idle for %d s",
-                                  a->address.c_str(), idle);
+                                  "association from %s aborted: idle for %d s", a->address.c_str(),
+                                  idle);
                 (void)ASC_abortAssociation(a->assoc);
                 return;
             }

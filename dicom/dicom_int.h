@@ -43,8 +43,8 @@ void huren_dicom__seterr(char *err, size_t errlen, const char *fmt, ...)
  * thread that works for none drops DCMTK's messages. DCMTK below WARN is silenced. */
 void huren_dicom__log_init(void);
 void huren_dicom__log_bind(const huren_dicom_handlers *h); /* NULL unbinds the thread */
-void huren_dicom__logf(const huren_dicom_handlers *h, huren_dicom_log_level lvl,
-                       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void huren_dicom__logf(const huren_dicom_handlers *h, huren_dicom_log_level lvl, const char *fmt,
+                       ...) __attribute__((format(printf, 3, 4)));
 
 /* Make every connection of net turn Nagle's algorithm off (the network owns the layer). */
 void huren_dicom__nodelay_network(T_ASC_Network *net);

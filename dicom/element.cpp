@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <cstring>
 
+#include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcelem.h"
 #include "dcmtk/dcmdata/dcspchrs.h"
-#include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcvr.h"
 
 void huren_dicom__elements::add(uint32_t tag, const char *vr, std::string value)
@@ -119,7 +119,13 @@ static std::string fallback(const std::string &raw, const OFString &delims)
 static bool charset_vr(DcmEVR vr)
 {
     switch (vr) {
-    case EVR_SH: case EVR_LO: case EVR_ST: case EVR_LT: case EVR_PN: case EVR_UC: case EVR_UT:
+    case EVR_SH:
+    case EVR_LO:
+    case EVR_ST:
+    case EVR_LT:
+    case EVR_PN:
+    case EVR_UC:
+    case EVR_UT:
         return true;
     default:
         return false;
@@ -130,11 +136,31 @@ static bool charset_vr(DcmEVR vr)
 static bool text_vr(DcmEVR vr, unsigned long vm)
 {
     switch (vr) {
-    case EVR_AE: case EVR_AS: case EVR_CS: case EVR_DA: case EVR_DS: case EVR_DT: case EVR_IS:
-    case EVR_LO: case EVR_LT: case EVR_PN: case EVR_SH: case EVR_ST: case EVR_TM: case EVR_UC:
-    case EVR_UI: case EVR_UR: case EVR_UT:
+    case EVR_AE:
+    case EVR_AS:
+    case EVR_CS:
+    case EVR_DA:
+    case EVR_DS:
+    case EVR_DT:
+    case EVR_IS:
+    case EVR_LO:
+    case EVR_LT:
+    case EVR_PN:
+    case EVR_SH:
+    case EVR_ST:
+    case EVR_TM:
+    case EVR_UC:
+    case EVR_UI:
+    case EVR_UR:
+    case EVR_UT:
         return true;
-    case EVR_US: case EVR_SS: case EVR_UL: case EVR_SL: case EVR_FL: case EVR_FD: case EVR_AT:
+    case EVR_US:
+    case EVR_SS:
+    case EVR_UL:
+    case EVR_SL:
+    case EVR_FL:
+    case EVR_FD:
+    case EVR_AT:
         return vm <= 16;
     default:
         return false;
@@ -161,8 +187,8 @@ void huren_dicom__collect(DcmItem *ds, bool keep_empty, huren_dicom__elements &o
         OFCondition c = conv.selectCharacterSet(scs);
         if (c.bad()) {
             have_conv = false;
-            warn = std::string("Specific Character Set \"") + scs.c_str() +
-                   "\" cannot be used (" + c.text() + "); values read as UTF-8, GB18030 or Latin-1";
+            warn = std::string("Specific Character Set \"") + scs.c_str() + "\" cannot be used (" +
+                   c.text() + "); values read as UTF-8, GB18030 or Latin-1";
         }
     } else {
         have_conv = false; /* already UTF-8 or ASCII; non-ASCII bytes go through fallback() */

@@ -34,8 +34,8 @@ static int sniff(FILE *fp)
     if (le_group == 0x0002 || le_group == 0x0008 || be_group == 0x0008) {
         /* explicit VR: two upper-case letters; implicit: a small length */
         bool explicit_vr = b[4] >= 'A' && b[4] <= 'Z' && b[5] >= 'A' && b[5] <= 'Z';
-        unsigned long len = b[4] | (b[5] << 8) | ((unsigned long)b[6] << 16) |
-                            ((unsigned long)b[7] << 24);
+        unsigned long len =
+            b[4] | (b[5] << 8) | ((unsigned long)b[6] << 16) | ((unsigned long)b[7] << 24);
         if (explicit_vr || len < 1024)
             return 0;
     }
@@ -57,9 +57,9 @@ static int parse(const char *path, huren_dicom_file **out, char *err, size_t err
     }
 
     DcmFileFormat ff;
-    OFCondition c = ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange,
-                                        HUREN_DICOM_MAX_READ_LENGTH,
-                                        kind == 1 ? ERM_fileOnly : ERM_dataset, DCM_PixelData);
+    OFCondition c =
+        ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, HUREN_DICOM_MAX_READ_LENGTH,
+                            kind == 1 ? ERM_fileOnly : ERM_dataset, DCM_PixelData);
     if (c.bad()) {
         huren_dicom__seterr(err, errlen, "%s: %s", path, c.text());
         return kind == 1 ? HUREN_DICOM_ECORRUPT : HUREN_DICOM_ENOTDICOM;

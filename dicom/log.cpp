@@ -7,18 +7,23 @@
 #include <cstdio>
 #include <mutex>
 
-#include "dcmtk/oflog/oflog.h"
 #include "dcmtk/oflog/appender.h"
 #include "dcmtk/oflog/logger.h"
+#include "dcmtk/oflog/oflog.h"
 #include "dcmtk/oflog/spi/logevent.h"
 
 static thread_local const huren_dicom_handlers *t_handlers = nullptr;
 
-namespace {
-class HurenAppender : public dcmtk::log4cplus::Appender {
+namespace
+{
+class HurenAppender : public dcmtk::log4cplus::Appender
+{
   public:
     HurenAppender() {}
-    ~HurenAppender() override { destructorImpl(); }
+    ~HurenAppender() override
+    {
+        destructorImpl();
+    }
     void close() override {}
 
   protected:

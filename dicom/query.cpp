@@ -5,9 +5,9 @@
 
 #include <cstring>
 
+#include "dcmtk/dcmdata/dcdatset.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcsequen.h"
-#include "dcmtk/dcmdata/dcdatset.h"
 #include "dcmtk/dcmdata/dcuid.h"
 
 #define TAG_QR_LEVEL HUREN_DICOM_TAG(0x0008, 0x0052)
@@ -46,8 +46,8 @@ uint16_t huren_dicom__query_build(huren_dicom__assoc *a, const char *sop_class, 
     std::string warn;
     huren_dicom__collect(id, true, all, warn);
     if (!warn.empty())
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "query from %s: %s",
-                          a->calling_ae.c_str(), warn.c_str());
+        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "query from %s: %s", a->calling_ae.c_str(),
+                          warn.c_str());
     for (size_t i = 0; i < all.v.size(); i++)
         if (all.v[i].tag != TAG_QR_LEVEL)
             qq.keys.add(all.v[i].tag, all.v[i].vr, all.values[i]);
@@ -133,9 +133,8 @@ OFCondition huren_dicom__find(huren_dicom__assoc *a, T_DIMSE_C_FindRQ *req,
     huren_dicom_scp *scp = a->scp;
     DcmDataset *id = nullptr;
     T_ASC_PresentationContextID data_pres = 0;
-    OFCondition cond = DIMSE_receiveDataSetInMemory(a->assoc, DIMSE_NONBLOCKING,
-                                                    scp->opts.dimse_timeout_s, &data_pres, &id,
-                                                    NULL, NULL);
+    OFCondition cond = DIMSE_receiveDataSetInMemory(
+        a->assoc, DIMSE_NONBLOCKING, scp->opts.dimse_timeout_s, &data_pres, &id, NULL, NULL);
     if (cond.bad())
         return cond;
     std::unique_ptr<DcmDataset> guard(id);

@@ -168,14 +168,15 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
         DcmFileFormat ff;
         OFCondition lc = ff.loadFile(it->path);
         if (lc.bad() ||
-            ff.getDataset()->chooseRepresentation(DcmXfer(pc.acceptedTransferSyntax).getXfer(),
-                                                  NULL).bad()) {
+            ff.getDataset()
+                ->chooseRepresentation(DcmXfer(pc.acceptedTransferSyntax).getXfer(), NULL)
+                .bad()) {
             huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "sub-operation %s: %s",
                               it->sop_instance_uid, lc.bad() ? lc.text() : "cannot re-encode");
             return HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
         }
-        cond = DIMSE_storeUser(dst, pid, &rq, NULL, ff.getDataset(), NULL, NULL,
-                               DIMSE_NONBLOCKING, scp->opts.dimse_timeout_s, &rsp, &detail);
+        cond = DIMSE_storeUser(dst, pid, &rq, NULL, ff.getDataset(), NULL, NULL, DIMSE_NONBLOCKING,
+                               scp->opts.dimse_timeout_s, &rsp, &detail);
     }
     delete detail;
     if (cond.bad()) {
@@ -227,8 +228,8 @@ static void add_contexts(T_ASC_Parameters *params, const huren_dicom_retrieve_li
     for (size_t i = 0; i < list.n && id <= 255; i++) {
         const huren_dicom_retrieve_item &it = list.items[i];
         bool plain = uncompressed(it.transfer_syntax_uid);
-        std::pair<std::string, std::string> key(it.sop_class_uid,
-                                                plain ? std::string("plain") : it.transfer_syntax_uid);
+        std::pair<std::string, std::string> key(it.sop_class_uid, plain ? std::string("plain")
+                                                                        : it.transfer_syntax_uid);
         if (!seen.insert(key).second)
             continue;
         if (plain) {
@@ -311,7 +312,8 @@ static uint16_t move_to(retrieve_op &op, const char *dest, const huren_dicom_ret
     (void)ASC_dropNetwork(&net);
     if (op.cancelled)
         return HUREN_DICOM_STATUS_CANCEL;
-    return (op.failed || op.warning) ? HUREN_DICOM_STATUS_SUBOPS_WARNING : HUREN_DICOM_STATUS_SUCCESS;
+    return (op.failed || op.warning) ? HUREN_DICOM_STATUS_SUBOPS_WARNING
+                                     : HUREN_DICOM_STATUS_SUCCESS;
 }
 
 /* Common to C-MOVE and C-GET: read the identifier, ask the handler, run the sub-operations. */
@@ -321,9 +323,8 @@ static OFCondition retrieve(retrieve_op &op, const char *dest)
     huren_dicom_scp *scp = a->scp;
     DcmDataset *id = nullptr;
     T_ASC_PresentationContextID data_pres = 0;
-    OFCondition cond = DIMSE_receiveDataSetInMemory(a->assoc, DIMSE_NONBLOCKING,
-                                                    scp->opts.dimse_timeout_s, &data_pres, &id,
-                                                    NULL, NULL);
+    OFCondition cond = DIMSE_receiveDataSetInMemory(
+        a->assoc, DIMSE_NONBLOCKING, scp->opts.dimse_timeout_s, &data_pres, &id, NULL, NULL);
     if (cond.bad())
         return cond;
     std::unique_ptr<DcmDataset> guard(id);
@@ -344,7 +345,7 @@ static OFCondition retrieve(retrieve_op &op, const char *dest)
                 status = move_to(op, dest, list);
             } else {
                 run_subops(op, a->assoc, list);
-                status = op.cancelled ? HUREN_DICOM_STATUS_CANCEL
+                status = op.cancelled                ? HUREN_DICOM_STATUS_CANCEL
                          : (op.failed || op.warning) ? HUREN_DICOM_STATUS_SUBOPS_WARNING
                                                      : HUREN_DICOM_STATUS_SUCCESS;
             }
@@ -356,9 +357,9 @@ static OFCondition retrieve(retrieve_op &op, const char *dest)
     cond = send_rsp(op, status, true);
     huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_INFO,
                       "%s %s from %s%s%s: %u completed, %u failed, %u warning: %s",
-                      op.is_move ? "C-MOVE" : "C-GET", qq.level_str.c_str(),
-                      a->calling_ae.c_str(), dest ? " to " : "", dest ? dest : "", op.completed,
-                      op.failed, op.warning, huren_dicom_status_str(status));
+                      op.is_move ? "C-MOVE" : "C-GET", qq.level_str.c_str(), a->calling_ae.c_str(),
+                      dest ? " to " : "", dest ? dest : "", op.completed, op.failed, op.warning,
+                      huren_dicom_status_str(status));
     if (scp->h.event)
         scp->h.event(op.is_move ? "C-MOVE" : "C-GET", &a->peer, status, qq.level_str.c_str(),
                      scp->h.payload);
@@ -369,7 +370,7 @@ OFCondition huren_dicom__move(huren_dicom__assoc *a, T_DIMSE_C_MoveRQ *req,
                               T_ASC_PresentationContextID pres)
 {
     retrieve_op op = {a, true, req, nullptr, pres, req->MessageID, req->AffectedSOPClassUID,
-                      0, 0, 0, 0, false};
+                      0, 0,    0,   0,       false};
     return retrieve(op, req->MoveDestination);
 }
 
@@ -377,6 +378,6 @@ OFCondition huren_dicom__get(huren_dicom__assoc *a, T_DIMSE_C_GetRQ *req,
                              T_ASC_PresentationContextID pres)
 {
     retrieve_op op = {a, false, nullptr, req, pres, req->MessageID, req->AffectedSOPClassUID,
-                      0, 0, 0, 0, false};
+                      0, 0,     0,       0,   false};
     return retrieve(op, nullptr);
 }

@@ -29,10 +29,12 @@ static void set_nodelay(int fd)
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-namespace {
+namespace
+{
 /* DCMTK creates every connection of a network through its transport layer: ours turns Nagle's
  * algorithm off on the socket first (Debian's DCMTK only does so with TCP_NODELAY=1 set). */
-class NodelayLayer : public DcmTransportLayer {
+class NodelayLayer : public DcmTransportLayer
+{
   public:
     DcmTransportConnection *createConnection(DcmNativeSocketType sock, OFBool secure) override
     {
@@ -269,8 +271,8 @@ static void listener_main(huren_dicom_scp *scp)
     huren_dicom__log_bind(nullptr);
 }
 
-static int check_options(const huren_dicom_scp_options *o, const huren_dicom_handlers *h,
-                         char *err, size_t errlen)
+static int check_options(const huren_dicom_scp_options *o, const huren_dicom_handlers *h, char *err,
+                         size_t errlen)
 {
     if (!h || !h->store || !h->find) {
         huren_dicom__seterr(err, errlen, "handlers store and find are required");
@@ -349,8 +351,7 @@ static int start(huren_dicom_scp **out, const huren_dicom_scp_options *opts,
 }
 
 extern "C" int huren_dicom_scp_start(huren_dicom_scp **out, const huren_dicom_scp_options *opts,
-                                     const huren_dicom_handlers *handlers, char *err,
-                                     size_t errlen)
+                                     const huren_dicom_handlers *handlers, char *err, size_t errlen)
 {
     if (!out || !opts) {
         huren_dicom__seterr(err, errlen, "huren_dicom_scp_start: NULL argument");

@@ -20,8 +20,7 @@ struct store_ctx {
 #define TAG_STUDY HUREN_DICOM_TAG(0x0020, 0x000D)
 #define TAG_SERIES HUREN_DICOM_TAG(0x0020, 0x000E)
 
-static uint16_t check_and_hand_over(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *req,
-                                    const char *path)
+static uint16_t check_and_hand_over(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *req, const char *path)
 {
     huren_dicom_scp *scp = a->scp;
     char err[512] = "";
@@ -46,9 +45,10 @@ static uint16_t check_and_hand_over(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *re
     }
     if (!huren_dicom_uid_valid(cls) || !huren_dicom_uid_valid(inst) ||
         !huren_dicom_uid_valid(study) || !huren_dicom_uid_valid(series)) {
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
-                          "C-STORE %s from %s: study, series or SOP instance UID missing or invalid",
-                          req->AffectedSOPInstanceUID, a->calling_ae.c_str());
+        huren_dicom__logf(
+            &scp->h, HUREN_DICOM_LOG_WARN,
+            "C-STORE %s from %s: study, series or SOP instance UID missing or invalid",
+            req->AffectedSOPInstanceUID, a->calling_ae.c_str());
         return STATUS_STORE_Error_CannotUnderstand;
     }
     if (huren_dicom_file_charset_warning(f))
@@ -108,7 +108,6 @@ OFCondition huren_dicom__store(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *req,
     if (cond.bad())
         ctx.status = STATUS_STORE_Refused_OutOfResources;
     if (scp->h.event)
-        scp->h.event("C-STORE", &a->peer, ctx.status, req->AffectedSOPInstanceUID,
-                     scp->h.payload);
+        scp->h.event("C-STORE", &a->peer, ctx.status, req->AffectedSOPInstanceUID, scp->h.payload);
     return cond;
 }

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <setjmp.h>
 #include <cmocka.h>
+#include <setjmp.h>
 
 #include "association_holder.h"
 #include "dataset_writer.h"
@@ -322,7 +322,7 @@ static struct {
     int last_nkeys;
     int dest_port;
     int warnings;
-    int cancelled;        /* emit returned nonzero */
+    int cancelled;       /* emit returned nonzero */
     char last_name[128]; /* PatientName key of the last query */
 } g = {PTHREAD_MUTEX_INITIALIZER, {{"", "", "", "", "", ""}}, 0, 0, 0, 0, 0, 0, 0, 0, ""};
 
@@ -383,8 +383,10 @@ static uint16_t on_find(const huren_dicom_query *q, huren_dicom_find_emit emit, 
         return HUREN_DICOM_STATUS_SUCCESS;
     }
     huren_dicom_element m1[] = {
-        {T_STUDY, "UI", "1.2.3.4"},        {T_PATIENT_NAME, "PN", utf8_wang},
-        {T_STUDY_DATE, "DA", "20240101"},  {T_PATIENT_ID, "LO", "P1"},
+        {T_STUDY, "UI", "1.2.3.4"},
+        {T_PATIENT_NAME, "PN", utf8_wang},
+        {T_STUDY_DATE, "DA", "20240101"},
+        {T_PATIENT_ID, "LO", "P1"},
         {HUREN_DICOM_TAG(0x0008, 0x0050), "SH", "ACC1"},
     };
     huren_dicom_element m2[] = {
@@ -565,8 +567,8 @@ static void test_scp_allowed_calling(void **state)
     assert_int_not_equal(rc_bad, 0);
 }
 
-static void write_input(const char *name, const char *inst, const char *study,
-                        const char *series, const char *pname, const char *cs)
+static void write_input(const char *name, const char *inst, const char *study, const char *series,
+                        const char *pname, const char *cs)
 {
     char path[512];
     path_of(path, sizeof(path), "in/%s", name);
@@ -589,8 +591,8 @@ static void test_scp_store(void **state)
     path_of(a, sizeof(a), "in/a.dcm");
     path_of(b, sizeof(b), "in/b.dcm");
     path_of(c, sizeof(c), "in/c.dcm");
-    char *argv[] = {"storescu", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1", port,
-                    a, b, c, NULL};
+    char *argv[] = {"storescu", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1",
+                    port,       a,      b,         c,      NULL};
     assert_int_equal(scu("storescu.out", argv), 0);
     pthread_mutex_lock(&g.mu);
     int n = g.n;
@@ -612,7 +614,8 @@ static void test_scp_store_invalid(void **state)
     write_input("baduid.dcm", "1.2.3.6.1.2", "1.2.3.6", "1.2.03.6", "Bad^Uid", NULL);
     path_of(p1, sizeof(p1), "in/noseries.dcm");
     path_of(p2, sizeof(p2), "in/baduid.dcm");
-    char *argv1[] = {"storescu", "-v", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1", port, p1, NULL};
+    char *argv1[] = {"storescu", "-v",        "-aet", "TESTSCU", "-aec",
+                     "HUREN",    "127.0.0.1", port,   p1,        NULL};
     char *argv2[] = {"storescu", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1", port, p2, NULL};
     (void)scu("storescu-noseries.out", argv1);
     (void)scu("storescu-baduid.out", argv2);
@@ -638,9 +641,26 @@ static void test_scp_find(void **state)
     port_str(port, sizeof(port));
     path_of(od, sizeof(od), "find");
     mkdir(od, 0700);
-    char *argv[] = {"findscu", "-S", "-X", "-od", od, "-aet", "TESTSCU", "-aec", "HUREN",
-                    "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID", "-k",
-                    "PatientName", "-k", "StudyDate", "127.0.0.1", port, NULL};
+    char *argv[] = {"findscu",
+                    "-S",
+                    "-X",
+                    "-od",
+                    od,
+                    "-aet",
+                    "TESTSCU",
+                    "-aec",
+                    "HUREN",
+                    "-k",
+                    "QueryRetrieveLevel=STUDY",
+                    "-k",
+                    "StudyInstanceUID",
+                    "-k",
+                    "PatientName",
+                    "-k",
+                    "StudyDate",
+                    "127.0.0.1",
+                    port,
+                    NULL};
     assert_int_equal(scu("findscu.out", argv), 0);
     assert_int_equal(g.last_level, HUREN_DICOM_LEVEL_STUDY);
     assert_int_equal(g.last_model, HUREN_DICOM_MODEL_STUDY_ROOT);
@@ -670,16 +690,21 @@ static void test_scp_find(void **state)
     /* keys arrive in UTF-8 whatever the identifier's character set */
     char gbkey[64];
     snprintf(gbkey, sizeof(gbkey), "PatientName=%s", gb_wang);
-    char *gb[] = {"findscu", "-S", "-aet", "TESTSCU", "-aec", "HUREN", "-k",
-                  "QueryRetrieveLevel=STUDY", "-k", "SpecificCharacterSet=GB18030", "-k", gbkey,
-                  "127.0.0.1", port, NULL};
+    char *gb[] = {"findscu",   "-S",
+                  "-aet",      "TESTSCU",
+                  "-aec",      "HUREN",
+                  "-k",        "QueryRetrieveLevel=STUDY",
+                  "-k",        "SpecificCharacterSet=GB18030",
+                  "-k",        gbkey,
+                  "127.0.0.1", port,
+                  NULL};
     assert_int_equal(scu("findscu-gb.out", gb), 0);
     assert_string_equal(g.last_name, utf8_wang);
 
     /* no QueryRetrieveLevel: a failure, the handler is not called */
     int finds = g.finds;
-    char *bad[] = {"findscu", "-S", "-aet", "TESTSCU", "-aec", "HUREN", "-k",
-                   "StudyInstanceUID", "127.0.0.1", port, NULL};
+    char *bad[] = {"findscu",          "-S",        "-aet", "TESTSCU", "-aec", "HUREN", "-k",
+                   "StudyInstanceUID", "127.0.0.1", port,   NULL};
     (void)scu("findscu-bad.out", bad);
     assert_int_equal(g.finds, finds);
 }
@@ -690,15 +715,25 @@ static void test_scp_move(void **state)
     char port[16], dest[512];
     port_str(port, sizeof(port));
     path_of(dest, sizeof(dest), "dest");
-    char *argv[] = {"movescu", "-S", "-aet", "TESTSCU", "-aec", "HUREN", "-aem", "DEST", "-k",
-                    "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3.4", "127.0.0.1",
-                    port, NULL};
+    char *argv[] = {"movescu",   "-S",
+                    "-aet",      "TESTSCU",
+                    "-aec",      "HUREN",
+                    "-aem",      "DEST",
+                    "-k",        "QueryRetrieveLevel=STUDY",
+                    "-k",        "StudyInstanceUID=1.2.3.4",
+                    "127.0.0.1", port,
+                    NULL};
     assert_int_equal(scu("movescu.out", argv), 0);
     assert_int_equal(count_files(dest), 2);
 
-    char *unknown[] = {"movescu", "-S", "-aet", "TESTSCU", "-aec", "HUREN", "-aem", "NOWHERE",
-                       "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3.4",
-                       "127.0.0.1", port, NULL};
+    char *unknown[] = {"movescu",   "-S",
+                       "-aet",      "TESTSCU",
+                       "-aec",      "HUREN",
+                       "-aem",      "NOWHERE",
+                       "-k",        "QueryRetrieveLevel=STUDY",
+                       "-k",        "StudyInstanceUID=1.2.3.4",
+                       "127.0.0.1", port,
+                       NULL};
     (void)scu("movescu-unknown.out", unknown);
     char out[512];
     path_of(out, sizeof(out), "movescu-unknown.out");
@@ -718,28 +753,43 @@ static void test_scp_get(void **state)
     port_str(port, sizeof(port));
     path_of(od, sizeof(od), "get");
     mkdir(od, 0700);
-    char *argv[] = {"getscu", "-S", "-od", od, "-aet", "TESTSCU", "-aec", "HUREN", "-k",
-                    "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3.4", "127.0.0.1",
-                    port, NULL};
+    char *argv[] = {"getscu",    "-S",
+                    "-od",       od,
+                    "-aet",      "TESTSCU",
+                    "-aec",      "HUREN",
+                    "-k",        "QueryRetrieveLevel=STUDY",
+                    "-k",        "StudyInstanceUID=1.2.3.4",
+                    "127.0.0.1", port,
+                    NULL};
     assert_int_equal(scu("getscu.out", argv), 0);
     assert_int_equal(count_files(od), 2);
-    char *all[] = {"getscu", "-S", "-od", od, "-aet", "TESTSCU", "-aec", "HUREN", "-k",
-                   "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=1.2.3.5", "127.0.0.1",
-                   port, NULL};
+    char *all[] = {"getscu",    "-S",
+                   "-od",       od,
+                   "-aet",      "TESTSCU",
+                   "-aec",      "HUREN",
+                   "-k",        "QueryRetrieveLevel=STUDY",
+                   "-k",        "StudyInstanceUID=1.2.3.5",
+                   "127.0.0.1", port,
+                   NULL};
     assert_int_equal(scu("getscu2.out", all), 0);
     assert_int_equal(count_files(od), 3);
     assert_int_equal(huren_dicom_scp_active(g_scp), 0);
 }
-
 
 static void test_scp_find_cancel(void **state)
 {
     (void)state;
     char port[16];
     port_str(port, sizeof(port));
-    char *argv[] = {"findscu", "-S", "--cancel", "1", "-aet", "TESTSCU", "-aec", "HUREN", "-k",
-                    "QueryRetrieveLevel=STUDY", "-k", "PatientID=CANCELTEST", "-k",
-                    "StudyInstanceUID", "127.0.0.1", port, NULL};
+    char *argv[] = {"findscu",   "-S",
+                    "--cancel",  "1",
+                    "-aet",      "TESTSCU",
+                    "-aec",      "HUREN",
+                    "-k",        "QueryRetrieveLevel=STUDY",
+                    "-k",        "PatientID=CANCELTEST",
+                    "-k",        "StudyInstanceUID",
+                    "127.0.0.1", port,
+                    NULL};
     (void)scu("findscu-cancel.out", argv);
     assert_int_equal(g.cancelled, 1);
 }
@@ -773,8 +823,8 @@ static void test_scp_limit_and_stop(void **state)
     assert_non_null(held);
     assert_int_equal(tah_echo(held), 0);
     assert_int_equal(huren_dicom_scp_active(s), 1);
-    char *echo[] = {"echoscu", "-to", "10", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1",
-                    port, NULL};
+    char *echo[] = {"echoscu", "-to",   "10",        "-aet", "TESTSCU",
+                    "-aec",    "HUREN", "127.0.0.1", port,   NULL};
     int rc_full = scu("echo-full.out", echo);
     tah_close(held);
     for (int i = 0; i < 100 && huren_dicom_scp_active(s) > 0; i++)
@@ -807,11 +857,16 @@ int main(void)
         cmocka_unit_test(test_parse_file),
     };
     const struct CMUnitTest scp[] = {
-        cmocka_unit_test(test_scp_echo),         cmocka_unit_test(test_scp_busy_port),
-        cmocka_unit_test(test_scp_allowed_calling), cmocka_unit_test(test_scp_store),
-        cmocka_unit_test(test_scp_store_invalid), cmocka_unit_test(test_scp_find),
-        cmocka_unit_test(test_scp_move),         cmocka_unit_test(test_scp_get),
-        cmocka_unit_test(test_scp_find_cancel),  cmocka_unit_test(test_scp_limit_and_stop),
+        cmocka_unit_test(test_scp_echo),
+        cmocka_unit_test(test_scp_busy_port),
+        cmocka_unit_test(test_scp_allowed_calling),
+        cmocka_unit_test(test_scp_store),
+        cmocka_unit_test(test_scp_store_invalid),
+        cmocka_unit_test(test_scp_find),
+        cmocka_unit_test(test_scp_move),
+        cmocka_unit_test(test_scp_get),
+        cmocka_unit_test(test_scp_find_cancel),
+        cmocka_unit_test(test_scp_limit_and_stop),
     };
     int rc = cmocka_run_group_tests_name("files", files, NULL, NULL);
     rc += cmocka_run_group_tests_name("scp", scp, scp_setup, scp_teardown);
