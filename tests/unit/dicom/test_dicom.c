@@ -18,8 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
+/* cmocka needs setjmp.h first */
+/* clang-format off */
 #include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
 
 #include "association_holder.h"
 #include "dataset_writer.h"
