@@ -58,6 +58,10 @@ const huren_dicom_element *huren_dicom_file_elements(const huren_dicom_file *f, 
 const char *huren_dicom_file_value(const huren_dicom_file *f, uint32_t tag);
 /* Transfer syntax UID from the meta header; borrowed until free. */
 const char *huren_dicom_file_transfer_syntax(const huren_dicom_file *f);
+/* Why the Specific Character Set could not be applied as declared (unknown label, bytes not
+ * valid in it), or NULL. Values are then still UTF-8: kept if already UTF-8, else read as
+ * GB18030, else as Latin-1. Borrowed until free. (Added by dicom/; source-compatible.) */
+const char *huren_dicom_file_charset_warning(const huren_dicom_file *f);
 
 /* A UID as PS3.5 9.1 allows: 1..64 characters of digits and dots, no empty component, no
  * leading zero in a multi-digit component. Anything else (path characters, '..') is refused. */

@@ -1,0 +1,886 @@
+/* test_dicom.c: unit tests of dicom/: Part-10 parsing and character sets, UID rules, and the
+ * SCP on a free port driven by DCMTK's echoscu/storescu/findscu/movescu/getscu with a storescp
+ * as C-MOVE destination. Every child process is registered and killed by pid at the end. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* cmocka needs setjmp.h first */
+/* clang-format off */
+#include <setjmp.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include "association_holder.h"
+#include "dataset_writer.h"
+#include "huren_dicom.h"
+
+#define T_SOP_CLASS HUREN_DICOM_TAG(0x0008, 0x0016)
+#define T_SOP_INSTANCE HUREN_DICOM_TAG(0x0008, 0x0018)
+#define T_STUDY_DATE HUREN_DICOM_TAG(0x0008, 0x0020)
+#define T_QR_LEVEL HUREN_DICOM_TAG(0x0008, 0x0052)
+#define T_CHARSET HUREN_DICOM_TAG(0x0008, 0x0005)
+#define T_PATIENT_NAME HUREN_DICOM_TAG(0x0010, 0x0010)
+#define T_PATIENT_ID HUREN_DICOM_TAG(0x0010, 0x0020)
+#define T_STUDY HUREN_DICOM_TAG(0x0020, 0x000D)
+#define T_SERIES HUREN_DICOM_TAG(0x0020, 0x000E)
+
+static char g_dir[256]; /* everything of this run lives below it */
+
+/* ---- child processes ------------------------------------------------------------------------ */
+
+static pid_t g_pids[32];
+static int g_npids;
+
+static void reap_pid(pid_t pid)
+{
+    for (int i = 0; i < g_npids; i++)
+        if (g_pids[i] == pid)
+            g_pids[i] = g_pids[--g_npids];
+}
+
+static void kill_all(void)
+{
+    while (g_npids > 0) {
+        pid_t pid = g_pids[--g_npids];
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+}
+
+/* Start argv with stdout and stderr into out; registered for kill_all(). */
+static pid_t spawn(const char *out, char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (pid > 0 && g_npids < 32)
+        g_pids[g_npids++] = pid;
+    return pid;
+}
+
+/* Run argv to completion (killed after timeout_s); its exit status, or -1. */
+static int run(const char *out, char *const argv[], int timeout_s)
+{
+    pid_t pid = spawn(out, argv);
+    if (pid < 0)
+        return -1;
+    for (int i = 0; i < timeout_s * 20; i++) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            reap_pid(pid);
+            return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        }
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    reap_pid(pid);
+    return -1;
+}
+
+static void stop_child(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 40; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            reap_pid(pid);
+            return;
+        }
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    reap_pid(pid);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return strdup("");
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return strdup(buf);
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static int wait_port(int port)
+{
+    for (int i = 0; i < 100; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin_family = AF_INET;
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        sa.sin_port = htons((uint16_t)port);
+        int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(fd);
+        if (ok)
+            return 0;
+        usleep(50000);
+    }
+    return -1;
+}
+
+static int count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void path_of(char *buf, size_t len, const char *fmt, ...)
+{
+    int n = snprintf(buf, len, "%s/", g_dir);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- files and UIDs ------------------------------------------------------------------------- */
+
+static void test_uid_valid(void **state)
+{
+    (void)state;
+    assert_true(huren_dicom_uid_valid("1.2.3"));
+    assert_true(huren_dicom_uid_valid("0"));
+    assert_true(huren_dicom_uid_valid("1.2.840.10008.5.1.4.1.1.7"));
+    assert_true(huren_dicom_uid_valid("1.0.3"));
+    char max[65];
+    memset(max, '1', 64);
+    max[64] = '\0';
+    assert_true(huren_dicom_uid_valid(max));
+    char over[66];
+    memset(over, '1', 65);
+    over[65] = '\0';
+    assert_false(huren_dicom_uid_valid(over));
+    assert_false(huren_dicom_uid_valid(""));
+    assert_false(huren_dicom_uid_valid(NULL));
+    assert_false(huren_dicom_uid_valid("1..2"));
+    assert_false(huren_dicom_uid_valid("1.02"));
+    assert_false(huren_dicom_uid_valid("../etc"));
+    assert_false(huren_dicom_uid_valid("1/2"));
+    assert_false(huren_dicom_uid_valid(".1"));
+    assert_false(huren_dicom_uid_valid("1."));
+    assert_false(huren_dicom_uid_valid("1.2a"));
+}
+
+/* Write a file with charset label cs (NULL: none) and raw name bytes; parse it; return name. */
+static void check_name(const char *cs, const char *raw, const char *want_utf8, int want_warning)
+{
+    char path[512];
+    path_of(path, sizeof(path), "charset.dcm");
+    tdw_kv kv[2] = {{T_PATIENT_NAME, raw}, {T_CHARSET, cs}};
+    assert_int_equal(tdw_write(path, kv, 2), 0);
+    huren_dicom_file *f = NULL;
+    char err[256] = "";
+    int rc = huren_dicom_file_parse(path, &f, err, sizeof(err));
+    if (rc)
+        fail_msg("parse %s: %d %s", cs ? cs : "(none)", rc, err);
+    const char *name = huren_dicom_file_value(f, T_PATIENT_NAME);
+    assert_non_null(name);
+    assert_string_equal(name, want_utf8);
+    if (want_warning)
+        assert_non_null(huren_dicom_file_charset_warning(f));
+    else
+        assert_null(huren_dicom_file_charset_warning(f));
+    /* the charset element itself is not reported, the meta header neither */
+    assert_null(huren_dicom_file_value(f, T_CHARSET));
+    assert_null(huren_dicom_file_value(f, HUREN_DICOM_TAG(0x0002, 0x0010)));
+    huren_dicom_file_free(f);
+}
+
+static const char gb_wang[] = "\xCD\xF5^\xD0\xA1\xC3\xF7"; /* 王^小明 in GB18030/GBK */
+static const char utf8_wang[] = "\xE7\x8E\x8B^\xE5\xB0\x8F\xE6\x98\x8E";
+
+static void test_parse_charsets(void **state)
+{
+    (void)state;
+    check_name("GB18030", gb_wang, utf8_wang, 0);
+    check_name("GBK", gb_wang, utf8_wang, 0);
+    check_name("ISO_IR 100", "M\xFCller^Hans", "M\xC3\xBCller^Hans", 0);
+    check_name("ISO_IR 192", utf8_wang, utf8_wang, 0);
+    check_name(NULL, "Smith^John", "Smith^John", 0);
+    /* unlabelled GB18030, as some modalities send it: read as GB18030 */
+    check_name(NULL, gb_wang, utf8_wang, 0);
+    /* an unknown label: no crash, UTF-8 kept, and a warning */
+    check_name("NO_SUCH_CHARSET", utf8_wang, utf8_wang, 1);
+    check_name("NO_SUCH_CHARSET", gb_wang, utf8_wang, 1);
+}
+
+static void test_parse_file(void **state)
+{
+    (void)state;
+    char path[512], err[256];
+    path_of(path, sizeof(path), "plain.dcm");
+    assert_int_equal(tdw_write(path, NULL, 0), 0);
+    huren_dicom_file *f = NULL;
+    assert_int_equal(huren_dicom_file_parse(path, &f, err, sizeof(err)), 0);
+    assert_string_equal(huren_dicom_file_transfer_syntax(f), "1.2.840.10008.1.2.1");
+    assert_string_equal(huren_dicom_file_value(f, T_SOP_INSTANCE), "1.2.3.4.1.100");
+    assert_string_equal(huren_dicom_file_value(f, HUREN_DICOM_TAG(0x0028, 0x0010)), "8");
+    size_t n = 0;
+    const huren_dicom_element *e = huren_dicom_file_elements(f, &n);
+    assert_true(n > 5);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_not_equal(e[i].tag, HUREN_DICOM_TAG(0x7FE0, 0x0010)); /* no pixel data */
+        assert_int_not_equal(e[i].tag >> 16, 0x0002);
+    }
+    assert_string_equal(huren_dicom_elements_find(e, n, T_PATIENT_ID), "P1");
+    assert_null(huren_dicom_elements_find(e, n, HUREN_DICOM_TAG(0x0008, 0x0050)));
+    huren_dicom_file_free(f);
+    huren_dicom_file_free(NULL);
+
+    /* truncated in the middle of the header elements */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    char cut[512];
+    path_of(cut, sizeof(cut), "truncated.dcm");
+    char *all = malloc((size_t)st.st_size);
+    FILE *fp = fopen(path, "rb");
+    assert_int_equal(fread(all, 1, (size_t)st.st_size, fp), (size_t)st.st_size);
+    fclose(fp);
+    fp = fopen(cut, "wb");
+    fwrite(all, 1, 132 + 200 + 7, fp); /* preamble, then part of the meta header and dataset */
+    fclose(fp);
+    free(all);
+    f = NULL;
+    assert_int_equal(huren_dicom_file_parse(cut, &f, err, sizeof(err)), HUREN_DICOM_ECORRUPT);
+    assert_null(f);
+
+    char txt[512];
+    path_of(txt, sizeof(txt), "notes.txt");
+    fp = fopen(txt, "w");
+    fputs("This is a plain text file, not DICOM at all.\nSecond line.\n", fp);
+    fclose(fp);
+    assert_int_equal(huren_dicom_file_parse(txt, &f, err, sizeof(err)), HUREN_DICOM_ENOTDICOM);
+    char missing[512];
+    path_of(missing, sizeof(missing), "missing.dcm");
+    assert_int_equal(huren_dicom_file_parse(missing, &f, err, sizeof(err)), HUREN_DICOM_EIO);
+    assert_int_equal(huren_dicom_file_parse(NULL, &f, err, sizeof(err)), HUREN_DICOM_EINVAL);
+    assert_string_equal(huren_dicom_status_str(0xA801), "Refused: Move Destination unknown");
+}
+
+/* ---- the SCP -------------------------------------------------------------------------------- */
+
+typedef struct stored {
+    char path[512], cls[65], inst[65], ts[65], study[65], name[128];
+} stored;
+
+static struct {
+    pthread_mutex_t mu;
+    stored items[32];
+    int n;
+    int finds;
+    huren_dicom_level last_level;
+    huren_dicom_model last_model;
+    int last_nkeys;
+    int dest_port;
+    int warnings;
+    int cancelled;       /* emit returned nonzero */
+    char last_name[128]; /* PatientName key of the last query */
+} g = {PTHREAD_MUTEX_INITIALIZER, {{"", "", "", "", "", ""}}, 0, 0, 0, 0, 0, 0, 0, 0, ""};
+
+static huren_dicom_scp *g_scp;
+static pid_t g_storescp = -1;
+
+static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
+{
+    (void)payload;
+    pthread_mutex_lock(&g.mu);
+    if (g.n >= 32) {
+        pthread_mutex_unlock(&g.mu);
+        return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+    }
+    stored *s = &g.items[g.n];
+    snprintf(s->path, sizeof(s->path), "%s/store/%d.dcm", g_dir, g.n);
+    if (rename(req->tmp_path, s->path) != 0) {
+        pthread_mutex_unlock(&g.mu);
+        return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+    }
+    const char *study = huren_dicom_elements_find(req->elements, req->nelements, T_STUDY);
+    const char *name = huren_dicom_elements_find(req->elements, req->nelements, T_PATIENT_NAME);
+    snprintf(s->cls, sizeof(s->cls), "%s", req->sop_class_uid);
+    snprintf(s->inst, sizeof(s->inst), "%s", req->sop_instance_uid);
+    snprintf(s->ts, sizeof(s->ts), "%s", req->transfer_syntax_uid);
+    snprintf(s->study, sizeof(s->study), "%s", study ? study : "");
+    snprintf(s->name, sizeof(s->name), "%s", name ? name : "");
+    g.n++;
+    pthread_mutex_unlock(&g.mu);
+    return HUREN_DICOM_STATUS_SUCCESS;
+}
+
+static uint16_t on_find(const huren_dicom_query *q, huren_dicom_find_emit emit, void *ctx,
+                        void *payload)
+{
+    (void)payload;
+    pthread_mutex_lock(&g.mu);
+    g.finds++;
+    g.last_level = q->level;
+    g.last_model = q->model;
+    g.last_nkeys = (int)q->nkeys;
+    const char *qname = huren_dicom_elements_find(q->keys, q->nkeys, T_PATIENT_NAME);
+    snprintf(g.last_name, sizeof(g.last_name), "%s", qname ? qname : "(absent)");
+    pthread_mutex_unlock(&g.mu);
+    const char *pid = huren_dicom_elements_find(q->keys, q->nkeys, T_PATIENT_ID);
+    if (pid && strcmp(pid, "CANCELTEST") == 0) {
+        /* many slow matches: the requestor's C-CANCEL arrives while we emit */
+        huren_dicom_element m[] = {{T_STUDY, "UI", "1.2.3.9"}, {T_PATIENT_ID, "LO", "CANCELTEST"}};
+        for (int i = 0; i < 200; i++) {
+            if (emit(ctx, m, 2)) {
+                pthread_mutex_lock(&g.mu);
+                g.cancelled++;
+                pthread_mutex_unlock(&g.mu);
+                return HUREN_DICOM_STATUS_CANCEL;
+            }
+            usleep(10000);
+        }
+        return HUREN_DICOM_STATUS_SUCCESS;
+    }
+    huren_dicom_element m1[] = {
+        {T_STUDY, "UI", "1.2.3.4"},
+        {T_PATIENT_NAME, "PN", utf8_wang},
+        {T_STUDY_DATE, "DA", "20240101"},
+        {T_PATIENT_ID, "LO", "P1"},
+        {HUREN_DICOM_TAG(0x0008, 0x0050), "SH", "ACC1"},
+    };
+    huren_dicom_element m2[] = {
+        {T_STUDY, "UI", "1.2.3.5"},
+        {T_PATIENT_NAME, "PN", "Smith^John"},
+    };
+    if (emit(ctx, m1, 5))
+        return HUREN_DICOM_STATUS_CANCEL;
+    if (emit(ctx, m2, 2))
+        return HUREN_DICOM_STATUS_CANCEL;
+    return HUREN_DICOM_STATUS_SUCCESS;
+}
+
+static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_list *out,
+                            void *payload)
+{
+    (void)payload;
+    const char *study = huren_dicom_elements_find(q->keys, q->nkeys, T_STUDY);
+    pthread_mutex_lock(&g.mu);
+    for (int i = 0; i < g.n; i++)
+        if (!study || !*study || strcmp(study, g.items[i].study) == 0)
+            huren_dicom_retrieve_list_add(out, g.items[i].path, g.items[i].cls, g.items[i].inst,
+                                          g.items[i].ts);
+    pthread_mutex_unlock(&g.mu);
+    return HUREN_DICOM_STATUS_SUCCESS;
+}
+
+static int on_resolve(const char *ae, char *host, size_t hostlen, int *port, void *payload)
+{
+    (void)payload;
+    if (strcmp(ae, "DEST") != 0)
+        return 1;
+    snprintf(host, hostlen, "127.0.0.1");
+    *port = g.dest_port;
+    return 0;
+}
+
+static void on_log(huren_dicom_log_level level, const char *msg, void *payload)
+{
+    (void)payload;
+    if (level <= HUREN_DICOM_LOG_WARN) {
+        pthread_mutex_lock(&g.mu);
+        g.warnings++;
+        pthread_mutex_unlock(&g.mu);
+    }
+    if (getenv("HUREN_TEST_VERBOSE") || level <= HUREN_DICOM_LOG_WARN)
+        fprintf(stderr, "[scp %d] %s\n", (int)level, msg);
+}
+
+static huren_dicom_handlers handlers(void)
+{
+    huren_dicom_handlers h;
+    memset(&h, 0, sizeof(h));
+    h.store = on_store;
+    h.find = on_find;
+    h.retrieve = on_retrieve;
+    h.resolve_ae = on_resolve;
+    h.log = on_log;
+    return h;
+}
+
+static int scp_setup(void **state)
+{
+    (void)state;
+    char d[512];
+    path_of(d, sizeof(d), "tmp");
+    mkdir(d, 0700);
+    path_of(d, sizeof(d), "store");
+    mkdir(d, 0700);
+    path_of(d, sizeof(d), "dest");
+    mkdir(d, 0700);
+    path_of(d, sizeof(d), "in");
+    mkdir(d, 0700);
+
+    char tmp[512], err[256] = "";
+    path_of(tmp, sizeof(tmp), "tmp");
+    huren_dicom_scp_options o = HUREN_DICOM_SCP_OPTIONS_INIT;
+    o.port = 0;
+    o.tmp_dir = tmp;
+    o.dimse_timeout_s = 20;
+    huren_dicom_handlers h = handlers();
+    if (huren_dicom_scp_start(&g_scp, &o, &h, err, sizeof(err)) != 0) {
+        fprintf(stderr, "scp start: %s\n", err);
+        return -1;
+    }
+
+    /* the C-MOVE destination */
+    g.dest_port = free_port();
+    char port[16], dest[512], out[512];
+    snprintf(port, sizeof(port), "%d", g.dest_port);
+    path_of(dest, sizeof(dest), "dest");
+    path_of(out, sizeof(out), "storescp.out");
+    char *argv[] = {"storescp", "-aet", "DEST", "-od", dest, port, NULL};
+    g_storescp = spawn(out, argv);
+    if (g_storescp < 0 || wait_port(g.dest_port) != 0)
+        return -1;
+    return 0;
+}
+
+static int scp_teardown(void **state)
+{
+    (void)state;
+    if (g_storescp > 0)
+        stop_child(g_storescp);
+    kill_all();
+    huren_dicom_scp_stop(g_scp, 2);
+    g_scp = NULL;
+    return 0;
+}
+
+static int scu(const char *out_name, char **argv)
+{
+    char out[512];
+    path_of(out, sizeof(out), "%s", out_name);
+    int rc = run(out, argv, 60);
+    if (rc != 0 || getenv("HUREN_TEST_VERBOSE")) {
+        char *text = slurp(out);
+        fprintf(stderr, "--- %s exit %d ---\n%s\n", argv[0], rc, text);
+        free(text);
+    }
+    return rc;
+}
+
+static void port_str(char *buf, size_t len)
+{
+    snprintf(buf, len, "%d", huren_dicom_scp_port(g_scp));
+}
+
+static void test_scp_echo(void **state)
+{
+    (void)state;
+    char port[16];
+    port_str(port, sizeof(port));
+    assert_true(huren_dicom_scp_port(g_scp) > 0);
+    char *argv[] = {"echoscu", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1", port, NULL};
+    assert_int_equal(scu("echoscu.out", argv), 0);
+    /* a called AE title that is not ours is refused */
+    char *bad[] = {"echoscu", "-aet", "TESTSCU", "-aec", "NOTHUREN", "127.0.0.1", port, NULL};
+    assert_int_not_equal(scu("echoscu-bad.out", bad), 0);
+    assert_true(huren_dicom_scp_total(g_scp) >= 1);
+}
+
+static void test_scp_busy_port(void **state)
+{
+    (void)state;
+    char tmp[512], err[256] = "";
+    path_of(tmp, sizeof(tmp), "tmp");
+    huren_dicom_scp_options o = HUREN_DICOM_SCP_OPTIONS_INIT;
+    o.port = huren_dicom_scp_port(g_scp);
+    o.tmp_dir = tmp;
+    huren_dicom_handlers h = handlers();
+    huren_dicom_scp *other = NULL;
+    assert_int_not_equal(huren_dicom_scp_start(&other, &o, &h, err, sizeof(err)), 0);
+    assert_null(other);
+    assert_true(strlen(err) > 0);
+}
+
+static void test_scp_allowed_calling(void **state)
+{
+    (void)state;
+    char tmp[512], err[256] = "", port[16];
+    path_of(tmp, sizeof(tmp), "tmp");
+    const char *allowed[] = {"GOODSCU", NULL};
+    huren_dicom_scp_options o = HUREN_DICOM_SCP_OPTIONS_INIT;
+    o.port = 0;
+    o.tmp_dir = tmp;
+    o.allowed_calling_aes = allowed;
+    huren_dicom_handlers h = handlers();
+    huren_dicom_scp *s = NULL;
+    assert_int_equal(huren_dicom_scp_start(&s, &o, &h, err, sizeof(err)), 0);
+    snprintf(port, sizeof(port), "%d", huren_dicom_scp_port(s));
+    char *good[] = {"echoscu", "-aet", "GOODSCU", "-aec", "HUREN", "127.0.0.1", port, NULL};
+    char *bad[] = {"echoscu", "-aet", "BADSCU", "-aec", "HUREN", "127.0.0.1", port, NULL};
+    int rc_good = scu("echo-good.out", good);
+    int rc_bad = scu("echo-bad.out", bad);
+    huren_dicom_scp_stop(s, 1);
+    assert_int_equal(rc_good, 0);
+    assert_int_not_equal(rc_bad, 0);
+}
+
+static void write_input(const char *name, const char *inst, const char *study, const char *series,
+                        const char *pname, const char *cs)
+{
+    char path[512];
+    path_of(path, sizeof(path), "in/%s", name);
+    tdw_kv kv[5] = {{T_SOP_INSTANCE, inst},
+                    {T_STUDY, study},
+                    {T_SERIES, series},
+                    {T_PATIENT_NAME, pname},
+                    {T_CHARSET, cs}};
+    assert_int_equal(tdw_write(path, kv, 5), 0);
+}
+
+static void test_scp_store(void **state)
+{
+    (void)state;
+    write_input("a.dcm", "1.2.3.4.1.1", "1.2.3.4", "1.2.3.4.1", gb_wang, "GB18030");
+    write_input("b.dcm", "1.2.3.4.1.2", "1.2.3.4", "1.2.3.4.1", gb_wang, "GB18030");
+    write_input("c.dcm", "1.2.3.5.1.1", "1.2.3.5", "1.2.3.5.1", "Smith^John", NULL);
+    char port[16], a[512], b[512], c[512], tmp[512];
+    port_str(port, sizeof(port));
+    path_of(a, sizeof(a), "in/a.dcm");
+    path_of(b, sizeof(b), "in/b.dcm");
+    path_of(c, sizeof(c), "in/c.dcm");
+    char *argv[] = {"storescu", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1",
+                    port,       a,      b,         c,      NULL};
+    assert_int_equal(scu("storescu.out", argv), 0);
+    pthread_mutex_lock(&g.mu);
+    int n = g.n;
+    pthread_mutex_unlock(&g.mu);
+    assert_int_equal(n, 3);
+    assert_string_equal(g.items[0].name, utf8_wang);
+    assert_string_equal(g.items[0].ts, "1.2.840.10008.1.2.1");
+    assert_string_equal(g.items[2].study, "1.2.3.5");
+    path_of(tmp, sizeof(tmp), "tmp");
+    assert_int_equal(count_files(tmp), 0);
+}
+
+static void test_scp_store_invalid(void **state)
+{
+    (void)state;
+    char port[16], p1[512], p2[512], tmp[512];
+    port_str(port, sizeof(port));
+    write_input("noseries.dcm", "1.2.3.6.1.1", "1.2.3.6", NULL, "No^Series", NULL);
+    write_input("baduid.dcm", "1.2.3.6.1.2", "1.2.3.6", "1.2.03.6", "Bad^Uid", NULL);
+    path_of(p1, sizeof(p1), "in/noseries.dcm");
+    path_of(p2, sizeof(p2), "in/baduid.dcm");
+    char *argv1[] = {"storescu", "-v",        "-aet", "TESTSCU", "-aec",
+                     "HUREN",    "127.0.0.1", port,   p1,        NULL};
+    char *argv2[] = {"storescu", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1", port, p2, NULL};
+    (void)scu("storescu-noseries.out", argv1);
+    (void)scu("storescu-baduid.out", argv2);
+    char out[512];
+    path_of(out, sizeof(out), "storescu-noseries.out");
+    char *text = slurp(out);
+    int refused = strstr(text, "CannotUnderstand") != NULL || strstr(text, "Cannot understand") ||
+                  strstr(text, "0xc000") != NULL;
+    free(text);
+    assert_true(refused);
+    pthread_mutex_lock(&g.mu);
+    int n = g.n;
+    pthread_mutex_unlock(&g.mu);
+    assert_int_equal(n, 3); /* the handler was not called */
+    path_of(tmp, sizeof(tmp), "tmp");
+    assert_int_equal(count_files(tmp), 0);
+}
+
+static void test_scp_find(void **state)
+{
+    (void)state;
+    char port[16], od[512];
+    port_str(port, sizeof(port));
+    path_of(od, sizeof(od), "find");
+    mkdir(od, 0700);
+    char *argv[] = {"findscu",
+                    "-S",
+                    "-X",
+                    "-od",
+                    od,
+                    "-aet",
+                    "TESTSCU",
+                    "-aec",
+                    "HUREN",
+                    "-k",
+                    "QueryRetrieveLevel=STUDY",
+                    "-k",
+                    "StudyInstanceUID",
+                    "-k",
+                    "PatientName",
+                    "-k",
+                    "StudyDate",
+                    "127.0.0.1",
+                    port,
+                    NULL};
+    assert_int_equal(scu("findscu.out", argv), 0);
+    assert_int_equal(g.last_level, HUREN_DICOM_LEVEL_STUDY);
+    assert_int_equal(g.last_model, HUREN_DICOM_MODEL_STUDY_ROOT);
+    assert_int_equal(g.last_nkeys, 3); /* without QueryRetrieveLevel and charset */
+    assert_int_equal(count_files(od), 2);
+
+    char rsp[512], err[256];
+    path_of(rsp, sizeof(rsp), "find/rsp0001.dcm");
+    huren_dicom_file *f = NULL;
+    assert_int_equal(huren_dicom_file_parse(rsp, &f, err, sizeof(err)), 0);
+    size_t n = 0;
+    const huren_dicom_element *e = huren_dicom_file_elements(f, &n);
+    /* exactly the requested keys plus the level (the charset is not reported as an element) */
+    assert_int_equal(n, 4);
+    assert_string_equal(huren_dicom_elements_find(e, n, T_QR_LEVEL), "STUDY");
+    assert_string_equal(huren_dicom_elements_find(e, n, T_STUDY), "1.2.3.4");
+    assert_string_equal(huren_dicom_elements_find(e, n, T_PATIENT_NAME), utf8_wang);
+    assert_string_equal(huren_dicom_elements_find(e, n, T_STUDY_DATE), "20240101");
+    assert_null(huren_dicom_elements_find(e, n, T_PATIENT_ID));
+    huren_dicom_file_free(f);
+
+    path_of(rsp, sizeof(rsp), "find/rsp0002.dcm");
+    assert_int_equal(huren_dicom_file_parse(rsp, &f, err, sizeof(err)), 0);
+    assert_string_equal(huren_dicom_file_value(f, T_STUDY), "1.2.3.5");
+    huren_dicom_file_free(f);
+
+    /* keys arrive in UTF-8 whatever the identifier's character set */
+    char gbkey[64];
+    snprintf(gbkey, sizeof(gbkey), "PatientName=%s", gb_wang);
+    char *gb[] = {"findscu",   "-S",
+                  "-aet",      "TESTSCU",
+                  "-aec",      "HUREN",
+                  "-k",        "QueryRetrieveLevel=STUDY",
+                  "-k",        "SpecificCharacterSet=GB18030",
+                  "-k",        gbkey,
+                  "127.0.0.1", port,
+                  NULL};
+    assert_int_equal(scu("findscu-gb.out", gb), 0);
+    assert_string_equal(g.last_name, utf8_wang);
+
+    /* no QueryRetrieveLevel: a failure, the handler is not called */
+    int finds = g.finds;
+    char *bad[] = {"findscu",          "-S",        "-aet", "TESTSCU", "-aec", "HUREN", "-k",
+                   "StudyInstanceUID", "127.0.0.1", port,   NULL};
+    (void)scu("findscu-bad.out", bad);
+    assert_int_equal(g.finds, finds);
+}
+
+static void test_scp_move(void **state)
+{
+    (void)state;
+    char port[16], dest[512];
+    port_str(port, sizeof(port));
+    path_of(dest, sizeof(dest), "dest");
+    char *argv[] = {"movescu",   "-S",
+                    "-aet",      "TESTSCU",
+                    "-aec",      "HUREN",
+                    "-aem",      "DEST",
+                    "-k",        "QueryRetrieveLevel=STUDY",
+                    "-k",        "StudyInstanceUID=1.2.3.4",
+                    "127.0.0.1", port,
+                    NULL};
+    assert_int_equal(scu("movescu.out", argv), 0);
+    assert_int_equal(count_files(dest), 2);
+
+    char *unknown[] = {"movescu",   "-S",
+                       "-aet",      "TESTSCU",
+                       "-aec",      "HUREN",
+                       "-aem",      "NOWHERE",
+                       "-k",        "QueryRetrieveLevel=STUDY",
+                       "-k",        "StudyInstanceUID=1.2.3.4",
+                       "127.0.0.1", port,
+                       NULL};
+    (void)scu("movescu-unknown.out", unknown);
+    char out[512];
+    path_of(out, sizeof(out), "movescu-unknown.out");
+    char *text = slurp(out);
+    int refused = strstr(text, "0xa801") != NULL || strstr(text, "MoveDestinationUnknown") != NULL;
+    if (!refused)
+        fprintf(stderr, "%s\n", text);
+    free(text);
+    assert_true(refused);
+    assert_int_equal(count_files(dest), 2);
+}
+
+static void test_scp_get(void **state)
+{
+    (void)state;
+    char port[16], od[512];
+    port_str(port, sizeof(port));
+    path_of(od, sizeof(od), "get");
+    mkdir(od, 0700);
+    char *argv[] = {"getscu",    "-S",
+                    "-od",       od,
+                    "-aet",      "TESTSCU",
+                    "-aec",      "HUREN",
+                    "-k",        "QueryRetrieveLevel=STUDY",
+                    "-k",        "StudyInstanceUID=1.2.3.4",
+                    "127.0.0.1", port,
+                    NULL};
+    assert_int_equal(scu("getscu.out", argv), 0);
+    assert_int_equal(count_files(od), 2);
+    char *all[] = {"getscu",    "-S",
+                   "-od",       od,
+                   "-aet",      "TESTSCU",
+                   "-aec",      "HUREN",
+                   "-k",        "QueryRetrieveLevel=STUDY",
+                   "-k",        "StudyInstanceUID=1.2.3.5",
+                   "127.0.0.1", port,
+                   NULL};
+    assert_int_equal(scu("getscu2.out", all), 0);
+    assert_int_equal(count_files(od), 3);
+    assert_int_equal(huren_dicom_scp_active(g_scp), 0);
+}
+
+static void test_scp_find_cancel(void **state)
+{
+    (void)state;
+    char port[16];
+    port_str(port, sizeof(port));
+    char *argv[] = {"findscu",   "-S",
+                    "--cancel",  "1",
+                    "-aet",      "TESTSCU",
+                    "-aec",      "HUREN",
+                    "-k",        "QueryRetrieveLevel=STUDY",
+                    "-k",        "PatientID=CANCELTEST",
+                    "-k",        "StudyInstanceUID",
+                    "127.0.0.1", port,
+                    NULL};
+    (void)scu("findscu-cancel.out", argv);
+    assert_int_equal(g.cancelled, 1);
+}
+
+/* A second SCP with room for one association: the next is refused until the first ends. */
+static void test_scp_limit_and_stop(void **state)
+{
+    (void)state;
+    char tmp[512], err[256] = "", port[16];
+    path_of(tmp, sizeof(tmp), "tmp");
+    huren_dicom_scp_options o = HUREN_DICOM_SCP_OPTIONS_INIT;
+    o.port = 0;
+    o.tmp_dir = tmp;
+    o.max_associations = 1;
+    huren_dicom_handlers h = handlers();
+    huren_dicom_scp *s = NULL;
+    assert_int_equal(huren_dicom_scp_start(&s, &o, &h, err, sizeof(err)), 0);
+    int p = huren_dicom_scp_port(s);
+    snprintf(port, sizeof(port), "%d", p);
+
+    /* a client that connects and says nothing does not hold up the listener */
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)p);
+    assert_int_equal(connect(silent, (struct sockaddr *)&sa, sizeof(sa)), 0);
+
+    tah_assoc *held = tah_open(p, "HUREN");
+    assert_non_null(held);
+    assert_int_equal(tah_echo(held), 0);
+    assert_int_equal(huren_dicom_scp_active(s), 1);
+    char *echo[] = {"echoscu", "-to",   "10",        "-aet", "TESTSCU",
+                    "-aec",    "HUREN", "127.0.0.1", port,   NULL};
+    int rc_full = scu("echo-full.out", echo);
+    tah_close(held);
+    for (int i = 0; i < 100 && huren_dicom_scp_active(s) > 0; i++)
+        usleep(20000);
+    int rc_free = scu("echo-free.out", echo);
+
+    /* an association still open at stop is aborted once the grace period is over */
+    held = tah_open(p, "HUREN");
+    assert_non_null(held);
+    huren_dicom_scp_stop(s, 1);
+    assert_int_not_equal(tah_echo(held), 0);
+    tah_close(held);
+    close(silent);
+    assert_int_not_equal(rc_full, 0);
+    assert_int_equal(rc_free, 0);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(g_dir, sizeof(g_dir), "/tmp/huren-unit-dicom-XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    atexit(kill_all);
+    const struct CMUnitTest files[] = {
+        cmocka_unit_test(test_uid_valid),
+        cmocka_unit_test(test_parse_charsets),
+        cmocka_unit_test(test_parse_file),
+    };
+    const struct CMUnitTest scp[] = {
+        cmocka_unit_test(test_scp_echo),
+        cmocka_unit_test(test_scp_busy_port),
+        cmocka_unit_test(test_scp_allowed_calling),
+        cmocka_unit_test(test_scp_store),
+        cmocka_unit_test(test_scp_store_invalid),
+        cmocka_unit_test(test_scp_find),
+        cmocka_unit_test(test_scp_move),
+        cmocka_unit_test(test_scp_get),
+        cmocka_unit_test(test_scp_find_cancel),
+        cmocka_unit_test(test_scp_limit_and_stop),
+    };
+    int rc = cmocka_run_group_tests_name("files", files, NULL, NULL);
+    rc += cmocka_run_group_tests_name("scp", scp, scp_setup, scp_teardown);
+    kill_all();
+    if (rc == 0 && !getenv("HUREN_TEST_KEEP")) {
+        char cmd[512];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", g_dir);
+    } else {
+        fprintf(stderr, "test files kept in %s\n", g_dir);
+    }
+    return rc ? 1 : 0;
+}
