@@ -115,6 +115,7 @@ struct huren_index {
     int leader_active;
     huren_index__put **batch; /* the leader's batch, group_commit_max entries */
     int batch_max;
+    int64_t commits, committed_puts; /* group-commit statistics (under qlock) */
 
     /* idle reader connections */
     pthread_mutex_t rlock;

@@ -213,6 +213,8 @@ static void put_wait(huren_index *idx, huren_index__put *p)
         pthread_mutex_lock(&idx->qlock);
         for (int i = 0; i < n; i++)
             idx->batch[i]->done = 1;
+        idx->commits++;
+        idx->committed_puts += n;
         idx->leader_active = 0;
         pthread_cond_broadcast(&idx->qcond);
     }
