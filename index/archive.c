@@ -206,9 +206,7 @@ int huren_index_stats_get(huren_index *idx, huren_index_stats *out)
         return rc;
     int src = sqlite3_prepare_v2(
         db,
-        "SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies),"
-        " (SELECT count(*) FROM series), (SELECT count(*) FROM instances),"
-        " (SELECT coalesce(sum(blob_size), 0) FROM instances)",
+        "SELECT patients, studies, series, instances, bytes FROM totals WHERE id = 1",
         -1, &st, NULL);
     if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
         out->patients = sqlite3_column_int64(st, 0);
@@ -218,6 +216,8 @@ int huren_index_stats_get(huren_index *idx, huren_index_stats *out)
         out->bytes = sqlite3_column_int64(st, 4);
         src = SQLITE_OK;
     }
+    if (src == SQLITE_DONE)
+        src = SQLITE_OK; /* no totals row: an empty archive */
     rc = src == SQLITE_OK ? 0 : huren_index__sqlerr(idx, db, src, "reading totals");
     sqlite3_finalize(st);
     huren_index__reader_put(idx, db);

@@ -31,6 +31,7 @@ enum stmt_id {
     S_DELETE_SERIES,
     S_DELETE_STUDY,
     S_DELETE_PATIENT,
+    S_ADJ_TOTALS,
     S_COUNT
 };
 
@@ -94,13 +95,17 @@ static const char *const sql[S_COUNT] = {
         "UPDATE studies SET sop_classes_in_study = (SELECT group_concat(sop_class, '\\') FROM"
         " (SELECT sop_class FROM study_sop_classes WHERE study_pk=?1 ORDER BY sop_class))"
         " WHERE pk=?1",
-    [S_INSTANCE_PARENTS] = "SELECT i.series_pk, se.study_pk, st.patient_pk, i.sop_class_uid"
+    [S_INSTANCE_PARENTS] = "SELECT i.series_pk, se.study_pk, st.patient_pk, i.sop_class_uid,"
+                           " i.blob_size"
                            " FROM instances i JOIN series se ON se.pk = i.series_pk"
                            " JOIN studies st ON st.pk = se.study_pk WHERE i.pk=?1",
     [S_DELETE_INSTANCE] = "DELETE FROM instances WHERE pk=?1",
     [S_DELETE_SERIES] = "DELETE FROM series WHERE pk=?1",
     [S_DELETE_STUDY] = "DELETE FROM studies WHERE pk=?1",
     [S_DELETE_PATIENT] = "DELETE FROM patients WHERE pk=?1",
+    [S_ADJ_TOTALS] = "UPDATE totals SET patients = patients + ?1, studies = studies + ?2,"
+                     " series = series + ?3, instances = instances + ?4, bytes = bytes + ?5"
+                     " WHERE id = 1",
 };
 
 struct huren_index__rows {
@@ -221,6 +226,17 @@ static int run_pk(huren_index__rows *r, enum stmt_id id, int64_t pk, const char 
     return run(r, s, NULL, what);
 }
 
+static int totals_adjust(huren_index__rows *r, int dp, int dst, int dse, int di, int64_t bytes)
+{
+    sqlite3_stmt *s = stmt(r, S_ADJ_TOTALS);
+    sqlite3_bind_int(s, 1, dp);
+    sqlite3_bind_int(s, 2, dst);
+    sqlite3_bind_int(s, 3, dse);
+    sqlite3_bind_int(s, 4, di);
+    sqlite3_bind_int64(s, 5, bytes);
+    return run(r, s, NULL, "updating totals");
+}
+
 int huren_index__rows_lookup(huren_index__rows *r, const char *sop_uid, huren_index__existing *out)
 {
     sqlite3_stmt *s = stmt(r, S_LOOKUP_INSTANCE);
@@ -277,7 +293,7 @@ static void bind_patient(sqlite3_stmt *s, const char *const values[],
 /* Find the patient (patient_id, issuer); with must_be >= 0 only update it if it is that row.
  * Without must_be, create it when missing. *ppk receives the patient's pk (or -1). */
 static int patient_upsert(huren_index__rows *r, const char *const values[], int64_t must_be,
-                          int64_t *ppk)
+                          int64_t *ppk, int *created)
 {
     const char *pid = val(values, HUREN_INDEX_F_PATIENT_ID);
     const char *iss = val(values, HUREN_INDEX_F_ISSUER_OF_PATIENT_ID);
@@ -321,8 +337,10 @@ static int patient_upsert(huren_index__rows *r, const char *const values[], int6
     bind_patient(s, values, &pn);
     if ((rc = run(r, s, NULL, "storing patient")) < 0)
         goto done;
-    if (pk < 0)
+    if (pk < 0) {
         pk = sqlite3_last_insert_rowid(r->db);
+        *created = 1;
+    }
     if (other_changed && (rc = other_ids_write(r, pk, other)) < 0)
         goto done;
     *ppk = pk;
@@ -421,11 +439,11 @@ static int sop_class_adjust(huren_index__rows *r, int64_t stpk, const char *sop_
 
 /* Locate (or create) the parents of an instance: series, study, patient. */
 static int parents_get(huren_index__rows *r, const char *const values[], int64_t pk[3],
-                       int created[2])
+                       int created[3])
 {
     int64_t ppk_seen = -1;
     int rc;
-    created[0] = created[1] = 0; /* study, series */
+    created[0] = created[1] = created[2] = 0; /* study, series, patient */
     sqlite3_stmt *s = stmt(r, S_FIND_SERIES);
     sqlite3_bind_text(s, 1, val(values, HUREN_INDEX_F_SERIES_UID), -1, SQLITE_STATIC);
     pk[0] = pk[1] = pk[2] = -1;
@@ -448,7 +466,7 @@ static int parents_get(huren_index__rows *r, const char *const values[], int64_t
             return huren_index__sqlerr(r->idx, r->db, rc, "finding study");
     }
     /* an existing study keeps its patient; that patient's attributes follow the newest put */
-    if ((rc = patient_upsert(r, values, pk[2], &ppk_seen)) < 0)
+    if ((rc = patient_upsert(r, values, pk[2], &ppk_seen, &created[2])) < 0)
         return rc;
     if (pk[1] < 0) {
         pk[2] = ppk_seen;
@@ -468,7 +486,7 @@ int huren_index__rows_insert(huren_index__rows *r, const char *const values[HURE
                              const char *blob_name, int64_t gen, int64_t size)
 {
     int64_t pk[3]; /* series, study, patient */
-    int created[2];
+    int created[3];
     int rc = parents_get(r, values, pk, created);
     if (rc < 0)
         return rc;
@@ -480,12 +498,14 @@ int huren_index__rows_insert(huren_index__rows *r, const char *const values[HURE
         return rc;
     if (created[1] && (rc = run_pk(r, S_STUDY_MODALITIES, pk[1], "listing modalities")) < 0)
         return rc;
+    if ((rc = totals_adjust(r, created[2], created[0], created[1], 1, size)) < 0)
+        return rc;
     return sop_class_adjust(r, pk[1], val(values, HUREN_INDEX_F_SOP_CLASS_UID), 1);
 }
 
 int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
 {
-    int64_t pk[3] = {-1, -1, -1}, left = 0;
+    int64_t pk[3] = {-1, -1, -1}, left = 0, size = 0;
     char *sop_class = NULL;
     int rc;
     sqlite3_stmt *s = stmt(r, S_INSTANCE_PARENTS);
@@ -495,6 +515,7 @@ int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
             pk[i] = sqlite3_column_int64(s, i);
         const char *c = (const char *)sqlite3_column_text(s, 3);
         sop_class = strdup(c ? c : "");
+        size = sqlite3_column_int64(s, 4);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW) {
@@ -526,8 +547,10 @@ int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
         goto done;
     if ((rc = adjust(r, S_ADJ_PATIENT, pk[2], -study_gone, -series_gone, -1, &left)) < 0)
         goto done;
-    if (left <= 0)
-        rc = run_pk(r, S_DELETE_PATIENT, pk[2], "removing patient");
+    int patient_gone = left <= 0;
+    if (patient_gone && (rc = run_pk(r, S_DELETE_PATIENT, pk[2], "removing patient")) < 0)
+        goto done;
+    rc = totals_adjust(r, -patient_gone, -study_gone, -series_gone, -1, -size);
 done:
     free(sop_class);
     return rc;

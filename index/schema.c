@@ -78,6 +78,16 @@ static const char *const steps[] = {
     "CREATE INDEX series_modality ON series(modality, study_pk);"
     "CREATE INDEX instances_series ON instances(series_pk);"
     "CREATE INDEX instances_sop_class ON instances(sop_class_uid);",
+
+    /* 3: archive totals kept up to date by every put, so that health and metrics do not
+     * count a million rows; initialised from what the archive already holds. */
+    "CREATE TABLE totals ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " patients INTEGER NOT NULL, studies INTEGER NOT NULL, series INTEGER NOT NULL,"
+    " instances INTEGER NOT NULL, bytes INTEGER NOT NULL);"
+    "INSERT INTO totals SELECT 1, (SELECT count(*) FROM patients),"
+    " (SELECT count(*) FROM studies), (SELECT count(*) FROM series),"
+    " (SELECT count(*) FROM instances), (SELECT coalesce(sum(blob_size), 0) FROM instances);",
 };
 
 int huren_index__schema_latest(void)

@@ -45,6 +45,9 @@ char *find_list(huren_index *idx, huren_index_level level, const huren_index_mat
 char *find_list_lim(huren_index *idx, huren_index_level level, const huren_index_match *m,
                     size_t n, huren_index_field f, size_t limit, size_t offset, int *rc);
 
+/* huren_index_stats_get() (kept totals) equals counting the rows. */
+void assert_totals_consistent(tfix *t);
+
 char *file_read(const char *path);
 int file_exists(const char *path);
 int count_files(const char *dir); /* regular files below dir, recursively */

@@ -124,6 +124,41 @@ char *find_list(huren_index *idx, huren_index_level level, const huren_index_mat
     return find_list_lim(idx, level, m, n, f, 0, 0, rc);
 }
 
+static int64_t count_sql(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+void assert_totals_consistent(tfix *t)
+{
+    char path[PATH_MAX];
+    sqlite3 *db = NULL;
+    huren_index_stats s;
+    assert_int_equal(huren_index_stats_get(t->idx, &s), 0);
+    snprintf(path, sizeof(path), "%s/index.db", t->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(s.patients, count_sql(db, "SELECT count(*) FROM patients"));
+    assert_int_equal(s.studies, count_sql(db, "SELECT count(*) FROM studies"));
+    assert_int_equal(s.series, count_sql(db, "SELECT count(*) FROM series"));
+    assert_int_equal(s.instances, count_sql(db, "SELECT count(*) FROM instances"));
+    assert_int_equal(s.bytes, count_sql(db, "SELECT coalesce(sum(blob_size),0) FROM instances"));
+    /* and the per-row computed counts agree with the children */
+    assert_int_equal(0, count_sql(db, "SELECT count(*) FROM patients p WHERE patient_num_studies"
+                                      " <> (SELECT count(*) FROM studies WHERE patient_pk=p.pk)"));
+    assert_int_equal(0, count_sql(db, "SELECT count(*) FROM studies st WHERE study_num_instances"
+                                      " <> (SELECT count(*) FROM instances i JOIN series se ON"
+                                      " se.pk=i.series_pk WHERE se.study_pk=st.pk)"));
+    assert_int_equal(0, count_sql(db, "SELECT count(*) FROM series se WHERE series_num_instances"
+                                      " <> (SELECT count(*) FROM instances WHERE series_pk=se.pk)"));
+    sqlite3_close(db);
+}
+
 char *file_read(const char *path)
 {
     FILE *fp = fopen(path, "rb");

@@ -92,6 +92,7 @@ static void put_duplicate_keep(void **state)
     snprintf(blobs, sizeof(blobs), "%s/blobs", t.dir);
     assert_int_equal(count_files(blobs), 1);
     assert_int_equal(count_files(huren_index_tmp_dir(t.idx)), 0);
+    assert_totals_consistent(&t);
     tfix_close(&t);
 }
 
@@ -147,6 +148,7 @@ static void put_duplicate_replace(void **state)
     assert_string_equal(l, "1");
     free(l);
     assert_int_equal(count_files(blobs), 1);
+    assert_totals_consistent(&t);
     tfix_close(&t);
 }
 
@@ -203,6 +205,7 @@ static void counts_computed(void **state)
     l = find_list(t.idx, HUREN_INDEX_LEVEL_SERIES, &m, 1, HUREN_INDEX_F_SERIES_NUM_INSTANCES, &rc);
     assert_string_equal(l, "2,1");
     free(l);
+    assert_totals_consistent(&t);
     tfix_close(&t);
 }
 
@@ -323,6 +326,7 @@ static void put_fails_after_rename(void **state)
     assert_string_equal(c, "newer");
     free(c);
     assert_false(file_exists(o1.path));
+    assert_totals_consistent(&t);
     tfix_close(&t);
 }
 
@@ -356,6 +360,7 @@ static void empty_patient_id_and_updates(void **state)
     l = find_list(t.idx, HUREN_INDEX_LEVEL_PATIENT, NULL, 0, HUREN_INDEX_F_PATIENT_SEX, &rc);
     assert_string_equal(l, "F");
     free(l);
+    assert_totals_consistent(&t);
     tfix_close(&t);
 }
 
@@ -436,6 +441,7 @@ static void concurrent_puts(void **state)
     tfix_reopen(&t);
     assert_int_equal(huren_index_stats_get(t.idx, &s), 0);
     assert_int_equal(s.instances, NTHREADS * PER_THREAD);
+    assert_totals_consistent(&t);
     tfix_close(&t);
 }
 

@@ -52,7 +52,7 @@ static void migrate_steps_memory(void **state)
     char err[256] = "";
     int v = -1;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_int_equal(huren_index__schema_latest(), 2);
+    assert_int_equal(huren_index__schema_latest(), 3);
 
     /* step 1: tables only */
     assert_int_equal(huren_index__schema_migrate(db, 1, &v, err, sizeof(err)), 0);
@@ -68,7 +68,7 @@ static void migrate_steps_memory(void **state)
                      SQLITE_OK);
 
     /* step 2: the query indexes, on a database that already has rows */
-    assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
+    assert_int_equal(huren_index__schema_migrate(db, 2, &v, err, sizeof(err)), 0);
     assert_int_equal(v, 2);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type='index'"
                                     " AND name='studies_patient'"),
@@ -78,9 +78,15 @@ static void migrate_steps_memory(void **state)
                      14);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM patients"), 1);
 
+    /* step 3: totals, initialised from the rows already there */
+    assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 3);
+    assert_int_equal(count_rows(db, "SELECT patients FROM totals WHERE id=1"), 1);
+    assert_int_equal(count_rows(db, "SELECT instances + bytes FROM totals WHERE id=1"), 0);
+
     /* again: nothing to do */
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
-    assert_int_equal(v, 2);
+    assert_int_equal(v, 3);
 
     /* a database from a newer build is refused */
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
