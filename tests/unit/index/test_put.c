@@ -398,14 +398,58 @@ static void *worker_run(void *arg)
     return NULL;
 }
 
+struct reader {
+    huren_index *idx;
+    volatile int *stop;
+    int queries, errors, went_back;
+};
+
+static int count_rows_cb(void *payload, const huren_index_row *row)
+{
+    (void)row;
+    ++*(int *)payload;
+    return 0;
+}
+
+/* Queries run on their own connections while puts commit: never an error, never fewer rows
+ * than a previous query saw. */
+static void *reader_run(void *arg)
+{
+    struct reader *r = arg;
+    huren_index_match m = {HUREN_INDEX_F_PATIENT_ID, "T*"};
+    huren_index_query q = {HUREN_INDEX_LEVEL_INSTANCE, &m, 1, 0, 0};
+    int last = 0;
+    while (!*r->stop) {
+        int n = 0;
+        if (huren_index_find(r->idx, &q, count_rows_cb, &n) < 0)
+            r->errors++;
+        if (n < last)
+            r->went_back++;
+        last = n;
+        r->queries++;
+    }
+    return NULL;
+}
+
+static void *errmsg_run(void *arg)
+{
+    return (void *)huren_index_errmsg(arg);
+}
+
 static void concurrent_puts(void **state)
 {
     (void)state;
     tfix t;
-    pthread_t th[NTHREADS];
+    pthread_t th[NTHREADS], rth[2];
     struct worker w[NTHREADS];
+    struct reader rd[2];
+    volatile int stop = 0;
     int rc;
     tfix_open(&t, 1, HUREN_INDEX_DUP_KEEP);
+    for (int i = 0; i < 2; i++) {
+        rd[i] = (struct reader){t.idx, &stop, 0, 0, 0};
+        assert_int_equal(pthread_create(&rth[i], NULL, reader_run, &rd[i]), 0);
+    }
     for (int i = 0; i < NTHREADS; i++) {
         w[i] = (struct worker){t.idx, i, 0};
         assert_int_equal(pthread_create(&th[i], NULL, worker_run, &w[i]), 0);
@@ -414,6 +458,23 @@ static void concurrent_puts(void **state)
         pthread_join(th[i], NULL);
         assert_int_equal(w[i].stored, PER_THREAD);
     }
+    stop = 1;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(rth[i], NULL);
+        assert_int_equal(rd[i].errors, 0);
+        assert_int_equal(rd[i].went_back, 0);
+        assert_true(rd[i].queries > 0);
+    }
+    /* error messages are per thread */
+    huren_index_match bad = {HUREN_INDEX_F_STUDY_DATE, "nope"};
+    huren_index_query bq = {HUREN_INDEX_LEVEL_STUDY, &bad, 1, 0, 0};
+    assert_int_equal(huren_index_find(t.idx, &bq, NULL, NULL), HUREN_INDEX_EINVAL);
+    assert_non_null(strstr(huren_index_errmsg(t.idx), "study_date"));
+    pthread_t eth;
+    void *other = NULL;
+    assert_int_equal(pthread_create(&eth, NULL, errmsg_run, t.idx), 0);
+    pthread_join(eth, &other);
+    assert_string_equal((const char *)other, "");
     /* puts that arrive while a commit runs share the next one */
     print_message("group commit: %lld puts in %lld transactions\n",
                   (long long)t.idx->committed_puts, (long long)t.idx->commits);
