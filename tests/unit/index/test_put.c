@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -400,7 +401,7 @@ static void *worker_run(void *arg)
 
 struct reader {
     huren_index *idx;
-    volatile int *stop;
+    atomic_int *stop;
     int queries, errors, went_back;
 };
 
@@ -419,7 +420,7 @@ static void *reader_run(void *arg)
     huren_index_match m = {HUREN_INDEX_F_PATIENT_ID, "T*"};
     huren_index_query q = {HUREN_INDEX_LEVEL_INSTANCE, &m, 1, 0, 0};
     int last = 0;
-    while (!*r->stop) {
+    while (!atomic_load(r->stop)) {
         int n = 0;
         if (huren_index_find(r->idx, &q, count_rows_cb, &n) < 0)
             r->errors++;
@@ -443,7 +444,7 @@ static void concurrent_puts(void **state)
     pthread_t th[NTHREADS], rth[2];
     struct worker w[NTHREADS];
     struct reader rd[2];
-    volatile int stop = 0;
+    atomic_int stop = 0;
     int rc;
     tfix_open(&t, 1, HUREN_INDEX_DUP_KEEP);
     for (int i = 0; i < 2; i++) {
@@ -458,7 +459,7 @@ static void concurrent_puts(void **state)
         pthread_join(th[i], NULL);
         assert_int_equal(w[i].stored, PER_THREAD);
     }
-    stop = 1;
+    atomic_store(&stop, 1);
     for (int i = 0; i < 2; i++) {
         pthread_join(rth[i], NULL);
         assert_int_equal(rd[i].errors, 0);
