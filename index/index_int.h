@@ -28,15 +28,16 @@ const huren_index__field_def *huren_index__field(huren_index_field f);
 
 /* ---- person names (pname.c) ---- */
 /* The normalised forms of a PN value kept in their own indexed columns: the whole value and
- * its alphabetic, ideographic and phonetic groups, ASCII letters folded to lower case. */
+ * its alphabetic, ideographic and phonetic groups, folded to lower case (case_fold). */
 typedef struct huren_index__pname {
     char *full, *group[3]; /* NULL when absent; owned */
 } huren_index__pname;
 
 int huren_index__pname_split(const char *value, huren_index__pname *out);
 void huren_index__pname_clear(huren_index__pname *pn);
-/* Fold ASCII upper case to lower case in place (UTF-8 multi-byte sequences are untouched). */
-void huren_index__ascii_lower(char *s);
+/* Fold upper case to lower case in place, for ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic
+ * and full-width Latin letters; the UTF-8 length never changes. */
+void huren_index__case_fold(char *s);
 
 /* ---- error messages (error.c) ---- */
 void huren_index__seterr(const huren_index *idx, const char *fmt, ...)

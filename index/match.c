@@ -75,14 +75,14 @@ static char *glob_pattern(const char *s, size_t n)
     return d;
 }
 
-/* "col = ?N" or "col GLOB ?N" for one text alternative; lower folds ASCII case first. */
+/* "col = ?N" or "col GLOB ?N" for one text alternative; lower folds case first. */
 static int text_term(huren_index__strbuf *w, huren_index__params *p, const char *col,
                      const char *v, size_t n, int lower)
 {
     int wild = has_wildcard(v, n);
     char *s = wild ? glob_pattern(v, n) : dupn(v, n);
     if (s && lower)
-        huren_index__ascii_lower(s);
+        huren_index__case_fold(s);
     size_t k = param_take(p, s);
     if (!k)
         return HUREN_INDEX_ERROR;
@@ -100,7 +100,7 @@ static int pn_cond(huren_index__strbuf *w, huren_index__params *p, const char *a
     int wild = has_wildcard(v, n);
     char *s = wild ? glob_pattern(v, n) : dupn(v, n);
     if (s)
-        huren_index__ascii_lower(s);
+        huren_index__case_fold(s);
     size_t k = param_take(p, s);
     if (!k)
         return HUREN_INDEX_ERROR;

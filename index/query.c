@@ -17,11 +17,15 @@ static const char *const from_sql[] = {
                                    " JOIN patients p ON p.pk = st.patient_pk",
 };
 
+/* Below the study level rows stay grouped by their parents: a series list across studies
+ * reads study by study, then by series number (numerically), then UID. */
+#define STUDY_ORDER "st.study_date, st.study_time, st.study_uid"
+#define SERIES_ORDER STUDY_ORDER ", se.series_number_int, se.series_uid"
 static const char *const order_sql[] = {
     [HUREN_INDEX_LEVEL_PATIENT] = "p.patient_id, p.issuer_of_patient_id",
-    [HUREN_INDEX_LEVEL_STUDY] = "st.study_date, st.study_time, st.study_uid",
-    [HUREN_INDEX_LEVEL_SERIES] = "se.series_number_int, se.series_uid",
-    [HUREN_INDEX_LEVEL_INSTANCE] = "i.instance_number_int, i.sop_instance_uid",
+    [HUREN_INDEX_LEVEL_STUDY] = STUDY_ORDER,
+    [HUREN_INDEX_LEVEL_SERIES] = SERIES_ORDER,
+    [HUREN_INDEX_LEVEL_INSTANCE] = SERIES_ORDER ", i.instance_number_int, i.sop_instance_uid",
 };
 
 int huren_index__find_sql(const huren_index *idx, const huren_index_query *q,

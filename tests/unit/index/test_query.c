@@ -28,10 +28,14 @@ static const fx data[] = {
      "101500", "ACC1", "CT CHEST", "1.2.1.2", "MR", "2", "1.2.1.2.1", "1", MR},
     {"PID1", "Wang^Xiaoming=王^小明", "19800101", NULL, "1.2.2", "20210610", "083000", "ACC2",
      "XR", "1.2.2.1", "CR", "1", "1.2.2.1.1", "1", CR},
+    {"PID1", "Wang^Xiaoming=王^小明", "19800101", NULL, "1.2.1", "20200115", "101500", "ACC1",
+     "CT CHEST", "1.2.1.1", "CT", "1", "1.2.1.1.10", "10", CT},
     {"PID2", "SMITH^John", "19751231", NULL, "1.2.3", "20211231", "235959", "X%_1", "MR [HEAD]",
      "1.2.3.1", "MR", "10", "1.2.3.1.1", "1", MR},
     {"", "Zhang^San=张^三", NULL, NULL, "1.2.4", "20190101", "120000.5", "ACC4", "US",
      "1.2.4.1", "US", "1", "1.2.4.1.1", "1", US},
+    {"Q3", "Müller^Hans", NULL, NULL, "1.2.5", "20180101", NULL, NULL, NULL, "1.2.5.1", "OT",
+     NULL, "1.2.5.1.1", NULL, "1.2.840.10008.5.1.4.1.1.7"},
 };
 
 static tfix T;
@@ -94,8 +98,8 @@ static void text_matching(void **state)
     expect(HUREN_INDEX_F_PATIENT_ID, "PID*", "1.2.1,1.2.2,1.2.3");
     expect(HUREN_INDEX_F_PATIENT_ID, "PID?", "1.2.1,1.2.2,1.2.3");
     expect(HUREN_INDEX_F_PATIENT_ID, "P*2", "1.2.3");
-    expect(HUREN_INDEX_F_PATIENT_ID, "*", "1.2.4,1.2.1,1.2.2,1.2.3"); /* universal */
-    expect(HUREN_INDEX_F_PATIENT_ID, "", "1.2.4,1.2.1,1.2.2,1.2.3");
+    expect(HUREN_INDEX_F_PATIENT_ID, "*", "1.2.5,1.2.4,1.2.1,1.2.2,1.2.3"); /* universal */
+    expect(HUREN_INDEX_F_PATIENT_ID, "", "1.2.5,1.2.4,1.2.1,1.2.2,1.2.3");
     /* SQL LIKE specials are plain characters; '[' is escaped for GLOB */
     expect(HUREN_INDEX_F_ACCESSION_NUMBER, "X%_1", "1.2.3");
     expect(HUREN_INDEX_F_ACCESSION_NUMBER, "X%*", "1.2.3");
@@ -122,11 +126,13 @@ static void pn_matching(void **state)
     expect(HUREN_INDEX_F_PATIENT_NAME, "王^?明", "1.2.1,1.2.2");
     expect(HUREN_INDEX_F_PATIENT_NAME, "张*", "1.2.4");
     expect(HUREN_INDEX_F_PATIENT_NAME, "smith^john", "1.2.3");
+    expect(HUREN_INDEX_F_PATIENT_NAME, "müller*", "1.2.5"); /* folding beyond ASCII */
+    expect(HUREN_INDEX_F_PATIENT_NAME, "MÜLLER^HANS", "1.2.5");
     expect(HUREN_INDEX_F_PATIENT_NAME, "Smith^John^^", "1.2.3");
     expect(HUREN_INDEX_F_PATIENT_NAME, "*^SAN", "1.2.4");
     expect(HUREN_INDEX_F_PATIENT_NAME, "Wang", ""); /* exact means the whole value or group */
     expect(HUREN_INDEX_F_PATIENT_NAME, "小明", "");
-    expect(HUREN_INDEX_F_REFERRING_PHYSICIAN, "li^HUA", "1.2.4,1.2.1,1.2.2,1.2.3");
+    expect(HUREN_INDEX_F_REFERRING_PHYSICIAN, "li^HUA", "1.2.5,1.2.4,1.2.1,1.2.2,1.2.3");
 }
 
 static void date_time_matching(void **state)
@@ -135,7 +141,7 @@ static void date_time_matching(void **state)
     expect(HUREN_INDEX_F_STUDY_DATE, "20200115", "1.2.1");
     expect(HUREN_INDEX_F_STUDY_DATE, "20200101-20211231", "1.2.1,1.2.2,1.2.3");
     expect(HUREN_INDEX_F_STUDY_DATE, "20210101-", "1.2.2,1.2.3");
-    expect(HUREN_INDEX_F_STUDY_DATE, "-20200115", "1.2.4,1.2.1");
+    expect(HUREN_INDEX_F_STUDY_DATE, "-20200115", "1.2.5,1.2.4,1.2.1");
     expect(HUREN_INDEX_F_STUDY_DATE, "20210611-20211230", "");
     expect(HUREN_INDEX_F_PATIENT_BIRTH_DATE, "19700101-19791231", "1.2.3");
     expect(HUREN_INDEX_F_STUDY_TIME, "-0900", "1.2.2");
@@ -174,16 +180,19 @@ static void levels_with_upper_conditions(void **state)
 {
     (void)state;
     expect2(HUREN_INDEX_LEVEL_PATIENT, HUREN_INDEX_F_PATIENT_NAME, "*", HUREN_INDEX_F_PATIENT_ID,
-            NULL, HUREN_INDEX_F_PATIENT_ID, "(null),PID1,PID2");
+            NULL, HUREN_INDEX_F_PATIENT_ID, "(null),PID1,PID2,Q3");
     expect2(HUREN_INDEX_LEVEL_SERIES, HUREN_INDEX_F_STUDY_UID, "1.2.1", HUREN_INDEX_F_STUDY_UID,
             NULL, HUREN_INDEX_F_SERIES_UID, "1.2.1.1,1.2.1.2");
     expect2(HUREN_INDEX_LEVEL_SERIES, HUREN_INDEX_F_STUDY_UID, "1.2.1", HUREN_INDEX_F_MODALITY,
             "MR", HUREN_INDEX_F_SERIES_UID, "1.2.1.2");
-    /* series numbers sort as numbers: 1 < 2 < 10 */
+    /* below the study level rows stay grouped by study (date order), then by number */
     expect2(HUREN_INDEX_LEVEL_SERIES, HUREN_INDEX_F_MODALITY, "*R", HUREN_INDEX_F_MODALITY, NULL,
-            HUREN_INDEX_F_SERIES_UID, "1.2.2.1,1.2.1.2,1.2.3.1");
+            HUREN_INDEX_F_SERIES_UID, "1.2.1.2,1.2.2.1,1.2.3.1");
+    expect2(HUREN_INDEX_LEVEL_SERIES, HUREN_INDEX_F_PATIENT_ID, "PID1", HUREN_INDEX_F_MODALITY,
+            NULL, HUREN_INDEX_F_SERIES_UID, "1.2.1.1,1.2.1.2,1.2.2.1");
+    /* instance numbers sort as numbers: 1 < 2 < 10 */
     expect2(HUREN_INDEX_LEVEL_INSTANCE, HUREN_INDEX_F_PATIENT_ID, "PID1", HUREN_INDEX_F_MODALITY,
-            "CT", HUREN_INDEX_F_SOP_INSTANCE_UID, "1.2.1.1.1,1.2.1.1.2");
+            "CT", HUREN_INDEX_F_SOP_INSTANCE_UID, "1.2.1.1.1,1.2.1.1.2,1.2.1.1.10");
     expect2(HUREN_INDEX_LEVEL_INSTANCE, HUREN_INDEX_F_PATIENT_NAME, "王*", HUREN_INDEX_F_STUDY_DATE,
             "20210101-", HUREN_INDEX_F_SOP_INSTANCE_UID, "1.2.2.1.1");
     /* rows carry the fields of the levels above */
@@ -201,10 +210,10 @@ static void limit_offset(void **state)
     int rc;
     char *l = find_list_lim(T.idx, HUREN_INDEX_LEVEL_STUDY, NULL, 0, HUREN_INDEX_F_STUDY_UID, 2, 1,
                             &rc);
-    assert_string_equal(l, "1.2.1,1.2.2");
+    assert_string_equal(l, "1.2.4,1.2.1");
     free(l);
     l = find_list_lim(T.idx, HUREN_INDEX_LEVEL_STUDY, NULL, 0, HUREN_INDEX_F_STUDY_UID, 0, 3, &rc);
-    assert_string_equal(l, "1.2.3");
+    assert_string_equal(l, "1.2.2,1.2.3");
     free(l);
     l = find_list_lim(T.idx, HUREN_INDEX_LEVEL_STUDY, NULL, 0, HUREN_INDEX_F_STUDY_UID, 10, 10,
                       &rc);
@@ -253,7 +262,7 @@ static void malformed_values(void **state)
     expect_einval(S, HUREN_INDEX_F_SERIES_UID, "1.2.1.1"); /* below the level */
     expect_einval(HUREN_INDEX_LEVEL_PATIENT, HUREN_INDEX_F_MODALITY, "CT");
     /* and the archive is still all there */
-    expect(HUREN_INDEX_F_PATIENT_ID, "*", "1.2.4,1.2.1,1.2.2,1.2.3");
+    expect(HUREN_INDEX_F_PATIENT_ID, "*", "1.2.5,1.2.4,1.2.1,1.2.2,1.2.3");
 
     huren_index_query q = {(huren_index_level)7, NULL, 0, 0, 0};
     assert_int_equal(huren_index_find(T.idx, &q, NULL, NULL), HUREN_INDEX_EINVAL);
