@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int mkdir_ok(const char *path)
 {
@@ -94,6 +95,7 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
         snprintf(ebuf, sizeof(ebuf), "out of memory");
         goto done;
     }
+    idx->pending_fd = -1;
     idx->opts = *opts;
     idx->opts.data_dir = NULL; /* not owned; the absolute copy is idx->data_dir */
     if (idx->opts.busy_timeout_ms < 0)
@@ -121,6 +123,8 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
         snprintf(ebuf, sizeof(ebuf), "%s", huren_index_errmsg(idx));
         goto done;
     }
+    if ((rc = huren_index__pending_open(idx, ebuf, sizeof(ebuf))) < 0)
+        goto done;
     *out = idx;
     idx = NULL;
     rc = HUREN_INDEX_OK;
@@ -143,6 +147,8 @@ void huren_index_close(huren_index *idx)
         sqlite3_close(idx->readers[i]);
     huren_index__rows_finalize(idx->rows);
     sqlite3_close(idx->wdb); /* the last connection checkpoints and removes the WAL */
+    if (idx->pending_fd >= 0)
+        close(idx->pending_fd);
     pthread_mutex_destroy(&idx->qlock);
     pthread_cond_destroy(&idx->qcond);
     pthread_mutex_destroy(&idx->rlock);

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <sys/types.h>
 
 #define HUREN_INDEX__HASH_HEX 64        /* SHA-256 in hex */
 #define HUREN_INDEX__BLOB_NAME_MAX 96   /* "xx/yy/<64 hex>-<gen>" */
@@ -96,6 +97,14 @@ int huren_index__rows_insert(huren_index__rows *r, const char *const values[HURE
 /* Remove one instance row, maintaining counts and removing parents left empty. */
 int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk);
 
+/* ---- the journal of blob files in flight (pending.c) ---- */
+/* Open data_dir/pending, remove the files it lists that no committed row references, empty it. */
+int huren_index__pending_open(huren_index *idx, char *err, size_t errlen);
+/* Record a blob name (and its UID) before the file is renamed or left for removal; -errno. */
+int huren_index__pending_add(huren_index *idx, const char *name, const char *uid);
+/* Empty the journal once a batch's files are committed or removed. */
+void huren_index__pending_clear(huren_index *idx);
+
 /* ---- the handle (archive.c) ---- */
 typedef struct huren_index__put huren_index__put;
 
@@ -117,6 +126,10 @@ struct huren_index {
     huren_index__put **batch; /* the leader's batch, group_commit_max entries */
     int batch_max;
     int64_t commits, committed_puts; /* group-commit statistics (under qlock) */
+
+    /* the journal of blob files in flight (pending.c), written by the leader only */
+    int pending_fd;
+    off_t pending_off;
 
     /* idle reader connections */
     pthread_mutex_t rlock;

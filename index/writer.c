@@ -85,6 +85,12 @@ static void put_one(huren_index *idx, huren_index__put *p)
         rc = HUREN_INDEX_ERROR;
         goto done;
     }
+    if ((rc = huren_index__pending_add(idx, name, uid)) < 0 ||
+        (ex.found && ex.blob_name[0] && (rc = huren_index__pending_add(idx, ex.blob_name, uid)) < 0)) {
+        huren_index__seterr(idx, "writing the pending-blob journal: %s", strerror(-rc));
+        rc = HUREN_INDEX_EIO;
+        goto done;
+    }
     if ((rc = huren_index__blob_mkdirs(idx, name)) < 0) {
         huren_index__seterr(idx, "creating blob folder: %s", strerror(-rc));
         rc = HUREN_INDEX_EIO;
@@ -182,6 +188,7 @@ static void batch_run(huren_index *idx, huren_index__put **batch, int n)
         if (p->unlink_tmp)
             unlink(p->tmp_path);
     }
+    huren_index__pending_clear(idx);
 }
 
 /* Queue p and wait until a leader (possibly this thread) has run it. idx->batch belongs to

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CT "1.2.840.10008.5.1.4.1.1.2"
@@ -331,6 +332,72 @@ static void put_fails_after_rename(void **state)
     tfix_close(&t);
 }
 
+static void write_file(const char *path, const char *content)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(content, fp);
+    fclose(fp);
+}
+
+/* What a kill -9 between rename and commit (or between commit and removing a replaced file)
+ * leaves behind: the next open removes exactly the files no committed row references. */
+static void pending_journal_recovery(void **state)
+{
+    (void)state;
+    tfix t;
+    tinst in;
+    char blobs[PATH_MAX], journal[PATH_MAX], lines[4096], hex[65];
+    char orphan_new[PATH_MAX + 256], orphan_gen[PATH_MAX + 8], name_a[128], name_b[128];
+    tfix_open(&t, 1, HUREN_INDEX_DUP_REPLACE);
+    snprintf(blobs, sizeof(blobs), "%s/blobs", t.dir);
+    snprintf(journal, sizeof(journal), "%s/pending", t.dir);
+    tinst_init(&in, "P1", "1.2.3", "1.2.3.4", "1.2.3.4.5", "CT", CT);
+    assert_int_equal(put_ok(t.idx, &in, "kept"), HUREN_INDEX_PUT_STORED);
+    struct one a = blob_of(t.idx, "1.2.3.4.5");
+    /* after a batch the journal is empty */
+    char *c = file_read(journal);
+    assert_string_equal(c, "");
+    free(c);
+
+    /* an uncommitted replacement of A (generation 1), and an uncommitted new instance B */
+    snprintf(orphan_gen, sizeof(orphan_gen), "%s-1", a.path);
+    write_file(orphan_gen, "uncommitted replacement");
+    sha256_hex("1.2.3.4.6", hex);
+    snprintf(name_b, sizeof(name_b), "%.2s/%.2s/%s", hex, hex + 2, hex);
+    snprintf(orphan_new, sizeof(orphan_new), "%s/%.2s", blobs, hex);
+    mkdir(orphan_new, 0750);
+    snprintf(orphan_new, sizeof(orphan_new), "%s/%.2s/%.2s", blobs, hex, hex + 2);
+    mkdir(orphan_new, 0750);
+    snprintf(orphan_new, sizeof(orphan_new), "%s/%s", blobs, name_b);
+    write_file(orphan_new, "uncommitted new");
+    snprintf(name_a, sizeof(name_a), "%s", a.path + strlen(blobs) + 1);
+    snprintf(lines, sizeof(lines),
+             "%s-1 1.2.3.4.5\n%s 1.2.3.4.6\n%s 1.2.3.4.5\n"
+             "../../index.db 1.2.3.4.5\n%s 9.9.9\ngarbage\n",
+             name_a, name_b, name_a, name_a);
+    write_file(journal, lines);
+    assert_int_equal(count_files(blobs), 3);
+
+    tfix_reopen(&t);
+    assert_false(file_exists(orphan_gen));
+    assert_false(file_exists(orphan_new));
+    assert_true(file_exists(a.path)); /* referenced: kept, whatever the journal says */
+    assert_int_equal(count_files(blobs), 1);
+    c = file_read(journal);
+    assert_string_equal(c, "");
+    free(c);
+    char db[PATH_MAX];
+    snprintf(db, sizeof(db), "%s/index.db", t.dir);
+    assert_true(file_exists(db));
+    struct one a2 = blob_of(t.idx, "1.2.3.4.5");
+    c = file_read(a2.path);
+    assert_string_equal(c, "kept");
+    free(c);
+    assert_totals_consistent(&t);
+    tfix_close(&t);
+}
+
 static void empty_patient_id_and_updates(void **state)
 {
     (void)state;
@@ -550,6 +617,7 @@ const struct CMUnitTest put_tests[] = {
     cmocka_unit_test(counts_computed),
     cmocka_unit_test(put_failures_store_nothing),
     cmocka_unit_test(put_fails_after_rename),
+    cmocka_unit_test(pending_journal_recovery),
     cmocka_unit_test(empty_patient_id_and_updates),
     cmocka_unit_test(concurrent_puts),
     cmocka_unit_test(seed_rows),
