@@ -30,7 +30,7 @@ void tfix_reopen(tfix *t)
     huren_index_options o = HUREN_INDEX_OPTIONS_INIT;
     o.data_dir = t->dir;
     o.fsync = 0;
-    o.dup_policy = t->idx->opts.dup_policy;
+    o.dup_policy = t->idx ? t->idx->opts.dup_policy : HUREN_INDEX_DUP_KEEP;
     huren_index_close(t->idx);
     t->idx = NULL;
     int rc = huren_index_open(&t->idx, &o, err, sizeof(err));

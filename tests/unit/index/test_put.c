@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CT "1.2.840.10008.5.1.4.1.1.2"
@@ -398,6 +400,88 @@ static void pending_journal_recovery(void **state)
     tfix_close(&t);
 }
 
+/* ---- a real kill -9 in the middle of concurrent puts and replacements ---- */
+
+static void *crash_worker(void *arg)
+{
+    huren_index *idx = arg;
+    for (unsigned i = 0;; i++) {
+        char sop[64], content[96], path[PATH_MAX];
+        tinst in;
+        snprintf(sop, sizeof(sop), "5.1.1.%u", (unsigned)(rand() % 40));
+        snprintf(content, sizeof(content), "%s gen %u", sop, i);
+        tinst_init(&in, "K", "5.1", "5.1.1", sop, "CT", CT);
+        snprintf(path, sizeof(path), "%s/c%lu-%u", huren_index_tmp_dir(idx),
+                 (unsigned long)pthread_self(), i);
+        FILE *fp = fopen(path, "w");
+        if (!fp)
+            continue;
+        fputs(content, fp);
+        fclose(fp);
+        huren_index_put_outcome out;
+        huren_index_instance_put(idx, in.v, path, &out);
+    }
+    return NULL;
+}
+
+static int check_blob_content(void *payload, const huren_index_row *row)
+{
+    int *bad = payload;
+    char *c = row->blob_path ? file_read(row->blob_path) : NULL;
+    const char *sop = row->values[HUREN_INDEX_F_SOP_INSTANCE_UID];
+    if (!c || strncmp(c, sop, strlen(sop)) != 0 || c[strlen(sop)] != ' ')
+        ++*bad;
+    free(c);
+    return 0;
+}
+
+static void kill9_during_puts(void **state)
+{
+    (void)state;
+    tfix t;
+    char blobs[PATH_MAX];
+    tfix_open(&t, 0, HUREN_INDEX_DUP_REPLACE);
+    snprintf(blobs, sizeof(blobs), "%s/blobs", t.dir);
+    huren_index_close(t.idx);
+    t.idx = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        huren_index *idx = NULL;
+        huren_index_options o = HUREN_INDEX_OPTIONS_INIT;
+        pthread_t th[4];
+        o.data_dir = t.dir;
+        o.fsync = 0;
+        o.dup_policy = HUREN_INDEX_DUP_REPLACE;
+        if (huren_index_open(&idx, &o, NULL, 0) < 0)
+            _exit(1);
+        for (int i = 0; i < 4; i++)
+            pthread_create(&th[i], NULL, crash_worker, idx);
+        for (;;)
+            pause();
+    }
+    usleep(300 * 1000);
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFSIGNALED(status));
+
+    tfix_reopen(&t);
+    huren_index_stats s;
+    assert_int_equal(huren_index_stats_get(t.idx, &s), 0);
+    print_message("after kill -9: %lld instances, %d blob files\n", (long long)s.instances,
+                  count_files(blobs));
+    assert_true(s.instances > 0);
+    assert_int_equal(count_files(blobs), (int)s.instances);
+    assert_int_equal(count_files(huren_index_tmp_dir(t.idx)), 0);
+    int bad = 0;
+    huren_index_query q = {HUREN_INDEX_LEVEL_INSTANCE, NULL, 0, 0, 0};
+    assert_int_equal(huren_index_find(t.idx, &q, check_blob_content, &bad), (int)s.instances);
+    assert_int_equal(bad, 0);
+    assert_totals_consistent(&t);
+    tfix_close(&t);
+}
+
 static void empty_patient_id_and_updates(void **state)
 {
     (void)state;
@@ -618,6 +702,7 @@ const struct CMUnitTest put_tests[] = {
     cmocka_unit_test(put_failures_store_nothing),
     cmocka_unit_test(put_fails_after_rename),
     cmocka_unit_test(pending_journal_recovery),
+    cmocka_unit_test(kill9_during_puts),
     cmocka_unit_test(empty_patient_id_and_updates),
     cmocka_unit_test(concurrent_puts),
     cmocka_unit_test(seed_rows),
