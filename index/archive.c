@@ -64,8 +64,7 @@ static int dirs_make(huren_index *idx, const char *data_dir, char *err, size_t e
         snprintf(err, errlen, "data folder %.300s: %s", data_dir, strerror(-rc));
         return HUREN_INDEX_EIO;
     }
-    if (asprintf(&idx->data_dir, "%s", abs) < 0 ||
-        asprintf(&idx->blob_dir, "%s/blobs", abs) < 0 ||
+    if (asprintf(&idx->data_dir, "%s", abs) < 0 || asprintf(&idx->blob_dir, "%s/blobs", abs) < 0 ||
         asprintf(&idx->tmp_dir, "%s/tmp", abs) < 0 ||
         asprintf(&idx->db_path, "%s/index.db", abs) < 0) {
         snprintf(err, errlen, "out of memory");
@@ -211,9 +210,8 @@ int huren_index_stats_get(huren_index *idx, huren_index_stats *out)
     if ((rc = huren_index__reader_get(idx, &db)) < 0)
         return rc;
     int src = sqlite3_prepare_v2(
-        db,
-        "SELECT patients, studies, series, instances, bytes FROM totals WHERE id = 1",
-        -1, &st, NULL);
+        db, "SELECT patients, studies, series, instances, bytes FROM totals WHERE id = 1", -1, &st,
+        NULL);
     if (src == SQLITE_OK && (src = sqlite3_step(st)) == SQLITE_ROW) {
         out->patients = sqlite3_column_int64(st, 0);
         out->studies = sqlite3_column_int64(st, 1);

@@ -191,7 +191,8 @@ int huren_index_stats_get(huren_index *idx, huren_index_stats *out);
 
 /* Fills values[] (all NULL on entry, indexed by huren_index_field) for the i-th seeded instance;
  * the strings must stay valid until the next call. Return nonzero to stop. */
-typedef int (*huren_index_seed_cb)(void *payload, size_t i, const char *values[HUREN_INDEX_F_COUNT]);
+typedef int (*huren_index_seed_cb)(void *payload, size_t i,
+                                   const char *values[HUREN_INDEX_F_COUNT]);
 
 /* Bulk-load n instance rows without files (benchmarks and tests: their rows have blob_path NULL
  * and blob_size 0), in transactions of 10,000 rows, then ANALYZE. Rows whose SOP Instance UID is

@@ -11,18 +11,18 @@
 #include <stdarg.h>
 #include <sys/types.h>
 
-#define HUREN_INDEX__HASH_HEX 64        /* SHA-256 in hex */
-#define HUREN_INDEX__BLOB_NAME_MAX 96   /* "xx/yy/<64 hex>-<gen>" */
+#define HUREN_INDEX__HASH_HEX 64      /* SHA-256 in hex */
+#define HUREN_INDEX__BLOB_NAME_MAX 96 /* "xx/yy/<64 hex>-<gen>" */
 #define HUREN_INDEX__ERR_MAX 512
-#define HUREN_INDEX__VALUE_MAX 4096     /* longest attribute value accepted on put or in a query */
-#define HUREN_INDEX__READERS_IDLE 32    /* reader connections kept open when idle */
+#define HUREN_INDEX__VALUE_MAX 4096  /* longest attribute value accepted on put or in a query */
+#define HUREN_INDEX__READERS_IDLE 32 /* reader connections kept open when idle */
 
 /* ---- field table (field.c) ---- */
 typedef struct huren_index__field_def {
-    const char *name;   /* stable lowercase name, also the SQL column name */
+    const char *name; /* stable lowercase name, also the SQL column name */
     huren_index_level level;
     huren_index_kind kind;
-    const char *alias;  /* table alias in queries: p, st, se, i */
+    const char *alias; /* table alias in queries: p, st, se, i */
 } huren_index__field_def;
 
 const huren_index__field_def *huren_index__field(huren_index_field f);
@@ -88,8 +88,7 @@ typedef struct huren_index__existing {
     char blob_name[HUREN_INDEX__BLOB_NAME_MAX];
 } huren_index__existing;
 
-int huren_index__rows_lookup(huren_index__rows *r, const char *sop_uid,
-                             huren_index__existing *out);
+int huren_index__rows_lookup(huren_index__rows *r, const char *sop_uid, huren_index__existing *out);
 /* Insert one instance with its parents, maintaining counts and computed fields. blob_name may be
  * NULL (rows seeded without a file). */
 int huren_index__rows_insert(huren_index__rows *r, const char *const values[HUREN_INDEX_F_COUNT],
@@ -110,9 +109,9 @@ typedef struct huren_index__put huren_index__put;
 
 struct huren_index {
     huren_index_options opts;
-    char *data_dir;  /* absolute */
-    char *blob_dir;  /* data_dir/blobs */
-    char *tmp_dir;   /* data_dir/tmp */
+    char *data_dir; /* absolute */
+    char *blob_dir; /* data_dir/blobs */
+    char *tmp_dir;  /* data_dir/tmp */
     char *db_path;
     int schema_version;
 

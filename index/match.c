@@ -76,8 +76,8 @@ static char *glob_pattern(const char *s, size_t n)
 }
 
 /* "col = ?N" or "col GLOB ?N" for one text alternative; lower folds case first. */
-static int text_term(huren_index__strbuf *w, huren_index__params *p, const char *col,
-                     const char *v, size_t n, int lower)
+static int text_term(huren_index__strbuf *w, huren_index__params *p, const char *col, const char *v,
+                     size_t n, int lower)
 {
     int wild = has_wildcard(v, n);
     char *s = wild ? glob_pattern(v, n) : dupn(v, n);

@@ -44,9 +44,8 @@ int huren_index__find_sql(const huren_index *idx, const huren_index_query *q,
         if (d->level <= q->level)
             huren_index__strbuf_addf(sql, "%s.\"%s\", ", d->alias, d->name);
     }
-    huren_index__strbuf_add(sql, q->level == HUREN_INDEX_LEVEL_INSTANCE
-                                     ? "i.blob_name, i.blob_size"
-                                     : "NULL, 0");
+    huren_index__strbuf_add(sql, q->level == HUREN_INDEX_LEVEL_INSTANCE ? "i.blob_name, i.blob_size"
+                                                                        : "NULL, 0");
     huren_index__strbuf_addf(sql, " FROM %s WHERE 1", from_sql[q->level]);
     for (size_t i = 0; i < q->nmatches; i++) {
         huren_index_field f = q->matches[i].field;
@@ -73,8 +72,8 @@ done:
     return rc;
 }
 
-static int rows_deliver(huren_index *idx, sqlite3 *db, sqlite3_stmt *st,
-                        const huren_index_query *q, huren_index_row_cb cb, void *payload)
+static int rows_deliver(huren_index *idx, sqlite3 *db, sqlite3_stmt *st, const huren_index_query *q,
+                        huren_index_row_cb cb, void *payload)
 {
     char path[PATH_MAX];
     int delivered = 0, src;

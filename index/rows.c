@@ -59,7 +59,8 @@ static const char *const sql[S_COUNT] = {
         " other_patient_ids = coalesce(?10, other_patient_ids)"
         " WHERE pk = ?1",
     [S_OTHER_IDS_CLEAR] = "DELETE FROM patient_other_ids WHERE patient_pk=?1",
-    [S_OTHER_ID_ADD] = "INSERT OR IGNORE INTO patient_other_ids(patient_pk, other_id) VALUES (?1,?2)",
+    [S_OTHER_ID_ADD] =
+        "INSERT OR IGNORE INTO patient_other_ids(patient_pk, other_id) VALUES (?1,?2)",
     [S_INSERT_STUDY] =
         "INSERT INTO studies(patient_pk, study_uid, study_date, study_time, accession_number,"
         " study_id, study_description, referring_physician, referring_physician_norm,"
@@ -277,8 +278,7 @@ static int other_ids_write(huren_index__rows *r, int64_t ppk, const char *ids)
     return rc;
 }
 
-static void bind_patient(sqlite3_stmt *s, const char *const values[],
-                         const huren_index__pname *pn)
+static void bind_patient(sqlite3_stmt *s, const char *const values[], const huren_index__pname *pn)
 {
     bind_text(s, 3, val(values, HUREN_INDEX_F_PATIENT_NAME));
     bind_text(s, 4, pn->full);

@@ -86,7 +86,8 @@ static void put_one(huren_index *idx, huren_index__put *p)
         goto done;
     }
     if ((rc = huren_index__pending_add(idx, name, uid)) < 0 ||
-        (ex.found && ex.blob_name[0] && (rc = huren_index__pending_add(idx, ex.blob_name, uid)) < 0)) {
+        (ex.found && ex.blob_name[0] &&
+         (rc = huren_index__pending_add(idx, ex.blob_name, uid)) < 0)) {
         huren_index__seterr(idx, "writing the pending-blob journal: %s", strerror(-rc));
         rc = HUREN_INDEX_EIO;
         goto done;

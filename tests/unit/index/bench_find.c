@@ -53,8 +53,8 @@ static int count_cb(void *payload, const huren_index_row *row)
     return 0;
 }
 
-static void run(huren_index *idx, const char *label, huren_index_level level,
-                huren_index_field f, const char *fmt, size_t npat, int reps)
+static void run(huren_index *idx, const char *label, huren_index_level level, huren_index_field f,
+                const char *fmt, size_t npat, int reps)
 {
     double *t = calloc((size_t)reps, sizeof(*t));
     size_t rows = 0;
@@ -109,10 +109,10 @@ int main(int argc, char **argv)
     size_t npat = (size_t)s.patients;
     run(idx, "STUDY by PatientID (exact)", HUREN_INDEX_LEVEL_STUDY, HUREN_INDEX_F_PATIENT_ID,
         "PID%07zu", npat, 2000);
-    run(idx, "STUDY by PatientName (prefix*)", HUREN_INDEX_LEVEL_STUDY,
-        HUREN_INDEX_F_PATIENT_NAME, "name%zu^*", npat, 2000);
-    run(idx, "STUDY by AccessionNumber", HUREN_INDEX_LEVEL_STUDY,
-        HUREN_INDEX_F_ACCESSION_NUMBER, "A%zu", npat * 2, 2000);
+    run(idx, "STUDY by PatientName (prefix*)", HUREN_INDEX_LEVEL_STUDY, HUREN_INDEX_F_PATIENT_NAME,
+        "name%zu^*", npat, 2000);
+    run(idx, "STUDY by AccessionNumber", HUREN_INDEX_LEVEL_STUDY, HUREN_INDEX_F_ACCESSION_NUMBER,
+        "A%zu", npat * 2, 2000);
     run(idx, "INSTANCE by StudyUID", HUREN_INDEX_LEVEL_INSTANCE, HUREN_INDEX_F_STUDY_UID,
         "1.2.826.0.1.%zu", npat * 2, 2000);
     double t0 = now_ms();

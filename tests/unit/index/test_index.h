@@ -31,8 +31,8 @@ void tmp_write(huren_index *idx, const char *content, char *out, size_t outlen);
 typedef struct tinst {
     const char *v[HUREN_INDEX_F_COUNT];
 } tinst;
-void tinst_init(tinst *t, const char *pid, const char *study, const char *series,
-                const char *sop, const char *modality, const char *sop_class);
+void tinst_init(tinst *t, const char *pid, const char *study, const char *series, const char *sop,
+                const char *modality, const char *sop_class);
 
 /* Put content for t; asserts the return code, returns the outcome. */
 huren_index_put_outcome put_ok(huren_index *idx, const tinst *t, const char *content);
@@ -42,8 +42,8 @@ huren_index_put_outcome put_ok(huren_index *idx, const tinst *t, const char *con
 char *find_list(huren_index *idx, huren_index_level level, const huren_index_match *m, size_t n,
                 huren_index_field f, int *rc);
 /* Same with limit/offset. */
-char *find_list_lim(huren_index *idx, huren_index_level level, const huren_index_match *m,
-                    size_t n, huren_index_field f, size_t limit, size_t offset, int *rc);
+char *find_list_lim(huren_index *idx, huren_index_level level, const huren_index_match *m, size_t n,
+                    huren_index_field f, size_t limit, size_t offset, int *rc);
 
 /* huren_index_stats_get() (kept totals) equals counting the rows. */
 void assert_totals_consistent(tfix *t);

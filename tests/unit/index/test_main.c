@@ -63,8 +63,8 @@ void tmp_write(huren_index *idx, const char *content, char *out, size_t outlen)
     close(fd);
 }
 
-void tinst_init(tinst *t, const char *pid, const char *study, const char *series,
-                const char *sop, const char *modality, const char *sop_class)
+void tinst_init(tinst *t, const char *pid, const char *study, const char *series, const char *sop,
+                const char *modality, const char *sop_class)
 {
     memset(t, 0, sizeof(*t));
     t->v[HUREN_INDEX_F_PATIENT_ID] = pid;
@@ -103,8 +103,8 @@ static int collect_cb(void *payload, const huren_index_row *row)
     return 0;
 }
 
-char *find_list_lim(huren_index *idx, huren_index_level level, const huren_index_match *m,
-                    size_t n, huren_index_field f, size_t limit, size_t offset, int *rc)
+char *find_list_lim(huren_index *idx, huren_index_level level, const huren_index_match *m, size_t n,
+                    huren_index_field f, size_t limit, size_t offset, int *rc)
 {
     struct collect c = {f, {0}, 0};
     huren_index_query q = {level, m, n, limit, offset};
@@ -154,8 +154,9 @@ void assert_totals_consistent(tfix *t)
     assert_int_equal(0, count_sql(db, "SELECT count(*) FROM studies st WHERE study_num_instances"
                                       " <> (SELECT count(*) FROM instances i JOIN series se ON"
                                       " se.pk=i.series_pk WHERE se.study_pk=st.pk)"));
-    assert_int_equal(0, count_sql(db, "SELECT count(*) FROM series se WHERE series_num_instances"
-                                      " <> (SELECT count(*) FROM instances WHERE series_pk=se.pk)"));
+    assert_int_equal(0,
+                     count_sql(db, "SELECT count(*) FROM series se WHERE series_num_instances"
+                                   " <> (SELECT count(*) FROM instances WHERE series_pk=se.pk)"));
     sqlite3_close(db);
 }
 

@@ -6,11 +6,11 @@
 #include <limits.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,7 +128,8 @@ static void put_duplicate_replace(void **state)
 
     /* the replacement's attributes are the ones kept; counts did not double */
     huren_index_match m = {HUREN_INDEX_F_STUDY_DESCRIPTION, ""};
-    char *l = find_list(t.idx, HUREN_INDEX_LEVEL_STUDY, &m, 1, HUREN_INDEX_F_STUDY_DESCRIPTION, &rc);
+    char *l =
+        find_list(t.idx, HUREN_INDEX_LEVEL_STUDY, &m, 1, HUREN_INDEX_F_STUDY_DESCRIPTION, &rc);
     assert_string_equal(l, "new");
     free(l);
     l = find_list(t.idx, HUREN_INDEX_LEVEL_PATIENT, NULL, 0, HUREN_INDEX_F_PATIENT_NUM_INSTANCES,
@@ -500,7 +501,8 @@ static void empty_patient_id_and_updates(void **state)
     char *l = find_list(t.idx, HUREN_INDEX_LEVEL_PATIENT, NULL, 0, HUREN_INDEX_F_PATIENT_NAME, &rc);
     assert_string_equal(l, "Anon^Newer");
     free(l);
-    l = find_list(t.idx, HUREN_INDEX_LEVEL_PATIENT, NULL, 0, HUREN_INDEX_F_PATIENT_NUM_STUDIES, &rc);
+    l = find_list(t.idx, HUREN_INDEX_LEVEL_PATIENT, NULL, 0, HUREN_INDEX_F_PATIENT_NUM_STUDIES,
+                  &rc);
     assert_string_equal(l, "2");
     free(l);
     l = find_list(t.idx, HUREN_INDEX_LEVEL_PATIENT, NULL, 0, HUREN_INDEX_F_PATIENT_ID, &rc);

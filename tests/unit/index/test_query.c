@@ -14,8 +14,8 @@
 #define US "1.2.840.10008.5.1.4.1.1.6.1"
 
 typedef struct fx {
-    const char *pid, *name, *birth, *other, *study, *date, *time, *acc, *desc, *series, *mod,
-        *snum, *sop, *inum, *cls;
+    const char *pid, *name, *birth, *other, *study, *date, *time, *acc, *desc, *series, *mod, *snum,
+        *sop, *inum, *cls;
 } fx;
 
 /* Patients P1 (two studies), P2, and one with an empty PatientID. */
@@ -26,16 +26,16 @@ static const fx data[] = {
      "101500", "ACC1", "CT CHEST", "1.2.1.1", "CT", "1", "1.2.1.1.2", "2", CT},
     {"PID1", "Wang^Xiaoming=王^小明", "19800101", "110101198001010011\\INS1", "1.2.1", "20200115",
      "101500", "ACC1", "CT CHEST", "1.2.1.2", "MR", "2", "1.2.1.2.1", "1", MR},
-    {"PID1", "Wang^Xiaoming=王^小明", "19800101", NULL, "1.2.2", "20210610", "083000", "ACC2",
-     "XR", "1.2.2.1", "CR", "1", "1.2.2.1.1", "1", CR},
+    {"PID1", "Wang^Xiaoming=王^小明", "19800101", NULL, "1.2.2", "20210610", "083000", "ACC2", "XR",
+     "1.2.2.1", "CR", "1", "1.2.2.1.1", "1", CR},
     {"PID1", "Wang^Xiaoming=王^小明", "19800101", NULL, "1.2.1", "20200115", "101500", "ACC1",
      "CT CHEST", "1.2.1.1", "CT", "1", "1.2.1.1.10", "10", CT},
     {"PID2", "SMITH^John", "19751231", NULL, "1.2.3", "20211231", "235959", "X%_1", "MR [HEAD]",
      "1.2.3.1", "MR", "10", "1.2.3.1.1", "1", MR},
-    {"", "Zhang^San=张^三", NULL, NULL, "1.2.4", "20190101", "120000.5", "ACC4", "US",
-     "1.2.4.1", "US", "1", "1.2.4.1.1", "1", US},
-    {"Q3", "Müller^Hans", NULL, NULL, "1.2.5", "20180101", NULL, NULL, NULL, "1.2.5.1", "OT",
-     NULL, "1.2.5.1.1", NULL, "1.2.840.10008.5.1.4.1.1.7"},
+    {"", "Zhang^San=张^三", NULL, NULL, "1.2.4", "20190101", "120000.5", "ACC4", "US", "1.2.4.1",
+     "US", "1", "1.2.4.1.1", "1", US},
+    {"Q3", "Müller^Hans", NULL, NULL, "1.2.5", "20180101", NULL, NULL, NULL, "1.2.5.1", "OT", NULL,
+     "1.2.5.1.1", NULL, "1.2.840.10008.5.1.4.1.1.7"},
 };
 
 static tfix T;
@@ -208,8 +208,8 @@ static void limit_offset(void **state)
 {
     (void)state;
     int rc;
-    char *l = find_list_lim(T.idx, HUREN_INDEX_LEVEL_STUDY, NULL, 0, HUREN_INDEX_F_STUDY_UID, 2, 1,
-                            &rc);
+    char *l =
+        find_list_lim(T.idx, HUREN_INDEX_LEVEL_STUDY, NULL, 0, HUREN_INDEX_F_STUDY_UID, 2, 1, &rc);
     assert_string_equal(l, "1.2.4,1.2.1");
     free(l);
     l = find_list_lim(T.idx, HUREN_INDEX_LEVEL_STUDY, NULL, 0, HUREN_INDEX_F_STUDY_UID, 0, 3, &rc);

@@ -22,12 +22,14 @@ static void field_table(void **state)
     assert_int_equal(huren_index_field_kind(HUREN_INDEX_F_SOP_CLASS_UID), HUREN_INDEX_KIND_UID);
     assert_int_equal(huren_index_field_kind(HUREN_INDEX_F_MODALITIES_IN_STUDY),
                      HUREN_INDEX_KIND_MULTI);
-    assert_int_equal(huren_index_field_kind(HUREN_INDEX_F_STUDY_NUM_SERIES), HUREN_INDEX_KIND_COUNT);
+    assert_int_equal(huren_index_field_kind(HUREN_INDEX_F_STUDY_NUM_SERIES),
+                     HUREN_INDEX_KIND_COUNT);
     assert_int_equal(huren_index_field_level(HUREN_INDEX_F_OTHER_PATIENT_IDS),
                      HUREN_INDEX_LEVEL_PATIENT);
     assert_int_equal(huren_index_field_level(HUREN_INDEX_F_SOP_CLASSES_IN_STUDY),
                      HUREN_INDEX_LEVEL_STUDY);
-    assert_int_equal(huren_index_field_level(HUREN_INDEX_F_PPS_START_TIME), HUREN_INDEX_LEVEL_SERIES);
+    assert_int_equal(huren_index_field_level(HUREN_INDEX_F_PPS_START_TIME),
+                     HUREN_INDEX_LEVEL_SERIES);
     assert_int_equal(huren_index_field_level(HUREN_INDEX_F_ROWS), HUREN_INDEX_LEVEL_INSTANCE);
     /* levels never go back up along the enum */
     for (int f = 1; f < HUREN_INDEX_F_COUNT; f++)
@@ -63,9 +65,9 @@ static void migrate_steps_memory(void **state)
                                     " AND sql IS NOT NULL"),
                      0);
     /* step 1's tables work: an empty PatientID is a key like any other */
-    assert_int_equal(sqlite3_exec(db, "INSERT INTO patients(patient_id) VALUES ('')", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "INSERT INTO patients(patient_id) VALUES ('')", NULL, NULL, NULL),
+        SQLITE_OK);
 
     /* step 2: the query indexes, on a database that already has rows */
     assert_int_equal(huren_index__schema_migrate(db, 2, &v, err, sizeof(err)), 0);
