@@ -67,10 +67,33 @@ static int mkdir_one(const char *path, int *created)
     return errno == EEXIST ? 0 : -errno;
 }
 
-int huren_index__blob_mkdirs(const huren_index *idx, const char *name)
+static int hexval(char c)
+{
+    return (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* bit number of the folder xx/yy in idx->dir_known, or -1 */
+static int dir_bit(const char *name)
+{
+    int v = 0;
+    for (int i = 0; i < 5; i++) {
+        if (i == 2)
+            continue; /* the '/' */
+        int h = hexval(name[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+int huren_index__blob_mkdirs(huren_index *idx, const char *name)
 {
     char xx[4096], yy[4096];
     int c1 = 0, c2 = 0, rc;
+    int bit = dir_bit(name);
+    if (bit >= 0 && (idx->dir_known[bit / 8] & (1u << (bit % 8))))
+        return 0;
     if (snprintf(xx, sizeof(xx), "%s/%.2s", idx->blob_dir, name) >= (int)sizeof(xx) ||
         snprintf(yy, sizeof(yy), "%s/%.5s", idx->blob_dir, name) >= (int)sizeof(yy))
         return -ENAMETOOLONG;
@@ -83,6 +106,8 @@ int huren_index__blob_mkdirs(const huren_index *idx, const char *name)
         if (c2 && (rc = huren_index__fsync_path(xx, 1)) < 0)
             return rc;
     }
+    if (bit >= 0)
+        idx->dir_known[bit / 8] |= (unsigned char)(1u << (bit % 8));
     return 0;
 }
 

@@ -70,7 +70,7 @@ int huren_index__schema_migrate(sqlite3 *db, int target, int *version, char *err
 /* Relative blob name "xx/yy/<hex sha-256 of uid>[-gen]" into out (HUREN_INDEX__BLOB_NAME_MAX). */
 int huren_index__blob_name(const char *sop_uid, int64_t gen, char *out, size_t outlen);
 /* Create blobs/xx/yy for a blob name (fsync'ing the parents of new folders when asked). */
-int huren_index__blob_mkdirs(const huren_index *idx, const char *name);
+int huren_index__blob_mkdirs(huren_index *idx, const char *name);
 int huren_index__blob_path(const huren_index *idx, const char *name, char *out, size_t outlen);
 /* fsync a file or a folder by path; 0 or -errno. */
 int huren_index__fsync_path(const char *path, int is_dir);
@@ -125,6 +125,9 @@ struct huren_index {
     huren_index__put **batch; /* the leader's batch, group_commit_max entries */
     int batch_max;
     int64_t commits, committed_puts; /* group-commit statistics (under qlock) */
+
+    /* blobs/xx/yy folders known to exist, one bit per xxyy (blob.c; leader only) */
+    unsigned char dir_known[65536 / 8];
 
     /* the journal of blob files in flight (pending.c), written by the leader only */
     int pending_fd;
