@@ -226,6 +226,28 @@ static int uid_cond(const huren_index *idx, huren_index__strbuf *w, huren_index_
     return 0;
 }
 
+/* "(col = ?1 OR col GLOB ?2 ...)" for a list of text alternatives separated by backslashes. */
+static int alternatives(const huren_index *idx, huren_index__strbuf *w, huren_index__params *p,
+                        const char *col, const char *name, const char *v)
+{
+    int first = 1, rc;
+    for (const char *s = v; s;) {
+        const char *bs = strchr(s, '\\');
+        size_t n = bs ? (size_t)(bs - s) : strlen(s);
+        if (n == 0) {
+            huren_index__seterr(idx, "%s: empty value in list", name);
+            return HUREN_INDEX_EINVAL;
+        }
+        huren_index__strbuf_add(w, first ? "(" : " OR ");
+        if ((rc = text_term(w, p, col, s, n, 0)) < 0)
+            return rc;
+        first = 0;
+        s = bs ? bs + 1 : NULL;
+    }
+    huren_index__strbuf_add(w, ")");
+    return 0;
+}
+
 /* Multi-valued fields are kept one value per row in a side table (or, for modalities, in the
  * series), so "any stored value matches any alternative" is an indexed IN (subquery). */
 static int multi_cond(const huren_index *idx, huren_index__strbuf *w, huren_index__params *p,
@@ -250,22 +272,9 @@ static int multi_cond(const huren_index *idx, huren_index__strbuf *w, huren_inde
         return HUREN_INDEX_EINVAL;
     }
     huren_index__strbuf_add(w, head);
-    int first = 1, rc;
-    for (const char *s = v; s;) {
-        const char *bs = strchr(s, '\\');
-        size_t n = bs ? (size_t)(bs - s) : strlen(s);
-        if (n == 0) {
-            huren_index__seterr(idx, "%s: empty value in list", huren_index_field_name(f));
-            return HUREN_INDEX_EINVAL;
-        }
-        huren_index__strbuf_add(w, first ? "(" : " OR ");
-        if ((rc = text_term(w, p, col, s, n, 0)) < 0)
-            return rc;
-        first = 0;
-        s = bs ? bs + 1 : NULL;
-    }
-    huren_index__strbuf_add(w, "))");
-    return 0;
+    int rc = alternatives(idx, w, p, col, huren_index_field_name(f), v);
+    huren_index__strbuf_add(w, ")");
+    return rc;
 }
 
 static int all_stars(const char *v)
@@ -296,7 +305,8 @@ int huren_index__match_sql(const huren_index *idx, const huren_index_match *m,
     huren_index__strbuf_add(where, " AND ");
     switch (d->kind) {
     case HUREN_INDEX_KIND_TEXT:
-        return text_term(where, params, col, m->value, strlen(m->value), 0);
+        /* a list of values (DICOM's backslash) matches any one of them */
+        return alternatives(idx, where, params, col, d->name, m->value);
     case HUREN_INDEX_KIND_PN:
         return pn_cond(where, params, d->alias, d->name, m->value);
     case HUREN_INDEX_KIND_DATE:

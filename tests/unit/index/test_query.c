@@ -110,6 +110,11 @@ static void text_matching(void **state)
     expect(HUREN_INDEX_F_STUDY_DESCRIPTION, "MR [*", "1.2.3");
     expect(HUREN_INDEX_F_STUDY_DESCRIPTION, "*[H?AD]", "1.2.3");
     expect(HUREN_INDEX_F_STUDY_DESCRIPTION, "MR [H]EAD]", "");
+    /* a list of alternatives, each exact or wildcard */
+    expect(HUREN_INDEX_F_ACCESSION_NUMBER, "ACC1\\X%_1", "1.2.1,1.2.3");
+    expect(HUREN_INDEX_F_ACCESSION_NUMBER, "ACC4\\X*", "1.2.4,1.2.3");
+    expect2(HUREN_INDEX_LEVEL_SERIES, HUREN_INDEX_F_MODALITY, "CR\\US", HUREN_INDEX_F_MODALITY,
+            NULL, HUREN_INDEX_F_SERIES_UID, "1.2.4.1,1.2.2.1");
     /* hostile text is just a value */
     expect(HUREN_INDEX_F_PATIENT_ID, "' OR 1=1 --", "");
 }
@@ -258,6 +263,7 @@ static void malformed_values(void **state)
     expect_einval(S, HUREN_INDEX_F_STUDY_UID, "1.2.*");
     expect_einval(S, HUREN_INDEX_F_STUDY_UID, "'; DROP TABLE studies; --");
     expect_einval(S, HUREN_INDEX_F_MODALITIES_IN_STUDY, "CT\\\\MR");
+    expect_einval(S, HUREN_INDEX_F_ACCESSION_NUMBER, "ACC1\\");
     expect_einval(S, HUREN_INDEX_F_STUDY_NUM_SERIES, "2");
     expect_einval(S, HUREN_INDEX_F_SERIES_UID, "1.2.1.1"); /* below the level */
     expect_einval(HUREN_INDEX_LEVEL_PATIENT, HUREN_INDEX_F_MODALITY, "CT");
