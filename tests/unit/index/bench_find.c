@@ -1,12 +1,17 @@
 /* bench_find.c: not a test (never asserts a time): seeds N instances without files and prints
  * the latency distribution of the hot C-FIND, STUDY level by exact PatientID, and of a few other
- * queries. Usage: bench_find DATA_DIR [instances, default 1000000]. */
+ * queries. Usage: bench_find DATA_DIR [instances, default 1000000] [writers]: with writers > 0,
+ * that many threads put small files (fsync on) while the queries run. */
 #include "huren_index.h"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* 5 instances per series, 2 series per study, 2 studies per patient */
 static int seed_cb(void *payload, size_t i, const char *values[HUREN_INDEX_F_COUNT])
@@ -76,6 +81,34 @@ static void run(huren_index *idx, const char *label, huren_index_level level, hu
     free(t);
 }
 
+static atomic_int stop_writers;
+static atomic_long puts_done;
+
+static void *writer_run(void *arg)
+{
+    huren_index *idx = arg;
+    for (unsigned long i = 0; !atomic_load(&stop_writers); i++) {
+        char sop[96], path[4200];
+        const char *v[HUREN_INDEX_F_COUNT] = {0};
+        snprintf(sop, sizeof(sop), "1.2.826.0.2.%lu.%lu", (unsigned long)pthread_self() % 100000,
+                 i);
+        v[HUREN_INDEX_F_PATIENT_ID] = "LOAD";
+        v[HUREN_INDEX_F_STUDY_UID] = "1.2.826.0.2";
+        v[HUREN_INDEX_F_SERIES_UID] = "1.2.826.0.2.1";
+        v[HUREN_INDEX_F_SOP_INSTANCE_UID] = sop;
+        v[HUREN_INDEX_F_SOP_CLASS_UID] = "1.2.840.10008.5.1.4.1.1.7";
+        snprintf(path, sizeof(path), "%s/load-%s", huren_index_tmp_dir(idx), sop);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || write(fd, sop, strlen(sop)) < 0)
+            break;
+        close(fd);
+        huren_index_put_outcome out;
+        if (huren_index_instance_put(idx, v, path, &out) == 0)
+            atomic_fetch_add(&puts_done, 1);
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     char err[256];
@@ -87,7 +120,7 @@ int main(int argc, char **argv)
         return 2;
     }
     o.data_dir = argv[1];
-    o.fsync = 0;
+    o.fsync = 1;
     if (huren_index_open(&idx, &o, err, sizeof(err)) < 0) {
         fprintf(stderr, "open: %s\n", err);
         return 1;
@@ -107,6 +140,12 @@ int main(int argc, char **argv)
            (long long)s.patients, (long long)s.studies, (long long)s.series,
            (long long)s.instances);
     size_t npat = (size_t)s.patients;
+    int nwriters = argc > 3 ? atoi(argv[3]) : 0;
+    pthread_t wt[16];
+    nwriters = nwriters > 16 ? 16 : nwriters;
+    for (int i = 0; i < nwriters; i++)
+        pthread_create(&wt[i], NULL, writer_run, idx);
+    double tw = now_ms();
     run(idx, "STUDY by PatientID (exact)", HUREN_INDEX_LEVEL_STUDY, HUREN_INDEX_F_PATIENT_ID,
         "PID%07zu", npat, 2000);
     run(idx, "STUDY by PatientName (prefix*)", HUREN_INDEX_LEVEL_STUDY, HUREN_INDEX_F_PATIENT_NAME,
@@ -115,6 +154,12 @@ int main(int argc, char **argv)
         "A%zu", npat * 2, 2000);
     run(idx, "INSTANCE by StudyUID", HUREN_INDEX_LEVEL_INSTANCE, HUREN_INDEX_F_STUDY_UID,
         "1.2.826.0.1.%zu", npat * 2, 2000);
+    atomic_store(&stop_writers, 1);
+    for (int i = 0; i < nwriters; i++)
+        pthread_join(wt[i], NULL);
+    if (nwriters)
+        printf("meanwhile %d writers stored %ld instances (%.0f/s, fsync on)\n", nwriters,
+               atomic_load(&puts_done), atomic_load(&puts_done) / ((now_ms() - tw) / 1e3));
     double t0 = now_ms();
     huren_index_stats_get(idx, &s);
     printf("stats_get: %.1f ms\n", now_ms() - t0);
