@@ -1,0 +1,168 @@
+/* index_int.h: declarations shared by the files of index/ and by its unit tests only.
+ * The handle, the field table, the schema migrations, the blob store, the writer (group
+ * commit) and the query builder each live in their own file; this header ties them together. */
+#ifndef HUREN_INDEX_INT_H
+#define HUREN_INDEX_INT_H
+
+#include "huren_index.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#define HUREN_INDEX__HASH_HEX 64      /* SHA-256 in hex */
+#define HUREN_INDEX__BLOB_NAME_MAX 96 /* "xx/yy/<64 hex>-<gen>" */
+#define HUREN_INDEX__ERR_MAX 512
+#define HUREN_INDEX__VALUE_MAX 4096  /* longest attribute value accepted on put or in a query */
+#define HUREN_INDEX__READERS_IDLE 32 /* reader connections kept open when idle */
+
+/* ---- field table (field.c) ---- */
+typedef struct huren_index__field_def {
+    const char *name; /* stable lowercase name, also the SQL column name */
+    huren_index_level level;
+    huren_index_kind kind;
+    const char *alias; /* table alias in queries: p, st, se, i */
+} huren_index__field_def;
+
+const huren_index__field_def *huren_index__field(huren_index_field f);
+
+/* ---- person names (pname.c) ---- */
+/* The normalised forms of a PN value kept in their own indexed columns: the whole value and
+ * its alphabetic, ideographic and phonetic groups, folded to lower case (case_fold). */
+typedef struct huren_index__pname {
+    char *full, *group[3]; /* NULL when absent; owned */
+} huren_index__pname;
+
+int huren_index__pname_split(const char *value, huren_index__pname *out);
+void huren_index__pname_clear(huren_index__pname *pn);
+/* Fold upper case to lower case in place, for ASCII, Latin-1, Latin Extended-A, Greek, Cyrillic
+ * and full-width Latin letters; the UTF-8 length never changes. */
+void huren_index__case_fold(char *s);
+
+/* ---- error messages (error.c) ---- */
+void huren_index__seterr(const huren_index *idx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Map an SQLite result code to one of ours and set the message with the connection's text. */
+int huren_index__sqlerr(const huren_index *idx, sqlite3 *db, int rc, const char *what);
+
+/* ---- growable string (strbuf.c) ---- */
+typedef struct huren_index__strbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} huren_index__strbuf;
+
+void huren_index__strbuf_add(huren_index__strbuf *b, const char *s);
+void huren_index__strbuf_addf(huren_index__strbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void huren_index__strbuf_free(huren_index__strbuf *b);
+
+/* ---- schema and migrations (schema.c) ---- */
+/* Number of migration steps known to this build (= the newest schema version). */
+int huren_index__schema_latest(void);
+/* Apply the migrations after the database's user_version up to target (<= 0: the latest), each
+ * step in its own transaction. Returns 0 and the resulting version in *version, or nonzero with
+ * err set (a database newer than this build is refused). */
+int huren_index__schema_migrate(sqlite3 *db, int target, int *version, char *err, size_t errlen);
+
+/* ---- blob store (blob.c) ---- */
+/* Relative blob name "xx/yy/<hex sha-256 of uid>[-gen]" into out (HUREN_INDEX__BLOB_NAME_MAX). */
+int huren_index__blob_name(const char *sop_uid, int64_t gen, char *out, size_t outlen);
+/* Create blobs/xx/yy for a blob name (fsync'ing the parents of new folders when asked). */
+int huren_index__blob_mkdirs(huren_index *idx, const char *name);
+int huren_index__blob_path(const huren_index *idx, const char *name, char *out, size_t outlen);
+/* fsync a file or a folder by path; 0 or -errno. */
+int huren_index__fsync_path(const char *path, int is_dir);
+/* Remove every regular file left in tmp/. */
+int huren_index__tmp_clean(const huren_index *idx);
+
+/* ---- rows (rows.c): writer-side statements on the writer connection ---- */
+typedef struct huren_index__rows huren_index__rows;
+int huren_index__rows_prepare(huren_index *idx, sqlite3 *db, huren_index__rows **out);
+void huren_index__rows_finalize(huren_index__rows *r);
+
+typedef struct huren_index__existing {
+    int found;
+    int64_t pk, gen;
+    char blob_name[HUREN_INDEX__BLOB_NAME_MAX];
+} huren_index__existing;
+
+int huren_index__rows_lookup(huren_index__rows *r, const char *sop_uid, huren_index__existing *out);
+/* Insert one instance with its parents, maintaining counts and computed fields. blob_name may be
+ * NULL (rows seeded without a file). */
+int huren_index__rows_insert(huren_index__rows *r, const char *const values[HUREN_INDEX_F_COUNT],
+                             const char *blob_name, int64_t gen, int64_t size);
+/* Remove one instance row, maintaining counts and removing parents left empty. */
+int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk);
+
+/* ---- the journal of blob files in flight (pending.c) ---- */
+/* Open data_dir/pending, remove the files it lists that no committed row references, empty it. */
+int huren_index__pending_open(huren_index *idx, char *err, size_t errlen);
+/* Record a blob name (and its UID) before the file is renamed or left for removal; -errno. */
+int huren_index__pending_add(huren_index *idx, const char *name, const char *uid);
+/* Empty the journal once a batch's files are committed or removed. */
+void huren_index__pending_clear(huren_index *idx);
+
+/* ---- the handle (archive.c) ---- */
+typedef struct huren_index__put huren_index__put;
+
+struct huren_index {
+    huren_index_options opts;
+    char *data_dir; /* absolute */
+    char *blob_dir; /* data_dir/blobs */
+    char *tmp_dir;  /* data_dir/tmp */
+    char *db_path;
+    int schema_version;
+
+    /* the writer: one connection, used by the group-commit leader only */
+    sqlite3 *wdb;
+    huren_index__rows *rows;
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    huren_index__put *qhead, *qtail;
+    int leader_active;
+    huren_index__put **batch; /* the leader's batch, group_commit_max entries */
+    int batch_max;
+    int64_t commits, committed_puts; /* group-commit statistics (under qlock) */
+
+    /* blobs/xx/yy folders known to exist, one bit per xxyy (blob.c; leader only) */
+    unsigned char dir_known[65536 / 8];
+
+    /* the journal of blob files in flight (pending.c), written by the leader only */
+    int pending_fd;
+    off_t pending_off;
+
+    /* idle reader connections */
+    pthread_mutex_t rlock;
+    sqlite3 *readers[HUREN_INDEX__READERS_IDLE];
+    int nreaders;
+};
+
+int huren_index__reader_get(huren_index *idx, sqlite3 **out);
+void huren_index__reader_put(huren_index *idx, sqlite3 *db);
+
+/* ---- writer (writer.c) ---- */
+/* Become the only user of the writer connection (waiting for a running group commit). */
+void huren_index__writer_acquire(huren_index *idx);
+void huren_index__writer_release(huren_index *idx);
+
+/* ---- query matching (match.c) ---- */
+typedef struct huren_index__params {
+    char **v;
+    size_t n, cap;
+} huren_index__params;
+
+/* Append to where the SQL condition for one match (with " AND " before it), its parameters to
+ * params. Returns 0, HUREN_INDEX_EINVAL with a message naming the field, or HUREN_INDEX_ERROR. */
+int huren_index__match_sql(const huren_index *idx, const huren_index_match *m,
+                           huren_index__strbuf *where, huren_index__params *params);
+void huren_index__params_free(huren_index__params *p);
+
+/* ---- queries (query.c) ---- */
+/* The SELECT for a query, with its parameters (limit and offset are the last two). Exposed for
+ * the unit tests' EXPLAIN QUERY PLAN checks. */
+int huren_index__find_sql(const huren_index *idx, const huren_index_query *q,
+                          huren_index__strbuf *sql, huren_index__params *params);
+
+#endif

@@ -1,0 +1,155 @@
+/* schema.c: the archive's SQLite schema as an ordered list of migration steps. The database's
+ * PRAGMA user_version is the number of steps applied; each step runs in its own transaction
+ * together with the version bump, so a crash leaves the schema at a step boundary. */
+#include "index_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Append-only: never edit a released step, add a new one. */
+static const char *const steps[] = {
+    /* 1: tables. Text columns hold UTF-8 as DICOM writes it; absent values are NULL except the
+     * patient key, where an empty PatientID is the value ''. *_norm/_alpha/_ideo/_phon hold the
+     * lower-cased person name and its groups (pname.c); *_int the numeric sort keys. */
+    "CREATE TABLE patients ("
+    " pk INTEGER PRIMARY KEY,"
+    " patient_id TEXT NOT NULL DEFAULT '',"
+    " issuer_of_patient_id TEXT NOT NULL DEFAULT '',"
+    " patient_name TEXT, patient_name_norm TEXT, patient_name_alpha TEXT,"
+    " patient_name_ideo TEXT, patient_name_phon TEXT,"
+    " patient_birth_date TEXT, patient_sex TEXT, other_patient_ids TEXT,"
+    " patient_num_studies INTEGER NOT NULL DEFAULT 0,"
+    " patient_num_series INTEGER NOT NULL DEFAULT 0,"
+    " patient_num_instances INTEGER NOT NULL DEFAULT 0,"
+    " UNIQUE (patient_id, issuer_of_patient_id));"
+    "CREATE TABLE patient_other_ids ("
+    " patient_pk INTEGER NOT NULL REFERENCES patients(pk) ON DELETE CASCADE,"
+    " other_id TEXT NOT NULL,"
+    " PRIMARY KEY (patient_pk, other_id)) WITHOUT ROWID;"
+    "CREATE TABLE studies ("
+    " pk INTEGER PRIMARY KEY,"
+    " patient_pk INTEGER NOT NULL REFERENCES patients(pk),"
+    " study_uid TEXT NOT NULL UNIQUE,"
+    " study_date TEXT, study_time TEXT, accession_number TEXT, study_id TEXT,"
+    " study_description TEXT,"
+    " referring_physician TEXT, referring_physician_norm TEXT, referring_physician_alpha TEXT,"
+    " referring_physician_ideo TEXT, referring_physician_phon TEXT,"
+    " institution_name TEXT, modalities_in_study TEXT, sop_classes_in_study TEXT,"
+    " study_num_series INTEGER NOT NULL DEFAULT 0,"
+    " study_num_instances INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE study_sop_classes ("
+    " study_pk INTEGER NOT NULL REFERENCES studies(pk) ON DELETE CASCADE,"
+    " sop_class TEXT NOT NULL,"
+    " n INTEGER NOT NULL,"
+    " PRIMARY KEY (study_pk, sop_class)) WITHOUT ROWID;"
+    "CREATE TABLE series ("
+    " pk INTEGER PRIMARY KEY,"
+    " study_pk INTEGER NOT NULL REFERENCES studies(pk),"
+    " series_uid TEXT NOT NULL UNIQUE,"
+    " modality TEXT, series_number TEXT, series_number_int INTEGER, series_description TEXT,"
+    " body_part TEXT, series_date TEXT, series_time TEXT, pps_start_date TEXT,"
+    " pps_start_time TEXT,"
+    " series_num_instances INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE instances ("
+    " pk INTEGER PRIMARY KEY,"
+    " series_pk INTEGER NOT NULL REFERENCES series(pk),"
+    " sop_instance_uid TEXT NOT NULL UNIQUE,"
+    " sop_class_uid TEXT NOT NULL,"
+    " instance_number TEXT, instance_number_int INTEGER,"
+    " \"rows\" TEXT, \"columns\" TEXT, bits_allocated TEXT, number_of_frames TEXT,"
+    " transfer_syntax_uid TEXT,"
+    " blob_name TEXT, blob_gen INTEGER NOT NULL DEFAULT 0,"
+    " blob_size INTEGER NOT NULL DEFAULT 0);",
+
+    /* 2: an index on each query key and on each parent link (UIDs and the patient key are
+     * indexed by their UNIQUE constraints). series(modality, study_pk) also answers
+     * modalities-in-study, study_sop_classes(sop_class) sop-classes-in-study. */
+    "CREATE INDEX patients_name_norm ON patients(patient_name_norm);"
+    "CREATE INDEX patients_name_alpha ON patients(patient_name_alpha);"
+    "CREATE INDEX patients_name_ideo ON patients(patient_name_ideo);"
+    "CREATE INDEX patients_name_phon ON patients(patient_name_phon);"
+    "CREATE INDEX patients_birth_date ON patients(patient_birth_date);"
+    "CREATE INDEX patient_other_ids_id ON patient_other_ids(other_id);"
+    "CREATE INDEX studies_patient ON studies(patient_pk);"
+    "CREATE INDEX studies_date ON studies(study_date, study_time);"
+    "CREATE INDEX studies_accession ON studies(accession_number);"
+    "CREATE INDEX study_sop_classes_class ON study_sop_classes(sop_class);"
+    "CREATE INDEX series_study ON series(study_pk);"
+    "CREATE INDEX series_modality ON series(modality, study_pk);"
+    "CREATE INDEX instances_series ON instances(series_pk);"
+    "CREATE INDEX instances_sop_class ON instances(sop_class_uid);",
+
+    /* 3: archive totals kept up to date by every put, so that health and metrics do not
+     * count a million rows; initialised from what the archive already holds. */
+    "CREATE TABLE totals ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " patients INTEGER NOT NULL, studies INTEGER NOT NULL, series INTEGER NOT NULL,"
+    " instances INTEGER NOT NULL, bytes INTEGER NOT NULL);"
+    "INSERT INTO totals SELECT 1, (SELECT count(*) FROM patients),"
+    " (SELECT count(*) FROM studies), (SELECT count(*) FROM series),"
+    " (SELECT count(*) FROM instances), (SELECT coalesce(sum(blob_size), 0) FROM instances);",
+};
+
+int huren_index__schema_latest(void)
+{
+    return (int)(sizeof(steps) / sizeof(steps[0]));
+}
+
+static int user_version(sqlite3 *db, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int apply_step(sqlite3 *db, int n, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    char bump[64];
+    snprintf(bump, sizeof(bump), "PRAGMA user_version = %d;", n);
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        goto done;
+    rc = sqlite3_exec(db, steps[n - 1], NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, bump, NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+done:
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "schema migration %d: %s", n, msg ? msg : sqlite3_errstr(rc));
+    sqlite3_free(msg);
+    return rc;
+}
+
+int huren_index__schema_migrate(sqlite3 *db, int target, int *version, char *err, size_t errlen)
+{
+    int latest = huren_index__schema_latest();
+    int v = 0;
+    if (target <= 0 || target > latest)
+        target = latest;
+    int rc = user_version(db, &v);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "reading schema version: %s", sqlite3_errmsg(db));
+        return rc;
+    }
+    if (v > latest) {
+        snprintf(err, errlen, "database schema version %d is newer than this build (%d)", v,
+                 latest);
+        return SQLITE_ERROR;
+    }
+    for (; v < target; v++) {
+        rc = apply_step(db, v + 1, err, errlen);
+        if (rc != SQLITE_OK)
+            break;
+    }
+    *version = v;
+    return rc;
+}

@@ -1,0 +1,378 @@
+/* writer.c: the write path. Puts from many threads queue up; whichever thread finds no leader
+ * becomes one, runs every queued put (up to group_commit_max) in one transaction with a
+ * savepoint each, commits once and wakes the others with their own results. */
+#include "index_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct huren_index__put {
+    const char *const *values;
+    const char *tmp_path;
+    int64_t size;
+    /* results, written by the leader */
+    int rc;
+    huren_index_put_outcome outcome;
+    int done;
+    char err[HUREN_INDEX__ERR_MAX];
+    /* the leader's work state */
+    char final_path[PATH_MAX];
+    char old_path[PATH_MAX];
+    int renamed, unlink_old, unlink_tmp;
+    huren_index__put *next;
+};
+
+void huren_index__writer_acquire(huren_index *idx)
+{
+    pthread_mutex_lock(&idx->qlock);
+    while (idx->leader_active)
+        pthread_cond_wait(&idx->qcond, &idx->qlock);
+    idx->leader_active = 1;
+    pthread_mutex_unlock(&idx->qlock);
+}
+
+void huren_index__writer_release(huren_index *idx)
+{
+    pthread_mutex_lock(&idx->qlock);
+    idx->leader_active = 0;
+    pthread_cond_broadcast(&idx->qcond);
+    pthread_mutex_unlock(&idx->qlock);
+}
+
+static int exec(huren_index *idx, const char *sql)
+{
+    int rc = sqlite3_exec(idx->wdb, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, rc, sql);
+}
+
+static void put_fail(huren_index *idx, huren_index__put *p, int rc)
+{
+    p->rc = rc;
+    snprintf(p->err, sizeof(p->err), "%s", huren_index_errmsg(idx));
+}
+
+/* One put inside the open transaction, under its own savepoint. */
+static void put_one(huren_index *idx, huren_index__put *p)
+{
+    const char *uid = p->values[HUREN_INDEX_F_SOP_INSTANCE_UID];
+    huren_index__existing ex;
+    char name[HUREN_INDEX__BLOB_NAME_MAX];
+    int rc;
+
+    if ((rc = exec(idx, "SAVEPOINT put")) < 0) {
+        put_fail(idx, p, rc);
+        unlink(p->tmp_path);
+        return;
+    }
+    if ((rc = huren_index__rows_lookup(idx->rows, uid, &ex)) < 0)
+        goto done;
+    if (ex.found && idx->opts.dup_policy == HUREN_INDEX_DUP_KEEP) {
+        p->outcome = HUREN_INDEX_PUT_DUPLICATE;
+        p->unlink_tmp = 1; /* after the commit, so that a failed batch can report it */
+        goto done;
+    }
+    /* a replacement gets a new name: the old file stays until the new row is committed */
+    int64_t gen = ex.found ? ex.gen + 1 : 0;
+    if (huren_index__blob_name(uid, gen, name, sizeof(name)) < 0 ||
+        huren_index__blob_path(idx, name, p->final_path, sizeof(p->final_path)) < 0) {
+        huren_index__seterr(idx, "cannot derive blob name");
+        rc = HUREN_INDEX_ERROR;
+        goto done;
+    }
+    if ((rc = huren_index__pending_add(idx, name, uid)) < 0 ||
+        (ex.found && ex.blob_name[0] &&
+         (rc = huren_index__pending_add(idx, ex.blob_name, uid)) < 0)) {
+        huren_index__seterr(idx, "writing the pending-blob journal: %s", strerror(-rc));
+        rc = HUREN_INDEX_EIO;
+        goto done;
+    }
+    if ((rc = huren_index__blob_mkdirs(idx, name)) < 0) {
+        huren_index__seterr(idx, "creating blob folder: %s", strerror(-rc));
+        rc = HUREN_INDEX_EIO;
+        goto done;
+    }
+    if (rename(p->tmp_path, p->final_path) < 0) {
+        huren_index__seterr(idx, "moving file into the blob store: %s", strerror(errno));
+        rc = HUREN_INDEX_EIO;
+        goto done;
+    }
+    p->renamed = 1;
+    if (ex.found) {
+        if ((rc = huren_index__rows_remove(idx->rows, ex.pk)) < 0)
+            goto done;
+        if (ex.blob_name[0] &&
+            huren_index__blob_path(idx, ex.blob_name, p->old_path, sizeof(p->old_path)) == 0)
+            p->unlink_old = 1;
+        p->outcome = HUREN_INDEX_PUT_REPLACED;
+    } else {
+        p->outcome = HUREN_INDEX_PUT_STORED;
+    }
+    rc = huren_index__rows_insert(idx->rows, p->values, name, gen, p->size);
+done:
+    if (rc == 0 && (rc = exec(idx, "RELEASE put")) == 0)
+        return;
+    put_fail(idx, p, rc);
+    if (!sqlite3_get_autocommit(idx->wdb)) {
+        sqlite3_exec(idx->wdb, "ROLLBACK TO put", NULL, NULL, NULL);
+        sqlite3_exec(idx->wdb, "RELEASE put", NULL, NULL, NULL);
+    }
+    unlink(p->renamed ? p->final_path : p->tmp_path);
+    p->renamed = p->unlink_old = p->unlink_tmp = 0;
+}
+
+/* fsync each blob folder that received a file in this batch, once. */
+static int dirs_sync(huren_index *idx, huren_index__put **batch, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (batch[i]->rc < 0 || !batch[i]->renamed)
+            continue;
+        const char *slash = strrchr(batch[i]->final_path, '/');
+        size_t dlen = (size_t)(slash - batch[i]->final_path);
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = batch[j]->rc == 0 && batch[j]->renamed &&
+                   strncmp(batch[j]->final_path, batch[i]->final_path, dlen + 1) == 0;
+        if (seen)
+            continue;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%.*s", (int)dlen, batch[i]->final_path);
+        int rc = huren_index__fsync_path(dir, 1);
+        if (rc < 0) {
+            huren_index__seterr(idx, "fsync of blob folder: %s", strerror(-rc));
+            return HUREN_INDEX_EIO;
+        }
+    }
+    return 0;
+}
+
+static void batch_run(huren_index *idx, huren_index__put **batch, int n)
+{
+    int rc = exec(idx, "BEGIN IMMEDIATE");
+    for (int i = 0; i < n; i++) {
+        if (rc < 0) {
+            put_fail(idx, batch[i], rc);
+            unlink(batch[i]->tmp_path);
+        } else {
+            put_one(idx, batch[i]);
+        }
+    }
+    if (rc == 0 && sqlite3_get_autocommit(idx->wdb)) {
+        /* an I/O error made SQLite abandon the whole transaction */
+        huren_index__seterr(idx, "transaction rolled back: %s", sqlite3_errmsg(idx->wdb));
+        rc = HUREN_INDEX_EIO;
+    }
+    if (rc == 0 && idx->opts.fsync)
+        rc = dirs_sync(idx, batch, n);
+    if (rc == 0)
+        rc = exec(idx, "COMMIT");
+    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
+        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
+    for (int i = 0; i < n; i++) {
+        huren_index__put *p = batch[i];
+        if (p->rc < 0)
+            continue;
+        if (rc < 0) {
+            put_fail(idx, p, rc);
+            if (p->renamed)
+                unlink(p->final_path);
+            p->unlink_old = 0;
+        }
+        /* once committed, a crash here only leaves an unreferenced file behind */
+        if (p->unlink_old)
+            unlink(p->old_path);
+        if (p->unlink_tmp)
+            unlink(p->tmp_path);
+    }
+    huren_index__pending_clear(idx);
+}
+
+/* Queue p and wait until a leader (possibly this thread) has run it. idx->batch belongs to
+ * whichever thread is leader. */
+static void put_wait(huren_index *idx, huren_index__put *p)
+{
+    pthread_mutex_lock(&idx->qlock);
+    p->next = NULL;
+    if (idx->qtail)
+        idx->qtail->next = p;
+    else
+        idx->qhead = p;
+    idx->qtail = p;
+    while (!p->done) {
+        if (idx->leader_active) {
+            pthread_cond_wait(&idx->qcond, &idx->qlock);
+            continue;
+        }
+        int n = 0;
+        while (idx->qhead && n < idx->batch_max) {
+            idx->batch[n++] = idx->qhead;
+            idx->qhead = idx->qhead->next;
+        }
+        if (!idx->qhead)
+            idx->qtail = NULL;
+        idx->leader_active = 1;
+        pthread_mutex_unlock(&idx->qlock);
+        batch_run(idx, idx->batch, n);
+        pthread_mutex_lock(&idx->qlock);
+        for (int i = 0; i < n; i++)
+            idx->batch[i]->done = 1;
+        idx->commits++;
+        idx->committed_puts += n;
+        idx->leader_active = 0;
+        pthread_cond_broadcast(&idx->qcond);
+    }
+    pthread_mutex_unlock(&idx->qlock);
+}
+
+static const huren_index_field required[] = {HUREN_INDEX_F_STUDY_UID, HUREN_INDEX_F_SERIES_UID,
+                                             HUREN_INDEX_F_SOP_INSTANCE_UID,
+                                             HUREN_INDEX_F_SOP_CLASS_UID};
+
+static int values_check(huren_index *idx, const char *const values[])
+{
+    if (!values) {
+        huren_index__seterr(idx, "no values");
+        return HUREN_INDEX_EINVAL;
+    }
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        const char *v = values[required[i]];
+        if (!v || !*v) {
+            huren_index__seterr(idx, "%s is required", huren_index_field_name(required[i]));
+            return HUREN_INDEX_EINVAL;
+        }
+    }
+    for (int f = 0; f < HUREN_INDEX_F_COUNT; f++) {
+        if (values[f] && strlen(values[f]) > HUREN_INDEX__VALUE_MAX) {
+            huren_index__seterr(idx, "%s is longer than %d bytes", huren_index_field_name(f),
+                                HUREN_INDEX__VALUE_MAX);
+            return HUREN_INDEX_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* tmp_path must name a file directly inside our tmp/: we rename and unlink it, so a path
+ * elsewhere is refused (and left alone). */
+static int tmp_path_inside(const huren_index *idx, const char *tmp_path)
+{
+    size_t n = strlen(idx->tmp_dir);
+    if (!tmp_path || strncmp(tmp_path, idx->tmp_dir, n) != 0 || tmp_path[n] != '/')
+        return 0;
+    const char *base = tmp_path + n + 1;
+    return *base && !strchr(base, '/') && strcmp(base, ".") != 0 && strcmp(base, "..") != 0;
+}
+
+/* fsync the temp file before it is queued, so that concurrent puts sync their data in
+ * parallel and the leader only syncs folders and the commit. */
+static int tmp_prepare(huren_index *idx, const char *tmp_path, int64_t *size)
+{
+    struct stat sb;
+    int fd = open(tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int rc = 0;
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        huren_index__seterr(idx, "opening temp file: %s", strerror(errno));
+        rc = HUREN_INDEX_EIO;
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        huren_index__seterr(idx, "temp file is not a regular file");
+        rc = HUREN_INDEX_EINVAL;
+        goto done;
+    }
+    if (idx->opts.fsync && fsync(fd) < 0) {
+        huren_index__seterr(idx, "fsync of temp file: %s", strerror(errno));
+        rc = HUREN_INDEX_EIO;
+        goto done;
+    }
+    *size = (int64_t)sb.st_size;
+done:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+int huren_index_instance_put(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
+                             const char *tmp_path, huren_index_put_outcome *outcome)
+{
+    huren_index__put *p = NULL;
+    int rc;
+    if (!idx)
+        return HUREN_INDEX_EINVAL;
+    if (!tmp_path_inside(idx, tmp_path)) {
+        huren_index__seterr(idx, "temp file must be directly inside %s", idx->tmp_dir);
+        return HUREN_INDEX_EINVAL;
+    }
+    if ((rc = values_check(idx, values)) < 0)
+        goto done;
+    p = calloc(1, sizeof(*p));
+    if (!p) {
+        huren_index__seterr(idx, "out of memory");
+        rc = HUREN_INDEX_ERROR;
+        goto done;
+    }
+    p->values = values;
+    p->tmp_path = tmp_path;
+    if ((rc = tmp_prepare(idx, tmp_path, &p->size)) < 0)
+        goto done;
+    put_wait(idx, p);
+    rc = p->rc;
+    if (rc < 0) {
+        huren_index__seterr(idx, "%s", p->err);
+        free(p);
+        return rc; /* the leader already removed the file */
+    }
+    if (outcome)
+        *outcome = p->outcome;
+done:
+    if (rc < 0)
+        unlink(tmp_path);
+    free(p);
+    return rc;
+}
+
+/* ---- bulk seeding (benchmarks, tests) ---- */
+
+static int seed_one(huren_index *idx, const char *const values[])
+{
+    huren_index__existing ex;
+    int rc = values_check(idx, values);
+    if (rc == 0)
+        rc = huren_index__rows_lookup(idx->rows, values[HUREN_INDEX_F_SOP_INSTANCE_UID], &ex);
+    if (rc == 0 && !ex.found)
+        rc = huren_index__rows_insert(idx->rows, values, NULL, 0, 0);
+    return rc;
+}
+
+int huren_index_seed(huren_index *idx, size_t n, huren_index_seed_cb cb, void *payload)
+{
+    const char *values[HUREN_INDEX_F_COUNT];
+    int rc;
+    if (!idx || !cb)
+        return HUREN_INDEX_EINVAL;
+    huren_index__writer_acquire(idx);
+    rc = exec(idx, "BEGIN IMMEDIATE");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        memset(values, 0, sizeof(values));
+        if (cb(payload, i, values) != 0) {
+            huren_index__seterr(idx, "seed callback stopped at row %zu", i);
+            rc = HUREN_INDEX_ECANCEL;
+            break;
+        }
+        rc = seed_one(idx, values);
+        if (rc == 0 && (i + 1) % 10000 == 0 && (rc = exec(idx, "COMMIT")) == 0)
+            rc = exec(idx, "BEGIN IMMEDIATE");
+    }
+    if (rc == 0)
+        rc = exec(idx, "COMMIT");
+    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
+        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
+    if (rc == 0)
+        rc = exec(idx, "ANALYZE");
+    huren_index__writer_release(idx);
+    return rc;
+}
