@@ -315,13 +315,15 @@ static int parse(const char *data, size_t len, const huren_hl7_options *opts, in
         rc = HUREN_HL7_ENOMEM;
         goto done;
     }
+    /* the header first: an unsupported version is reported before any content error */
     for (i = 0; i < msg->nsegs; i++) {
         rc = unescape_segment(msg, &msg->segs[i], opts->unknown_escape, header_only, err,
                               errlen);
+        if (rc == 0 && i == 0 && !header_only)
+            rc = check_header(msg, opts, err, errlen);
         if (rc < 0)
             goto done;
     }
-    rc = header_only ? 0 : check_header(msg, opts, err, errlen);
 done:
     if (rc < 0)
         huren_hl7_msg_free(msg);
