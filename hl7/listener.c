@@ -374,13 +374,15 @@ int huren_hl7_mllp_start(huren_hl7_mllp **out, const huren_hl7_mllp_options *opt
     pthread_mutex_init(&srv->lock, NULL);
     pthread_cond_init(&srv->cond, NULL);
     rc = bind_listen(srv, err, errlen);
-    if (rc == 0 && pipe2(srv->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+    if (rc == 0 && pipe2(srv->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        huren_hl7__seterr(err, errlen, "cannot create the wake-up pipe: %s", strerror(errno));
         rc = HUREN_HL7_EIO;
-    if (rc == 0 && pthread_create(&srv->accept_thread, NULL, accept_main, srv) != 0)
+    }
+    if (rc == 0 && pthread_create(&srv->accept_thread, NULL, accept_main, srv) != 0) {
+        huren_hl7__seterr(err, errlen, "cannot start the accept thread");
         rc = HUREN_HL7_EIO;
+    }
     if (rc < 0) {
-        if (rc == HUREN_HL7_EIO && srv->lfd >= 0 && srv->wake[0] < 0)
-            huren_hl7__seterr(err, errlen, "cannot create the wake-up pipe");
         if (srv->lfd >= 0)
             close(srv->lfd);
         if (srv->wake[0] >= 0)
