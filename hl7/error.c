@@ -13,6 +13,16 @@ void huren_hl7__seterr(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+    huren_hl7__printable(err);
+}
+
+/* Messages may quote bits of untrusted input (a version, an escape): no control characters,
+ * so that a log line stays one line. */
+void huren_hl7__printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7F)
+            *s = '?';
 }
 
 const char *huren_hl7_strerror(int rc)

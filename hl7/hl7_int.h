@@ -38,6 +38,9 @@ struct huren_hl7_msg {
 void huren_hl7__seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Replaces control characters in s by '?'. */
+void huren_hl7__printable(char *s);
+
 /* A growing byte buffer with a hard maximum; always NUL-terminated after data. */
 typedef struct hl7_strbuf {
     char *data;

@@ -34,8 +34,10 @@ const char *huren_hl7_strerror(int rc);
 /* ---------------------------------------------------------------------------------------- */
 /* Parser */
 
-/* What to do with an escape sequence the parser does not know (\H\, \N\, \Zxx\, \Cxxyy\,
- * \Mxxyyzz\ and anything else): fail the parse, or keep the sequence text as it is. */
+/* Escape sequences decoded: \F\ \S\ \T\ \R\ \E\ (the delimiters), \.br\ and \.sp\ (a
+ * newline), \H\ and \N\ (highlighting: dropped), \Xhh..\ (bytes in the message's charset,
+ * converted to UTF-8; \X00\ refused). Any other (\Zxx\, \Cxxyy\, \Mxxyyzz\, \.in\, ...)
+ * follows this policy: fail the parse, or keep the sequence text as it is. */
 typedef enum huren_hl7_escape_policy {
     HUREN_HL7_ESCAPE_ERROR = 0, /* default: HUREN_HL7_EESCAPE */
     HUREN_HL7_ESCAPE_KEEP = 1   /* keep "\H\" literally in the value */
@@ -44,12 +46,15 @@ typedef enum huren_hl7_escape_policy {
 typedef struct huren_hl7_options {
     size_t max_message_size;     /* bytes of one message before conversion (default 16 MiB) */
     size_t max_segments;         /* segments in one message (default 10000) */
-    const char *default_charset; /* MSH-18 empty: an MSH-18 name ("UNICODE UTF-8",
-                                    "GB18030", "8859/1", "ASCII"); default "UNICODE UTF-8" */
+    const char *default_charset; /* MSH-18 empty: an MSH-18 name; default "UNICODE UTF-8" */
     int accept_any_version;      /* 1: MSH-12 outside 2.3..2.5.1 is accepted (default 0) */
     huren_hl7_escape_policy unknown_escape;
 } huren_hl7_options;
 
+/* MSH-18 names understood (first repetition, case-insensitive): "UNICODE UTF-8", "UNICODE"
+ * (taken as UTF-8, as senders use it), "ASCII", "GB18030" (also "GBK", "GB 2312"), "BIG-5",
+ * "8859/1" .. "8859/9", "8859/15". Others (UTF-16/32, ISO 2022 sets) fail with
+ * HUREN_HL7_ECHARSET. */
 #define HUREN_HL7_OPTIONS_INIT {(size_t)16 << 20, 10000, "UNICODE UTF-8", 0, HUREN_HL7_ESCAPE_ERROR}
 
 typedef struct huren_hl7_msg huren_hl7_msg; /* opaque; read-only after parse, so a parsed

@@ -93,7 +93,7 @@ static void handle_frame(conn *c, const char *data, size_t len, huren_hl7_msg **
                          huren_hl7_msg **partial, huren_hl7_handler_result *res)
 {
     huren_hl7_mllp *srv = c->srv;
-    char err[256] = "";
+    char err[256] = "", id[41];
     int rc;
 
     memset(res, 0, sizeof(*res));
@@ -107,8 +107,10 @@ static void handle_frame(conn *c, const char *data, size_t len, huren_hl7_msg **
     res->code = strcmp(huren_hl7_ack_code_for(rc), "AR") == 0 ? HUREN_HL7_AR : HUREN_HL7_AE;
     snprintf(res->text, sizeof(res->text), "%s", err);
     snprintf(res->error_code, sizeof(res->error_code), "%s", huren_hl7_ack_error_for(rc));
-    logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: unparseable message (control id '%.40s', %zu bytes): %s",
-          c->peer, *partial ? huren_hl7_msg_control_id(*partial) : "", len, err);
+    snprintf(id, sizeof(id), "%s", *partial ? huren_hl7_msg_control_id(*partial) : "");
+    huren_hl7__printable(id);
+    logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: unparseable message (control id '%s', %zu bytes): %s",
+          c->peer, id, len, err);
     if (srv->opts.handle_unparsed)
         srv->handler(NULL, data, len, c->peer, res, srv->payload);
 }
@@ -137,10 +139,14 @@ static int on_frame(const char *data, size_t len, void *arg)
     if (rc < 0)
         logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: sending the ACK failed: %s", c->peer,
               err[0] ? err : huren_hl7_strerror(rc));
-    else
-        logf_(srv, HUREN_HL7_LOG_DEBUG, "hl7 %s: %s^%s control id '%.40s' -> %s", c->peer,
-              msg ? huren_hl7_msg_type(msg) : "?", msg ? huren_hl7_msg_trigger(msg) : "?",
-              msg ? huren_hl7_msg_control_id(msg) : "", code_name(res.code));
+    else if (srv->opts.log) {
+        char what[96];
+        snprintf(what, sizeof(what), "%.8s^%.8s control id '%.40s'",
+                 msg ? huren_hl7_msg_type(msg) : "?", msg ? huren_hl7_msg_trigger(msg) : "?",
+                 msg ? huren_hl7_msg_control_id(msg) : "");
+        huren_hl7__printable(what);
+        logf_(srv, HUREN_HL7_LOG_DEBUG, "hl7 %s: %s -> %s", c->peer, what, code_name(res.code));
+    }
     free(frame);
     huren_hl7_buf_free(ack);
     huren_hl7_msg_free(msg);
