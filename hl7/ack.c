@@ -46,8 +46,7 @@ static int write_msh(huren_hl7_enc *enc, const huren_hl7_msg *msg, const char *v
     int rc;
 
     now_stamp(stamp, sizeof(stamp), "%Y%m%d%H%M%S");
-    snprintf(id, sizeof(id), "%.12s%05u%03u", stamp + 2, (unsigned)(getpid() % 100000),
-             n % 1000);
+    snprintf(id, sizeof(id), "%.12s%05u%03u", stamp + 2, (unsigned)(getpid() % 100000), n % 1000);
     rc = huren_hl7_enc_segment(enc, "MSH");
     if (rc == 0)
         rc = copy_field(enc, msg, 5); /* we are the receiver of the original */
@@ -150,15 +149,15 @@ int huren_hl7_ack_build(const huren_hl7_msg *msg, const char *code, const char *
     if (rc == 0)
         rc = huren_hl7_enc_field(enc, text);
     if (rc == 0 && strcmp(code, "AA") != 0)
-        rc = write_err(enc, version, text, error_code && error_code[0] ? error_code
-                                                                       : HUREN_HL7_ERR_INTERNAL);
+        rc = write_err(enc, version, text,
+                       error_code && error_code[0] ? error_code : HUREN_HL7_ERR_INTERNAL);
     if (rc < 0) {
         huren_hl7__seterr(err, errlen, "building the ACK: %s", huren_hl7_enc_errmsg(enc));
         goto done;
     }
     data = huren_hl7_enc_data(enc, &len);
-    rc = huren_hl7__charset_from_utf8(msg && msg->iconv_name ? msg->iconv_name : "UTF-8", data,
-                                      len, out, out_len);
+    rc = huren_hl7__charset_from_utf8(msg && msg->iconv_name ? msg->iconv_name : "UTF-8", data, len,
+                                      out, out_len);
     if (rc < 0)
         huren_hl7__seterr(err, errlen, "converting the ACK to %s failed", msg->iconv_name);
 done:

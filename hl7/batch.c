@@ -73,8 +73,7 @@ static int split_text(struct splitter *s, const char *p, size_t len)
     return flush(s);
 }
 
-static int split_frames(struct splitter *s, const char *p, size_t len, char *err,
-                        size_t errlen)
+static int split_frames(struct splitter *s, const char *p, size_t len, char *err, size_t errlen)
 {
     const char *end = p + len, *vt, *fs;
     int rc;
@@ -95,8 +94,8 @@ static int split_frames(struct splitter *s, const char *p, size_t len, char *err
     }
 }
 
-int huren_hl7_split(const char *data, size_t len, huren_hl7_split_cb cb, void *payload,
-                    char *err, size_t errlen)
+int huren_hl7_split(const char *data, size_t len, huren_hl7_split_cb cb, void *payload, char *err,
+                    size_t errlen)
 {
     struct splitter s = {cb, payload, 0, NULL, NULL};
     size_t i = 0;

@@ -14,16 +14,25 @@ static const struct {
     const char *label;
     const char *iconv;
 } charsets[] = {
-    {"UNICODE UTF-8", "UTF-8"}, {"UTF-8", "UTF-8"},
+    {"UNICODE UTF-8", "UTF-8"},
+    {"UTF-8", "UTF-8"},
     /* Table 0211 says UNICODE means UCS-2, but the senders we meet use it for UTF-8. */
-    {"UNICODE", "UTF-8"},       {"ASCII", "ASCII"},
-    {"GB18030", "GB18030"},     {"GBK", "GB18030"}, /* not in table 0211, seen in the field */
-    {"GB 2312", "GB18030"},     {"BIG-5", "BIG5"},
-    {"8859/1", "ISO-8859-1"},   {"8859/2", "ISO-8859-2"},
-    {"8859/3", "ISO-8859-3"},   {"8859/4", "ISO-8859-4"},
-    {"8859/5", "ISO-8859-5"},   {"8859/6", "ISO-8859-6"},
-    {"8859/7", "ISO-8859-7"},   {"8859/8", "ISO-8859-8"},
-    {"8859/9", "ISO-8859-9"},   {"8859/15", "ISO-8859-15"},
+    {"UNICODE", "UTF-8"},
+    {"ASCII", "ASCII"},
+    {"GB18030", "GB18030"},
+    {"GBK", "GB18030"}, /* not in table 0211, seen in the field */
+    {"GB 2312", "GB18030"},
+    {"BIG-5", "BIG5"},
+    {"8859/1", "ISO-8859-1"},
+    {"8859/2", "ISO-8859-2"},
+    {"8859/3", "ISO-8859-3"},
+    {"8859/4", "ISO-8859-4"},
+    {"8859/5", "ISO-8859-5"},
+    {"8859/6", "ISO-8859-6"},
+    {"8859/7", "ISO-8859-7"},
+    {"8859/8", "ISO-8859-8"},
+    {"8859/9", "ISO-8859-9"},
+    {"8859/15", "ISO-8859-15"},
 };
 
 const char *huren_hl7__charset_iconv(const char *label)

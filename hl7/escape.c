@@ -42,8 +42,8 @@ static int unescape_hex(const huren_hl7_msg *msg, const char *seq, size_t n, cha
         }
         bytes[k] = (unsigned char)(hi * 16 + lo);
     }
-    rc = huren_hl7__charset_to_utf8(msg->iconv_name, (const char *)bytes, nb, lossy, &utf8,
-                                    &ulen, &bad);
+    rc = huren_hl7__charset_to_utf8(msg->iconv_name, (const char *)bytes, nb, lossy, &utf8, &ulen,
+                                    &bad);
     free(bytes);
     if (rc == HUREN_HL7_ECHARSET) {
         huren_hl7__seterr(err, errlen, "\\X escape bytes are not valid %s",

@@ -69,8 +69,8 @@ int huren_hl7__charset_is_utf8(const char *iconv_name);
 int huren_hl7__charset_to_utf8(const char *iconv_name, const char *in, size_t len, int lossy,
                                char **out, size_t *out_len, size_t *bad_off);
 /* Converts UTF-8 into iconv_name, characters it cannot hold becoming '?'. */
-int huren_hl7__charset_from_utf8(const char *iconv_name, const char *in, size_t len,
-                                 char **out, size_t *out_len);
+int huren_hl7__charset_from_utf8(const char *iconv_name, const char *in, size_t len, char **out,
+                                 size_t *out_len);
 /* Length of the valid UTF-8 prefix of s[0..len). */
 size_t huren_hl7__utf8_valid_prefix(const char *s, size_t len);
 
@@ -86,7 +86,7 @@ int huren_hl7__escape_to(hl7_strbuf *sb, const char *value, const char *delims);
 
 /* message.c */
 /* Finds the leaf at (field, rep, comp, sub) in seg: 0 and [*a, *b) as text offsets, or -1. */
-int huren_hl7__locate(const huren_hl7_seg *seg, int field, int rep, int comp, int sub,
-                      size_t *a, size_t *b);
+int huren_hl7__locate(const huren_hl7_seg *seg, int field, int rep, int comp, int sub, size_t *a,
+                      size_t *b);
 
 #endif /* HUREN_HL7_INT_H */

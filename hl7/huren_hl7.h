@@ -55,7 +55,10 @@ typedef struct huren_hl7_options {
  * (taken as UTF-8, as senders use it), "ASCII", "GB18030" (also "GBK", "GB 2312"), "BIG-5",
  * "8859/1" .. "8859/9", "8859/15". Others (UTF-16/32, ISO 2022 sets) fail with
  * HUREN_HL7_ECHARSET. */
-#define HUREN_HL7_OPTIONS_INIT {(size_t)16 << 20, 10000, "UNICODE UTF-8", 0, HUREN_HL7_ESCAPE_ERROR}
+#define HUREN_HL7_OPTIONS_INIT                                                                     \
+    {                                                                                              \
+        (size_t)16 << 20, 10000, "UNICODE UTF-8", 0, HUREN_HL7_ESCAPE_ERROR                        \
+    }
 
 typedef struct huren_hl7_msg huren_hl7_msg; /* opaque; read-only after parse, so a parsed
                                                message may be read from several threads */
@@ -81,13 +84,13 @@ int huren_hl7_msg_parse_header(const char *data, size_t len, const huren_hl7_opt
 void huren_hl7_msg_free(huren_hl7_msg *msg);
 
 /* Header values, unescaped UTF-8, borrowed until huren_hl7_msg_free(); "" when empty. */
-const char *huren_hl7_msg_type(const huren_hl7_msg *msg);       /* MSH-9.1, "ORU" */
-const char *huren_hl7_msg_trigger(const huren_hl7_msg *msg);    /* MSH-9.2, "R01" */
-const char *huren_hl7_msg_control_id(const huren_hl7_msg *msg); /* MSH-10 */
-const char *huren_hl7_msg_version(const huren_hl7_msg *msg);    /* MSH-12.1, "2.5.1" */
-const char *huren_hl7_msg_sending_app(const huren_hl7_msg *msg);      /* MSH-3.1 */
-const char *huren_hl7_msg_sending_facility(const huren_hl7_msg *msg); /* MSH-4.1 */
-const char *huren_hl7_msg_receiving_app(const huren_hl7_msg *msg);    /* MSH-5.1 */
+const char *huren_hl7_msg_type(const huren_hl7_msg *msg);               /* MSH-9.1, "ORU" */
+const char *huren_hl7_msg_trigger(const huren_hl7_msg *msg);            /* MSH-9.2, "R01" */
+const char *huren_hl7_msg_control_id(const huren_hl7_msg *msg);         /* MSH-10 */
+const char *huren_hl7_msg_version(const huren_hl7_msg *msg);            /* MSH-12.1, "2.5.1" */
+const char *huren_hl7_msg_sending_app(const huren_hl7_msg *msg);        /* MSH-3.1 */
+const char *huren_hl7_msg_sending_facility(const huren_hl7_msg *msg);   /* MSH-4.1 */
+const char *huren_hl7_msg_receiving_app(const huren_hl7_msg *msg);      /* MSH-5.1 */
 const char *huren_hl7_msg_receiving_facility(const huren_hl7_msg *msg); /* MSH-6.1 */
 /* MSH-18 as written ("GB18030"; "" when absent) and the iconv name used ("UTF-8", ...). */
 const char *huren_hl7_msg_charset(const huren_hl7_msg *msg);
@@ -106,15 +109,14 @@ int huren_hl7_msg_is_partial(const huren_hl7_msg *msg);
 const char *huren_hl7_msg_get(const huren_hl7_msg *msg, const char *seg_name, int seg_repeat,
                               int field, int rep, int comp, int sub);
 /* 1 when the value at that position is the HL7 null `""` ("delete this value"), else 0. */
-int huren_hl7_msg_is_null(const huren_hl7_msg *msg, const char *seg_name, int seg_repeat,
-                          int field, int rep, int comp, int sub);
+int huren_hl7_msg_is_null(const huren_hl7_msg *msg, const char *seg_name, int seg_repeat, int field,
+                          int rep, int comp, int sub);
 
 /* Segments in message order (index 0 is MSH), e.g. to walk OBR and the OBX that follow it. */
 size_t huren_hl7_msg_segment_count(const huren_hl7_msg *msg);
 const huren_hl7_seg *huren_hl7_msg_segment(const huren_hl7_msg *msg, size_t index);
 /* The seg_repeat-th (1-based) segment named `name`, or NULL. */
-const huren_hl7_seg *huren_hl7_msg_find(const huren_hl7_msg *msg, const char *name,
-                                        int seg_repeat);
+const huren_hl7_seg *huren_hl7_msg_find(const huren_hl7_msg *msg, const char *name, int seg_repeat);
 const char *huren_hl7_seg_name(const huren_hl7_seg *seg); /* "PID" */
 /* Number of fields after the name (MSH counts MSH-1 and MSH-2). */
 int huren_hl7_seg_field_count(const huren_hl7_seg *seg);
@@ -143,8 +145,8 @@ typedef int (*huren_hl7_split_cb)(const char *data, size_t len, size_t index, vo
  * trailer segments are dropped), or MLLP frames (VT ... FS CR). Content that is not inside a
  * message (a segment before any MSH) is passed on as its own chunk, so that its parse fails
  * and can be reported. Returns 0, a callback's non-zero value, or a negative code. */
-int huren_hl7_split(const char *data, size_t len, huren_hl7_split_cb cb, void *payload,
-                    char *err, size_t errlen);
+int huren_hl7_split(const char *data, size_t len, huren_hl7_split_cb cb, void *payload, char *err,
+                    size_t errlen);
 
 /* huren_hl7_split() on a file (memory-mapped, not copied), for `huren import`. Fails with
  * HUREN_HL7_ETOOBIG when the file is larger than max_file_size (0: no limit), or HUREN_HL7_EIO.
@@ -285,8 +287,10 @@ typedef struct huren_hl7_mllp_options {
     huren_hl7_log_cb log;     /* may be NULL; receives the start() payload */
 } huren_hl7_mllp_options;
 
-#define HUREN_HL7_MLLP_OPTIONS_INIT                                                            \
-    {"0.0.0.0", 2575, 64, 300, 30, (size_t)16 << 20, 0, HUREN_HL7_OPTIONS_INIT, NULL}
+#define HUREN_HL7_MLLP_OPTIONS_INIT                                                                \
+    {                                                                                              \
+        "0.0.0.0", 2575, 64, 300, 30, (size_t)16 << 20, 0, HUREN_HL7_OPTIONS_INIT, NULL            \
+    }
 
 typedef struct huren_hl7_mllp huren_hl7_mllp; /* opaque listener */
 

@@ -130,8 +130,8 @@ static int on_frame(const char *data, size_t len, void *arg)
     handle_frame(c, data, len, &msg, &partial, &res);
     res.text[sizeof(res.text) - 1] = '\0';
     res.error_code[sizeof(res.error_code) - 1] = '\0';
-    rc = huren_hl7_ack_build(msg ? msg : partial, code_name(res.code), res.text,
-                             res.error_code, &ack, &ack_len, err, sizeof(err));
+    rc = huren_hl7_ack_build(msg ? msg : partial, code_name(res.code), res.text, res.error_code,
+                             &ack, &ack_len, err, sizeof(err));
     if (rc == 0)
         rc = huren_hl7_mllp_frame(ack, ack_len, &frame, &frame_len);
     if (rc == 0)
@@ -184,12 +184,12 @@ static void serve(conn *c, huren_hl7_mllp_decoder *dec)
         rc = huren_hl7_mllp_decoder_feed(dec, buf, (size_t)n, on_frame, c);
         if (huren_hl7_mllp_decoder_noise(dec) != noise) {
             noise = huren_hl7_mllp_decoder_noise(dec);
-            logf_(srv, HUREN_HL7_LOG_DEBUG, "hl7 %s: %zu bytes of noise skipped so far",
-                  c->peer, noise);
+            logf_(srv, HUREN_HL7_LOG_DEBUG, "hl7 %s: %zu bytes of noise skipped so far", c->peer,
+                  noise);
         }
         if (rc == HUREN_HL7_ETOOBIG) {
-            logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: frame larger than %zu bytes, closing",
-                  c->peer, srv->opts.max_message_size);
+            logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: frame larger than %zu bytes, closing", c->peer,
+                  srv->opts.max_message_size);
             return;
         }
         if (rc != 0)
@@ -331,8 +331,8 @@ static int bind_listen(huren_hl7_mllp *srv, char *err, size_t errlen)
     if (srv->lfd < 0 || setsockopt(srv->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(srv->lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(srv->lfd, 128) < 0 ||
         getsockname(srv->lfd, (struct sockaddr *)&ss, &sl) < 0) {
-        huren_hl7__seterr(err, errlen, "cannot listen on %s port %d: %s", srv->bind,
-                          srv->opts.port, strerror(errno));
+        huren_hl7__seterr(err, errlen, "cannot listen on %s port %d: %s", srv->bind, srv->opts.port,
+                          strerror(errno));
         freeaddrinfo(ai);
         return HUREN_HL7_EIO;
     }
@@ -370,8 +370,8 @@ int huren_hl7_mllp_start(huren_hl7_mllp **out, const huren_hl7_mllp_options *opt
     if (srv == NULL)
         return HUREN_HL7_ENOMEM;
     srv->opts = *opts;
-    snprintf(srv->bind, sizeof(srv->bind), "%s", opts->bind_address ? opts->bind_address
-                                                                    : "0.0.0.0");
+    snprintf(srv->bind, sizeof(srv->bind), "%s",
+             opts->bind_address ? opts->bind_address : "0.0.0.0");
     if (srv->opts.parse.max_message_size < opts->max_message_size)
         srv->opts.parse.max_message_size = opts->max_message_size;
     srv->handler = handler;

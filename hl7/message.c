@@ -6,8 +6,7 @@
 #include "hl7_int.h"
 
 /* The n-th (1-based) part of text[a..b) split on sep, as [*ra, *rb); -1 if there are fewer. */
-static int nth_part(const char *text, size_t a, size_t b, char sep, int n, size_t *ra,
-                    size_t *rb)
+static int nth_part(const char *text, size_t a, size_t b, char sep, int n, size_t *ra, size_t *rb)
 {
     const char *p;
 
@@ -47,12 +46,12 @@ static int locate_field(const huren_hl7_seg *seg, int field, size_t *a, size_t *
 
     if (field < 1 || (is_msh(seg) && field < 3))
         return -1;
-    return nth_part(msg->text, seg->off, seg->off + seg->len, msg->delims[HL7_FSEP], part + 1,
-                    a, b);
+    return nth_part(msg->text, seg->off, seg->off + seg->len, msg->delims[HL7_FSEP], part + 1, a,
+                    b);
 }
 
-int huren_hl7__locate(const huren_hl7_seg *seg, int field, int rep, int comp, int sub,
-                      size_t *a, size_t *b)
+int huren_hl7__locate(const huren_hl7_seg *seg, int field, int rep, int comp, int sub, size_t *a,
+                      size_t *b)
 {
     const huren_hl7_msg *msg = seg->msg;
 
@@ -169,8 +168,7 @@ const huren_hl7_seg *huren_hl7_msg_segment(const huren_hl7_msg *msg, size_t inde
     return msg && index < msg->nsegs ? &msg->segs[index] : NULL;
 }
 
-const huren_hl7_seg *huren_hl7_msg_find(const huren_hl7_msg *msg, const char *name,
-                                        int seg_repeat)
+const huren_hl7_seg *huren_hl7_msg_find(const huren_hl7_msg *msg, const char *name, int seg_repeat)
 {
     size_t i;
 
@@ -185,15 +183,14 @@ const huren_hl7_seg *huren_hl7_msg_find(const huren_hl7_msg *msg, const char *na
 const char *huren_hl7_msg_get(const huren_hl7_msg *msg, const char *seg_name, int seg_repeat,
                               int field, int rep, int comp, int sub)
 {
-    return huren_hl7_seg_get(huren_hl7_msg_find(msg, seg_name, seg_repeat), field, rep, comp,
-                             sub);
+    return huren_hl7_seg_get(huren_hl7_msg_find(msg, seg_name, seg_repeat), field, rep, comp, sub);
 }
 
-int huren_hl7_msg_is_null(const huren_hl7_msg *msg, const char *seg_name, int seg_repeat,
-                          int field, int rep, int comp, int sub)
+int huren_hl7_msg_is_null(const huren_hl7_msg *msg, const char *seg_name, int seg_repeat, int field,
+                          int rep, int comp, int sub)
 {
-    return huren_hl7_seg_is_null(huren_hl7_msg_find(msg, seg_name, seg_repeat), field, rep,
-                                 comp, sub);
+    return huren_hl7_seg_is_null(huren_hl7_msg_find(msg, seg_name, seg_repeat), field, rep, comp,
+                                 sub);
 }
 
 static const char *msh_value(const huren_hl7_msg *msg, int field, int comp)

@@ -39,14 +39,13 @@ static int read_delims(const char *p, size_t len, char delims[6], char *err, siz
     delims[5] = '\0';
     for (i = 1; i < 5; i++) {
         if (!usable_delim((unsigned char)delims[i])) {
-            huren_hl7__seterr(err, errlen, "MSH-2 encoding character %zu (0x%02X) is unusable",
-                              i, (unsigned char)delims[i]);
+            huren_hl7__seterr(err, errlen, "MSH-2 encoding character %zu (0x%02X) is unusable", i,
+                              (unsigned char)delims[i]);
             return HUREN_HL7_EDELIM;
         }
         for (j = 0; j < i; j++)
             if (delims[i] == delims[j]) {
-                huren_hl7__seterr(err, errlen, "MSH-2 encoding characters repeat '%c'",
-                                  delims[i]);
+                huren_hl7__seterr(err, errlen, "MSH-2 encoding characters repeat '%c'", delims[i]);
                 return HUREN_HL7_EDELIM;
             }
     }
@@ -85,8 +84,8 @@ static int convert(huren_hl7_msg *msg, const char *p, size_t len, int lossy, cha
                    size_t errlen)
 {
     size_t bad = 0;
-    int rc = huren_hl7__charset_to_utf8(msg->iconv_name, p, len, lossy, &msg->text,
-                                        &msg->text_len, &bad);
+    int rc = huren_hl7__charset_to_utf8(msg->iconv_name, p, len, lossy, &msg->text, &msg->text_len,
+                                        &bad);
 
     if (rc == HUREN_HL7_ECHARSET) {
         const char *label = msg->charset[0] ? msg->charset : "(empty, default)";
@@ -95,8 +94,10 @@ static int convert(huren_hl7_msg *msg, const char *p, size_t len, int lossy, cha
                               "MSH-18 declares %s but byte 0x%02X at offset %zu is not valid %s",
                               label, (unsigned char)p[bad], bad, msg->iconv_name);
         else
-            huren_hl7__seterr(err, errlen, "MSH-18 declares %s but the text ends inside a %s "
-                                           "character", label, msg->iconv_name);
+            huren_hl7__seterr(err, errlen,
+                              "MSH-18 declares %s but the text ends inside a %s "
+                              "character",
+                              label, msg->iconv_name);
     } else if (rc < 0) {
         huren_hl7__seterr(err, errlen, "converting from %s failed", msg->iconv_name);
     }
@@ -143,8 +144,7 @@ static int add_segment(huren_hl7_msg *msg, size_t off, size_t len, size_t *cap, 
     return 0;
 }
 
-static int split_segments(huren_hl7_msg *msg, size_t max, int header_only, char *err,
-                          size_t errlen)
+static int split_segments(huren_hl7_msg *msg, size_t max, int header_only, char *err, size_t errlen)
 {
     size_t i = 0, cap = 0;
     int rc;
@@ -167,8 +167,8 @@ static int split_segments(huren_hl7_msg *msg, size_t max, int header_only, char 
 
 static int is_sep(const huren_hl7_msg *msg, char c)
 {
-    return c == msg->delims[HL7_FSEP] || c == msg->delims[HL7_CSEP] ||
-           c == msg->delims[HL7_RSEP] || c == msg->delims[HL7_SSEP];
+    return c == msg->delims[HL7_FSEP] || c == msg->delims[HL7_CSEP] || c == msg->delims[HL7_RSEP] ||
+           c == msg->delims[HL7_SSEP];
 }
 
 /* Unescapes every leaf of one segment into msg->out (see hl7_int.h for the layout). */
@@ -189,8 +189,8 @@ static int unescape_segment(huren_hl7_msg *msg, const huren_hl7_seg *seg,
         if (i < end && !is_sep(msg, msg->text[i]))
             continue;
         if (i > a && !(i - a == 2 && memcmp(msg->text + a, "\"\"", 2) == 0)) {
-            rc = huren_hl7__unescape(msg, msg->text + a, i - a, msg->out + 2 * a,
-                                     2 * (i - a) + 2, policy, lossy, sub, sizeof(sub));
+            rc = huren_hl7__unescape(msg, msg->text + a, i - a, msg->out + 2 * a, 2 * (i - a) + 2,
+                                     policy, lossy, sub, sizeof(sub));
             if (rc < 0) {
                 huren_hl7__seterr(err, errlen, "%s field %d: %s", seg->name, field, sub);
                 return rc;
@@ -232,8 +232,8 @@ static int check_header(const huren_hl7_msg *msg, const huren_hl7_options *opts,
 }
 
 /* Finds MSH, the delimiters and the charset; p/len are narrowed to the message. */
-static int read_msh(huren_hl7_msg *msg, const char **p, size_t *len,
-                    const huren_hl7_options *opts, int header_only, char *err, size_t errlen)
+static int read_msh(huren_hl7_msg *msg, const char **p, size_t *len, const huren_hl7_options *opts,
+                    int header_only, char *err, size_t errlen)
 {
     const char *label;
     int rc;
@@ -317,8 +317,7 @@ static int parse(const char *data, size_t len, const huren_hl7_options *opts, in
     }
     /* the header first: an unsupported version is reported before any content error */
     for (i = 0; i < msg->nsegs; i++) {
-        rc = unescape_segment(msg, &msg->segs[i], opts->unknown_escape, header_only, err,
-                              errlen);
+        rc = unescape_segment(msg, &msg->segs[i], opts->unknown_escape, header_only, err, errlen);
         if (rc == 0 && i == 0 && !header_only)
             rc = check_header(msg, opts, err, errlen);
         if (rc < 0)

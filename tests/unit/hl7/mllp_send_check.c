@@ -56,8 +56,7 @@ static int run_mllp_send(int port, const char *file, int loose, char *out, size_
             execl(PYTHON, PYTHON, MLLP_SEND, "--loose", "-p", portstr, "-f", file, "127.0.0.1",
                   (char *)NULL);
         else
-            execl(PYTHON, PYTHON, MLLP_SEND, "-p", portstr, "-f", file, "127.0.0.1",
-                  (char *)NULL);
+            execl(PYTHON, PYTHON, MLLP_SEND, "-p", portstr, "-f", file, "127.0.0.1", (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);

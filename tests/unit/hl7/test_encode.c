@@ -6,8 +6,8 @@
 
 #include "test_hl7.h"
 
-#define ORU                                                                                    \
-    "MSH|^~\\&|LIS^1.2.3^ISO|HOSPA|HUREN|HOSPB|20240102||ORU^R01^ORU_R01|CTL42|P|2.5.1\r"      \
+#define ORU                                                                                        \
+    "MSH|^~\\&|LIS^1.2.3^ISO|HOSPA|HUREN|HOSPB|20240102||ORU^R01^ORU_R01|CTL42|P|2.5.1\r"          \
     "PID|1||P1\r"
 
 static void test_escape_values(void **state)
@@ -178,13 +178,12 @@ static void test_ack_partial_and_minimal(void **state)
 static void test_ack_charset_and_delims(void **state)
 {
     (void)state;
-    huren_hl7_msg *msg = parse_ok(
-        "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ADT^A01|G1|P|2.4||||||GB18030\rPID|1\r");
+    huren_hl7_msg *msg =
+        parse_ok("MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ADT^A01|G1|P|2.4||||||GB18030\rPID|1\r");
     char *ack = NULL, err[128];
     size_t len;
 
-    assert_int_equal(huren_hl7_ack_build(msg, "AE", "王小明 ✓", NULL, &ack, &len, err,
-                                         sizeof(err)),
+    assert_int_equal(huren_hl7_ack_build(msg, "AE", "王小明 ✓", NULL, &ack, &len, err, sizeof(err)),
                      0);
     /* GB18030 bytes of 王小明, and the check mark is representable in GB18030 too */
     assert_non_null(strstr(ack, "\xCD\xF5\xD0\xA1\xC3\xF7"));
@@ -197,8 +196,7 @@ static void test_ack_charset_and_delims(void **state)
     huren_hl7_msg_free(msg);
     /* 8859/1 cannot hold Chinese: '?' */
     msg = parse_ok("MSH|^~\\&|A|B|C|D|2024||ADT^A01|L1|P|2.4||||||8859/1\r");
-    assert_int_equal(huren_hl7_ack_build(msg, "AE", "王 é", NULL, &ack, &len, err, sizeof(err)),
-                     0);
+    assert_int_equal(huren_hl7_ack_build(msg, "AE", "王 é", NULL, &ack, &len, err, sizeof(err)), 0);
     assert_non_null(strstr(ack, "|? \xE9\r"));
     huren_hl7_buf_free(ack);
     huren_hl7_msg_free(msg);
@@ -228,8 +226,8 @@ static int collect(const char *data, size_t len, size_t index, void *payload)
     if (huren_hl7_msg_parse(data, len, NULL, &msg, err, sizeof(err)) == 0)
         snprintf(c->ids[c->n], sizeof(c->ids[0]), "%s", huren_hl7_msg_control_id(msg));
     else
-        snprintf(c->ids[c->n], sizeof(c->ids[0]), "ERR%d", huren_hl7_msg_parse(data, len, NULL,
-                                                                                &msg, NULL, 0));
+        snprintf(c->ids[c->n], sizeof(c->ids[0]), "ERR%d",
+                 huren_hl7_msg_parse(data, len, NULL, &msg, NULL, 0));
     huren_hl7_msg_free(msg);
     c->n++;
     return c->stop_at && (int)c->n == c->stop_at ? 7 : 0;
@@ -242,8 +240,8 @@ static void test_split(void **state)
     (void)state;
     struct chunks c;
     char err[128];
-    const char *batch = "FHS|^~\\&|A|B\rBHS|^~\\&|A|B\r" M("B1") "PID|1\r" M("B2")
-                        "PID|2\rBTS|2\rFTS|1\r";
+    const char *batch =
+        "FHS|^~\\&|A|B\rBHS|^~\\&|A|B\r" M("B1") "PID|1\r" M("B2") "PID|2\rBTS|2\rFTS|1\r";
     const char *blank = M("N1") "PID|1\r\n\r\n" M("N2") "\r\n\r\n\r\n" M("N3");
     const char *crlf = "MSH|^~\\&|A|B|C|D|2024||ADT^A01|L1|P|2.5\r\nPID|1\r\n"
                        "MSH|^~\\&|A|B|C|D|2024||ADT^A01|L2|P|2.5\r\nPID|1\r\n";
@@ -277,9 +275,9 @@ static void test_split(void **state)
     assert_int_equal(huren_hl7_split(batch, strlen(batch), collect, &c, err, sizeof(err)), 7);
     assert_int_equal(c.n, 1);
     memset(&c, 0, sizeof(c));
-    assert_int_equal(huren_hl7_split("\x0b" M("T1"), strlen(M("T1")) + 1, collect, &c, err,
-                                     sizeof(err)),
-                     HUREN_HL7_ESYNTAX);
+    assert_int_equal(
+        huren_hl7_split("\x0b" M("T1"), strlen(M("T1")) + 1, collect, &c, err, sizeof(err)),
+        HUREN_HL7_ESYNTAX);
 }
 
 static void test_file_split(void **state)
@@ -300,8 +298,7 @@ static void test_file_split(void **state)
     assert_int_equal(huren_hl7_file_split(path, 10, collect, &c, err, sizeof(err)),
                      HUREN_HL7_ETOOBIG);
     unlink(path);
-    assert_int_equal(huren_hl7_file_split(path, 0, collect, &c, err, sizeof(err)),
-                     HUREN_HL7_EIO);
+    assert_int_equal(huren_hl7_file_split(path, 0, collect, &c, err, sizeof(err)), HUREN_HL7_EIO);
 }
 
 int run_encode_tests(void)

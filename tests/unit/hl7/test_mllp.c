@@ -41,7 +41,10 @@ static void test_frame(void **state)
 
     assert_int_equal(huren_hl7_mllp_frame("AB", 2, &out, &len), 0);
     assert_int_equal(len, 5);
-    assert_memory_equal(out, "\x0b" "AB\x1c\r", 5);
+    assert_memory_equal(out,
+                        "\x0b"
+                        "AB\x1c\r",
+                        5);
     huren_hl7_buf_free(out);
 }
 
@@ -50,7 +53,10 @@ static void test_decoder_split_and_concat(void **state)
     (void)state;
     huren_hl7_mllp_decoder *dec = NULL;
     struct frames f;
-    const char *stream = "\x0b" "first\x1c\r\x0b" "second\x1c\r\x0b" "third\x1c\r";
+    const char *stream = "\x0b"
+                         "first\x1c\r\x0b"
+                         "second\x1c\r\x0b"
+                         "third\x1c\r";
     size_t i, len = strlen(stream);
 
     memset(&f, 0, sizeof(f));
@@ -66,7 +72,11 @@ static void test_decoder_split_and_concat(void **state)
     assert_int_equal(f.n, 6);
     assert_string_equal(f.data[4], "second");
     /* split in the middle of the trailer */
-    assert_int_equal(huren_hl7_mllp_decoder_feed(dec, "\x0b" "ab", 3, on_frame, &f), 0);
+    assert_int_equal(huren_hl7_mllp_decoder_feed(dec,
+                                                 "\x0b"
+                                                 "ab",
+                                                 3, on_frame, &f),
+                     0);
     assert_int_equal(huren_hl7_mllp_decoder_in_frame(dec), 1);
     assert_int_equal(huren_hl7_mllp_decoder_feed(dec, "c\x1c", 2, on_frame, &f), 0);
     assert_int_equal(f.n, 7);
@@ -85,15 +95,21 @@ static void test_decoder_noise_and_oversize(void **state)
 
     memset(&f, 0, sizeof(f));
     assert_int_equal(huren_hl7_mllp_decoder_new(&dec, 64), 0);
-    assert_int_equal(huren_hl7_mllp_decoder_feed(dec, "junk\n\x0b" "a\x1c\r\r\nxx\x0b" "b\x1c\r",
+    assert_int_equal(huren_hl7_mllp_decoder_feed(dec,
+                                                 "junk\n\x0b"
+                                                 "a\x1c\r\r\nxx\x0b"
+                                                 "b\x1c\r",
                                                  17, on_frame, &f),
                      0);
     assert_int_equal(f.n, 2);
     assert_string_equal(f.data[1], "b");
     assert_int_equal(huren_hl7_mllp_decoder_noise(dec), 9);
     /* a new VT inside a frame drops the unfinished one */
-    assert_int_equal(huren_hl7_mllp_decoder_feed(dec, "\x0b" "lost\x0b" "kept\x1c\r", 12,
-                                                 on_frame, &f),
+    assert_int_equal(huren_hl7_mllp_decoder_feed(dec,
+                                                 "\x0b"
+                                                 "lost\x0b"
+                                                 "kept\x1c\r",
+                                                 12, on_frame, &f),
                      0);
     assert_int_equal(f.n, 3);
     assert_string_equal(f.data[2], "kept");
@@ -102,13 +118,20 @@ static void test_decoder_noise_and_oversize(void **state)
     big[0] = 0x0b;
     assert_int_equal(huren_hl7_mllp_decoder_feed(dec, big, sizeof(big), on_frame, &f),
                      HUREN_HL7_ETOOBIG);
-    assert_int_equal(huren_hl7_mllp_decoder_feed(dec, "\x0b" "a\x1c\r", 4, on_frame, &f),
+    assert_int_equal(huren_hl7_mllp_decoder_feed(dec,
+                                                 "\x0b"
+                                                 "a\x1c\r",
+                                                 4, on_frame, &f),
                      HUREN_HL7_ETOOBIG);
     assert_int_equal(f.n, 3);
     huren_hl7_mllp_decoder_free(dec);
     /* exactly max is fine */
     assert_int_equal(huren_hl7_mllp_decoder_new(&dec, 4), 0);
-    assert_int_equal(huren_hl7_mllp_decoder_feed(dec, "\x0b" "abcd\x1c\r", 7, on_frame, &f), 0);
+    assert_int_equal(huren_hl7_mllp_decoder_feed(dec,
+                                                 "\x0b"
+                                                 "abcd\x1c\r",
+                                                 7, on_frame, &f),
+                     0);
     assert_int_equal(f.n, 4);
     huren_hl7_mllp_decoder_free(dec);
 }
@@ -267,7 +290,8 @@ static void test_listener_acks(void **state)
     expect_ack(fd, "AA", "A1");
     expect_ack(fd, "AA", "A2");
     /* one frame split over three writes */
-    const char *p1 = "\x0bMSH|^~\\&|LIS|HOSPA|HU", *p2 = "REN|HOSPB|2024||ORU^R01|A3|P|2.5.1\rPID|1";
+    const char *p1 = "\x0bMSH|^~\\&|LIS|HOSPA|HU",
+               *p2 = "REN|HOSPB|2024||ORU^R01|A3|P|2.5.1\rPID|1";
     send_str(fd, p1, strlen(p1));
     usleep(50000);
     send_str(fd, p2, strlen(p2));
@@ -407,8 +431,10 @@ static void *worker_main(void *arg)
     for (i = 0; i < 20; i++) {
         char id[32], frame[512], buf[4096];
         snprintf(id, sizeof(id), "W%d-%d", w->id, i);
-        int n = snprintf(frame, sizeof(frame), "\x0bMSH|^~\\&|L|H|HU|HB|2024||ADT^A08|%s|P|2.4"
-                                               "\rPID|1||%s\r\x1c\r", id, id);
+        int n = snprintf(frame, sizeof(frame),
+                         "\x0bMSH|^~\\&|L|H|HU|HB|2024||ADT^A08|%s|P|2.4"
+                         "\rPID|1||%s\r\x1c\r",
+                         id, id);
         send_str(fd, frame, (size_t)n);
         n = recv_ack(fd, buf, sizeof(buf));
         if (n > 0 && strstr(buf, "MSA|AA|") && strstr(buf, id))

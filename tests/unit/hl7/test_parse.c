@@ -66,8 +66,7 @@ static void test_basic_header(void **state)
 static void test_structure(void **state)
 {
     (void)state;
-    huren_hl7_msg *msg =
-        parse_ok(MSH_STD "\rPID|1||A1~B2^X&Y&Z^^^MR~||\r");
+    huren_hl7_msg *msg = parse_ok(MSH_STD "\rPID|1||A1~B2^X&Y&Z^^^MR~||\r");
     const huren_hl7_seg *pid = huren_hl7_msg_find(msg, "PID", 1);
 
     assert_non_null(pid);
@@ -118,8 +117,8 @@ static void test_terminators(void **state)
 
     for (i = 0; i < 4; i++) {
         char buf[512];
-        snprintf(buf, sizeof(buf), "%s%sPID|1||P%zu%sOBX|1|ST|X||V%s", MSH_STD, ends[i], i,
-                 ends[i], ends[i]);
+        snprintf(buf, sizeof(buf), "%s%sPID|1||P%zu%sOBX|1|ST|X||V%s", MSH_STD, ends[i], i, ends[i],
+                 ends[i]);
         huren_hl7_msg *msg = parse_ok(buf);
         char want[8];
         snprintf(want, sizeof(want), "P%zu", i);
@@ -209,14 +208,14 @@ static void test_bad_msh(void **state)
     (void)state;
     char err[256];
     const char *cases[] = {
-        "PID|1||X\r",                                        /* no MSH */
-        "",                                                  /* empty */
-        "MSH",                                               /* truncated before MSH-1 */
-        "MSH|^~\r",                                          /* MSH-2 too short */
-        "MSH|^~\\&#|A|B|C|D|2024||ADT^A01|1|P|2.5\r",        /* MSH-2 too long */
-        "MSH|^^\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\r",         /* repeated */
-        "MSH|^~A&|A|B|C|D|2024||ADT^A01|1|P|2.5\r",          /* letter as delimiter */
-        "MSHA^~\\&A|B|C|D|2024||ADT^A01|1|P|2.5\r",          /* letter as field separator */
+        "PID|1||X\r",                                 /* no MSH */
+        "",                                           /* empty */
+        "MSH",                                        /* truncated before MSH-1 */
+        "MSH|^~\r",                                   /* MSH-2 too short */
+        "MSH|^~\\&#|A|B|C|D|2024||ADT^A01|1|P|2.5\r", /* MSH-2 too long */
+        "MSH|^^\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\r",  /* repeated */
+        "MSH|^~A&|A|B|C|D|2024||ADT^A01|1|P|2.5\r",   /* letter as delimiter */
+        "MSHA^~\\&A|B|C|D|2024||ADT^A01|1|P|2.5\r",   /* letter as field separator */
     };
     int want[] = {HUREN_HL7_ENOMSH, HUREN_HL7_ENOMSH, HUREN_HL7_EDELIM, HUREN_HL7_EDELIM,
                   HUREN_HL7_EDELIM, HUREN_HL7_EDELIM, HUREN_HL7_EDELIM, HUREN_HL7_EDELIM};
@@ -335,8 +334,8 @@ static void test_charset_errors(void **state)
     parse_fails(nolabel, strlen(nolabel), HUREN_HL7_ECHARSET, err, sizeof(err));
     huren_hl7_options opts = HUREN_HL7_OPTIONS_INIT;
     opts.default_charset = "GB18030";
-    assert_int_equal(
-        huren_hl7_msg_parse(nolabel, strlen(nolabel), &opts, &msg, err, sizeof(err)), 0);
+    assert_int_equal(huren_hl7_msg_parse(nolabel, strlen(nolabel), &opts, &msg, err, sizeof(err)),
+                     0);
     assert_string_equal(huren_hl7_msg_get(msg, "PID", 1, 5, 1, 1, 1), "王");
     assert_string_equal(huren_hl7_msg_charset_iconv(msg), "GB18030");
     huren_hl7_msg_free(msg);
@@ -386,8 +385,7 @@ static void test_header_only(void **state)
                       "PID|1||\\Zbad\\\r";
 
     assert_true(huren_hl7_msg_parse(bad, strlen(bad), NULL, &msg, err, sizeof(err)) < 0);
-    assert_int_equal(huren_hl7_msg_parse_header(bad, strlen(bad), NULL, &msg, err, sizeof(err)),
-                     0);
+    assert_int_equal(huren_hl7_msg_parse_header(bad, strlen(bad), NULL, &msg, err, sizeof(err)), 0);
     assert_int_equal(huren_hl7_msg_is_partial(msg), 1);
     assert_string_equal(huren_hl7_msg_control_id(msg), "CTL9");
     assert_string_equal(huren_hl7_msg_sending_app(msg), "LIS");
@@ -432,14 +430,22 @@ static void test_bom_and_leading_space(void **state)
 int run_parse_tests(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basic_header),     cmocka_unit_test(test_structure),
-        cmocka_unit_test(test_null_vs_empty),    cmocka_unit_test(test_terminators),
-        cmocka_unit_test(test_escapes),          cmocka_unit_test(test_escape_errors),
-        cmocka_unit_test(test_other_delimiters), cmocka_unit_test(test_bad_msh),
-        cmocka_unit_test(test_truncated_and_missing), cmocka_unit_test(test_versions),
-        cmocka_unit_test(test_charset_gb18030),  cmocka_unit_test(test_charset_utf8_latin1),
-        cmocka_unit_test(test_charset_errors),   cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_header_only),      cmocka_unit_test(test_oru_walk),
+        cmocka_unit_test(test_basic_header),
+        cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_null_vs_empty),
+        cmocka_unit_test(test_terminators),
+        cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_escape_errors),
+        cmocka_unit_test(test_other_delimiters),
+        cmocka_unit_test(test_bad_msh),
+        cmocka_unit_test(test_truncated_and_missing),
+        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_charset_gb18030),
+        cmocka_unit_test(test_charset_utf8_latin1),
+        cmocka_unit_test(test_charset_errors),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_header_only),
+        cmocka_unit_test(test_oru_walk),
         cmocka_unit_test(test_bom_and_leading_space),
     };
     return cmocka_run_group_tests_name("hl7_parse", tests, NULL, NULL);
