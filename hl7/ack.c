@@ -46,7 +46,8 @@ static int write_msh(huren_hl7_enc *enc, const huren_hl7_msg *msg, const char *v
     int rc;
 
     now_stamp(stamp, sizeof(stamp), "%Y%m%d%H%M%S");
-    snprintf(id, sizeof(id), "%.12s%05u%03u", stamp + 2, (unsigned)(getpid() % 100000), n % 1000);
+    /* 20 characters, the ST limit of MSH-10: time, process, and a counter */
+    snprintf(id, sizeof(id), "%.12s%03u%05u", stamp + 2, (unsigned)(getpid() % 1000), n % 100000);
     rc = huren_hl7_enc_segment(enc, "MSH");
     if (rc == 0)
         rc = copy_field(enc, msg, 5); /* we are the receiver of the original */

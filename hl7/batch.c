@@ -12,6 +12,7 @@
 struct splitter {
     huren_hl7_split_cb cb;
     void *payload;
+    const char *base; /* start of the whole input, for offsets */
     size_t index;
     const char *cur; /* start of the message being collected, NULL if none */
     const char *end;
@@ -22,7 +23,8 @@ static int flush(struct splitter *s)
     int rc = 0;
 
     if (s->cur != NULL && s->end > s->cur)
-        rc = s->cb(s->cur, (size_t)(s->end - s->cur), s->index++, s->payload);
+        rc = s->cb(s->cur, (size_t)(s->end - s->cur), s->index++, (size_t)(s->cur - s->base),
+                   s->payload);
     s->cur = NULL;
     return rc;
 }
@@ -97,7 +99,7 @@ static int split_frames(struct splitter *s, const char *p, size_t len, char *err
 int huren_hl7_split(const char *data, size_t len, huren_hl7_split_cb cb, void *payload, char *err,
                     size_t errlen)
 {
-    struct splitter s = {cb, payload, 0, NULL, NULL};
+    struct splitter s = {cb, payload, data, 0, NULL, NULL};
     size_t i = 0;
 
     if (cb == NULL || (data == NULL && len)) {

@@ -135,10 +135,12 @@ const char *huren_hl7_seg_raw(const huren_hl7_seg *seg, int field, size_t *len);
 /* ---------------------------------------------------------------------------------------- */
 /* Splitting batches and files */
 
-/* Called for each message found; `index` counts from 0. The bytes are borrowed for the call
- * and still need huren_hl7_msg_parse(). Return 0 to go on, non-zero to stop the split (that
- * value is then returned by the split function). */
-typedef int (*huren_hl7_split_cb)(const char *data, size_t len, size_t index, void *payload);
+/* Called for each message found; `index` counts from 0 and `offset` is where the message
+ * starts in the input (or file), for error reports. The bytes are borrowed for the call and
+ * still need huren_hl7_msg_parse(). Return 0 to go on, non-zero to stop the split (that value
+ * is then returned by the split function). */
+typedef int (*huren_hl7_split_cb)(const char *data, size_t len, size_t index, size_t offset,
+                                  void *payload);
 
 /* Splits text holding one message, several messages (each starting at an MSH segment,
  * optionally separated by blank lines), an FHS/BHS ... BTS/FTS batch (the batch header and

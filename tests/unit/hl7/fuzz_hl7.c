@@ -7,11 +7,11 @@
 
 #include "huren_hl7.h"
 
-static int split_cb(const char *data, size_t len, size_t index, void *payload)
+static int split_cb(const char *data, size_t len, size_t index, size_t offset, void *payload)
 {
     huren_hl7_msg *msg = NULL;
 
-    (void)index, (void)payload;
+    (void)index, (void)offset, (void)payload;
     if (huren_hl7_msg_parse(data, len, NULL, &msg, NULL, 0) == 0)
         huren_hl7_msg_free(msg);
     return 0;

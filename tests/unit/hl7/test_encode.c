@@ -213,16 +213,21 @@ static void test_ack_charset_and_delims(void **state)
 struct chunks {
     size_t n;
     char ids[16][32];
+    size_t offsets[16];
+    const char *base;
     int stop_at;
 };
 
-static int collect(const char *data, size_t len, size_t index, void *payload)
+static int collect(const char *data, size_t len, size_t index, size_t offset, void *payload)
 {
     struct chunks *c = payload;
     huren_hl7_msg *msg = NULL;
     char err[256];
 
     assert_int_equal(index, c->n);
+    if (c->base)
+        assert_ptr_equal(c->base + offset, data);
+    c->offsets[c->n] = offset;
     if (huren_hl7_msg_parse(data, len, NULL, &msg, err, sizeof(err)) == 0)
         snprintf(c->ids[c->n], sizeof(c->ids[0]), "%s", huren_hl7_msg_control_id(msg));
     else
@@ -249,8 +254,10 @@ static void test_split(void **state)
     const char *stray = "PID|1\r" M("S1");
 
     memset(&c, 0, sizeof(c));
+    c.base = batch;
     assert_int_equal(huren_hl7_split(batch, strlen(batch), collect, &c, err, sizeof(err)), 0);
     assert_int_equal(c.n, 2);
+    assert_int_equal(c.offsets[0], strlen("FHS|^~\\&|A|B\rBHS|^~\\&|A|B\r"));
     assert_string_equal(c.ids[0], "B1");
     assert_string_equal(c.ids[1], "B2");
     memset(&c, 0, sizeof(c));
@@ -295,6 +302,7 @@ static void test_file_split(void **state)
     assert_int_equal(huren_hl7_file_split(path, 0, collect, &c, err, sizeof(err)), 0);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.ids[1], "F2");
+    assert_int_equal(c.offsets[1], strlen(M("F1") "PID|1\n\n"));
     assert_int_equal(huren_hl7_file_split(path, 10, collect, &c, err, sizeof(err)),
                      HUREN_HL7_ETOOBIG);
     unlink(path);
