@@ -123,6 +123,14 @@ static int add_segment(huren_hl7_msg *msg, size_t off, size_t len, size_t *cap, 
                           msg->nsegs + 1, off);
         return HUREN_HL7_ESYNTAX;
     }
+    if (msg->nsegs > 0 &&
+        (memcmp(msg->text + off, "MSH", 3) == 0 || memcmp(msg->text + off, "FHS", 3) == 0 ||
+         memcmp(msg->text + off, "BHS", 3) == 0)) {
+        /* a second message (or a batch) glued on: acknowledging only the first would lose it */
+        huren_hl7__seterr(err, errlen, "segment %zu at offset %zu: a second %.3s in one message",
+                          msg->nsegs + 1, off, msg->text + off);
+        return HUREN_HL7_ESYNTAX;
+    }
     if (msg->nsegs >= max) {
         huren_hl7__seterr(err, errlen, "more than %zu segments", max);
         return HUREN_HL7_ETOOBIG;

@@ -156,7 +156,7 @@ static void handler(const huren_hl7_msg *msg, const char *raw, size_t len, const
 
     assert_non_null(raw);
     assert_true(len > 0);
-    assert_non_null(strstr(peer, "127.0.0.1:"));
+    assert_true(strstr(peer, "127.0.0.1:") != NULL || strstr(peer, "[::1]:") != NULL);
     if (msg == NULL) {
         atomic_fetch_add(&c->unparsed, 1);
         return; /* keep the listener's AR/AE */
@@ -513,6 +513,41 @@ static void test_listener_stop_finishes_in_flight(void **state)
     close(idle);
 }
 
+static void test_listener_ipv6_and_null(void **state)
+{
+    (void)state;
+    struct ctx c;
+    huren_hl7_mllp_options opts = HUREN_HL7_MLLP_OPTIONS_INIT;
+    huren_hl7_mllp *srv = NULL;
+    struct sockaddr_in6 sa;
+    char err[256];
+    int fd;
+
+    huren_hl7_mllp_stop(NULL, 0); /* NULL-safe */
+    huren_hl7_msg_free(NULL);
+    huren_hl7_mllp_decoder_free(NULL);
+    huren_hl7_enc_free(NULL);
+    assert_int_equal(huren_hl7_mllp_start(&srv, &opts, NULL, NULL, err, sizeof(err)),
+                     HUREN_HL7_EINVAL);
+    ctx_init(&c);
+    opts.bind_address = "::1";
+    opts.port = 0;
+    if (huren_hl7_mllp_start(&srv, &opts, handler, &c, err, sizeof(err)) != 0)
+        skip(); /* no IPv6 loopback here */
+    fd = socket(AF_INET6, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin6_family = AF_INET6;
+    sa.sin6_port = htons((uint16_t)huren_hl7_mllp_port(srv));
+    sa.sin6_addr = in6addr_loopback;
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    send_str(fd, "\x0b" M("V6") "\x1c\r", strlen(M("V6")) + 3);
+    huren_hl7_msg *ack = read_ack(fd);
+    assert_string_equal(huren_hl7_msg_get(ack, "MSA", 1, 2, 1, 1, 1), "V6");
+    huren_hl7_msg_free(ack);
+    close(fd);
+    huren_hl7_mllp_stop(srv, 5);
+}
+
 int run_mllp_tests(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,6 +560,7 @@ int run_mllp_tests(void)
         cmocka_unit_test(test_listener_busy_port_and_limit),
         cmocka_unit_test(test_listener_concurrent),
         cmocka_unit_test(test_listener_stop_finishes_in_flight),
+        cmocka_unit_test(test_listener_ipv6_and_null),
     };
     return cmocka_run_group_tests_name("hl7_mllp", tests, NULL, NULL);
 }

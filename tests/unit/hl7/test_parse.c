@@ -362,6 +362,9 @@ static void test_hostile(void **state)
     const char *badseg = MSH_STD "\rpid|1\r";
     parse_fails(badseg, strlen(badseg), HUREN_HL7_ESYNTAX, err, sizeof(err));
     assert_non_null(strstr(err, "segment 2"));
+    const char *twomsh = MSH_STD "\rPID|1\r" MSH_STD "\r";
+    parse_fails(twomsh, strlen(twomsh), HUREN_HL7_ESYNTAX, err, sizeof(err));
+    assert_non_null(strstr(err, "second MSH"));
     const char nul[] = MSH_STD "\rPID|1|\0|x\r";
     parse_fails(nul, sizeof(nul) - 1, HUREN_HL7_ESYNTAX, err, sizeof(err));
     /* bounds */
