@@ -52,16 +52,21 @@ static int read_delims(const char *p, size_t len, char delims[6], char *err, siz
     return 0;
 }
 
-/* MSH-18 (first repetition, trimmed) from the raw first line, into label. */
-static void read_charset_label(const char *p, size_t len, const char *delims, char *label,
+/* MSH-18 (first repetition, trimmed) from the raw first line, into label. With dbcs, a byte
+ * 0x81-0xFE and the byte after it count as one character (GB18030/GBK). */
+static void read_charset_label(const char *p, size_t len, const char *delims, int dbcs, char *label,
                                size_t labsz)
 {
     size_t i = 0, field = 1, start, end;
 
     label[0] = '\0';
-    while (i < len && p[i] != '\r' && p[i] != '\n' && field < 18)
-        if (p[i++] == delims[HL7_FSEP])
+    while (i < len && p[i] != '\r' && p[i] != '\n' && field < 18) {
+        unsigned char c = (unsigned char)p[i++];
+        if (dbcs && c >= 0x81 && c <= 0xFE && i < len)
+            i++;
+        else if (c == (unsigned char)delims[HL7_FSEP])
             field++; /* after the k-th separator we are in MSH-(k+1) */
+    }
     if (field != 18)
         return;
     start = i;
@@ -258,7 +263,17 @@ static int read_msh(huren_hl7_msg *msg, const char **p, size_t *len, const huren
     if (rc < 0)
         return rc;
     msg->fsep_str[0] = msg->delims[HL7_FSEP];
-    read_charset_label(*p, *len, msg->delims, msg->charset, sizeof(msg->charset));
+    read_charset_label(*p, *len, msg->delims, 0, msg->charset, sizeof(msg->charset));
+    if (msg->charset[0] == '\0' || huren_hl7__charset_iconv(msg->charset) == NULL) {
+        /* A GB18030 trail byte equal to the field separator in MSH-3..17 shifts the count:
+         * try again reading double-byte characters, and keep the result only if it is GB. */
+        char gb[sizeof(msg->charset)];
+        const char *name;
+        read_charset_label(*p, *len, msg->delims, 1, gb, sizeof(gb));
+        name = gb[0] ? huren_hl7__charset_iconv(gb) : NULL;
+        if (name != NULL && strcmp(name, "GB18030") == 0)
+            memcpy(msg->charset, gb, sizeof(gb));
+    }
     label = msg->charset[0] ? msg->charset : opts->default_charset;
     msg->iconv_name = huren_hl7__charset_iconv(label ? label : "UNICODE UTF-8");
     if (msg->iconv_name == NULL && header_only)

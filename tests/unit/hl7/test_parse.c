@@ -282,6 +282,13 @@ static void test_charset_gb18030(void **state)
     assert_string_equal(huren_hl7_msg_get(msg, "PID", 1, 7, 1, 1, 1), "乗亅");
     assert_string_equal(huren_hl7_msg_get(msg, "PID", 1, 8, 1, 1, 1), "X");
     huren_hl7_msg_free(msg);
+    /* 亅 (81 7C) in MSH-4: its trail byte looks like a field separator */
+    msg = parse_ok("MSH|^~\\&|LIS|\x81\x7C|HUREN|HOSPB|2024||ADT^A01|C1|P|2.4||||||GB18030\r"
+                   "PID|1||ID1||\xCD\xF5\r");
+    assert_string_equal(huren_hl7_msg_charset(msg), "GB18030");
+    assert_string_equal(huren_hl7_msg_sending_facility(msg), "亅");
+    assert_string_equal(huren_hl7_msg_get(msg, "PID", 1, 5, 1, 1, 1), "王");
+    huren_hl7_msg_free(msg);
     /* \X..\ bytes are in the message charset */
     msg = parse_ok(MSH_CS("GB18030") "PID|1||ID1||\\XCDF5D0A1C3F7\\\r");
     assert_string_equal(huren_hl7_msg_get(msg, "PID", 1, 5, 1, 1, 1), "王小明");
