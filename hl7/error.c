@@ -50,8 +50,6 @@ const char *huren_hl7_strerror(int rc)
         return "unsupported version";
     case HUREN_HL7_EIO:
         return "i/o error";
-    case HUREN_HL7_ECLOSED:
-        return "closed";
     default:
         return "error";
     }

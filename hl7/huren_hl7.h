@@ -12,8 +12,9 @@ extern "C" {
 #endif
 
 /* Error codes. 0 is success; every failure is negative. Functions that fail also write a
- * human-readable message (never containing field values, so it is safe to log) into the
- * caller's `err` buffer of `errlen` bytes, or keep it on the handle. */
+ * human-readable one-line message into the caller's `err` buffer of `errlen` bytes (or keep
+ * it on the handle). Messages name positions, offsets, charsets and versions, never patient
+ * data values, so they are safe to log. */
 #define HUREN_HL7_OK 0
 #define HUREN_HL7_ERROR (-1)     /* generic failure */
 #define HUREN_HL7_EINVAL (-2)    /* bad argument */
@@ -25,10 +26,9 @@ extern "C" {
 #define HUREN_HL7_EESCAPE (-8)   /* unknown or malformed escape sequence */
 #define HUREN_HL7_ECHARSET (-9)  /* unsupported MSH-18, or bytes invalid for the declared set */
 #define HUREN_HL7_EVERSION (-10) /* MSH-12 outside 2.3 .. 2.5.1 */
-#define HUREN_HL7_EIO (-11)      /* read/write/socket failure */
-#define HUREN_HL7_ECLOSED (-12)  /* peer closed, or stop requested */
+#define HUREN_HL7_EIO (-11)      /* file, socket or thread failure */
 
-/* A short constant name for an error code ("HUREN_HL7_ECHARSET" -> "charset"). */
+/* A short constant description of an error code (HUREN_HL7_ECHARSET -> "charset error"). */
 const char *huren_hl7_strerror(int rc);
 
 /* ---------------------------------------------------------------------------------------- */

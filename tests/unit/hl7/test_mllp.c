@@ -341,11 +341,32 @@ static void test_listener_unparseable(void **state)
     assert_string_equal(huren_hl7_msg_get(ack, "ERR", 1, 3, 1, 1, 1), "102");
     assert_string_equal(huren_hl7_msg_receiving_app(ack), "LIS");
     huren_hl7_msg_free(ack);
+    /* binary noise inside a frame, then noise outside any frame, then a good frame */
+    char noise[600];
+    size_t i;
+    for (i = 0; i < sizeof(noise); i++)
+        noise[i] = (char)((i * 7919u + 13u) % 251u);
+    for (i = 0; i < sizeof(noise); i++)
+        if (noise[i] == 0x0b || noise[i] == 0x1c)
+            noise[i] = 'x';
+    noise[0] = 0x0b;
+    noise[sizeof(noise) - 2] = 0x1c;
+    noise[sizeof(noise) - 1] = '\r';
+    send_str(fd, noise, sizeof(noise));
+    ack = read_ack(fd);
+    assert_string_equal(huren_hl7_msg_get(ack, "MSA", 1, 1, 1, 1, 1), "AR");
+    huren_hl7_msg_free(ack);
+    send_str(fd, noise + 1, sizeof(noise) - 3); /* no VT: all of it is skipped */
+    send_str(fd, "\x0b" M("U4") "\x1c\r", strlen(M("U4")) + 3);
+    ack = read_ack(fd);
+    assert_string_equal(huren_hl7_msg_get(ack, "MSA", 1, 1, 1, 1, 1), "AA");
+    assert_string_equal(huren_hl7_msg_get(ack, "MSA", 1, 2, 1, 1, 1), "U4");
+    huren_hl7_msg_free(ack);
     const char *oldver = "\x0bMSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|U3|P|2.2\r\x1c\r";
     send_str(fd, oldver, strlen(oldver));
     expect_ack(fd, "AR", "U3");
-    assert_int_equal(atomic_load(&c.handled), 0);
-    assert_int_equal(atomic_load(&c.unparsed), 3);
+    assert_int_equal(atomic_load(&c.handled), 1);
+    assert_int_equal(atomic_load(&c.unparsed), 4);
     assert_true(atomic_load(&c.warnings) >= 3);
     close(fd);
     huren_hl7_mllp_stop(srv, 5);
