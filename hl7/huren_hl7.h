@@ -305,6 +305,22 @@ int huren_hl7_mllp_start(huren_hl7_mllp **out, const huren_hl7_mllp_options *opt
 int huren_hl7_mllp_port(const huren_hl7_mllp *srv);
 /* Connections currently open. */
 int huren_hl7_mllp_connections(const huren_hl7_mllp *srv);
+/* Counters since start, for /metrics. */
+typedef struct huren_hl7_mllp_stats {
+    unsigned long long connections;               /* accepted and served */
+    unsigned long long refused;                   /* closed at once: max_connections reached */
+    unsigned long long messages;                  /* frames received */
+    unsigned long long acks_aa, acks_ae, acks_ar; /* ACKs sent */
+    unsigned long long parse_errors;              /* frames that did not parse */
+    unsigned long long oversize_frames; /* connections closed for a frame over the maximum */
+    unsigned long long idle_timeouts;   /* connections closed for silence */
+    unsigned long long noise_bytes;     /* bytes skipped outside frames */
+    unsigned long long send_errors;     /* ACKs that could not be sent */
+    int open_connections;               /* now */
+} huren_hl7_mllp_stats;
+
+void huren_hl7_mllp_stats_get(const huren_hl7_mllp *srv, huren_hl7_mllp_stats *out);
+
 /* Stops accepting, lets handlers that are running finish and send their ACK for up to
  * grace_s seconds, then closes every connection, joins every thread and frees srv.
  * NULL-safe. */

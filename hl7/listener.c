@@ -41,6 +41,10 @@ struct huren_hl7_mllp {
     conn *conns;
     int nconns; /* connections whose thread has not finished */
     atomic_int stopping;
+    struct {
+        atomic_ullong connections, refused, messages, aa, ae, ar, parse_errors, oversize,
+            idle_timeouts, noise_bytes, send_errors;
+    } st;
 };
 
 static void logf_(huren_hl7_mllp *srv, huren_hl7_log_level level, const char *fmt, ...)
@@ -103,6 +107,7 @@ static void handle_frame(conn *c, const char *data, size_t len, huren_hl7_msg **
         srv->handler(*msg, data, len, c->peer, res, srv->payload);
         return;
     }
+    atomic_fetch_add(&srv->st.parse_errors, 1);
     huren_hl7_msg_parse_header(data, len, &srv->opts.parse, partial, NULL, 0);
     res->code = strcmp(huren_hl7_ack_code_for(rc), "AR") == 0 ? HUREN_HL7_AR : HUREN_HL7_AE;
     snprintf(res->text, sizeof(res->text), "%s", err);
@@ -127,6 +132,7 @@ static int on_frame(const char *data, size_t len, void *arg)
 
     if (atomic_load(&srv->stopping))
         return 1; /* not acknowledged: the sender will resend it */
+    atomic_fetch_add(&srv->st.messages, 1);
     handle_frame(c, data, len, &msg, &partial, &res);
     res.text[sizeof(res.text) - 1] = '\0';
     res.error_code[sizeof(res.error_code) - 1] = '\0';
@@ -136,10 +142,17 @@ static int on_frame(const char *data, size_t len, void *arg)
         rc = huren_hl7_mllp_frame(ack, ack_len, &frame, &frame_len);
     if (rc == 0)
         rc = write_all(srv, c->fd, frame, frame_len);
-    if (rc < 0)
+    if (rc < 0) {
+        atomic_fetch_add(&srv->st.send_errors, 1);
         logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: sending the ACK failed: %s", c->peer,
               err[0] ? err : huren_hl7_strerror(rc));
-    else if (srv->opts.log) {
+    } else {
+        atomic_fetch_add(res.code == HUREN_HL7_AA   ? &srv->st.aa
+                         : res.code == HUREN_HL7_AR ? &srv->st.ar
+                                                    : &srv->st.ae,
+                         1);
+    }
+    if (rc == 0 && srv->opts.log) {
         char what[96];
         snprintf(what, sizeof(what), "%.8s^%.8s control id '%.40s'",
                  msg ? huren_hl7_msg_type(msg) : "?", msg ? huren_hl7_msg_trigger(msg) : "?",
@@ -172,6 +185,7 @@ static void serve(conn *c, huren_hl7_mllp_decoder *dec)
         if (pr < 0 || (pfd[1].revents & POLLIN))
             return;
         if (pr == 0) {
+            atomic_fetch_add(&srv->st.idle_timeouts, 1);
             logf_(srv, HUREN_HL7_LOG_INFO, "hl7 %s: idle for %d s, closing", c->peer,
                   srv->opts.idle_timeout_s);
             return;
@@ -183,11 +197,13 @@ static void serve(conn *c, huren_hl7_mllp_decoder *dec)
             return;
         rc = huren_hl7_mllp_decoder_feed(dec, buf, (size_t)n, on_frame, c);
         if (huren_hl7_mllp_decoder_noise(dec) != noise) {
+            atomic_fetch_add(&srv->st.noise_bytes, huren_hl7_mllp_decoder_noise(dec) - noise);
             noise = huren_hl7_mllp_decoder_noise(dec);
             logf_(srv, HUREN_HL7_LOG_DEBUG, "hl7 %s: %zu bytes of noise skipped so far", c->peer,
                   noise);
         }
         if (rc == HUREN_HL7_ETOOBIG) {
+            atomic_fetch_add(&srv->st.oversize, 1);
             logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: frame larger than %zu bytes, closing", c->peer,
                   srv->opts.max_message_size);
             return;
@@ -255,7 +271,7 @@ static void accept_one(huren_hl7_mllp *srv)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    int one = 1, fd = accept4(srv->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+    int one = 1, open_now, fd = accept4(srv->lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
     conn *c;
 
     if (fd < 0) {
@@ -275,16 +291,18 @@ static void accept_one(huren_hl7_mllp *srv)
     c->fd = fd;
     peer_name(&ss, sl, c->peer, sizeof(c->peer));
     pthread_mutex_lock(&srv->lock);
-    if (srv->nconns >= srv->opts.max_connections ||
+    open_now = srv->nconns;
+    if (open_now >= srv->opts.max_connections ||
         pthread_create(&c->thread, NULL, conn_main, c) != 0) {
         pthread_mutex_unlock(&srv->lock);
-        logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: refused, %d connections open", c->peer,
-              srv->nconns);
+        atomic_fetch_add(&srv->st.refused, 1);
+        logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: refused, %d connections open", c->peer, open_now);
         close(fd);
         free(c);
         return;
     }
     srv->nconns++;
+    atomic_fetch_add(&srv->st.connections, 1);
     c->next = srv->conns;
     srv->conns = c;
     pthread_mutex_unlock(&srv->lock);
@@ -418,6 +436,25 @@ int huren_hl7_mllp_connections(const huren_hl7_mllp *srv)
     n = srv->nconns;
     pthread_mutex_unlock((pthread_mutex_t *)&srv->lock);
     return n;
+}
+
+void huren_hl7_mllp_stats_get(const huren_hl7_mllp *srv, huren_hl7_mllp_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (srv == NULL)
+        return;
+    out->connections = atomic_load(&srv->st.connections);
+    out->refused = atomic_load(&srv->st.refused);
+    out->messages = atomic_load(&srv->st.messages);
+    out->acks_aa = atomic_load(&srv->st.aa);
+    out->acks_ae = atomic_load(&srv->st.ae);
+    out->acks_ar = atomic_load(&srv->st.ar);
+    out->parse_errors = atomic_load(&srv->st.parse_errors);
+    out->oversize_frames = atomic_load(&srv->st.oversize);
+    out->idle_timeouts = atomic_load(&srv->st.idle_timeouts);
+    out->noise_bytes = atomic_load(&srv->st.noise_bytes);
+    out->send_errors = atomic_load(&srv->st.send_errors);
+    out->open_connections = huren_hl7_mllp_connections(srv);
 }
 
 void huren_hl7_mllp_stop(huren_hl7_mllp *srv, int grace_s)

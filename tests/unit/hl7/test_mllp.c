@@ -326,7 +326,7 @@ static void test_listener_unparseable(void **state)
     opts.handle_unparsed = 1;
     srv = start(&c, &opts);
     fd = client(huren_hl7_mllp_port(srv));
-    send_str(fd, "\x0bgarbage\x1c\r", 11);
+    send_str(fd, "\x0bgarbage\x1c\r", 10);
     ack = read_ack(fd);
     assert_string_equal(huren_hl7_msg_get(ack, "MSA", 1, 1, 1, 1, 1), "AR");
     assert_string_equal(huren_hl7_msg_get(ack, "MSA", 1, 2, 1, 1, 1), "");
@@ -367,6 +367,16 @@ static void test_listener_unparseable(void **state)
     expect_ack(fd, "AR", "U3");
     assert_int_equal(atomic_load(&c.handled), 1);
     assert_int_equal(atomic_load(&c.unparsed), 4);
+    huren_hl7_mllp_stats st;
+    huren_hl7_mllp_stats_get(srv, &st);
+    assert_int_equal(st.messages, 5);
+    assert_int_equal(st.parse_errors, 4);
+    assert_int_equal(st.acks_aa, 1);
+    assert_int_equal(st.acks_ae, 1);
+    assert_int_equal(st.acks_ar, 3);
+    assert_int_equal(st.noise_bytes, sizeof(noise) - 3);
+    assert_int_equal(st.connections, 1);
+    assert_int_equal(st.open_connections, 1);
     assert_true(atomic_load(&c.warnings) >= 3);
     close(fd);
     huren_hl7_mllp_stop(srv, 5);
@@ -403,6 +413,11 @@ static void test_listener_oversize_and_idle(void **state)
     assert_true(time(NULL) - t0 <= 5);
     close(fd2);
     assert_true(atomic_load(&c.warnings) >= 1);
+    huren_hl7_mllp_stats st;
+    huren_hl7_mllp_stats_get(srv, &st);
+    assert_int_equal(st.oversize_frames, 1);
+    assert_int_equal(st.idle_timeouts, 1);
+    assert_int_equal(st.acks_aa, 1);
     huren_hl7_mllp_stop(srv, 5);
 }
 
@@ -435,6 +450,9 @@ static void test_listener_busy_port_and_limit(void **state)
     assert_int_equal(recv_ack(fd2, buf, sizeof(buf)), 0); /* refused: closed at once */
     close(fd2);
     close(fd);
+    huren_hl7_mllp_stats st;
+    huren_hl7_mllp_stats_get(srv, &st);
+    assert_int_equal(st.refused, 1);
     huren_hl7_mllp_stop(srv, 5);
 }
 
