@@ -97,6 +97,9 @@ const char *huren_hl7_msg_charset(const huren_hl7_msg *msg);
 const char *huren_hl7_msg_charset_iconv(const huren_hl7_msg *msg);
 /* The encoding characters: field, component, repetition, escape, sub-component. */
 const char *huren_hl7_msg_delimiters(const huren_hl7_msg *msg); /* "|^~\\&" */
+/* The whole message converted to UTF-8 (still escaped, segment terminators as received,
+ * NUL-terminated), borrowed until huren_hl7_msg_free(). */
+const char *huren_hl7_msg_text(const huren_hl7_msg *msg, size_t *len);
 /* 1 for a message from huren_hl7_msg_parse_header() (only MSH available). */
 int huren_hl7_msg_is_partial(const huren_hl7_msg *msg);
 

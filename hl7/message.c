@@ -255,6 +255,13 @@ const char *huren_hl7_msg_delimiters(const huren_hl7_msg *msg)
     return msg ? msg->delims : "|^~\\&";
 }
 
+const char *huren_hl7_msg_text(const huren_hl7_msg *msg, size_t *len)
+{
+    if (len)
+        *len = msg ? msg->text_len : 0;
+    return msg ? msg->text : NULL;
+}
+
 int huren_hl7_msg_is_partial(const huren_hl7_msg *msg)
 {
     return msg ? msg->partial : 0;

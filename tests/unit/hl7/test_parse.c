@@ -281,6 +281,10 @@ static void test_charset_gb18030(void **state)
     assert_string_equal(huren_hl7_msg_get(msg, "PID", 1, 5, 1, 2, 1), "小明");
     assert_string_equal(huren_hl7_msg_get(msg, "PID", 1, 7, 1, 1, 1), "乗亅");
     assert_string_equal(huren_hl7_msg_get(msg, "PID", 1, 8, 1, 1, 1), "X");
+    size_t tlen;
+    const char *text = huren_hl7_msg_text(msg, &tlen);
+    assert_int_equal(strlen(text), tlen);
+    assert_non_null(strstr(text, "|王^小明||乗亅|X\r"));
     huren_hl7_msg_free(msg);
     /* 亅 (81 7C) in MSH-4: its trail byte looks like a field separator */
     msg = parse_ok("MSH|^~\\&|LIS|\x81\x7C|HUREN|HOSPB|2024||ADT^A01|C1|P|2.4||||||GB18030\r"
