@@ -301,8 +301,8 @@ typedef struct huren_hl7_mllp huren_hl7_mllp; /* opaque listener */
 
 /* Binds opts->bind_address:opts->port, listens and serves on its own threads (one per
  * connection). Returns 0 and *out, or HUREN_HL7_EINVAL / HUREN_HL7_EIO ("port 2575 busy:
- * Address already in use") and err. opts is copied, but the handler, payload, log callback and opts->parse.default_charset
- * must stay valid until huren_hl7_mllp_stop(). */
+ * Address already in use") and err. opts is copied, but the handler, payload, log callback
+ * and opts->parse.default_charset must stay valid until huren_hl7_mllp_stop(). */
 int huren_hl7_mllp_start(huren_hl7_mllp **out, const huren_hl7_mllp_options *opts,
                          huren_hl7_handler handler, void *payload, char *err, size_t errlen);
 /* The port actually bound. */
