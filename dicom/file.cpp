@@ -1,4 +1,4 @@
-/* file.cpp: Part-10 files (and bare datasets DCMTK can recognise) parsed up to the pixel data
+/* file.cpp: Part-10 files (and bare datasets DCMTK can recognise) checked whole and parsed
  * into UTF-8 text elements and meta header facts; the huren_dicom_file half of the C API. */
 #include "dicom_int.h"
 
@@ -11,7 +11,8 @@
 #include "dcmtk/dcmdata/dcmetinf.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 
-/* Elements longer than this stay on disk until asked for; PixelData is never read at all. */
+/* Elements longer than this stay on disk (only their lengths are checked against the file, so a
+ * truncated file is refused); PixelData is never read into memory. */
 #define HUREN_DICOM_MAX_READ_LENGTH (64u * 1024u)
 
 struct huren_dicom_file {
@@ -57,9 +58,8 @@ static int parse(const char *path, huren_dicom_file **out, char *err, size_t err
     }
 
     DcmFileFormat ff;
-    OFCondition c =
-        ff.loadFileUntilTag(path, EXS_Unknown, EGL_noChange, HUREN_DICOM_MAX_READ_LENGTH,
-                            kind == 1 ? ERM_fileOnly : ERM_dataset, DCM_PixelData);
+    OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange, HUREN_DICOM_MAX_READ_LENGTH,
+                                kind == 1 ? ERM_fileOnly : ERM_dataset);
     if (c.bad()) {
         huren_dicom__seterr(err, errlen, "%s: %s", path, c.text());
         return kind == 1 ? HUREN_DICOM_ECORRUPT : HUREN_DICOM_ENOTDICOM;
