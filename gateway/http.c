@@ -3,12 +3,11 @@
  * (GnuTLS inside libmicrohttpd) the client certificate is verified here, before routing. */
 #define LOG_COMPONENT "http"
 #include "http.h"
+#include "auth.h"
 #include "log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -111,36 +110,6 @@ static void remote_address(struct MHD_Connection *conn, char *buf, size_t len)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)len);
 }
 
-/* 0 when the connection may go on (and *dn is set if a valid certificate was shown). */
-static int check_client_cert(http_server *srv, struct MHD_Connection *conn, char *dn,
-                             size_t dnlen)
-{
-    dn[0] = 0;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    if (!ci || !ci->tls_session)
-        return srv->opts.client_verify == 2 ? -1 : 0;
-    gnutls_session_t session = (gnutls_session_t)ci->tls_session;
-    unsigned int ncerts = 0;
-    const gnutls_datum_t *certs = gnutls_certificate_get_peers(session, &ncerts);
-    if (!certs || ncerts == 0)
-        return srv->opts.client_verify == 2 ? -1 : 0;
-    unsigned int status = 0;
-    if (gnutls_certificate_verify_peers2(session, &status) != GNUTLS_E_SUCCESS || status != 0)
-        return -1; /* a certificate that is shown must be valid, even when optional */
-    gnutls_x509_crt_t crt;
-    if (gnutls_x509_crt_init(&crt) < 0)
-        return -1;
-    int rc = -1;
-    if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0) {
-        size_t n = dnlen;
-        if (gnutls_x509_crt_get_dn(crt, dn, &n) == 0)
-            rc = 0;
-    }
-    gnutls_x509_crt_deinit(crt);
-    return rc;
-}
-
 static enum MHD_Result queue(struct MHD_Connection *conn, http_response *res)
 {
     struct MHD_Response *r =
@@ -221,26 +190,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     atomic_fetch_add(&srv->requests, 1);
-    char remote[64], dn[512];
+    char remote[64];
     remote_address(conn, remote, sizeof remote);
     http_request req = {.method = method, .path = url, .remote = remote, .conn = conn,
                         .app = srv->app};
     http_response res = {.status = 200};
-    if (srv->opts.tls_cert && srv->opts.tls_cert[0]) {
-        if (check_client_cert(srv, conn, dn, sizeof dn) < 0) {
-            log_warnx("%s: client certificate missing or not valid; refused", remote);
-            http_reply_error(&res, 403, "a valid client certificate is required");
-            return queue(conn, &res);
-        }
-        req.client_dn = dn[0] ? dn : NULL;
-        /* Roles from certificate subjects come with the access-control configuration; until
-         * then a verified certificate or loopback gets the loopback roles. */
-        req.roles = (req.client_dn || !strncmp(remote, "127.", 4) || !strcmp(remote, "::1"))
-                        ? srv->opts.loopback_roles
-                        : 0;
-    } else {
-        req.roles = srv->opts.loopback_roles; /* plain HTTP binds loopback only */
+    auth_identity who;
+    if (auth_identify(&srv->opts, conn, remote, &who) < 0) {
+        log_warnx("%s: %s; refused", remote, who.refusal);
+        http_reply_error(&res, 403, who.refusal);
+        return queue(conn, &res);
     }
+    req.client_dn = who.dn[0] ? who.dn : NULL;
+    req.institution = who.institution[0] ? who.institution : NULL;
+    req.roles = who.roles;
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
     } else {

@@ -25,6 +25,7 @@ typedef struct http_request {
     const char *path;
     const char *remote;        /* numeric address of the client */
     const char *client_dn;     /* verified client certificate subject, or NULL */
+    const char *institution;   /* institution code of the client (from auth.c), or NULL */
     unsigned roles;            /* HTTP_ROLE_* the client holds */
     const char *captures[HTTP_MAX_CAPTURES]; /* path segments matched by '*' in the route */
     size_t ncaptures;
@@ -39,6 +40,10 @@ typedef struct http_response {
     char *body;                /* owned, freed by the server */
     size_t body_len;
     const char *content_type;  /* static string */
+    /* For the audit trail: the patient and the object (study UID, report id, ...) this answer
+     * concerned. Handlers that touch patient data fill them; empty otherwise. */
+    char audit_patient[128];
+    char audit_object[256];
 } http_response;
 
 /* A handler fills res (status defaults to 200) and returns 0, or -1 for an internal error
