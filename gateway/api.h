@@ -13,5 +13,7 @@ int api_metrics(http_request *req, http_response *res);
 
 /* The route table for a node's role. */
 const http_route *api_routes(const char *role, size_t *n);
+/* The routes of that table whose bodies are streamed (http_options.body_routes). */
+const http_body_route *api_body_routes(const char *role, size_t *n);
 
 #endif

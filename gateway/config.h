@@ -50,6 +50,11 @@ typedef struct config {
     int fsync;
     long group_commit_max;
     long busy_timeout_ms;
+    /* [dicomweb] */
+    long dicomweb_max_stow_bytes;
+    long dicomweb_max_stow_parts;
+    long qido_max_results;
+    char *dicomweb_base_url;  /* "" = from the request's Host header */
     /* [dicom_aes]: TITLE = host:port */
     config_ae aes[CONFIG_MAX_PEERS];
     size_t naes;

@@ -1,12 +1,49 @@
 /* routes.c: every HTTP endpoint of the node, with the roles it serves. Adding an endpoint means
  * adding a row here; http.c refuses any role not listed before the handler runs. */
 #include "api.h"
+#include "dicomweb.h"
 
 #include <string.h>
+
+#define DW "/dicom-web"
+#define DW_INSTANCE DW "/studies/*/series/*/instances/*"
 
 static const http_route hospital_routes[] = {
     {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL},
     {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN},
+    /* DICOMweb (PS3.18): QIDO-RS */
+    {"GET", DW "/studies", dicomweb_search, DICOMWEB_ROLES},
+    {"GET", DW "/series", dicomweb_search, DICOMWEB_ROLES},
+    {"GET", DW "/instances", dicomweb_search, DICOMWEB_ROLES},
+    {"GET", DW "/studies/*/series", dicomweb_search, DICOMWEB_ROLES},
+    {"GET", DW "/studies/*/instances", dicomweb_search, DICOMWEB_ROLES},
+    {"GET", DW "/studies/*/series/*/instances", dicomweb_search, DICOMWEB_ROLES},
+    /* WADO-RS */
+    {"GET", DW "/studies/*", dicomweb_retrieve, DICOMWEB_ROLES},
+    {"GET", DW "/studies/*/series/*", dicomweb_retrieve, DICOMWEB_ROLES},
+    {"GET", DW_INSTANCE, dicomweb_retrieve, DICOMWEB_ROLES},
+    {"GET", DW "/studies/*/metadata", dicomweb_metadata, DICOMWEB_ROLES},
+    {"GET", DW "/studies/*/series/*/metadata", dicomweb_metadata, DICOMWEB_ROLES},
+    {"GET", DW_INSTANCE "/metadata", dicomweb_metadata, DICOMWEB_ROLES},
+    {"GET", DW_INSTANCE "/frames/*", dicomweb_frames, DICOMWEB_ROLES},
+    {"GET", DW_INSTANCE "/bulkdata/*", dicomweb_bulkdata, DICOMWEB_ROLES},
+    {"GET", DW_INSTANCE "/rendered", dicomweb_rendered, DICOMWEB_ROLES},
+    {"GET", DW_INSTANCE "/frames/*/rendered", dicomweb_rendered, DICOMWEB_ROLES},
+    {"GET", DW_INSTANCE "/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES},
+    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES},
+    {"GET", DW "/studies/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES},
+    /* WADO-URI */
+    {"GET", DW "/wado", dicomweb_wado_uri, DICOMWEB_ROLES},
+    {"GET", "/wado", dicomweb_wado_uri, DICOMWEB_ROLES},
+    /* STOW-RS (bodies streamed: see hospital_body_routes) */
+    {"POST", DW "/studies", dicomweb_store, DICOMWEB_ROLES},
+    {"POST", DW "/studies/*", dicomweb_store, DICOMWEB_ROLES},
+};
+
+/* Routes whose request bodies stream to a sink instead of the bounded buffer. */
+static const http_body_route hospital_body_routes[] = {
+    {"POST", DW "/studies", &dicomweb_stow_sink},
+    {"POST", DW "/studies/*", &dicomweb_stow_sink},
 };
 
 static const http_route directory_routes[] = {
@@ -22,4 +59,14 @@ const http_route *api_routes(const char *role, size_t *n)
     }
     *n = sizeof hospital_routes / sizeof hospital_routes[0];
     return hospital_routes;
+}
+
+const http_body_route *api_body_routes(const char *role, size_t *n)
+{
+    if (strcmp(role, "directory") == 0) {
+        *n = 0;
+        return NULL;
+    }
+    *n = sizeof hospital_body_routes / sizeof hospital_body_routes[0];
+    return hospital_body_routes;
 }

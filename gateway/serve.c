@@ -79,6 +79,7 @@ static int start_http(node *n)
     };
     size_t nroutes;
     const http_route *routes = api_routes(c->role, &nroutes);
+    ho.body_routes = api_body_routes(c->role, &ho.nbody_routes);
     char err[512];
     if (http_server_start(&n->http, &ho, routes, nroutes, n, err, sizeof err) < 0) {
         log_error("HTTP: %s", err);
