@@ -69,7 +69,9 @@ static int to_json(const char *path, const char *prefix, char **out, size_t *out
     (void)ds->convertToUTF8();
     std::ostringstream os;
     BulkFormat fmt(prefix);
+    os << '{'; /* DcmDataset writes the members only; DcmFileFormat adds the braces */
     c = ds->writeJson(os, fmt);
+    os << '}';
     if (c.bad()) {
         huren_dicom__seterr(err, errlen, "%s: JSON: %s", path, c.text());
         return HUREN_DICOM_ERROR;

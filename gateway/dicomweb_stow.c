@@ -167,21 +167,19 @@ static int stow_open(http_request *req, http_response *res, void **ctx)
     return 0;
 }
 
+/* Past max_stow_bytes the connection is closed (only a body without Content-Length gets this
+ * far); a malformed body is read to its end and dropped, then answered 400. */
 static int stow_write(void *ctx, const char *data, size_t len)
 {
     stow *s = ctx;
     s->received += len;
-    if (s->received > (uint64_t)s->n->cfg->dicomweb_max_stow_bytes) {
-        s->status = 413;
-        snprintf(s->err, sizeof s->err, "body larger than [dicomweb] max_stow_bytes");
+    if (s->received > (uint64_t)s->n->cfg->dicomweb_max_stow_bytes)
         return -1;
-    }
-    if (multipart_reader_feed(s->reader, data, len) < 0) {
-        if (!s->status) {
-            s->status = 400;
-            snprintf(s->err, sizeof s->err, "%s", multipart_reader_error(s->reader));
-        }
-        return -1;
+    if (s->status)
+        return 0;
+    if (multipart_reader_feed(s->reader, data, len) < 0 && !s->status) {
+        s->status = 400;
+        snprintf(s->err, sizeof s->err, "%s", multipart_reader_error(s->reader));
     }
     return 0;
 }

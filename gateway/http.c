@@ -34,7 +34,6 @@ typedef struct conn_state {
     int too_large;
     const http_body_sink *sink; /* streamed body: the sink and its context */
     void *sink_ctx;
-    int sink_stopped;
 } conn_state;
 
 /* A streamed response as libmicrohttpd's content reader sees it. */
@@ -274,11 +273,8 @@ static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, 
 
 static int buffer_body(http_server *srv, conn_state *st, const char *data, size_t n)
 {
-    if (st->sink) {
-        if (!st->sink_stopped && st->sink->write(st->sink_ctx, data, n) < 0)
-            st->sink_stopped = 1; /* keep reading (and dropping) so the handler can answer */
-        return 0;
-    }
+    if (st->sink)
+        return st->sink->write(st->sink_ctx, data, n) < 0 ? -1 : 0;
     if (st->too_large || st->len + n > srv->opts.max_body) {
         st->too_large = 1; /* keep reading (and dropping) so the answer can be sent */
         return 0;

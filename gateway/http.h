@@ -79,9 +79,11 @@ typedef struct http_route {
 /* A request body streamed to the application instead of buffered (STOW-RS of any size).
  * open runs once the request headers are in and the client is identified, before any body
  * byte: return 0 with *ctx set to accept, or -1 after filling res (status and message) to
- * refuse: the refusal is sent at once and no body is read. write gets each chunk in order;
- * returning -1 stops the sink (the rest of the body is read and dropped, and the handler,
- * which sees ctx as req->body_ctx, answers). close always runs once, last. */
+ * refuse: the refusal is sent at once and no body is read (the connection then closes). write
+ * gets each chunk in order and returns 0, or -1 to close the connection at once, without an
+ * answer (a body past every limit and without Content-Length); a sink that finds the body bad
+ * keeps returning 0 and drops the rest, so that its handler, which sees ctx as req->body_ctx
+ * on the final call, can answer. close always runs once, last (also on a dropped connection). */
 typedef struct http_body_sink {
     int (*open)(http_request *req, http_response *res, void **ctx);
     int (*write)(void *ctx, const char *data, size_t len);
