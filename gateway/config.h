@@ -50,6 +50,7 @@ typedef struct config {
     int fsync;
     long group_commit_max;
     long busy_timeout_ms;
+    long pack_max_instance;
     /* [dicom_aes]: TITLE = host:port */
     config_ae aes[CONFIG_MAX_PEERS];
     size_t naes;
