@@ -47,13 +47,14 @@ static int64_t pack_last(const char *dir)
     return last;
 }
 
-/* End of the committed bytes of a pack: past the last instance any row places in it. */
+/* End of the committed bytes of a pack: past the last instance any row places in it. The
+ * LIKE term repeats the partial index's condition so that SQLite uses it. */
 static int committed_end(huren_index *idx, const char *name, off_t *end)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(idx->wdb,
                                 "SELECT coalesce(max(blob_offset + blob_size), 0) FROM instances"
-                                " WHERE blob_name = ?1",
+                                " WHERE blob_name = ?1 AND blob_name LIKE 'pack/%'",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
