@@ -93,7 +93,9 @@ typedef struct huren_dicom_peer {
 
 /* A received C-STORE: the dataset was streamed into tmp_path (a Part-10 file in the options'
  * tmp_dir, with meta header, in the transfer syntax it arrived in). The handler adopts the file
- * (renames it away) or leaves it, which dicom/ then deletes. */
+ * (renames it away) or leaves it: dicom/ then reuses it for the association's next C-STORE
+ * (creating a file per instance is what costs most for small ones) and deletes it when the
+ * association ends. */
 typedef struct huren_dicom_store_req {
     const huren_dicom_peer *peer;
     const char *tmp_path;
@@ -127,6 +129,8 @@ typedef struct huren_dicom_retrieve_item {
     char *sop_class_uid;
     char *sop_instance_uid;
     char *transfer_syntax_uid;
+    uint64_t offset; /* where the Part-10 bytes start in path (a shared pack file) */
+    uint64_t length; /* their length; 0 = the whole file */
 } huren_dicom_retrieve_item;
 
 /* Filled by a retrieve handler; free with huren_dicom_retrieve_list_free(). */
@@ -138,6 +142,11 @@ typedef struct huren_dicom_retrieve_list {
 int huren_dicom_retrieve_list_add(huren_dicom_retrieve_list *l, const char *path,
                                   const char *sop_class_uid, const char *sop_instance_uid,
                                   const char *transfer_syntax_uid);
+/* The same for an instance stored inside a larger file: length bytes from offset. */
+int huren_dicom_retrieve_list_add_range(huren_dicom_retrieve_list *l, const char *path,
+                                        uint64_t offset, uint64_t length,
+                                        const char *sop_class_uid, const char *sop_instance_uid,
+                                        const char *transfer_syntax_uid);
 void huren_dicom_retrieve_list_free(huren_dicom_retrieve_list *l); /* frees items, not l */
 
 /* Log levels for huren_dicom_handlers.log (DCMTK's own logger is routed here too). */

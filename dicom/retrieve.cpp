@@ -4,11 +4,16 @@
 #include "dicom_int.h"
 
 #include <cstdlib>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
 #include <cstring>
 #include <set>
 #include <utility>
 
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcistrmb.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/diutil.h"
@@ -19,6 +24,16 @@ extern "C" int huren_dicom_retrieve_list_add(huren_dicom_retrieve_list *l, const
                                              const char *sop_class_uid,
                                              const char *sop_instance_uid,
                                              const char *transfer_syntax_uid)
+{
+    return huren_dicom_retrieve_list_add_range(l, path, 0, 0, sop_class_uid, sop_instance_uid,
+                                               transfer_syntax_uid);
+}
+
+extern "C" int huren_dicom_retrieve_list_add_range(huren_dicom_retrieve_list *l, const char *path,
+                                                   uint64_t offset, uint64_t length,
+                                                   const char *sop_class_uid,
+                                                   const char *sop_instance_uid,
+                                                   const char *transfer_syntax_uid)
 {
     if (!l || !path || !sop_class_uid || !sop_instance_uid)
         return HUREN_DICOM_ERROR;
@@ -31,6 +46,8 @@ extern "C" int huren_dicom_retrieve_list_add(huren_dicom_retrieve_list *l, const
         l->cap = cap;
     }
     huren_dicom_retrieve_item *it = &l->items[l->n];
+    it->offset = offset;
+    it->length = length;
     it->path = strdup(path);
     it->sop_class_uid = strdup(sop_class_uid);
     it->sop_instance_uid = strdup(sop_instance_uid);
@@ -120,6 +137,40 @@ static OFCondition send_rsp(retrieve_op &op, uint16_t status, bool final)
     return DIMSE_sendGetResponse(assoc, op.pres, op.greq, &rsp, NULL, NULL);
 }
 
+/* Does the item span its whole file (then DCMTK can stream it as it is)? */
+static bool whole_file(const huren_dicom_retrieve_item *it)
+{
+    struct stat sb;
+    if (it->length == 0)
+        return true;
+    return it->offset == 0 && stat(it->path, &sb) == 0 && (uint64_t)sb.st_size == it->length;
+}
+
+/* Load an item's dataset: the whole file, or its byte range of a shared pack file (read into
+ * memory: only small instances are packed). */
+static OFCondition load_item(const huren_dicom_retrieve_item *it, DcmFileFormat &ff)
+{
+    if (whole_file(it))
+        return ff.loadFile(it->path);
+    if (it->length > (64u << 20))
+        return makeOFCondition(OFM_dcmdata, 901, OF_error, "packed instance too large");
+    std::vector<char> buf(it->length);
+    int fd = open(it->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return makeOFCondition(OFM_dcmdata, 902, OF_error, "cannot open pack file");
+    ssize_t n = pread(fd, buf.data(), buf.size(), (off_t)it->offset);
+    close(fd);
+    if (n != (ssize_t)buf.size())
+        return makeOFCondition(OFM_dcmdata, 903, OF_error, "short read from pack file");
+    DcmInputBufferStream in;
+    in.setBuffer(buf.data(), (offile_off_t)buf.size());
+    in.setEos();
+    ff.transferInit();
+    OFCondition c = ff.read(in, EXS_Unknown, EGL_noChange, OFnumeric_limits<Uint32>::max());
+    ff.transferEnd();
+    return c;
+}
+
 /* Send one file with C-STORE on dst. Returns the C-STORE-RSP status, or 0xC001 when it could
  * not be sent (no context, unreadable file); *net_err tells a broken association. */
 static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
@@ -159,14 +210,14 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
     memset(&rsp, 0, sizeof(rsp));
     DcmDataset *detail = nullptr;
     OFCondition cond;
-    if (strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0) {
+    if (whole_file(it) && strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0) {
         /* as stored: DCMTK streams the file */
         cond = DIMSE_storeUser(dst, pid, &rq, it->path, NULL, NULL, NULL, DIMSE_NONBLOCKING,
                                scp->opts.dimse_timeout_s, &rsp, &detail);
     } else {
-        /* uncompressed in another byte order or VR encoding: re-encode in memory */
+        /* from a pack, or uncompressed in another byte order or VR encoding: in memory */
         DcmFileFormat ff;
-        OFCondition lc = ff.loadFile(it->path);
+        OFCondition lc = load_item(it, ff);
         if (lc.bad() ||
             ff.getDataset()
                 ->chooseRepresentation(DcmXfer(pc.acceptedTransferSyntax).getXfer(), NULL)

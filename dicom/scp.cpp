@@ -118,6 +118,8 @@ static void worker_main(huren_dicom_scp *scp, huren_dicom__worker *w, huren_dico
     }
     (void)ASC_dropSCPAssociation(a->assoc);
     (void)ASC_destroyAssociation(&a->assoc);
+    if (!a->store_tmp.empty())
+        (void)unlink(a->store_tmp.c_str());
     delete a;
     huren_dicom__log_bind(nullptr);
     std::lock_guard<std::mutex> lk(scp->mu);

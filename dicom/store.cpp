@@ -1,6 +1,7 @@
-/* store.cpp: the C-STORE service. The dataset streams straight into a unique file in tmp_dir
- * (never held in memory), is checked against the request (same SOP class and instance, valid
- * study/series/instance UIDs), parsed to UTF-8 and handed to the store handler. */
+/* store.cpp: the C-STORE service. The dataset streams straight into the association's temp
+ * file in tmp_dir (never held in memory; reused from one C-STORE to the next unless adopted),
+ * is checked against the request (same SOP class and instance, valid study/series/instance
+ * UIDs), parsed to UTF-8 and handed to the store handler. */
 #include "dicom_int.h"
 
 #include <cerrno>
@@ -87,24 +88,28 @@ OFCondition huren_dicom__store(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *req,
 {
     huren_dicom_scp *scp = a->scp;
     store_ctx ctx = {a, STATUS_Success};
-    std::string path = scp->tmp_dir + "/huren-store-XXXXXX";
-    std::vector<char> buf(path.begin(), path.end());
-    buf.push_back('\0');
-    int fd = mkstemp(buf.data());
-    const char *target = buf.data();
-    if (fd < 0) {
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_ERROR, "C-STORE: cannot create a file in %s: %s",
-                          scp->tmp_dir.c_str(), strerror(errno));
-        ctx.status = STATUS_STORE_Refused_OutOfResources;
-        target = NULL_DEVICE_NAME; /* the dataset must still be read off the wire */
-    } else {
-        close(fd);
+    const char *target = NULL_DEVICE_NAME; /* the dataset must still be read off the wire */
+    if (a->store_tmp.empty()) {
+        std::string path = scp->tmp_dir + "/huren-store-XXXXXX";
+        std::vector<char> buf(path.begin(), path.end());
+        buf.push_back('\0');
+        int fd = mkstemp(buf.data());
+        if (fd >= 0) {
+            close(fd);
+            a->store_tmp = buf.data();
+        } else {
+            huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_ERROR,
+                              "C-STORE: cannot create a file in %s: %s", scp->tmp_dir.c_str(),
+                              strerror(errno));
+            ctx.status = STATUS_STORE_Refused_OutOfResources;
+        }
     }
+    if (!a->store_tmp.empty())
+        target = a->store_tmp.c_str(); /* truncated and rewritten: no new file per instance */
     OFCondition cond = DIMSE_storeProvider(a->assoc, pres, req, target, OFTrue, NULL, store_cb,
                                            &ctx, DIMSE_NONBLOCKING, scp->opts.dimse_timeout_s);
-    if (fd >= 0 && unlink(buf.data()) != 0 && errno != ENOENT)
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "C-STORE: cannot remove %s: %s",
-                          buf.data(), strerror(errno));
+    if (!a->store_tmp.empty() && access(a->store_tmp.c_str(), F_OK) != 0)
+        a->store_tmp.clear(); /* the handler adopted the file: make a new one next time */
     if (cond.bad())
         ctx.status = STATUS_STORE_Refused_OutOfResources;
     if (scp->h.event)

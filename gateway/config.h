@@ -50,6 +50,7 @@ typedef struct config {
     int fsync;
     long group_commit_max;
     long busy_timeout_ms;
+    long pack_max_instance;
     /* [dicomweb] */
     long dicomweb_max_stow_bytes;
     long dicomweb_max_stow_parts;

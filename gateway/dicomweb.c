@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int dw_error(http_response *res, int status, const char *fmt, ...)
@@ -183,7 +184,8 @@ static int on_row(void *payload, const huren_index_row *row)
     }
     const char *const *val = row->values;
     dw_instance *i = &s->v[s->n];
-    *i = (dw_instance){dup_or_empty(row->blob_path), (uint64_t)row->blob_size,
+    *i = (dw_instance){dup_or_empty(row->blob_path), (uint64_t)row->blob_offset,
+                       (uint64_t)row->blob_size,
                        dup_or_empty(val[HUREN_INDEX_F_TRANSFER_SYNTAX_UID]),
                        dup_or_empty(val[HUREN_INDEX_F_SOP_CLASS_UID]),
                        dup_or_empty(val[HUREN_INDEX_F_SOP_INSTANCE_UID]),
@@ -242,7 +244,7 @@ void dw_instances_free(dw_instances *s)
 
 typedef struct file_stream {
     int fd;
-    uint64_t size;
+    uint64_t offset, size;
 } file_stream;
 
 static ssize_t file_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -252,7 +254,7 @@ static ssize_t file_read(void *cls, uint64_t pos, char *buf, size_t max)
         return 0;
     if (max > f->size - pos)
         max = (size_t)(f->size - pos);
-    ssize_t r = pread(f->fd, buf, max, (off_t)pos);
+    ssize_t r = pread(f->fd, buf, max, (off_t)(f->offset + pos));
     return r <= 0 ? -1 : r;
 }
 
@@ -263,11 +265,13 @@ static void file_free(void *cls)
     free(f);
 }
 
-int dw_reply_file(http_response *res, const char *content_type, const char *path, uint64_t size)
+int dw_reply_file(http_response *res, const char *content_type, const char *path,
+                  uint64_t offset, uint64_t size)
 {
     file_stream *f = malloc(sizeof *f);
     if (!f)
         return -1;
+    f->offset = offset;
     f->size = size;
     if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
         log_warn("%s", path);
@@ -275,4 +279,52 @@ int dw_reply_file(http_response *res, const char *content_type, const char *path
         return -1;
     }
     return http_reply_stream(res, 200, content_type, size, file_read, f, file_free);
+}
+
+/* Copy size bytes at offset of src into a new temp file (name in out). */
+static int copy_range(const char *src, uint64_t offset, uint64_t size, const char *dir, char *out,
+                      size_t len)
+{
+    snprintf(out, len, "%s/wado-XXXXXX", dir);
+    int in = open(src, O_RDONLY | O_CLOEXEC), fd = in >= 0 ? mkstemp(out) : -1, rc = -1;
+    char buf[65536];
+    uint64_t done = 0;
+    while (fd >= 0 && done < size) {
+        size_t want = size - done < sizeof buf ? (size_t)(size - done) : sizeof buf;
+        ssize_t r = pread(in, buf, want, (off_t)(offset + done));
+        if (r <= 0 || write(fd, buf, (size_t)r) != r)
+            break;
+        done += (uint64_t)r;
+    }
+    if (fd >= 0 && done == size)
+        rc = 0;
+    if (fd >= 0 && (close(fd) != 0 || rc < 0)) {
+        unlink(out);
+        rc = -1;
+    }
+    if (in >= 0)
+        close(in);
+    return rc;
+}
+
+int dw_instance_file(node *n, const dw_instance *x, char *out, size_t len, int *temp)
+{
+    struct stat st;
+    *temp = 0;
+    if (x->offset == 0 && stat(x->path, &st) == 0 && (uint64_t)st.st_size == x->size) {
+        snprintf(out, len, "%s", x->path);
+        return 0;
+    }
+    *temp = 1;
+    if (copy_range(x->path, x->offset, x->size, huren_index_tmp_dir(n->index), out, len) < 0) {
+        log_warn("%s: cannot copy instance %s out of its pack", x->path, x->sop_uid);
+        return -1;
+    }
+    return 0;
+}
+
+void dw_instance_done(const char *path, int temp)
+{
+    if (temp)
+        unlink(path);
 }

@@ -66,8 +66,8 @@ int dw_error(http_response *res, int status, const char *fmt, ...)
 
 /* The stored instances a retrieval names (study, series and instance UIDs, NULL = any). */
 typedef struct dw_instance {
-    char *path;
-    uint64_t size;
+    char *path;       /* the file holding the instance: size bytes from offset (a pack) */
+    uint64_t offset, size;
     char *ts, *sop_class, *sop_uid, *series_uid, *study_uid;
 } dw_instance;
 typedef struct dw_instances {
@@ -82,7 +82,13 @@ int dw_find_instances(node *n, const dw_path *p, size_t max, dw_instances *out,
 void dw_instances_free(dw_instances *s);
 /* Record patient and study for the audit trail. */
 void dw_audit(http_response *res, const char *patient_id, const char *study_uid);
-/* Answer with one file streamed as is. Returns 0 or -1. */
-int dw_reply_file(http_response *res, const char *content_type, const char *path, uint64_t size);
+/* Answer with size bytes of a file from offset, streamed as is. Returns 0 or -1. */
+int dw_reply_file(http_response *res, const char *content_type, const char *path,
+                  uint64_t offset, uint64_t size);
+/* A path DCMTK can read the instance from: its own blob file, or (for an instance inside a
+ * pack) a temp copy in the archive's tmp dir, which *temp says to dw_instance_done. Returns 0,
+ * or -1 (file unreadable). */
+int dw_instance_file(node *n, const dw_instance *x, char *out, size_t len, int *temp);
+void dw_instance_done(const char *path, int temp);
 
 #endif

@@ -112,14 +112,20 @@ static int pick_format(const http_request *req, const char *param)
 }
 
 /* Render the first instance of set that renders; the answer goes into res. */
-static int render_set(http_response *res, const dw_instances *set, const render_req *r)
+static int render_set(node *n, http_response *res, const dw_instances *set,
+                      const render_req *r)
 {
     char err[512] = "no instance";
     int rc = HUREN_DICOM_ENOTSUP;
     for (size_t i = 0; i < set->n; i++) {
         char *img;
         size_t len;
-        rc = huren_dicom_render(set->v[i].path, &r->o, &img, &len, NULL, NULL, err, sizeof err);
+        char path[4096];
+        int temp;
+        if (dw_instance_file(n, &set->v[i], path, sizeof path, &temp) < 0)
+            return -1;
+        rc = huren_dicom_render(path, &r->o, &img, &len, NULL, NULL, err, sizeof err);
+        dw_instance_done(path, temp);
         if (rc == HUREN_DICOM_OK)
             return http_reply_buffer(res, 200,
                                      r->o.format == HUREN_DICOM_IMAGE_PNG ? "image/png"
@@ -166,7 +172,7 @@ static int rendered(http_request *req, http_response *res, int thumbnail)
     if (set.n == 0)
         return dw_error(res, 404, "no such instance");
     dw_audit(res, set.patient_id, set.v[0].study_uid);
-    int rc = render_set(res, &set, &r);
+    int rc = render_set(req->app, res, &set, &r);
     dw_instances_free(&set);
     return rc;
 }
@@ -258,8 +264,9 @@ int dicomweb_wado_uri(http_request *req, http_response *res)
     if (set.n == 0)
         return dw_error(res, 404, "no such instance");
     dw_audit(res, set.patient_id, set.v[0].study_uid);
-    int rc = dicom ? dw_reply_file(res, "application/dicom", set.v[0].path, set.v[0].size)
-                   : render_set(res, &set, &u.r);
+    int rc = dicom ? dw_reply_file(res, "application/dicom", set.v[0].path, set.v[0].offset,
+                                   set.v[0].size)
+                   : render_set(req->app, res, &set, &u.r);
     dw_instances_free(&set);
     return rc;
 }

@@ -282,7 +282,7 @@ static void store_part(stow *s, size_t i, stow_result *r)
     }
     huren_index_put_outcome outcome;
     ingest_result ir = ingest_dicom_instance(s->n, el, nel, huren_dicom_file_transfer_syntax(f),
-                                             p->path, &outcome, err, sizeof err);
+                                             p->path, 0, &outcome, err, sizeof err);
     p->path[0] = 0; /* consumed */
     if (ir == INGEST_OK) {
         add_ref(r, cls, sop, study, series,

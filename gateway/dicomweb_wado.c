@@ -82,7 +82,7 @@ int dicomweb_retrieve(http_request *req, http_response *res)
     char ct[256];
     if (form == 2) {
         snprintf(ct, sizeof ct, "application/dicom; transfer-syntax=%s", set.v[0].ts);
-        rc = dw_reply_file(res, ct, set.v[0].path, set.v[0].size);
+        rc = dw_reply_file(res, ct, set.v[0].path, set.v[0].offset, set.v[0].size);
         dw_instances_free(&set);
         return rc;
     }
@@ -91,7 +91,8 @@ int dicomweb_retrieve(http_request *req, http_response *res)
         char url[1024];
         instance_url(req, &set.v[i], url, sizeof url);
         snprintf(ct, sizeof ct, "application/dicom; transfer-syntax=%s", set.v[i].ts);
-        if (multipart_writer_add_file(w, ct, url, set.v[i].path, set.v[i].size) < 0) {
+        if (multipart_writer_add_file(w, ct, url, set.v[i].path, set.v[i].offset,
+                                      set.v[i].size) < 0) {
             multipart_writer_free(w);
             w = NULL;
         }
@@ -108,6 +109,7 @@ int dicomweb_retrieve(http_request *req, http_response *res)
 /* ---- metadata: a JSON array produced one instance at a time ---- */
 
 typedef struct meta_stream {
+    node *n;
     dw_instances set;
     char base[512];
     size_t next;      /* next instance to render */
@@ -133,11 +135,15 @@ static int meta_refill(meta_stream *m)
     m->len = m->off = 0;
     while (m->next < m->set.n) {
         dw_instance *x = &m->set.v[m->next];
-        char prefix[1024], err[512], *json = NULL;
+        char prefix[1024], err[512] = "unreadable", *json = NULL, path[4096];
         size_t jlen = 0;
+        int temp, rc = HUREN_DICOM_EIO;
         snprintf(prefix, sizeof prefix, "%s/studies/%s/series/%s/instances/%s/bulkdata/",
                  m->base, x->study_uid, x->series_uid, x->sop_uid);
-        int rc = huren_dicom_file_to_json(x->path, prefix, &json, &jlen, err, sizeof err);
+        if (dw_instance_file(m->n, x, path, sizeof path, &temp) == 0) {
+            rc = huren_dicom_file_to_json(path, prefix, &json, &jlen, err, sizeof err);
+            dw_instance_done(path, temp);
+        }
         m->next++;
         if (rc != HUREN_DICOM_OK) {
             log_warnx("metadata of %s left out: %s", x->sop_uid, err);
@@ -202,6 +208,7 @@ int dicomweb_metadata(http_request *req, http_response *res)
         return rc == -2 ? -1 : 0;
     }
     dw_base_url(req, m->base, sizeof m->base);
+    m->n = req->app;
     return http_reply_stream(res, 200, "application/dicom+json", HTTP_SIZE_UNKNOWN, meta_read, m,
                              meta_free);
 }
@@ -269,6 +276,12 @@ static int send_frames(http_request *req, http_response *res, const unsigned *fr
     int rc = find_or_404(req, res, &p, &set);
     if (rc < 0)
         return rc == -2 ? -1 : 0;
+    char path[4096];
+    int temp;
+    if (dw_instance_file(req->app, &set.v[0], path, sizeof path, &temp) < 0) {
+        dw_instances_free(&set);
+        return -1;
+    }
     multipart_writer *w = multipart_writer_new();
     const char *type = NULL;
     char ct[256], err[512];
@@ -277,7 +290,7 @@ static int send_frames(http_request *req, http_response *res, const unsigned *fr
         char *data;
         size_t len;
         int encap = 0;
-        rc = huren_dicom_file_frame(set.v[0].path, frames ? frames[i] : 0, &data, &len, NULL,
+        rc = huren_dicom_file_frame(path, frames ? frames[i] : 0, &data, &len, NULL,
                                     &encap, err, sizeof err);
         if (rc != HUREN_DICOM_OK) {
             status = rc == HUREN_DICOM_ERANGE ? 404 : rc == HUREN_DICOM_ENOTSUP ? 400 : 500;
@@ -298,6 +311,7 @@ static int send_frames(http_request *req, http_response *res, const unsigned *fr
             w = NULL;
         }
     }
+    dw_instance_done(path, temp);
     dw_instances_free(&set);
     if (!w || status) {
         multipart_writer_free(w);

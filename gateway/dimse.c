@@ -21,8 +21,8 @@ static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
     huren_index_put_outcome outcome;
     char err[512];
     ingest_result r = ingest_dicom_instance(n, req->elements, req->nelements,
-                                            req->transfer_syntax_uid, req->tmp_path, &outcome,
-                                            err, sizeof err);
+                                            req->transfer_syntax_uid, req->tmp_path,
+                                            HUREN_INDEX_PUT_KEEP_TMP, &outcome, err, sizeof err);
     if (r == INGEST_INVALID) {
         log_warnx("C-STORE %s from %s refused: %s", req->sop_instance_uid, req->peer->calling_ae,
                   err);
@@ -169,10 +169,10 @@ static int on_retrieve_row(void *payload, const huren_index_row *row)
     retrieve_ctx *c = payload;
     if (!row->blob_path)
         return 0;
-    if (huren_dicom_retrieve_list_add(c->out, row->blob_path,
-                                      row->values[HUREN_INDEX_F_SOP_CLASS_UID],
-                                      row->values[HUREN_INDEX_F_SOP_INSTANCE_UID],
-                                      row->values[HUREN_INDEX_F_TRANSFER_SYNTAX_UID]) < 0) {
+    if (huren_dicom_retrieve_list_add_range(
+            c->out, row->blob_path, (uint64_t)row->blob_offset, (uint64_t)row->blob_size,
+            row->values[HUREN_INDEX_F_SOP_CLASS_UID], row->values[HUREN_INDEX_F_SOP_INSTANCE_UID],
+            row->values[HUREN_INDEX_F_TRANSFER_SYNTAX_UID]) < 0) {
         c->failed = 1;
         return 1;
     }

@@ -412,10 +412,11 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
         {MHD_OPTION_END, 0, NULL},
     };
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)opts->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &ss,
+        flags, (uint16_t)opts->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, &ss,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot start HTTP%s server on %s port %d (in use, or bad TLS files)",
                  tls ? "S" : "", opts->bind_address, opts->port);

@@ -138,7 +138,7 @@ static void import_file(import_run *r, const char *path)
     const huren_dicom_element *el = huren_dicom_file_elements(f, &nel);
     huren_index_put_outcome outcome;
     ingest_result ir = ingest_dicom_instance(r->n, el, nel, huren_dicom_file_transfer_syntax(f),
-                                             tmp, &outcome, err, sizeof err);
+                                             tmp, 0, &outcome, err, sizeof err);
     if (ir == INGEST_INVALID) {
         log_warnx("%s: rejected: %s", path, err);
         note_reason(r, path, err);

@@ -20,7 +20,8 @@ static const struct {
 
 ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size_t nel,
                                     const char *transfer_syntax_uid, const char *tmp_path,
-                                    huren_index_put_outcome *outcome, char *err, size_t errlen)
+                                    unsigned put_flags, huren_index_put_outcome *outcome,
+                                    char *err, size_t errlen)
 {
     const char *values[HUREN_INDEX_F_COUNT] = {0};
     for (size_t i = 0; i < dicom_nfields; i++)
@@ -38,7 +39,7 @@ ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size
             goto invalid;
         }
     }
-    int rc = huren_index_instance_put(n->index, values, tmp_path, outcome);
+    int rc = huren_index_instance_put_ex(n->index, values, tmp_path, put_flags, outcome);
     if (rc == HUREN_INDEX_EINVAL) {
         snprintf(err, errlen, "%s", huren_index_errmsg(n->index));
         goto invalid;

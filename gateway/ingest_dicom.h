@@ -13,10 +13,13 @@ typedef enum ingest_result {
     INGEST_FAILED = -2    /* the archive could not store it (disk, database): not stored */
 } ingest_result;
 
-/* Store the Part-10 file tmp_path (inside the archive's tmp dir; consumed in every case) whose
- * text elements are el[0..nel). Counts the outcome in n->metrics. err gets the reason. */
+/* Store the Part-10 file tmp_path (inside the archive's tmp dir) whose text elements are
+ * el[0..nel). The file is consumed, except that with HUREN_INDEX_PUT_KEEP_TMP in put_flags a
+ * file whose bytes were copied into a pack is left for the caller to reuse. Counts the outcome
+ * in n->metrics. err gets the reason. */
 ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size_t nel,
                                     const char *transfer_syntax_uid, const char *tmp_path,
-                                    huren_index_put_outcome *outcome, char *err, size_t errlen);
+                                    unsigned put_flags, huren_index_put_outcome *outcome,
+                                    char *err, size_t errlen);
 
 #endif

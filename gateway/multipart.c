@@ -313,6 +313,7 @@ typedef struct wpart {
     size_t head_len;
     char *path;       /* file body, or */
     char *data;       /* memory body */
+    uint64_t offset;  /* of the body in the file */
     uint64_t size;
 } wpart;
 
@@ -370,7 +371,7 @@ const char *multipart_writer_boundary(const multipart_writer *w)
 }
 
 static int add(multipart_writer *w, const char *ct, const char *location, char *path,
-               char *data, uint64_t size)
+               char *data, uint64_t offset, uint64_t size)
 {
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 16;
@@ -389,16 +390,17 @@ static int add(multipart_writer *w, const char *ct, const char *location, char *
     char *h = strdup(head);
     if (!h)
         return -1;
-    w->parts[w->n++] = (wpart){h, (size_t)len, path, data, size};
+    w->parts[w->n++] = (wpart){h, (size_t)len, path, data, offset, size};
     w->total += (uint64_t)len + size;
     return 0;
 }
 
 int multipart_writer_add_file(multipart_writer *w, const char *content_type,
-                              const char *location, const char *path, uint64_t size)
+                              const char *location, const char *path, uint64_t offset,
+                              uint64_t size)
 {
     char *copy = strdup(path);
-    if (!copy || add(w, content_type, location, copy, NULL, size) < 0) {
+    if (!copy || add(w, content_type, location, copy, NULL, offset, size) < 0) {
         free(copy);
         return -1;
     }
@@ -408,7 +410,7 @@ int multipart_writer_add_file(multipart_writer *w, const char *content_type,
 int multipart_writer_add_data(multipart_writer *w, const char *content_type,
                               const char *location, char *data, size_t len)
 {
-    if (add(w, content_type, location, NULL, data, len) < 0) {
+    if (add(w, content_type, location, NULL, data, 0, len) < 0) {
         free(data);
         return -1;
     }
@@ -446,7 +448,7 @@ static ssize_t segment(multipart_writer *w, char *buf, size_t max)
     }
     if (w->fd < 0 && (w->fd = open(p->path, O_RDONLY | O_CLOEXEC)) < 0)
         return -1;
-    ssize_t r = read(w->fd, buf, n);
+    ssize_t r = pread(w->fd, buf, n, (off_t)(p->offset + w->off));
     return r <= 0 ? -1 : r; /* a file shorter than indexed is an error, not an end */
 }
 

@@ -50,11 +50,12 @@ typedef struct multipart_writer multipart_writer;
 multipart_writer *multipart_writer_new(void); /* random boundary; NULL if out of memory */
 void multipart_writer_free(multipart_writer *w); /* NULL-safe; the stream free callback */
 const char *multipart_writer_boundary(const multipart_writer *w);
-/* A part read from the file at path (size bytes, checked when read) or from data (owned from
- * here on, freed with free()). content_type and location (Content-Location, may be NULL) are
+/* A part read from the file at path (size bytes from offset, checked when read) or from data
+ * (owned from here on, freed with free()). content_type and location (Content-Location, may be NULL) are
  * copied. Return 0 or -1 (out of memory). */
 int multipart_writer_add_file(multipart_writer *w, const char *content_type,
-                              const char *location, const char *path, uint64_t size);
+                              const char *location, const char *path, uint64_t offset,
+                              uint64_t size);
 int multipart_writer_add_data(multipart_writer *w, const char *content_type,
                               const char *location, char *data, size_t len);
 /* Total body length. */

@@ -41,6 +41,7 @@ int node_open_index(node *n, char *err, size_t errlen)
     io.fsync = n->cfg->fsync;
     io.busy_timeout_ms = (int)n->cfg->busy_timeout_ms;
     io.group_commit_max = (int)n->cfg->group_commit_max;
+    io.pack_max_instance = n->cfg->pack_max_instance;
     char ierr[512];
     if (huren_index_open(&n->index, &io, ierr, sizeof ierr) < 0) {
         snprintf(err, errlen, "archive %s: %s", n->cfg->data_dir, ierr);

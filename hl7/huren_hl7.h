@@ -314,7 +314,7 @@ typedef struct huren_hl7_mllp_stats {
     unsigned long long connections;               /* accepted and served */
     unsigned long long refused;                   /* closed at once: max_connections reached */
     unsigned long long messages;                  /* frames received */
-    unsigned long long acks_aa, acks_ae, acks_ar; /* ACKs sent */
+    unsigned long long acks_aa, acks_ae, acks_ar; /* ACKs built and sent (or attempted) */
     unsigned long long parse_errors;              /* frames that did not parse */
     unsigned long long oversize_frames; /* connections closed for a frame over the maximum */
     unsigned long long idle_timeouts;   /* connections closed for silence */

@@ -140,17 +140,18 @@ static int on_frame(const char *data, size_t len, void *arg)
                              &ack, &ack_len, err, sizeof(err));
     if (rc == 0)
         rc = huren_hl7_mllp_frame(ack, ack_len, &frame, &frame_len);
-    if (rc == 0)
-        rc = write_all(srv, c->fd, frame, frame_len);
-    if (rc < 0) {
-        atomic_fetch_add(&srv->st.send_errors, 1);
-        logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: sending the ACK failed: %s", c->peer,
-              err[0] ? err : huren_hl7_strerror(rc));
-    } else {
+    if (rc == 0) {
+        /* counted before the write, so that a sender who has read its ACK sees it counted */
         atomic_fetch_add(res.code == HUREN_HL7_AA   ? &srv->st.aa
                          : res.code == HUREN_HL7_AR ? &srv->st.ar
                                                     : &srv->st.ae,
                          1);
+        rc = write_all(srv, c->fd, frame, frame_len);
+    }
+    if (rc < 0) {
+        atomic_fetch_add(&srv->st.send_errors, 1);
+        logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: sending the ACK failed: %s", c->peer,
+              err[0] ? err : huren_hl7_strerror(rc));
     }
     if (rc == 0 && srv->opts.log) {
         char what[96];

@@ -95,7 +95,10 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
         goto done;
     }
     idx->pending_fd = -1;
+    idx->pack_fd = -1;
     idx->opts = *opts;
+    if (idx->opts.pack_max_bytes <= 0)
+        idx->opts.pack_max_bytes = HUREN_INDEX_PACK_MAX_BYTES;
     idx->opts.data_dir = NULL; /* not owned; the absolute copy is idx->data_dir */
     if (idx->opts.busy_timeout_ms < 0)
         idx->opts.busy_timeout_ms = 0;
@@ -122,7 +125,8 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
         snprintf(ebuf, sizeof(ebuf), "%s", huren_index_errmsg(idx));
         goto done;
     }
-    if ((rc = huren_index__pending_open(idx, ebuf, sizeof(ebuf))) < 0)
+    if ((rc = huren_index__pending_open(idx, ebuf, sizeof(ebuf))) < 0 ||
+        (rc = huren_index__pack_open(idx, ebuf, sizeof(ebuf))) < 0)
         goto done;
     *out = idx;
     idx = NULL;
@@ -148,6 +152,7 @@ void huren_index_close(huren_index *idx)
     sqlite3_close(idx->wdb); /* the last connection checkpoints and removes the WAL */
     if (idx->pending_fd >= 0)
         close(idx->pending_fd);
+    huren_index__pack_close(idx);
     pthread_mutex_destroy(&idx->qlock);
     pthread_cond_destroy(&idx->qcond);
     pthread_mutex_destroy(&idx->rlock);

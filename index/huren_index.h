@@ -111,9 +111,13 @@ typedef struct huren_index_options {
                                       0 only for tests and benchmarks that say so */
     int busy_timeout_ms;           /* wait on a locked database this long */
     int group_commit_max;          /* at most this many puts share one transaction */
+    int64_t pack_max_instance;     /* instances up to this size (bytes) are appended to a shared
+                                      pack file instead of a file of their own; 0 = never */
+    int64_t pack_max_bytes;        /* a pack is closed and a new one started past this size */
 } huren_index_options;
 
-#define HUREN_INDEX_OPTIONS_INIT { NULL, HUREN_INDEX_DUP_KEEP, 1, 10000, 64 }
+#define HUREN_INDEX_PACK_MAX_BYTES ((int64_t)1 << 30)
+#define HUREN_INDEX_OPTIONS_INIT { NULL, HUREN_INDEX_DUP_KEEP, 1, 10000, 64, 0, HUREN_INDEX_PACK_MAX_BYTES }
 
 /* Open (creating and migrating as needed) the archive under opts->data_dir. Files left in tmp/
  * by a crash are removed. On failure returns a negative code, *out is NULL and err (if not NULL)
@@ -147,6 +151,18 @@ typedef enum huren_index_put_outcome {
 int huren_index_instance_put(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
                              const char *tmp_path, huren_index_put_outcome *outcome);
 
+/* Flags of huren_index_instance_put_ex. */
+#define HUREN_INDEX_PUT_KEEP_TMP 0x1 /* when the bytes are copied into a pack (or the instance is
+                                        a kept duplicate), leave tmp_path for the caller to reuse
+                                        or remove: saves creating a file per instance */
+
+/* huren_index_instance_put with flags. Small instances (pack_max_instance) are copied into a
+ * pack, synced once per group commit, instead of getting a file of their own; tmp_path then
+ * still exists on return when HUREN_INDEX_PUT_KEEP_TMP is given. */
+int huren_index_instance_put_ex(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
+                                const char *tmp_path, unsigned flags,
+                                huren_index_put_outcome *outcome);
+
 /* One condition of a query: field matches value (syntax by huren_index_field_kind()). An empty
  * value is universal matching (no condition) and only asks for the field to be returned. */
 typedef struct huren_index_match {
@@ -163,12 +179,14 @@ typedef struct huren_index_query {
 } huren_index_query;
 
 /* One result row: values of every field at row's level and the levels above (NULL if absent;
- * computed counts as decimal text). blob_path is the absolute path of the Part-10 file for
- * instance-level rows, NULL otherwise. All borrowed, valid only during the callback. */
+ * computed counts as decimal text). blob_path is the absolute path of the file holding the
+ * Part-10 bytes for instance-level rows (blob_size bytes from blob_offset), NULL otherwise. All borrowed, valid only during the callback. */
 typedef struct huren_index_row {
     const char *values[HUREN_INDEX_F_COUNT];
     const char *blob_path;
     int64_t blob_size;
+    int64_t blob_offset; /* where the instance starts in blob_path: 0 for a file of its own,
+                            its position for an instance in a shared pack file */
 } huren_index_row;
 
 /* Return nonzero from the callback to stop; huren_index_find then returns HUREN_INDEX_ECANCEL. */

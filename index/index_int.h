@@ -92,7 +92,7 @@ int huren_index__rows_lookup(huren_index__rows *r, const char *sop_uid, huren_in
 /* Insert one instance with its parents, maintaining counts and computed fields. blob_name may be
  * NULL (rows seeded without a file). */
 int huren_index__rows_insert(huren_index__rows *r, const char *const values[HUREN_INDEX_F_COUNT],
-                             const char *blob_name, int64_t gen, int64_t size);
+                             const char *blob_name, int64_t gen, int64_t offset, int64_t size);
 /* Remove one instance row, maintaining counts and removing parents left empty. */
 int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk);
 
@@ -103,6 +103,19 @@ int huren_index__pending_open(huren_index *idx, char *err, size_t errlen);
 int huren_index__pending_add(huren_index *idx, const char *name, const char *uid);
 /* Empty the journal once a batch's files are committed or removed. */
 void huren_index__pending_clear(huren_index *idx);
+
+/* ---- pack files of small instances (pack.c; the leader only) ---- */
+/* Is this blob name a pack ("pack/<8 hex>")? Packs are shared and never unlinked per instance. */
+int huren_index__pack_is(const char *blob_name);
+/* Open the last pack (trimming bytes no committed row references) or create the first. */
+int huren_index__pack_open(huren_index *idx, char *err, size_t errlen);
+void huren_index__pack_close(huren_index *idx);
+/* Copy tmp_path (size bytes) to the end of the current pack, starting a new pack when the
+ * current one would pass pack_max_bytes; returns the pack's blob name and the offset. */
+int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size,
+                             char name[32], int64_t *offset);
+/* fdatasync the pack if anything was appended since the last sync (and fsync is on). */
+int huren_index__pack_sync(huren_index *idx);
 
 /* ---- the handle (archive.c) ---- */
 typedef struct huren_index__put huren_index__put;
@@ -128,6 +141,13 @@ struct huren_index {
 
     /* blobs/xx/yy folders known to exist, one bit per xxyy (blob.c; leader only) */
     unsigned char dir_known[65536 / 8];
+
+    /* the pack small instances are appended to (pack.c), used by the leader only */
+    int pack_fd;
+    int64_t pack_seq;
+    char pack_name[32];
+    off_t pack_off;
+    int pack_dirty;
 
     /* the journal of blob files in flight (pending.c), written by the leader only */
     int pending_fd;

@@ -44,8 +44,8 @@ int huren_index__find_sql(const huren_index *idx, const huren_index_query *q,
         if (d->level <= q->level)
             huren_index__strbuf_addf(sql, "%s.\"%s\", ", d->alias, d->name);
     }
-    huren_index__strbuf_add(sql, q->level == HUREN_INDEX_LEVEL_INSTANCE ? "i.blob_name, i.blob_size"
-                                                                        : "NULL, 0");
+    huren_index__strbuf_add(sql, q->level == HUREN_INDEX_LEVEL_INSTANCE ? "i.blob_name, i.blob_size, i.blob_offset"
+                                                                        : "NULL, 0, 0");
     huren_index__strbuf_addf(sql, " FROM %s WHERE 1", from_sql[q->level]);
     for (size_t i = 0; i < q->nmatches; i++) {
         huren_index_field f = q->matches[i].field;
@@ -91,6 +91,7 @@ static int rows_deliver(huren_index *idx, sqlite3 *db, sqlite3_stmt *st, const h
         if (blob && huren_index__blob_path(idx, blob, path, sizeof(path)) == 0)
             row.blob_path = path;
         row.blob_size = sqlite3_column_int64(st, c + 1);
+        row.blob_offset = sqlite3_column_int64(st, c + 2);
         if (cb && cb(payload, &row) != 0) {
             huren_index__seterr(idx, "stopped by the row callback");
             return HUREN_INDEX_ECANCEL;

@@ -73,8 +73,8 @@ static const char *const sql[S_COUNT] = {
     [S_INSERT_INSTANCE] =
         "INSERT INTO instances(series_pk, sop_instance_uid, sop_class_uid, instance_number,"
         " instance_number_int, \"rows\", \"columns\", bits_allocated, number_of_frames,"
-        " transfer_syntax_uid, blob_name, blob_gen, blob_size)"
-        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+        " transfer_syntax_uid, blob_name, blob_gen, blob_size, blob_offset)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
     [S_ADJ_PATIENT] = "UPDATE patients SET patient_num_studies = patient_num_studies + ?2,"
                       " patient_num_series = patient_num_series + ?3,"
                       " patient_num_instances = patient_num_instances + ?4"
@@ -402,7 +402,7 @@ static int series_insert(huren_index__rows *r, const char *const values[], int64
 }
 
 static int instance_insert(huren_index__rows *r, const char *const values[], int64_t sepk,
-                           const char *blob_name, int64_t gen, int64_t size)
+                           const char *blob_name, int64_t gen, int64_t offset, int64_t size)
 {
     sqlite3_stmt *s = stmt(r, S_INSERT_INSTANCE);
     sqlite3_bind_int64(s, 1, sepk);
@@ -418,6 +418,7 @@ static int instance_insert(huren_index__rows *r, const char *const values[], int
     bind_text(s, 11, blob_name);
     sqlite3_bind_int64(s, 12, gen);
     sqlite3_bind_int64(s, 13, size);
+    sqlite3_bind_int64(s, 14, offset);
     return run(r, s, NULL, "storing instance");
 }
 
@@ -483,14 +484,14 @@ static int parents_get(huren_index__rows *r, const char *const values[], int64_t
 }
 
 int huren_index__rows_insert(huren_index__rows *r, const char *const values[HUREN_INDEX_F_COUNT],
-                             const char *blob_name, int64_t gen, int64_t size)
+                             const char *blob_name, int64_t gen, int64_t offset, int64_t size)
 {
     int64_t pk[3]; /* series, study, patient */
     int created[3];
     int rc = parents_get(r, values, pk, created);
     if (rc < 0)
         return rc;
-    if ((rc = instance_insert(r, values, pk[0], blob_name, gen, size)) < 0)
+    if ((rc = instance_insert(r, values, pk[0], blob_name, gen, offset, size)) < 0)
         return rc;
     if ((rc = adjust(r, S_ADJ_SERIES, pk[0], 1, 0, 0, NULL)) < 0 ||
         (rc = adjust(r, S_ADJ_STUDY, pk[1], created[1], 1, 0, NULL)) < 0 ||

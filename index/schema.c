@@ -88,6 +88,11 @@ static const char *const steps[] = {
     "INSERT INTO totals SELECT 1, (SELECT count(*) FROM patients),"
     " (SELECT count(*) FROM studies), (SELECT count(*) FROM series),"
     " (SELECT count(*) FROM instances), (SELECT coalesce(sum(blob_size), 0) FROM instances);",
+
+    /* 4: small instances live in shared pack files (pack.c): a row names the pack in blob_name
+     * and where its bytes start; files of their own keep offset 0. */
+    "ALTER TABLE instances ADD COLUMN blob_offset INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX instances_blob ON instances(blob_name) WHERE blob_name LIKE 'pack/%';",
 };
 
 int huren_index__schema_latest(void)

@@ -16,6 +16,7 @@ struct huren_index__put {
     const char *const *values;
     const char *tmp_path;
     int64_t size;
+    unsigned flags;
     /* results, written by the leader */
     int rc;
     huren_index_put_outcome outcome;
@@ -24,7 +25,7 @@ struct huren_index__put {
     /* the leader's work state */
     char final_path[PATH_MAX];
     char old_path[PATH_MAX];
-    int renamed, unlink_old, unlink_tmp;
+    int renamed, unlink_old, unlink_tmp, packed;
     huren_index__put *next;
 };
 
@@ -57,6 +58,36 @@ static void put_fail(huren_index *idx, huren_index__put *p, int rc)
     snprintf(p->err, sizeof(p->err), "%s", huren_index_errmsg(idx));
 }
 
+/* A small instance: its bytes go to the end of the current pack. A replaced instance's old bytes
+ * stay in their pack unreferenced; an old file of its own is removed after the commit. */
+static int put_packed(huren_index *idx, huren_index__put *p, const huren_index__existing *ex)
+{
+    char name[32];
+    int64_t offset;
+    int rc = huren_index__pack_append(idx, p->tmp_path, p->size, name, &offset);
+    if (rc < 0)
+        return rc;
+    p->packed = 1;
+    p->unlink_tmp = !(p->flags & HUREN_INDEX_PUT_KEEP_TMP);
+    p->outcome = HUREN_INDEX_PUT_STORED;
+    if (ex->found) {
+        if (ex->blob_name[0] && !huren_index__pack_is(ex->blob_name)) {
+            if ((rc = huren_index__pending_add(idx, ex->blob_name,
+                                               p->values[HUREN_INDEX_F_SOP_INSTANCE_UID])) < 0) {
+                huren_index__seterr(idx, "writing the pending-blob journal: %s", strerror(-rc));
+                return HUREN_INDEX_EIO;
+            }
+            if (huren_index__blob_path(idx, ex->blob_name, p->old_path, sizeof(p->old_path)) == 0)
+                p->unlink_old = 1;
+        }
+        if ((rc = huren_index__rows_remove(idx->rows, ex->pk)) < 0)
+            return rc;
+        p->outcome = HUREN_INDEX_PUT_REPLACED;
+    }
+    return huren_index__rows_insert(idx->rows, p->values, name, ex->found ? ex->gen + 1 : 0,
+                                    offset, p->size);
+}
+
 /* One put inside the open transaction, under its own savepoint. */
 static void put_one(huren_index *idx, huren_index__put *p)
 {
@@ -74,7 +105,12 @@ static void put_one(huren_index *idx, huren_index__put *p)
         goto done;
     if (ex.found && idx->opts.dup_policy == HUREN_INDEX_DUP_KEEP) {
         p->outcome = HUREN_INDEX_PUT_DUPLICATE;
-        p->unlink_tmp = 1; /* after the commit, so that a failed batch can report it */
+        /* after the commit, so that a failed batch can report it */
+        p->unlink_tmp = !(p->flags & HUREN_INDEX_PUT_KEEP_TMP);
+        goto done;
+    }
+    if (p->size <= idx->opts.pack_max_instance) {
+        rc = put_packed(idx, p, &ex);
         goto done;
     }
     /* a replacement gets a new name: the old file stays until the new row is committed */
@@ -85,9 +121,9 @@ static void put_one(huren_index *idx, huren_index__put *p)
         rc = HUREN_INDEX_ERROR;
         goto done;
     }
+    int old_file = ex.found && ex.blob_name[0] && !huren_index__pack_is(ex.blob_name);
     if ((rc = huren_index__pending_add(idx, name, uid)) < 0 ||
-        (ex.found && ex.blob_name[0] &&
-         (rc = huren_index__pending_add(idx, ex.blob_name, uid)) < 0)) {
+        (old_file && (rc = huren_index__pending_add(idx, ex.blob_name, uid)) < 0)) {
         huren_index__seterr(idx, "writing the pending-blob journal: %s", strerror(-rc));
         rc = HUREN_INDEX_EIO;
         goto done;
@@ -106,14 +142,14 @@ static void put_one(huren_index *idx, huren_index__put *p)
     if (ex.found) {
         if ((rc = huren_index__rows_remove(idx->rows, ex.pk)) < 0)
             goto done;
-        if (ex.blob_name[0] &&
+        if (old_file &&
             huren_index__blob_path(idx, ex.blob_name, p->old_path, sizeof(p->old_path)) == 0)
             p->unlink_old = 1;
         p->outcome = HUREN_INDEX_PUT_REPLACED;
     } else {
         p->outcome = HUREN_INDEX_PUT_STORED;
     }
-    rc = huren_index__rows_insert(idx->rows, p->values, name, gen, p->size);
+    rc = huren_index__rows_insert(idx->rows, p->values, name, gen, 0, p->size);
 done:
     if (rc == 0 && (rc = exec(idx, "RELEASE put")) == 0)
         return;
@@ -123,7 +159,7 @@ done:
         sqlite3_exec(idx->wdb, "RELEASE put", NULL, NULL, NULL);
     }
     unlink(p->renamed ? p->final_path : p->tmp_path);
-    p->renamed = p->unlink_old = p->unlink_tmp = 0;
+    p->renamed = p->unlink_old = p->unlink_tmp = p->packed = 0;
 }
 
 /* fsync each blob folder that received a file in this batch, once. */
@@ -170,6 +206,8 @@ static void batch_run(huren_index *idx, huren_index__put **batch, int n)
     if (rc == 0 && idx->opts.fsync)
         rc = dirs_sync(idx, batch, n);
     if (rc == 0)
+        rc = huren_index__pack_sync(idx); /* one fdatasync for every packed put of the batch */
+    if (rc == 0)
         rc = exec(idx, "COMMIT");
     if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
         sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
@@ -181,6 +219,8 @@ static void batch_run(huren_index *idx, huren_index__put **batch, int n)
             put_fail(idx, p, rc);
             if (p->renamed)
                 unlink(p->final_path);
+            if (!p->renamed) /* the failed put's temp file goes, as promised */
+                p->unlink_tmp = 1;
             p->unlink_old = 0;
         }
         /* once committed, a crash here only leaves an unreferenced file behind */
@@ -284,7 +324,8 @@ static int tmp_prepare(huren_index *idx, const char *tmp_path, int64_t *size)
         rc = HUREN_INDEX_EINVAL;
         goto done;
     }
-    if (idx->opts.fsync && fsync(fd) < 0) {
+    /* a small instance is copied into a pack that is synced with its batch: no fsync here */
+    if (idx->opts.fsync && (int64_t)sb.st_size > idx->opts.pack_max_instance && fsync(fd) < 0) {
         huren_index__seterr(idx, "fsync of temp file: %s", strerror(errno));
         rc = HUREN_INDEX_EIO;
         goto done;
@@ -298,6 +339,13 @@ done:
 
 int huren_index_instance_put(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
                              const char *tmp_path, huren_index_put_outcome *outcome)
+{
+    return huren_index_instance_put_ex(idx, values, tmp_path, 0, outcome);
+}
+
+int huren_index_instance_put_ex(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
+                                const char *tmp_path, unsigned flags,
+                                huren_index_put_outcome *outcome)
 {
     huren_index__put *p = NULL;
     int rc;
@@ -317,6 +365,7 @@ int huren_index_instance_put(huren_index *idx, const char *const values[HUREN_IN
     }
     p->values = values;
     p->tmp_path = tmp_path;
+    p->flags = flags;
     if ((rc = tmp_prepare(idx, tmp_path, &p->size)) < 0)
         goto done;
     put_wait(idx, p);
@@ -344,7 +393,7 @@ static int seed_one(huren_index *idx, const char *const values[])
     if (rc == 0)
         rc = huren_index__rows_lookup(idx->rows, values[HUREN_INDEX_F_SOP_INSTANCE_UID], &ex);
     if (rc == 0 && !ex.found)
-        rc = huren_index__rows_insert(idx->rows, values, NULL, 0, 0);
+        rc = huren_index__rows_insert(idx->rows, values, NULL, 0, 0, 0);
     return rc;
 }
 

@@ -143,7 +143,7 @@ def find_latencies(port, aet, patient, repeat):
             continue
         if msg.startswith("Sending Find Request"):
             start = t
-        elif msg.startswith("Received Find Response") and start is not None and not lat:
+        elif msg.startswith("Find Response:") and start is not None and not lat:
             matches += 1
         elif msg.startswith("Received Final Find Response") and start is not None:
             lat.append((t - start) * 1000)
@@ -173,7 +173,7 @@ def query(work, sizes, orthanc_size):
             wait_for(lambda: port_open(t.port), 120, "huren")
             time.sleep(1)
             rss = rss_kb(t.proc.proc.pid)
-            lat, matches = find_latencies(t.port, "HUREN", "PAT%07d" % (size // 3), 200)
+            lat, matches = find_latencies(t.port, "HUREN", "PAT%07d" % (size // 60 // 2), 200)
             print("%-10s %12d %9d %9.2f %9.2f   (idle RSS %.1f MB)" % (
                 "huren", size, matches, pct(lat, 0.5), pct(lat, 0.99), rss / 1024), flush=True)
         finally:

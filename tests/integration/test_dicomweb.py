@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import struct
 import subprocess
 import tempfile
@@ -177,13 +178,25 @@ def png_size(data):
     return struct.unpack(">II", data[16:24])
 
 
-def blob_hashes(node):
+def stored_bytes(node):
+    """{SOP instance UID: bytes} of every stored instance, read where the index says it lies (a
+    file of its own, or a range of a shared pack file)."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(node.data, "index.db"), uri=True)
     out = {}
-    for root, _, files in os.walk(os.path.join(node.data, "blobs")):
-        for f in files:
-            with open(os.path.join(root, f), "rb") as fh:
-                out[hashlib.sha256(fh.read()).hexdigest()] = os.path.join(root, f)
+    try:
+        for sop, name, off, size in db.execute(
+                "SELECT sop_instance_uid, blob_name, blob_offset, blob_size FROM instances"
+                " WHERE blob_name IS NOT NULL"):
+            with open(os.path.join(node.data, "blobs", name), "rb") as f:
+                f.seek(off)
+                out[sop] = f.read(size)
+    finally:
+        db.close()
     return out
+
+
+def blob_hashes(node):
+    return {sha(b): sop for sop, b in stored_bytes(node).items()}
 
 
 def sha(b):

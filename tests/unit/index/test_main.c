@@ -184,7 +184,8 @@ static int count_one(const char *path, const struct stat *sb, int flag, struct F
     (void)path;
     (void)sb;
     (void)ftw;
-    if (flag == FTW_F)
+    /* files of their own only: the shared pack files of small instances are not counted */
+    if (flag == FTW_F && !strstr(path, "/blobs/pack/"))
         nfiles++;
     return 0;
 }
@@ -201,6 +202,7 @@ int main(void)
     int failed = 0;
     failed += _cmocka_run_group_tests("schema", schema_tests, schema_ntests, NULL, NULL);
     failed += _cmocka_run_group_tests("put", put_tests, put_ntests, NULL, NULL);
+    failed += _cmocka_run_group_tests("pack", pack_tests, pack_ntests, NULL, NULL);
     failed += _cmocka_run_group_tests("query", query_tests, query_ntests, NULL, NULL);
     return failed ? 1 : 0;
 }

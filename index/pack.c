@@ -1,0 +1,201 @@
+/* pack.c: the append-only pack files where small instances are grouped. Creating one file per
+ * small instance costs an inode allocation and an fsync each; a pack takes many instances and
+ * one fdatasync per group commit. A pack is blobs/pack/<8 hex digits>; an instance row names the
+ * pack, its offset and its size. Bytes appended by a batch that never committed are cut off the
+ * end of the last pack when the archive is opened. Used by the group-commit leader only. */
+#include "index_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PACK_DIR "pack"
+
+static void pack_name(int64_t seq, char *out, size_t outlen)
+{
+    snprintf(out, outlen, PACK_DIR "/%08llx", (long long)seq);
+}
+
+int huren_index__pack_is(const char *blob_name)
+{
+    return blob_name && strncmp(blob_name, PACK_DIR "/", sizeof(PACK_DIR)) == 0;
+}
+
+/* The highest pack number present, or -1. */
+static int64_t pack_last(const char *dir)
+{
+    int64_t last = -1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end;
+        if (strlen(e->d_name) != 8)
+            continue;
+        long long v = strtoll(e->d_name, &end, 16);
+        if (*end == 0 && v > last)
+            last = v;
+    }
+    closedir(d);
+    return last;
+}
+
+/* End of the committed bytes of a pack: past the last instance any row places in it. The
+ * LIKE term repeats the partial index's condition so that SQLite uses it. */
+static int committed_end(huren_index *idx, const char *name, off_t *end)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(idx->wdb,
+                                "SELECT coalesce(max(blob_offset + blob_size), 0) FROM instances"
+                                " WHERE blob_name = ?1 AND blob_name LIKE 'pack/%'",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            *end = (off_t)sqlite3_column_int64(st, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, rc, "measuring pack");
+}
+
+/* Open (creating) pack number seq for appending at *off; a new pack's folder entry is fsync'ed. */
+static int pack_start(huren_index *idx, int64_t seq, int create)
+{
+    char name[32], path[PATH_MAX];
+    pack_name(seq, name, sizeof(name));
+    if (huren_index__blob_path(idx, name, path, sizeof(path)) < 0)
+        return HUREN_INDEX_ERROR;
+    int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0640);
+    if (fd < 0) {
+        huren_index__seterr(idx, "opening pack %s: %s", name, strerror(errno));
+        return HUREN_INDEX_EIO;
+    }
+    if (create && idx->opts.fsync) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/" PACK_DIR, idx->blob_dir);
+        if (fsync(fd) < 0 || huren_index__fsync_path(dir, 1) < 0) {
+            huren_index__seterr(idx, "syncing new pack %s: %s", name, strerror(errno));
+            close(fd);
+            return HUREN_INDEX_EIO;
+        }
+    }
+    if (idx->pack_fd >= 0)
+        close(idx->pack_fd);
+    idx->pack_fd = fd;
+    idx->pack_seq = seq;
+    snprintf(idx->pack_name, sizeof(idx->pack_name), "%s", name);
+    idx->pack_off = 0;
+    return 0;
+}
+
+int huren_index__pack_open(huren_index *idx, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    idx->pack_fd = -1;
+    snprintf(dir, sizeof(dir), "%s/" PACK_DIR, idx->blob_dir);
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "creating %s: %s", dir, strerror(errno));
+        return HUREN_INDEX_EIO;
+    }
+    int64_t last = pack_last(dir);
+    int rc;
+    if (last < 0) {
+        rc = pack_start(idx, 0, 1);
+    } else if ((rc = pack_start(idx, last, 0)) == 0) {
+        off_t end = 0;
+        /* cut what an interrupted batch appended after the last committed instance */
+        if ((rc = committed_end(idx, idx->pack_name, &end)) == 0 &&
+            ftruncate(idx->pack_fd, end) < 0) {
+            huren_index__seterr(idx, "trimming pack %s: %s", idx->pack_name, strerror(errno));
+            rc = HUREN_INDEX_EIO;
+        }
+        idx->pack_off = end;
+        if (rc == 0 && idx->opts.fsync && fdatasync(idx->pack_fd) < 0)
+            rc = HUREN_INDEX_EIO;
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "%s", huren_index_errmsg(idx));
+    return rc;
+}
+
+void huren_index__pack_close(huren_index *idx)
+{
+    if (idx->pack_fd >= 0)
+        close(idx->pack_fd);
+    idx->pack_fd = -1;
+}
+
+/* Copy a whole file to fd at off (pwrite: the pack is shared by the batch, not appended by
+ * O_APPEND, so a failed copy can be undone by the offset alone). */
+static int copy_into(int src, int dst, off_t off, int64_t size)
+{
+    char buf[1 << 16];
+    int64_t done = 0;
+    while (done < size) {
+        ssize_t r = pread(src, buf, sizeof(buf), (off_t)done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : -EIO; /* the file shrank under us */
+        for (ssize_t w = 0; w < r;) {
+            ssize_t n = pwrite(dst, buf + w, (size_t)(r - w), off + (off_t)done + w);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return -errno;
+            w += n;
+        }
+        done += r;
+    }
+    return 0;
+}
+
+int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size,
+                             char name[32], int64_t *offset)
+{
+    int rc;
+    if (idx->pack_off > 0 && idx->pack_off + size > idx->opts.pack_max_bytes) {
+        /* the full pack must be durable before the rows that point into it stop syncing it */
+        if ((rc = huren_index__pack_sync(idx)) < 0 ||
+            (rc = pack_start(idx, idx->pack_seq + 1, 1)) < 0)
+            return rc;
+    }
+    int src = open(tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (src < 0) {
+        huren_index__seterr(idx, "opening temp file: %s", strerror(errno));
+        return HUREN_INDEX_EIO;
+    }
+    rc = copy_into(src, idx->pack_fd, idx->pack_off, size);
+    close(src);
+    if (rc < 0) {
+        huren_index__seterr(idx, "writing pack %s: %s", idx->pack_name, strerror(-rc));
+        return HUREN_INDEX_EIO;
+    }
+    memcpy(name, idx->pack_name, sizeof(idx->pack_name));
+    *offset = (int64_t)idx->pack_off;
+    idx->pack_off += (off_t)size;
+    idx->pack_dirty = 1;
+    return 0;
+}
+
+int huren_index__pack_sync(huren_index *idx)
+{
+    if (!idx->pack_dirty || !idx->opts.fsync)
+        return 0;
+    if (fdatasync(idx->pack_fd) < 0) {
+        huren_index__seterr(idx, "fdatasync of pack %s: %s", idx->pack_name, strerror(errno));
+        return HUREN_INDEX_EIO;
+    }
+    idx->pack_dirty = 0;
+    return 0;
+}
