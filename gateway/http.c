@@ -43,7 +43,7 @@ typedef struct stream_state {
     void (*free_cls)(void *cls);
 } stream_state;
 
-#define STREAM_BLOCK (256 * 1024)
+#define STREAM_BLOCK (1024 * 1024)
 
 static char *read_file(const char *path, char *err, size_t errlen)
 {
