@@ -13,15 +13,19 @@
 #include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 
-namespace {
+namespace
+{
 struct bytes {
     std::string s;
-    void add(const Uint8 *p, size_t n) { s.append(reinterpret_cast<const char *>(p), n); }
+    void add(const Uint8 *p, size_t n)
+    {
+        s.append(reinterpret_cast<const char *>(p), n);
+    }
 };
 } // namespace
 
-static int native_frame(DcmDataset *ds, DcmPixelData *pd, unsigned frame, unsigned nf,
-                        bytes &b, char *err, size_t errlen)
+static int native_frame(DcmDataset *ds, DcmPixelData *pd, unsigned frame, unsigned nf, bytes &b,
+                        char *err, size_t errlen)
 {
     Uint8 *data = NULL;
     if (pd->getUint8Array(data).bad() || !data) {

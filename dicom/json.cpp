@@ -19,7 +19,8 @@ static bool is_pixel_tag(const DcmTagKey &t)
     return t == DCM_PixelData || t == DCM_FloatPixelData || t == DCM_DoubleFloatPixelData;
 }
 
-namespace {
+namespace
+{
 /* Compact JSON whose pixel data elements are written as BulkDataURIs under a prefix. */
 struct BulkFormat : DcmJsonFormatCompact {
     std::string prefix;
@@ -89,8 +90,8 @@ static int to_json(const char *path, const char *prefix, char **out, size_t *out
     return HUREN_DICOM_OK;
 }
 
-extern "C" int huren_dicom_file_to_json(const char *path, const char *bulk_uri_prefix,
-                                        char **out, size_t *outlen, char *err, size_t errlen)
+extern "C" int huren_dicom_file_to_json(const char *path, const char *bulk_uri_prefix, char **out,
+                                        size_t *outlen, char *err, size_t errlen)
 {
     if (!path || !out || !outlen) {
         huren_dicom__seterr(err, errlen, "huren_dicom_file_to_json: NULL argument");

@@ -10,9 +10,10 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
-#include "dcmtk/dcmimage/diregist.h"
-#include "dcmtk/dcmimage/dipipng.h"
 #include "dcmtk/dcmimgle/dcmimage.h"
+/* the plugins need dcmimage.h first */
+#include "dcmtk/dcmimage/dipipng.h"
+#include "dcmtk/dcmimage/diregist.h"
 #include "dcmtk/dcmjpeg/dipijpeg.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
 

@@ -184,7 +184,8 @@ static int on_row(void *payload, const huren_index_row *row)
     }
     const char *const *val = row->values;
     dw_instance *i = &s->v[s->n];
-    *i = (dw_instance){dup_or_empty(row->blob_path), (uint64_t)row->blob_offset,
+    *i = (dw_instance){dup_or_empty(row->blob_path),
+                       (uint64_t)row->blob_offset,
                        (uint64_t)row->blob_size,
                        dup_or_empty(val[HUREN_INDEX_F_TRANSFER_SYNTAX_UID]),
                        dup_or_empty(val[HUREN_INDEX_F_SOP_CLASS_UID]),
@@ -201,8 +202,7 @@ static int on_row(void *payload, const huren_index_row *row)
     return 0;
 }
 
-int dw_find_instances(node *n, const dw_path *p, size_t max, dw_instances *out,
-                      http_response *res)
+int dw_find_instances(node *n, const dw_path *p, size_t max, dw_instances *out, http_response *res)
 {
     memset(out, 0, sizeof *out);
     huren_index_match m[3];
@@ -265,8 +265,8 @@ static void file_free(void *cls)
     free(f);
 }
 
-int dw_reply_file(http_response *res, const char *content_type, const char *path,
-                  uint64_t offset, uint64_t size)
+int dw_reply_file(http_response *res, const char *content_type, const char *path, uint64_t offset,
+                  uint64_t size)
 {
     file_stream *f = malloc(sizeof *f);
     if (!f)

@@ -48,9 +48,9 @@ void dw_base_url(const http_request *req, char *out, size_t len);
 
 /* One media range of an Accept header. */
 typedef struct dw_media {
-    char type[96];     /* "multipart/related", "*\/\*", ... lower case */
-    char part[96];     /* its type= parameter, or "" */
-    char ts[80];       /* its transfer-syntax= parameter, or "" */
+    char type[96]; /* "multipart/related", "*\/\*", ... lower case */
+    char part[96]; /* its type= parameter, or "" */
+    char ts[80];   /* its transfer-syntax= parameter, or "" */
     double q;
 } dw_media;
 #define DW_MAX_MEDIA 16
@@ -66,7 +66,7 @@ int dw_error(http_response *res, int status, const char *fmt, ...)
 
 /* The stored instances a retrieval names (study, series and instance UIDs, NULL = any). */
 typedef struct dw_instance {
-    char *path;       /* the file holding the instance: size bytes from offset (a pack) */
+    char *path; /* the file holding the instance: size bytes from offset (a pack) */
     uint64_t offset, size;
     char *ts, *sop_class, *sop_uid, *series_uid, *study_uid;
 } dw_instance;
@@ -77,14 +77,13 @@ typedef struct dw_instances {
 } dw_instances;
 /* Fill out (zeroed first) in index order; at most max instances (0 = no limit). Returns 0, or
  * -1 with a 500 answered / a 400 answered for a malformed UID list. */
-int dw_find_instances(node *n, const dw_path *p, size_t max, dw_instances *out,
-                      http_response *res);
+int dw_find_instances(node *n, const dw_path *p, size_t max, dw_instances *out, http_response *res);
 void dw_instances_free(dw_instances *s);
 /* Record patient and study for the audit trail. */
 void dw_audit(http_response *res, const char *patient_id, const char *study_uid);
 /* Answer with size bytes of a file from offset, streamed as is. Returns 0 or -1. */
-int dw_reply_file(http_response *res, const char *content_type, const char *path,
-                  uint64_t offset, uint64_t size);
+int dw_reply_file(http_response *res, const char *content_type, const char *path, uint64_t offset,
+                  uint64_t size);
 /* A path DCMTK can read the instance from: its own blob file, or (for an instance inside a
  * pack) a temp copy in the archive's tmp dir, which *temp says to dw_instance_done. Returns 0,
  * or -1 (file unreadable). */

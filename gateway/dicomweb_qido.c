@@ -38,24 +38,37 @@ typedef struct qido {
 
 /* PS3.18 Table 10.6.3-3 (study), 10.6.3-4 (series), 10.6.3-5 (instance); StudyDescription too,
  * which viewers show in study lists. */
-static const huren_index_field study_defaults[] = {
-    HUREN_INDEX_F_STUDY_DATE, HUREN_INDEX_F_STUDY_TIME, HUREN_INDEX_F_ACCESSION_NUMBER,
-    HUREN_INDEX_F_MODALITIES_IN_STUDY, HUREN_INDEX_F_REFERRING_PHYSICIAN,
-    HUREN_INDEX_F_PATIENT_NAME, HUREN_INDEX_F_PATIENT_ID, HUREN_INDEX_F_PATIENT_BIRTH_DATE,
-    HUREN_INDEX_F_PATIENT_SEX, HUREN_INDEX_F_STUDY_UID, HUREN_INDEX_F_STUDY_ID,
-    HUREN_INDEX_F_STUDY_NUM_SERIES, HUREN_INDEX_F_STUDY_NUM_INSTANCES,
-    HUREN_INDEX_F_STUDY_DESCRIPTION};
-static const huren_index_field series_defaults[] = {
-    HUREN_INDEX_F_MODALITY, HUREN_INDEX_F_SERIES_DESCRIPTION, HUREN_INDEX_F_SERIES_UID,
-    HUREN_INDEX_F_SERIES_NUMBER, HUREN_INDEX_F_SERIES_NUM_INSTANCES,
-    HUREN_INDEX_F_PPS_START_DATE, HUREN_INDEX_F_PPS_START_TIME, HUREN_INDEX_F_STUDY_UID};
+static const huren_index_field study_defaults[] = {HUREN_INDEX_F_STUDY_DATE,
+                                                   HUREN_INDEX_F_STUDY_TIME,
+                                                   HUREN_INDEX_F_ACCESSION_NUMBER,
+                                                   HUREN_INDEX_F_MODALITIES_IN_STUDY,
+                                                   HUREN_INDEX_F_REFERRING_PHYSICIAN,
+                                                   HUREN_INDEX_F_PATIENT_NAME,
+                                                   HUREN_INDEX_F_PATIENT_ID,
+                                                   HUREN_INDEX_F_PATIENT_BIRTH_DATE,
+                                                   HUREN_INDEX_F_PATIENT_SEX,
+                                                   HUREN_INDEX_F_STUDY_UID,
+                                                   HUREN_INDEX_F_STUDY_ID,
+                                                   HUREN_INDEX_F_STUDY_NUM_SERIES,
+                                                   HUREN_INDEX_F_STUDY_NUM_INSTANCES,
+                                                   HUREN_INDEX_F_STUDY_DESCRIPTION};
+static const huren_index_field series_defaults[] = {HUREN_INDEX_F_MODALITY,
+                                                    HUREN_INDEX_F_SERIES_DESCRIPTION,
+                                                    HUREN_INDEX_F_SERIES_UID,
+                                                    HUREN_INDEX_F_SERIES_NUMBER,
+                                                    HUREN_INDEX_F_SERIES_NUM_INSTANCES,
+                                                    HUREN_INDEX_F_PPS_START_DATE,
+                                                    HUREN_INDEX_F_PPS_START_TIME,
+                                                    HUREN_INDEX_F_STUDY_UID};
 static const huren_index_field instance_defaults[] = {
-    HUREN_INDEX_F_SOP_CLASS_UID, HUREN_INDEX_F_SOP_INSTANCE_UID, HUREN_INDEX_F_INSTANCE_NUMBER,
-    HUREN_INDEX_F_ROWS, HUREN_INDEX_F_COLUMNS, HUREN_INDEX_F_BITS_ALLOCATED,
-    HUREN_INDEX_F_NUMBER_OF_FRAMES, HUREN_INDEX_F_STUDY_UID, HUREN_INDEX_F_SERIES_UID};
+    HUREN_INDEX_F_SOP_CLASS_UID,    HUREN_INDEX_F_SOP_INSTANCE_UID,
+    HUREN_INDEX_F_INSTANCE_NUMBER,  HUREN_INDEX_F_ROWS,
+    HUREN_INDEX_F_COLUMNS,          HUREN_INDEX_F_BITS_ALLOCATED,
+    HUREN_INDEX_F_NUMBER_OF_FRAMES, HUREN_INDEX_F_STUDY_UID,
+    HUREN_INDEX_F_SERIES_UID};
 
-#define MARK(q, list)                                                                          \
-    for (size_t i_ = 0; i_ < sizeof list / sizeof list[0]; i_++)                               \
+#define MARK(q, list)                                                                              \
+    for (size_t i_ = 0; i_ < sizeof list / sizeof list[0]; i_++)                                   \
     (q)->ret[list[i_]] = 1
 
 static const struct {
@@ -145,8 +158,7 @@ static int add_match(qido *q, const char *key, const char *value)
         return -1;
     }
     if (huren_index_field_level(f->field) > q->level) {
-        snprintf(q->err, sizeof q->err, "%s is not an attribute of this query level",
-                 f->keyword);
+        snprintf(q->err, sizeof q->err, "%s is not an attribute of this query level", f->keyword);
         return -1;
     }
     q->ret[f->field] = 1;
@@ -227,8 +239,7 @@ static int on_row(void *payload, const huren_index_row *row)
         const dicom_field *f = &dicom_fields[i];
         if (huren_index_field_level(f->field) > q->level)
             continue;
-        if (q->ret[f->field] ||
-            (q->include_all && f->field != HUREN_INDEX_F_TRANSFER_SYNTAX_UID))
+        if (q->ret[f->field] || (q->include_all && f->field != HUREN_INDEX_F_TRANSFER_SYNTAX_UID))
             dicom_json_put(o, f->tag, f->vr, row->values[f->field]);
     }
     char url[1024];
@@ -334,8 +345,12 @@ int dicomweb_search(http_request *req, http_response *res)
         log_error("QIDO-RS %s: %s", req->path, huren_index_errmsg(q.n->index)), ret = -1;
     else
         ret = answer(req, res, &q);
-    if (q.nm && p.study)
-        dw_audit(res, NULL, p.study);
+    /* the audit trail records whom and what a search was about, when it names them */
+    for (size_t i = 0; i < q.nm; i++)
+        if (q.m[i].field == HUREN_INDEX_F_PATIENT_ID)
+            dw_audit(res, q.m[i].value, NULL);
+        else if (q.m[i].field == HUREN_INDEX_F_STUDY_UID)
+            dw_audit(res, NULL, q.m[i].value);
     qido_free(&q);
     return ret;
 }

@@ -55,8 +55,7 @@ static int parse_viewport(render_req *r, const char *v)
 {
     unsigned vw, vh;
     char extra;
-    if (sscanf(v, "%u,%u%c", &vw, &vh, &extra) != 2 || vw < 1 || vh < 1 || vw > 8192 ||
-        vh > 8192)
+    if (sscanf(v, "%u,%u%c", &vw, &vh, &extra) != 2 || vw < 1 || vh < 1 || vw > 8192 || vh > 8192)
         return -1; /* the source-rectangle form (sx,sy,sw,sh) is not supported */
     r->o.viewport_width = vw;
     r->o.viewport_height = vh;
@@ -112,8 +111,7 @@ static int pick_format(const http_request *req, const char *param)
 }
 
 /* Render the first instance of set that renders; the answer goes into res. */
-static int render_set(node *n, http_response *res, const dw_instances *set,
-                      const render_req *r)
+static int render_set(node *n, http_response *res, const dw_instances *set, const render_req *r)
 {
     char err[512] = "no instance";
     int rc = HUREN_DICOM_ENOTSUP;
@@ -127,10 +125,9 @@ static int render_set(node *n, http_response *res, const dw_instances *set,
         rc = huren_dicom_render(path, &r->o, &img, &len, NULL, NULL, err, sizeof err);
         dw_instance_done(path, temp);
         if (rc == HUREN_DICOM_OK)
-            return http_reply_buffer(res, 200,
-                                     r->o.format == HUREN_DICOM_IMAGE_PNG ? "image/png"
-                                                                          : "image/jpeg",
-                                     img, len);
+            return http_reply_buffer(
+                res, 200, r->o.format == HUREN_DICOM_IMAGE_PNG ? "image/png" : "image/jpeg", img,
+                len);
         if (rc == HUREN_DICOM_ERANGE)
             break;
     }
@@ -201,8 +198,7 @@ static int on_uri_arg(void *payload, const char *key, const char *value)
 {
     uri_req *u = payload;
     double v;
-    const char **slots[] = {&u->request_type, &u->study, &u->series, &u->object,
-                            &u->content_type};
+    const char **slots[] = {&u->request_type, &u->study, &u->series, &u->object, &u->content_type};
     static const char *const names[] = {"requestType", "studyUID", "seriesUID", "objectUID",
                                         "contentType"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -255,8 +251,8 @@ int dicomweb_wado_uri(http_request *req, http_response *res)
     int dicom = strncmp(ct, "application/dicom", 17) == 0 && (!ct[17] || ct[17] == ',');
     if (!dicom && strncmp(ct, "image/jpeg", 10) != 0 && strncmp(ct, "image/png", 9) != 0)
         return dw_error(res, 406, "contentType: application/dicom, image/jpeg or image/png");
-    u.r.o.format = strncmp(ct, "image/png", 9) == 0 ? HUREN_DICOM_IMAGE_PNG
-                                                    : HUREN_DICOM_IMAGE_JPEG;
+    u.r.o.format =
+        strncmp(ct, "image/png", 9) == 0 ? HUREN_DICOM_IMAGE_PNG : HUREN_DICOM_IMAGE_JPEG;
     dw_path p = {.study = u.study, .series = u.series, .instance = u.object};
     dw_instances set;
     if (dw_find_instances(req->app, &p, 1, &set, res) < 0)

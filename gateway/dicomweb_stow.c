@@ -39,11 +39,11 @@ typedef struct stow {
     multipart_reader *reader;
     stow_part *parts;
     size_t nparts, cap;
-    int fd;            /* temp file of the part being received */
+    int fd; /* temp file of the part being received */
     uint64_t received;
-    int status;        /* an error found while streaming (400, 413, 500), or 0 */
+    int status; /* an error found while streaming (400, 413, 500), or 0 */
     char err[256];
-    char study[65];    /* the study the path names, or "" */
+    char study[65]; /* the study the path names, or "" */
 } stow;
 
 static int part_begin(void *payload, const char *headers, size_t len)
@@ -144,8 +144,9 @@ static int stow_open(http_request *req, http_response *res, void **ctx)
         return refuse(res, 415, "STOW-RS takes multipart/related; type=\"application/dicom\"");
     if (multipart_param(ct, "type", type, sizeof type) == 0 &&
         !multipart_is_type(type, "application/dicom"))
-        return refuse(res, 415, "only application/dicom parts are supported (not the "
-                                "metadata and bulk data form)");
+        return refuse(res, 415,
+                      "only application/dicom parts are supported (not the "
+                      "metadata and bulk data form)");
     if (multipart_param(ct, "boundary", boundary, sizeof boundary) < 0 || !boundary[0])
         return refuse(res, 400, "multipart/related without a valid boundary parameter");
     if (!accepts_json(req))
@@ -227,8 +228,7 @@ static void add_ref(stow_result *r, const char *sop_class, const char *sop, cons
                     const char *series, const char *patient)
 {
     char url[1024];
-    snprintf(url, sizeof url, "%s/studies/%s/series/%s/instances/%s", r->base, study, series,
-             sop);
+    snprintf(url, sizeof url, "%s/studies/%s/series/%s/instances/%s", r->base, study, series, sop);
     json_t *item = json_object();
     dicom_json_put(item, TAG_REF_CLASS, "UI", sop_class);
     dicom_json_put(item, TAG_REF_INSTANCE, "UI", sop);
@@ -345,8 +345,7 @@ int dicomweb_store(http_request *req, http_response *res)
     if (r.ref && r.failed) {
         for (size_t i = 0; i < s->nparts; i++)
             store_part(s, i, &r);
-        log_info("STOW-RS from %s: %zu of %zu instances stored", req->remote, r.stored,
-                 s->nparts);
+        log_info("STOW-RS from %s: %zu of %zu instances stored", req->remote, r.stored, s->nparts);
         rc = stow_answer(res, &r, s->study);
     }
     json_decref(r.ref);

@@ -48,8 +48,8 @@ static void instance_url(const http_request *req, const dw_instance *x, char *ou
 {
     char base[512];
     dw_base_url(req, base, sizeof base);
-    snprintf(out, len, "%s/studies/%s/series/%s/instances/%s", base, x->study_uid,
-             x->series_uid, x->sop_uid);
+    snprintf(out, len, "%s/studies/%s/series/%s/instances/%s", base, x->study_uid, x->series_uid,
+             x->sop_uid);
 }
 
 static int find_or_404(http_request *req, http_response *res, dw_path *p, dw_instances *set)
@@ -91,8 +91,8 @@ int dicomweb_retrieve(http_request *req, http_response *res)
         char url[1024];
         instance_url(req, &set.v[i], url, sizeof url);
         snprintf(ct, sizeof ct, "application/dicom; transfer-syntax=%s", set.v[i].ts);
-        if (multipart_writer_add_file(w, ct, url, set.v[i].path, set.v[i].offset,
-                                      set.v[i].size) < 0) {
+        if (multipart_writer_add_file(w, ct, url, set.v[i].path, set.v[i].offset, set.v[i].size) <
+            0) {
             multipart_writer_free(w);
             w = NULL;
         }
@@ -112,9 +112,9 @@ typedef struct meta_stream {
     node *n;
     dw_instances set;
     char base[512];
-    size_t next;      /* next instance to render */
-    size_t emitted;   /* instances written */
-    char *buf;        /* pending bytes */
+    size_t next;    /* next instance to render */
+    size_t emitted; /* instances written */
+    char *buf;      /* pending bytes */
     size_t len, off;
     int closed;
 } meta_stream;
@@ -138,8 +138,8 @@ static int meta_refill(meta_stream *m)
         char prefix[1024], err[512] = "unreadable", *json = NULL, path[4096];
         size_t jlen = 0;
         int temp, rc = HUREN_DICOM_EIO;
-        snprintf(prefix, sizeof prefix, "%s/studies/%s/series/%s/instances/%s/bulkdata/",
-                 m->base, x->study_uid, x->series_uid, x->sop_uid);
+        snprintf(prefix, sizeof prefix, "%s/studies/%s/series/%s/instances/%s/bulkdata/", m->base,
+                 x->study_uid, x->series_uid, x->sop_uid);
         if (dw_instance_file(m->n, x, path, sizeof path, &temp) == 0) {
             rc = huren_dicom_file_to_json(path, prefix, &json, &jlen, err, sizeof err);
             dw_instance_done(path, temp);
@@ -221,10 +221,10 @@ static const char *frame_media(const char *ts)
     static const struct {
         const char *prefix, *type;
     } map[] = {
-        {"1.2.840.10008.1.2.4.50", "image/jpeg"}, {"1.2.840.10008.1.2.4.51", "image/jpeg"},
-        {"1.2.840.10008.1.2.4.57", "image/jpeg"}, {"1.2.840.10008.1.2.4.70", "image/jpeg"},
-        {"1.2.840.10008.1.2.4.80", "image/jls"},  {"1.2.840.10008.1.2.4.81", "image/jls"},
-        {"1.2.840.10008.1.2.4.90", "image/jp2"},  {"1.2.840.10008.1.2.4.91", "image/jp2"},
+        {"1.2.840.10008.1.2.4.50", "image/jpeg"},     {"1.2.840.10008.1.2.4.51", "image/jpeg"},
+        {"1.2.840.10008.1.2.4.57", "image/jpeg"},     {"1.2.840.10008.1.2.4.70", "image/jpeg"},
+        {"1.2.840.10008.1.2.4.80", "image/jls"},      {"1.2.840.10008.1.2.4.81", "image/jls"},
+        {"1.2.840.10008.1.2.4.90", "image/jp2"},      {"1.2.840.10008.1.2.4.91", "image/jp2"},
         {"1.2.840.10008.1.2.5", "image/x-dicom-rle"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -268,8 +268,7 @@ static int parse_frames(const char *list, unsigned *out, size_t cap, size_t *n)
 }
 
 /* Answer frames (list; NULL = the whole pixel data) of the instance p names. */
-static int send_frames(http_request *req, http_response *res, const unsigned *frames,
-                       size_t nf)
+static int send_frames(http_request *req, http_response *res, const unsigned *frames, size_t nf)
 {
     dw_path p;
     dw_instances set;
@@ -290,8 +289,8 @@ static int send_frames(http_request *req, http_response *res, const unsigned *fr
         char *data;
         size_t len;
         int encap = 0;
-        rc = huren_dicom_file_frame(path, frames ? frames[i] : 0, &data, &len, NULL,
-                                    &encap, err, sizeof err);
+        rc = huren_dicom_file_frame(path, frames ? frames[i] : 0, &data, &len, NULL, &encap, err,
+                                    sizeof err);
         if (rc != HUREN_DICOM_OK) {
             status = rc == HUREN_DICOM_ERANGE ? 404 : rc == HUREN_DICOM_ENOTSUP ? 400 : 500;
             break;
@@ -299,7 +298,8 @@ static int send_frames(http_request *req, http_response *res, const unsigned *fr
         if (!type && !(type = frames_type(req, set.v[0].ts, encap))) {
             free(data);
             status = 406;
-            snprintf(err, sizeof err, "frames are stored as %s (%s); decompression is not "
+            snprintf(err, sizeof err,
+                     "frames are stored as %s (%s); decompression is not "
                      "supported: accept that type or transfer-syntax=*",
                      frame_media(set.v[0].ts), set.v[0].ts);
             break;

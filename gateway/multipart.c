@@ -71,8 +71,7 @@ int multipart_param(const char *ct, const char *name, char *out, size_t outlen)
     return -1;
 }
 
-int multipart_header(const char *headers, size_t len, const char *name, char *out,
-                     size_t outlen)
+int multipart_header(const char *headers, size_t len, const char *name, char *out, size_t outlen)
 {
     size_t nlen = strlen(name);
     const char *p = headers, *end = headers + len;
@@ -108,10 +107,10 @@ struct multipart_reader {
     multipart_callbacks cb;
     void *payload;
     int state;
-    int ad;                 /* ST_AFTER_DELIM sub-state: 0 start, 1 saw '-', 2 LWSP, 3 saw CR */
+    int ad; /* ST_AFTER_DELIM sub-state: 0 start, 1 saw '-', 2 LWSP, 3 saw CR */
     char delim[MULTIPART_MAX_BOUNDARY + 5]; /* CRLF "--" boundary */
     size_t dlen;
-    char hold[MULTIPART_MAX_BOUNDARY + 5];  /* tail that may start a delimiter */
+    char hold[MULTIPART_MAX_BOUNDARY + 5]; /* tail that may start a delimiter */
     size_t hold_len;
     char *hdr;
     size_t hdr_len;
@@ -158,8 +157,8 @@ static int fail(multipart_reader *r, const char *why)
 static int scan_delim(multipart_reader *r, const char *w, size_t n, size_t *i)
 {
     const char *start = w + *i, *m = memmem(start, n - *i, r->delim, r->dlen);
-    size_t avail = n - *i, emit = m ? (size_t)(m - start)
-                                    : (avail >= r->dlen ? avail - (r->dlen - 1) : 0);
+    size_t avail = n - *i,
+           emit = m ? (size_t)(m - start) : (avail >= r->dlen ? avail - (r->dlen - 1) : 0);
     if (r->state == ST_BODY && emit && r->cb.part_data(r->payload, start, emit) < 0)
         return fail(r, "part refused");
     if (!m) {
@@ -309,11 +308,11 @@ size_t multipart_reader_parts(const multipart_reader *r)
 /* ---- Writer -------------------------------------------------------------------------------- */
 
 typedef struct wpart {
-    char *head;       /* delimiter line and headers */
+    char *head; /* delimiter line and headers */
     size_t head_len;
-    char *path;       /* file body, or */
-    char *data;       /* memory body */
-    uint64_t offset;  /* of the body in the file */
+    char *path;      /* file body, or */
+    char *data;      /* memory body */
+    uint64_t offset; /* of the body in the file */
     uint64_t size;
 } wpart;
 
@@ -324,7 +323,7 @@ struct multipart_writer {
     uint64_t total;
     /* read cursor */
     uint64_t pos;
-    size_t cur;       /* part index; n = the close delimiter */
+    size_t cur; /* part index; n = the close delimiter */
     int in_body;
     uint64_t off;
     int fd;
@@ -370,8 +369,8 @@ const char *multipart_writer_boundary(const multipart_writer *w)
     return w->boundary;
 }
 
-static int add(multipart_writer *w, const char *ct, const char *location, char *path,
-               char *data, uint64_t offset, uint64_t size)
+static int add(multipart_writer *w, const char *ct, const char *location, char *path, char *data,
+               uint64_t offset, uint64_t size)
 {
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 16;
@@ -395,9 +394,8 @@ static int add(multipart_writer *w, const char *ct, const char *location, char *
     return 0;
 }
 
-int multipart_writer_add_file(multipart_writer *w, const char *content_type,
-                              const char *location, const char *path, uint64_t offset,
-                              uint64_t size)
+int multipart_writer_add_file(multipart_writer *w, const char *content_type, const char *location,
+                              const char *path, uint64_t offset, uint64_t size)
 {
     char *copy = strdup(path);
     if (!copy || add(w, content_type, location, copy, NULL, offset, size) < 0) {
@@ -407,8 +405,8 @@ int multipart_writer_add_file(multipart_writer *w, const char *content_type,
     return 0;
 }
 
-int multipart_writer_add_data(multipart_writer *w, const char *content_type,
-                              const char *location, char *data, size_t len)
+int multipart_writer_add_data(multipart_writer *w, const char *content_type, const char *location,
+                              char *data, size_t len)
 {
     if (add(w, content_type, location, NULL, data, 0, len) < 0) {
         free(data);

@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define MULTIPART_MAX_BOUNDARY 70      /* RFC 2046 5.1.1 */
-#define MULTIPART_MAX_HEADERS 16384    /* bytes of one part's header block */
+#define MULTIPART_MAX_BOUNDARY 70   /* RFC 2046 5.1.1 */
+#define MULTIPART_MAX_HEADERS 16384 /* bytes of one part's header block */
 
 /* Parameter name (case-insensitive) of a Content-Type value such as
  * multipart/related; type="application/dicom"; boundary=abc, unquoted, into out. Returns 0, or
@@ -18,8 +18,7 @@ int multipart_param(const char *content_type, const char *name, char *out, size_
 /* Does content_type have media type `type` ("multipart/related"), case-insensitive? */
 int multipart_is_type(const char *content_type, const char *type);
 /* Value of header `name` (case-insensitive) in a raw header block of a part; 0 or -1. */
-int multipart_header(const char *headers, size_t len, const char *name, char *out,
-                     size_t outlen);
+int multipart_header(const char *headers, size_t len, const char *name, char *out, size_t outlen);
 
 /* What the reader calls; each returns 0, or -1 to stop (the feed then fails). */
 typedef struct multipart_callbacks {
@@ -47,17 +46,16 @@ size_t multipart_reader_parts(const multipart_reader *r);
 /* Writer: parts added in order, then read sequentially as one body. */
 typedef struct multipart_writer multipart_writer;
 
-multipart_writer *multipart_writer_new(void); /* random boundary; NULL if out of memory */
+multipart_writer *multipart_writer_new(void);    /* random boundary; NULL if out of memory */
 void multipart_writer_free(multipart_writer *w); /* NULL-safe; the stream free callback */
 const char *multipart_writer_boundary(const multipart_writer *w);
 /* A part read from the file at path (size bytes from offset, checked when read) or from data
- * (owned from here on, freed with free()). content_type and location (Content-Location, may be NULL) are
- * copied. Return 0 or -1 (out of memory). */
-int multipart_writer_add_file(multipart_writer *w, const char *content_type,
-                              const char *location, const char *path, uint64_t offset,
-                              uint64_t size);
-int multipart_writer_add_data(multipart_writer *w, const char *content_type,
-                              const char *location, char *data, size_t len);
+ * (owned from here on, freed with free()). content_type and location (Content-Location, may be
+ * NULL) are copied. Return 0 or -1 (out of memory). */
+int multipart_writer_add_file(multipart_writer *w, const char *content_type, const char *location,
+                              const char *path, uint64_t offset, uint64_t size);
+int multipart_writer_add_data(multipart_writer *w, const char *content_type, const char *location,
+                              char *data, size_t len);
 /* Total body length. */
 uint64_t multipart_writer_size(const multipart_writer *w);
 /* http_stream_read: the body bytes at pos (sequential reads). */

@@ -67,15 +67,14 @@ static int feed(const char *boundary, const char *body, size_t len, size_t step,
     return rc;
 }
 
-static const char body3[] =
-    "preamble, ignored\r\n"
-    "--b0und\r\nContent-Type: application/dicom\r\n\r\n"
-    "first part with --b0und inside and \r\n--b0un almost\r\n"
-    "--b0und  \t\r\n\r\n"
-    "second: no headers"
-    "\r\n--b0und\r\nContent-Type: text/plain\r\nX-A: 1\r\n\r\n"
-    "\r\n\r\n--b0undX not a delimiter? it is one: padding must be space\r\n"
-    "\r\n--b0und--\r\nepilogue --b0und";
+static const char body3[] = "preamble, ignored\r\n"
+                            "--b0und\r\nContent-Type: application/dicom\r\n\r\n"
+                            "first part with --b0und inside and \r\n--b0un almost\r\n"
+                            "--b0und  \t\r\n\r\n"
+                            "second: no headers"
+                            "\r\n--b0und\r\nContent-Type: text/plain\r\nX-A: 1\r\n\r\n"
+                            "\r\n\r\n--b0undX not a delimiter? it is one: padding must be space\r\n"
+                            "\r\n--b0und--\r\nepilogue --b0und";
 
 static void test_reader_every_chunking(void **state)
 {
@@ -165,8 +164,10 @@ static void test_writer_round_trip(void **state)
     close(fd);
     multipart_writer *w = multipart_writer_new();
     assert_non_null(w);
-    assert_int_equal(multipart_writer_add_data(w, "application/dicom", "/loc/1", strdup("AAAA"), 4), 0);
-    assert_int_equal(multipart_writer_add_file(w, "application/octet-stream", NULL, path, 16, 8), 0);
+    assert_int_equal(multipart_writer_add_data(w, "application/dicom", "/loc/1", strdup("AAAA"), 4),
+                     0);
+    assert_int_equal(multipart_writer_add_file(w, "application/octet-stream", NULL, path, 16, 8),
+                     0);
     assert_int_equal(multipart_writer_add_data(w, "text/plain", NULL, strdup(""), 0), 0);
     uint64_t size = multipart_writer_size(w);
     char *out = malloc(size);
@@ -181,7 +182,8 @@ static void test_writer_round_trip(void **state)
     assert_int_equal(feed(multipart_writer_boundary(w), out, size, 7, &g), 0);
     assert_int_equal(g.n, 3);
     assert_memory_equal(g.data[0], "AAAA", 4);
-    assert_string_equal(g.headers[0], "Content-Type: application/dicom\r\nContent-Location: /loc/1");
+    assert_string_equal(g.headers[0],
+                        "Content-Type: application/dicom\r\nContent-Location: /loc/1");
     assert_int_equal(g.len[1], 8);
     assert_memory_equal(g.data[1], "FILEPART", 8);
     assert_int_equal(g.len[2], 0);
@@ -211,11 +213,13 @@ static void test_dicom_json(void **state)
     dicom_json_put_int(o, 0x00081197, "US", 0xA900);
     char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(
-        s, "{\"00080050\":{\"vr\":\"SH\"},\"00081190\":{\"Value\":[\"http://h/a\\\\b\"],\"vr\":\"UR\"},"
-           "\"00081197\":{\"Value\":[43264],\"vr\":\"US\"},\"00100010\":{\"Value\":[{\"Alphabetic\":"
-           "\"Wang^Xiaoming\",\"Ideographic\":\"王^小明\"},{\"Alphabetic\":\"Li\",\"Ideographic\":"
-           "\"李\"}],\"vr\":\"PN\"},\"00201208\":{\"Value\":[12],\"vr\":\"IS\"},\"00281050\":{"
-           "\"Value\":[40.5,null],\"vr\":\"DS\"}}");
+        s,
+        "{\"00080050\":{\"vr\":\"SH\"},\"00081190\":{\"Value\":[\"http://h/"
+        "a\\\\b\"],\"vr\":\"UR\"},"
+        "\"00081197\":{\"Value\":[43264],\"vr\":\"US\"},\"00100010\":{\"Value\":[{\"Alphabetic\":"
+        "\"Wang^Xiaoming\",\"Ideographic\":\"王^小明\"},{\"Alphabetic\":\"Li\",\"Ideographic\":"
+        "\"李\"}],\"vr\":\"PN\"},\"00201208\":{\"Value\":[12],\"vr\":\"IS\"},\"00281050\":{"
+        "\"Value\":[40.5,null],\"vr\":\"DS\"}}");
     free(s);
     json_decref(o);
 }
@@ -223,8 +227,10 @@ static void test_dicom_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reader_every_chunking), cmocka_unit_test(test_reader_refusals),
-        cmocka_unit_test(test_params), cmocka_unit_test(test_writer_round_trip),
+        cmocka_unit_test(test_reader_every_chunking),
+        cmocka_unit_test(test_reader_refusals),
+        cmocka_unit_test(test_params),
+        cmocka_unit_test(test_writer_round_trip),
         cmocka_unit_test(test_dicom_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
