@@ -654,6 +654,38 @@ class DicomwebStoreTest(NodeTestCase):
         self.assertEqual(sorted(d for _, d in parse_multipart(hdrs["content-type"], got)),
                          sorted(sent))
 
+    def test_compressed_instance(self):
+        # JPEG Lossless (dcmcjpeg): frames as stored (image/jpeg), rendered through dcmjpeg
+        rows = cols = 64
+        px = b"".join(((r * 4 + c * 2) % 4096).to_bytes(2, "little") for r in range(rows)
+                      for c in range(cols))
+        plain = write_instance(os.path.join(self.tmp, "plain.dcm"), study_uid=uid(102),
+                               series_uid=uid(102, 1), sop_uid=uid(102, 1, 1), rows=rows,
+                               cols=cols, pixel_bytes=px)
+        jpeg = os.path.join(self.tmp, "jpeg.dcm")
+        run(["dcmcjpeg", "+e1", plain, jpeg], check=True)
+        with open(jpeg, "rb") as f:
+            data = f.read()
+        self.assertEqual(self.stow(multipart_body([data]))[0], 200)
+        inst = "/dicom-web/studies/%s/series/%s/instances/%s" % (uid(102), uid(102, 1),
+                                                                 uid(102, 1, 1))
+        st, hdrs, body = request(self.n, inst + "/frames/1")
+        self.assertEqual(st, 200)
+        self.assertEqual(param(hdrs["content-type"], "type"), "image/jpeg")
+        (h, frame), = parse_multipart(hdrs["content-type"], body)
+        self.assertIn("transfer-syntax=1.2.840.10008.1.2.4.70", h["content-type"])
+        self.assertEqual(frame[:2], b"\xff\xd8")
+        self.assertIn(frame.rstrip(b"\0"), data)
+        octet = 'multipart/related; type="application/octet-stream"'
+        self.assertEqual(request(self.n, inst + "/frames/1", headers={"Accept": octet})[0], 406)
+        st, hdrs, body = request(self.n, inst + "/frames/1",
+                                 headers={"Accept": octet + "; transfer-syntax=*"})
+        self.assertEqual(st, 200)
+        st, hdrs, body = request(self.n, inst + "/rendered")
+        self.assertEqual((st, jpeg_size(body)), (200, (64, 64)))
+        st, hdrs, body = request(self.n, inst, headers={"Accept": "application/dicom"})
+        self.assertEqual(body, data)
+
     def test_dicomweb_client_npm(self):
         folder = os.path.join(HERE, "dicomweb_client")
         if not shutil.which("node") or not shutil.which("npm"):
