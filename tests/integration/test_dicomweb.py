@@ -221,7 +221,10 @@ class DicomwebReadTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.node.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        if os.environ.get("HUREN_KEEP_TMP"):
+            print("kept", cls.tmp)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def studies(self, **params):
         status, _, res = qido(self.node, "/dicom-web/studies", **params)
