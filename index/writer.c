@@ -1,6 +1,7 @@
 /* writer.c: the write path. Puts from many threads queue up; whichever thread finds no leader
  * becomes one, runs every queued put (up to group_commit_max) in one transaction with a
- * savepoint each, commits once and wakes the others with their own results. */
+ * savepoint each, commits once and wakes the others with their own results. A put is either
+ * an instance (file + rows) or a message's clinical records (rows only, records.c). */
 #include "index_int.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 struct huren_index__put {
+    const huren_index_records *records; /* set: a records put; NULL: an instance put */
     const char *const *values;
     const char *tmp_path;
     int64_t size;
@@ -126,6 +128,28 @@ done:
     p->renamed = p->unlink_old = p->unlink_tmp = 0;
 }
 
+/* One message's records inside the open transaction, under their own savepoint: either all
+ * of them are committed with the batch, or none. */
+static void records_one(huren_index *idx, huren_index__put *p)
+{
+    int duplicate = 0;
+    int rc = exec(idx, "SAVEPOINT rec");
+    if (rc < 0) {
+        put_fail(idx, p, rc);
+        return;
+    }
+    rc = huren_index__records_write(idx, p->records, &duplicate);
+    if (rc == 0 && (rc = exec(idx, "RELEASE rec")) == 0) {
+        p->outcome = duplicate ? HUREN_INDEX_PUT_DUPLICATE : HUREN_INDEX_PUT_STORED;
+        return;
+    }
+    put_fail(idx, p, rc);
+    if (!sqlite3_get_autocommit(idx->wdb)) {
+        sqlite3_exec(idx->wdb, "ROLLBACK TO rec", NULL, NULL, NULL);
+        sqlite3_exec(idx->wdb, "RELEASE rec", NULL, NULL, NULL);
+    }
+}
+
 /* fsync each blob folder that received a file in this batch, once. */
 static int dirs_sync(huren_index *idx, huren_index__put **batch, int n)
 {
@@ -157,7 +181,10 @@ static void batch_run(huren_index *idx, huren_index__put **batch, int n)
     for (int i = 0; i < n; i++) {
         if (rc < 0) {
             put_fail(idx, batch[i], rc);
-            unlink(batch[i]->tmp_path);
+            if (batch[i]->tmp_path)
+                unlink(batch[i]->tmp_path);
+        } else if (batch[i]->records) {
+            records_one(idx, batch[i]);
         } else {
             put_one(idx, batch[i]);
         }
@@ -331,6 +358,30 @@ int huren_index_instance_put(huren_index *idx, const char *const values[HUREN_IN
 done:
     if (rc < 0)
         unlink(tmp_path);
+    free(p);
+    return rc;
+}
+
+int huren_index_records_put(huren_index *idx, const huren_index_records *recs,
+                            huren_index_put_outcome *outcome)
+{
+    huren_index__put *p;
+    int rc;
+    if (!idx)
+        return HUREN_INDEX_EINVAL;
+    if ((rc = huren_index__records_check(idx, recs)) < 0)
+        return rc;
+    if (!(p = calloc(1, sizeof(*p)))) {
+        huren_index__seterr(idx, "out of memory");
+        return HUREN_INDEX_ERROR;
+    }
+    p->records = recs;
+    put_wait(idx, p);
+    rc = p->rc;
+    if (rc < 0)
+        huren_index__seterr(idx, "%s", p->err);
+    else if (outcome)
+        *outcome = p->outcome;
     free(p);
     return rc;
 }
