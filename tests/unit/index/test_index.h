@@ -58,5 +58,7 @@ extern const struct CMUnitTest put_tests[];
 extern const size_t put_ntests;
 extern const struct CMUnitTest query_tests[];
 extern const size_t query_ntests;
+extern const struct CMUnitTest records_tests[];
+extern const size_t records_ntests;
 
 #endif
