@@ -22,6 +22,7 @@ struct huren_index__put {
     int rc;
     huren_index_put_outcome outcome;
     int done;
+    pthread_cond_t cond; /* signalled when done, or when this put may lead the next batch */
     char err[HUREN_INDEX__ERR_MAX];
     /* the leader's work state */
     char final_path[PATH_MAX];
@@ -43,6 +44,8 @@ void huren_index__writer_release(huren_index *idx)
 {
     pthread_mutex_lock(&idx->qlock);
     idx->leader_active = 0;
+    if (idx->qhead)
+        pthread_cond_signal(&idx->qhead->cond);
     pthread_cond_broadcast(&idx->qcond);
     pthread_mutex_unlock(&idx->qlock);
 }
@@ -220,9 +223,12 @@ static void batch_run(huren_index *idx, huren_index__put **batch, int n)
 }
 
 /* Queue p and wait until a leader (possibly this thread) has run it. idx->batch belongs to
- * whichever thread is leader. */
+ * whichever thread is leader. Each waiter sleeps on a condition of its own: the leader wakes
+ * exactly the puts it finished and the next one in the queue (to lead the next batch), not
+ * every waiter at every commit, which with many senders cost more than the commits. */
 static void put_wait(huren_index *idx, huren_index__put *p)
 {
+    pthread_cond_init(&p->cond, NULL);
     pthread_mutex_lock(&idx->qlock);
     p->next = NULL;
     if (idx->qtail)
@@ -232,7 +238,7 @@ static void put_wait(huren_index *idx, huren_index__put *p)
     idx->qtail = p;
     while (!p->done) {
         if (idx->leader_active) {
-            pthread_cond_wait(&idx->qcond, &idx->qlock);
+            pthread_cond_wait(&p->cond, &idx->qlock);
             continue;
         }
         int n = 0;
@@ -246,14 +252,19 @@ static void put_wait(huren_index *idx, huren_index__put *p)
         pthread_mutex_unlock(&idx->qlock);
         batch_run(idx, idx->batch, n);
         pthread_mutex_lock(&idx->qlock);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             idx->batch[i]->done = 1;
+            pthread_cond_signal(&idx->batch[i]->cond);
+        }
         idx->commits++;
         idx->committed_puts += n;
         idx->leader_active = 0;
-        pthread_cond_broadcast(&idx->qcond);
+        if (idx->qhead)
+            pthread_cond_signal(&idx->qhead->cond); /* the next leader */
+        pthread_cond_broadcast(&idx->qcond);        /* writer_acquire() waiters */
     }
     pthread_mutex_unlock(&idx->qlock);
+    pthread_cond_destroy(&p->cond);
 }
 
 static const huren_index_field required[] = {HUREN_INDEX_F_STUDY_UID, HUREN_INDEX_F_SERIES_UID,
