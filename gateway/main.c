@@ -22,7 +22,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  serve          run the node (DICOM, HTTP, HL7 listeners) until SIGTERM/SIGINT\n"
-    "  import PATH... store DICOM files and folders into the archive, offline\n"
+    "  import PATH... store DICOM files, HL7 message files and folders, offline\n"
     "  check-config   validate the configuration and exit\n"
     "  version        print the version\n"
     "\n"

@@ -7,6 +7,9 @@
 static const http_route hospital_routes[] = {
     {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL},
     {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN},
+    {"GET", "/api/v1/patients/*/reports", api_patient_reports, HTTP_ROLES_STAFF | HTTP_ROLE_PEER},
+    {"GET", "/api/v1/reports/*", api_report, HTTP_ROLES_STAFF | HTTP_ROLE_PEER},
+    {"GET", "/api/v1/patients/*/visits/*", api_patient_visit, HTTP_ROLES_STAFF | HTTP_ROLE_PEER},
 };
 
 static const http_route directory_routes[] = {

@@ -4,6 +4,7 @@
 #include "commands.h"
 #include "api.h"
 #include "dimse.h"
+#include "hl7feed.h"
 #include "log.h"
 #include "node.h"
 
@@ -111,6 +112,8 @@ int cmd_serve(const config *cfg)
     }
     if (strcmp(cfg->role, "hospital") == 0 && start_dicom(&n, &allowed) < 0)
         goto done;
+    if (strcmp(cfg->role, "hospital") == 0 && hl7feed_start(&n) < 0)
+        goto done;
     if (start_http(&n) < 0)
         goto done;
     log_info("ready");
@@ -121,6 +124,7 @@ int cmd_serve(const config *cfg)
 done:
     http_server_stop(n.http);
     huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);
+    huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
     huren_index_close(n.index);
     if (allowed)
         free(allowed[0]);
