@@ -220,6 +220,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         log_warnx("%s %s %s: %s; refused", remote, method, url, who.refusal);
         http_reply_error(&res, who.status, who.refusal);
         res.www_authenticate = who.challenge;
+        snprintf(res.audit_object, sizeof res.audit_object, "%.10s %.100s: %.120s", method, url,
+                 who.refusal);
         audit(srv, &req, "http.authenticate", &res);
         return queue(conn, &res);
     }
