@@ -65,8 +65,12 @@ static int on_line(void *payload, const char *line, size_t len)
 int api_audit(http_request *req, http_response *res)
 {
     node *n = req->app;
-    audit_query q = {http_request_arg(req, "since"), http_request_arg(req, "patient"),
-                     DEFAULT_LIMIT, NULL, 0, 0};
+    audit_query q = {http_request_arg(req, "since"),
+                     http_request_arg(req, "patient"),
+                     DEFAULT_LIMIT,
+                     NULL,
+                     0,
+                     0};
     const char *limit = http_request_arg(req, "limit");
     if (q.since && !audit_since_valid(q.since))
         return http_reply_error(res, 400, "since: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS");
@@ -79,7 +83,8 @@ int api_audit(http_request *req, http_response *res)
             return http_reply_error(res, 400, "limit: a number from 1 to 10000");
     }
     snprintf(res->audit_patient, sizeof res->audit_patient, "%s", q.patient ? q.patient : "");
-    snprintf(res->audit_object, sizeof res->audit_object, "audit since %s", q.since ? q.since : "-");
+    snprintf(res->audit_object, sizeof res->audit_object, "audit since %s",
+             q.since ? q.since : "-");
     char path[4200], err[512];
     if (audit_path(n->cfg, path, sizeof path) < 0 || !(q.entries = json_array()))
         return -1;

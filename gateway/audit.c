@@ -25,8 +25,8 @@ int audit_open(node *n, char *err, size_t errlen)
         return -1;
     }
     long repaired = 0;
-    if (huren_index_audit_open(&n->audit, path, n->cfg->audit_fsync, &repaired, why,
-                               sizeof why) < 0) {
+    if (huren_index_audit_open(&n->audit, path, n->cfg->audit_fsync, &repaired, why, sizeof why) <
+        0) {
         snprintf(err, errlen, "audit log %s", why);
         return -1;
     }
@@ -60,10 +60,10 @@ int audit_record(node *n, const huren_index_audit_entry *e)
 
 const char *audit_outcome_http(int status)
 {
-    return status < 400                      ? "success"
+    return status < 400                     ? "success"
            : status == 401 || status == 403 ? "refused"
-           : status < 500                    ? "failed"
-                                             : "error";
+           : status < 500                   ? "failed"
+                                            : "error";
 }
 
 int audit_http(void *app, const http_request *req, const char *action, const http_response *res)

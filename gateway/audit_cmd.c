@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AUDIT_FLAGS                                                                     \
-    "  -c, --config FILE   read FILE (the log is [audit] file, or DATA/audit.log)\n"    \
-    "  --data DIR          archive folder (default ./var)\n"                           \
+#define AUDIT_FLAGS                                                                                \
+    "  -c, --config FILE   read FILE (the log is [audit] file, or DATA/audit.log)\n"               \
+    "  --data DIR          archive folder (default ./var)\n"                                       \
     "  -h, --help          this help\n"
 
 static const char usage_audit[] =
@@ -40,8 +40,8 @@ static int verify(const char *path)
                (unsigned long long)c.entries, c.head);
         return 1;
     }
-    printf("audit log OK: %s: %llu entries, last hash %s\n", path,
-           (unsigned long long)c.entries, c.head);
+    printf("audit log OK: %s: %llu entries, last hash %s\n", path, (unsigned long long)c.entries,
+           c.head);
     return 0;
 }
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 typedef struct event_code {
-    const char *suffix;  /* action ends with this ("" = any) */
+    const char *suffix; /* action ends with this ("" = any) */
     const char *code, *meaning, *action_code;
 } event_code;
 

@@ -126,8 +126,10 @@ int auth_table_build(const config *cfg, auth_table **out, char *err, size_t errl
         entry *e = &t->e[t->n++];
         e->c = c;
         if (c->subject && (e->has_subject = 1) && dn_parse(c->subject, &e->subject) < 0) {
-            snprintf(err, errlen, "[client \"%s\"] subject: not a distinguished name "
-                     "(\"CN=..., O=..., C=...\", at most %d parts)", c->name, MAX_RDNS);
+            snprintf(err, errlen,
+                     "[client \"%s\"] subject: not a distinguished name "
+                     "(\"CN=..., O=..., C=...\", at most %d parts)",
+                     c->name, MAX_RDNS);
             auth_table_free(t);
             return -1;
         }
@@ -283,8 +285,8 @@ int auth_identify(const http_options *opts, void *conn, const char *remote, auth
     int tls = opts->tls_cert && opts->tls_cert[0];
     if (tls && check_client_cert(conn, out) < 0)
         return refuse(out, 403, NULL, out->refusal);
-    const char *authz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *authz =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (authz) {
         if (strncasecmp(authz, "Bearer ", 7) != 0)
             return refuse(out, 401, "Bearer realm=\"huren\"", "only Bearer tokens are accepted");

@@ -33,13 +33,13 @@ unsigned auth_role_bit(const char *name);
 const char *auth_role_name(unsigned roles);
 
 typedef struct auth_identity {
-    unsigned roles;          /* HTTP_ROLE_* */
-    char dn[512];            /* verified certificate subject, or "" */
-    char actor[512];         /* who, for the audit trail: client name, subject, or "loopback" */
-    char institution[64];    /* institution code, or "" */
-    int status;              /* when refused: 401 (no or unknown credentials) or 403 */
-    const char *challenge;   /* when 401: the WWW-Authenticate value */
-    char refusal[160];       /* why the client was refused */
+    unsigned roles;        /* HTTP_ROLE_* */
+    char dn[512];          /* verified certificate subject, or "" */
+    char actor[512];       /* who, for the audit trail: client name, subject, or "loopback" */
+    char institution[64];  /* institution code, or "" */
+    int status;            /* when refused: 401 (no or unknown credentials) or 403 */
+    const char *challenge; /* when 401: the WWW-Authenticate value */
+    char refusal[160];     /* why the client was refused */
 } auth_identity;
 
 /* Identify the client of conn (a struct MHD_Connection *) from opts->access (an auth_table,

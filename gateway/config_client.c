@@ -18,7 +18,8 @@ static const char *const roles[] = {"clinician", "peer", "insurer", "admin"};
 int config__is_client_section(const char *section)
 {
     size_t n = strlen(PREFIX);
-    return strncmp(section, PREFIX, n) == 0 && (section[n] == 0 || isspace((unsigned char)section[n]));
+    return strncmp(section, PREFIX, n) == 0 &&
+           (section[n] == 0 || isspace((unsigned char)section[n]));
 }
 
 /* NAME out of `client "NAME"`: 1..64 printable ASCII characters, no quote or backslash. */
@@ -126,8 +127,10 @@ int config__client_set(config *cfg, const char *section, const char *key, const 
         *slot = copy;
         return 0;
     }
-    snprintf(err, errlen, "[client \"%s\"] %s: unknown key (subject, token_sha256, ae_title, "
-             "institution, role)", name, key);
+    snprintf(err, errlen,
+             "[client \"%s\"] %s: unknown key (subject, token_sha256, ae_title, "
+             "institution, role)",
+             name, key);
     return -1;
 }
 

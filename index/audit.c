@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FIELD_MAX 1024          /* bytes of one field's value, before escaping */
-#define LINE_MAX_BYTES 65536    /* longer lines are not ours: a broken link */
+#define FIELD_MAX 1024       /* bytes of one field's value, before escaping */
+#define LINE_MAX_BYTES 65536 /* longer lines are not ours: a broken link */
 #define HASH_HEX 64
 static const char zero_hash[HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
@@ -28,11 +28,11 @@ struct huren_index_audit {
     pthread_cond_t synced_cv;
     int fd;
     int fsync;
-    uint64_t seq;        /* last entry in the file */
+    uint64_t seq; /* last entry in the file */
     char head[HASH_HEX + 1];
-    off_t end;           /* file size after the last entry we know of */
-    uint64_t synced;     /* entries known to be on disk */
-    int syncing;         /* one thread is in fdatasync */
+    off_t end;       /* file size after the last entry we know of */
+    uint64_t synced; /* entries known to be on disk */
+    int syncing;     /* one thread is in fdatasync */
 };
 
 /* ---- the line format ---- */
@@ -63,14 +63,20 @@ static int buf_add(buf *b, const char *s, size_t n)
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not one. */
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
-    size_t len = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
-                                  : (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+    size_t len = s[0] < 0x80             ? 1
+                 : (s[0] & 0xE0) == 0xC0 ? 2
+                 : (s[0] & 0xF0) == 0xE0 ? 3
+                 : (s[0] & 0xF8) == 0xF0 ? 4
+                                         : 0;
     if (len == 0 || len > n)
         return 0;
     for (size_t i = 1; i < len; i++)
         if ((s[i] & 0xC0) != 0x80)
             return 0;
-    uint32_t cp = len == 1 ? s[0] : len == 2 ? s[0] & 0x1Fu : len == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
+    uint32_t cp = len == 1   ? s[0]
+                  : len == 2 ? s[0] & 0x1Fu
+                  : len == 3 ? s[0] & 0x0Fu
+                             : s[0] & 0x07u;
     for (size_t i = 1; i < len; i++)
         cp = (cp << 6) | (s[i] & 0x3Fu);
     static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
@@ -143,10 +149,10 @@ static int format_line(buf *b, uint64_t seq, const char *prev, const huren_index
     int sn = snprintf(status, sizeof status, ",\"status\":%d", e->status);
     if (buf_add(b, head, (size_t)n) < 0 || add_field(b, "time", now) < 0 ||
         add_field(b, "actor", e->actor) < 0 || add_field(b, "role", e->role) < 0 ||
-        add_field(b, "institution", e->institution) < 0 ||
-        add_field(b, "action", e->action) < 0 || add_field(b, "patient", e->patient) < 0 ||
-        add_field(b, "object", e->object) < 0 || add_field(b, "outcome", e->outcome) < 0 ||
-        buf_add(b, status, (size_t)sn) < 0 || add_field(b, "remote", e->remote) < 0)
+        add_field(b, "institution", e->institution) < 0 || add_field(b, "action", e->action) < 0 ||
+        add_field(b, "patient", e->patient) < 0 || add_field(b, "object", e->object) < 0 ||
+        add_field(b, "outcome", e->outcome) < 0 || buf_add(b, status, (size_t)sn) < 0 ||
+        add_field(b, "remote", e->remote) < 0)
         return -1;
     if (sha256_hex(b->p, b->len, hash) < 0)
         return -1;
@@ -242,8 +248,8 @@ static int next_line(line_reader *r, const char **line, size_t *n)
     }
 }
 
-int huren_index_audit_scan(const char *path, huren_index_audit_line_cb cb, void *payload,
-                           char *err, size_t errlen)
+int huren_index_audit_scan(const char *path, huren_index_audit_line_cb cb, void *payload, char *err,
+                           size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)
@@ -494,8 +500,8 @@ static int write_entry(huren_index_audit *a, const huren_index_audit_entry *e, c
     return rc;
 }
 
-int huren_index_audit_append(huren_index_audit *a, const huren_index_audit_entry *e,
-                             uint64_t *seq, char *err, size_t errlen)
+int huren_index_audit_append(huren_index_audit *a, const huren_index_audit_entry *e, uint64_t *seq,
+                             char *err, size_t errlen)
 {
     pthread_mutex_lock(&a->mu);
     int rc = write_entry(a, e, err, errlen);

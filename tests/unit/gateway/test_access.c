@@ -1,11 +1,11 @@
 /* test_access.c: the [client "NAME"] sections of the configuration and auth.c's lookups over
  * them: subjects in any of the usual spellings, tokens by their SHA-256, AE titles, role names,
  * and each kind of bad section reported with its file and line. */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,24 +19,23 @@
 #define TOKEN1 "secret-token-1"
 #define TOKEN1_SHA "d5ba78d16100079e567f1f7df974a9c9761ac7aaf871ba9c66bb5fa362374c47"
 
-static const char good_conf[] =
-    "[http]\n"
-    "tls_cert = s.crt\n"
-    "tls_key = s.key\n"
-    "tls_client_ca = ca.crt\n"
-    "[client \"gw-b\"]\n"
-    "subject = CN=gw.hospital-b, O=Hospital B, C=CN\n"
-    "ae_title = GW_B\n"
-    "institution = H37010002\n"
-    "role = peer\n"
-    "[client \"ws 3\"]\n"
-    "token_sha256 = " TOKEN1_SHA "\n"
-    "institution = H37010001\n"
-    "role = clinician\n"
-    "[client \"insurer\"]\n"
-    "subject = /C=CN/O=Insurer Z/CN=claims\n"
-    "institution = INS\n"
-    "role = insurer\n";
+static const char good_conf[] = "[http]\n"
+                                "tls_cert = s.crt\n"
+                                "tls_key = s.key\n"
+                                "tls_client_ca = ca.crt\n"
+                                "[client \"gw-b\"]\n"
+                                "subject = CN=gw.hospital-b, O=Hospital B, C=CN\n"
+                                "ae_title = GW_B\n"
+                                "institution = H37010002\n"
+                                "role = peer\n"
+                                "[client \"ws 3\"]\n"
+                                "token_sha256 = " TOKEN1_SHA "\n"
+                                "institution = H37010001\n"
+                                "role = clinician\n"
+                                "[client \"insurer\"]\n"
+                                "subject = /C=CN/O=Insurer Z/CN=claims\n"
+                                "institution = INS\n"
+                                "role = insurer\n";
 
 static char *write_conf(const char *text)
 {
@@ -92,9 +91,9 @@ static void test_lookups(void **state)
     assert_string_equal(k->name, "gw-b");
     assert_ptr_equal(auth_by_subject(t, "C=CN,O=Hospital B,CN=gw.hospital-b"), k);
     assert_ptr_equal(auth_by_subject(t, "c = CN, o = hospital b, cn = GW.hospital-B"), k);
-    assert_null(auth_by_subject(t, "CN=gw.hospital-b,O=Hospital B"));      /* one RDN short */
-    assert_null(auth_by_subject(t, "CN=gw.hospital-b,O=Hospital C,C=CN")); /* other org */
-    assert_null(auth_by_subject(t, "O=Hospital B,CN=gw.hospital-b,C=CN")); /* shuffled */
+    assert_null(auth_by_subject(t, "CN=gw.hospital-b,O=Hospital B"));        /* one RDN short */
+    assert_null(auth_by_subject(t, "CN=gw.hospital-b,O=Hospital C,C=CN"));   /* other org */
+    assert_null(auth_by_subject(t, "O=Hospital B,CN=gw.hospital-b,C=CN"));   /* shuffled */
     assert_null(auth_by_subject(t, "CN=gw.hospital-b\\,O=Hospital B,C=CN")); /* escaped comma */
     assert_null(auth_by_subject(t, ""));
     k = auth_by_subject(t, "CN=claims,O=Insurer Z,C=CN");
@@ -165,8 +164,8 @@ static void test_bad_clients(void **state)
     expect_error("[client \"x\"]\nrole = admin\ninstitution = H\n", "needs subject", 0);
     expect_error("[client \"x\"]\nrole = admin\nae_title = CT\n", "needs institution", 0);
     expect_error("[client \"x\"]\ninstitution = H\nae_title = CT\n", "needs role", 0);
-    expect_error("[client \"x\"]\nrole = admin\ninstitution = H\nsubject = CN=a\n",
-                 "tls_client_ca", 0);
+    expect_error("[client \"x\"]\nrole = admin\ninstitution = H\nsubject = CN=a\n", "tls_client_ca",
+                 0);
     expect_error("[client \"a\"]\nrole = admin\ninstitution = H\ntoken_sha256 = " TOKEN1_SHA
                  "\n[client \"b\"]\nrole = peer\ninstitution = H\ntoken_sha256 = " TOKEN1_SHA "\n",
                  "one token", 0);

@@ -20,10 +20,15 @@ static void *run(void *p)
     job *j = p;
     char err[256];
     for (int i = 0; i < j->n; i++) {
-        huren_index_audit_entry e = {"CN=clinician,O=Hospital A,C=CN", "clinician", "H37010001",
-                                     "dicomweb.read", "P000123",
+        huren_index_audit_entry e = {"CN=clinician,O=Hospital A,C=CN",
+                                     "clinician",
+                                     "H37010001",
+                                     "dicomweb.read",
+                                     "P000123",
                                      "1.2.840.113619.2.55.3.604688119.969.1234567890.123",
-                                     "success", 200, "10.1.2.3"};
+                                     "success",
+                                     200,
+                                     "10.1.2.3"};
         if (huren_index_audit_append(j->a, &e, NULL, err, sizeof err) != 0) {
             fprintf(stderr, "append: %s\n", err);
             exit(1);

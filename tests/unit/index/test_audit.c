@@ -1,11 +1,11 @@
 /* test_audit.c: the audit trail's hash chain (index/audit.c): appends, reopening, every kind of
  * tampering found at the right line, a torn last line, hostile field text, concurrent appends
  * from threads and from two handles on one file (as two processes would). */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 
 #include <pthread.h>
 #include <stdio.h>
@@ -45,8 +45,15 @@ static void append_n(huren_index_audit *a, int n, const char *action)
 {
     char err[256];
     for (int i = 0; i < n; i++) {
-        huren_index_audit_entry e = {"CN=admin,O=Hospital A", "admin", "H1", action, "P001",
-                                     "1.2.3", "success", 200, "127.0.0.1"};
+        huren_index_audit_entry e = {"CN=admin,O=Hospital A",
+                                     "admin",
+                                     "H1",
+                                     action,
+                                     "P001",
+                                     "1.2.3",
+                                     "success",
+                                     200,
+                                     "127.0.0.1"};
         if (huren_index_audit_append(a, &e, NULL, err, sizeof err) != 0)
             fail_msg("append: %s", err);
     }
@@ -233,8 +240,8 @@ static void test_hostile_text(void **state)
     char longv[3000];
     memset(longv, 'x', sizeof longv - 1);
     longv[sizeof longv - 1] = 0;
-    huren_index_audit_entry e = {"a\"b\\c\nd", "r\x01", "\xff\xfe", "x",
-                                 "\xe7\x8e\x8b", longv, "\xc0\xaf", -1, NULL};
+    huren_index_audit_entry e = {"a\"b\\c\nd", "r\x01",    "\xff\xfe", "x", "\xe7\x8e\x8b",
+                                 longv,        "\xc0\xaf", -1,         NULL};
     assert_int_equal(huren_index_audit_append(a, &e, NULL, err, sizeof err), 0);
     huren_index_audit_close(a);
     size_t len;
