@@ -1,11 +1,12 @@
 /* test_access.c: the [client "NAME"] sections of the configuration and auth.c's lookups over
  * them: subjects in any of the usual spellings, tokens by their SHA-256, AE titles, role names,
  * and each kind of bad section reported with its file and line. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,11 +1,12 @@
 /* test_audit.c: the audit trail's hash chain (index/audit.c): appends, reopening, every kind of
  * tampering found at the right line, a torn last line, hostile field text, concurrent appends
  * from threads and from two handles on one file (as two processes would). */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h> /* after the headers it needs */
 
 #include <pthread.h>
 #include <stdio.h>
