@@ -45,7 +45,8 @@ class SecurityTest(NodeTestCase):
                      "institution = H37010001", "role = " + role]
         conf += ['[client "ct-scanner"]', "ae_title = FINDSCU", "institution = H37010001",
                  "role = clinician"]
-        self.n = self.node(config_text="\n".join(conf) + "\n", https=True).start()
+        self.conf = "\n".join(conf) + "\n"
+        self.n = self.node(config_text=self.conf, https=True).start()
 
     def get(self, path, who=None, token=None):
         """(status, headers, body) of GET path as a role's certificate or with a token."""
@@ -112,6 +113,20 @@ class SecurityTest(NodeTestCase):
         expired = [e for e in entries if "expired" in e["object"]]
         self.assertEqual(len(expired), 2)
         self.assertEqual(expired[0]["actor"], "C=CN,O=Hospital A,CN=clinician")
+
+    def test_require_certificate(self):
+        self.n.stop()
+        self.n = self.node(name="strict", https=True,
+                           config_text=self.conf.replace("= optional", "= require")).start()
+        self.assertEqual(self.get("/metrics", who="admin")[0], 200)
+        status, _, body = self.get("/metrics", token=self.tokens["admin"])
+        self.assertEqual(status, 401, body)
+        self.assertIn("certificate is required", body)
+        # with a certificate, a token still decides the role
+        self.assertEqual(self.get("/metrics", who="peer", token=self.tokens["admin"])[0], 200)
+        self.assertEqual(self.get("/metrics", who="admin", token=self.tokens["clinician"])[0], 403)
+        self.assertEqual(self.get("/api/v1/health", who="expired", token=self.tokens["admin"])[0],
+                         403)
 
     def test_dimse_audit_verify_tamper_export(self):
         study = uid(900, 1)
