@@ -2,6 +2,7 @@
  * row {section, key, type, default, min, max, choices}; the reader, the flag overrides and
  * `huren check-config` all go through it, so a bad value is reported the same way everywhere. */
 #include "config.h"
+#include "config_client.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -57,6 +58,9 @@ static const cfg_key cfg_table[] = {
     {"archive", "busy_timeout_ms", CFG_INT, "10000", 0, 600000, NULL, OFF(busy_timeout_ms)},
     {"archive", "pack_max_instance", CFG_INT, "1048576", 0, 67108864, NULL,
      OFF(pack_max_instance)},
+    {"access", "loopback_full_access", CFG_BOOL, "yes", 0, 0, NULL, OFF(loopback_full_access)},
+    {"audit", "file", CFG_STR, "", 0, 4000, NULL, OFF(audit_file)},
+    {"audit", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(audit_fsync)},
 };
 
 #define AES_SECTION "dicom_aes"
@@ -233,6 +237,8 @@ int config_set(config *cfg, const char *section, const char *key, const char *va
 {
     if (strcmp(section, AES_SECTION) == 0)
         return apply_ae(cfg, key, value, err, errlen);
+    if (config__is_client_section(section))
+        return config__client_set(cfg, section, key, value, err, errlen);
     const cfg_key *k = cfg_lookup(section, key);
     if (!k) {
         snprintf(err, errlen, "[%s] %s: unknown key", section, key);
@@ -329,6 +335,8 @@ int config_validate(const config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s: [http] tls_client_ca needs tls_cert and tls_key", where);
         return -1;
     }
+    if (config__clients_validate(cfg, err, errlen) < 0)
+        return -1;
     const long ports[] = {cfg->dicom_port, cfg->http_port, cfg->hl7_port};
     for (int i = 0; i < 3; i++)
         for (int j = i + 1; j < 3; j++)
@@ -361,5 +369,6 @@ void config_free(config *cfg)
         free(cfg->aes[i].title);
         free(cfg->aes[i].host);
     }
+    config__clients_free(cfg);
     memset(cfg, 0, sizeof *cfg);
 }

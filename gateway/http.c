@@ -123,9 +123,21 @@ static enum MHD_Result queue(struct MHD_Connection *conn, http_response *res)
                             res->content_type ? res->content_type : "application/json");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (res->www_authenticate)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, res->www_authenticate);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static void audit(http_server *srv, const http_request *req, const char *action,
+                  http_response *res)
+{
+    if (!srv->opts.audit || srv->opts.audit(srv->app, req, action, res) == 0 || res->status >= 400)
+        return;
+    free(res->body);
+    res->body = NULL;
+    http_reply_error(res, 503, "audit trail unavailable: request not served");
 }
 
 static void dispatch(http_server *srv, http_request *req, http_response *res)
@@ -140,6 +152,7 @@ static void dispatch(http_server *srv, http_request *req, http_response *res)
             continue;
         if (!(rt->roles & req->roles)) {
             http_reply_error(res, 403, "forbidden for this client's role");
+            audit(srv, req, rt->audit_action ? rt->audit_action : "http.access", res);
             return;
         }
         res->status = 200;
@@ -148,6 +161,8 @@ static void dispatch(http_server *srv, http_request *req, http_response *res)
             res->body = NULL;
             http_reply_error(res, 500, "internal error");
         }
+        if (rt->audit_action)
+            audit(srv, req, rt->audit_action, res);
         return;
     }
     http_reply_error(res, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
@@ -196,14 +211,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         .app = srv->app};
     http_response res = {.status = 200};
     auth_identity who;
-    if (auth_identify(&srv->opts, conn, remote, &who) < 0) {
-        log_warnx("%s: %s; refused", remote, who.refusal);
-        http_reply_error(&res, 403, who.refusal);
-        return queue(conn, &res);
-    }
+    int refused = auth_identify(&srv->opts, conn, remote, &who) < 0;
     req.client_dn = who.dn[0] ? who.dn : NULL;
     req.institution = who.institution[0] ? who.institution : NULL;
+    req.actor = who.actor;
     req.roles = who.roles;
+    if (refused) {
+        log_warnx("%s %s %s: %s; refused", remote, method, url, who.refusal);
+        http_reply_error(&res, who.status, who.refusal);
+        res.www_authenticate = who.challenge;
+        snprintf(res.audit_object, sizeof res.audit_object, "%.10s %.100s: %.120s", method, url,
+                 who.refusal);
+        audit(srv, &req, "http.authenticate", &res);
+        return queue(conn, &res);
+    }
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
     } else {

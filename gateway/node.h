@@ -18,6 +18,8 @@ typedef struct node {
     huren_dicom_scp *scp;
     huren_hl7_mllp *mllp;
     http_server *http;
+    huren_index_audit *audit;   /* the audit trail (audit.c); NULL until opened */
+    struct auth_table *auth;    /* the [client] sections, for lookups (auth.c) */
     metrics metrics;
     time_t started;
 } node;

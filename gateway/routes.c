@@ -1,20 +1,26 @@
-/* routes.c: every HTTP endpoint of the node, with the roles it serves. Adding an endpoint means
- * adding a row here; http.c refuses any role not listed before the handler runs. */
+/* routes.c: every HTTP endpoint of the node, with the roles it serves and, for endpoints that
+ * touch patient data, the action its answers are audited as (NULL: not audited; refusals are
+ * audited always). Adding an endpoint means adding a row here; http.c refuses any role not
+ * listed before the handler runs. Insurers reach no DICOMweb or records endpoint. */
 #include "api.h"
 
 #include <string.h>
 
 static const http_route hospital_routes[] = {
-    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL},
-    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN},
-    {"GET", "/api/v1/patients/*/reports", api_patient_reports, HTTP_ROLES_STAFF | HTTP_ROLE_PEER},
-    {"GET", "/api/v1/reports/*", api_report, HTTP_ROLES_STAFF | HTTP_ROLE_PEER},
-    {"GET", "/api/v1/patients/*/visits/*", api_patient_visit, HTTP_ROLES_STAFF | HTTP_ROLE_PEER},
+    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
+    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
+    {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
+    {"GET", "/api/v1/patients/*/reports", api_patient_reports, HTTP_ROLES_STAFF | HTTP_ROLE_PEER,
+     "records.read"},
+    {"GET", "/api/v1/reports/*", api_report, HTTP_ROLES_STAFF | HTTP_ROLE_PEER, "records.read"},
+    {"GET", "/api/v1/patients/*/visits/*", api_patient_visit, HTTP_ROLES_STAFF | HTTP_ROLE_PEER,
+     "records.read"},
 };
 
 static const http_route directory_routes[] = {
-    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL},
-    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN},
+    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
+    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
+    {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
 };
 
 const http_route *api_routes(const char *role, size_t *n)

@@ -3,6 +3,8 @@
 #define LOG_COMPONENT "serve"
 #include "commands.h"
 #include "api.h"
+#include "audit.h"
+#include "auth.h"
 #include "dimse.h"
 #include "hl7feed.h"
 #include "log.h"
@@ -76,7 +78,10 @@ static int start_http(node *n)
         .client_verify = !strcmp(c->tls_client_verify, "require")    ? 2
                          : !strcmp(c->tls_client_verify, "optional") ? 1
                                                                       : 0,
-        .loopback_roles = HTTP_ROLES_ALL, /* plain HTTP on loopback: full local access */
+        /* plain HTTP (loopback only): full local access unless [access] says otherwise */
+        .loopback_roles = c->loopback_full_access ? HTTP_ROLES_ALL : 0,
+        .access = n->auth,
+        .audit = audit_http,
     };
     size_t nroutes;
     const http_route *routes = api_routes(c->role, &nroutes);
@@ -106,7 +111,8 @@ int cmd_serve(const config *cfg)
     int rc = 1;
     log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION, cfg->role, cfg->data_dir,
              cfg->path ? ", config " : " (embedded defaults)", cfg->path ? cfg->path : "");
-    if (node_open_index(&n, err, sizeof err) < 0) {
+    if (node_open_index(&n, err, sizeof err) < 0 || audit_open(&n, err, sizeof err) < 0 ||
+        auth_table_build(cfg, &n.auth, err, sizeof err) < 0) {
         log_error("%s", err);
         goto done;
     }
@@ -126,6 +132,8 @@ done:
     huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);
     huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
     huren_index_close(n.index);
+    audit_close(&n);
+    auth_table_free(n.auth);
     if (allowed)
         free(allowed[0]);
     free(allowed);
