@@ -3,6 +3,7 @@
  * and the listener sends the ACK; its events are routed into log.h. */
 #define LOG_COMPONENT "hl7"
 #include "hl7feed.h"
+#include "audit.h"
 #include "ingest_hl7.h"
 #include "log.h"
 
@@ -32,6 +33,22 @@ static void on_message(const huren_hl7_msg *msg, const char *raw, size_t len, co
              huren_hl7_msg_trigger(msg));
     printable(id);
     printable(what);
+    /* the audit entry is on disk before the listener sends the ACK */
+    char actor[160], object[96];
+    snprintf(actor, sizeof actor, "%s^%s", huren_hl7_msg_sending_app(msg),
+             huren_hl7_msg_sending_facility(msg));
+    snprintf(object, sizeof object, "%s %s", what, id);
+    const char *pid = huren_hl7_msg_get(msg, "PID", 1, 3, 1, 1, 1);
+    huren_index_audit_entry e = {
+        .actor = actor, .role = "hl7-sender", .institution = huren_hl7_msg_sending_facility(msg),
+        .action = "hl7.store", .patient = pid ? pid : "", .object = object,
+        .outcome = r == INGEST_OK ? "success" : r == INGEST_INVALID ? "failed" : "error",
+        .status = 0, .remote = peer};
+    if (audit_record(n, &e) < 0 && r == INGEST_OK) {
+        /* stored, but not accountable: the sender is told to send again (stored once) */
+        res->code = HUREN_HL7_AE;
+        snprintf(res->text, sizeof res->text, "audit trail unavailable");
+    }
     if (r == INGEST_OK)
         log_debug("%s %s control id '%s' (%zu bytes): %s", peer, what, id, len,
                   outcome == HUREN_INDEX_PUT_DUPLICATE ? "duplicate, stored before" : "stored");

@@ -219,6 +219,22 @@ class HL7Test(NodeTestCase):
         with urllib.request.urlopen(self.n.url("/metrics")) as r:
             self.assertIn("huren_hl7_duplicate_total 2", r.read().decode())
 
+    def test_every_message_is_audited(self):
+        self.send_ok(oru("AUD-1", pid="PAUD"))
+        self.send_ok(oru("AUD-1", pid="PAUD"))  # a re-send is a write attempt too
+        with open(os.path.join(self.n.data, "audit.log"), encoding="utf-8") as f:
+            entries = [json.loads(line) for line in f]
+        mine = [e for e in entries if e["action"] == "hl7.store" and e["patient"] == "PAUD"]
+        self.assertEqual(len(mine), 2)
+        self.assertEqual(mine[0]["outcome"], "success")
+        self.assertIn("AUD-1", mine[0]["object"])
+        self.assertTrue(mine[0]["actor"].startswith("LIS^"))
+        st, body = get(self.n, "/api/v1/patients/PAUD/reports")
+        self.assertEqual(st, 200)
+        with open(os.path.join(self.n.data, "audit.log"), encoding="utf-8") as f:
+            reads = [json.loads(line) for line in f if '"records.read"' in line]
+        self.assertEqual(reads[-1]["patient"], "PAUD", "the REST read is audited with its patient")
+
     def test_a40_merge(self):
         self.send_ok(oru("M-1", pid="OLD1", nid=None, order="O1"))
         self.send_ok(oru("M-2", pid="NEW1", nid=NID2, order="O2", visit="V-NEW"))
