@@ -10,6 +10,12 @@
 
 int api_health(http_request *req, http_response *res);
 int api_metrics(http_request *req, http_response *res);
+/* api_records.c: clinical records (reports, one report with history, a visit) */
+int api_patient_reports(http_request *req, http_response *res);
+int api_report(http_request *req, http_response *res);
+int api_patient_visit(http_request *req, http_response *res);
+/* GET /api/v1/audit?since=&patient=&limit= (admins): audit entries as JSON (api_audit.c). */
+int api_audit(http_request *req, http_response *res);
 
 /* The route table for a node's role. */
 const http_route *api_routes(const char *role, size_t *n);

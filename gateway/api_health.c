@@ -125,6 +125,26 @@ int api_metrics(http_request *req, http_response *res)
     counter(&t, "huren_http_requests_total", "HTTP requests answered.",
             n->http ? http_server_requests(n->http) : 0);
     counter(&t, "huren_errors_total", "Events logged at error level.", atomic_load(&m->errors));
+    /* HL7 feed: ACKs sent by code (the listener's counts), and what the archive made of them */
+    huren_hl7_mllp_stats hs;
+    huren_hl7_mllp_stats_get(n->mllp, &hs);
+    put(&t, "# HELP huren_hl7_messages_total HL7 messages acknowledged, by ACK code.\n"
+            "# TYPE huren_hl7_messages_total counter\n"
+            "huren_hl7_messages_total{ack=\"AA\"} %llu\nhuren_hl7_messages_total{ack=\"AE\"} %llu\n"
+            "huren_hl7_messages_total{ack=\"AR\"} %llu\n",
+        hs.acks_aa, hs.acks_ae, hs.acks_ar);
+    counter(&t, "huren_hl7_stored_total", "HL7 messages stored.", atomic_load(&m->hl7_stored));
+    counter(&t, "huren_hl7_duplicate_total", "Re-sent HL7 messages (same sender and MSH-10).",
+            atomic_load(&m->hl7_duplicate));
+    counter(&t, "huren_hl7_refused_total", "HL7 messages refused as unsupported or invalid.",
+            atomic_load(&m->hl7_refused));
+    counter(&t, "huren_hl7_store_failures_total", "HL7 messages the archive could not store.",
+            atomic_load(&m->hl7_failures));
+    counter(&t, "huren_hl7_parse_errors_total", "HL7 frames that did not parse.", hs.parse_errors);
+    counter(&t, "huren_hl7_oversize_frames_total", "MLLP connections closed for a frame too big.",
+            hs.oversize_frames);
+    counter(&t, "huren_hl7_connections_total", "MLLP connections accepted.", hs.connections);
+    gauge(&t, "huren_hl7_connections_active", "MLLP connections open.", hs.open_connections);
     huren_index_stats st;
     if (huren_index_stats_get(n->index, &st) == 0) {
         gauge(&t, "huren_archive_studies", "Studies in the archive.", st.studies);

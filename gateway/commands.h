@@ -9,5 +9,7 @@
 
 int cmd_serve(const config *cfg);
 int cmd_import(const config *cfg, int npaths, char *const paths[]);
+/* `huren audit verify|export ...`: argv[0] is "audit" (audit_cmd.c). */
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -2,6 +2,7 @@
  * row {section, key, type, default, min, max, choices}; the reader, the flag overrides and
  * `huren check-config` all go through it, so a bad value is reported the same way everywhere. */
 #include "config.h"
+#include "config_client.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -63,6 +64,9 @@ static const cfg_key cfg_table[] = {
      OFF(dicomweb_max_stow_parts)},
     {"dicomweb", "qido_max_results", CFG_INT, "1000", 1, 100000, NULL, OFF(qido_max_results)},
     {"dicomweb", "base_url", CFG_STR, "", 0, 400, NULL, OFF(dicomweb_base_url)},
+    {"access", "loopback_full_access", CFG_BOOL, "yes", 0, 0, NULL, OFF(loopback_full_access)},
+    {"audit", "file", CFG_STR, "", 0, 4000, NULL, OFF(audit_file)},
+    {"audit", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(audit_fsync)},
 };
 
 #define AES_SECTION "dicom_aes"
@@ -239,6 +243,8 @@ int config_set(config *cfg, const char *section, const char *key, const char *va
 {
     if (strcmp(section, AES_SECTION) == 0)
         return apply_ae(cfg, key, value, err, errlen);
+    if (config__is_client_section(section))
+        return config__client_set(cfg, section, key, value, err, errlen);
     const cfg_key *k = cfg_lookup(section, key);
     if (!k) {
         snprintf(err, errlen, "[%s] %s: unknown key", section, key);
@@ -335,6 +341,8 @@ int config_validate(const config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s: [http] tls_client_ca needs tls_cert and tls_key", where);
         return -1;
     }
+    if (config__clients_validate(cfg, err, errlen) < 0)
+        return -1;
     const long ports[] = {cfg->dicom_port, cfg->http_port, cfg->hl7_port};
     for (int i = 0; i < 3; i++)
         for (int j = i + 1; j < 3; j++)
@@ -367,5 +375,6 @@ void config_free(config *cfg)
         free(cfg->aes[i].title);
         free(cfg->aes[i].host);
     }
+    config__clients_free(cfg);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 
 #define CONFIG_MAX_PEERS 256
+#define CONFIG_MAX_CLIENTS 512
+#define CONFIG_CLIENT_NAME_MAX 64
 
 /* A DICOM application entity we may send to (C-MOVE destination). */
 typedef struct config_ae {
@@ -14,6 +16,18 @@ typedef struct config_ae {
     char *host;
     int port;
 } config_ae;
+
+/* [client "NAME"]: who may call the node's HTTPS API (by certificate subject or bearer token)
+ * or its DICOM services (by calling AE title, for the audit trail), and for which institution
+ * and role. Strings not given are NULL. */
+typedef struct config_client {
+    char *name;          /* the section's NAME: the actor of token holders in the audit log */
+    char *subject;       /* client certificate subject, e.g. "CN=gw.hospital-b, O=Hospital B" */
+    char *token_sha256;  /* lowercase hex SHA-256 of the bearer token (never the token) */
+    char *ae_title;      /* calling AE title of its DICOM associations */
+    char *institution;   /* institution code, e.g. "H37010002" */
+    char *role;          /* clinician | peer | insurer | admin */
+} config_client;
 
 typedef struct config {
     char *path; /* the file read, or NULL for the embedded defaults */
@@ -56,6 +70,14 @@ typedef struct config {
     long dicomweb_max_stow_parts;
     long qido_max_results;
     char *dicomweb_base_url;  /* "" = from the request's Host header */
+    /* [access] */
+    int loopback_full_access;  /* plain HTTP on loopback: every role without credentials */
+    /* [audit] */
+    char *audit_file;          /* "" = DATA/audit.log */
+    int audit_fsync;
+    /* [client "NAME"] sections */
+    config_client clients[CONFIG_MAX_CLIENTS];
+    size_t nclients;
     /* [dicom_aes]: TITLE = host:port */
     config_ae aes[CONFIG_MAX_PEERS];
     size_t naes;

@@ -3,6 +3,8 @@
  * identifier to the instances' files; dicom/ does the sending. */
 #define LOG_COMPONENT "dicom"
 #include "dimse.h"
+#include "audit.h"
+#include "auth.h"
 #include "dicom_fields.h"
 #include "ingest_dicom.h"
 #include "log.h"
@@ -14,12 +16,69 @@
 #define TAG_RETRIEVE_AE_TITLE HUREN_DICOM_TAG(0x0008, 0x0054)
 #define TAG_INSTANCE_AVAILABILITY HUREN_DICOM_TAG(0x0008, 0x0056)
 #define MAX_QUERY_KEYS 128
+#define TAG_PATIENT_ID HUREN_DICOM_TAG(0x0010, 0x0020)
+#define TAG_STUDY_UID HUREN_DICOM_TAG(0x0020, 0x000D)
+#define TAG_SERIES_UID HUREN_DICOM_TAG(0x0020, 0x000E)
+#define TAG_SOP_INSTANCE_UID HUREN_DICOM_TAG(0x0008, 0x0018)
+
+/* What the association thread's current operation concerned, for its audit entry: filled by
+ * the handlers, written and cleared by on_event (dicom/ calls both on the same thread). */
+static _Thread_local struct {
+    char patient[256]; /* '\'-separated patient ids, "...\..." once full */
+    char object[256];
+} audit_ctx;
+
+static void note_patient(const char *id)
+{
+    char *p = audit_ctx.patient;
+    size_t len = strlen(p), n = id ? strlen(id) : 0;
+    if (n == 0 || (len >= 4 && strcmp(p + len - 4, "\\...") == 0))
+        return;
+    for (const char *s = p; (s = strstr(s, id)); s += n) /* already noted? */
+        if ((s == p || s[-1] == '\\') && (s[n] == 0 || s[n] == '\\'))
+            return;
+    if (len + n + 2 + 4 > sizeof audit_ctx.patient) {
+        snprintf(p + len, sizeof audit_ctx.patient - len, "%s...", len ? "\\" : "");
+        return;
+    }
+    snprintf(p + len, sizeof audit_ctx.patient - len, "%s%s", len ? "\\" : "", id);
+}
+
+static const char *element_value(const huren_dicom_element *e, size_t n, uint32_t tag)
+{
+    for (size_t i = 0; i < n; i++)
+        if (e[i].tag == tag)
+            return e[i].value;
+    return NULL;
+}
+
+/* The patient and the most specific UID a query names. */
+static void note_query(const huren_dicom_query *q)
+{
+    const char *pid = element_value(q->keys, q->nkeys, TAG_PATIENT_ID);
+    if (pid && pid[0] && !strchr(pid, '*') && !strchr(pid, '?'))
+        note_patient(pid);
+    static const uint32_t uids[] = {TAG_SOP_INSTANCE_UID, TAG_SERIES_UID, TAG_STUDY_UID};
+    for (size_t i = 0; i < sizeof uids / sizeof uids[0] && !audit_ctx.object[0]; i++) {
+        const char *v = element_value(q->keys, q->nkeys, uids[i]);
+        if (v && v[0])
+            snprintf(audit_ctx.object, sizeof audit_ctx.object, "%.200s", v);
+    }
+    if (q->move_destination) {
+        size_t len = strlen(audit_ctx.object);
+        snprintf(audit_ctx.object + len, sizeof audit_ctx.object - len, " to %s",
+                 q->move_destination);
+    }
+}
 
 static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
 {
     node *n = payload;
     huren_index_put_outcome outcome;
     char err[512];
+    note_patient(element_value(req->elements, req->nelements, TAG_PATIENT_ID));
+    const char *study = element_value(req->elements, req->nelements, TAG_STUDY_UID);
+    snprintf(audit_ctx.object, sizeof audit_ctx.object, "%.200s", study ? study : "");
     ingest_result r = ingest_dicom_instance(n, req->elements, req->nelements,
                                             req->transfer_syntax_uid, req->tmp_path,
                                             HUREN_INDEX_PUT_KEEP_TMP, &outcome, err, sizeof err);
@@ -105,6 +164,7 @@ static int on_find_row(void *payload, const huren_index_row *row)
         c->truncated = 1;
         return 1;
     }
+    note_patient(row->values[HUREN_INDEX_F_PATIENT_ID]); /* what the answer discloses */
     size_t k = 0;
     for (size_t i = 0; i < c->q->nkeys; i++) {
         uint32_t tag = c->q->keys[i].tag;
@@ -130,6 +190,7 @@ static uint16_t on_find(const huren_dicom_query *q, huren_dicom_find_emit emit, 
                         void *payload)
 {
     node *n = payload;
+    note_query(q);
     huren_index_match matches[MAX_QUERY_KEYS];
     int nm = build_matches(q, matches, MAX_QUERY_KEYS);
     if (nm < 0)
@@ -169,6 +230,7 @@ static int on_retrieve_row(void *payload, const huren_index_row *row)
     retrieve_ctx *c = payload;
     if (!row->blob_path)
         return 0;
+    note_patient(row->values[HUREN_INDEX_F_PATIENT_ID]);
     if (huren_dicom_retrieve_list_add_range(
             c->out, row->blob_path, (uint64_t)row->blob_offset, (uint64_t)row->blob_size,
             row->values[HUREN_INDEX_F_SOP_CLASS_UID], row->values[HUREN_INDEX_F_SOP_INSTANCE_UID],
@@ -183,6 +245,7 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
                             void *payload)
 {
     node *n = payload;
+    note_query(q);
     huren_index_match matches[MAX_QUERY_KEYS];
     int nm = build_matches(q, matches, MAX_QUERY_KEYS);
     if (nm <= 0) /* a retrieval names what it wants: no condition at all is refused */
@@ -224,6 +287,31 @@ static void on_log(huren_dicom_log_level level, const char *msg, void *payload)
              0, "%s", msg);
 }
 
+/* One audit entry per C-STORE, C-FIND, C-MOVE, C-GET: the calling AE is the actor; a
+ * [client] section with its ae_title gives institution and role. */
+static void audit_dimse(node *n, const char *op, const huren_dicom_peer *peer, uint16_t status,
+                        const char *uid, int failed)
+{
+    char action[32] = "dimse.";
+    for (size_t i = 0, k = strlen(action); op[i] && k < sizeof action - 1; i++, k++)
+        action[k] = (char)(op[i] >= 'A' && op[i] <= 'Z' ? op[i] - 'A' + 'a' : op[i]);
+    const config_client *c = auth_by_ae(n->auth, peer->calling_ae);
+    huren_index_audit_entry e = {
+        .actor = peer->calling_ae,
+        .role = c ? c->role : "dicom",
+        .institution = c ? c->institution : "",
+        .action = action,
+        .patient = audit_ctx.patient,
+        .object = audit_ctx.object[0] ? audit_ctx.object : uid,
+        .outcome = !failed                                        ? "success"
+                   : status == HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN ? "refused"
+                                                                   : "failed",
+        .status = status,
+        .remote = peer->address,
+    };
+    audit_record(n, &e);
+}
+
 static void on_event(const char *op, const huren_dicom_peer *peer, uint16_t status,
                      const char *uid, void *payload)
 {
@@ -243,6 +331,9 @@ static void on_event(const char *op, const huren_dicom_peer *peer, uint16_t stat
                  (status & 0xF000) != 0xB000;
     if (failed)
         atomic_fetch_add(&n->metrics.dimse_failures, 1);
+    if (strcmp(op, "C-ECHO") != 0)
+        audit_dimse(n, op, peer, status, uid, failed);
+    memset(&audit_ctx, 0, sizeof audit_ctx);
     if (strcmp(op, "C-STORE") != 0 || failed)
         log_emit(failed ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, LOG_COMPONENT, 0,
                  "%s %s from %s (%s): 0x%04X %s", op, uid ? uid : "", peer->calling_ae,

@@ -186,9 +186,21 @@ static enum MHD_Result queue(struct MHD_Connection *conn, http_response *res)
     MHD_add_response_header(r, "Cache-Control", "no-store");
     for (size_t i = 0; i < res->nheaders; i++)
         MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
+    if (res->www_authenticate)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, res->www_authenticate);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+static void audit(http_server *srv, const http_request *req, const char *action,
+                  http_response *res)
+{
+    if (!srv->opts.audit || srv->opts.audit(srv->app, req, action, res) == 0 || res->status >= 400)
+        return;
+    free(res->body);
+    res->body = NULL;
+    http_reply_error(res, 503, "audit trail unavailable: request not served");
 }
 
 static void dispatch(http_server *srv, http_request *req, http_response *res)
@@ -203,6 +215,7 @@ static void dispatch(http_server *srv, http_request *req, http_response *res)
             continue;
         if (!(rt->roles & req->roles)) {
             http_reply_error(res, 403, "forbidden for this client's role");
+            audit(srv, req, rt->audit_action ? rt->audit_action : "http.access", res);
             return;
         }
         res->status = 200;
@@ -213,6 +226,8 @@ static void dispatch(http_server *srv, http_request *req, http_response *res)
             res->nheaders = 0;
             http_reply_error(res, 500, "internal error");
         }
+        if (rt->audit_action)
+            audit(srv, req, rt->audit_action, res);
         return;
     }
     http_reply_error(res, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
@@ -229,18 +244,40 @@ static const http_body_route *body_route(http_server *srv, const char *method, c
     return NULL;
 }
 
-/* The roles a route serves, or 0 when no route matches. */
-static unsigned route_roles(http_server *srv, const char *method, http_request *req)
+/* The route of method and req->path (filling req's captures), or NULL. */
+static const http_route *find_route(http_server *srv, const char *method, http_request *req)
 {
     for (size_t i = 0; i < srv->nroutes; i++)
         if (strcmp(srv->routes[i].method, method) == 0 &&
             route_match(srv->routes[i].pattern, req->path, req))
-            return srv->routes[i].roles;
-    return 0;
+            return &srv->routes[i];
+    return NULL;
+}
+
+/* Identify the client into req (who must outlive req). On refusal res holds the answer
+ * (401/403, audited as "http.authenticate") and -1 is returned. */
+static int identify(http_server *srv, struct MHD_Connection *conn, http_request *req,
+                    auth_identity *who, http_response *res)
+{
+    int refused = auth_identify(&srv->opts, conn, req->remote, who) < 0;
+    req->client_dn = who->dn[0] ? who->dn : NULL;
+    req->institution = who->institution[0] ? who->institution : NULL;
+    req->actor = who->actor;
+    req->roles = who->roles;
+    if (!refused)
+        return 0;
+    log_warnx("%s %s %s: %s; refused", req->remote, req->method, req->path, who->refusal);
+    http_reply_error(res, who->status, who->refusal);
+    res->www_authenticate = who->challenge;
+    snprintf(res->audit_object, sizeof res->audit_object, "%.10s %.100s: %.120s", req->method,
+             req->path, who->refusal);
+    audit(srv, req, "http.authenticate", res);
+    return -1;
 }
 
 /* First call of a streamed-body route: identify the client and let the sink accept or refuse
- * before any body byte is read (so a 10 GB body over the limit is refused from its headers). */
+ * before any body byte is read (so a 10 GB body over the limit is refused from its headers).
+ * Refusals are audited like the answers of dispatch(). */
 static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, const char *url,
                                  const char *method, conn_state *st, const http_body_route *br)
 {
@@ -250,25 +287,28 @@ static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, 
                         .app = srv->app};
     http_response res = {.status = 200};
     auth_identity who;
-    if (auth_identify(&srv->opts, conn, remote, &who) < 0) {
-        http_reply_error(&res, 403, who.refusal);
-        return queue(conn, &res);
-    }
-    req.client_dn = who.dn[0] ? who.dn : NULL;
-    req.institution = who.institution[0] ? who.institution : NULL;
-    req.roles = who.roles;
-    if (!(route_roles(srv, method, &req) & req.roles)) {
+    const http_route *rt;
+    if (identify(srv, conn, &req, &who, &res) < 0)
+        goto refuse;
+    if (!(rt = find_route(srv, method, &req)))
+        return MHD_YES; /* not routed: dispatch() answers once the body is in */
+    if (!(rt->roles & req.roles)) {
         http_reply_error(&res, 403, "forbidden for this client's role");
-        return queue(conn, &res);
+        audit(srv, &req, rt->audit_action ? rt->audit_action : "http.access", &res);
+        goto refuse;
     }
     if (br->sink->open(&req, &res, &st->sink_ctx) < 0) {
         st->sink_ctx = NULL;
-        atomic_fetch_add(&srv->requests, 1);
-        log_debug("%s %s %s -> %d (before the body)", remote, method, url, res.status);
-        return queue(conn, &res);
+        if (rt->audit_action)
+            audit(srv, &req, rt->audit_action, &res);
+        goto refuse;
     }
     st->sink = br->sink;
     return MHD_YES;
+refuse:
+    atomic_fetch_add(&srv->requests, 1);
+    log_debug("%s %s %s -> %d (before the body)", remote, method, url, res.status);
+    return queue(conn, &res);
 }
 
 static int buffer_body(http_server *srv, conn_state *st, const char *data, size_t n)
@@ -322,14 +362,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         .app = srv->app, .body_ctx = st->sink_ctx};
     http_response res = {.status = 200};
     auth_identity who;
-    if (auth_identify(&srv->opts, conn, remote, &who) < 0) {
-        log_warnx("%s: %s; refused", remote, who.refusal);
-        http_reply_error(&res, 403, who.refusal);
+    if (identify(srv, conn, &req, &who, &res) < 0)
         return queue(conn, &res);
-    }
-    req.client_dn = who.dn[0] ? who.dn : NULL;
-    req.institution = who.institution[0] ? who.institution : NULL;
-    req.roles = who.roles;
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
     } else {

@@ -27,6 +27,7 @@ typedef struct http_request {
     const char *remote;        /* numeric address of the client */
     const char *client_dn;     /* verified client certificate subject, or NULL */
     const char *institution;   /* institution code of the client (from auth.c), or NULL */
+    const char *actor;         /* who, for the audit trail: client name, subject, "loopback" */
     unsigned roles;            /* HTTP_ROLE_* the client holds */
     const char *captures[HTTP_MAX_CAPTURES]; /* path segments matched by '*' in the route */
     size_t ncaptures;
@@ -63,6 +64,7 @@ typedef struct http_response {
         char value[448];
     } headers[HTTP_MAX_HEADERS];    /* extra response headers (http_response_header) */
     size_t nheaders;
+    const char *www_authenticate; /* static string: a WWW-Authenticate header (401) */
 } http_response;
 
 /* A handler fills res (status defaults to 200) and returns 0, or -1 for an internal error
@@ -74,6 +76,9 @@ typedef struct http_route {
     const char *pattern;       /* "/api/v1/patients/ * /reports" without spaces: '*' = one segment */
     http_handler handler;
     unsigned roles;            /* which roles may call it */
+    /* Routes that read or write patient data name their action for the audit trail
+     * ("dicomweb.read", "records.read", ...): every answer of such a route is audited. */
+    const char *audit_action;
 } http_route;
 
 /* A request body streamed to the application instead of buffered (STOW-RS of any size).
@@ -97,6 +102,12 @@ typedef struct http_body_route {
     const char *pattern;
     const http_body_sink *sink;
 } http_body_route;
+/* The audit hook: called for every answer of a route with an audit_action, and for every
+ * refused access (401/403, action "http.authenticate" when refused before routing). Returns
+ * 0, or -1 if the entry could not be written: a successful answer is then replaced by 503,
+ * so that patient data never leaves unaudited. */
+typedef int (*http_audit_fn)(void *app, const http_request *req, const char *action,
+                             const http_response *res);
 
 typedef struct http_options {
     const char *bind_address;
@@ -110,6 +121,8 @@ typedef struct http_options {
     unsigned loopback_roles;   /* roles granted to plain-HTTP loopback clients */
     const http_body_route *body_routes; /* routes with streamed bodies; may be NULL */
     size_t nbody_routes;
+    const void *access;        /* auth.c's table of clients (certificate subjects, tokens) */
+    http_audit_fn audit;       /* NULL = no audit trail */
 } http_options;
 
 typedef struct http_server http_server;

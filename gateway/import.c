@@ -1,8 +1,10 @@
 /* import.c: `huren import PATH...`: walks files and folders, stores every DICOM file through
- * the same ingest path as C-STORE (copy into the archive's tmp dir, then a durable put), skips
- * other files with a counted warning, and prints a summary. Safe to run twice. */
+ * the same ingest path as C-STORE (copy into the archive's tmp dir, then a durable put) and
+ * every file of HL7 messages through import_hl7.c, skips other files with a counted warning,
+ * and prints a summary. Safe to run twice. */
 #define LOG_COMPONENT "import"
 #include "commands.h"
+#include "import_hl7.h"
 #include "ingest_dicom.h"
 #include "log.h"
 #include "node.h"
@@ -28,6 +30,7 @@ typedef struct import_run {
     int counting;           /* first pass: only count files */
     char *reasons[MAX_REASONS]; /* the first rejections, for the summary */
     size_t nreasons;
+    import_hl7_counts hl7;  /* files of HL7 messages */
 } import_run;
 
 /* Remember why a file was refused, for the summary; later ones are only counted. */
@@ -114,6 +117,10 @@ static void import_file(import_run *r, const char *path)
     r->done++;
     char err[512];
     huren_dicom_file *f = NULL;
+    if (import_hl7_sniff(path)) {
+        import_hl7_file(r->n, path, &r->hl7);
+        goto done;
+    }
     int rc = huren_dicom_file_parse(path, &f, err, sizeof err);
     if (rc == HUREN_DICOM_ENOTDICOM) {
         log_warnx("%s: not a DICOM file, skipped", path);
@@ -216,11 +223,16 @@ int cmd_import(const config *cfg, int npaths, char *const paths[])
     printf("imported %zu files: %zu stored, %zu duplicates, %zu replaced, %zu skipped (not "
            "DICOM), %zu rejected, %zu failed\n",
            r.done, r.stored, r.duplicates, r.replaced, r.skipped, r.rejected, r.failed);
+    if (r.hl7.files)
+        printf("HL7: %zu files, %zu messages: %zu stored, %zu duplicates, %zu refused, %zu "
+               "failed\n",
+               r.hl7.files, r.hl7.messages, r.hl7.stored, r.hl7.duplicates, r.hl7.refused,
+               r.hl7.failed);
     for (size_t i = 0; i < r.nreasons; i++) {
         printf("  refused %s\n", r.reasons[i]);
         free(r.reasons[i]);
     }
     if (r.rejected + r.failed > r.nreasons)
         printf("  ... and %zu more (see the log)\n", r.rejected + r.failed - r.nreasons);
-    return (r.rejected || r.failed) ? 1 : 0;
+    return (r.rejected || r.failed || r.hl7.refused || r.hl7.failed) ? 1 : 0;
 }

@@ -22,8 +22,10 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  serve          run the node (DICOM, HTTP, HL7 listeners) until SIGTERM/SIGINT\n"
-    "  import PATH... store DICOM files and folders into the archive, offline\n"
+    "  import PATH... store DICOM files, HL7 message files and folders, offline\n"
     "  check-config   validate the configuration and exit\n"
+    "  audit verify   check the audit log's hash chain\n"
+    "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
     "  version        print the version\n"
     "\n"
     "`huren COMMAND --help` describes each command. Exit status: 0 success, 1 failure,\n"
@@ -53,6 +55,8 @@ int main(int argc, char **argv)
         printf("huren %s\n", HUREN_VERSION);
         return 0;
     }
+    if (!strcmp(cmd, "audit"))
+        return cmd_audit(argc - 1, argv + 1);
     const char *usage = !strcmp(cmd, "serve")          ? usage_serve
                         : !strcmp(cmd, "import")       ? usage_import
                         : !strcmp(cmd, "check-config") ? usage_check

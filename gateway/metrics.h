@@ -14,6 +14,9 @@ typedef struct metrics {
     atomic_uint_fast64_t dimse_echo, dimse_find, dimse_move, dimse_get, dimse_store;
     atomic_uint_fast64_t dimse_failures;       /* any DIMSE operation answered with a failure */
     atomic_uint_fast64_t errors;               /* everything logged at error level */
+    atomic_uint_fast64_t hl7_stored, hl7_duplicate; /* HL7 messages stored / re-sent, kept once */
+    atomic_uint_fast64_t hl7_refused;          /* refused: unsupported or invalid (AE/AR) */
+    atomic_uint_fast64_t hl7_failures;         /* the archive could not store them */
 } metrics;
 
 #endif

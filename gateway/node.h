@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "huren_dicom.h"
+#include "huren_hl7.h"
 #include "huren_index.h"
 #include "http.h"
 #include "metrics.h"
@@ -15,7 +16,10 @@ typedef struct node {
     const config *cfg;
     huren_index *index;
     huren_dicom_scp *scp;
+    huren_hl7_mllp *mllp;
     http_server *http;
+    huren_index_audit *audit;   /* the audit trail (audit.c); NULL until opened */
+    struct auth_table *auth;    /* the [client] sections, for lookups (auth.c) */
     metrics metrics;
     time_t started;
 } node;

@@ -1,5 +1,7 @@
-/* routes.c: every HTTP endpoint of the node, with the roles it serves. Adding an endpoint means
- * adding a row here; http.c refuses any role not listed before the handler runs. */
+/* routes.c: every HTTP endpoint of the node, with the roles it serves and, for endpoints that
+ * touch patient data, the action its answers are audited as (NULL: not audited; refusals are
+ * audited always). Adding an endpoint means adding a row here; http.c refuses any role not
+ * listed before the handler runs. Insurers reach no DICOMweb or records endpoint. */
 #include "api.h"
 #include "dicomweb.h"
 
@@ -9,35 +11,41 @@
 #define DW_INSTANCE DW "/studies/*/series/*/instances/*"
 
 static const http_route hospital_routes[] = {
-    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL},
-    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN},
+    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
+    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
+    {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
+    {"GET", "/api/v1/patients/*/reports", api_patient_reports, HTTP_ROLES_STAFF | HTTP_ROLE_PEER,
+     "records.read"},
+    {"GET", "/api/v1/reports/*", api_report, HTTP_ROLES_STAFF | HTTP_ROLE_PEER, "records.read"},
+    {"GET", "/api/v1/patients/*/visits/*", api_patient_visit, HTTP_ROLES_STAFF | HTTP_ROLE_PEER,
+     "records.read"},
     /* DICOMweb (PS3.18): QIDO-RS */
-    {"GET", DW "/studies", dicomweb_search, DICOMWEB_ROLES},
-    {"GET", DW "/series", dicomweb_search, DICOMWEB_ROLES},
-    {"GET", DW "/instances", dicomweb_search, DICOMWEB_ROLES},
-    {"GET", DW "/studies/*/series", dicomweb_search, DICOMWEB_ROLES},
-    {"GET", DW "/studies/*/instances", dicomweb_search, DICOMWEB_ROLES},
-    {"GET", DW "/studies/*/series/*/instances", dicomweb_search, DICOMWEB_ROLES},
+    {"GET", DW "/studies", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/series", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/instances", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/instances", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/instances", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
     /* WADO-RS */
-    {"GET", DW "/studies/*", dicomweb_retrieve, DICOMWEB_ROLES},
-    {"GET", DW "/studies/*/series/*", dicomweb_retrieve, DICOMWEB_ROLES},
-    {"GET", DW_INSTANCE, dicomweb_retrieve, DICOMWEB_ROLES},
-    {"GET", DW "/studies/*/metadata", dicomweb_metadata, DICOMWEB_ROLES},
-    {"GET", DW "/studies/*/series/*/metadata", dicomweb_metadata, DICOMWEB_ROLES},
-    {"GET", DW_INSTANCE "/metadata", dicomweb_metadata, DICOMWEB_ROLES},
-    {"GET", DW_INSTANCE "/frames/*", dicomweb_frames, DICOMWEB_ROLES},
-    {"GET", DW_INSTANCE "/bulkdata/*", dicomweb_bulkdata, DICOMWEB_ROLES},
-    {"GET", DW_INSTANCE "/rendered", dicomweb_rendered, DICOMWEB_ROLES},
-    {"GET", DW_INSTANCE "/frames/*/rendered", dicomweb_rendered, DICOMWEB_ROLES},
-    {"GET", DW_INSTANCE "/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES},
-    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES},
-    {"GET", DW "/studies/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES},
+    {"GET", DW "/studies/*", dicomweb_retrieve, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*", dicomweb_retrieve, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE, dicomweb_retrieve, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/metadata", dicomweb_metadata, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/metadata", dicomweb_metadata, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/metadata", dicomweb_metadata, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/frames/*", dicomweb_frames, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/bulkdata/*", dicomweb_bulkdata, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/rendered", dicomweb_rendered, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/frames/*/rendered", dicomweb_rendered, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
     /* WADO-URI */
-    {"GET", DW "/wado", dicomweb_wado_uri, DICOMWEB_ROLES},
-    {"GET", "/wado", dicomweb_wado_uri, DICOMWEB_ROLES},
+    {"GET", DW "/wado", dicomweb_wado_uri, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", "/wado", dicomweb_wado_uri, DICOMWEB_ROLES, "dicomweb.read"},
     /* STOW-RS (bodies streamed: see hospital_body_routes) */
-    {"POST", DW "/studies", dicomweb_store, DICOMWEB_ROLES},
-    {"POST", DW "/studies/*", dicomweb_store, DICOMWEB_ROLES},
+    {"POST", DW "/studies", dicomweb_store, DICOMWEB_ROLES, "dicomweb.write"},
+    {"POST", DW "/studies/*", dicomweb_store, DICOMWEB_ROLES, "dicomweb.write"},
 };
 
 /* Routes whose request bodies stream to a sink instead of the bounded buffer. */
@@ -47,8 +55,9 @@ static const http_body_route hospital_body_routes[] = {
 };
 
 static const http_route directory_routes[] = {
-    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL},
-    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN},
+    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
+    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
+    {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
 };
 
 const http_route *api_routes(const char *role, size_t *n)

@@ -3,7 +3,10 @@
 #define LOG_COMPONENT "serve"
 #include "commands.h"
 #include "api.h"
+#include "audit.h"
+#include "auth.h"
 #include "dimse.h"
+#include "hl7feed.h"
 #include "log.h"
 #include "node.h"
 
@@ -75,7 +78,10 @@ static int start_http(node *n)
         .client_verify = !strcmp(c->tls_client_verify, "require")    ? 2
                          : !strcmp(c->tls_client_verify, "optional") ? 1
                                                                       : 0,
-        .loopback_roles = HTTP_ROLES_ALL, /* plain HTTP on loopback: full local access */
+        /* plain HTTP (loopback only): full local access unless [access] says otherwise */
+        .loopback_roles = c->loopback_full_access ? HTTP_ROLES_ALL : 0,
+        .access = n->auth,
+        .audit = audit_http,
     };
     size_t nroutes;
     const http_route *routes = api_routes(c->role, &nroutes);
@@ -106,11 +112,14 @@ int cmd_serve(const config *cfg)
     int rc = 1;
     log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION, cfg->role, cfg->data_dir,
              cfg->path ? ", config " : " (embedded defaults)", cfg->path ? cfg->path : "");
-    if (node_open_index(&n, err, sizeof err) < 0) {
+    if (node_open_index(&n, err, sizeof err) < 0 || audit_open(&n, err, sizeof err) < 0 ||
+        auth_table_build(cfg, &n.auth, err, sizeof err) < 0) {
         log_error("%s", err);
         goto done;
     }
     if (strcmp(cfg->role, "hospital") == 0 && start_dicom(&n, &allowed) < 0)
+        goto done;
+    if (strcmp(cfg->role, "hospital") == 0 && hl7feed_start(&n) < 0)
         goto done;
     if (start_http(&n) < 0)
         goto done;
@@ -122,7 +131,10 @@ int cmd_serve(const config *cfg)
 done:
     http_server_stop(n.http);
     huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);
+    huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
     huren_index_close(n.index);
+    audit_close(&n);
+    auth_table_free(n.auth);
     if (allowed)
         free(allowed[0]);
     free(allowed);

@@ -121,7 +121,8 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
     }
     if (huren_index__schema_migrate(idx->wdb, 0, &idx->schema_version, ebuf, sizeof(ebuf)))
         goto done;
-    if ((rc = huren_index__rows_prepare(idx, idx->wdb, &idx->rows)) < 0) {
+    if ((rc = huren_index__rows_prepare(idx, idx->wdb, &idx->rows)) < 0 ||
+        (rc = huren_index__recrows_prepare(idx, idx->wdb, &idx->recrows)) < 0) {
         snprintf(ebuf, sizeof(ebuf), "%s", huren_index_errmsg(idx));
         goto done;
     }
@@ -149,6 +150,7 @@ void huren_index_close(huren_index *idx)
     for (int i = 0; i < idx->nreaders; i++)
         sqlite3_close(idx->readers[i]);
     huren_index__rows_finalize(idx->rows);
+    huren_index__recrows_finalize(idx->recrows);
     sqlite3_close(idx->wdb); /* the last connection checkpoints and removes the WAL */
     if (idx->pending_fd >= 0)
         close(idx->pending_fd);

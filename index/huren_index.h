@@ -205,6 +205,67 @@ typedef struct huren_index_stats {
 } huren_index_stats;
 int huren_index_stats_get(huren_index *idx, huren_index_stats *out);
 
+/* ---- audit trail (index/audit.c) ----
+ * An append-only file of JSON lines, one per access to patient data, each carrying the SHA-256
+ * of the previous line, so that an edited, removed or reordered entry breaks the chain:
+ *   {"seq":N,"prev":"<64 hex>","time":"...Z","actor":"...","role":"...","institution":"...",
+ *    "action":"...","patient":"...","object":"...","outcome":"...","status":S,"remote":"...",
+ *    "hash":"<64 hex>"}
+ * hash = SHA-256 of the line's bytes before ,"hash"; the first entry's prev is 64 zeros. Knows
+ * nothing of who calls it: the gateway fills the fields. */
+typedef struct huren_index_audit huren_index_audit; /* opaque; safe to share between threads */
+
+/* One entry. Strings are UTF-8 (invalid bytes are written as U+FFFD), NULL = "", each cut at
+ * 1024 bytes. The time is stamped by the log, so entries are in time order in the file. */
+typedef struct huren_index_audit_entry {
+    const char *actor;       /* certificate subject, token name, calling AE title */
+    const char *role;        /* clinician, peer, insurer, admin, dicom, ... */
+    const char *institution; /* institution code of the actor */
+    const char *action;      /* "dicomweb.read", "dimse.c-find", "hl7.store", ... */
+    const char *patient;     /* patient id(s), '\'-separated */
+    const char *object;      /* study UID, report id, request path, ... */
+    const char *outcome;     /* "success", "refused", "failed", "error" */
+    int status;              /* the protocol's status (HTTP status, DIMSE status), or 0 */
+    const char *remote;      /* numeric address of the actor */
+} huren_index_audit_entry;
+
+/* Open (creating, mode 0640) the audit log at path and read its head (last sequence number and
+ * hash). A last line cut short by a crash (never acknowledged) is removed and *repaired (if not
+ * NULL) set to the number of bytes dropped. A damaged last entry, or a file another process
+ * cannot share, is an error: returns a negative code, *out NULL, the reason in err. fsync = 1:
+ * an append returns only after the entry is on disk (fdatasync; concurrent appends share one).
+ * Other processes may append to the same file: appends hold an flock and follow their entries. */
+int huren_index_audit_open(huren_index_audit **out, const char *path, int fsync, long *repaired,
+                           char *err, size_t errlen);
+/* Append one entry (thread-safe). Returns 0 and the entry's number in *seq (if not NULL), or
+ * HUREN_INDEX_EIO (nothing appended, or not durable; reason in err), HUREN_INDEX_ERROR. */
+int huren_index_audit_append(huren_index_audit *a, const huren_index_audit_entry *e,
+                             uint64_t *seq, char *err, size_t errlen);
+/* Number of entries and hash of the last one (65 bytes with NUL; zeros when empty). */
+uint64_t huren_index_audit_head(huren_index_audit *a, char head[65]);
+void huren_index_audit_close(huren_index_audit *a); /* NULL-safe */
+
+/* Result of huren_index_audit_verify. */
+typedef struct huren_index_audit_check {
+    int intact;         /* 1: every link holds */
+    uint64_t entries;   /* entries checked and intact */
+    uint64_t bad_line;  /* when !intact: 1-based line of the first broken link */
+    char reason[256];   /* when !intact: what is wrong there */
+    char head[65];      /* hash of the last intact entry */
+} huren_index_audit_check;
+
+/* Check the whole chain of the file at path. Returns 0 with *out filled (intact or not), or a
+ * negative code when the file cannot be read (reason in err). */
+int huren_index_audit_verify(const char *path, huren_index_audit_check *out, char *err,
+                             size_t errlen);
+
+/* Called with each complete line (without its newline; borrowed for the call). Nonzero stops. */
+typedef int (*huren_index_audit_line_cb)(void *payload, const char *line, size_t len);
+/* Read the lines of the log at path in order. Returns 0, HUREN_INDEX_ECANCEL if cb stopped, or
+ * a negative code (reason in err). A missing file has no lines. */
+int huren_index_audit_scan(const char *path, huren_index_audit_line_cb cb, void *payload,
+                           char *err, size_t errlen);
+
 /* ---- additions (index module, after the first contract) ---- */
 
 /* Fills values[] (all NULL on entry, indexed by huren_index_field) for the i-th seeded instance;
@@ -218,6 +279,175 @@ typedef int (*huren_index_seed_cb)(void *payload, size_t i,
  * HUREN_INDEX_EINVAL (a row lacks a required UID; rows of earlier transactions stay), or
  * HUREN_INDEX_ECANCEL if cb stopped. */
 int huren_index_seed(huren_index *idx, size_t n, huren_index_seed_cb cb, void *payload);
+
+/* ---- clinical records (schema 4): patients, visits, reports, diagnoses, charges ----
+ * Records that hospital systems send (the gateway maps HL7 v2 onto them; the index knows no
+ * wire format). Text is UTF-8; times are as sent (YYYYMMDD[HHMM[SS]]); NULL or "" = absent.
+ * Record patients are keyed by the hospital's local patient id and kept apart from the DICOM
+ * patients table (see index/README.md). Money is integer fen (1/100 yuan), never floating. */
+
+typedef struct huren_index_rec_patient {
+    const char *patient_id;       /* local patient id: required */
+    const char *national_id;      /* resident id / insurance number, if known */
+    const char *national_id_type; /* its identifier type code ("ID", "NI", ...) */
+    const char *name;             /* "family^given" as sent */
+    const char *sex;              /* M F O U */
+    const char *birth_date;       /* YYYYMMDD */
+} huren_index_rec_patient;
+
+typedef struct huren_index_visit {
+    const char *visit_number; /* required: unique within the hospital */
+    const char *visit_class;  /* I inpatient, O outpatient, E emergency, ... */
+    const char *department;
+    const char *admit_time;
+    const char *discharge_time;
+} huren_index_visit;
+
+typedef struct huren_index_observation {
+    const char *set_id;
+    const char *value_type; /* NM ST TX CE CWE SN FT ... */
+    const char *code, *name, *code_system;
+    const char *value;      /* as sent (coded values "code^text", SN "<^5") */
+    const char *units;
+    const char *reference_range;
+    const char *abnormal_flags; /* H L N A ... */
+    const char *status;         /* F C P ... */
+    const char *observed_time;
+} huren_index_observation;
+
+typedef enum huren_index_report_kind {
+    HUREN_INDEX_REPORT_LAB = 0, /* laboratory results */
+    HUREN_INDEX_REPORT_EXAM     /* imaging / exam report (text conclusion), linked by accession */
+} huren_index_report_kind;
+
+/* One report (HL7: one OBR with its OBX). A report is identified by (source, order key,
+ * item_code), the order key being filler_number when given, else placer_number; a report that
+ * arrives again under the same identity replaces the current version, which is kept in the
+ * history (e.g. a corrected result, status C, replacing the final one). */
+typedef struct huren_index_report {
+    huren_index_report_kind kind;
+    const char *placer_number, *filler_number; /* at least one required */
+    const char *accession_number;              /* links an exam report to its DICOM study */
+    const char *item_code;                     /* required (OBR-4.1) */
+    const char *item_name, *item_system;
+    const char *specimen;
+    const char *requested_time, *observed_time, *reported_time;
+    const char *ordering_institution, *ordering_department;
+    const char *performing_institution, *performing_department;
+    const char *result_status; /* F C P X ... */
+    const char *sender_app, *sender_facility;
+    const huren_index_observation *obs;
+    size_t nobs;
+    /* filled by reads only (ignored on put) */
+    int64_t id;             /* stable across corrections */
+    int version;            /* 1, 2, ... */
+    const char *patient_id; /* local id of the (surviving) patient */
+    const char *visit_number;
+    const char *message_id;
+    const char *stored_at;   /* YYYYMMDDHHMMSS UTC when this version was stored */
+    const char *replaced_at; /* history versions: when replaced */
+    const char *study_uid;   /* exam reports: the DICOM study with that accession number */
+} huren_index_report;
+
+typedef struct huren_index_diagnosis {
+    const char *set_id;
+    const char *code; /* required, ICD-10 */
+    const char *description, *code_system;
+    const char *type; /* A admitting, W working, F final */
+    const char *diagnosed_time;
+} huren_index_diagnosis;
+
+typedef struct huren_index_charge {
+    const char *transaction_id; /* a re-sent charge with the same id replaces the earlier one */
+    const char *item_code, *item_name;
+    const char *quantity; /* decimal text as sent */
+    int64_t unit_price_fen;
+    int has_unit_price;
+    int64_t amount_fen; /* required */
+    const char *charged_time;
+    const char *department;
+} huren_index_charge;
+
+/* Everything one message asks the archive to store, written in one transaction (sharing the
+ * group commit with other puts). `source` + `message_id` identify the message: a message seen
+ * before is not stored again (outcome HUREN_INDEX_PUT_DUPLICATE). patient is required unless
+ * nothing else is given; visit, reports, diagnoses, charges are optional (diagnoses and
+ * charges need a visit). merge_from_patient_id (ADT^A40): that patient's visits and reports
+ * move to `patient`, the old row is kept, marked merged, and the merge is recorded. */
+typedef struct huren_index_records {
+    const char *source;       /* required: sending application|facility */
+    const char *message_id;   /* required: the sender's control id */
+    const char *message_type; /* e.g. "ORU^R01", kept for the record */
+    const huren_index_rec_patient *patient;
+    const huren_index_visit *visit;
+    const huren_index_report *reports;
+    size_t nreports;
+    const huren_index_diagnosis *diagnoses;
+    size_t ndiagnoses;
+    const huren_index_charge *charges;
+    size_t ncharges;
+    const char *merge_from_patient_id;
+} huren_index_records;
+
+/* Store recs durably (one transaction; returns after the commit). outcome: STORED, or
+ * DUPLICATE when (source, message_id) was stored before (nothing written). Returns 0,
+ * HUREN_INDEX_EINVAL (a required value missing, or a value longer than 4096 bytes (1 MiB for
+ * observation values), named in huren_index_errmsg(); nothing stored), HUREN_INDEX_ENOTFOUND (merge of an unknown patient),
+ * or an I/O/database error (nothing stored). */
+int huren_index_records_put(huren_index *idx, const huren_index_records *recs,
+                            huren_index_put_outcome *outcome);
+
+/* A list of reports returned by the queries below; every string belongs to the list. */
+typedef struct huren_index_report_list {
+    huren_index_report *items;
+    size_t n;
+    void *arena_; /* private */
+} huren_index_report_list;
+void huren_index_report_list_free(huren_index_report_list *list); /* NULL-safe */
+
+/* Filter for huren_index_reports_find (NULL/"" = any). */
+typedef struct huren_index_report_filter {
+    int kind;              /* -1 any, else a huren_index_report_kind */
+    const char *item_code; /* exact */
+    const char *since;     /* YYYYMMDD: observed (or stored) on or after this day */
+    size_t limit;          /* 0: no limit */
+} huren_index_report_filter;
+
+/* Reports of the patient whose local id or national id is `id` (a merged patient's id finds
+ * the survivor's reports), newest first by observation time, each with its observations.
+ * Returns the number of reports (0 when none or the patient is unknown: check
+ * huren_index_rec_patient_exists) or a negative code; *out is filled on success. */
+int huren_index_reports_find(huren_index *idx, const char *id,
+                             const huren_index_report_filter *filter,
+                             huren_index_report_list *out);
+
+/* One report by id: items[0] is the current version, items[1..] the earlier versions, newest
+ * first. HUREN_INDEX_ENOTFOUND for an unknown id. */
+int huren_index_report_get(huren_index *idx, int64_t id, huren_index_report_list *out);
+
+/* 1 when a record patient with that local or national id exists, 0 when not, < 0 on error.
+ * When found and patient_id is not NULL, the surviving local id is copied there. */
+int huren_index_rec_patient_exists(huren_index *idx, const char *id, char *patient_id,
+                                   size_t len);
+
+/* One visit with its diagnoses and charges. Strings belong to the struct. */
+typedef struct huren_index_visit_record {
+    huren_index_visit visit;
+    huren_index_rec_patient patient;
+    huren_index_diagnosis *diagnoses;
+    size_t ndiagnoses;
+    huren_index_charge *charges;
+    size_t ncharges;
+    int64_t total_fen; /* sum of the charges' amounts */
+    void *arena_;      /* private */
+} huren_index_visit_record;
+
+/* The visit `visit_number` of the patient with local or national id `patient` (merges
+ * followed). HUREN_INDEX_ENOTFOUND when either is unknown or the visit is another patient's.
+ */
+int huren_index_visit_get(huren_index *idx, const char *patient, const char *visit_number,
+                          huren_index_visit_record *out);
+void huren_index_visit_record_free(huren_index_visit_record *v); /* NULL-safe */
 
 #ifdef __cplusplus
 }

@@ -117,6 +117,30 @@ int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t siz
 /* fdatasync the pack if anything was appended since the last sync (and fsync is on). */
 int huren_index__pack_sync(huren_index *idx);
 
+/* ---- string arena for query answers (arena.c) ---- */
+typedef struct huren_index__arena huren_index__arena;
+huren_index__arena *huren_index__arena_new(void);
+void *huren_index__arena_alloc(huren_index__arena *a, size_t n); /* zeroed; NULL when oom */
+/* Make room for one more element in an array kept in the arena: returns the slot of element
+ * *n (incrementing *n), moving the array to a doubled allocation when *cap is reached; NULL
+ * when out of memory (the arena then reports oom). */
+void *huren_index__arena_push(huren_index__arena *a, void **items, size_t *n, size_t *cap,
+                              size_t elem);
+const char *huren_index__arena_str(huren_index__arena *a, const char *s);
+int huren_index__arena_oom(const huren_index__arena *a);
+void huren_index__arena_free(huren_index__arena *a);
+
+/* ---- clinical records (records.c: writes on the writer connection) ---- */
+#define HUREN_INDEX__TEXT_MAX (1 << 20) /* longest observation value */
+typedef struct huren_index__recrows huren_index__recrows;
+int huren_index__recrows_prepare(huren_index *idx, sqlite3 *db, huren_index__recrows **out);
+void huren_index__recrows_finalize(huren_index__recrows *r);
+/* Check a put's values before it is queued; HUREN_INDEX_EINVAL naming the first bad one. */
+int huren_index__records_check(huren_index *idx, const huren_index_records *recs);
+/* Write recs inside the writer's open transaction (the caller holds a savepoint). Sets
+ * *duplicate when the message was stored before (and writes nothing). */
+int huren_index__records_write(huren_index *idx, const huren_index_records *recs, int *duplicate);
+
 /* ---- the handle (archive.c) ---- */
 typedef struct huren_index__put huren_index__put;
 
@@ -131,6 +155,7 @@ struct huren_index {
     /* the writer: one connection, used by the group-commit leader only */
     sqlite3 *wdb;
     huren_index__rows *rows;
+    huren_index__recrows *recrows;
     pthread_mutex_t qlock;
     pthread_cond_t qcond;
     huren_index__put *qhead, *qtail;

@@ -1,6 +1,7 @@
 /* writer.c: the write path. Puts from many threads queue up; whichever thread finds no leader
  * becomes one, runs every queued put (up to group_commit_max) in one transaction with a
- * savepoint each, commits once and wakes the others with their own results. */
+ * savepoint each, commits once and wakes the others with their own results. A put is either
+ * an instance (file + rows) or a message's clinical records (rows only, records.c). */
 #include "index_int.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 struct huren_index__put {
+    const huren_index_records *records; /* set: a records put; NULL: an instance put */
     const char *const *values;
     const char *tmp_path;
     int64_t size;
@@ -21,6 +23,7 @@ struct huren_index__put {
     int rc;
     huren_index_put_outcome outcome;
     int done;
+    pthread_cond_t cond; /* signalled when done, or when this put may lead the next batch */
     char err[HUREN_INDEX__ERR_MAX];
     /* the leader's work state */
     char final_path[PATH_MAX];
@@ -42,6 +45,8 @@ void huren_index__writer_release(huren_index *idx)
 {
     pthread_mutex_lock(&idx->qlock);
     idx->leader_active = 0;
+    if (idx->qhead)
+        pthread_cond_signal(&idx->qhead->cond);
     pthread_cond_broadcast(&idx->qcond);
     pthread_mutex_unlock(&idx->qlock);
 }
@@ -162,6 +167,28 @@ done:
     p->renamed = p->unlink_old = p->unlink_tmp = p->packed = 0;
 }
 
+/* One message's records inside the open transaction, under their own savepoint: either all
+ * of them are committed with the batch, or none. */
+static void records_one(huren_index *idx, huren_index__put *p)
+{
+    int duplicate = 0;
+    int rc = exec(idx, "SAVEPOINT rec");
+    if (rc < 0) {
+        put_fail(idx, p, rc);
+        return;
+    }
+    rc = huren_index__records_write(idx, p->records, &duplicate);
+    if (rc == 0 && (rc = exec(idx, "RELEASE rec")) == 0) {
+        p->outcome = duplicate ? HUREN_INDEX_PUT_DUPLICATE : HUREN_INDEX_PUT_STORED;
+        return;
+    }
+    put_fail(idx, p, rc);
+    if (!sqlite3_get_autocommit(idx->wdb)) {
+        sqlite3_exec(idx->wdb, "ROLLBACK TO rec", NULL, NULL, NULL);
+        sqlite3_exec(idx->wdb, "RELEASE rec", NULL, NULL, NULL);
+    }
+}
+
 /* fsync each blob folder that received a file in this batch, once. */
 static int dirs_sync(huren_index *idx, huren_index__put **batch, int n)
 {
@@ -193,7 +220,10 @@ static void batch_run(huren_index *idx, huren_index__put **batch, int n)
     for (int i = 0; i < n; i++) {
         if (rc < 0) {
             put_fail(idx, batch[i], rc);
-            unlink(batch[i]->tmp_path);
+            if (batch[i]->tmp_path)
+                unlink(batch[i]->tmp_path);
+        } else if (batch[i]->records) {
+            records_one(idx, batch[i]);
         } else {
             put_one(idx, batch[i]);
         }
@@ -233,9 +263,12 @@ static void batch_run(huren_index *idx, huren_index__put **batch, int n)
 }
 
 /* Queue p and wait until a leader (possibly this thread) has run it. idx->batch belongs to
- * whichever thread is leader. */
+ * whichever thread is leader. Each waiter sleeps on a condition of its own: the leader wakes
+ * exactly the puts it finished and the next one in the queue (to lead the next batch), not
+ * every waiter at every commit, which with many senders cost more than the commits. */
 static void put_wait(huren_index *idx, huren_index__put *p)
 {
+    pthread_cond_init(&p->cond, NULL);
     pthread_mutex_lock(&idx->qlock);
     p->next = NULL;
     if (idx->qtail)
@@ -245,7 +278,7 @@ static void put_wait(huren_index *idx, huren_index__put *p)
     idx->qtail = p;
     while (!p->done) {
         if (idx->leader_active) {
-            pthread_cond_wait(&idx->qcond, &idx->qlock);
+            pthread_cond_wait(&p->cond, &idx->qlock);
             continue;
         }
         int n = 0;
@@ -259,14 +292,19 @@ static void put_wait(huren_index *idx, huren_index__put *p)
         pthread_mutex_unlock(&idx->qlock);
         batch_run(idx, idx->batch, n);
         pthread_mutex_lock(&idx->qlock);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n; i++) {
             idx->batch[i]->done = 1;
+            pthread_cond_signal(&idx->batch[i]->cond);
+        }
         idx->commits++;
         idx->committed_puts += n;
         idx->leader_active = 0;
-        pthread_cond_broadcast(&idx->qcond);
+        if (idx->qhead)
+            pthread_cond_signal(&idx->qhead->cond); /* the next leader */
+        pthread_cond_broadcast(&idx->qcond);        /* writer_acquire() waiters */
     }
     pthread_mutex_unlock(&idx->qlock);
+    pthread_cond_destroy(&p->cond);
 }
 
 static const huren_index_field required[] = {HUREN_INDEX_F_STUDY_UID, HUREN_INDEX_F_SERIES_UID,
@@ -380,6 +418,30 @@ int huren_index_instance_put_ex(huren_index *idx, const char *const values[HUREN
 done:
     if (rc < 0)
         unlink(tmp_path);
+    free(p);
+    return rc;
+}
+
+int huren_index_records_put(huren_index *idx, const huren_index_records *recs,
+                            huren_index_put_outcome *outcome)
+{
+    huren_index__put *p;
+    int rc;
+    if (!idx)
+        return HUREN_INDEX_EINVAL;
+    if ((rc = huren_index__records_check(idx, recs)) < 0)
+        return rc;
+    if (!(p = calloc(1, sizeof(*p)))) {
+        huren_index__seterr(idx, "out of memory");
+        return HUREN_INDEX_ERROR;
+    }
+    p->records = recs;
+    put_wait(idx, p);
+    rc = p->rc;
+    if (rc < 0)
+        huren_index__seterr(idx, "%s", p->err);
+    else if (outcome)
+        *outcome = p->outcome;
     free(p);
     return rc;
 }

@@ -84,7 +84,8 @@ class Process:
 class Node:
     """One `huren serve` in a data folder, on free ports."""
 
-    def __init__(self, workdir, name="node", config_text=None, aet="HUREN", extra_args=()):
+    def __init__(self, workdir, name="node", config_text=None, aet="HUREN", extra_args=(),
+                 https=False, ready_from_log=None):
         self.workdir = workdir
         self.name = name
         self.data = os.path.join(workdir, name + "-data")
@@ -98,6 +99,9 @@ class Node:
             with open(self.config_path, "w") as f:
                 f.write(config_text)
         self.extra_args = list(extra_args)
+        self.https = https
+        # nodes that want credentials (HTTPS, tokens) are ready when their log says so
+        self.ready_from_log = https if ready_from_log is None else ready_from_log
         self.proc = None
 
     def args(self):
@@ -120,6 +124,8 @@ class Node:
         return self
 
     def healthy(self):
+        if self.ready_from_log:
+            return port_open(self.http_port) and " ready" in self.output()
         try:
             with urllib.request.urlopen(self.url("/api/v1/health"), timeout=2) as r:
                 return r.status == 200
@@ -127,7 +133,7 @@ class Node:
             return False
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.http_port, path)
+        return "%s://127.0.0.1:%d%s" % ("https" if self.https else "http", self.http_port, path)
 
     def stop(self):
         if self.proc:
@@ -142,8 +148,8 @@ class Node:
             self.proc = None
 
     def output(self):
-        return open(os.path.join(self.workdir, self.name + ".log"), "rb").read().decode(
-            "utf-8", "replace")
+        with open(os.path.join(self.workdir, self.name + ".log"), "rb") as f:
+            return f.read().decode("utf-8", "replace")
 
 
 class NodeTestCase(unittest.TestCase):
@@ -209,3 +215,31 @@ def find(node, level, keys, model="-S", aet="FINDSCU", extra=()):
     results = [dcmdump_values(os.path.join(outdir, f)) for f in sorted(os.listdir(outdir))]
     shutil.rmtree(outdir, ignore_errors=True)
     return results
+
+
+def curl(url, cacert=None, cert=None, key=None, headers=(), timeout=30):
+    """GET url with curl (a real TLS client). Returns (status, headers text, body text);
+    status 0 when no HTTP answer came (TLS handshake refused, ...)."""
+    d = tempfile.mkdtemp(prefix="curl-")
+    try:
+        hdr, body = os.path.join(d, "h"), os.path.join(d, "b")
+        cmd = ["curl", "-s", "--noproxy", "*", "-o", body, "-D", hdr, "-w", "%{http_code}",
+               "--max-time", str(timeout)]
+        if cacert:
+            cmd += ["--cacert", cacert]
+        if cert:
+            cmd += ["--cert", cert, "--key", key]
+        for h in headers:
+            cmd += ["-H", h]
+        p = run(cmd + [url], timeout=timeout + 10)
+        code = p.stdout.strip()[-3:]
+        return int(code) if code.isdigit() else 0, _text(hdr), _text(body)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _text(path):
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return f.read()

@@ -60,5 +60,7 @@ extern const struct CMUnitTest pack_tests[];
 extern const size_t pack_ntests;
 extern const struct CMUnitTest query_tests[];
 extern const size_t query_ntests;
+extern const struct CMUnitTest records_tests[];
+extern const size_t records_ntests;
 
 #endif

@@ -1,5 +1,5 @@
 /* test_main.c: the index unit test binary: shared fixtures and helpers, and main() running the
- * schema, put and query groups. */
+ * schema, put, query and records groups. */
 #include "test_index.h"
 
 #include <ftw.h>
@@ -204,5 +204,6 @@ int main(void)
     failed += _cmocka_run_group_tests("put", put_tests, put_ntests, NULL, NULL);
     failed += _cmocka_run_group_tests("pack", pack_tests, pack_ntests, NULL, NULL);
     failed += _cmocka_run_group_tests("query", query_tests, query_ntests, NULL, NULL);
+    failed += _cmocka_run_group_tests("records", records_tests, records_ntests, NULL, NULL);
     return failed ? 1 : 0;
 }

@@ -54,7 +54,7 @@ static void migrate_steps_memory(void **state)
     char err[256] = "";
     int v = -1;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_int_equal(huren_index__schema_latest(), 4);
+    assert_int_equal(huren_index__schema_latest(), 5);
 
     /* step 1: tables only */
     assert_int_equal(huren_index__schema_migrate(db, 1, &v, err, sizeof(err)), 0);
@@ -86,16 +86,34 @@ static void migrate_steps_memory(void **state)
     assert_int_equal(count_rows(db, "SELECT patients FROM totals WHERE id=1"), 1);
     assert_int_equal(count_rows(db, "SELECT instances + bytes FROM totals WHERE id=1"), 0);
 
-    /* step 4: pack offsets; rows from before get offset 0 (a file of their own) */
-    assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
+    /* step 4: clinical records, next to the DICOM tables, which keep their rows */
+    assert_int_equal(huren_index__schema_migrate(db, 4, &v, err, sizeof(err)), 0);
     assert_int_equal(v, 4);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND"
+                                    " name IN ('rec_patients','patient_merges','visits','reports',"
+                                    "'observations','report_history','observation_history',"
+                                    "'diagnoses','charges','messages')"),
+                     10);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM patients"), 1);
+    assert_int_equal(
+        sqlite3_exec(db, "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+
+    /* step 5: pack offsets; rows from before get offset 0 (a file of their own) */
+    assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 5);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM pragma_table_info('instances')"
                                     " WHERE name='blob_offset'"),
                      1);
 
     /* again: nothing to do */
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
-    assert_int_equal(v, 4);
+    assert_int_equal(v, 5);
 
     /* a database from a newer build is refused */
     assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);

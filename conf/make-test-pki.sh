@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# make-test-pki.sh: a throw-away PKI for trying out and testing huren's HTTPS access control,
+# made with the openssl command line only. NOT for production: keys are unencrypted, and the
+# CA key lies next to the certificates it signed.
+#
+# usage: conf/make-test-pki.sh OUTDIR
+#
+# OUTDIR receives (PEM):
+#   ca.crt ca.key                the test CA (what [http] tls_client_ca and clients trust)
+#   server.crt server.key        the node: SAN 127.0.0.1, ::1 and localhost, serverAuth
+#   clinician.crt/.key           CN=clinician, O=Hospital A      (role clinician)
+#   peer.crt/.key                CN=gw.hospital-b, O=Hospital B  (role peer)
+#   insurer.crt/.key             CN=claims, O=Insurer Z          (role insurer)
+#   admin.crt/.key               CN=admin, O=Hospital A          (role admin)
+#   expired.crt/.key             CN=clinician, O=Hospital A, valid Jan 2020 only
+#   wrongpurpose.crt/.key        CN=admin, O=Hospital A, but serverAuth only (not a client)
+#   unmapped.crt/.key            CN=stranger, O=Hospital A: valid, yet in no [client] section
+#   otherca.crt/.key             a second, untrusted CA
+#   otherca-client.crt/.key      CN=clinician, O=Hospital A, signed by the other CA
+#   subjects.txt                 each client's subject as huren compares it (RFC 4514)
+# Subjects are printed with `openssl x509 -noout -subject -nameopt RFC2253 -in FILE`, which is
+# the form to paste into `subject =` of a [client "NAME"] section.
+set -euo pipefail
+
+out=${1:?usage: make-test-pki.sh OUTDIR}
+mkdir -p "$out"
+cd "$out"
+umask 077
+
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }
+
+# ca NAME SUBJECT
+ca() {
+  key "$1"
+  openssl req -x509 -new -key "$1.key" -out "$1.crt" -days 3650 -subj "$2" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+
+# cert NAME SUBJECT CA EXTENSIONS [openssl ca dates...]
+cert() {
+  local name=$1 subj=$2 ca=$3 ext=$4
+  shift 4
+  key "$name"
+  openssl req -new -key "$name.key" -out "$name.csr" -subj "$subj" 2>/dev/null
+  printf '%s\n' "$ext" >"$name.ext"
+  if (($#)); then
+    # explicit validity dates need `openssl ca` (x509 -req only counts days from now)
+    mkdir -p "$ca.db"
+    : >"$ca.db/index.txt"
+    cat >"$ca.db/ca.cnf" <<EOF
+[ca]
+default_ca = test
+[test]
+database = $ca.db/index.txt
+new_certs_dir = $ca.db
+serial = $ca.db/serial
+default_md = sha256
+policy = anything
+copy_extensions = none
+[anything]
+commonName = supplied
+[ext]
+$ext
+EOF
+    openssl rand -hex 8 >"$ca.db/serial"
+    openssl ca -batch -notext -config "$ca.db/ca.cnf" -cert "$ca.crt" -keyfile "$ca.key" \
+      -in "$name.csr" -out "$name.crt" -extensions ext -preserveDN "$@" 2>/dev/null
+  else
+    openssl x509 -req -in "$name.csr" -CA "$ca.crt" -CAkey "$ca.key" -CAcreateserial \
+      -days 825 -sha256 -extfile "$name.ext" -out "$name.crt" 2>/dev/null
+  fi
+  rm -f "$name.csr" "$name.ext"
+}
+
+client_ext="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth"
+server_ext="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"
+
+ca ca "/C=CN/O=huren test/CN=huren test CA"
+cert server "/C=CN/O=Hospital A/CN=localhost" ca "$server_ext"
+cert clinician "/C=CN/O=Hospital A/CN=clinician" ca "$client_ext"
+cert peer "/C=CN/O=Hospital B/CN=gw.hospital-b" ca "$client_ext"
+cert insurer "/C=CN/O=Insurer Z/CN=claims" ca "$client_ext"
+cert admin "/C=CN/O=Hospital A/CN=admin" ca "$client_ext"
+cert unmapped "/C=CN/O=Hospital A/CN=stranger" ca "$client_ext"
+cert wrongpurpose "/C=CN/O=Hospital A/CN=admin" ca "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=serverAuth"
+cert expired "/C=CN/O=Hospital A/CN=clinician" ca "$client_ext" \
+  -startdate 20200101000000Z -enddate 20200201000000Z
+ca otherca "/C=CN/O=Somebody Else/CN=other CA"
+cert otherca-client "/C=CN/O=Hospital A/CN=clinician" otherca "$client_ext"
+rm -rf ca.db otherca.db ca.srl otherca.srl
+
+for c in clinician peer insurer admin; do
+  printf '%s\t%s\n' "$c" "$(openssl x509 -noout -subject -nameopt RFC2253 -in "$c.crt" |
+    sed 's/^subject=//')"
+done >subjects.txt
+chmod 0644 ./*.crt subjects.txt
+echo "test PKI written to $out"
