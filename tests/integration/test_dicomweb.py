@@ -152,6 +152,9 @@ def multipart_body(parts, boundary="HurenTestBoundary", types=None):
     return out + b"--" + boundary.encode() + b"--\r\n"
 
 
+ACCEPT_MULTIPART = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+
+
 def stow_headers(boundary="HurenTestBoundary"):
     return {"Content-Type": 'multipart/related; type="application/dicom"; boundary=%s' % boundary,
             "Accept": "application/dicom+json"}
@@ -719,3 +722,82 @@ class DicomwebStoreTest(NodeTestCase):
         st, _, body = request(node, "/dicom-web/studies/%s/series/%s/instances/%s" % (
             uid(50), uid(50, 1), uid(50, 1, 1)), headers={"Accept": "application/dicom"})
         self.assertEqual((st, body), (200, data))
+
+
+class DicomwebTlsTest(NodeTestCase):
+    """DICOMweb over HTTPS with client certificates (conf/make-test-pki.sh): staff and peers are
+    served, insurers refused before any body byte is read; reads and writes land in the audit
+    trail with the patient and the study."""
+
+    ROLES = ("clinician", "peer", "insurer", "admin")
+
+    def setUp(self):
+        super().setUp()
+        self.pki = os.path.join(self.tmp, "pki")
+        run(["bash", os.path.join(HERE, "..", "..", "conf", "make-test-pki.sh"), self.pki],
+            check=True)
+        with open(os.path.join(self.pki, "subjects.txt")) as f:
+            subjects = dict(line.split("\t") for line in f.read().splitlines())
+        conf = ["[http]", "tls_cert = %s/server.crt" % self.pki,
+                "tls_key = %s/server.key" % self.pki, "tls_client_ca = %s/ca.crt" % self.pki,
+                "tls_client_verify = require"]
+        for role in self.ROLES:
+            conf += ['[client "%s-cert"]' % role, "subject = " + subjects[role],
+                     "institution = " + ("INS01" if role == "insurer" else "H37010001"),
+                     "role = " + role]
+        self.n = self.node(config_text="\n".join(conf) + "\n", https=True).start()
+
+    def curl(self, path, who, method="GET", data=None, headers=()):
+        out = os.path.join(self.tmp, "curl.out")
+        cmd = ["curl", "-s", "--noproxy", "*", "-o", out, "-w", "%{http_code}", "--max-time",
+               "60", "--cacert", os.path.join(self.pki, "ca.crt"), "--cert",
+               os.path.join(self.pki, who + ".crt"), "--key", os.path.join(self.pki, who + ".key"),
+               "-X", method]
+        for h in headers:
+            cmd += ["-H", h]
+        if data is not None:
+            src = os.path.join(self.tmp, "curl.in")
+            with open(src, "wb") as f:
+                f.write(data)
+            cmd += ["--data-binary", "@" + src]
+        p = run(cmd + [self.n.url(path)])
+        body = b""
+        if os.path.exists(out):
+            with open(out, "rb") as f:
+                body = f.read()
+        return int(p.stdout.strip()[-3:] or 0), body
+
+    def test_roles_and_audit(self):
+        sent = [stow_instance(i, study=uid(200), patient_id="PTLS") for i in (1, 2)]
+        body = multipart_body(sent)
+        hdrs = ["Content-Type: " + stow_headers()["Content-Type"]]
+        self.assertEqual(self.curl("/dicom-web/studies", "insurer", "POST", body, hdrs)[0], 403)
+        self.assertEqual(self.curl("/dicom-web/studies?PatientID=PTLS", "clinician")[0], 204)
+        st, resp = self.curl("/dicom-web/studies", "peer", "POST", body, hdrs)
+        self.assertEqual(st, 200, resp)
+        for role in self.ROLES:
+            st, resp = self.curl("/dicom-web/studies?PatientID=PTLS", role)
+            self.assertEqual(st, 403 if role == "insurer" else 200, (role, resp))
+            st, _ = self.curl("/dicom-web/studies/%s/metadata" % uid(200), role)
+            self.assertEqual(st, 403 if role == "insurer" else 200, role)
+        st, got = self.curl("/dicom-web/studies/" + uid(200), "peer",
+                            headers=["Accept: " + ACCEPT_MULTIPART])
+        self.assertEqual(st, 200)
+        boundary = got[2:got.index(b"\r\n")].decode()
+        parts = parse_multipart("multipart/related; boundary=" + boundary, got)
+        self.assertEqual(sorted(d for _, d in parts), sorted(sent))
+        st, audit = self.curl("/api/v1/audit?patient=PTLS", "admin")
+        self.assertEqual(st, 200, audit)
+        entries = json.loads(audit)["entries"]
+        actions = {(e["action"], e["outcome"]) for e in entries}
+        self.assertIn(("dicomweb.write", "success"), actions, entries)
+        self.assertIn(("dicomweb.read", "success"), actions, entries)
+        # retrievals and the store name the study; searches by PatientID name the patient
+        self.assertTrue(all(e["object"] in (uid(200), "GET /dicom-web/studies")
+                            and e["patient"] == "PTLS" for e in entries), entries)
+        self.assertIn(uid(200), {e["object"] for e in entries if e["action"] == "dicomweb.read"})
+        st, audit = self.curl("/api/v1/audit", "admin")
+        refused = [e for e in json.loads(audit)["entries"]
+                   if e["outcome"] == "refused" and e["action"].startswith("dicomweb")]
+        self.assertEqual({e["role"] for e in refused}, {"insurer"}, refused)
+        self.assertTrue(any(e["action"] == "dicomweb.write" for e in refused), refused)
