@@ -12,7 +12,9 @@ HTTP on loopback for both servers); p50/p99 latency. huren is seeded with metada
 by build/bench_seed (20 per study, 3 studies per patient); Orthanc is loaded with the same layout
 by storescu over 4 associations (about 1,000 instances/s here).
 WADO-RS: one study of --study CT-like instances (512x512x16 bit, 0.5 MB each) stored by storescu
-in both, retrieved whole as multipart/related; type="application/dicom" five times; MB/s."""
+in both, retrieved whole as multipart/related; type="application/dicom" five times by curl; MB/s,
+over plain HTTP and over HTTPS (test PKI from conf/make-test-pki.sh; huren asks for the client
+certificate, Orthanc serves TLS without one)."""
 
 import argparse
 import http.client
@@ -50,14 +52,37 @@ def ensure_orthanc():
     return True
 
 
+def make_pki(work):
+    pki = os.path.join(work, "pki")
+    subprocess.run(["bash", os.path.join(HERE, "..", "..", "conf", "make-test-pki.sh"), pki],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(pki, "server.pem"), "w") as out:  # Orthanc wants cert and key in one
+        for f in ("server.crt", "server.key"):
+            with open(os.path.join(pki, f)) as src:
+                out.write(src.read())
+    with open(os.path.join(pki, "subjects.txt")) as f:
+        subjects = dict(line.split("\t") for line in f.read().splitlines())
+    return pki, subjects["clinician"]
+
+
 class Server:
-    def __init__(self, kind, work, data=None):
+    def __init__(self, kind, work, data=None, tls=None):
         self.kind, self.dir = kind, tempfile.mkdtemp(prefix=kind + "-", dir=work)
         self.dicom_port, self.http_port = free_port(), free_port()
+        self.tls = tls
         if kind == "huren":
             cmd = [HUREN, "serve", "--data", data or os.path.join(self.dir, "data"),
                    "--dicom-port", str(self.dicom_port), "--http-port", str(self.http_port),
                    "--hl7-port", str(free_port()), "--log-level", "warn"]
+            if tls:
+                pki, subject = tls
+                conf = os.path.join(self.dir, "huren.conf")
+                with open(conf, "w") as f:
+                    f.write("[http]\ntls_cert = %s/server.crt\ntls_key = %s/server.key\n"
+                            "tls_client_ca = %s/ca.crt\ntls_client_verify = require\n"
+                            '[client "bench"]\nsubject = %s\ninstitution = H1\n'
+                            "role = clinician\n" % (pki, pki, pki, subject))
+                cmd += ["-c", conf]
             self.aet = "HUREN"
         else:
             cfg = {"Name": "bench", "StorageDirectory": os.path.join(self.dir, "storage"),
@@ -65,6 +90,9 @@ class Server:
                    "DicomPort": self.dicom_port, "HttpPort": self.http_port,
                    "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
                    "Plugins": [PLUGIN], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"}}
+            if tls:
+                cfg.update({"SslEnabled": True,
+                            "SslCertificate": os.path.join(tls[0], "server.pem")})
             with open(os.path.join(self.dir, "orthanc.json"), "w") as f:
                 json.dump(cfg, f)
             cmd = ["Orthanc", os.path.join(self.dir, "orthanc.json")]
@@ -178,13 +206,19 @@ def qido(work, size, orthanc_size, n):
                 shutil.rmtree(d, ignore_errors=True)
 
 
-def retrieve(port, path):
+def retrieve(port, path, tls=None, cert=False):
     """(bytes, seconds) of one retrieval, read by curl (a Python reader would be the limit)."""
     if shutil.which("curl"):
+        opts = []
+        if tls:
+            opts = ["--cacert", os.path.join(tls[0], "ca.crt")]
+            if cert:
+                opts += ["--cert", os.path.join(tls[0], "clinician.crt"), "--key",
+                         os.path.join(tls[0], "clinician.key")]
         p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Accept: " + ACCEPT_DICOM,
-                            "-w", "%{http_code} %{size_download} %{time_total}",
-                            "http://127.0.0.1:%d%s" % (port, path)], stdout=subprocess.PIPE,
-                           text=True, check=True)
+                            "-w", "%{http_code} %{size_download} %{time_total}"] + opts +
+                           ["%s://127.0.0.1:%d%s" % ("https" if tls else "http", port, path)],
+                           stdout=subprocess.PIPE, text=True, check=True)
         code, n, secs = p.stdout.split()
         if code != "200":
             raise RuntimeError("%s -> %s" % (path, code))
@@ -222,21 +256,36 @@ def wado(work, count, with_orthanc):
     mb = sum(os.path.getsize(p) for p in paths) / 1e6
     print("\n== WADO-RS study retrieval: %d instances, %.0f MB, multipart/related; "
           "type=\"application/dicom\", 5 runs" % (count, mb))
-    print("%-8s %10s %10s %10s" % ("server", "best MB/s", "median", "bytes"))
+    print("%-8s %-6s %10s %10s %10s" % ("server", "scheme", "best MB/s", "median", "bytes"))
     rates = {}
-    for kind in ["huren"] + (["orthanc"] if with_orthanc else []):
-        srv = Server(kind, work)
-        try:
-            store(srv.dicom_port, srv.aet, paths, 4)
-            runs = [retrieve(srv.http_port, "/dicom-web/studies/" + study) for _ in range(5)]
-            r = sorted(n / s / 1e6 for n, s in runs)
-            rates[kind] = r[2]
-            print("%-8s %10.0f %10.0f %10d" % (kind, r[-1], r[2], runs[0][0]), flush=True)
-        finally:
-            srv.stop()
+    pki = make_pki(work)
+    for tls in (None, pki):
+        for kind in ["huren"] + (["orthanc"] if with_orthanc else []):
+            srv = Server(kind, work, tls=tls)
+            try:
+                store(srv.dicom_port, srv.aet, paths, 4)
+                try:
+                    runs = [retrieve(srv.http_port, "/dicom-web/studies/" + study, tls,
+                                     kind == "huren") for _ in range(5)]
+                except (subprocess.CalledProcessError, RuntimeError):
+                    if kind != "orthanc" or not tls:
+                        raise
+                    print("orthanc  https  n/a: the connection is reset after the handshake and "
+                          "Orthanc exits (its civetweb TLS with Debian 12's OpenSSL 3)",
+                          flush=True)
+                    continue
+                r = sorted(n / s / 1e6 for n, s in runs)
+                scheme = "https" if tls else "http"
+                rates[kind, scheme] = r[2]
+                print("%-8s %-6s %10.0f %10.0f %10d" % (kind, scheme, r[-1], r[2], runs[0][0]),
+                      flush=True)
+            finally:
+                srv.stop()
     shutil.rmtree(folder, ignore_errors=True)
-    if "orthanc" in rates:
-        print("huren / orthanc (median): %.1fx" % (rates["huren"] / rates["orthanc"]))
+    for scheme in ("http", "https"):
+        if ("orthanc", scheme) in rates:
+            print("huren / orthanc (median, %s): %.1fx" % (
+                scheme, rates["huren", scheme] / rates["orthanc", scheme]))
 
 
 def main():
