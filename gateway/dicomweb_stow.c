@@ -30,7 +30,7 @@
 #define TAG_FAILURE_REASON HUREN_DICOM_TAG(0x0008, 0x1197)
 
 typedef struct stow_part {
-    char path[4096]; /* "" when the part was not kept (not application/dicom) */
+    char *path;      /* its temp file, or NULL (not kept, or consumed) */
     int unsupported;
 } stow_part;
 
@@ -71,11 +71,16 @@ static int part_begin(void *payload, const char *headers, size_t len)
         p->unsupported = 1; /* its bytes are dropped */
         return 0;
     }
-    snprintf(p->path, sizeof p->path, "%s/stow-XXXXXX", huren_index_tmp_dir(s->n->index));
+    const char *dir = huren_index_tmp_dir(s->n->index);
+    size_t plen = strlen(dir) + sizeof "/stow-XXXXXX";
+    if (!(p->path = malloc(plen)))
+        return -1;
+    snprintf(p->path, plen, "%s/stow-XXXXXX", dir);
     if ((s->fd = mkstemp(p->path)) < 0) {
         s->status = 500;
         snprintf(s->err, sizeof s->err, "cannot create a temp file: %s", strerror(errno));
-        p->path[0] = 0;
+        free(p->path);
+        p->path = NULL;
         return -1;
     }
     return 0;
@@ -193,8 +198,10 @@ static void stow_close(void *ctx)
     if (s->fd >= 0)
         close(s->fd);
     for (size_t i = 0; i < s->nparts; i++)
-        if (s->parts[i].path[0])
+        if (s->parts[i].path) {
             unlink(s->parts[i].path); /* parts not stored (an error ended the request) */
+            free(s->parts[i].path);
+        }
     multipart_reader_free(s->reader);
     free(s->parts);
     free(s);
@@ -283,7 +290,8 @@ static void store_part(stow *s, size_t i, stow_result *r)
     huren_index_put_outcome outcome;
     ingest_result ir = ingest_dicom_instance(s->n, el, nel, huren_dicom_file_transfer_syntax(f),
                                              p->path, 0, &outcome, err, sizeof err);
-    p->path[0] = 0; /* consumed */
+    free(p->path); /* consumed */
+    p->path = NULL;
     if (ir == INGEST_OK) {
         add_ref(r, cls, sop, study, series,
                 huren_dicom_file_value(f, HUREN_DICOM_TAG(0x0010, 0x0020)));
@@ -295,9 +303,10 @@ static void store_part(stow *s, size_t i, stow_result *r)
         add_failed(r, cls, sop, ir == INGEST_INVALID ? FAIL_MISMATCH : FAIL_OUT_OF_RESOURCES);
     }
 done:
-    if (p->path[0]) {
+    if (p->path) {
         unlink(p->path);
-        p->path[0] = 0;
+        free(p->path);
+        p->path = NULL;
     }
     huren_dicom_file_free(f);
 }
