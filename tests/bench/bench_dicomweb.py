@@ -7,10 +7,11 @@ Prints figures; asserts nothing.
                                                  [--queries 500] [--study 200] [--no-orthanc]
 
 QIDO-RS: study searches by PatientID, by StudyDate range + ModalitiesInStudy, and by a
-PatientName prefix (limit=100, as viewers page), each query a different patient/month, on one keep-alive connection (plain
-HTTP on loopback for both servers); p50/p99 latency. huren is seeded with metadata-only instances
-by build/bench_seed (20 per study, 3 studies per patient); Orthanc is loaded with the same layout
-by storescu over 4 associations (about 1,000 instances/s here).
+PatientName prefix (limit=100, as viewers page), each query a different patient or month, on
+one keep-alive connection (plain HTTP on loopback for both servers); p50/p99 latency. huren is
+seeded with metadata-only instances by build/bench_seed (20 per study, 3 studies per patient)
+and measured as configured by default (each answer's audit entry fsync'ed) and with [audit]
+fsync = no; Orthanc is loaded with the same layout by storescu over 4 associations.
 WADO-RS: one study of --study CT-like instances (512x512x16 bit, 0.5 MB each) stored by storescu
 in both, retrieved whole as multipart/related; type="application/dicom" five times by curl; MB/s,
 over plain HTTP and over HTTPS (test PKI from conf/make-test-pki.sh; huren asks for the client

@@ -399,7 +399,8 @@ class DicomwebReadTest(unittest.TestCase):
         self.assertEqual(st, 200)
         (h, pixels), = parse_multipart(hdrs["content-type"], body)
         self.assertEqual(pixels, bytes((i * 7) % 256 for i in range(128)))
-        st, _, body = request(self.node, "/dicom-web/studies/%s/series/%s/metadata" % (S1, uid(1, 1)))
+        st, _, body = request(self.node,
+                              "/dicom-web/studies/%s/series/%s/metadata" % (S1, uid(1, 1)))
         self.assertEqual(len(json.loads(body)), 3)
         st, _, body = request(self.node, "/dicom-web/studies/%s/series/%s/instances/%s/metadata"
                               % (S4, MF_SERIES, MF_SOP))
@@ -473,7 +474,8 @@ class DicomwebReadTest(unittest.TestCase):
         self.assertEqual(png_size(png), (16, 16))
         for bad, want in [({"requestType": "WADO"}, 400), (dict(q, requestType="X"), 400),
                           (dict(q, objectUID="1.2.x"), 400), (dict(q, objectUID=uid(77)), 404),
-                          (dict(q, contentType="text/html"), 406), (dict(q, region="0,0,1,1"), 400)]:
+                          (dict(q, contentType="text/html"), 406),
+                          (dict(q, region="0,0,1,1"), 400)]:
             self.assertEqual(request(self.node, "/wado?" + urllib.parse.urlencode(bad))[0], want,
                              bad)
 
@@ -582,14 +584,15 @@ class DicomwebStoreTest(NodeTestCase):
         cases = [
             ("wrong content type", good, {"Content-Type": "application/dicom"}, 415),
             ("json body", b"{}", {"Content-Type": "application/json"}, 415),
-            ("metadata form", good, {"Content-Type": 'multipart/related; '
-                                     'type="application/dicom+xml"; boundary=HurenTestBoundary'}, 415),
+            ("metadata form", good, {"Content-Type": 'multipart/related; type="application/'
+                                     'dicom+xml"; boundary=HurenTestBoundary'}, 415),
             ("missing boundary", good, {"Content-Type": 'multipart/related; '
                                         'type="application/dicom"'}, 400),
             ("wrong boundary", good, stow_headers("SomethingElse"), 400),
             ("truncated part", good[:len(good) // 2], stow_headers(), 400),
             ("no close delimiter", good[:-len("--\r\n")] + b"\r\n", stow_headers(), 400),
-            ("bad delimiter line", good.replace(b"HurenTestBoundary\r\n", b"HurenTestBoundaryX\r\n", 1),
+            ("bad delimiter line",
+             good.replace(b"HurenTestBoundary\r\n", b"HurenTestBoundaryX\r\n", 1),
              stow_headers(), 400),
             ("empty body", b"", stow_headers(), 400),
             ("no parts", b"--HurenTestBoundary--\r\n", stow_headers(), 400),
