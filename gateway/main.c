@@ -26,6 +26,7 @@ static const char usage_main[] =
     "  check-config   validate the configuration and exit\n"
     "  audit verify   check the audit log's hash chain\n"
     "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
+    "  verify-claim   check a signed insurer claim bundle (JWS ES256, x5c chain)\n"
     "  version        print the version\n"
     "\n"
     "`huren COMMAND --help` describes each command. Exit status: 0 success, 1 failure,\n"
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "audit"))
         return cmd_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "verify-claim"))
+        return cmd_verify_claim(argc - 1, argv + 1);
     const char *usage = !strcmp(cmd, "serve")          ? usage_serve
                         : !strcmp(cmd, "import")       ? usage_import
                         : !strcmp(cmd, "check-config") ? usage_check

@@ -15,6 +15,14 @@ static const http_route hospital_routes[] = {
     {"GET", "/api/v1/reports/*", api_report, HTTP_ROLES_STAFF | HTTP_ROLE_PEER, "records.read"},
     {"GET", "/api/v1/patients/*/visits/*", api_patient_visit, HTTP_ROLES_STAFF | HTTP_ROLE_PEER,
      "records.read"},
+    /* consents (staff) and insurer claims */
+    {"POST", "/api/v1/consents", api_consent_create, HTTP_ROLES_STAFF, "consent.write"},
+    {"GET", "/api/v1/patients/*/consents", api_patient_consents, HTTP_ROLES_STAFF,
+     "consent.read"},
+    {"POST", "/api/v1/consents/*/revoke", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
+    {"DELETE", "/api/v1/consents/*", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
+    {"POST", "/api/v1/claims", api_claim_create, HTTP_ROLE_INSURER, "claims.create"},
+    {"GET", "/api/v1/claims/*", api_claim_get, HTTP_ROLE_INSURER, "claims.read"},
 };
 
 static const http_route directory_routes[] = {
