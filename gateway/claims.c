@@ -57,6 +57,21 @@ int claims_open(node *n, char *err, size_t errlen)
     return 0;
 }
 
+int claims_check_config(const config *cfg, char *err, size_t errlen)
+{
+    jws_signer *s = NULL;
+    char why[512];
+    if (!cfg->claims_key[0])
+        return 0;
+    if (jws_signer_load(&s, cfg->claims_key, cfg->claims_cert, cfg->claims_chain, why,
+                        sizeof why) < 0) {
+        snprintf(err, errlen, "%s: [claims] %s", cfg->path ? cfg->path : "configuration", why);
+        return -1;
+    }
+    jws_signer_free(s);
+    return 0;
+}
+
 void claims_close(node *n)
 {
     if (!n->claims)

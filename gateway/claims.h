@@ -13,5 +13,7 @@
  * is an error: -1 with err. */
 int claims_open(node *n, char *err, size_t errlen);
 void claims_close(node *n);
+/* For `huren check-config`: can [claims] key, cert and chain be used? 0, or -1 with err. */
+int claims_check_config(const config *cfg, char *err, size_t errlen);
 
 #endif

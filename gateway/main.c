@@ -1,4 +1,5 @@
 /* main.c: the huren executable: picks the subcommand, parses its options, runs it. */
+#include "claims.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -77,7 +78,11 @@ int main(int argc, char **argv)
     }
     int nops = argc - 1 - first;
     char **ops = argv + 1 + first;
-    if (!strcmp(cmd, "check-config")) {
+    char err[1024];
+    if (!strcmp(cmd, "check-config") && claims_check_config(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = EXIT_USAGE;
+    } else if (!strcmp(cmd, "check-config")) {
         printf("configuration OK%s%s\n", cfg.path ? ": " : " (embedded defaults)",
                cfg.path ? cfg.path : "");
         rc = 0;

@@ -349,6 +349,24 @@ class ClaimsRateLimitTest(ClaimsBase):
                    e["status"] == 429]
         self.assertEqual(len(limited), 1)
 
+    def test_signing_key_checked(self):
+        pki = self.pki = os.path.join(self.tmp, "pki")
+        run(["bash", os.path.join(REPO, "conf", "make-test-pki.sh"), pki], check=True)
+        conf = os.path.join(self.tmp, "c.conf")
+        for key, cert, ok in (("claims-signer", "claims-signer", True),
+                              ("insurer", "claims-signer", False),
+                              ("claims-signer", "insurer", False)):
+            with open(conf, "w") as f:
+                f.write("[claims]\nkey = %s/%s.key\ncert = %s/%s.crt\nchain = %s/ca.crt\n"
+                        % (pki, key, pki, cert, pki))
+            p = run([HUREN, "check-config", "-c", conf])
+            self.assertEqual(p.returncode, 0 if ok else 2, p.stdout)
+            if not ok:
+                self.assertIn("does not belong to the certificate", p.stdout)
+                node = self.node(name="bad-" + key, config_text=open(conf).read())
+                with self.assertRaises(AssertionError):
+                    node.start()
+
 
 if __name__ == "__main__":
     unittest.main()
