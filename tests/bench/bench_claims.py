@@ -102,7 +102,7 @@ def client_main(port, pki, k, count, replay, start, out):
     lat, bad, size = [], 0, 0
     start.wait()
     for i in range(count):
-        rid = "warm" if replay else "b-%d-%d" % (k, i)
+        rid = "warm" if replay else "b%d-%d-%d" % (os.getpid(), k, i)  # new in every run
         t = time.perf_counter()
         st, data = request(conn, "POST", "/api/v1/claims",
                            {"visit": "VBIG", "national_id": NID, "request_id": rid})
