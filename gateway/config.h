@@ -75,6 +75,14 @@ typedef struct config {
     /* [audit] */
     char *audit_file;          /* "" = DATA/audit.log */
     int audit_fsync;
+    /* [claims] */
+    char *claims_key;          /* PEM EC P-256 private key signing claim bundles; "" = off */
+    char *claims_cert;         /* its certificate (PEM) */
+    char *claims_chain;        /* CA certificates up to the root (PEM), put in x5c */
+    char *claims_institution;  /* this hospital's institution code, named in bundles */
+    long claims_rate;          /* requests per minute per insurer */
+    long claims_burst;         /* requests an insurer may send at once */
+    long claims_max_body;      /* bytes of a claim request */
     /* [client "NAME"] sections */
     config_client clients[CONFIG_MAX_CLIENTS];
     size_t nclients;

@@ -158,11 +158,18 @@ int huren_index_reports_find(huren_index *idx, const char *id,
                              const huren_index_report_filter *filter,
                              huren_index_report_list *out)
 {
+    return huren_index_visit_reports_find(idx, id, NULL, filter, out);
+}
+
+int huren_index_visit_reports_find(huren_index *idx, const char *id, const char *visit_number,
+                                   const huren_index_report_filter *filter,
+                                   huren_index_report_list *out)
+{
     static const char *const sql =
         REPORT_FROM " WHERE r.patient_pk IN (" PATIENTS_OF_ID ")"
                     " AND (?2 IS NULL OR r.kind = ?2) AND (?3 IS NULL OR r.item_code = ?3)"
                     " AND (?4 IS NULL OR coalesce(r.observed_time, r.reported_time, r.stored_at)"
-                    " >= ?4) ORDER BY coalesce(r.observed_time, r.reported_time, r.stored_at)"
+                    " >= ?4) AND (?6 IS NULL OR v.visit_number = ?6) ORDER BY coalesce(r.observed_time, r.reported_time, r.stored_at)"
                     " DESC, r.pk DESC LIMIT ?5";
     rq q;
     sqlite3_stmt *s = NULL;
@@ -182,6 +189,8 @@ int huren_index_reports_find(huren_index *idx, const char *id,
         if (filter && filter->since && *filter->since)
             sqlite3_bind_text(s, 4, filter->since, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 5, filter && filter->limit ? (int64_t)filter->limit : -1);
+        if (visit_number && *visit_number)
+            sqlite3_bind_text(s, 6, visit_number, -1, SQLITE_STATIC);
         rc = reports_read(&q, s, out);
     }
     sqlite3_finalize(s);

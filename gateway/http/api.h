@@ -17,6 +17,14 @@ int api_patient_visit(http_request *req, http_response *res);
 /* GET /api/v1/audit?since=&patient=&limit= (admins): audit entries as JSON (api_audit.c). */
 int api_audit(http_request *req, http_response *res);
 
+/* api_consents.c: patients' consents (staff) */
+int api_consent_create(http_request *req, http_response *res);
+int api_patient_consents(http_request *req, http_response *res);
+int api_consent_revoke(http_request *req, http_response *res);
+/* claims.c: insurer claims (insurers, mTLS) */
+int api_claim_create(http_request *req, http_response *res);
+int api_claim_get(http_request *req, http_response *res);
+
 /* The route table for a node's role. */
 const http_route *api_routes(const char *role, size_t *n);
 /* The routes of that table whose bodies are streamed (http_options.body_routes). */

@@ -46,6 +46,14 @@ static const http_route hospital_routes[] = {
     /* STOW-RS (bodies streamed: see hospital_body_routes) */
     {"POST", DW "/studies", dicomweb_store, DICOMWEB_ROLES, "dicomweb.write"},
     {"POST", DW "/studies/*", dicomweb_store, DICOMWEB_ROLES, "dicomweb.write"},
+    /* consents (staff) and insurer claims */
+    {"POST", "/api/v1/consents", api_consent_create, HTTP_ROLES_STAFF, "consent.write"},
+    {"GET", "/api/v1/patients/*/consents", api_patient_consents, HTTP_ROLES_STAFF,
+     "consent.read"},
+    {"POST", "/api/v1/consents/*/revoke", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
+    {"DELETE", "/api/v1/consents/*", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
+    {"POST", "/api/v1/claims", api_claim_create, HTTP_ROLE_INSURER, "claims.create"},
+    {"GET", "/api/v1/claims/*", api_claim_get, HTTP_ROLE_INSURER, "claims.read"},
 };
 
 /* Routes whose request bodies stream to a sink instead of the bounded buffer. */
