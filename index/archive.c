@@ -151,6 +151,8 @@ void huren_index_close(huren_index *idx)
         sqlite3_close(idx->readers[i]);
     huren_index__rows_finalize(idx->rows);
     huren_index__recrows_finalize(idx->recrows);
+    huren_index__dirrows_finalize(idx->dirrows);
+    huren_index__outrows_finalize(idx->outrows);
     sqlite3_close(idx->wdb); /* the last connection checkpoints and removes the WAL */
     if (idx->pending_fd >= 0)
         close(idx->pending_fd);
