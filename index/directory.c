@@ -23,11 +23,14 @@ static const char *const dsql[D_COUNT] = {
                " AND record_key=?3",
     [D_INSERT] = "INSERT INTO dir_entries(pseudonym, institution, record_key, version, kind,"
                  " item_code, item_name, modality, body_part, item_date, hr, hr_scope,"
-                 " qualified_from, qualified_to, source_url, deleted, received_at)"
-                 " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16," NOW ")",
+                 " qualified_from, qualified_to, source_url, deleted, status, revision,"
+                 " received_at)"
+                 " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+                 NOW ")",
     [D_UPDATE] = "UPDATE dir_entries SET version=?4, kind=?5, item_code=?6, item_name=?7,"
                  " modality=?8, body_part=?9, item_date=?10, hr=?11, hr_scope=?12,"
                  " qualified_from=?13, qualified_to=?14, source_url=?15, deleted=?16,"
+                 " status=?17, revision=?18,"
                  " received_at=" NOW " WHERE pseudonym=?1 AND institution=?2 AND record_key=?3",
 };
 
@@ -161,6 +164,11 @@ static const char *entry_problem(const huren_index_dir_entry *e)
         return "item_code/modality/body_part: longer than 64 or control characters";
     if (!text_valid(e->item_name, NAME_MAX_))
         return "item_name: longer than 256 or control characters";
+    if (present(e->status) && strcmp(e->status, "final") && strcmp(e->status, "preliminary") &&
+        strcmp(e->status, "corrected"))
+        return "status: must be final, preliminary or corrected";
+    if (e->revision < 0)
+        return "revision: must be a whole number >= 0";
     if (present(e->source_url) &&
         (!token_valid(e->source_url, URL_MAX) ||
          (strncmp(e->source_url, "https://", 8) != 0 && strncmp(e->source_url, "http://", 7))))
@@ -204,6 +212,11 @@ static void entry_bind(sqlite3_stmt *s, const huren_index_dir_entry *e)
     bt(s, 14, e->qualified_to);
     bt(s, 15, e->source_url);
     sqlite3_bind_int(s, 16, e->deleted ? 1 : 0);
+    bt(s, 17, e->status);
+    if (e->revision > 0)
+        sqlite3_bind_int64(s, 18, e->revision);
+    else
+        sqlite3_bind_null(s, 18);
 }
 
 static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_index_dir_entry *e,
@@ -279,7 +292,7 @@ int huren_index_dir_put(huren_index *idx, const huren_index_dir_entry *entries, 
 static const char find_sql[] =
     "SELECT pseudonym, institution, record_key, version, kind, item_code, item_name, modality,"
     " body_part, item_date, hr, hr_scope, qualified_from, qualified_to, source_url, deleted,"
-    " received_at FROM dir_entries WHERE pseudonym=?1 AND (?2 IS NULL OR kind=?2)"
+    " received_at, status, revision FROM dir_entries WHERE pseudonym=?1 AND (?2 IS NULL OR kind=?2)"
     " AND (?3 IS NULL OR item_code=?3) AND (?4 IS NULL OR item_date>=?4)"
     " AND (?5 OR deleted=0) ORDER BY item_date DESC, received_at DESC, institution, record_key"
     " LIMIT ?6";
@@ -314,6 +327,8 @@ static void row_read(huren_index__arena *a, sqlite3_stmt *s, huren_index_dir_ent
     e->source_url = col(a, s, 14);
     e->deleted = sqlite3_column_int(s, 15);
     e->received_at = col(a, s, 16);
+    e->status = col(a, s, 17);
+    e->revision = sqlite3_column_int64(s, 18);
 }
 
 static int filter_check(huren_index *idx, const char *pseudonym, const huren_index_dir_filter *f)

@@ -475,6 +475,8 @@ typedef struct huren_index_dir_entry {
     const char *hr_scope;    /* "national" | "province" | "city", or NULL */
     const char *qualified_from, *qualified_to; /* YYYYMMDD: the institution's HR qualification */
     const char *source_url;  /* https://... of the gateway holding the record */
+    const char *status;      /* reports: "final" | "preliminary" | "corrected", or NULL */
+    int64_t revision;        /* the record's own version at its source (0: not given) */
     int deleted;             /* 1: the record is gone at its source (a tombstone is kept) */
     const char *received_at; /* reads only: YYYYMMDDHHMMSS (UTC) when this version arrived */
 } huren_index_dir_entry;
