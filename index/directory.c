@@ -14,14 +14,17 @@
 #define CODE_MAX 64
 #define NAME_MAX_ 256
 #define URL_MAX 512
+#define DIR_CHECKPOINT_PAGES "16384" /* 64 MiB of WAL */
 
+/* A new entry costs one descent of the primary key (INSERT OR IGNORE); only an existing one
+ * is then updated if older, or read to report the version held. */
 enum dir_stmt { D_FIND, D_INSERT, D_UPDATE, D_COUNT };
 
 #define NOW "strftime('%Y%m%d%H%M%S','now')"
 static const char *const dsql[D_COUNT] = {
     [D_FIND] = "SELECT version FROM dir_entries WHERE pseudonym=?1 AND institution=?2"
                " AND record_key=?3",
-    [D_INSERT] = "INSERT INTO dir_entries(pseudonym, institution, record_key, version, kind,"
+    [D_INSERT] = "INSERT OR IGNORE INTO dir_entries(pseudonym, institution, record_key, version, kind,"
                  " item_code, item_name, modality, body_part, item_date, hr, hr_scope,"
                  " qualified_from, qualified_to, source_url, deleted, status, revision,"
                  " received_at)"
@@ -31,7 +34,8 @@ static const char *const dsql[D_COUNT] = {
                  " modality=?8, body_part=?9, item_date=?10, hr=?11, hr_scope=?12,"
                  " qualified_from=?13, qualified_to=?14, source_url=?15, deleted=?16,"
                  " status=?17, revision=?18,"
-                 " received_at=" NOW " WHERE pseudonym=?1 AND institution=?2 AND record_key=?3",
+                 " received_at=" NOW " WHERE pseudonym=?1 AND institution=?2 AND record_key=?3"
+                 " AND version<?4",
 };
 
 struct huren_index__dirrows {
@@ -59,6 +63,10 @@ static int dirrows_get(huren_index *idx, huren_index__dirrows **out)
         huren_index__seterr(idx, "out of memory");
         return HUREN_INDEX_ERROR;
     }
+    /* A directory's writes are random inserts into one large tree: check-point less often
+     * (a page dirtied by several batches is copied back once). Only nodes that store
+     * directory entries get here. */
+    sqlite3_exec(idx->wdb, "PRAGMA wal_autocheckpoint=" DIR_CHECKPOINT_PAGES, NULL, NULL, NULL);
     for (int i = 0; i < D_COUNT; i++) {
         int src = sqlite3_prepare_v3(idx->wdb, dsql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->st[i],
                                      NULL);
@@ -228,29 +236,30 @@ static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_inde
         snprintf(res->reason, sizeof(res->reason), "%s", why);
         return 0;
     }
+    for (int id = D_INSERT; id <= D_UPDATE; id++) {
+        sqlite3_stmt *s = stmt(r, (enum dir_stmt)id);
+        entry_bind(s, e);
+        int src = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (src != SQLITE_DONE)
+            return huren_index__sqlerr(idx, idx->wdb, src, "storing directory entry");
+        if (sqlite3_changes(idx->wdb) == 1) {
+            res->outcome = id == D_INSERT ? HUREN_INDEX_DIR_STORED : HUREN_INDEX_DIR_REPLACED;
+            res->held_version = e->version;
+            return 0;
+        }
+    }
+    /* neither new nor newer: report the version held */
     sqlite3_stmt *s = stmt(r, D_FIND);
     bt(s, 1, e->pseudonym);
     bt(s, 2, e->institution);
     bt(s, 3, e->record_key);
     int src = sqlite3_step(s);
-    int found = src == SQLITE_ROW;
-    int64_t held = found ? sqlite3_column_int64(s, 0) : 0;
+    res->held_version = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
     if (src != SQLITE_ROW && src != SQLITE_DONE)
         return huren_index__sqlerr(idx, idx->wdb, src, "finding directory entry");
-    if (found && held >= e->version) {
-        res->outcome = HUREN_INDEX_DIR_IGNORED;
-        res->held_version = held;
-        return 0;
-    }
-    s = stmt(r, found ? D_UPDATE : D_INSERT);
-    entry_bind(s, e);
-    src = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (src != SQLITE_DONE)
-        return huren_index__sqlerr(idx, idx->wdb, src, "storing directory entry");
-    res->outcome = found ? HUREN_INDEX_DIR_REPLACED : HUREN_INDEX_DIR_STORED;
-    res->held_version = e->version;
+    res->outcome = HUREN_INDEX_DIR_IGNORED;
     return 0;
 }
 
@@ -260,10 +269,43 @@ static int wexec(huren_index *idx, const char *sql)
     return src == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, src, sql);
 }
 
+/* Concurrent batches share a commit: the first caller to find no leader takes every queued
+ * batch and applies them in one transaction (one fsync), then wakes their callers. */
+typedef struct huren_index__dirjob {
+    const huren_index_dir_entry *entries;
+    size_t n;
+    huren_index_dir_result *results;
+    int rc, done;
+    char err[HUREN_INDEX__ERR_MAX];
+    pthread_cond_t cond;
+    struct huren_index__dirjob *next;
+} dirjob;
+
+static void jobs_run(huren_index *idx, dirjob *jobs)
+{
+    huren_index__dirrows *r = NULL;
+    huren_index__writer_acquire(idx);
+    int rc = dirrows_get(idx, &r);
+    if (rc == 0)
+        rc = wexec(idx, "BEGIN IMMEDIATE");
+    for (dirjob *j = jobs; rc == 0 && j; j = j->next)
+        for (size_t i = 0; rc == 0 && i < j->n; i++)
+            rc = entry_put(idx, r, &j->entries[i], &j->results[i]);
+    if (rc == 0)
+        rc = wexec(idx, "COMMIT");
+    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
+        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
+    huren_index__writer_release(idx);
+    for (dirjob *j = jobs; j; j = j->next) {
+        j->rc = rc;
+        if (rc < 0)
+            snprintf(j->err, sizeof(j->err), "%s", huren_index_errmsg(idx));
+    }
+}
+
 int huren_index_dir_put(huren_index *idx, const huren_index_dir_entry *entries, size_t n,
                         huren_index_dir_result *results)
 {
-    huren_index__dirrows *r = NULL;
     if (!idx)
         return HUREN_INDEX_EINVAL;
     if ((n && (!entries || !results)) || n > HUREN_INDEX_DIR_BATCH_MAX) {
@@ -273,18 +315,42 @@ int huren_index_dir_put(huren_index *idx, const huren_index_dir_entry *entries, 
     if (n == 0)
         return 0;
     memset(results, 0, n * sizeof(*results));
-    huren_index__writer_acquire(idx);
-    int rc = dirrows_get(idx, &r);
-    if (rc == 0)
-        rc = wexec(idx, "BEGIN IMMEDIATE");
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = entry_put(idx, r, &entries[i], &results[i]);
-    if (rc == 0)
-        rc = wexec(idx, "COMMIT");
-    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
-        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
-    huren_index__writer_release(idx);
-    return rc;
+    dirjob job = {.entries = entries, .n = n, .results = results};
+    pthread_cond_init(&job.cond, NULL);
+    pthread_mutex_lock(&idx->dirlock);
+    job.next = idx->dirq;
+    idx->dirq = &job;
+    while (!job.done) {
+        if (idx->dir_leader) {
+            pthread_cond_wait(&job.cond, &idx->dirlock);
+            continue;
+        }
+        /* lead: take every queued batch (oldest first) */
+        dirjob *jobs = NULL;
+        for (dirjob *j = idx->dirq, *next; j; j = next) {
+            next = j->next;
+            j->next = jobs;
+            jobs = j;
+        }
+        idx->dirq = NULL;
+        idx->dir_leader = 1;
+        pthread_mutex_unlock(&idx->dirlock);
+        jobs_run(idx, jobs);
+        pthread_mutex_lock(&idx->dirlock);
+        idx->dir_leader = 0;
+        for (dirjob *j = jobs, *next; j; j = next) {
+            next = j->next;
+            j->done = 1;
+            pthread_cond_signal(&j->cond);
+        }
+        if (idx->dirq) /* the next leader */
+            pthread_cond_signal(&idx->dirq->cond);
+    }
+    pthread_mutex_unlock(&idx->dirlock);
+    pthread_cond_destroy(&job.cond);
+    if (job.rc < 0)
+        huren_index__seterr(idx, "%s", job.err);
+    return job.rc;
 }
 
 /* ---- lookups ---- */

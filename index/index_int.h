@@ -179,6 +179,10 @@ struct huren_index {
     struct huren_index__outrows *outrows;
     huren_index_publish_fn publish_fn;
     void *publish_payload;
+    /* directory batches waiting to share one commit (directory.c) */
+    pthread_mutex_t dirlock;
+    struct huren_index__dirjob *dirq;
+    int dir_leader;
 
     /* idle reader connections */
     pthread_mutex_t rlock;

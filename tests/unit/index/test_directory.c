@@ -5,6 +5,7 @@
 #include "test_index.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,55 @@ static void dir_lookup(void **state)
     sqlite3_close(db);
     if (!strstr(plan, "SEARCH dir_entries USING PRIMARY KEY (pseudonym=?)"))
         fail_msg("plan: %s", plan);
+    tfix_close(&t);
+}
+
+/* Concurrent batches share commits and each gets its own results. */
+typedef struct tput {
+    huren_index *idx;
+    int id;
+    int stored;
+} tput;
+
+static void *put_thread(void *arg)
+{
+    tput *t = arg;
+    huren_index_dir_entry e[50];
+    huren_index_dir_result r[50];
+    char keys[50][32];
+    for (int b = 0; b < 20; b++) {
+        for (int i = 0; i < 50; i++) {
+            snprintf(keys[i], sizeof(keys[i]), "report:%d-%d-%d", t->id, b, i);
+            e[i] = entry(P2, "H1", keys[i], 1, "CBC", "20240105");
+        }
+        if (huren_index_dir_put(t->idx, e, 50, r) != 0)
+            return NULL;
+        for (int i = 0; i < 50; i++)
+            t->stored += r[i].outcome == HUREN_INDEX_DIR_STORED;
+    }
+    return NULL;
+}
+
+static void dir_concurrent(void **state)
+{
+    (void)state;
+    tfix t;
+    pthread_t th[4];
+    tput arg[4];
+    huren_index_dir_list l;
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    for (int i = 0; i < 4; i++) {
+        arg[i] = (tput){t.idx, i, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, put_thread, &arg[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(arg[i].stored, 1000);
+    }
+    huren_index_dir_filter f = {.limit = 1000};
+    assert_int_equal(huren_index_dir_find(t.idx, P2, &f, &l), 1000);
+    assert_true(l.truncated);
+    huren_index_dir_list_free(&l);
     tfix_close(&t);
 }
 
@@ -426,7 +476,8 @@ static void migrate_directory(void **state)
 
 const struct CMUnitTest directory_tests[] = {
     cmocka_unit_test(dir_versions),      cmocka_unit_test(dir_refusals),
-    cmocka_unit_test(dir_lookup),        cmocka_unit_test(outbox_study),
+    cmocka_unit_test(dir_lookup),        cmocka_unit_test(dir_concurrent),
+    cmocka_unit_test(outbox_study),
     cmocka_unit_test(outbox_reports),    cmocka_unit_test(outbox_hook_failure),
     cmocka_unit_test(migrate_directory),
 };
