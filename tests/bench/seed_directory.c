@@ -132,7 +132,7 @@ static int cmd_seed(const char *dir, uint64_t n)
                 k = 0;
             }
         }
-        if (done % 1000000 < PER_PATIENT_MAX && done >= 1000000)
+        if (done / 1000000 != (done - m) / 1000000 && done < n)
             fprintf(stderr, "  %" PRIu64 " entries, %.0f/s\n", done, (double)done / (now_s() - t0));
     }
     if (k && put_batch(idx, e, k, r) < 0)
