@@ -19,7 +19,7 @@ import time
 import unittest
 
 from dicomgen import uid, write_instance
-from harness import NodeTestCase, free_port, run, wait_for
+from harness import HUREN, NodeTestCase, free_port, run, wait_for
 from test_hl7 import NID, NID2, Client, oru
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -273,6 +273,36 @@ class DirectoryTest(NodeTestCase):
         self.assertEqual(len(refused), len(cases))
         self.assertTrue(any("not the caller's institution" in e["object"] for e in refused))
         self.assertTrue(any(e["outcome"] == "failed" and e["status"] == 413 for e in entries))
+
+    def test_check_config(self):
+        bad = os.path.join(self.tmp, "bad.csv")
+        with open(bad, "w") as f:
+            f.write("code,name,kind,modality,body_part,window_days,hr_scope,aliases\n"
+                    "LAB-CBC,血常规,lab,,,7,national,CBC\nLAB-X,x,lab,,,seven,none,\n")
+        cases = [
+            ("[directory]\ncatalogue = %s\n" % bad, "bad.csv:3: window_days"),
+            ("[directory]\npublish = yes\nurl = https://d:8443\ninstitution = H1\n",
+             "region_key is not set"),
+            ("[directory]\npublish = yes\nurl = https://d:8443\ninstitution = H1\n"
+             "region_key = 00ff\n", "region_key"),
+            ("[directory]\npublish = yes\nurl = http://10.0.0.1\ninstitution = H1\n"
+             "region_key = %s\n" % self.key_file, "url = https://"),
+            ("[directory]\nhr_scope = world\n", "hr_scope"),
+        ]
+        for i, (text, needle) in enumerate(cases):
+            path = os.path.join(self.tmp, "c%d.conf" % i)
+            with open(path, "w") as f:
+                f.write(text)
+            p = run([HUREN, "check-config", "-c", path])
+            self.assertEqual(p.returncode, 2, text)
+            self.assertIn(needle, p.stdout)
+            self.assertNotIn(self.key, p.stdout)  # the key is never printed
+        path = os.path.join(self.tmp, "good.conf")
+        with open(path, "w") as f:
+            f.write("[directory]\npublish = yes\nurl = https://d:8443\ninstitution = H1\n"
+                    "region_key = %s\ncatalogue = %s\n" % (self.key_file, CATALOGUE))
+        p = run([HUREN, "check-config", "-c", path])
+        self.assertEqual(p.returncode, 0, p.stdout)
 
     def test_garbage_and_slow_directory(self):
         answers = {"mode": "garbage"}
