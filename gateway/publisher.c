@@ -234,7 +234,7 @@ void publisher_free_detached(publisher *p)
     free(p);
 }
 
-int publisher_start(node *n, char *err, size_t errlen)
+static int attach(node *n, int with_sender, char *err, size_t errlen)
 {
     const config *c = n->cfg;
     unsigned char key[CONFIG_REGION_KEY_MAX];
@@ -257,16 +257,27 @@ int publisher_start(node *n, char *err, size_t errlen)
         return -1;
     }
     huren_index_publish_set(n->index, publisher_describe, p);
-    if (sender_start(p, err, errlen) < 0) {
+    if (with_sender && sender_start(p, err, errlen) < 0) {
         huren_index_publish_set(n->index, NULL, NULL);
         catalogue_free(cat);
         publisher_free_detached(p);
         return -1;
     }
     n->publisher = p;
-    log_info("publishing to %s as %s (catalogue: %zu items)", c->dir_url, c->dir_institution,
-             catalogue_count(cat));
+    if (with_sender)
+        log_info("publishing to %s as %s (catalogue: %zu items)", c->dir_url, c->dir_institution,
+                 catalogue_count(cat));
     return 0;
+}
+
+int publisher_start(node *n, char *err, size_t errlen)
+{
+    return attach(n, 1, err, errlen);
+}
+
+int publisher_attach(node *n, char *err, size_t errlen)
+{
+    return attach(n, 0, err, errlen);
 }
 
 void publisher_stop(node *n)

@@ -18,6 +18,9 @@ typedef struct publisher publisher;
  * n->index and start the sender (n->publisher). Without: nothing (returns 0, NULL). Returns
  * -1 with err when the key or catalogue cannot be loaded. Call before any listener starts. */
 int publisher_start(node *n, char *err, size_t errlen);
+/* The same without the sender (`huren import`): what is stored is queued in the outbox, and
+ * sent by the next `huren serve`. */
+int publisher_attach(node *n, char *err, size_t errlen);
 /* Stop the sender (a send in flight is abandoned: its rows stay for the next start) and
  * remove the hook. NULL-safe. */
 void publisher_stop(node *n);

@@ -268,6 +268,7 @@ static void *sender_main(void *arg)
         int n = huren_index_outbox_fetch(p->index, (int64_t)time(NULL), (size_t)c->dir_batch_size,
                                          &b);
         if (n <= 0) {
+            huren_index_outbox_batch_free(&b);
             if (n < 0)
                 log_error("outbox: %s", huren_index_errmsg(p->index));
             if (pause_ms(p, c->dir_poll_ms))
