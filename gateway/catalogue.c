@@ -12,9 +12,8 @@
 #include <strings.h>
 
 #define NCOLS 8
-static const char *const columns[NCOLS] = {"code",        "name",     "kind",
-                                           "modality",    "body_part", "window_days",
-                                           "hr_scope",    "aliases"};
+static const char *const columns[NCOLS] = {"code",      "name",        "kind",     "modality",
+                                           "body_part", "window_days", "hr_scope", "aliases"};
 
 typedef struct alias {
     char *key; /* "INSTITUTION:code" or ":code" for every institution */
@@ -62,9 +61,10 @@ int catalogue_scope_rank(const char *scope)
 {
     if (!scope)
         return 0;
-    return !strcmp(scope, "city") ? 1 : !strcmp(scope, "province") ? 2
-                                    : !strcmp(scope, "national")   ? 3
-                                                                   : 0;
+    return !strcmp(scope, "city")       ? 1
+           : !strcmp(scope, "province") ? 2
+           : !strcmp(scope, "national") ? 3
+                                        : 0;
 }
 
 /* ---- CSV ---- */
@@ -129,7 +129,11 @@ static int text_valid(const char *s, size_t max)
     if (n == 0 || n > max)
         return 0;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+        int len = *p < 0x80         ? 1
+                  : (*p >> 5) == 6  ? 2
+                  : (*p >> 4) == 14 ? 3
+                  : (*p >> 3) == 30 ? 4
+                                    : 0;
         if (len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f)))
             return 0;
         for (int k = 1; k < len; k++)
@@ -229,8 +233,7 @@ static int item_add(reader *r, char **f)
     if (!code_valid(f[0], 32))
         return fail(r, 0, "\"%s\" is not 1-32 of A-Z a-z 0-9 . _ -", f[0]);
     if (catalogue_by_code(c, f[0]))
-        return fail(r, 0, "%s is defined twice (line %d)", f[0],
-                    catalogue_by_code(c, f[0])->line);
+        return fail(r, 0, "%s is defined twice (line %d)", f[0], catalogue_by_code(c, f[0])->line);
     if (!text_valid(f[1], 128))
         return fail(r, 1, "missing, longer than 128 bytes or not UTF-8 text");
     int imaging = !strcmp(f[2], "imaging");
@@ -268,8 +271,9 @@ static int item_add(reader *r, char **f)
 static int header_check(reader *r, char **f, int n)
 {
     if (n != NCOLS)
-        return fail(r, -1, "the first line must be the header: code,name,kind,modality,"
-                           "body_part,window_days,hr_scope,aliases");
+        return fail(r, -1,
+                    "the first line must be the header: code,name,kind,modality,"
+                    "body_part,window_days,hr_scope,aliases");
     for (int i = 0; i < NCOLS; i++)
         if (strcmp(f[i], columns[i]) != 0)
             return fail(r, -1, "header column %d is \"%s\", expected \"%s\"", i + 1, f[i],

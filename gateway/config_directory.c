@@ -38,8 +38,10 @@ int config_region_key(const config *cfg, unsigned char key[CONFIG_REGION_KEY_MAX
     char buf[512];
     FILE *f = fopen(v, "r");
     if (!f) {
-        snprintf(err, errlen, "[directory] region_key: neither 32-128 hex digits nor a readable "
-                 "key file (%s)", strerror(errno));
+        snprintf(err, errlen,
+                 "[directory] region_key: neither 32-128 hex digits nor a readable "
+                 "key file (%s)",
+                 strerror(errno));
         return -1;
     }
     size_t len = fread(buf, 1, sizeof buf - 1, f);
@@ -54,8 +56,10 @@ int config_region_key(const config *cfg, unsigned char key[CONFIG_REGION_KEY_MAX
     n = hex_key(p, m, key);
     memset(buf, 0, sizeof buf);
     if (n < 0) {
-        snprintf(err, errlen, "[directory] region_key: the key file %s must hold 32 to 128 hex "
-                 "digits", v);
+        snprintf(err, errlen,
+                 "[directory] region_key: the key file %s must hold 32 to 128 hex "
+                 "digits",
+                 v);
         return -1;
     }
     return n;
@@ -108,8 +112,7 @@ int config__directory_validate(const config *cfg, char *err, size_t errlen)
     if (!cfg->dir_publish || strcmp(cfg->role, "hospital") != 0)
         return 0;
     if (!url_valid(cfg->dir_url, 0)) {
-        snprintf(err, errlen, "%s: [directory] publish = yes needs url = https://HOST:PORT",
-                 where);
+        snprintf(err, errlen, "%s: [directory] publish = yes needs url = https://HOST:PORT", where);
         return -1;
     }
     if (!*cfg->dir_institution) {

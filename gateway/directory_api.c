@@ -18,10 +18,11 @@
 
 /* The fields an entry may carry: anything else (patient_name, patient_id, ...) is refused. */
 static const char *const entry_fields[] = {
-    "pseudonym", "institution", "record_key", "version",        "kind",
-    "item_code", "item_name",   "modality",   "body_part",      "date",
-    "hr",        "hr_scope",    "qualified_from", "qualified_to", "source_url",
-    "deleted",   "status",      "revision",   NULL};
+    "pseudonym",      "institution",  "record_key", "version",
+    "kind",           "item_code",    "item_name",  "modality",
+    "body_part",      "date",         "hr",         "hr_scope",
+    "qualified_from", "qualified_to", "source_url", "deleted",
+    "status",         "revision",     NULL};
 
 static int field_known(const char *k)
 {
@@ -65,10 +66,13 @@ static const char *entry_map(json_t *o, const char *institution, huren_index_dir
     memset(e, 0, sizeof *e);
     if (!json_is_object(o))
         return "not a JSON object";
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         if (!field_known(k)) {
-            snprintf(why, whylen, "unknown field \"%.40s\" (entries carry pseudonyms only: no "
-                     "names or identifiers)", k);
+            snprintf(why, whylen,
+                     "unknown field \"%.40s\" (entries carry pseudonyms only: no "
+                     "names or identifiers)",
+                     k);
             return why;
         }
     }
@@ -130,7 +134,8 @@ static void audit_refusals(node *n, const http_request *req, json_t *results, si
 {
     size_t done = 0, i;
     json_t *r;
-    json_array_foreach(results, i, r) {
+    json_array_foreach(results, i, r)
+    {
         if (strcmp(json_string_value(json_object_get(r, "status")), "refused") != 0)
             continue;
         if (done == REFUSALS_AUDITED)
@@ -139,20 +144,28 @@ static void audit_refusals(node *n, const http_request *req, json_t *results, si
         const char *key = json_string_value(json_object_get(r, "record_key"));
         snprintf(object, sizeof object, "entry %zu %.60s: %.160s", i + 1, key ? key : "-",
                  json_string_value(json_object_get(r, "reason")));
-        huren_index_audit_entry e = {.actor = req->actor, .role = auth_role_name(req->roles),
+        huren_index_audit_entry e = {.actor = req->actor,
+                                     .role = auth_role_name(req->roles),
                                      .institution = req->institution,
-                                     .action = "directory.publish", .object = object,
-                                     .outcome = "refused", .status = 200, .remote = req->remote};
+                                     .action = "directory.publish",
+                                     .object = object,
+                                     .outcome = "refused",
+                                     .status = 200,
+                                     .remote = req->remote};
         audit_record(n, &e);
         done++;
     }
     if (nrefused > done) {
         char object[128];
         snprintf(object, sizeof object, "%zu more entries refused in this batch", nrefused - done);
-        huren_index_audit_entry e = {.actor = req->actor, .role = auth_role_name(req->roles),
+        huren_index_audit_entry e = {.actor = req->actor,
+                                     .role = auth_role_name(req->roles),
                                      .institution = req->institution,
-                                     .action = "directory.publish", .object = object,
-                                     .outcome = "refused", .status = 200, .remote = req->remote};
+                                     .action = "directory.publish",
+                                     .object = object,
+                                     .outcome = "refused",
+                                     .status = 200,
+                                     .remote = req->remote};
         audit_record(n, &e);
     }
 }
@@ -202,7 +215,7 @@ static int batch_store(node *n, http_request *req, http_response *res, json_t *e
     size_t total = json_array_size(entries), nvalid = 0, tally[4] = {0};
     huren_index_dir_entry *e = calloc(total, sizeof *e);
     huren_index_dir_result *r = calloc(total, sizeof *r);
-    char (*why)[200] = calloc(total, sizeof *why);
+    char(*why)[200] = calloc(total, sizeof *why);
     size_t *slot = calloc(total, sizeof *slot); /* entry i -> its place in e[], or SIZE_MAX */
     json_t *results = json_array();
     int rc = -1;
@@ -223,8 +236,8 @@ static int batch_store(node *n, http_request *req, http_response *res, json_t *e
     }
     for (size_t i = 0; i < total; i++) {
         json_t *o = json_array_get(entries, i);
-        huren_index_dir_outcome out = slot[i] == SIZE_MAX ? HUREN_INDEX_DIR_REFUSED
-                                                          : r[slot[i]].outcome;
+        huren_index_dir_outcome out =
+            slot[i] == SIZE_MAX ? HUREN_INDEX_DIR_REFUSED : r[slot[i]].outcome;
         const char *reason = slot[i] == SIZE_MAX ? why[i] : r[slot[i]].reason;
         json_t *a = json_object();
         json_t *key = json_is_object(o) ? json_object_get(o, "record_key") : NULL;
@@ -241,9 +254,9 @@ static int batch_store(node *n, http_request *req, http_response *res, json_t *e
         count(n, out);
     }
     json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:O}", "institution", req->institution,
-                          "received", (json_int_t)total, "stored", (json_int_t)tally[0],
-                          "replaced", (json_int_t)tally[1], "ignored", (json_int_t)tally[2],
-                          "refused", (json_int_t)tally[3], "results", results);
+                          "received", (json_int_t)total, "stored", (json_int_t)tally[0], "replaced",
+                          (json_int_t)tally[1], "ignored", (json_int_t)tally[2], "refused",
+                          (json_int_t)tally[3], "results", results);
     snprintf(res->audit_object, sizeof res->audit_object,
              "%zu entries: %zu stored, %zu replaced, %zu ignored, %zu refused", total, tally[0],
              tally[1], tally[2], tally[3]);
@@ -266,8 +279,9 @@ int api_directory_publish(http_request *req, http_response *res)
     json_t *root = NULL;
     if (!req->institution || !*req->institution) {
         atomic_fetch_add(&n->metrics.dir_batches_refused, 1);
-        return http_reply_error(res, 403, "publishing needs a client certificate (or token) "
-                                          "whose [client] section names an institution");
+        return http_reply_error(res, 403,
+                                "publishing needs a client certificate (or token) "
+                                "whose [client] section names an institution");
     }
     json_t *entries = batch_parse(n, req, res, &root);
     int rc = 0;
@@ -348,8 +362,8 @@ int api_directory_records(http_request *req, http_response *res)
     json_t *records = json_array();
     for (size_t i = 0; i < l.n; i++)
         json_array_append_new(records, entry_json(&l.items[i]));
-    json_t *o = json_pack("{s:s, s:I, s:b, s:o}", "pseudonym", pseudonym, "count",
-                          (json_int_t)l.n, "truncated", l.truncated, "records", records);
+    json_t *o = json_pack("{s:s, s:I, s:b, s:o}", "pseudonym", pseudonym, "count", (json_int_t)l.n,
+                          "truncated", l.truncated, "records", records);
     snprintf(res->audit_object, sizeof res->audit_object, "directory records: %zu", l.n);
     huren_index_dir_list_free(&l);
     rc = http_reply_json(res, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);

@@ -25,8 +25,7 @@ static int issuer_national(const char *issuer)
     return 0;
 }
 
-static int normalise(const char *v, size_t len, char out[IDENTITY_ID_LEN + 1],
-                     identity_type *type)
+static int normalise(const char *v, size_t len, char out[IDENTITY_ID_LEN + 1], identity_type *type)
 {
     char buf[80], err[128];
     if (len == 0 || len >= sizeof buf)
@@ -310,18 +309,17 @@ char *publisher_metrics(publisher *p)
     time_t ok = p->last_success, bad = p->last_error_at;
     pthread_mutex_unlock(&p->mu);
 #define G(name, help, type, v)                                                                     \
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name, type, name,             \
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name, type, name,              \
             (long long)(v))
     if (have) {
         G("huren_directory_outbox_backlog", "Directory entries waiting to be sent.", "gauge",
           st.backlog);
         G("huren_directory_outbox_deferred", "Waiting entries tried at least once.", "gauge",
           st.deferred);
-        G("huren_directory_outbox_oldest_age_seconds", "Age of the oldest waiting entry.",
-          "gauge", st.backlog ? now - st.oldest_created : 0);
+        G("huren_directory_outbox_oldest_age_seconds", "Age of the oldest waiting entry.", "gauge",
+          st.backlog ? now - st.oldest_created : 0);
         G("huren_directory_unpublishable_records",
-          "Studies and reports without a national id (not published).", "gauge",
-          st.unpublishable);
+          "Studies and reports without a national id (not published).", "gauge", st.unpublishable);
     }
     G("huren_directory_sent_total", "Entries the directory acknowledged.", "counter",
       atomic_load(&p->sent));
@@ -331,8 +329,7 @@ char *publisher_metrics(publisher *p)
       "counter", atomic_load(&p->failures));
     G("huren_directory_uncatalogued_total", "Records described without a catalogue item.",
       "counter", atomic_load(&p->uncatalogued));
-    G("huren_directory_last_success_timestamp_seconds", "When a send last succeeded.", "gauge",
-      ok);
+    G("huren_directory_last_success_timestamp_seconds", "When a send last succeeded.", "gauge", ok);
     G("huren_directory_last_error_timestamp_seconds", "When a send last failed.", "gauge", bad);
 #undef G
     fclose(f);
@@ -371,8 +368,8 @@ json_t *publisher_health(publisher *p)
     pthread_mutex_lock(&p->mu);
     json_object_set_new(o, "last_success", iso_time(p->last_success));
     json_object_set_new(o, "last_error_at", iso_time(p->last_error_at));
-    json_object_set_new(o, "last_error", p->last_error[0] ? json_string(p->last_error)
-                                                          : json_null());
+    json_object_set_new(o, "last_error",
+                        p->last_error[0] ? json_string(p->last_error) : json_null());
     pthread_mutex_unlock(&p->mu);
     return o;
 }

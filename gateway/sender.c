@@ -167,8 +167,8 @@ static int answer_apply(struct publisher *p, const huren_index_outbox_batch *b, 
         } else if (!strcmp(st, "refused")) {
             refused[(*nrefused)++] = b->items[i].id;
             const char *reason = json_string_value(json_object_get(r, "reason"));
-            log_warnx("directory refused %s version %lld: %s", key,
-                      (long long)b->items[i].version, reason ? reason : "(no reason)");
+            log_warnx("directory refused %s version %lld: %s", key, (long long)b->items[i].version,
+                      reason ? reason : "(no reason)");
         } else {
             snprintf(why, whylen, "the directory's answer %zu has an unknown status", i);
             goto done;
@@ -204,12 +204,12 @@ static int round_send(struct publisher *p, const huren_index_outbox_batch *b, ch
         json_decref(e);
         goto done;
     }
-    if (answer_apply(p, b, a.buf ? a.buf : "", acked, &nacked, refused, &nrefused, why,
-                     whylen) < 0)
+    if (answer_apply(p, b, a.buf ? a.buf : "", acked, &nacked, refused, &nrefused, why, whylen) < 0)
         goto done;
     int64_t later = (int64_t)time(NULL) + p->cfg->dir_retry_max_ms / 1000 + 1;
     if ((rc = huren_index_outbox_ack(p->index, acked, nacked)) == 0)
-        rc = huren_index_outbox_defer(p->index, refused, nrefused, later, "refused by the directory");
+        rc = huren_index_outbox_defer(p->index, refused, nrefused, later,
+                                      "refused by the directory");
     if (rc < 0) {
         snprintf(why, whylen, "outbox: %s", huren_index_errmsg(p->index));
         rc = -1;
@@ -265,8 +265,8 @@ static void *sender_main(void *arg)
     char why[512];
     while (!atomic_load(&p->stopping)) {
         huren_index_outbox_batch b;
-        int n = huren_index_outbox_fetch(p->index, (int64_t)time(NULL), (size_t)c->dir_batch_size,
-                                         &b);
+        int n =
+            huren_index_outbox_fetch(p->index, (int64_t)time(NULL), (size_t)c->dir_batch_size, &b);
         if (n <= 0) {
             huren_index_outbox_batch_free(&b);
             if (n < 0)

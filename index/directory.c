@@ -24,12 +24,12 @@ enum dir_stmt { D_FIND, D_INSERT, D_UPDATE, D_COUNT };
 static const char *const dsql[D_COUNT] = {
     [D_FIND] = "SELECT version FROM dir_entries WHERE pseudonym=?1 AND institution=?2"
                " AND record_key=?3",
-    [D_INSERT] = "INSERT OR IGNORE INTO dir_entries(pseudonym, institution, record_key, version, kind,"
-                 " item_code, item_name, modality, body_part, item_date, hr, hr_scope,"
-                 " qualified_from, qualified_to, source_url, deleted, status, revision,"
-                 " received_at)"
-                 " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-                 NOW ")",
+    [D_INSERT] =
+        "INSERT OR IGNORE INTO dir_entries(pseudonym, institution, record_key, version, kind,"
+        " item_code, item_name, modality, body_part, item_date, hr, hr_scope,"
+        " qualified_from, qualified_to, source_url, deleted, status, revision,"
+        " received_at)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18," NOW ")",
     [D_UPDATE] = "UPDATE dir_entries SET version=?4, kind=?5, item_code=?6, item_name=?7,"
                  " modality=?8, body_part=?9, item_date=?10, hr=?11, hr_scope=?12,"
                  " qualified_from=?13, qualified_to=?14, source_url=?15, deleted=?16,"
@@ -68,8 +68,8 @@ static int dirrows_get(huren_index *idx, huren_index__dirrows **out)
      * directory entries get here. */
     sqlite3_exec(idx->wdb, "PRAGMA wal_autocheckpoint=" DIR_CHECKPOINT_PAGES, NULL, NULL, NULL);
     for (int i = 0; i < D_COUNT; i++) {
-        int src = sqlite3_prepare_v3(idx->wdb, dsql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->st[i],
-                                     NULL);
+        int src =
+            sqlite3_prepare_v3(idx->wdb, dsql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL);
         if (src != SQLITE_OK) {
             int rc = huren_index__sqlerr(idx, idx->wdb, src, "preparing directory statement");
             huren_index__dirrows_finalize(r);
@@ -431,11 +431,11 @@ int huren_index_dir_find(huren_index *idx, const char *pseudonym,
     memset(out, 0, sizeof(*out));
     if ((rc = filter_check(idx, pseudonym, f)) < 0)
         return rc;
-    size_t limit = f->limit && f->limit <= HUREN_INDEX_DIR_FIND_MAX ? f->limit
-                                                                     : HUREN_INDEX_DIR_FIND_MAX;
+    size_t limit =
+        f->limit && f->limit <= HUREN_INDEX_DIR_FIND_MAX ? f->limit : HUREN_INDEX_DIR_FIND_MAX;
     huren_index__arena *a = huren_index__arena_new();
-    huren_index_dir_entry *items = a ? huren_index__arena_alloc(a, (limit + 1) * sizeof(*items))
-                                     : NULL;
+    huren_index_dir_entry *items =
+        a ? huren_index__arena_alloc(a, (limit + 1) * sizeof(*items)) : NULL;
     if (!items) {
         huren_index__arena_free(a);
         huren_index__seterr(idx, "out of memory");

@@ -36,10 +36,10 @@ enum out_stmt {
 };
 
 #define REPORT_COLS                                                                                \
-    "r.pk, r.version, r.kind, r.placer_number, r.filler_number, r.accession_number, r.item_code," \
-    " r.item_name, r.item_system, r.specimen, r.requested_time, r.observed_time,"                 \
-    " r.reported_time, r.ordering_institution, r.ordering_department, r.performing_institution," \
-    " r.performing_department, r.result_status, r.sender_app, r.sender_facility, r.message_id,"   \
+    "r.pk, r.version, r.kind, r.placer_number, r.filler_number, r.accession_number, r.item_code,"  \
+    " r.item_name, r.item_system, r.specimen, r.requested_time, r.observed_time,"                  \
+    " r.reported_time, r.ordering_institution, r.ordering_department, r.performing_institution,"   \
+    " r.performing_department, r.result_status, r.sender_app, r.sender_facility, r.message_id,"    \
     " r.stored_at, coalesce(s.patient_id, p.patient_id), coalesce(s.national_id, p.national_id),"  \
     " coalesce(s.national_id_type, p.national_id_type)"
 
@@ -99,8 +99,8 @@ static int outrows_get(huren_index *idx)
         return HUREN_INDEX_ERROR;
     }
     for (int i = 0; i < O_COUNT; i++) {
-        int src = sqlite3_prepare_v3(idx->wdb, osql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->st[i],
-                                     NULL);
+        int src =
+            sqlite3_prepare_v3(idx->wdb, osql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL);
         if (src != SQLITE_OK) {
             int rc = huren_index__sqlerr(idx, idx->wdb, src, "preparing outbox statement");
             huren_index__outrows_finalize(r);
@@ -264,15 +264,23 @@ int huren_index__outbox_study(huren_index *idx, const char *study_uid)
         sqlite3_reset(s);
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "reading study");
     }
-    huren_index_publish_study study = {
-        .study_uid = ct(s, 0), .study_date = ct(s, 1), .study_time = ct(s, 2),
-        .accession_number = ct(s, 3), .study_description = ct(s, 4), .modalities = ct(s, 5),
-        .institution_name = ct(s, 6), .body_parts = ct(s, 7), .patient_id = ct(s, 8),
-        .issuer_of_patient_id = ct(s, 9), .other_patient_ids = ct(s, 10)};
+    huren_index_publish_study study = {.study_uid = ct(s, 0),
+                                       .study_date = ct(s, 1),
+                                       .study_time = ct(s, 2),
+                                       .accession_number = ct(s, 3),
+                                       .study_description = ct(s, 4),
+                                       .modalities = ct(s, 5),
+                                       .institution_name = ct(s, 6),
+                                       .body_parts = ct(s, 7),
+                                       .patient_id = ct(s, 8),
+                                       .issuer_of_patient_id = ct(s, 9),
+                                       .other_patient_ids = ct(s, 10)};
     char key[HUREN_INDEX__VALUE_MAX + 8];
     snprintf(key, sizeof(key), "study:%s", study_uid);
-    huren_index_publish_event ev = {.kind = HUREN_INDEX_PUBLISH_STUDY, .record_key = key,
-                                    .study = &study, .national_id = ct(s, 11),
+    huren_index_publish_event ev = {.kind = HUREN_INDEX_PUBLISH_STUDY,
+                                    .record_key = key,
+                                    .study = &study,
+                                    .national_id = ct(s, 11),
                                     .national_id_type = ct(s, 12)};
     rc = publish(idx, &ev);
     sqlite3_reset(s);
@@ -289,21 +297,36 @@ static int report_publish(huren_index *idx, int64_t pk)
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "reading report");
     }
     const char *kind = ct(s, 2);
-    huren_index_report r = {
-        .kind = kind && !strcmp(kind, "exam") ? HUREN_INDEX_REPORT_EXAM : HUREN_INDEX_REPORT_LAB,
-        .id = sqlite3_column_int64(s, 0), .version = sqlite3_column_int(s, 1),
-        .placer_number = ct(s, 3), .filler_number = ct(s, 4), .accession_number = ct(s, 5),
-        .item_code = ct(s, 6), .item_name = ct(s, 7), .item_system = ct(s, 8),
-        .specimen = ct(s, 9), .requested_time = ct(s, 10), .observed_time = ct(s, 11),
-        .reported_time = ct(s, 12), .ordering_institution = ct(s, 13),
-        .ordering_department = ct(s, 14), .performing_institution = ct(s, 15),
-        .performing_department = ct(s, 16), .result_status = ct(s, 17), .sender_app = ct(s, 18),
-        .sender_facility = ct(s, 19), .message_id = ct(s, 20), .stored_at = ct(s, 21),
-        .patient_id = ct(s, 22)};
+    huren_index_report r = {.kind = kind && !strcmp(kind, "exam") ? HUREN_INDEX_REPORT_EXAM
+                                                                  : HUREN_INDEX_REPORT_LAB,
+                            .id = sqlite3_column_int64(s, 0),
+                            .version = sqlite3_column_int(s, 1),
+                            .placer_number = ct(s, 3),
+                            .filler_number = ct(s, 4),
+                            .accession_number = ct(s, 5),
+                            .item_code = ct(s, 6),
+                            .item_name = ct(s, 7),
+                            .item_system = ct(s, 8),
+                            .specimen = ct(s, 9),
+                            .requested_time = ct(s, 10),
+                            .observed_time = ct(s, 11),
+                            .reported_time = ct(s, 12),
+                            .ordering_institution = ct(s, 13),
+                            .ordering_department = ct(s, 14),
+                            .performing_institution = ct(s, 15),
+                            .performing_department = ct(s, 16),
+                            .result_status = ct(s, 17),
+                            .sender_app = ct(s, 18),
+                            .sender_facility = ct(s, 19),
+                            .message_id = ct(s, 20),
+                            .stored_at = ct(s, 21),
+                            .patient_id = ct(s, 22)};
     char key[48];
     snprintf(key, sizeof(key), "report:%lld", (long long)r.id);
-    huren_index_publish_event ev = {.kind = HUREN_INDEX_PUBLISH_REPORT, .record_key = key,
-                                    .report = &r, .national_id = ct(s, 23),
+    huren_index_publish_event ev = {.kind = HUREN_INDEX_PUBLISH_REPORT,
+                                    .record_key = key,
+                                    .report = &r,
+                                    .national_id = ct(s, 23),
                                     .national_id_type = ct(s, 24)};
     int rc = publish(idx, &ev);
     sqlite3_reset(s);

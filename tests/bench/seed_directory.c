@@ -39,12 +39,16 @@ static void pseudonym_of(uint64_t p, uint64_t n, char out[65])
              mix(p ^ 0x5555), mix(p ^ 0xaaaa));
 }
 
-static const char *const items[][3] = {
-    {"LAB-CBC", "血常规", "lab"},         {"LAB-LFT", "肝功能", "lab"},
-    {"LAB-RFT", "肾功能", "lab"},         {"LAB-GLU", "空腹血糖", "lab"},
-    {"LAB-LIPID", "血脂四项", "lab"},     {"CT-CHEST-PLAIN", "胸部CT平扫", "imaging"},
-    {"CT-HEAD-PLAIN", "头颅CT平扫", "imaging"}, {"MR-HEAD-PLAIN", "头颅MRI平扫", "imaging"},
-    {"DX-CHEST", "胸部X线正位片", "imaging"}, {"US-ABD", "腹部超声", "imaging"}};
+static const char *const items[][3] = {{"LAB-CBC", "血常规", "lab"},
+                                       {"LAB-LFT", "肝功能", "lab"},
+                                       {"LAB-RFT", "肾功能", "lab"},
+                                       {"LAB-GLU", "空腹血糖", "lab"},
+                                       {"LAB-LIPID", "血脂四项", "lab"},
+                                       {"CT-CHEST-PLAIN", "胸部CT平扫", "imaging"},
+                                       {"CT-HEAD-PLAIN", "头颅CT平扫", "imaging"},
+                                       {"MR-HEAD-PLAIN", "头颅MRI平扫", "imaging"},
+                                       {"DX-CHEST", "胸部X线正位片", "imaging"},
+                                       {"US-ABD", "腹部超声", "imaging"}};
 #define NITEMS (sizeof items / sizeof items[0])
 
 typedef struct strings {
@@ -216,8 +220,8 @@ static int cmd_publish(const char *dir, int k, int batch)
         done += n;
     }
     double t = now_s() - t0;
-    printf("index publish: %d new entries in batches of %d, fsync %s: %.2f s, %.0f entries/s\n",
-           k, batch, fsync ? "on" : "off", t, k / t);
+    printf("index publish: %d new entries in batches of %d, fsync %s: %.2f s, %.0f entries/s\n", k,
+           batch, fsync ? "on" : "off", t, k / t);
     huren_index_close(idx);
     free(e);
     free(r);
@@ -233,6 +237,7 @@ int main(int argc, char **argv)
         return cmd_lookup(argv[2], atoi(argv[3]));
     if (argc >= 5 && !strcmp(argv[1], "publish"))
         return cmd_publish(argv[2], atoi(argv[3]), atoi(argv[4]));
-    fprintf(stderr, "usage: bench_directory_seed seed DIR N | lookup DIR K | publish DIR K BATCH\n");
+    fprintf(stderr,
+            "usage: bench_directory_seed seed DIR N | lookup DIR K | publish DIR K BATCH\n");
     return 2;
 }

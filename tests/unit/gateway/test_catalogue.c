@@ -39,7 +39,8 @@ static void starter_catalogue(void **state)
     assert_int_equal(it->window_days, 30);
     assert_string_equal(it->hr_scope, "province");
     /* local codes: an alias for everybody, a Chinese name, the catalogue code itself */
-    assert_ptr_equal(catalogue_by_local_code(c, "H1", "lab", "XCG"), catalogue_by_code(c, "LAB-CBC"));
+    assert_ptr_equal(catalogue_by_local_code(c, "H1", "lab", "XCG"),
+                     catalogue_by_code(c, "LAB-CBC"));
     assert_ptr_equal(catalogue_by_local_code(c, "H1", "lab", "血常规"),
                      catalogue_by_code(c, "LAB-CBC"));
     assert_ptr_equal(catalogue_by_local_code(c, "H1", "lab", "LAB-LFT"),
@@ -109,7 +110,8 @@ static void mistakes(void **state)
         {HEADER "X,n,lab,,,0,none,\n", "2: window_days: \"0\""},
         {HEADER "X,n,lab,,,7 days,none,\n", "2: window_days:"},
         {HEADER "X,n,lab,,,7,world,\n", "2: hr_scope: \"world\""},
-        {HEADER "X,n,lab,,,7,none,A\nY,n,lab,,,7,none,A\n", "3: aliases: \"A\" already stands for X"},
+        {HEADER "X,n,lab,,,7,none,A\nY,n,lab,,,7,none,A\n",
+         "3: aliases: \"A\" already stands for X"},
         {HEADER "X,n,lab,,,7,none,bad inst:A\n", "2: aliases:"},
         {HEADER "X,n,lab,,,7,none\n", "2: 7 columns, expected 8"},
         {HEADER "X,\"n,lab,,,7,none,\n", "2: unbalanced double quote"},
@@ -141,12 +143,15 @@ static void publish_hook(void **state)
     assert_non_null(p);
 
     /* a study: the national id from OtherPatientIDs (after a local id that is not one) */
-    huren_index_publish_study st = {.study_uid = "1.2.3", .study_date = "20240105",
-                                    .study_description = "胸部CT平扫", .modalities = "CT",
-                                    .body_parts = "CHEST", .patient_id = "P100",
+    huren_index_publish_study st = {.study_uid = "1.2.3",
+                                    .study_date = "20240105",
+                                    .study_description = "胸部CT平扫",
+                                    .modalities = "CT",
+                                    .body_parts = "CHEST",
+                                    .patient_id = "P100",
                                     .other_patient_ids = "MRN77\\11010519491231002X"};
-    huren_index_publish_event ev = {.kind = HUREN_INDEX_PUBLISH_STUDY, .record_key = "study:1.2.3",
-                                    .study = &st};
+    huren_index_publish_event ev = {
+        .kind = HUREN_INDEX_PUBLISH_STUDY, .record_key = "study:1.2.3", .study = &st};
     char pseudonym[65], want[65], nid[19];
     char *entry = NULL;
     identity_type type;
@@ -182,10 +187,15 @@ static void publish_hook(void **state)
     free(entry);
 
     /* a lab report by its local code; a cancelled one is withdrawn */
-    huren_index_report r = {.kind = HUREN_INDEX_REPORT_LAB, .item_code = "XCG", .version = 2,
-                            .observed_time = "20240105083000", .result_status = "C"};
-    huren_index_publish_event rev = {.kind = HUREN_INDEX_PUBLISH_REPORT, .record_key = "report:9",
-                                     .report = &r, .national_id = "11010519491231002X"};
+    huren_index_report r = {.kind = HUREN_INDEX_REPORT_LAB,
+                            .item_code = "XCG",
+                            .version = 2,
+                            .observed_time = "20240105083000",
+                            .result_status = "C"};
+    huren_index_publish_event rev = {.kind = HUREN_INDEX_PUBLISH_REPORT,
+                                     .record_key = "report:9",
+                                     .report = &r,
+                                     .national_id = "11010519491231002X"};
     assert_int_equal(publisher_describe(&rev, pseudonym, &entry, p), 0);
     assert_string_equal(pseudonym, want);
     assert_non_null(strstr(entry, "\"item_code\":\"LAB-CBC\""));

@@ -76,8 +76,11 @@ static void dir_versions(void **state)
     huren_index_dir_list_free(&l);
 
     /* a deletion propagates and leaves a tombstone that an older version cannot undo */
-    huren_index_dir_entry d = {.pseudonym = P1, .institution = "H37010002",
-                               .record_key = "report:7", .version = 4, .deleted = 1};
+    huren_index_dir_entry d = {.pseudonym = P1,
+                               .institution = "H37010002",
+                               .record_key = "report:7",
+                               .version = 4,
+                               .deleted = 1};
     put1(t.idx, &d, HUREN_INDEX_DIR_REPLACED);
     put1(t.idx, &e, HUREN_INDEX_DIR_IGNORED);
     assert_int_equal(huren_index_dir_find(t.idx, P1, NULL, &l), 1);
@@ -112,9 +115,9 @@ static void dir_refusals(void **state)
     e[10].item_name = "tab\there";
     e[11].record_key = "good"; /* the one valid entry of the batch */
     assert_int_equal(huren_index_dir_put(t.idx, e, 12, r), 0);
-    const char *want[] = {"pseudonym", "pseudonym", "pseudonym", "institution", "record_key",
-                          "version",   "kind",      "date",      "hr_scope",    "source_url",
-                          "item_name"};
+    const char *want[] = {"pseudonym",  "pseudonym",  "pseudonym", "institution",
+                          "record_key", "version",    "kind",      "date",
+                          "hr_scope",   "source_url", "item_name"};
     for (int i = 0; i < 11; i++) {
         assert_int_equal(r[i].outcome, HUREN_INDEX_DIR_REFUSED);
         if (strncmp(r[i].reason, want[i], strlen(want[i])) != 0)
@@ -169,8 +172,9 @@ static void dir_lookup(void **state)
     assert_int_equal(huren_index_dir_find(t.idx, P1, &f, &l), 2);
     assert_true(l.truncated);
     huren_index_dir_list_free(&l);
-    assert_int_equal(huren_index_dir_find(t.idx, "3333333333333333333333333333333333333333333333"
-                                                 "333333333333333333",
+    assert_int_equal(huren_index_dir_find(t.idx,
+                                          "3333333333333333333333333333333333333333333333"
+                                          "333333333333333333",
                                           NULL, &l),
                      0);
     huren_index_dir_list_free(&l);
@@ -265,8 +269,8 @@ static int hook(const huren_index_publish_event *ev, char pseudonym[65], char **
                  ev->national_id ? ev->national_id : "-");
     } else {
         snprintf(buf, sizeof(buf), "report %s %s v%d nid=%s", ev->report->item_code,
-                 ev->report->result_status ? ev->report->result_status : "-",
-                 ev->report->version, ev->national_id ? ev->national_id : "-");
+                 ev->report->result_status ? ev->report->result_status : "-", ev->report->version,
+                 ev->national_id ? ev->national_id : "-");
     }
     memcpy(pseudonym, hook_pseudonym, 65);
     *entry = strdup(buf);
@@ -347,15 +351,22 @@ static void outbox_study(void **state)
     tfix_close(&t);
 }
 
-static int put_report(huren_index *idx, const char *msgid, const char *national,
-                      const char *status, const char *pid)
+static int put_report(huren_index *idx, const char *msgid, const char *national, const char *status,
+                      const char *pid)
 {
     huren_index_rec_patient p = {pid, national, national ? "ID" : NULL, "张三", "F", "19800102"};
-    huren_index_report r = {.kind = HUREN_INDEX_REPORT_LAB, .placer_number = "ORD1",
-                            .item_code = "CBC", .item_name = "血常规", .result_status = status,
+    huren_index_report r = {.kind = HUREN_INDEX_REPORT_LAB,
+                            .placer_number = "ORD1",
+                            .item_code = "CBC",
+                            .item_name = "血常规",
+                            .result_status = status,
                             .observed_time = "20240105"};
-    huren_index_records m = {.source = "LIS|H1", .message_id = msgid, .message_type = "ORU^R01",
-                             .patient = &p, .reports = &r, .nreports = 1};
+    huren_index_records m = {.source = "LIS|H1",
+                             .message_id = msgid,
+                             .message_type = "ORU^R01",
+                             .patient = &p,
+                             .reports = &r,
+                             .nreports = 1};
     huren_index_put_outcome out;
     return huren_index_records_put(idx, &m, &out);
 }
@@ -387,8 +398,8 @@ static void outbox_reports(void **state)
      * entry under the new one, same version */
     memcpy(hook_pseudonym, P2, 65);
     huren_index_rec_patient p = {"L1", "11010519491231002X", "ID", NULL, NULL, NULL};
-    huren_index_records adt = {.source = "HIS|H1", .message_id = "a1", .message_type = "ADT^A08",
-                               .patient = &p};
+    huren_index_records adt = {
+        .source = "HIS|H1", .message_id = "a1", .message_type = "ADT^A08", .patient = &p};
     huren_index_put_outcome out;
     assert_int_equal(huren_index_records_put(t.idx, &adt, &out), 0);
     assert_int_equal(outbox_list(t.idx, &b), 2);
@@ -446,9 +457,9 @@ static void migrate_directory(void **state)
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
     assert_int_equal(huren_index__schema_migrate(db, 5, &v, err, sizeof(err)), 0);
-    assert_int_equal(sqlite3_exec(db, "INSERT INTO patients(patient_id) VALUES ('P')", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "INSERT INTO patients(patient_id) VALUES ('P')", NULL, NULL, NULL),
+        SQLITE_OK);
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
     assert_int_equal(v, huren_index__schema_latest());
     assert_int_equal(sqlite3_prepare_v2(db,
@@ -475,10 +486,9 @@ static void migrate_directory(void **state)
 }
 
 const struct CMUnitTest directory_tests[] = {
-    cmocka_unit_test(dir_versions),      cmocka_unit_test(dir_refusals),
-    cmocka_unit_test(dir_lookup),        cmocka_unit_test(dir_concurrent),
-    cmocka_unit_test(outbox_study),
-    cmocka_unit_test(outbox_reports),    cmocka_unit_test(outbox_hook_failure),
-    cmocka_unit_test(migrate_directory),
+    cmocka_unit_test(dir_versions),        cmocka_unit_test(dir_refusals),
+    cmocka_unit_test(dir_lookup),          cmocka_unit_test(dir_concurrent),
+    cmocka_unit_test(outbox_study),        cmocka_unit_test(outbox_reports),
+    cmocka_unit_test(outbox_hook_failure), cmocka_unit_test(migrate_directory),
 };
 const size_t directory_ntests = sizeof(directory_tests) / sizeof(directory_tests[0]);
