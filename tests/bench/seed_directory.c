@@ -1,6 +1,7 @@
 /* seed_directory.c: bench_directory_seed, the directory benchmark's helper (not a test).
  *   seed DIR N        load N entries (about 5 per patient, 1,500 institutions) in pseudonym
- *                     order, fsync off, and write DIR/sample-pseudonyms.txt (10,000 of them)
+ *                     order (random order with SEED_RANDOM=1), fsync off, and write
+ *                     DIR/sample-pseudonyms.txt (10,000 of them)
  *   lookup DIR K      K lookups of sampled pseudonyms through huren_index_dir_find: p50/p99
  *   publish DIR K B   K new entries with random pseudonyms in batches of B, fsync on: entries/s
  * Pseudonyms are generated in ascending order so that seeding appends to the primary key;
@@ -31,10 +32,11 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Patient p of n: ascending in p. */
+/* Patient p of n: ascending in p (or in random order with SEED_RANDOM set: slower to load,
+ * but the tree's pages are then as full as a directory that grew by publishing, ~70%). */
 static void pseudonym_of(uint64_t p, uint64_t n, char out[65])
 {
-    uint64_t step = UINT64_MAX / (n ? n : 1);
+    uint64_t step = getenv("SEED_RANDOM") ? mix(p ^ 0x1234567) | 1 : UINT64_MAX / (n ? n : 1);
     snprintf(out, 65, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, p * step, mix(p),
              mix(p ^ 0x5555), mix(p ^ 0xaaaa));
 }
