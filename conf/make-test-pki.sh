@@ -17,6 +17,9 @@
 #   unmapped.crt/.key            CN=stranger, O=Hospital A: valid, yet in no [client] section
 #   otherca.crt/.key             a second, untrusted CA
 #   otherca-client.crt/.key      CN=clinician, O=Hospital A, signed by the other CA
+#   insurer2.crt/.key            CN=claims, O=Insurer Y          (a second insurer)
+#   claims-signer.crt/.key       CN=claims signing, O=Hospital A: signs claim bundles
+#                                ([claims] key/cert; chain = ca.crt)
 #   subjects.txt                 each client's subject as huren compares it (RFC 4514)
 # Subjects are printed with `openssl x509 -noout -subject -nameopt RFC2253 -in FILE`, which is
 # the form to paste into `subject =` of a [client "NAME"] section.
@@ -87,6 +90,9 @@ cert clinician "/C=CN/O=Hospital A/CN=clinician" ca "$client_ext"
 cert peer "/C=CN/O=Hospital B/CN=gw.hospital-b" ca "$client_ext"
 cert insurer "/C=CN/O=Insurer Z/CN=claims" ca "$client_ext"
 cert admin "/C=CN/O=Hospital A/CN=admin" ca "$client_ext"
+cert insurer2 "/C=CN/O=Insurer Y/CN=claims" ca "$client_ext"
+cert claims-signer "/C=CN/O=Hospital A/CN=claims signing" ca "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,nonRepudiation"
 cert unmapped "/C=CN/O=Hospital A/CN=stranger" ca "$client_ext"
 cert wrongpurpose "/C=CN/O=Hospital A/CN=admin" ca "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature
@@ -97,7 +103,7 @@ ca otherca "/C=CN/O=Somebody Else/CN=other CA"
 cert otherca-client "/C=CN/O=Hospital A/CN=clinician" otherca "$client_ext"
 rm -rf ca.db otherca.db ca.srl otherca.srl
 
-for c in clinician peer insurer admin; do
+for c in clinician peer insurer admin insurer2; do
   printf '%s\t%s\n' "$c" "$(openssl x509 -noout -subject -nameopt RFC2253 -in "$c.crt" |
     sed 's/^subject=//')"
 done >subjects.txt

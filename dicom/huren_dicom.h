@@ -213,6 +213,62 @@ void huren_dicom_scp_stop(huren_dicom_scp *scp, int grace_s);
 /* Human-readable name of a DIMSE status ("Refused: Move Destination unknown"). Static string. */
 const char *huren_dicom_status_str(uint16_t status);
 
+/* ---- DICOMweb: whole datasets as JSON, frames, rendered images (added for gateway/dicomweb) - */
+
+#define HUREN_DICOM_ERANGE (-6)   /* frame number beyond the instance's frames */
+#define HUREN_DICOM_ENOTSUP (-7)  /* no pixel data, or a form of it that cannot be handled */
+
+/* The dataset of the Part-10 file at path as one DICOM JSON object (PS3.18 F.2), values in
+ * UTF-8 (converted from the file's Specific Character Set). PixelData, FloatPixelData and
+ * DoubleFloatPixelData are given as "BulkDataURI": bulk_uri_prefix followed by the tag in 8
+ * hex digits (e.g. prefix "http://h/dicom-web/studies/1/series/2/instances/3/bulkdata/");
+ * bulk_uri_prefix NULL leaves them out. Other binary values over 64 KiB are left out. On
+ * success *out is a NUL-terminated string of *outlen bytes the caller frees with free(). */
+int huren_dicom_file_to_json(const char *path, const char *bulk_uri_prefix, char **out,
+                             size_t *outlen, char *err, size_t errlen);
+
+/* Frame `frame` (1-based) of the instance at path: native pixel data gives the frame's
+ * uncompressed bytes; encapsulated pixel data gives the frame's fragments as stored. frame 0
+ * gives the whole value (all frames). *out (free()) holds *len bytes; *nframes (may be NULL)
+ * gets NumberOfFrames; *encapsulated (may be NULL) is set to 1 for compressed data.
+ * HUREN_DICOM_ERANGE for a frame past the last, HUREN_DICOM_ENOTSUP without pixel data. */
+int huren_dicom_file_frame(const char *path, unsigned frame, char **out, size_t *len,
+                           unsigned *nframes, int *encapsulated, char *err, size_t errlen);
+
+typedef enum huren_dicom_image_format {
+    HUREN_DICOM_IMAGE_JPEG = 0,
+    HUREN_DICOM_IMAGE_PNG
+} huren_dicom_image_format;
+
+/* VOI LUT functions of PS3.18 8.3.5.1.3 (window=center,width,function). */
+typedef enum huren_dicom_voi {
+    HUREN_DICOM_VOI_LINEAR = 0,
+    HUREN_DICOM_VOI_LINEAR_EXACT,
+    HUREN_DICOM_VOI_SIGMOID
+} huren_dicom_voi;
+
+typedef struct huren_dicom_render_options {
+    huren_dicom_image_format format;
+    unsigned frame;              /* 1-based */
+    int window_set;              /* 0: the file's first VOI window, else min-max */
+    double window_center, window_width;
+    huren_dicom_voi voi_function;
+    int quality;                 /* JPEG quality 1..100 */
+    unsigned viewport_width;     /* 0 0: native size; else scaled to fit, aspect kept */
+    unsigned viewport_height;
+} huren_dicom_render_options;
+
+#define HUREN_DICOM_RENDER_OPTIONS_INIT \
+    { HUREN_DICOM_IMAGE_JPEG, 1, 0, 0.0, 0.0, HUREN_DICOM_VOI_LINEAR, 90, 0, 0 }
+
+/* Render one frame of the instance at path (DCMTK dcmimage; compressed data decoded with
+ * dcmjpeg/RLE) as an 8-bit JPEG or PNG image. *out (free()) holds *len bytes; *width and
+ * *height (may be NULL) get the output size. HUREN_DICOM_ERANGE for a bad frame,
+ * HUREN_DICOM_ENOTSUP when the instance is not an image DCMTK can render. */
+int huren_dicom_render(const char *path, const huren_dicom_render_options *opts, char **out,
+                       size_t *len, unsigned *width, unsigned *height, char *err,
+                       size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -100,27 +100,9 @@ struct retrieve_op {
     bool cancelled;
 };
 
-static OFCondition send_rsp(retrieve_op &op, uint16_t status, bool final)
+/* The fields C-MOVE-RSP and C-GET-RSP share (the two DCMTK structs differ only in type). */
+template <class RSP> static void fill_rsp(RSP &rsp, const retrieve_op &op, uint16_t status)
 {
-    T_ASC_Association *assoc = op.a->assoc;
-    if (op.is_move) {
-        T_DIMSE_C_MoveRSP rsp;
-        memset(&rsp, 0, sizeof(rsp));
-        rsp.MessageIDBeingRespondedTo = op.msg_id;
-        OFStandard::strlcpy(rsp.AffectedSOPClassUID, op.sop_class, sizeof(rsp.AffectedSOPClassUID));
-        rsp.DimseStatus = status;
-        rsp.DataSetType = DIMSE_DATASET_NULL;
-        rsp.NumberOfRemainingSubOperations = (DIC_US)op.remaining;
-        rsp.NumberOfCompletedSubOperations = (DIC_US)op.completed;
-        rsp.NumberOfFailedSubOperations = (DIC_US)op.failed;
-        rsp.NumberOfWarningSubOperations = (DIC_US)op.warning;
-        rsp.opts = O_MOVE_AFFECTEDSOPCLASSUID | O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS |
-                   O_MOVE_NUMBEROFFAILEDSUBOPERATIONS | O_MOVE_NUMBEROFWARNINGSUBOPERATIONS;
-        if (!final || status == HUREN_DICOM_STATUS_CANCEL)
-            rsp.opts |= O_MOVE_NUMBEROFREMAININGSUBOPERATIONS;
-        return DIMSE_sendMoveResponse(assoc, op.pres, op.mreq, &rsp, NULL, NULL);
-    }
-    T_DIMSE_C_GetRSP rsp;
     memset(&rsp, 0, sizeof(rsp));
     rsp.MessageIDBeingRespondedTo = op.msg_id;
     OFStandard::strlcpy(rsp.AffectedSOPClassUID, op.sop_class, sizeof(rsp.AffectedSOPClassUID));
@@ -130,10 +112,26 @@ static OFCondition send_rsp(retrieve_op &op, uint16_t status, bool final)
     rsp.NumberOfCompletedSubOperations = (DIC_US)op.completed;
     rsp.NumberOfFailedSubOperations = (DIC_US)op.failed;
     rsp.NumberOfWarningSubOperations = (DIC_US)op.warning;
+}
+
+static OFCondition send_rsp(retrieve_op &op, uint16_t status, bool final)
+{
+    T_ASC_Association *assoc = op.a->assoc;
+    /* the remaining count is left out of a final response, except after a cancel */
+    bool remaining = !final || status == HUREN_DICOM_STATUS_CANCEL;
+    if (op.is_move) {
+        T_DIMSE_C_MoveRSP rsp;
+        fill_rsp(rsp, op, status);
+        rsp.opts = O_MOVE_AFFECTEDSOPCLASSUID | O_MOVE_NUMBEROFCOMPLETEDSUBOPERATIONS |
+                   O_MOVE_NUMBEROFFAILEDSUBOPERATIONS | O_MOVE_NUMBEROFWARNINGSUBOPERATIONS |
+                   (remaining ? O_MOVE_NUMBEROFREMAININGSUBOPERATIONS : 0);
+        return DIMSE_sendMoveResponse(assoc, op.pres, op.mreq, &rsp, NULL, NULL);
+    }
+    T_DIMSE_C_GetRSP rsp;
+    fill_rsp(rsp, op, status);
     rsp.opts = O_GET_AFFECTEDSOPCLASSUID | O_GET_NUMBEROFCOMPLETEDSUBOPERATIONS |
-               O_GET_NUMBEROFFAILEDSUBOPERATIONS | O_GET_NUMBEROFWARNINGSUBOPERATIONS;
-    if (!final || status == HUREN_DICOM_STATUS_CANCEL)
-        rsp.opts |= O_GET_NUMBEROFREMAININGSUBOPERATIONS;
+               O_GET_NUMBEROFFAILEDSUBOPERATIONS | O_GET_NUMBEROFWARNINGSUBOPERATIONS |
+               (remaining ? O_GET_NUMBEROFREMAININGSUBOPERATIONS : 0);
     return DIMSE_sendGetResponse(assoc, op.pres, op.greq, &rsp, NULL, NULL);
 }
 

@@ -11,5 +11,7 @@ int cmd_serve(const config *cfg);
 int cmd_import(const config *cfg, int npaths, char *const paths[]);
 /* `huren audit verify|export ...`: argv[0] is "audit" (audit_cmd.c). */
 int cmd_audit(int argc, char **argv);
+/* `huren verify-claim FILE [--ca CA.pem]`: argv[0] is "verify-claim" (verify_claim.c). */
+int cmd_verify_claim(int argc, char **argv);
 
 #endif

@@ -58,9 +58,22 @@ static const cfg_key cfg_table[] = {
     {"archive", "busy_timeout_ms", CFG_INT, "10000", 0, 600000, NULL, OFF(busy_timeout_ms)},
     {"archive", "pack_max_instance", CFG_INT, "1048576", 0, 67108864, NULL,
      OFF(pack_max_instance)},
+    {"dicomweb", "max_stow_bytes", CFG_INT, "4294967296", 1024, 1099511627776L, NULL,
+     OFF(dicomweb_max_stow_bytes)},
+    {"dicomweb", "max_stow_parts", CFG_INT, "10000", 1, 1000000, NULL,
+     OFF(dicomweb_max_stow_parts)},
+    {"dicomweb", "qido_max_results", CFG_INT, "1000", 1, 100000, NULL, OFF(qido_max_results)},
+    {"dicomweb", "base_url", CFG_STR, "", 0, 400, NULL, OFF(dicomweb_base_url)},
     {"access", "loopback_full_access", CFG_BOOL, "yes", 0, 0, NULL, OFF(loopback_full_access)},
     {"audit", "file", CFG_STR, "", 0, 4000, NULL, OFF(audit_file)},
     {"audit", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(audit_fsync)},
+    {"claims", "key", CFG_STR, "", 0, 4000, NULL, OFF(claims_key)},
+    {"claims", "cert", CFG_STR, "", 0, 4000, NULL, OFF(claims_cert)},
+    {"claims", "chain", CFG_STR, "", 0, 4000, NULL, OFF(claims_chain)},
+    {"claims", "institution", CFG_STR, "", 0, 64, NULL, OFF(claims_institution)},
+    {"claims", "rate_per_minute", CFG_INT, "60", 1, 1000000, NULL, OFF(claims_rate)},
+    {"claims", "burst", CFG_INT, "20", 1, 100000, NULL, OFF(claims_burst)},
+    {"claims", "max_body", CFG_INT, "4096", 256, 1048576, NULL, OFF(claims_max_body)},
     {"directory", "publish", CFG_BOOL, "no", 0, 0, NULL, OFF(dir_publish)},
     {"directory", "url", CFG_STR, "", 0, 1000, NULL, OFF(dir_url)},
     {"directory", "region_key", CFG_STR, "", 0, 4000, NULL, OFF(dir_region_key)},
@@ -352,6 +365,10 @@ int config_validate(const config *cfg, char *err, size_t errlen)
     }
     if (cfg->tls_client_ca[0] && !has_cert) {
         snprintf(err, errlen, "%s: [http] tls_client_ca needs tls_cert and tls_key", where);
+        return -1;
+    }
+    if (!cfg->claims_key[0] != !cfg->claims_cert[0]) {
+        snprintf(err, errlen, "%s: [claims] key and cert must be set together", where);
         return -1;
     }
     if (config__clients_validate(cfg, err, errlen) < 0)

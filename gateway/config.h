@@ -65,11 +65,24 @@ typedef struct config {
     long group_commit_max;
     long busy_timeout_ms;
     long pack_max_instance;
+    /* [dicomweb] */
+    long dicomweb_max_stow_bytes;
+    long dicomweb_max_stow_parts;
+    long qido_max_results;
+    char *dicomweb_base_url;  /* "" = from the request's Host header */
     /* [access] */
     int loopback_full_access;  /* plain HTTP on loopback: every role without credentials */
     /* [audit] */
     char *audit_file;          /* "" = DATA/audit.log */
     int audit_fsync;
+    /* [claims] */
+    char *claims_key;          /* PEM EC P-256 private key signing claim bundles; "" = off */
+    char *claims_cert;         /* its certificate (PEM) */
+    char *claims_chain;        /* CA certificates up to the root (PEM), put in x5c */
+    char *claims_institution;  /* this hospital's institution code, named in bundles */
+    long claims_rate;          /* requests per minute per insurer */
+    long claims_burst;         /* requests an insurer may send at once */
+    long claims_max_body;      /* bytes of a claim request */
     /* [directory]: publishing to the regional directory (role hospital) and serving it
      * (role directory); cross-key checks in config_directory.c */
     int dir_publish;             /* hospital: publish stored studies and reports */

@@ -1,4 +1,5 @@
 /* main.c: the huren executable: picks the subcommand, parses its options, runs it. */
+#include "claims.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -26,6 +27,7 @@ static const char usage_main[] =
     "  check-config   validate the configuration and exit\n"
     "  audit verify   check the audit log's hash chain\n"
     "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
+    "  verify-claim   check a signed insurer claim bundle (JWS ES256, x5c chain)\n"
     "  version        print the version\n"
     "\n"
     "`huren COMMAND --help` describes each command. Exit status: 0 success, 1 failure,\n"
@@ -57,6 +59,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "audit"))
         return cmd_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "verify-claim"))
+        return cmd_verify_claim(argc - 1, argv + 1);
     const char *usage = !strcmp(cmd, "serve")          ? usage_serve
                         : !strcmp(cmd, "import")       ? usage_import
                         : !strcmp(cmd, "check-config") ? usage_check
@@ -74,7 +78,11 @@ int main(int argc, char **argv)
     }
     int nops = argc - 1 - first;
     char **ops = argv + 1 + first;
-    if (!strcmp(cmd, "check-config")) {
+    char err[1024];
+    if (!strcmp(cmd, "check-config") && claims_check_config(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        rc = EXIT_USAGE;
+    } else if (!strcmp(cmd, "check-config")) {
         printf("configuration OK%s%s\n", cfg.path ? ": " : " (embedded defaults)",
                cfg.path ? cfg.path : "");
         rc = 0;

@@ -5,6 +5,7 @@
 #include "api.h"
 #include "audit.h"
 #include "auth.h"
+#include "claims.h"
 #include "dimse.h"
 #include "hl7feed.h"
 #include "log.h"
@@ -86,6 +87,7 @@ static int start_http(node *n)
     };
     size_t nroutes;
     const http_route *routes = api_routes(c->role, &nroutes);
+    ho.body_routes = api_body_routes(c->role, &ho.nbody_routes);
     char err[512];
     if (http_server_start(&n->http, &ho, routes, nroutes, n, err, sizeof err) < 0) {
         log_error("HTTP: %s", err);
@@ -113,7 +115,8 @@ int cmd_serve(const config *cfg)
     log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION, cfg->role, cfg->data_dir,
              cfg->path ? ", config " : " (embedded defaults)", cfg->path ? cfg->path : "");
     if (node_open_index(&n, err, sizeof err) < 0 || audit_open(&n, err, sizeof err) < 0 ||
-        auth_table_build(cfg, &n.auth, err, sizeof err) < 0) {
+        auth_table_build(cfg, &n.auth, err, sizeof err) < 0 ||
+        (strcmp(cfg->role, "hospital") == 0 && claims_open(&n, err, sizeof err) < 0)) {
         log_error("%s", err);
         goto done;
     }
@@ -140,6 +143,7 @@ done:
     huren_index_close(n.index);
     audit_close(&n);
     auth_table_free(n.auth);
+    claims_close(&n);
     if (allowed)
         free(allowed[0]);
     free(allowed);

@@ -74,3 +74,19 @@ void huren_index__arena_free(huren_index__arena *a)
     }
     free(a);
 }
+
+void *huren_index__arena_push(huren_index__arena *a, void **items, size_t *n, size_t *cap,
+                              size_t elem)
+{
+    if (*n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 8;
+        char *grown = huren_index__arena_alloc(a, ncap * elem);
+        if (!grown)
+            return NULL;
+        if (*items)
+            memcpy(grown, *items, *cap * elem);
+        *items = grown;
+        *cap = ncap;
+    }
+    return (char *)*items + (*n)++ * elem;
+}

@@ -1,4 +1,4 @@
-/* directory.c: the regional directory's store (role directory, schema 6): entries saying which
+/* directory.c: the regional directory's store (role directory, schema 7): entries saying which
  * institution holds which record of a pseudonymous patient. A batch of entries is validated and
  * applied in one transaction on the writer connection (idempotent by pseudonym, institution,
  * record key and version); lookups read one pseudonym's key range on a reader connection. */

@@ -121,6 +121,11 @@ int huren_index__pack_sync(huren_index *idx);
 typedef struct huren_index__arena huren_index__arena;
 huren_index__arena *huren_index__arena_new(void);
 void *huren_index__arena_alloc(huren_index__arena *a, size_t n); /* zeroed; NULL when oom */
+/* Make room for one more element in an array kept in the arena: returns the slot of element
+ * *n (incrementing *n), moving the array to a doubled allocation when *cap is reached; NULL
+ * when out of memory (the arena then reports oom). */
+void *huren_index__arena_push(huren_index__arena *a, void **items, size_t *n, size_t *cap,
+                              size_t elem);
 const char *huren_index__arena_str(huren_index__arena *a, const char *s);
 int huren_index__arena_oom(const huren_index__arena *a);
 void huren_index__arena_free(huren_index__arena *a);

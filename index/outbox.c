@@ -1,4 +1,4 @@
-/* outbox.c: publishing to the regional directory (role hospital, schema 6). Inside the writer's
+/* outbox.c: publishing to the regional directory (role hospital, schema 7). Inside the writer's
  * transaction, the study or reports just written are described to the gateway's publish hook;
  * a changed answer becomes the record's next version in the outbox, in the same commit. The
  * sender then reads the outbox and acknowledges or defers rows through the functions below. */

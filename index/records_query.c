@@ -68,22 +68,15 @@ static int observations_load(rq *q, const char *sql, int64_t pk, huren_index_rep
     sqlite3_stmt *s = NULL;
     int rc = prepare(q, sql, &s), src;
     size_t cap = 0;
-    huren_index_observation *obs = NULL;
+    void *obs = NULL;
     if (rc < 0)
         return rc;
     sqlite3_bind_int64(s, 1, pk);
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        if (r->nobs == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            huren_index_observation *n = huren_index__arena_alloc(q->arena, ncap * sizeof(*n));
-            if (!n)
-                break;
-            if (obs)
-                memcpy(n, obs, cap * sizeof(*n));
-            obs = n;
-            cap = ncap;
-        }
-        huren_index_observation *o = &obs[r->nobs++];
+        huren_index_observation *o =
+            huren_index__arena_push(q->arena, &obs, &r->nobs, &cap, sizeof(*o));
+        if (!o)
+            break;
         const char **f[] = {&o->set_id, &o->value_type,      &o->code,           &o->name,
                             &o->code_system, &o->value,      &o->units,          &o->reference_range,
                             &o->abnormal_flags, &o->status,  &o->observed_time};
@@ -100,17 +93,8 @@ static int observations_load(rq *q, const char *sql, int64_t pk, huren_index_rep
 /* Append one report to the list (growing it in the arena). */
 static huren_index_report *list_add(rq *q, huren_index_report_list *out, size_t *cap)
 {
-    if (out->n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 8;
-        huren_index_report *n = huren_index__arena_alloc(q->arena, ncap * sizeof(*n));
-        if (!n)
-            return NULL;
-        if (out->items)
-            memcpy(n, out->items, *cap * sizeof(*n));
-        out->items = n;
-        *cap = ncap;
-    }
-    return &out->items[out->n++];
+    return huren_index__arena_push(q->arena, (void **)&out->items, &out->n, cap,
+                                   sizeof(*out->items));
 }
 
 static int rq_begin(rq *q, huren_index *idx, huren_index__arena **arena_slot)
@@ -174,11 +158,18 @@ int huren_index_reports_find(huren_index *idx, const char *id,
                              const huren_index_report_filter *filter,
                              huren_index_report_list *out)
 {
+    return huren_index_visit_reports_find(idx, id, NULL, filter, out);
+}
+
+int huren_index_visit_reports_find(huren_index *idx, const char *id, const char *visit_number,
+                                   const huren_index_report_filter *filter,
+                                   huren_index_report_list *out)
+{
     static const char *const sql =
         REPORT_FROM " WHERE r.patient_pk IN (" PATIENTS_OF_ID ")"
                     " AND (?2 IS NULL OR r.kind = ?2) AND (?3 IS NULL OR r.item_code = ?3)"
                     " AND (?4 IS NULL OR coalesce(r.observed_time, r.reported_time, r.stored_at)"
-                    " >= ?4) ORDER BY coalesce(r.observed_time, r.reported_time, r.stored_at)"
+                    " >= ?4) AND (?6 IS NULL OR v.visit_number = ?6) ORDER BY coalesce(r.observed_time, r.reported_time, r.stored_at)"
                     " DESC, r.pk DESC LIMIT ?5";
     rq q;
     sqlite3_stmt *s = NULL;
@@ -198,6 +189,8 @@ int huren_index_reports_find(huren_index *idx, const char *id,
         if (filter && filter->since && *filter->since)
             sqlite3_bind_text(s, 4, filter->since, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 5, filter && filter->limit ? (int64_t)filter->limit : -1);
+        if (visit_number && *visit_number)
+            sqlite3_bind_text(s, 6, visit_number, -1, SQLITE_STATIC);
         rc = reports_read(&q, s, out);
     }
     sqlite3_finalize(s);
@@ -357,17 +350,10 @@ static int diagnoses_read(rq *q, int64_t vpk, huren_index_visit_record *out)
         return rc;
     sqlite3_bind_int64(s, 1, vpk);
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        if (out->ndiagnoses == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            huren_index_diagnosis *n = huren_index__arena_alloc(q->arena, ncap * sizeof(*n));
-            if (!n)
-                break;
-            if (cap)
-                memcpy(n, out->diagnoses, cap * sizeof(*n));
-            out->diagnoses = n;
-            cap = ncap;
-        }
-        huren_index_diagnosis *d = &out->diagnoses[out->ndiagnoses++];
+        huren_index_diagnosis *d = huren_index__arena_push(
+            q->arena, (void **)&out->diagnoses, &out->ndiagnoses, &cap, sizeof(*d));
+        if (!d)
+            break;
         const char **f[] = {&d->set_id, &d->code, &d->description, &d->code_system, &d->type,
                             &d->diagnosed_time};
         for (int k = 0; k < (int)(sizeof(f) / sizeof(f[0])); k++)
@@ -391,17 +377,10 @@ static int charges_read(rq *q, int64_t vpk, huren_index_visit_record *out)
         return rc;
     sqlite3_bind_int64(s, 1, vpk);
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        if (out->ncharges == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            huren_index_charge *n = huren_index__arena_alloc(q->arena, ncap * sizeof(*n));
-            if (!n)
-                break;
-            if (cap)
-                memcpy(n, out->charges, cap * sizeof(*n));
-            out->charges = n;
-            cap = ncap;
-        }
-        huren_index_charge *c = &out->charges[out->ncharges++];
+        huren_index_charge *c = huren_index__arena_push(q->arena, (void **)&out->charges,
+                                                        &out->ncharges, &cap, sizeof(*c));
+        if (!c)
+            break;
         c->transaction_id = col(q, s, 0);
         c->item_code = col(q, s, 1);
         c->item_name = col(q, s, 2);

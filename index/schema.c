@@ -185,7 +185,36 @@ static const char *const steps[] = {
     "ALTER TABLE instances ADD COLUMN blob_offset INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX instances_blob ON instances(blob_name) WHERE blob_name LIKE 'pack/%';",
 
-    /* 6: the regional directory and publishing to it (directory.c, outbox.c).
+    /* consents and claims: a patient's consents ("one case, one authorisation": purpose claim
+     * or recognition, granted to an institution code or, for recognition, '*' = any hospital
+     * of the province; the visits covered in consent_visits, none = any; times in Unix
+     * seconds UTC; revoked_at 0 = in force), and the signed claim bundles given to insurers,
+     * one per (insurer, request_id) so that a replayed request gets the same claim. */
+    "CREATE TABLE consents ("
+    " pk INTEGER PRIMARY KEY,"
+    " patient_id TEXT NOT NULL, national_id TEXT, policy_ref TEXT,"
+    " purpose TEXT NOT NULL CHECK (purpose IN ('claim','recognition')),"
+    " grantee TEXT NOT NULL,"
+    " valid_from INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    " form_ref TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0, revoked_by TEXT);"
+    "CREATE INDEX consents_patient ON consents(patient_id, purpose);"
+    "CREATE INDEX consents_national ON consents(national_id, purpose);"
+    "CREATE INDEX consents_policy ON consents(policy_ref, grantee);"
+    "CREATE TABLE consent_visits ("
+    " consent_pk INTEGER NOT NULL REFERENCES consents(pk),"
+    " visit_number TEXT NOT NULL,"
+    " PRIMARY KEY (consent_pk, visit_number)) WITHOUT ROWID;"
+    "CREATE TABLE claims ("
+    " pk INTEGER PRIMARY KEY,"
+    " claim_id TEXT NOT NULL UNIQUE,"
+    " insurer TEXT NOT NULL, request_id TEXT NOT NULL, request_hash TEXT NOT NULL,"
+    " consent_pk INTEGER NOT NULL REFERENCES consents(pk),"
+    " patient_id TEXT NOT NULL, visit_number TEXT NOT NULL,"
+    " jws BLOB NOT NULL, created_at INTEGER NOT NULL,"
+    " UNIQUE (insurer, request_id));",
+
+    /* 7: the regional directory and publishing to it (directory.c, outbox.c).
      * dir_entries (role directory): where a patient's records are, under a pseudonym only;
      * its primary key starts with the pseudonym (so that it can be partitioned by it) and
      * clusters a patient's entries together (WITHOUT ROWID); a lookup reads one key range.

@@ -1,7 +1,7 @@
 /* test_directory.c: the regional directory's store (versions, tombstones, refusals, lookups and
  * their plan) and the hospital side's outbox (rows written with the study or report they
  * announce, new versions only when the description changes, superseded rows, pseudonym changes,
- * acknowledgement and deferral, a failing hook failing the put), and migration 6. */
+ * acknowledgement and deferral, a failing hook failing the put), and migration 7. */
 #include "test_index.h"
 
 #include <limits.h>

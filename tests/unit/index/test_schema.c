@@ -54,7 +54,7 @@ static void migrate_steps_memory(void **state)
     char err[256] = "";
     int v = -1;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_true(huren_index__schema_latest() >= 6); /* 6: directory (test_directory.c) */
+    assert_true(huren_index__schema_latest() >= 6);
 
     /* step 1: tables only */
     assert_int_equal(huren_index__schema_migrate(db, 1, &v, err, sizeof(err)), 0);
@@ -111,7 +111,19 @@ static void migrate_steps_memory(void **state)
                                     " WHERE name='blob_offset'"),
                      1);
 
-    /* the later steps, then again: nothing to do */
+    /* step 6: consents and claims; a claim request id is unique per insurer */
+    assert_int_equal(huren_index__schema_migrate(db, 6, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 6);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND"
+                                    " name IN ('consents','consent_visits','claims')"),
+                     3);
+    assert_int_not_equal(
+        sqlite3_exec(db, "INSERT INTO consents(patient_id, purpose, grantee, valid_from,"
+                         " expires_at, form_ref, created_by, created_at)"
+                         " VALUES ('P', 'marketing', 'I', 0, 1, 'F', 'x', 0)", NULL, NULL, NULL),
+        SQLITE_OK);
+
+    /* the rest, then again: nothing to do */
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
     assert_int_equal(v, huren_index__schema_latest());
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);

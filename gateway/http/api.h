@@ -17,6 +17,13 @@ int api_patient_visit(http_request *req, http_response *res);
 /* GET /api/v1/audit?since=&patient=&limit= (admins): audit entries as JSON (api_audit.c). */
 int api_audit(http_request *req, http_response *res);
 
+/* api_consents.c: patients' consents (staff) */
+int api_consent_create(http_request *req, http_response *res);
+int api_patient_consents(http_request *req, http_response *res);
+int api_consent_revoke(http_request *req, http_response *res);
+/* claims.c: insurer claims (insurers, mTLS) */
+int api_claim_create(http_request *req, http_response *res);
+int api_claim_get(http_request *req, http_response *res);
 /* directory_api.c (role directory): POST /api/v1/directory/entries (peers publish a batch
  * for their own institution), GET /api/v1/directory/records?pseudonym=&kind=&item=&since=
  * (peers, clinicians); Prometheus text of the directory's counters (caller frees). */
@@ -26,5 +33,7 @@ char *directory_api_metrics(node *n);
 
 /* The route table for a node's role. */
 const http_route *api_routes(const char *role, size_t *n);
+/* The routes of that table whose bodies are streamed (http_options.body_routes). */
+const http_body_route *api_body_routes(const char *role, size_t *n);
 
 #endif

@@ -1,6 +1,7 @@
 /* http.c: libmicrohttpd server with a route table. Bodies are gathered up to max_body (413
- * beyond) and the reply is queued on the final call, which keeps keep-alive working. With TLS
- * (GnuTLS inside libmicrohttpd) the client certificate is verified here, before routing. */
+ * beyond), or streamed to a sink for body routes; the reply is queued on the final call, which
+ * keeps keep-alive working, and may itself be streamed from a callback. With TLS (GnuTLS inside
+ * libmicrohttpd) the client certificate is verified here, before routing. */
 #define LOG_COMPONENT "http"
 #include "http.h"
 #include "auth.h"
@@ -31,7 +32,18 @@ typedef struct conn_state {
     char *body;
     size_t len, cap;
     int too_large;
+    const http_body_sink *sink; /* streamed body: the sink and its context */
+    void *sink_ctx;
 } conn_state;
+
+/* A streamed response as libmicrohttpd's content reader sees it. */
+typedef struct stream_state {
+    http_stream_read read;
+    void *cls;
+    void (*free_cls)(void *cls);
+} stream_state;
+
+#define STREAM_BLOCK (1024 * 1024)
 
 static char *read_file(const char *path, char *err, size_t errlen)
 {
@@ -110,19 +122,70 @@ static void remote_address(struct MHD_Connection *conn, char *buf, size_t len)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)len);
 }
 
+static ssize_t stream_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream_state *ss = cls;
+    ssize_t n = ss->read(ss->cls, pos, buf, max);
+    if (n > 0)
+        return n;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free_cb(void *cls)
+{
+    stream_state *ss = cls;
+    if (ss->free_cls)
+        ss->free_cls(ss->cls);
+    free(ss);
+}
+
+static void release_stream(http_response *res)
+{
+    if (res->stream_read && res->stream_free)
+        res->stream_free(res->stream_cls);
+    res->stream_read = NULL;
+    res->stream_free = NULL;
+    res->stream_cls = NULL;
+}
+
+static struct MHD_Response *make_stream_response(http_response *res)
+{
+    stream_state *ss = malloc(sizeof *ss);
+    if (!ss) {
+        release_stream(res);
+        return NULL;
+    }
+    *ss = (stream_state){res->stream_read, res->stream_cls, res->stream_free};
+    res->stream_read = NULL; /* ss owns it from here */
+    uint64_t size = res->stream_size == HTTP_SIZE_UNKNOWN ? MHD_SIZE_UNKNOWN : res->stream_size;
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(size, STREAM_BLOCK, stream_read_cb, ss, stream_free_cb);
+    if (!r)
+        stream_free_cb(ss);
+    return r;
+}
+
 static enum MHD_Result queue(struct MHD_Connection *conn, http_response *res)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(res->body_len, res->body, MHD_RESPMEM_MUST_FREE);
-    if (!r) {
+    struct MHD_Response *r;
+    if (res->stream_read) {
         free(res->body);
-        return MHD_NO;
+        res->body = NULL;
+        r = make_stream_response(res);
+    } else {
+        r = MHD_create_response_from_buffer(res->body_len, res->body, MHD_RESPMEM_MUST_FREE);
+        if (!r)
+            free(res->body);
     }
     res->body = NULL;
+    if (!r)
+        return MHD_NO;
     MHD_add_response_header(r, "Content-Type",
                             res->content_type ? res->content_type : "application/json");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    for (size_t i = 0; i < res->nheaders; i++)
+        MHD_add_response_header(r, res->headers[i].name, res->headers[i].value);
     if (res->www_authenticate)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, res->www_authenticate);
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned)res->status, r);
@@ -159,6 +222,8 @@ static void dispatch(http_server *srv, http_request *req, http_response *res)
         if (rt->handler(req, res) < 0) {
             free(res->body);
             res->body = NULL;
+            release_stream(res);
+            res->nheaders = 0;
             http_reply_error(res, 500, "internal error");
         }
         if (rt->audit_action)
@@ -166,6 +231,107 @@ static void dispatch(http_server *srv, http_request *req, http_response *res)
         return;
     }
     http_reply_error(res, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
+}
+
+static const http_body_route *body_route(http_server *srv, const char *method, const char *url)
+{
+    http_request scratch = {0};
+    for (size_t i = 0; i < srv->opts.nbody_routes; i++) {
+        const http_body_route *br = &srv->opts.body_routes[i];
+        if (strcmp(br->method, method) == 0 && route_match(br->pattern, url, &scratch))
+            return br;
+    }
+    return NULL;
+}
+
+/* The route of method and req->path (filling req's captures), or NULL. */
+static const http_route *find_route(http_server *srv, const char *method, http_request *req)
+{
+    for (size_t i = 0; i < srv->nroutes; i++)
+        if (strcmp(srv->routes[i].method, method) == 0 &&
+            route_match(srv->routes[i].pattern, req->path, req))
+            return &srv->routes[i];
+    return NULL;
+}
+
+/* Identify the client into req (who must outlive req). On refusal res holds the answer
+ * (401/403, audited as "http.authenticate") and -1 is returned. */
+static int identify(http_server *srv, struct MHD_Connection *conn, http_request *req,
+                    auth_identity *who, http_response *res)
+{
+    int refused = auth_identify(&srv->opts, conn, req->remote, who) < 0;
+    req->client_dn = who->dn[0] ? who->dn : NULL;
+    req->institution = who->institution[0] ? who->institution : NULL;
+    req->actor = who->actor;
+    req->roles = who->roles;
+    if (!refused)
+        return 0;
+    log_warnx("%s %s %s: %s; refused", req->remote, req->method, req->path, who->refusal);
+    http_reply_error(res, who->status, who->refusal);
+    res->www_authenticate = who->challenge;
+    snprintf(res->audit_object, sizeof res->audit_object, "%.10s %.100s: %.120s", req->method,
+             req->path, who->refusal);
+    audit(srv, req, "http.authenticate", res);
+    return -1;
+}
+
+/* First call of a streamed-body route: identify the client and let the sink accept or refuse
+ * before any body byte is read (so a 10 GB body over the limit is refused from its headers).
+ * Refusals are audited like the answers of dispatch(). */
+static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, const char *url,
+                                 const char *method, conn_state *st, const http_body_route *br)
+{
+    char remote[64];
+    remote_address(conn, remote, sizeof remote);
+    http_request req = {.method = method, .path = url, .remote = remote, .conn = conn,
+                        .app = srv->app};
+    http_response res = {.status = 200};
+    auth_identity who;
+    const http_route *rt;
+    if (identify(srv, conn, &req, &who, &res) < 0)
+        goto refuse;
+    if (!(rt = find_route(srv, method, &req)))
+        return MHD_YES; /* not routed: dispatch() answers once the body is in */
+    if (!(rt->roles & req.roles)) {
+        http_reply_error(&res, 403, "forbidden for this client's role");
+        audit(srv, &req, rt->audit_action ? rt->audit_action : "http.access", &res);
+        goto refuse;
+    }
+    if (br->sink->open(&req, &res, &st->sink_ctx) < 0) {
+        st->sink_ctx = NULL;
+        if (rt->audit_action)
+            audit(srv, &req, rt->audit_action, &res);
+        goto refuse;
+    }
+    st->sink = br->sink;
+    return MHD_YES;
+refuse:
+    atomic_fetch_add(&srv->requests, 1);
+    log_debug("%s %s %s -> %d (before the body)", remote, method, url, res.status);
+    return queue(conn, &res);
+}
+
+static int buffer_body(http_server *srv, conn_state *st, const char *data, size_t n)
+{
+    if (st->sink)
+        return st->sink->write(st->sink_ctx, data, n) < 0 ? -1 : 0;
+    if (st->too_large || st->len + n > srv->opts.max_body) {
+        st->too_large = 1; /* keep reading (and dropping) so the answer can be sent */
+        return 0;
+    }
+    if (st->len + n + 1 > st->cap) {
+        size_t cap = st->cap ? st->cap : 4096;
+        while (cap < st->len + n + 1)
+            cap *= 2;
+        char *b = realloc(st->body, cap);
+        if (!b)
+            return -1;
+        st->body = b;
+        st->cap = cap;
+    }
+    memcpy(st->body + st->len, data, n);
+    st->len += n;
+    return 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -181,50 +347,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!st)
             return MHD_NO;
         *con_cls = st;
-        return MHD_YES;
+        const http_body_route *br = body_route(srv, method, url);
+        return br ? open_sink(srv, conn, url, method, st, br) : MHD_YES;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (st->too_large || st->len + n > srv->opts.max_body) {
-            st->too_large = 1; /* keep reading (and dropping) so the answer can be sent */
-            return MHD_YES;
-        }
-        if (st->len + n + 1 > st->cap) {
-            size_t cap = st->cap ? st->cap : 4096;
-            while (cap < st->len + n + 1)
-                cap *= 2;
-            char *b = realloc(st->body, cap);
-            if (!b)
-                return MHD_NO;
-            st->body = b;
-            st->cap = cap;
-        }
-        memcpy(st->body + st->len, upload_data, n);
-        st->len += n;
-        return MHD_YES;
+        return buffer_body(srv, st, upload_data, n) < 0 ? MHD_NO : MHD_YES;
     }
     atomic_fetch_add(&srv->requests, 1);
     char remote[64];
     remote_address(conn, remote, sizeof remote);
     http_request req = {.method = method, .path = url, .remote = remote, .conn = conn,
-                        .app = srv->app};
+                        .app = srv->app, .body_ctx = st->sink_ctx};
     http_response res = {.status = 200};
     auth_identity who;
-    int refused = auth_identify(&srv->opts, conn, remote, &who) < 0;
-    req.client_dn = who.dn[0] ? who.dn : NULL;
-    req.institution = who.institution[0] ? who.institution : NULL;
-    req.actor = who.actor;
-    req.roles = who.roles;
-    if (refused) {
-        log_warnx("%s %s %s: %s; refused", remote, method, url, who.refusal);
-        http_reply_error(&res, who.status, who.refusal);
-        res.www_authenticate = who.challenge;
-        snprintf(res.audit_object, sizeof res.audit_object, "%.10s %.100s: %.120s", method, url,
-                 who.refusal);
-        audit(srv, &req, "http.authenticate", &res);
+    if (identify(srv, conn, &req, &who, &res) < 0)
         return queue(conn, &res);
-    }
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
     } else {
@@ -246,6 +385,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     conn_state *st = *con_cls;
     if (st) {
+        if (st->sink)
+            st->sink->close(st->sink_ctx);
         free(st->body);
         free(st);
         *con_cls = NULL;
@@ -355,6 +496,7 @@ int http_reply_json(http_response *res, int status, char *json_text)
     if (!json_text)
         return -1;
     free(res->body);
+    release_stream(res);
     res->status = status;
     res->body = json_text;
     res->body_len = strlen(json_text);
@@ -368,6 +510,7 @@ int http_reply_text(http_response *res, int status, const char *content_type, co
     if (!copy)
         return -1;
     free(res->body);
+    release_stream(res);
     res->status = status;
     res->body = copy;
     res->body_len = strlen(copy);
@@ -381,4 +524,78 @@ int http_reply_error(http_response *res, int status, const char *message)
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return http_reply_json(res, status, text);
+}
+
+const char *http_request_header(const http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+typedef struct args_ctx {
+    int (*cb)(void *payload, const char *key, const char *value);
+    void *payload;
+    int rc;
+} args_ctx;
+
+static enum MHD_Result args_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    args_ctx *a = cls;
+    a->rc = a->cb(a->payload, key, value ? value : "");
+    return a->rc ? MHD_NO : MHD_YES;
+}
+
+int http_request_args(const http_request *req,
+                      int (*cb)(void *payload, const char *key, const char *value),
+                      void *payload)
+{
+    args_ctx a = {cb, payload, 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, args_iter, &a);
+    return a.rc;
+}
+
+int http_response_header(http_response *res, const char *name, const char *value)
+{
+    if (res->nheaders == HTTP_MAX_HEADERS || strlen(name) >= sizeof res->headers[0].name ||
+        strlen(value) >= sizeof res->headers[0].value)
+        return -1;
+    snprintf(res->headers[res->nheaders].name, sizeof res->headers[0].name, "%s", name);
+    snprintf(res->headers[res->nheaders].value, sizeof res->headers[0].value, "%s", value);
+    res->nheaders++;
+    return 0;
+}
+
+static void set_content_type(http_response *res, const char *content_type)
+{
+    snprintf(res->content_type_buf, sizeof res->content_type_buf, "%s", content_type);
+    res->content_type = res->content_type_buf;
+}
+
+int http_reply_stream(http_response *res, int status, const char *content_type, uint64_t size,
+                      http_stream_read read, void *cls, void (*free_cls)(void *cls))
+{
+    free(res->body);
+    res->body = NULL;
+    res->body_len = 0;
+    release_stream(res);
+    res->status = status;
+    set_content_type(res, content_type);
+    res->stream_read = read;
+    res->stream_cls = cls;
+    res->stream_free = free_cls;
+    res->stream_size = size;
+    return 0;
+}
+
+int http_reply_buffer(http_response *res, int status, const char *content_type, char *body,
+                      size_t len)
+{
+    free(res->body);
+    release_stream(res);
+    res->status = status;
+    res->body = body;
+    res->body_len = len;
+    set_content_type(res, content_type);
+    return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HTTP_MAX_CAPTURES 4
 
@@ -34,7 +35,14 @@ typedef struct http_request {
     size_t body_len;
     void *conn;                /* the library's connection, for http_request_arg() */
     void *app;                 /* the application context given to http_server_start */
+    void *body_ctx;            /* streamed-body routes: the context the body sink opened */
 } http_request;
+
+/* A streamed response body: fill buf with up to max bytes from position pos (called in order);
+ * return the count, 0 at the end, or -1 on error (the connection is then closed). */
+typedef ssize_t (*http_stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
+#define HTTP_SIZE_UNKNOWN UINT64_MAX
+#define HTTP_MAX_HEADERS 4
 
 typedef struct http_response {
     int status;
@@ -45,6 +53,17 @@ typedef struct http_response {
      * concerned. Handlers that touch patient data fill them; empty otherwise. */
     char audit_patient[128];
     char audit_object[256];
+    /* Streamed body (http_reply_stream), used instead of body when stream_read is set. */
+    http_stream_read stream_read;
+    void *stream_cls;
+    void (*stream_free)(void *cls); /* called once when the server is done with stream_cls */
+    uint64_t stream_size;           /* HTTP_SIZE_UNKNOWN: chunked */
+    char content_type_buf[256];     /* for content types with parameters (boundary, ...) */
+    struct {
+        char name[64];
+        char value[448];
+    } headers[HTTP_MAX_HEADERS];    /* extra response headers (http_response_header) */
+    size_t nheaders;
     const char *www_authenticate; /* static string: a WWW-Authenticate header (401) */
 } http_response;
 
@@ -62,6 +81,27 @@ typedef struct http_route {
     const char *audit_action;
 } http_route;
 
+/* A request body streamed to the application instead of buffered (STOW-RS of any size).
+ * open runs once the request headers are in and the client is identified, before any body
+ * byte: return 0 with *ctx set to accept, or -1 after filling res (status and message) to
+ * refuse: the refusal is sent at once and no body is read (the connection then closes). write
+ * gets each chunk in order and returns 0, or -1 to close the connection at once, without an
+ * answer (a body past every limit and without Content-Length); a sink that finds the body bad
+ * keeps returning 0 and drops the rest, so that its handler, which sees ctx as req->body_ctx
+ * on the final call, can answer. close always runs once, last (also on a dropped connection). */
+typedef struct http_body_sink {
+    int (*open)(http_request *req, http_response *res, void **ctx);
+    int (*write)(void *ctx, const char *data, size_t len);
+    void (*close)(void *ctx);
+} http_body_sink;
+
+/* A route (method and pattern as in http_route, also listed there with its handler and
+ * roles) whose body goes to a sink instead of the bounded buffer. */
+typedef struct http_body_route {
+    const char *method;
+    const char *pattern;
+    const http_body_sink *sink;
+} http_body_route;
 /* The audit hook: called for every answer of a route with an audit_action, and for every
  * refused access (401/403, action "http.authenticate" when refused before routing). Returns
  * 0, or -1 if the entry could not be written: a successful answer is then replaced by 503,
@@ -79,6 +119,8 @@ typedef struct http_options {
     const char *tls_client_ca;
     int client_verify;         /* 0 none, 1 optional, 2 require */
     unsigned loopback_roles;   /* roles granted to plain-HTTP loopback clients */
+    const http_body_route *body_routes; /* routes with streamed bodies; may be NULL */
+    size_t nbody_routes;
     const void *access;        /* auth.c's table of clients (certificate subjects, tokens) */
     http_audit_fn audit;       /* NULL = no audit trail */
 } http_options;
@@ -93,6 +135,26 @@ void http_server_stop(http_server *srv); /* NULL-safe */
 
 /* Query-string argument of the request, or NULL. Borrowed for the request's lifetime. */
 const char *http_request_arg(const http_request *req, const char *name);
+
+/* A request header, or NULL. Borrowed for the request's lifetime. */
+const char *http_request_header(const http_request *req, const char *name);
+/* Call cb for every query-string argument in order (repeated keys included; value "" when the
+ * key has no value). Stops when cb returns nonzero and returns that value; else 0. */
+int http_request_args(const http_request *req,
+                      int (*cb)(void *payload, const char *key, const char *value),
+                      void *payload);
+
+/* Add a response header (copied; name < 64, value < 448 bytes). Returns 0, or -1 if full. */
+int http_response_header(http_response *res, const char *name, const char *value);
+/* Answer with a streamed body: read is called from the server's threads until it returns 0 or
+ * -1; free_cls(cls) runs once afterwards (also when the client went away, and when this fails).
+ * content_type is copied. size is the exact length, or HTTP_SIZE_UNKNOWN (chunked). */
+int http_reply_stream(http_response *res, int status, const char *content_type, uint64_t size,
+                      http_stream_read read, void *cls, void (*free_cls)(void *cls));
+/* Answer with a body already in memory (owned: freed by the server) and a content type that is
+ * copied (may carry parameters). */
+int http_reply_buffer(http_response *res, int status, const char *content_type, char *body,
+                      size_t len);
 
 /* Response helpers: take ownership of the text given. Return 0, or -1 if out of memory. */
 int http_reply_json(http_response *res, int status, char *json_text);

@@ -1,0 +1,34 @@
+/* claim_bundle.h: the claim data of one visit as a FHIR R4 Bundle (type collection), holding
+ * only what a claim needs: Patient (name, sex, birth date, national id), Encounter, Condition,
+ * ChargeItem with an Invoice that totals them, DiagnosticReport + Observation (lab), imaging
+ * report conclusions, and the discharge summary (Composition) when the feed carried one. */
+#ifndef HUREN_GATEWAY_CLAIM_BUNDLE_H
+#define HUREN_GATEWAY_CLAIM_BUNDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "huren_index.h"
+
+typedef struct claim_bundle_input {
+    const char *claim_id;   /* the bundle's identifier */
+    const char *request_id; /* the insurer's */
+    const char *insurer;    /* institution code of the insurer */
+    const char *hospital;   /* institution code of this hospital ("" = not configured) */
+    int64_t consent_id;
+    time_t now;
+    const huren_index_visit_record *visit; /* with its diagnoses and charges */
+    const huren_index_report_list *reports; /* the visit's reports */
+} claim_bundle_input;
+
+/* The bundle as compact JSON text (malloc'ed, NUL-terminated; *len its length), or NULL when
+ * out of memory. Money is decimal yuan text ("151.79") next to integer fen; the Invoice's
+ * total is the exact sum of the ChargeItems. */
+char *claim_bundle_build(const claim_bundle_input *in, size_t *len);
+
+/* Is this report of the visit its discharge summary? LOINC 18842-5 / 11490-0 as the item code
+ * (OBR-4), or diagnostic service section "DS" (OBR-24). */
+int claim_bundle_is_discharge_summary(const huren_index_report *r);
+
+#endif

@@ -1,0 +1,19 @@
+/* claims.h: the insurer claims service of a hospital node: the signing key and certificate
+ * chain ([claims] key, cert, chain), the per-insurer rate limit, and the two endpoints
+ * POST /api/v1/claims and GET /api/v1/claims/{id} (handlers declared in api.h). */
+#ifndef HUREN_GATEWAY_CLAIMS_H
+#define HUREN_GATEWAY_CLAIMS_H
+
+#include <stddef.h>
+
+#include "node.h"
+
+/* Load n->cfg's [claims] section into n->claims. Without a key and certificate the service
+ * stays off (claims answer 503) and this returns 0; a key or certificate that cannot be used
+ * is an error: -1 with err. */
+int claims_open(node *n, char *err, size_t errlen);
+void claims_close(node *n);
+/* For `huren check-config`: can [claims] key, cert and chain be used? 0, or -1 with err. */
+int claims_check_config(const config *cfg, char *err, size_t errlen);
+
+#endif

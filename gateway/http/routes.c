@@ -1,0 +1,93 @@
+/* routes.c: every HTTP endpoint of the node, with the roles it serves and, for endpoints that
+ * touch patient data, the action its answers are audited as (NULL: not audited; refusals are
+ * audited always). Adding an endpoint means adding a row here; http.c refuses any role not
+ * listed before the handler runs. Insurers reach no DICOMweb or records endpoint. */
+#include "api.h"
+#include "dicomweb.h"
+
+#include <string.h>
+
+#define DW "/dicom-web"
+#define DW_INSTANCE DW "/studies/*/series/*/instances/*"
+
+static const http_route hospital_routes[] = {
+    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
+    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
+    {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
+    {"GET", "/api/v1/patients/*/reports", api_patient_reports, HTTP_ROLES_STAFF | HTTP_ROLE_PEER,
+     "records.read"},
+    {"GET", "/api/v1/reports/*", api_report, HTTP_ROLES_STAFF | HTTP_ROLE_PEER, "records.read"},
+    {"GET", "/api/v1/patients/*/visits/*", api_patient_visit, HTTP_ROLES_STAFF | HTTP_ROLE_PEER,
+     "records.read"},
+    /* DICOMweb (PS3.18): QIDO-RS */
+    {"GET", DW "/studies", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/series", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/instances", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/instances", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/instances", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    /* WADO-RS */
+    {"GET", DW "/studies/*", dicomweb_retrieve, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*", dicomweb_retrieve, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE, dicomweb_retrieve, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/metadata", dicomweb_metadata, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/metadata", dicomweb_metadata, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/metadata", dicomweb_metadata, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/frames/*", dicomweb_frames, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/bulkdata/*", dicomweb_bulkdata, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/rendered", dicomweb_rendered, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/frames/*/rendered", dicomweb_rendered, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
+    /* WADO-URI */
+    {"GET", DW "/wado", dicomweb_wado_uri, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", "/wado", dicomweb_wado_uri, DICOMWEB_ROLES, "dicomweb.read"},
+    /* STOW-RS (bodies streamed: see hospital_body_routes) */
+    {"POST", DW "/studies", dicomweb_store, DICOMWEB_ROLES, "dicomweb.write"},
+    {"POST", DW "/studies/*", dicomweb_store, DICOMWEB_ROLES, "dicomweb.write"},
+    /* consents (staff) and insurer claims */
+    {"POST", "/api/v1/consents", api_consent_create, HTTP_ROLES_STAFF, "consent.write"},
+    {"GET", "/api/v1/patients/*/consents", api_patient_consents, HTTP_ROLES_STAFF,
+     "consent.read"},
+    {"POST", "/api/v1/consents/*/revoke", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
+    {"DELETE", "/api/v1/consents/*", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
+    {"POST", "/api/v1/claims", api_claim_create, HTTP_ROLE_INSURER, "claims.create"},
+    {"GET", "/api/v1/claims/*", api_claim_get, HTTP_ROLE_INSURER, "claims.read"},
+};
+
+/* Routes whose request bodies stream to a sink instead of the bounded buffer. */
+static const http_body_route hospital_body_routes[] = {
+    {"POST", DW "/studies", &dicomweb_stow_sink},
+    {"POST", DW "/studies/*", &dicomweb_stow_sink},
+};
+
+static const http_route directory_routes[] = {
+    {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
+    {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
+    {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
+    {"POST", "/api/v1/directory/entries", api_directory_publish, HTTP_ROLE_PEER,
+     "directory.publish"},
+    {"GET", "/api/v1/directory/records", api_directory_records,
+     HTTP_ROLE_PEER | HTTP_ROLE_CLINICIAN, "directory.read"},
+};
+
+const http_route *api_routes(const char *role, size_t *n)
+{
+    if (strcmp(role, "directory") == 0) {
+        *n = sizeof directory_routes / sizeof directory_routes[0];
+        return directory_routes;
+    }
+    *n = sizeof hospital_routes / sizeof hospital_routes[0];
+    return hospital_routes;
+}
+
+const http_body_route *api_body_routes(const char *role, size_t *n)
+{
+    if (strcmp(role, "directory") == 0) {
+        *n = 0;
+        return NULL;
+    }
+    *n = sizeof hospital_body_routes / sizeof hospital_body_routes[0];
+    return hospital_body_routes;
+}
