@@ -66,6 +66,10 @@ static const http_route directory_routes[] = {
     {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
     {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
     {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
+    {"POST", "/api/v1/directory/entries", api_directory_publish, HTTP_ROLE_PEER,
+     "directory.publish"},
+    {"GET", "/api/v1/directory/records", api_directory_records,
+     HTTP_ROLE_PEER | HTTP_ROLE_CLINICIAN, "directory.read"},
 };
 
 const http_route *api_routes(const char *role, size_t *n)
