@@ -31,6 +31,12 @@ int api_directory_publish(http_request *req, http_response *res);
 int api_directory_records(http_request *req, http_response *res);
 char *directory_api_metrics(node *n);
 
+/* ui_serve.c: the doctors' web page (embedded files): GET /ui[/{page}] (the page shell,
+ * audited) and GET /ui/static/{file}; the content type by file name. */
+int ui_page(http_request *req, http_response *res);
+int ui_static(http_request *req, http_response *res);
+const char *ui_content_type(const char *name);
+
 /* The route table for a node's role. */
 const http_route *api_routes(const char *role, size_t *n);
 /* The routes of that table whose bodies are streamed (http_options.body_routes). */

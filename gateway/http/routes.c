@@ -52,6 +52,11 @@ static const http_route hospital_routes[] = {
      "consent.read"},
     {"POST", "/api/v1/consents/*/revoke", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
     {"DELETE", "/api/v1/consents/*", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
+    /* the doctors' web page (gateway/ui/): staff only, page views audited like API reads */
+    {"GET", "/ui", ui_page, HTTP_ROLES_STAFF, "ui.view"},
+    {"GET", "/ui/", ui_page, HTTP_ROLES_STAFF, "ui.view"},
+    {"GET", "/ui/static/*", ui_static, HTTP_ROLES_STAFF, NULL},
+    {"GET", "/ui/*", ui_page, HTTP_ROLES_STAFF, "ui.view"},
     {"POST", "/api/v1/claims", api_claim_create, HTTP_ROLE_INSURER, "claims.create"},
     {"GET", "/api/v1/claims/*", api_claim_get, HTTP_ROLE_INSURER, "claims.read"},
 };

@@ -1,0 +1,214 @@
+/* recognition.js: the recognition prompt (/ui/recognition?patient=&item=&order=&doctor=&dept=)
+ * and the statistics page (/ui/stats), both on the recognition API (GET /api/v1/recognition,
+ * POST /api/v1/recognition/decisions, GET /api/v1/recognition/stats). */
+"use strict";
+(function () {
+  var H = window.HUREN, t = H.t, h = H.h;
+  var REASONS = ["condition_changed", "fast_changing", "pre_surgery_transfusion", "emergency",
+                 "judicial_appraisal", "lab_failed_qc", "too_old", "patient_request", "other"];
+
+  H.pages.recognition = function () {
+    var p = H.params;
+    var patient = p.get("patient") || "", item = p.get("item") || "";
+    if (!patient || !item) {
+      H.show(h("h1", null, t("rec.title")), H.message(t("rec.missing")));
+      return;
+    }
+    var idErr = H.validateId(patient);
+    if (idErr) {
+      H.show(h("h1", null, t("rec.title")), H.message(idErr));
+      return;
+    }
+    H.show(h("h1", null, t("rec.title")), h("p", {class: "muted"}, t("loading")));
+    var q = "patient=" + H.enc(patient) + "&item=" + H.enc(item);
+    if (p.get("doctor")) q += "&doctor=" + H.enc(p.get("doctor"));
+    if (p.get("dept")) q += "&dept=" + H.enc(p.get("dept"));
+    H.api("/api/v1/recognition?" + q).then(function (r) {
+      if (r.status !== 200 || !r.body) {
+        H.show(h("h1", null, t("rec.title")), H.message(t("error", H.errText(r))));
+        return;
+      }
+      drawPrompt(r.body);
+    });
+  };
+
+  function drawPrompt(rec) {
+    var it = rec.item || {};
+    var results = (rec.results || []).slice().sort(function (a, b) {
+      return a.date < b.date ? 1 : a.date > b.date ? -1 : 0;
+    });
+    var today = H.today();
+    var cards = results.map(function (res) {
+      var valid = res.valid_until && H.fmtDate(res.valid_until) >= today;
+      return h("li", {class: "result " + (valid ? "valid" : "expired"),
+                      "data-key": res.result_key},
+        h("div", {class: "row"},
+          h("span", {class: "date"}, H.fmtDate(res.date)),
+          h("span", {class: "badge " + res.kind}, t("kind." + res.kind)),
+          h("span", {class: "item"}, [res.item_name || res.item_code, res.modality,
+            res.body_part].filter(Boolean).join(" · ")),
+          h("span", {class: "inst"}, res.institution),
+          res.hr_scope ? h("span", {class: "hr"}, "HR " + res.hr_scope) : null,
+          h("span", {class: "validity"}, valid ? t("rec.valid", H.fmtDate(res.valid_until))
+            : t("rec.expired")),
+          openLink(res.open)),
+        decisionForm(rec, res));
+    });
+    H.show(h("h1", null, t("rec.title")),
+      h("p", {class: "lead"}, t("rec.item", (it.name || it.code || "") +
+        (it.validity_days ? "（" + t("rec.validity", it.validity_days) + "）" : "")),
+        it.hr_scope ? " · " + t("rec.hr", it.hr_scope) : ""),
+      (rec.unavailable || []).map(function (u) {
+        return H.message(t("rec.unavailable", u.institution || u.source, u.reason || ""),
+                         "warn unavailable");
+      }),
+      results.length ? h("ol", {class: "results", id: "results"}, cards) :
+        H.message(t("rec.none"), "info"));
+  }
+
+  /* A result opens in this node's viewers: a study by UID, a report by its local id. */
+  function openLink(o) {
+    if (!o) return null;
+    if (o.type === "study" && o.study_uid)
+      return h("a", {href: "/ui/study?study=" + H.enc(o.study_uid)}, t("open.study"));
+    var m = o.type === "report" && /^\/api\/v1\/reports\/([^/?]+)$/.exec(o.url || "");
+    return m ? h("a", {href: "/ui/report?id=" + m[1]}, t("open.report")) : null;
+  }
+
+  /* 互认 / 不互认 with a reason: posted once (buttons disabled while posting and after). */
+  function decisionForm(rec, res) {
+    var p = H.params;
+    var status = h("p", {class: "msg decision-status", role: "status"});
+    status.hidden = true;
+    var select = h("select", {class: "reason", "aria-label": t("rec.reason")},
+      REASONS.map(function (r) { return h("option", {value: r}, t("reason." + r)); }));
+    var other = h("input", {class: "reason-text", placeholder: t("rec.other")});
+    var accept = h("button", {type: "button", class: "accept"}, t("rec.accept"));
+    var reject = h("button", {type: "button", class: "reject"}, t("rec.reject"));
+    var confirm = h("button", {type: "button", class: "confirm"}, t("rec.confirm"));
+    var rejectBox = h("div", {class: "reject-box"}, select, other, confirm);
+    rejectBox.hidden = true;
+    other.hidden = true;
+    select.addEventListener("change", function () { other.hidden = select.value !== "other"; });
+    var buttons = [accept, reject, confirm];
+    function post(decision, reason, text) {
+      buttons.forEach(function (b) { b.disabled = true; });
+      var body = {prompt_id: rec.prompt_id, result_key: res.result_key, decision: decision,
+                  doctor: p.get("doctor") || "", department: p.get("dept") || "",
+                  order_id: p.get("order") || "", visit_id: p.get("visit") || ""};
+      if (reason) body.reason = reason;
+      if (text) body.reason_text = text;
+      H.api("/api/v1/recognition/decisions", {method: "POST", body: body}).then(function (r) {
+        status.hidden = false;
+        if ((r.status === 201 || r.status === 200) && r.body) {
+          status.className = "msg ok decision-status";
+          status.textContent = t("rec.saved", t("rec." + decision), r.body.decision_id);
+          rejectBox.hidden = true;
+        } else {
+          status.className = "msg error decision-status";
+          status.textContent = t("error", H.errText(r));
+          buttons.forEach(function (b) { b.disabled = false; });
+        }
+      });
+    }
+    accept.addEventListener("click", function () { post("accepted"); });
+    reject.addEventListener("click", function () { rejectBox.hidden = false; });
+    confirm.addEventListener("click", function () {
+      var text = other.value.trim();
+      if (select.value === "other" && !text) {
+        status.hidden = false;
+        status.className = "msg error decision-status";
+        status.textContent = t("rec.need.other");
+        return;
+      }
+      post("rejected", select.value, text);
+    });
+    return h("div", {class: "decision"}, h("div", {class: "row"}, accept, reject), rejectBox,
+      status);
+  }
+
+  /* /ui/stats?from=&to=: recognition rate by item, department and month (SVG bars), counts
+   * by rejection reason, and the CSV of each grouping. */
+  H.pages.stats = function () {
+    var p = H.params;
+    var from = p.get("from") || "", to = p.get("to") || "";
+    var form = h("form", {class: "statsform", method: "get", action: "/ui/stats"},
+      h("label", null, t("stats.from"), " ", h("input", {type: "date", name: "from", value: from})),
+      h("label", null, t("stats.to"), " ", h("input", {type: "date", name: "to", value: to})),
+      h("button", {type: "submit"}, t("stats.show")));
+    var sections = ["item", "department", "month"].map(function (by) {
+      return h("section", {class: "stats", id: "stats-" + by}, h("h2", null, t("stats.by." + by)),
+        h("p", {class: "muted"}, t("loading")));
+    });
+    H.show(h("h1", null, t("stats.title")), form, sections);
+    sections.forEach(function (sec, i) {
+      var by = ["item", "department", "month"][i];
+      var q = "by=" + by + (from ? "&from=" + H.enc(from) : "") + (to ? "&to=" + H.enc(to) : "");
+      H.api("/api/v1/recognition/stats?" + q).then(function (r) {
+        sec.removeChild(sec.lastChild);
+        if (r.status !== 200 || !r.body) {
+          sec.appendChild(H.message(t("stats.unavailable", H.errText(r))));
+          return;
+        }
+        var rows = r.body.rows || [];
+        sec.appendChild(h("a", {class: "csv", download: "recognition-" + by + ".csv",
+          href: "/api/v1/recognition/stats?" + q + "&format=csv"}, t("stats.csv")));
+        if (!rows.length) { sec.appendChild(H.message(t("stats.empty"), "info")); return; }
+        sec.appendChild(chart(rows));
+        sec.appendChild(table(rows));
+      });
+    });
+  };
+
+  var SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    var el = document.createElementNS(SVG, tag);
+    for (var k in attrs) el.setAttribute(k, attrs[k]);
+    if (text !== undefined) el.textContent = text;
+    return el;
+  }
+  function rate(r) {
+    if (typeof r.rate === "number") return r.rate;
+    var d = (r.accepted || 0) + (r.rejected || 0);
+    return d ? (r.accepted || 0) / d : 0;
+  }
+  /* Horizontal bars: the recognition rate (0–100 %) of each group, accepted/rejected counts. */
+  function chart(rows) {
+    var bar = 22, left = 160, width = 560, w = width - left - 120;
+    var el = svg("svg", {class: "chart", width: width, height: rows.length * bar + 24,
+      viewBox: "0 0 " + width + " " + (rows.length * bar + 24), role: "img"});
+    rows.forEach(function (r, i) {
+      var y = i * bar + 4, v = rate(r);
+      el.appendChild(svg("text", {x: left - 6, y: y + 14, "text-anchor": "end"},
+        String(r.key).slice(0, 24)));
+      el.appendChild(svg("rect", {x: left, y: y, width: w, height: bar - 6, class: "track"}));
+      el.appendChild(svg("rect", {x: left, y: y, width: Math.round(w * v), height: bar - 6,
+                                  class: "bar"}));
+      el.appendChild(svg("text", {x: left + w + 6, y: y + 14},
+        Math.round(v * 100) + "% (" + (r.accepted || 0) + "/" +
+        ((r.accepted || 0) + (r.rejected || 0)) + ")"));
+    });
+    el.appendChild(svg("line", {x1: left, x2: left, y1: 0, y2: rows.length * bar + 4,
+                                class: "axis"}));
+    return el;
+  }
+  function table(rows) {
+    var reasons = {};
+    rows.forEach(function (r) { Object.keys(r.by_reason || {}).forEach(function (k) {
+      reasons[k] = 1; }); });
+    var rk = REASONS.filter(function (k) { return reasons[k]; }).concat(
+      Object.keys(reasons).filter(function (k) { return REASONS.indexOf(k) < 0; }));
+    return h("table", {class: "statstable"},
+      h("thead", null, h("tr", null, ["stats.key", "stats.prompts", "stats.shown",
+        "stats.accepted", "stats.rejected", "stats.rate"].map(function (k) {
+          return h("th", null, t(k)); }),
+        rk.map(function (k) { return h("th", {class: "reason"}, t("reason." + k)); }))),
+      h("tbody", null, rows.map(function (r) {
+        return h("tr", {"data-key": r.key}, h("td", null, r.key), h("td", null, r.prompts),
+          h("td", null, r.shown), h("td", null, r.accepted), h("td", null, r.rejected),
+          h("td", null, Math.round(rate(r) * 100) + "%"),
+          rk.map(function (k) { return h("td", {class: "reason"},
+            (r.by_reason || {})[k] || 0); }));
+      })));
+  }
+})();
