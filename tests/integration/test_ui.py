@@ -159,20 +159,35 @@ class UIBrowserTest(NodeTestCase):
             if p.returncode != 0:
                 self.skipTest("npm ci failed (registry unreachable?):\n" + p.stdout[-2000:])
 
-    def test_patient_study_report(self):
-        n = self.node().start()
-        seed(self, n)
-        shots = os.path.join(self.tmp, "screenshots")
+    def browse(self, n, scenario, **cfg):
+        """Runs ui/run.js on node n; returns the screenshots' folder."""
+        shots = os.path.join(self.tmp, "screenshots-" + scenario)
         os.makedirs(shots)
-        bad = NID[:17] + ("1" if NID[17] != "1" else "2")
-        cfg = {"base": "http://127.0.0.1:%d" % n.http_port, "resident_id": NID,
-               "local_id": "P100", "newest_date": "2026-03-01", "accession": "ACCUI1",
-               "sop_uids": SOPS, "broken_study": BROKEN, "earlier_hgb": "177", "bad_id": bad, "shots": shots,
-               "profile": os.path.join(self.tmp, "chromium-profile")}
-        # run.js closes chromium itself; the timeout kills node (and its browser group) if stuck
+        cfg.update(scenario=scenario, base="http://127.0.0.1:%d" % n.http_port, shots=shots,
+                   profile=os.path.join(self.tmp, "chromium-profile-" + scenario))
+        # run.js closes chromium itself; the timeout kills node (and its browser) if stuck
         p = run(["node", os.path.join(UI_TEST, "run.js"), json.dumps(cfg)], cwd=UI_TEST,
                 timeout=600, env=dict(os.environ))
         self.assertEqual(p.returncode, 0, p.stdout[-6000:])
+        return shots
+
+    def test_recognition_pages_on_the_contract(self):
+        """The recognition prompt and statistics pages, with the recognition API answered by
+        the browser from its contract (the API is not on main yet): query parameters, newest
+        first, validity, unavailable peers, one decision per double click, the reason's text,
+        retrieval (the study opens in the real viewer), SVG bars and CSV links."""
+        n = self.node().start()
+        seed(self, n)
+        shots = self.browse(n, "recognition-mock", study_uid=STUDY)
+        for name in ("recognition", "recognition-decided", "stats"):
+            self.assertTrue(os.path.getsize(os.path.join(shots, name + ".png")) > 0, name)
+
+    def test_patient_study_report(self):
+        n = self.node().start()
+        seed(self, n)
+        bad = NID[:17] + ("1" if NID[17] != "1" else "2")
+        shots = self.browse(n, "views", resident_id=NID, local_id="P100",
+                            newest_date="2026-03-01", accession="ACCUI1", sop_uids=SOPS, broken_study=BROKEN, earlier_hgb="177", bad_id=bad)
         for name in ("patient", "study-lung", "study-scrolled", "study-broken", "report",
                      "bad-id"):
             self.assertTrue(os.path.getsize(os.path.join(shots, name + ".png")) > 0, name)

@@ -231,6 +231,22 @@
 
   function drawReport(rep, earlier) {
     var code = rep.code || {};
+    H.show(h("h1", null, t("report.title") + "：" + (code.display || code.code || "")),
+      h("dl", {class: "details"},
+        h("dt", null, t("date")), h("dd", null, H.fmtDate(rep.effective)),
+        h("dt", null, t("institution")),
+        h("dd", null, (rep.performer && rep.performer.institution) || t("here")),
+        h("dt", null, t("orderer")), h("dd", null, (rep.orderer && rep.orderer.department) || ""),
+        h("dt", null, t("status")), h("dd", null, rep.status || "")),
+      earlier.length ? h("p", {class: "muted"}, t("earlier")) : null,
+      H.reportTable(rep, earlier),
+      rep.patient_id ? h("p", null, h("a", {href: "/ui/patient?id=" + H.enc(rep.patient_id)},
+        t("back"))) : null);
+  }
+
+  /* The observations of a report (value, unit, range, flag; abnormal marked), with the values
+   * of the earlier reports as extra columns; institution, if given, is shown above it. */
+  H.reportTable = function (rep, earlier, institution) {
     var head = h("tr", null, h("th", null, t("item")), h("th", null, t("result")),
       h("th", null, t("unit")), h("th", null, t("range")), h("th", null, t("flag")),
       earlier.map(function (e) {
@@ -254,19 +270,13 @@
             prev ? prev.value : "");
         }));
     });
-    H.show(h("h1", null, t("report.title") + "：" + (code.display || code.code || "")),
-      h("dl", {class: "details"},
-        h("dt", null, t("date")), h("dd", null, H.fmtDate(rep.effective)),
-        h("dt", null, t("institution")),
-        h("dd", null, (rep.performer && rep.performer.institution) || t("here")),
-        h("dt", null, t("orderer")), h("dd", null, (rep.orderer && rep.orderer.department) || ""),
-        h("dt", null, t("status")), h("dd", null, rep.status || "")),
-      earlier.length ? h("p", {class: "muted"}, t("earlier")) : null,
-      h("table", {class: "obs", id: "observations"}, h("thead", null, head),
-        h("tbody", null, rows)),
-      rep.patient_id ? h("p", null, h("a", {href: "/ui/patient?id=" + H.enc(rep.patient_id)},
-        t("back"))) : null);
-  }
+    var table = h("table", {class: "obs", id: institution ? null : "observations"},
+      h("thead", null, head), h("tbody", null, rows));
+    if (!institution) return table;
+    var code = rep.code || {};
+    return h("div", {class: "report-inline"}, h("p", null, [code.display || code.code,
+      H.fmtDate(rep.effective), institution].filter(Boolean).join(" · ")), table);
+  };
 
   /* Start: the header in the current language, then the view the path names. */
   document.addEventListener("DOMContentLoaded", function () {

@@ -23,6 +23,7 @@
     var q = "patient=" + H.enc(patient) + "&item=" + H.enc(item);
     if (p.get("doctor")) q += "&doctor=" + H.enc(p.get("doctor"));
     if (p.get("dept")) q += "&dept=" + H.enc(p.get("dept"));
+    if (p.get("at")) q += "&at=" + H.enc(p.get("at"));
     H.api("/api/v1/recognition?" + q).then(function (r) {
       if (r.status !== 200 || !r.body) {
         H.show(h("h1", null, t("rec.title")), H.message(t("error", H.errText(r))));
@@ -51,7 +52,7 @@
           res.hr_scope ? h("span", {class: "hr"}, "HR " + res.hr_scope) : null,
           h("span", {class: "validity"}, valid ? t("rec.valid", H.fmtDate(res.valid_until))
             : t("rec.expired")),
-          openLink(res.open)),
+          openButton(rec, res)),
         decisionForm(rec, res));
     });
     H.show(h("h1", null, t("rec.title")),
@@ -66,13 +67,40 @@
         H.message(t("rec.none"), "info"));
   }
 
-  /* A result opens in this node's viewers: a study by UID, a report by its local id. */
-  function openLink(o) {
-    if (!o) return null;
-    if (o.type === "study" && o.study_uid)
-      return h("a", {href: "/ui/study?study=" + H.enc(o.study_uid)}, t("open.study"));
-    var m = o.type === "report" && /^\/api\/v1\/reports\/([^/?]+)$/.exec(o.url || "");
-    return m ? h("a", {href: "/ui/report?id=" + m[1]}, t("open.report")) : null;
+  /* A result is held by another hospital: "调取" asks this node to fetch it (POST
+   * /api/v1/retrievals, synchronous): a study is then stored here and opens in the viewer; a
+   * report comes back as JSON and is shown under the result, with its institution. */
+  function openButton(rec, res) {
+    var o = res.open || {};
+    var isStudy = o.type === "study";
+    var out = h("div", {class: "retrieved"});
+    var btn = h("button", {type: "button", class: "open"},
+      t(isStudy ? "rec.fetch.study" : "rec.fetch.report"));
+    btn.addEventListener("click", function () {
+      btn.disabled = true;
+      out.textContent = "";
+      out.appendChild(h("span", {class: "muted progress"}, t("rec.fetching")));
+      H.api("/api/v1/retrievals", {method: "POST",
+        body: {prompt_id: rec.prompt_id, result_key: res.result_key}}).then(function (r) {
+        out.textContent = "";
+        var b = r.body || {};
+        if (r.status !== 200 && r.status !== 201) {
+          out.appendChild(H.message(t("rec.fetch.failed", H.errText(r)) +
+            (b.stored ? " " + t("rec.fetch.partial", b.stored) : "")));
+          btn.disabled = false;
+          return;
+        }
+        if (isStudy) {
+          var uid = b.study_uid || o.study_uid;
+          out.appendChild(h("span", {class: "msg ok"},
+            t("rec.fetch.done", (b.stored || 0) + (b.already_held || 0)), " ",
+            h("a", {href: "/ui/study?study=" + H.enc(uid)}, t("open.study"))));
+        } else if (b.report) {
+          out.appendChild(H.reportTable(b.report, [], b.institution || res.institution));
+        }
+      });
+    });
+    return h("span", {class: "opener"}, btn, out);
   }
 
   /* 互认 / 不互认 with a reason: posted once (buttons disabled while posting and after). */
@@ -143,7 +171,8 @@
     H.show(h("h1", null, t("stats.title")), form, sections);
     sections.forEach(function (sec, i) {
       var by = ["item", "department", "month"][i];
-      var q = "by=" + by + (from ? "&from=" + H.enc(from) : "") + (to ? "&to=" + H.enc(to) : "");
+      var f = from.replace(/-/g, ""), u = to.replace(/-/g, ""); /* the API takes YYYYMMDD */
+      var q = "by=" + by + (f ? "&from=" + H.enc(f) : "") + (u ? "&to=" + H.enc(u) : "");
       H.api("/api/v1/recognition/stats?" + q).then(function (r) {
         sec.removeChild(sec.lastChild);
         if (r.status !== 200 || !r.body) {
@@ -167,12 +196,12 @@
     if (text !== undefined) el.textContent = text;
     return el;
   }
+  /* the API's rate: accepted ÷ results shown */
   function rate(r) {
     if (typeof r.rate === "number") return r.rate;
-    var d = (r.accepted || 0) + (r.rejected || 0);
-    return d ? (r.accepted || 0) / d : 0;
+    return r.shown ? (r.accepted || 0) / r.shown : 0;
   }
-  /* Horizontal bars: the recognition rate (0–100 %) of each group, accepted/rejected counts. */
+  /* Horizontal bars: the recognition rate (0–100 %) of each group, "accepted/shown". */
   function chart(rows) {
     var bar = 22, left = 160, width = 560, w = width - left - 120;
     var el = svg("svg", {class: "chart", width: width, height: rows.length * bar + 24,
@@ -185,8 +214,7 @@
       el.appendChild(svg("rect", {x: left, y: y, width: Math.round(w * v), height: bar - 6,
                                   class: "bar"}));
       el.appendChild(svg("text", {x: left + w + 6, y: y + 14},
-        Math.round(v * 100) + "% (" + (r.accepted || 0) + "/" +
-        ((r.accepted || 0) + (r.rejected || 0)) + ")"));
+        Math.round(v * 100) + "% (" + (r.accepted || 0) + "/" + (r.shown || 0) + ")"));
     });
     el.appendChild(svg("line", {x1: left, x2: left, y1: 0, y2: rows.length * bar + 4,
                                 class: "axis"}));

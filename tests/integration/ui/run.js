@@ -62,12 +62,25 @@ async function main() {
     const page = ctx.pages()[0] || (await ctx.newPage());
     page.setDefaultTimeout(T);
     const errors = [];
+    page.errors = errors;
     page.on("pageerror", (e) => errors.push(String(e)));
     // a Content-Security-Policy violation (inline style or script in the page) is a failure
     page.on("console", (m) => {
       if (m.type() === "error" && /Content Security Policy/i.test(m.text())) errors.push(m.text());
     });
 
+    if (cfg.scenario === "recognition-mock") await recognitionMock(ctx, page);
+    else await views(page);
+    check(errors.length === 0, "no script errors: " + errors.join("; "));
+  } finally {
+    await ctx.close();
+  }
+  check(summary.external.length === 0, "no request left the node: " + summary.external.join(" "));
+}
+
+// The patient, study and report views on the data test_ui.py seeded.
+async function views(page) {
+  {
     // 1. patient view by resident ID: the timeline holds the study and both lab reports
     await page.goto(cfg.base + "/ui/patient?id=" + encodeURIComponent(cfg.resident_id));
     await page.waitForSelector("#timeline li");
@@ -162,12 +175,158 @@ async function main() {
       return h && h.textContent === "Find a patient";
     }, null, "English title");
     check(true, "English interface");
-
-    check(errors.length === 0, "no script errors: " + errors.join("; "));
-  } finally {
-    await ctx.close();
   }
-  check(summary.external.length === 0, "no request left the node: " + summary.external.join(" "));
+}
+
+// The recognition prompt and statistics pages against the recognition API's contract, answered
+// by the browser itself (the API is on the branch `recognition`, not yet served by this node):
+// what the pages ask and post is recorded and checked. Retrieval opens the real viewer on the
+// study test_ui.py stored.
+async function recognitionMock(ctx, page) {
+  const posts = [], queries = [], retrievals = [];
+  const decided = {};
+  const today = new Date().toISOString().slice(0, 10).replace(/-/g, "");
+  const results = [
+    { result_key: "H37010002/study:" + cfg.study_uid, institution: "H37010002", kind: "imaging",
+      item_code: "CT-CHEST-PLAIN", item_name: "胸部CT平扫", date: "20260105", modality: "CT",
+      body_part: "CHEST", hr_scope: "province", valid_until: "20991231",
+      source: "https://gw-b:8443",
+      open: { type: "study", study_uid: cfg.study_uid,
+              dicomweb: "https://gw-b:8443/dicom-web/studies/" + cfg.study_uid }, summary: {} },
+    { result_key: "H37010005/report:7", institution: "H37010005", kind: "lab",
+      item_code: "CBC", item_name: "血常规", date: "20240101", hr_scope: "city",
+      valid_until: "20240108", source: "https://gw-e:8443",
+      open: { type: "report", url: "https://gw-e:8443/api/v1/reports/7" }, summary: {} },
+    { result_key: "H37010002/report:9", institution: "H37010002", kind: "imaging",
+      item_code: "CT-CHEST-PLAIN", item_name: "胸部CT平扫", date: today, modality: "CT",
+      body_part: "CHEST", hr_scope: "national", valid_until: "20991231",
+      source: "https://gw-b:8443",
+      open: { type: "study", study_uid: "1.2.3.4", dicomweb: "https://gw-b:8443/x" }, summary: {} },
+  ];
+  const json = (route, status, body) => route.fulfill({ status, contentType: "application/json",
+    body: JSON.stringify(body) });
+  await ctx.route(cfg.base + "/api/v1/recognition?*", (route) => {
+    queries.push(new URL(route.request().url()).searchParams);
+    json(route, 200, { patient: "P100", at: today, prompt_id: "prompt-1",
+      item: { code: "CT-CHEST-PLAIN", name: "胸部CT平扫", kind: "imaging", validity_days: 30,
+              hr_scope: "province" },
+      results, unavailable: [{ institution: "H37010003", source: "https://gw-c:8443",
+                               reason: "Connection refused" }] });
+  });
+  await ctx.route(cfg.base + "/api/v1/recognition/decisions", (route) => {
+    const b = JSON.parse(route.request().postData());
+    posts.push(b);
+    // the contract: a repeat answers 200 with the same id
+    const again = decided[b.result_key];
+    decided[b.result_key] = again || "dec-" + posts.length;
+    json(route, again ? 200 : 201, { decision_id: decided[b.result_key], repeated: !!again });
+  });
+  await ctx.route(cfg.base + "/api/v1/retrievals", (route) => {
+    const b = JSON.parse(route.request().postData());
+    retrievals.push(b);
+    if (b.result_key.includes("report:7"))
+      return json(route, 200, { result_key: b.result_key, institution: "H37010005",
+        source: "https://gw-e:8443", report: { resourceType: "DiagnosticReport", id: 7,
+          code: { code: "CBC", display: "血常规" }, effective: "20240101080000",
+          result: [{ code: { code: "HGB", display: "血红蛋白" }, value: "190", unit: "g/L",
+                     reference_range: "130-175", interpretation: "H" }] } });
+    if (b.result_key.includes("report:9"))
+      return json(route, 502, { status: "incomplete", error: "source did not answer", stored: 0 });
+    return json(route, 200, { study_uid: cfg.study_uid, source: "https://gw-b:8443",
+      status: "complete", stored: 3, already_held: 0, refused: 0, failed: 0 });
+  });
+  await ctx.route(cfg.base + "/api/v1/recognition/stats?*", (route) => {
+    const q = new URL(route.request().url()).searchParams;
+    queries.push(q);
+    if (q.get("format") === "csv")
+      return route.fulfill({ status: 200, contentType: "text/csv", body: "key,prompts\n" });
+    const by = q.get("by");
+    const rows = by === "month"
+      ? [{ key: "202601", prompts: 4, shown: 5, accepted: 3, rejected: 1,
+           by_reason: { too_old: 1 }, rate: 0.6 }]
+      : [{ key: by === "item" ? "CT-CHEST-PLAIN" : "RAD", prompts: 3, shown: 4, accepted: 1,
+           rejected: 2, by_reason: { other: 1, emergency: 1 }, rate: 0.25 },
+         { key: by === "item" ? "CBC" : "ICU", prompts: 1, shown: 1, accepted: 1,
+           rejected: 0, by_reason: {}, rate: 1 }];
+    json(route, 200, { by, rows });
+  });
+
+  // the prompt: newest first, validity, HR scope, the unavailable peer
+  await page.goto(cfg.base + "/ui/recognition?patient=P100&item=CT-CHEST-PLAIN&order=ORD-9" +
+                  "&doctor=D1&dept=RAD&visit=V-9");
+  await page.waitForSelector("#results li");
+  const q0 = queries[0];
+  check(q0.get("patient") === "P100" && q0.get("item") === "CT-CHEST-PLAIN" &&
+        q0.get("doctor") === "D1" && q0.get("dept") === "RAD", "query carries the URL's values");
+  const keys = await page.$$eval("#results li", (lis) => lis.map((l) => l.getAttribute("data-key")));
+  check(keys.join() === [results[2], results[0], results[1]].map((r) => r.result_key).join(),
+    "results newest first");
+  const text = await page.$$eval("#results li", (lis) => lis.map((l) => l.textContent));
+  check(text[1].includes("可互认至 2099-12-31") && text[1].includes("H37010002") &&
+        text[1].includes("2026-01-05") && text[1].includes("province"), "validity, institution, date, HR scope");
+  check(text[2].includes("已过期"), "expired result marked 已过期");
+  check((await page.textContent(".unavailable")).includes("H37010003"), "unavailable peer listed");
+  await shot(page, "recognition");
+
+  // 互认, double-clicked: one decision posted, confirmed with its id
+  const r0 = "#results li[data-key='" + results[0].result_key + "']";
+  await page.dblclick(r0 + " button.accept");
+  await page.waitForSelector(r0 + " .decision-status.ok");
+  check(posts.length === 1, "a double click posts once (" + posts.length + ")");
+  const p0 = posts[0];
+  check(p0.prompt_id === "prompt-1" && p0.decision === "accepted" && p0.order_id === "ORD-9" &&
+        p0.doctor === "D1" && p0.department === "RAD" && p0.visit_id === "V-9",
+        "decision body: " + JSON.stringify(p0));
+  check((await page.textContent(r0 + " .decision-status")).includes("dec-1"), "decision confirmed");
+  check(await page.$eval(r0 + " button.accept", (b) => b.disabled), "buttons stay disabled");
+
+  // 不互认 with "other": the free text is required, then posted
+  const r2 = "#results li[data-key='" + results[2].result_key + "']";
+  await page.click(r2 + " button.reject");
+  await page.selectOption(r2 + " select.reason", "other");
+  await page.click(r2 + " button.confirm");
+  await page.waitForSelector(r2 + " .decision-status.error");
+  check(posts.length === 1, "nothing posted without the reason's text");
+  await page.fill(r2 + " input.reason-text", "患者已转院复查");
+  await page.click(r2 + " button.confirm");
+  await page.waitForSelector(r2 + " .decision-status.ok");
+  const p1 = posts[1];
+  check(p1 && p1.decision === "rejected" && p1.reason === "other" &&
+        p1.reason_text === "患者已转院复查", "rejection posted with reason and text");
+  await shot(page, "recognition-decided");
+
+  // retrieval: a failing source says so; a study opens in the viewer; a report shows inline
+  await page.click(r2 + " button.open");
+  await page.waitForSelector(r2 + " .retrieved .msg.error");
+  const r1 = "#results li[data-key='" + results[1].result_key + "']";
+  await page.click(r1 + " button.open");
+  await page.waitForSelector(r1 + " .report-inline tr.abnormal[data-code=HGB]");
+  check((await page.textContent(r1 + " .report-inline")).includes("H37010005"),
+    "retrieved report shown with its institution");
+  await page.click(r0 + " button.open");
+  await page.waitForSelector(r0 + " .retrieved a");
+  check(retrievals.length === 3 && retrievals[2].prompt_id === "prompt-1", "retrievals posted");
+  await page.click(r0 + " .retrieved a");
+  const v = await viewLoaded(page);
+  check(v.w > 0, "retrieved study opens in the viewer");
+
+  // statistics: three groupings, SVG bars, reasons, CSV links, dates as YYYYMMDD
+  queries.length = 0;
+  await page.goto(cfg.base + "/ui/stats?from=2026-01-01&to=2026-12-31");
+  for (const by of ["item", "department", "month"])
+    await page.waitForSelector("#stats-" + by + " svg rect.bar");
+  check(queries.every((q) => q.get("from") === "20260101" && q.get("to") === "20261231"),
+    "stats asked with YYYYMMDD dates");
+  const bars = await page.$$eval("#stats-item svg rect.bar", (r) => r.map((x) => +x.getAttribute("width")));
+  const track = await page.$eval("#stats-item svg rect.track", (x) => +x.getAttribute("width"));
+  check(bars.length === 2 && bars[0] === Math.round(track * 0.25) && bars[1] === track,
+    "bars drawn to the rates");
+  const dept = await page.textContent("#stats-department table");
+  check(dept.includes("急诊抢救") && dept.includes("其他") && dept.includes("25%"),
+    "counts by rejection reason");
+  const csv = await page.getAttribute("#stats-month a.csv", "href");
+  check(csv.includes("by=month") && csv.includes("format=csv"), "CSV link");
+  await shot(page, "stats");
 }
 
 main().then(() => {
