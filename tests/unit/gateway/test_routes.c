@@ -1,5 +1,6 @@
 /* test_routes.c: the route table's promises: DICOMweb serves staff and peer gateways and never
- * insurers; every streamed-body route is also a routed endpoint of the same method. */
+ * insurers; every streamed-body route is also a routed endpoint of the same method; the web
+ * page serves staff only, its page views audited, and its embedded files are typed and small. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "ui_files.h"
 
 static int is_dicomweb(const char *pattern)
 {
@@ -53,11 +55,54 @@ static void test_body_routes_are_routes(void **state)
     assert_int_equal(nb, 0);
 }
 
+static void test_ui_routes(void **state)
+{
+    (void)state;
+    size_t n, ui = 0;
+    const http_route *r = api_routes("hospital", &n);
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(r[i].pattern, "/ui", 3) != 0)
+            continue;
+        ui++;
+        assert_int_equal(r[i].roles, HTTP_ROLES_STAFF);
+        if (strncmp(r[i].pattern, "/ui/static/", 11) == 0)
+            assert_null(r[i].audit_action);
+        else
+            assert_string_equal(r[i].audit_action, "ui.view");
+    }
+    assert_int_equal(ui, 4);
+    r = api_routes("directory", &n);
+    for (size_t i = 0; i < n; i++)
+        assert_false(strncmp(r[i].pattern, "/ui", 3) == 0);
+}
+
+static void test_ui_files(void **state)
+{
+    (void)state;
+    size_t total = 0, index = 0;
+    assert_true(ui_nfiles >= 5);
+    for (size_t i = 0; i < ui_nfiles; i++) {
+        assert_string_not_equal(ui_content_type(ui_files[i].name), "application/octet-stream");
+        assert_int_equal(ui_files[i].data[ui_files[i].len], 0); /* NUL-terminated */
+        assert_true(ui_files[i].len > 0);
+        total += ui_files[i].len;
+        index += strcmp(ui_files[i].name, "index.html") == 0;
+    }
+    assert_int_equal(index, 1);
+    assert_true(total < 150 * 1024); /* the page weight without images */
+    assert_string_equal(ui_content_type("app.js"), "text/javascript; charset=utf-8");
+    assert_string_equal(ui_content_type("app.css"), "text/css; charset=utf-8");
+    assert_string_equal(ui_content_type("index.html"), "text/html; charset=utf-8");
+    assert_string_equal(ui_content_type("noext"), "application/octet-stream");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dicomweb_roles),
         cmocka_unit_test(test_body_routes_are_routes),
+        cmocka_unit_test(test_ui_routes),
+        cmocka_unit_test(test_ui_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
