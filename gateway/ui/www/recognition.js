@@ -68,36 +68,60 @@
   }
 
   /* A result is held by another hospital: "调取" asks this node to fetch it (POST
-   * /api/v1/retrievals, synchronous): a study is then stored here and opens in the viewer; a
-   * report comes back as JSON and is shown under the result, with its institution. */
+   * /api/v1/retrievals): a study is fetched in the background with its progress shown, then
+   * opens in the viewer; a report comes back as JSON and is shown under the result, with its
+   * institution. */
   function openButton(rec, res) {
     var o = res.open || {};
     var isStudy = o.type === "study";
     var out = h("div", {class: "retrieved"});
     var btn = h("button", {type: "button", class: "open"},
       t(isStudy ? "rec.fetch.study" : "rec.fetch.report"));
+    function finished(r) {
+      out.textContent = "";
+      var b = r.body || {};
+      if ((r.status !== 200 && r.status !== 201) || b.status === "incomplete") {
+        out.appendChild(H.message(t("rec.fetch.failed", H.errText(r)) +
+          (b.stored ? " " + t("rec.fetch.partial", b.stored) : "")));
+        btn.disabled = false;
+        return;
+      }
+      if (isStudy) {
+        var uid = b.study_uid || o.study_uid;
+        out.appendChild(h("span", {class: "msg ok"},
+          t("rec.fetch.done", (b.stored || 0) + (b.already_held || 0)), " ",
+          h("a", {href: "/ui/study?study=" + H.enc(uid)}, t("open.study"))));
+      } else if (b.report) {
+        out.appendChild(H.reportTable(b.report, [], b.institution || res.institution));
+      }
+    }
+    /* a background retrieval (202): poll its progress until it is complete or cut short */
+    function poll(url, started) {
+      H.api(url).then(function (r) {
+        var b = r.body || {};
+        if (r.status === 200 && b.status === "running") {
+          progress.textContent = t("rec.fetching") + " " + t("rec.fetch.count", b.stored || 0);
+          setTimeout(function () { poll(url, started); }, 500);
+        } else {
+          if (r.status === 200 && !b.study_uid) b.study_uid = started.study_uid;
+          finished(r);
+        }
+      });
+    }
+    var progress = h("span", {class: "muted progress"});
     btn.addEventListener("click", function () {
       btn.disabled = true;
       out.textContent = "";
-      out.appendChild(h("span", {class: "muted progress"}, t("rec.fetching")));
-      H.api("/api/v1/retrievals", {method: "POST",
-        body: {prompt_id: rec.prompt_id, result_key: res.result_key}}).then(function (r) {
-        out.textContent = "";
+      progress.textContent = t("rec.fetching");
+      out.appendChild(progress);
+      var body = {prompt_id: rec.prompt_id, result_key: res.result_key};
+      if (isStudy) body.background = true; /* a study can take minutes: show its progress */
+      H.api("/api/v1/retrievals", {method: "POST", body: body}).then(function (r) {
         var b = r.body || {};
-        if (r.status !== 200 && r.status !== 201) {
-          out.appendChild(H.message(t("rec.fetch.failed", H.errText(r)) +
-            (b.stored ? " " + t("rec.fetch.partial", b.stored) : "")));
-          btn.disabled = false;
-          return;
-        }
-        if (isStudy) {
-          var uid = b.study_uid || o.study_uid;
-          out.appendChild(h("span", {class: "msg ok"},
-            t("rec.fetch.done", (b.stored || 0) + (b.already_held || 0)), " ",
-            h("a", {href: "/ui/study?study=" + H.enc(uid)}, t("open.study"))));
-        } else if (b.report) {
-          out.appendChild(H.reportTable(b.report, [], b.institution || res.institution));
-        }
+        if (r.status === 202 && b.progress && /^\/api\/v1\/retrievals\//.test(b.progress))
+          poll(b.progress, b);
+        else
+          finished(r);
       });
     });
     return h("span", {class: "opener"}, btn, out);

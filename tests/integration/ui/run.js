@@ -232,8 +232,15 @@ async function recognitionMock(ctx, page) {
                      reference_range: "130-175", interpretation: "H" }] } });
     if (b.result_key.includes("report:9"))
       return json(route, 502, { status: "incomplete", error: "source did not answer", stored: 0 });
-    return json(route, 200, { study_uid: cfg.study_uid, source: "https://gw-b:8443",
-      status: "complete", stored: 3, already_held: 0, refused: 0, failed: 0 });
+    // a study: in the background (202), its progress polled
+    return json(route, 202, { retrieval_id: "r-1", status: "running",
+      progress: "/api/v1/retrievals/r-1", study_uid: cfg.study_uid });
+  });
+  let polls = 0;
+  await ctx.route(cfg.base + "/api/v1/retrievals/r-1", (route) => {
+    polls++;
+    json(route, 200, polls < 2 ? { status: "running", stored: 1, already_held: 0 }
+      : { status: "complete", stored: 3, already_held: 0, refused: 0, failed: 0 });
   });
   await ctx.route(cfg.base + "/api/v1/recognition/stats?*", (route) => {
     const q = new URL(route.request().url()).searchParams;
@@ -305,7 +312,10 @@ async function recognitionMock(ctx, page) {
     "retrieved report shown with its institution");
   await page.click(r0 + " button.open");
   await page.waitForSelector(r0 + " .retrieved a");
-  check(retrievals.length === 3 && retrievals[2].prompt_id === "prompt-1", "retrievals posted");
+  check(retrievals.length === 3 && retrievals[2].prompt_id === "prompt-1" &&
+        retrievals[2].background === true && !retrievals[1].background, "retrievals posted");
+  check(polls >= 2 && (await page.textContent(r0 + " .retrieved")).includes("3"),
+    "background retrieval polled to completion");
   await page.click(r0 + " .retrieved a");
   const v = await viewLoaded(page);
   check(v.w > 0, "retrieved study opens in the viewer");
