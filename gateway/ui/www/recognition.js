@@ -38,7 +38,8 @@
     var results = (rec.results || []).slice().sort(function (a, b) {
       return a.date < b.date ? 1 : a.date > b.date ? -1 : 0;
     });
-    var today = H.today();
+    /* validity is counted on the prompt's day (at, YYYYMMDD), today unless the HIS set it */
+    var today = rec.at ? H.fmtDate(rec.at) : H.today();
     var cards = results.map(function (res) {
       var valid = res.valid_until && H.fmtDate(res.valid_until) >= today;
       return h("li", {class: "result " + (valid ? "valid" : "expired"),

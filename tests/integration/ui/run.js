@@ -70,6 +70,7 @@ async function main() {
     });
 
     if (cfg.scenario === "recognition-mock") await recognitionMock(ctx, page);
+    else if (cfg.scenario === "recognition-live") await recognitionLive(page);
     else await views(page);
     check(errors.length === 0, "no script errors: " + errors.join("; "));
   } finally {
@@ -337,6 +338,67 @@ async function recognitionMock(ctx, page) {
   const csv = await page.getAttribute("#stats-month a.csv", "href");
   check(csv.includes("by=month") && csv.includes("format=csv"), "CSV link");
   await shot(page, "stats");
+}
+
+// The recognition prompt on hospital A with the real recognition API: B's CT listed, a
+// 不互认 recorded once, the study fetched from B and opened, the statistics counting it; then
+// the time from URL launch to a usable prompt, measured cfg.runs times (printed, not asserted).
+async function recognitionLive(page) {
+  const url = cfg.base + "/ui/recognition?patient=" + cfg.patient + "&item=" + cfg.item +
+    "&order=ORD-9&doctor=D1&dept=RAD&visit=V-9&at=" + cfg.at;
+  await page.goto(url);
+  await page.waitForSelector("#results li");
+  const li = "#results li[data-key='" + cfg.result_key + "']";
+  const text = await page.textContent(li);
+  check(text.includes(cfg.institution) && text.includes("可互认至 " + cfg.valid_until) &&
+        text.includes("2024-01-05"), "B's CT listed with its validity: " + text);
+  await shot(page, "recognition-live");
+
+  // 不互认 (too old), the confirm button double-clicked: recorded once
+  await page.click(li + " button.reject");
+  await page.selectOption(li + " select.reason", "too_old");
+  await page.dblclick(li + " button.confirm");
+  await page.waitForSelector(li + " .decision-status.ok");
+  summary.decision = await page.textContent(li + " .decision-status");
+  check(summary.decision.includes("不互认"), "decision confirmed: " + summary.decision);
+
+  // fetch the study from B (in the background) and open it: an image decoded, a scroll
+  await page.click(li + " button.open");
+  await page.waitForSelector(li + " .retrieved a");
+  await page.click(li + " .retrieved a");
+  let v = await viewLoaded(page);
+  check(v.w > 0 && v.index === "0", "retrieved image decoded");
+  const box = await page.locator("#stage").boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, 120);
+  await page.waitForSelector("#view[data-index='1']");
+  v = await viewLoaded(page);
+  check(v.w > 0, "scrolled to the second image");
+  await shot(page, "recognition-study");
+
+  // the statistics page counts the rejection
+  await page.goto(cfg.base + "/ui/stats?from=2000-01-01&to=2999-12-31");
+  await page.waitForSelector("#stats-item table tr[data-key='" + cfg.item + "']");
+  const row = await page.textContent("#stats-item table tr[data-key='" + cfg.item + "']");
+  const head = await page.textContent("#stats-item table thead");
+  check(head.includes("结果时间过久"), "rejection reason column");
+  summary.stats_row = row;
+  await shot(page, "stats-live");
+
+  // launch to usable prompt (timeline and candidates shown), cfg.runs times
+  const times = [];
+  for (let i = 0; i < (cfg.runs || 0); i++) {
+    const t0 = Date.now();
+    await page.goto(url);
+    await page.waitForSelector(li + " button.accept");
+    times.push(Date.now() - t0);
+  }
+  if (times.length) {
+    times.sort((a, b) => a - b);
+    summary.launch_ms = { runs: times.length, p50: times[Math.floor(times.length * 0.5)],
+      p95: times[Math.min(times.length - 1, Math.ceil(times.length * 0.95) - 1)],
+      max: times[times.length - 1] };
+  }
 }
 
 main().then(() => {
