@@ -213,6 +213,24 @@ static const char *const steps[] = {
     " patient_id TEXT NOT NULL, visit_number TEXT NOT NULL,"
     " jws BLOB NOT NULL, created_at INTEGER NOT NULL,"
     " UNIQUE (insurer, request_id));",
+
+    /* recognition (recognition.c): each prompt shown to a doctor (who, which item, the
+     * patient's pseudonym only) with the results it listed, and the doctors' decisions, one per
+     * (prompt, result); day = YYYYMMDD (UTC) of the prompt, the key of the statistics. */
+    "CREATE TABLE rec_prompts ("
+    " pk INTEGER PRIMARY KEY, prompt_id TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,"
+    " day TEXT NOT NULL, pseudonym TEXT NOT NULL, item_code TEXT NOT NULL,"
+    " doctor TEXT, department TEXT, actor TEXT);"
+    "CREATE INDEX rec_prompts_day ON rec_prompts(day);"
+    "CREATE TABLE rec_shown ("
+    " prompt_pk INTEGER NOT NULL REFERENCES rec_prompts(pk), result_key TEXT NOT NULL,"
+    " institution TEXT NOT NULL, PRIMARY KEY (prompt_pk, result_key)) WITHOUT ROWID;"
+    "CREATE TABLE rec_decisions ("
+    " pk INTEGER PRIMARY KEY, decision_id TEXT NOT NULL UNIQUE,"
+    " prompt_pk INTEGER NOT NULL REFERENCES rec_prompts(pk), result_key TEXT NOT NULL,"
+    " decision TEXT NOT NULL CHECK (decision IN ('accepted','rejected')), reason TEXT,"
+    " reason_text TEXT, doctor TEXT, department TEXT, order_id TEXT, visit_id TEXT,"
+    " created_at INTEGER NOT NULL, UNIQUE (prompt_pk, result_key));",
 };
 
 int huren_index__schema_latest(void)

@@ -62,5 +62,7 @@ extern const struct CMUnitTest query_tests[];
 extern const size_t query_ntests;
 extern const struct CMUnitTest records_tests[];
 extern const size_t records_ntests;
+extern const struct CMUnitTest recognition_tests[];
+extern const size_t recognition_ntests;
 
 #endif
