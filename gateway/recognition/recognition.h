@@ -1,0 +1,26 @@
+/* recognition.h: mutual recognition (鲁医互认) on a hospital node: the query that finds a
+ * patient's recognisable results at every hospital (directory lookup, then metadata from the
+ * holding peers in parallel), the doctors' decisions and the statistics. Its state (the
+ * catalogue and the region key) is loaded once at start and immutable afterwards. */
+#ifndef HUREN_GATEWAY_RECOGNITION_H
+#define HUREN_GATEWAY_RECOGNITION_H
+
+#include <stddef.h>
+
+#include "http.h"
+#include "node.h"
+
+/* Role hospital with [directory] url, region_key, institution and catalogue set: load them
+ * into n->recognition. Otherwise leave it NULL (the endpoints answer 503). Returns -1 with err
+ * when they are set but cannot be loaded. */
+int recognition_start(node *n, char *err, size_t errlen);
+void recognition_stop(node *n); /* NULL-safe */
+
+/* GET /api/v1/recognition?patient=&item=[&at=&doctor=&dept=] (api_recognition.c) */
+int api_recognition_query(http_request *req, http_response *res);
+/* POST /api/v1/recognition/decisions (api_decisions.c) */
+int api_recognition_decision(http_request *req, http_response *res);
+/* GET /api/v1/recognition/stats?from=&to=&by=item|department|institution|month[&format=csv] */
+int api_recognition_stats(http_request *req, http_response *res);
+
+#endif
