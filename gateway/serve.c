@@ -9,7 +9,6 @@
 #include "dimse.h"
 #include "hl7feed.h"
 #include "log.h"
-#include "recognition.h"
 #include "node.h"
 
 #include <signal.h>
@@ -116,8 +115,7 @@ int cmd_serve(const config *cfg)
              cfg->path ? ", config " : " (embedded defaults)", cfg->path ? cfg->path : "");
     if (node_open_index(&n, err, sizeof err) < 0 || audit_open(&n, err, sizeof err) < 0 ||
         auth_table_build(cfg, &n.auth, err, sizeof err) < 0 ||
-        (strcmp(cfg->role, "hospital") == 0 && claims_open(&n, err, sizeof err) < 0) ||
-        recognition_start(&n, err, sizeof err) < 0) {
+        (strcmp(cfg->role, "hospital") == 0 && claims_open(&n, err, sizeof err) < 0)) {
         log_error("%s", err);
         goto done;
     }
@@ -140,7 +138,6 @@ done:
     audit_close(&n);
     auth_table_free(n.auth);
     claims_close(&n);
-    recognition_stop(&n);
     if (allowed)
         free(allowed[0]);
     free(allowed);

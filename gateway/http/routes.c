@@ -4,7 +4,6 @@
  * listed before the handler runs. Insurers reach no DICOMweb or records endpoint. */
 #include "api.h"
 #include "dicomweb.h"
-#include "recognition.h"
 
 #include <string.h>
 
@@ -55,12 +54,6 @@ static const http_route hospital_routes[] = {
     {"DELETE", "/api/v1/consents/*", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
     {"POST", "/api/v1/claims", api_claim_create, HTTP_ROLE_INSURER, "claims.create"},
     {"GET", "/api/v1/claims/*", api_claim_get, HTTP_ROLE_INSURER, "claims.read"},
-    /* mutual recognition (鲁医互认): the query across hospitals, decisions, statistics */
-    {"GET", "/api/v1/recognition", api_recognition_query, HTTP_ROLES_STAFF, "recognition.query"},
-    {"POST", "/api/v1/recognition/decisions", api_recognition_decision, HTTP_ROLES_STAFF,
-     "recognition.decision"},
-    {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
-     "recognition.stats"},
 };
 
 /* Routes whose request bodies stream to a sink instead of the bounded buffer. */
