@@ -21,6 +21,7 @@ static const struct {
 int cli_parse(int argc, char **argv, const char *usage, config *cfg, int *first_operand)
 {
     struct option longopts[NFLAGS + 3];
+    memset(cfg, 0, sizeof *cfg); /* the caller frees it whatever we return (--help too) */
     for (size_t i = 0; i < NFLAGS; i++)
         longopts[i] = (struct option){flag_keys[i].flag, required_argument, NULL, 1000 + (int)i};
     longopts[NFLAGS] = (struct option){"config", required_argument, NULL, 'c'};

@@ -74,6 +74,25 @@ static const cfg_key cfg_table[] = {
     {"claims", "rate_per_minute", CFG_INT, "60", 1, 1000000, NULL, OFF(claims_rate)},
     {"claims", "burst", CFG_INT, "20", 1, 100000, NULL, OFF(claims_burst)},
     {"claims", "max_body", CFG_INT, "4096", 256, 1048576, NULL, OFF(claims_max_body)},
+    {"directory", "publish", CFG_BOOL, "no", 0, 0, NULL, OFF(dir_publish)},
+    {"directory", "url", CFG_STR, "", 0, 1000, NULL, OFF(dir_url)},
+    {"directory", "region_key", CFG_STR, "", 0, 4000, NULL, OFF(dir_region_key)},
+    {"directory", "institution", CFG_STR, "", 0, 64, NULL, OFF(dir_institution)},
+    {"directory", "source_url", CFG_STR, "", 0, 500, NULL, OFF(dir_source_url)},
+    {"directory", "hr_scope", CFG_ENUM, "none", 0, 0, "none|city|province|national",
+     OFF(dir_hr_scope)},
+    {"directory", "qualified_from", CFG_STR, "", 0, 8, NULL, OFF(dir_qualified_from)},
+    {"directory", "qualified_to", CFG_STR, "", 0, 8, NULL, OFF(dir_qualified_to)},
+    {"directory", "catalogue", CFG_STR, "", 0, 4000, NULL, OFF(dir_catalogue)},
+    {"directory", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(dir_tls_cert)},
+    {"directory", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(dir_tls_key)},
+    {"directory", "tls_ca", CFG_STR, "", 0, 4000, NULL, OFF(dir_tls_ca)},
+    {"directory", "batch_size", CFG_INT, "500", 1, 10000, NULL, OFF(dir_batch_size)},
+    {"directory", "retry_min_ms", CFG_INT, "1000", 10, 3600000, NULL, OFF(dir_retry_min_ms)},
+    {"directory", "retry_max_ms", CFG_INT, "300000", 10, 86400000, NULL, OFF(dir_retry_max_ms)},
+    {"directory", "timeout", CFG_INT, "30", 1, 3600, NULL, OFF(dir_timeout)},
+    {"directory", "poll_ms", CFG_INT, "1000", 10, 60000, NULL, OFF(dir_poll_ms)},
+    {"directory", "max_batch", CFG_INT, "1000", 1, 10000, NULL, OFF(dir_max_batch)},
 };
 
 #define AES_SECTION "dicom_aes"
@@ -353,6 +372,8 @@ int config_validate(const config *cfg, char *err, size_t errlen)
         return -1;
     }
     if (config__clients_validate(cfg, err, errlen) < 0)
+        return -1;
+    if (config__directory_validate(cfg, err, errlen) < 0)
         return -1;
     const long ports[] = {cfg->dicom_port, cfg->http_port, cfg->hl7_port};
     for (int i = 0; i < 3; i++)

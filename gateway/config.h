@@ -83,6 +83,26 @@ typedef struct config {
     long claims_rate;          /* requests per minute per insurer */
     long claims_burst;         /* requests an insurer may send at once */
     long claims_max_body;      /* bytes of a claim request */
+    /* [directory]: publishing to the regional directory (role hospital) and serving it
+     * (role directory); cross-key checks in config_directory.c */
+    int dir_publish;             /* hospital: publish stored studies and reports */
+    char *dir_url;               /* https://directory:8443 (the base URL) */
+    char *dir_region_key;        /* hex key, or the path of a file holding it */
+    char *dir_institution;       /* this institution's code, as the directory knows it */
+    char *dir_source_url;        /* this gateway's URL as peers reach it */
+    char *dir_hr_scope;          /* none | city | province | national: HR qualification */
+    char *dir_qualified_from;    /* YYYYMMDD */
+    char *dir_qualified_to;      /* YYYYMMDD */
+    char *dir_catalogue;         /* the recognition catalogue (CSV), "" = none */
+    char *dir_tls_cert;          /* client certificate towards the directory ("" = [http]'s) */
+    char *dir_tls_key;
+    char *dir_tls_ca;            /* CAs that may sign the directory's certificate */
+    long dir_batch_size;         /* entries per POST */
+    long dir_retry_min_ms;       /* backoff after a failed send, doubled up to retry_max_ms */
+    long dir_retry_max_ms;
+    long dir_timeout;            /* seconds for one POST */
+    long dir_poll_ms;            /* idle wait between outbox reads */
+    long dir_max_batch;          /* directory: most entries one POST may carry */
     /* [client "NAME"] sections */
     config_client clients[CONFIG_MAX_CLIENTS];
     size_t nclients;
@@ -105,5 +125,15 @@ const config_ae *config_find_ae(const config *cfg, const char *title);
 /* Is this bind address a loopback address (127.0.0.0/8, ::1)? */
 int config_is_loopback(const char *address);
 void config_free(config *cfg);
+/* [directory] checks that span keys (config_directory.c): a publishing node needs the URL, the
+ * region key (readable, long enough) and its institution; dates and the catalogue must parse.
+ * Returns -1 with a reason in err. */
+int config__directory_validate(const config *cfg, char *err, size_t errlen);
+#define CONFIG_REGION_KEY_MAX 64
+/* The region key of [directory] region_key: the value itself when it is 32 to 128 hex digits,
+ * else the file it names, which must hold such hex digits (surrounding space ignored). Returns
+ * the key's length in bytes, or -1 with a reason in err (never the key). */
+int config_region_key(const config *cfg, unsigned char key[CONFIG_REGION_KEY_MAX], char *err,
+                      size_t errlen);
 
 #endif

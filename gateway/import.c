@@ -8,6 +8,7 @@
 #include "ingest_dicom.h"
 #include "log.h"
 #include "node.h"
+#include "publisher.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -212,6 +213,11 @@ int cmd_import(const config *cfg, int npaths, char *const paths[])
         log_error("%s", err);
         return 1;
     }
+    if (publisher_attach(&n, err, sizeof err) < 0) { /* imported records are published too */
+        log_error("directory: %s", err);
+        huren_index_close(n.index);
+        return 1;
+    }
     import_run r = {.n = &n, .progress = isatty(STDERR_FILENO), .counting = 1};
     for (int i = 0; i < npaths; i++)
         walk(&r, paths[i], 0);
@@ -219,6 +225,7 @@ int cmd_import(const config *cfg, int npaths, char *const paths[])
     for (int i = 0; i < npaths; i++)
         walk(&r, paths[i], 0);
     show_progress(&r, 1);
+    publisher_stop(&n);
     huren_index_close(n.index);
     printf("imported %zu files: %zu stored, %zu duplicates, %zu replaced, %zu skipped (not "
            "DICOM), %zu rejected, %zu failed\n",

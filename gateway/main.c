@@ -69,7 +69,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "huren: unknown command \"%s\"\n\n%s", cmd, usage_main);
         return EXIT_USAGE;
     }
-    config cfg = {0}; /* --help returns before the defaults are set, then frees */
+    config cfg;
     int first = 0;
     int rc = cli_parse(argc - 1, argv + 1, usage, &cfg, &first);
     if (rc != 0) {

@@ -17,6 +17,10 @@ typedef struct metrics {
     atomic_uint_fast64_t hl7_stored, hl7_duplicate; /* HL7 messages stored / re-sent, kept once */
     atomic_uint_fast64_t hl7_refused;          /* refused: unsupported or invalid (AE/AR) */
     atomic_uint_fast64_t hl7_failures;         /* the archive could not store them */
+    /* role directory: entries received by outcome, lookups (directory_api.c) */
+    atomic_uint_fast64_t dir_stored, dir_replaced, dir_ignored, dir_refused;
+    atomic_uint_fast64_t dir_batches_refused;  /* whole POSTs refused (malformed, too big) */
+    atomic_uint_fast64_t dir_lookups;
 } metrics;
 
 #endif

@@ -9,7 +9,9 @@
 #include "dimse.h"
 #include "hl7feed.h"
 #include "log.h"
+#include "recognition.h"
 #include "node.h"
+#include "publisher.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -119,6 +121,14 @@ int cmd_serve(const config *cfg)
         log_error("%s", err);
         goto done;
     }
+    if (publisher_start(&n, err, sizeof err) < 0) { /* before anything can be stored */
+        log_error("directory: %s", err);
+        goto done;
+    }
+    if (recognition_start(&n, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto done;
+    }
     if (strcmp(cfg->role, "hospital") == 0 && start_dicom(&n, &allowed) < 0)
         goto done;
     if (strcmp(cfg->role, "hospital") == 0 && hl7feed_start(&n) < 0)
@@ -134,10 +144,12 @@ done:
     http_server_stop(n.http);
     huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);
     huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
+    publisher_stop(&n);
     huren_index_close(n.index);
     audit_close(&n);
     auth_table_free(n.auth);
     claims_close(&n);
+    recognition_stop(&n);
     if (allowed)
         free(allowed[0]);
     free(allowed);

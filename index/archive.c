@@ -106,6 +106,7 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
     pthread_mutex_init(&idx->qlock, NULL);
     pthread_cond_init(&idx->qcond, NULL);
     pthread_mutex_init(&idx->rlock, NULL);
+    pthread_mutex_init(&idx->dirlock, NULL);
     if (!(idx->batch = calloc((size_t)idx->batch_max, sizeof(*idx->batch)))) {
         snprintf(ebuf, sizeof(ebuf), "out of memory");
         goto done;
@@ -151,6 +152,8 @@ void huren_index_close(huren_index *idx)
         sqlite3_close(idx->readers[i]);
     huren_index__rows_finalize(idx->rows);
     huren_index__recrows_finalize(idx->recrows);
+    huren_index__dirrows_finalize(idx->dirrows);
+    huren_index__outrows_finalize(idx->outrows);
     sqlite3_close(idx->wdb); /* the last connection checkpoints and removes the WAL */
     if (idx->pending_fd >= 0)
         close(idx->pending_fd);
@@ -158,6 +161,7 @@ void huren_index_close(huren_index *idx)
     pthread_mutex_destroy(&idx->qlock);
     pthread_cond_destroy(&idx->qcond);
     pthread_mutex_destroy(&idx->rlock);
+    pthread_mutex_destroy(&idx->dirlock);
     free(idx->batch);
     free(idx->data_dir);
     free(idx->blob_dir);

@@ -178,6 +178,17 @@ struct huren_index {
     int pending_fd;
     off_t pending_off;
 
+    /* the directory and the outbox (directory.c, outbox.c): statements on the writer
+     * connection, prepared on first use by whoever holds the writer; the publish hook */
+    struct huren_index__dirrows *dirrows;
+    struct huren_index__outrows *outrows;
+    huren_index_publish_fn publish_fn;
+    void *publish_payload;
+    /* directory batches waiting to share one commit (directory.c) */
+    pthread_mutex_t dirlock;
+    struct huren_index__dirjob *dirq;
+    int dir_leader;
+
     /* idle reader connections */
     pthread_mutex_t rlock;
     sqlite3 *readers[HUREN_INDEX__READERS_IDLE];
@@ -209,5 +220,19 @@ void huren_index__params_free(huren_index__params *p);
  * the unit tests' EXPLAIN QUERY PLAN checks. */
 int huren_index__find_sql(const huren_index *idx, const huren_index_query *q,
                           huren_index__strbuf *sql, huren_index__params *params);
+
+/* ---- the directory and publishing to it (directory.c, outbox.c) ---- */
+typedef struct huren_index__dirrows huren_index__dirrows;
+typedef struct huren_index__outrows huren_index__outrows;
+void huren_index__dirrows_finalize(huren_index__dirrows *r);
+void huren_index__outrows_finalize(huren_index__outrows *r);
+/* The lookup's SELECT, for the unit tests' EXPLAIN QUERY PLAN check. */
+const char *huren_index__dir_find_sql(void);
+/* Inside the writer's transaction (the caller holds a savepoint): ask the publish hook about
+ * the study just written / the reports a message just stored (and, for patient updates and
+ * merges, every record of the patient), queueing new versions in the outbox. No-ops without
+ * a hook. */
+int huren_index__outbox_study(huren_index *idx, const char *study_uid);
+int huren_index__outbox_records(huren_index *idx, const huren_index_records *recs);
 
 #endif

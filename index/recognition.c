@@ -1,4 +1,4 @@
-/* recognition.c: the records of mutual recognition (schema 7): prompts (a recognition query
+/* recognition.c: the records of mutual recognition (schema 8): prompts (a recognition query
  * answered to a doctor, under the patient's pseudonym, with the results it listed), decisions
  * (one per listed result and prompt, a repeated one recognised as such) and the statistics
  * grouped by item, department, institution or month. The reason codes are the gateway's. */

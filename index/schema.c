@@ -214,7 +214,34 @@ static const char *const steps[] = {
     " jws BLOB NOT NULL, created_at INTEGER NOT NULL,"
     " UNIQUE (insurer, request_id));",
 
-    /* recognition (recognition.c): each prompt shown to a doctor (who, which item, the
+    /* 7: the regional directory and publishing to it (directory.c, outbox.c).
+     * dir_entries (role directory): where a patient's records are, under a pseudonym only;
+     * its primary key starts with the pseudonym (so that it can be partitioned by it) and
+     * clusters a patient's entries together (WITHOUT ROWID); a lookup reads one key range.
+     * outbox (role hospital): entries waiting to be sent, written in the transaction of the
+     * study or report they announce; publish_state: the last version queued per record and
+     * its pseudonym ('' = not publishable, e.g. no national id) and content hash. */
+    "CREATE TABLE dir_entries ("
+    " pseudonym TEXT NOT NULL, institution TEXT NOT NULL, record_key TEXT NOT NULL,"
+    " version INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " item_code TEXT, item_name TEXT, modality TEXT, body_part TEXT, item_date TEXT,"
+    " hr INTEGER NOT NULL DEFAULT 0, hr_scope TEXT, qualified_from TEXT, qualified_to TEXT,"
+    " source_url TEXT, status TEXT, revision INTEGER,"
+    " deleted INTEGER NOT NULL DEFAULT 0, received_at TEXT NOT NULL,"
+    " PRIMARY KEY (pseudonym, institution, record_key)) WITHOUT ROWID;"
+    "CREATE TABLE outbox ("
+    " pk INTEGER PRIMARY KEY, record_key TEXT NOT NULL, version INTEGER NOT NULL,"
+    " pseudonym TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, payload TEXT,"
+    " created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+    "CREATE INDEX outbox_due ON outbox(next_attempt, pk);"
+    "CREATE INDEX outbox_record ON outbox(record_key, pseudonym);"
+    "CREATE TABLE publish_state ("
+    " record_key TEXT PRIMARY KEY, version INTEGER NOT NULL, pseudonym TEXT NOT NULL,"
+    " signature TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX publish_state_unpublishable ON publish_state(record_key) WHERE pseudonym='';",
+
+    /* 8: recognition (recognition.c): each prompt shown to a doctor (who, which item, the
      * patient's pseudonym only) with the results it listed, and the doctors' decisions, one per
      * (prompt, result); day = YYYYMMDD (UTC) of the prompt, the key of the statistics. */
     "CREATE TABLE rec_prompts ("

@@ -156,6 +156,9 @@ static void put_one(huren_index *idx, huren_index__put *p)
     }
     rc = huren_index__rows_insert(idx->rows, p->values, name, gen, 0, p->size);
 done:
+    /* the directory hears of the study in the same transaction (outbox.c) */
+    if (rc == 0 && p->outcome != HUREN_INDEX_PUT_DUPLICATE)
+        rc = huren_index__outbox_study(idx, p->values[HUREN_INDEX_F_STUDY_UID]);
     if (rc == 0 && (rc = exec(idx, "RELEASE put")) == 0)
         return;
     put_fail(idx, p, rc);
@@ -178,6 +181,8 @@ static void records_one(huren_index *idx, huren_index__put *p)
         return;
     }
     rc = huren_index__records_write(idx, p->records, &duplicate);
+    if (rc == 0 && !duplicate)
+        rc = huren_index__outbox_records(idx, p->records);
     if (rc == 0 && (rc = exec(idx, "RELEASE rec")) == 0) {
         p->outcome = duplicate ? HUREN_INDEX_PUT_DUPLICATE : HUREN_INDEX_PUT_STORED;
         return;

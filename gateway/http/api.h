@@ -24,6 +24,12 @@ int api_consent_revoke(http_request *req, http_response *res);
 /* claims.c: insurer claims (insurers, mTLS) */
 int api_claim_create(http_request *req, http_response *res);
 int api_claim_get(http_request *req, http_response *res);
+/* directory_api.c (role directory): POST /api/v1/directory/entries (peers publish a batch
+ * for their own institution), GET /api/v1/directory/records?pseudonym=&kind=&item=&since=
+ * (peers, clinicians); Prometheus text of the directory's counters (caller frees). */
+int api_directory_publish(http_request *req, http_response *res);
+int api_directory_records(http_request *req, http_response *res);
+char *directory_api_metrics(node *n);
 
 /* The route table for a node's role. */
 const http_route *api_routes(const char *role, size_t *n);

@@ -3,11 +3,13 @@
 #define LOG_COMPONENT "api"
 #include "api.h"
 #include "log.h"
+#include "publisher.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/statvfs.h>
 
 static int64_t disk_free(const char *dir)
@@ -40,6 +42,8 @@ int api_health(http_request *req, http_response *res)
     else
         json_object_set_new(o, "archive_error", json_string(huren_index_errmsg(n->index)));
     json_object_set_new(o, "disk_free_bytes", json_integer(disk_free(n->cfg->data_dir)));
+    if (n->publisher) /* publishing to the regional directory: backlog, last success/error */
+        json_object_set_new(o, "directory", publisher_health(n->publisher));
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return http_reply_json(res, archive_ok ? 200 : 503, text);
@@ -153,6 +157,13 @@ int api_metrics(http_request *req, http_response *res)
     }
     gauge(&t, "huren_disk_free_bytes", "Free bytes on the archive's file system.",
           disk_free(n->cfg->data_dir));
+    /* the regional directory: publishing (hospital) or serving it (directory) */
+    char *dir = n->publisher ? publisher_metrics(n->publisher)
+                : strcmp(n->cfg->role, "directory") == 0 ? directory_api_metrics(n)
+                                                           : NULL;
+    if (dir)
+        put(&t, "%s", dir);
+    free(dir);
     if (t.oom) {
         free(t.buf);
         return -1;

@@ -4,6 +4,7 @@
  * listed before the handler runs. Insurers reach no DICOMweb or records endpoint. */
 #include "api.h"
 #include "dicomweb.h"
+#include "recognition.h"
 
 #include <string.h>
 
@@ -54,6 +55,12 @@ static const http_route hospital_routes[] = {
     {"DELETE", "/api/v1/consents/*", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
     {"POST", "/api/v1/claims", api_claim_create, HTTP_ROLE_INSURER, "claims.create"},
     {"GET", "/api/v1/claims/*", api_claim_get, HTTP_ROLE_INSURER, "claims.read"},
+    /* mutual recognition (鲁医互认): the query across hospitals, decisions, statistics */
+    {"GET", "/api/v1/recognition", api_recognition_query, HTTP_ROLES_STAFF, "recognition.query"},
+    {"POST", "/api/v1/recognition/decisions", api_recognition_decision, HTTP_ROLES_STAFF,
+     "recognition.decision"},
+    {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
+     "recognition.stats"},
 };
 
 /* Routes whose request bodies stream to a sink instead of the bounded buffer. */
@@ -66,6 +73,10 @@ static const http_route directory_routes[] = {
     {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
     {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
     {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
+    {"POST", "/api/v1/directory/entries", api_directory_publish, HTTP_ROLE_PEER,
+     "directory.publish"},
+    {"GET", "/api/v1/directory/records", api_directory_records,
+     HTTP_ROLE_PEER | HTTP_ROLE_CLINICIAN, "directory.read"},
 };
 
 const http_route *api_routes(const char *role, size_t *n)

@@ -62,6 +62,8 @@ extern const struct CMUnitTest query_tests[];
 extern const size_t query_ntests;
 extern const struct CMUnitTest records_tests[];
 extern const size_t records_ntests;
+extern const struct CMUnitTest directory_tests[];
+extern const size_t directory_ntests;
 extern const struct CMUnitTest recognition_tests[];
 extern const size_t recognition_ntests;
 

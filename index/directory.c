@@ -1,0 +1,488 @@
+/* directory.c: the regional directory's store (role directory, schema 7): entries saying which
+ * institution holds which record of a pseudonymous patient. A batch of entries is validated and
+ * applied in one transaction on the writer connection (idempotent by pseudonym, institution,
+ * record key and version); lookups read one pseudonym's key range on a reader connection. */
+#include "index_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INSTITUTION_MAX 64
+#define RECORD_KEY_MAX 256
+#define CODE_MAX 64
+#define NAME_MAX_ 256
+#define URL_MAX 512
+#define DIR_CHECKPOINT_PAGES "16384" /* 64 MiB of WAL */
+
+/* A new entry costs one descent of the primary key (INSERT OR IGNORE); only an existing one
+ * is then updated if older, or read to report the version held. */
+enum dir_stmt { D_FIND, D_INSERT, D_UPDATE, D_COUNT };
+
+#define NOW "strftime('%Y%m%d%H%M%S','now')"
+static const char *const dsql[D_COUNT] = {
+    [D_FIND] = "SELECT version FROM dir_entries WHERE pseudonym=?1 AND institution=?2"
+               " AND record_key=?3",
+    [D_INSERT] =
+        "INSERT OR IGNORE INTO dir_entries(pseudonym, institution, record_key, version, kind,"
+        " item_code, item_name, modality, body_part, item_date, hr, hr_scope,"
+        " qualified_from, qualified_to, source_url, deleted, status, revision,"
+        " received_at)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18," NOW ")",
+    [D_UPDATE] = "UPDATE dir_entries SET version=?4, kind=?5, item_code=?6, item_name=?7,"
+                 " modality=?8, body_part=?9, item_date=?10, hr=?11, hr_scope=?12,"
+                 " qualified_from=?13, qualified_to=?14, source_url=?15, deleted=?16,"
+                 " status=?17, revision=?18,"
+                 " received_at=" NOW " WHERE pseudonym=?1 AND institution=?2 AND record_key=?3"
+                 " AND version<?4",
+};
+
+struct huren_index__dirrows {
+    sqlite3_stmt *st[D_COUNT];
+};
+
+void huren_index__dirrows_finalize(huren_index__dirrows *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < D_COUNT; i++)
+        sqlite3_finalize(r->st[i]);
+    free(r);
+}
+
+/* Prepared on first use, by the thread holding the writer. */
+static int dirrows_get(huren_index *idx, huren_index__dirrows **out)
+{
+    if (idx->dirrows) {
+        *out = idx->dirrows;
+        return 0;
+    }
+    huren_index__dirrows *r = calloc(1, sizeof(*r));
+    if (!r) {
+        huren_index__seterr(idx, "out of memory");
+        return HUREN_INDEX_ERROR;
+    }
+    /* A directory's writes are random inserts into one large tree: check-point less often
+     * (a page dirtied by several batches is copied back once). Only nodes that store
+     * directory entries get here. */
+    sqlite3_exec(idx->wdb, "PRAGMA wal_autocheckpoint=" DIR_CHECKPOINT_PAGES, NULL, NULL, NULL);
+    for (int i = 0; i < D_COUNT; i++) {
+        int src =
+            sqlite3_prepare_v3(idx->wdb, dsql[i], -1, SQLITE_PREPARE_PERSISTENT, &r->st[i], NULL);
+        if (src != SQLITE_OK) {
+            int rc = huren_index__sqlerr(idx, idx->wdb, src, "preparing directory statement");
+            huren_index__dirrows_finalize(r);
+            return rc;
+        }
+    }
+    *out = idx->dirrows = r;
+    return 0;
+}
+
+/* ---- validation ---- */
+
+int huren_index_pseudonym_valid(const char *s)
+{
+    if (!s)
+        return 0;
+    for (int i = 0; i < HUREN_INDEX_PSEUDONYM_HEX; i++)
+        if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+            return 0;
+    return s[HUREN_INDEX_PSEUDONYM_HEX] == 0;
+}
+
+static int present(const char *v)
+{
+    return v && *v;
+}
+
+/* 1..max printable ASCII characters, no spaces. */
+static int token_valid(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* YYYYMMDD with a plausible month and day. */
+static int date_valid(const char *s)
+{
+    if (!s || strlen(s) != 8)
+        return 0;
+    for (int i = 0; i < 8; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    int month = (s[4] - '0') * 10 + (s[5] - '0'), day = (s[6] - '0') * 10 + (s[7] - '0');
+    return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+/* No control characters (the text is shown to doctors and written to logs by callers). */
+static int text_valid(const char *s, size_t max)
+{
+    if (!s)
+        return 1;
+    size_t n = strlen(s);
+    if (n > max)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static int kind_valid(const char *k)
+{
+    return k && (!strcmp(k, "imaging") || !strcmp(k, "lab"));
+}
+
+static int scope_valid(const char *s)
+{
+    return !present(s) || !strcmp(s, "national") || !strcmp(s, "province") || !strcmp(s, "city");
+}
+
+/* Why e cannot be stored, or NULL when it can. */
+static const char *entry_problem(const huren_index_dir_entry *e)
+{
+    if (!huren_index_pseudonym_valid(e->pseudonym))
+        return "pseudonym: not 64 lowercase hex characters";
+    if (!token_valid(e->institution, INSTITUTION_MAX))
+        return "institution: missing or malformed";
+    if (!token_valid(e->record_key, RECORD_KEY_MAX))
+        return "record_key: missing, longer than 256 or not printable ASCII";
+    if (e->version < 1)
+        return "version: must be a whole number >= 1";
+    if (!e->deleted && !kind_valid(e->kind))
+        return "kind: must be imaging or lab";
+    if (e->deleted && present(e->kind) && !kind_valid(e->kind))
+        return "kind: must be imaging or lab";
+    if (present(e->date) && !date_valid(e->date))
+        return "date: not YYYYMMDD";
+    if ((present(e->qualified_from) && !date_valid(e->qualified_from)) ||
+        (present(e->qualified_to) && !date_valid(e->qualified_to)))
+        return "qualified_from/qualified_to: not YYYYMMDD";
+    if (!scope_valid(e->hr_scope))
+        return "hr_scope: must be national, province or city";
+    if (!text_valid(e->item_code, CODE_MAX) || !text_valid(e->modality, CODE_MAX) ||
+        !text_valid(e->body_part, CODE_MAX))
+        return "item_code/modality/body_part: longer than 64 or control characters";
+    if (!text_valid(e->item_name, NAME_MAX_))
+        return "item_name: longer than 256 or control characters";
+    if (present(e->status) && strcmp(e->status, "final") && strcmp(e->status, "preliminary") &&
+        strcmp(e->status, "corrected"))
+        return "status: must be final, preliminary or corrected";
+    if (e->revision < 0)
+        return "revision: must be a whole number >= 0";
+    if (present(e->source_url) &&
+        (!token_valid(e->source_url, URL_MAX) ||
+         (strncmp(e->source_url, "https://", 8) != 0 && strncmp(e->source_url, "http://", 7))))
+        return "source_url: not an http(s) URL";
+    return NULL;
+}
+
+/* ---- writes ---- */
+
+static sqlite3_stmt *stmt(huren_index__dirrows *r, enum dir_stmt id)
+{
+    sqlite3_stmt *s = r->st[id];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+static void bt(sqlite3_stmt *s, int i, const char *v)
+{
+    if (present(v))
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static void entry_bind(sqlite3_stmt *s, const huren_index_dir_entry *e)
+{
+    bt(s, 1, e->pseudonym);
+    bt(s, 2, e->institution);
+    bt(s, 3, e->record_key);
+    sqlite3_bind_int64(s, 4, e->version);
+    sqlite3_bind_text(s, 5, e->kind ? e->kind : "", -1, SQLITE_STATIC);
+    bt(s, 6, e->item_code);
+    bt(s, 7, e->item_name);
+    bt(s, 8, e->modality);
+    bt(s, 9, e->body_part);
+    bt(s, 10, e->date);
+    sqlite3_bind_int(s, 11, e->hr ? 1 : 0);
+    bt(s, 12, e->hr_scope);
+    bt(s, 13, e->qualified_from);
+    bt(s, 14, e->qualified_to);
+    bt(s, 15, e->source_url);
+    sqlite3_bind_int(s, 16, e->deleted ? 1 : 0);
+    bt(s, 17, e->status);
+    if (e->revision > 0)
+        sqlite3_bind_int64(s, 18, e->revision);
+    else
+        sqlite3_bind_null(s, 18);
+}
+
+static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_index_dir_entry *e,
+                     huren_index_dir_result *res)
+{
+    const char *why = entry_problem(e);
+    if (why) {
+        res->outcome = HUREN_INDEX_DIR_REFUSED;
+        snprintf(res->reason, sizeof(res->reason), "%s", why);
+        return 0;
+    }
+    for (int id = D_INSERT; id <= D_UPDATE; id++) {
+        sqlite3_stmt *s = stmt(r, (enum dir_stmt)id);
+        entry_bind(s, e);
+        int src = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (src != SQLITE_DONE)
+            return huren_index__sqlerr(idx, idx->wdb, src, "storing directory entry");
+        if (sqlite3_changes(idx->wdb) == 1) {
+            res->outcome = id == D_INSERT ? HUREN_INDEX_DIR_STORED : HUREN_INDEX_DIR_REPLACED;
+            res->held_version = e->version;
+            return 0;
+        }
+    }
+    /* neither new nor newer: report the version held */
+    sqlite3_stmt *s = stmt(r, D_FIND);
+    bt(s, 1, e->pseudonym);
+    bt(s, 2, e->institution);
+    bt(s, 3, e->record_key);
+    int src = sqlite3_step(s);
+    res->held_version = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return huren_index__sqlerr(idx, idx->wdb, src, "finding directory entry");
+    res->outcome = HUREN_INDEX_DIR_IGNORED;
+    return 0;
+}
+
+static int wexec(huren_index *idx, const char *sql)
+{
+    int src = sqlite3_exec(idx->wdb, sql, NULL, NULL, NULL);
+    return src == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, src, sql);
+}
+
+/* Concurrent batches share a commit: the first caller to find no leader takes every queued
+ * batch and applies them in one transaction (one fsync), then wakes their callers. */
+typedef struct huren_index__dirjob {
+    const huren_index_dir_entry *entries;
+    size_t n;
+    huren_index_dir_result *results;
+    int rc, done;
+    char err[HUREN_INDEX__ERR_MAX];
+    pthread_cond_t cond;
+    struct huren_index__dirjob *next;
+} dirjob;
+
+static void jobs_run(huren_index *idx, dirjob *jobs)
+{
+    huren_index__dirrows *r = NULL;
+    huren_index__writer_acquire(idx);
+    int rc = dirrows_get(idx, &r);
+    if (rc == 0)
+        rc = wexec(idx, "BEGIN IMMEDIATE");
+    for (dirjob *j = jobs; rc == 0 && j; j = j->next)
+        for (size_t i = 0; rc == 0 && i < j->n; i++)
+            rc = entry_put(idx, r, &j->entries[i], &j->results[i]);
+    if (rc == 0)
+        rc = wexec(idx, "COMMIT");
+    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
+        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
+    huren_index__writer_release(idx);
+    for (dirjob *j = jobs; j; j = j->next) {
+        j->rc = rc;
+        if (rc < 0)
+            snprintf(j->err, sizeof(j->err), "%s", huren_index_errmsg(idx));
+    }
+}
+
+int huren_index_dir_put(huren_index *idx, const huren_index_dir_entry *entries, size_t n,
+                        huren_index_dir_result *results)
+{
+    if (!idx)
+        return HUREN_INDEX_EINVAL;
+    if ((n && (!entries || !results)) || n > HUREN_INDEX_DIR_BATCH_MAX) {
+        huren_index__seterr(idx, "a batch holds 0 to %d entries", HUREN_INDEX_DIR_BATCH_MAX);
+        return HUREN_INDEX_EINVAL;
+    }
+    if (n == 0)
+        return 0;
+    memset(results, 0, n * sizeof(*results));
+    dirjob job = {.entries = entries, .n = n, .results = results};
+    pthread_cond_init(&job.cond, NULL);
+    pthread_mutex_lock(&idx->dirlock);
+    job.next = idx->dirq;
+    idx->dirq = &job;
+    while (!job.done) {
+        if (idx->dir_leader) {
+            pthread_cond_wait(&job.cond, &idx->dirlock);
+            continue;
+        }
+        /* lead: take every queued batch (oldest first) */
+        dirjob *jobs = NULL;
+        for (dirjob *j = idx->dirq, *next; j; j = next) {
+            next = j->next;
+            j->next = jobs;
+            jobs = j;
+        }
+        idx->dirq = NULL;
+        idx->dir_leader = 1;
+        pthread_mutex_unlock(&idx->dirlock);
+        jobs_run(idx, jobs);
+        pthread_mutex_lock(&idx->dirlock);
+        idx->dir_leader = 0;
+        for (dirjob *j = jobs, *next; j; j = next) {
+            next = j->next;
+            j->done = 1;
+            pthread_cond_signal(&j->cond);
+        }
+        if (idx->dirq) /* the next leader */
+            pthread_cond_signal(&idx->dirq->cond);
+    }
+    pthread_mutex_unlock(&idx->dirlock);
+    pthread_cond_destroy(&job.cond);
+    if (job.rc < 0)
+        huren_index__seterr(idx, "%s", job.err);
+    return job.rc;
+}
+
+/* ---- lookups ---- */
+
+static const char find_sql[] =
+    "SELECT pseudonym, institution, record_key, version, kind, item_code, item_name, modality,"
+    " body_part, item_date, hr, hr_scope, qualified_from, qualified_to, source_url, deleted,"
+    " received_at, status, revision FROM dir_entries WHERE pseudonym=?1 AND (?2 IS NULL OR kind=?2)"
+    " AND (?3 IS NULL OR item_code=?3) AND (?4 IS NULL OR item_date>=?4)"
+    " AND (?5 OR deleted=0) ORDER BY item_date DESC, received_at DESC, institution, record_key"
+    " LIMIT ?6";
+
+const char *huren_index__dir_find_sql(void)
+{
+    return find_sql;
+}
+
+static const char *col(huren_index__arena *a, sqlite3_stmt *s, int i)
+{
+    const unsigned char *v = sqlite3_column_text(s, i);
+    return v ? huren_index__arena_str(a, (const char *)v) : NULL;
+}
+
+static void row_read(huren_index__arena *a, sqlite3_stmt *s, huren_index_dir_entry *e)
+{
+    e->pseudonym = col(a, s, 0);
+    e->institution = col(a, s, 1);
+    e->record_key = col(a, s, 2);
+    e->version = sqlite3_column_int64(s, 3);
+    e->kind = col(a, s, 4);
+    e->item_code = col(a, s, 5);
+    e->item_name = col(a, s, 6);
+    e->modality = col(a, s, 7);
+    e->body_part = col(a, s, 8);
+    e->date = col(a, s, 9);
+    e->hr = sqlite3_column_int(s, 10);
+    e->hr_scope = col(a, s, 11);
+    e->qualified_from = col(a, s, 12);
+    e->qualified_to = col(a, s, 13);
+    e->source_url = col(a, s, 14);
+    e->deleted = sqlite3_column_int(s, 15);
+    e->received_at = col(a, s, 16);
+    e->status = col(a, s, 17);
+    e->revision = sqlite3_column_int64(s, 18);
+}
+
+static int filter_check(huren_index *idx, const char *pseudonym, const huren_index_dir_filter *f)
+{
+    if (!huren_index_pseudonym_valid(pseudonym)) {
+        huren_index__seterr(idx, "pseudonym: not 64 lowercase hex characters");
+        return HUREN_INDEX_EINVAL;
+    }
+    if (present(f->kind) && !kind_valid(f->kind)) {
+        huren_index__seterr(idx, "kind: must be imaging or lab");
+        return HUREN_INDEX_EINVAL;
+    }
+    if (present(f->since) && !date_valid(f->since)) {
+        huren_index__seterr(idx, "since: not YYYYMMDD");
+        return HUREN_INDEX_EINVAL;
+    }
+    if (present(f->item_code) && !text_valid(f->item_code, CODE_MAX)) {
+        huren_index__seterr(idx, "item: longer than 64 or control characters");
+        return HUREN_INDEX_EINVAL;
+    }
+    return 0;
+}
+
+int huren_index_dir_find(huren_index *idx, const char *pseudonym,
+                         const huren_index_dir_filter *filter, huren_index_dir_list *out)
+{
+    static const huren_index_dir_filter any = {0};
+    const huren_index_dir_filter *f = filter ? filter : &any;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc, src;
+    if (!idx || !out)
+        return HUREN_INDEX_EINVAL;
+    memset(out, 0, sizeof(*out));
+    if ((rc = filter_check(idx, pseudonym, f)) < 0)
+        return rc;
+    size_t limit =
+        f->limit && f->limit <= HUREN_INDEX_DIR_FIND_MAX ? f->limit : HUREN_INDEX_DIR_FIND_MAX;
+    huren_index__arena *a = huren_index__arena_new();
+    huren_index_dir_entry *items =
+        a ? huren_index__arena_alloc(a, (limit + 1) * sizeof(*items)) : NULL;
+    if (!items) {
+        huren_index__arena_free(a);
+        huren_index__seterr(idx, "out of memory");
+        return HUREN_INDEX_ERROR;
+    }
+    if ((rc = huren_index__reader_get(idx, &db)) < 0)
+        goto done;
+    src = sqlite3_prepare_v2(db, find_sql, -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        bt(s, 1, pseudonym);
+        bt(s, 2, f->kind);
+        bt(s, 3, f->item_code);
+        bt(s, 4, f->since);
+        sqlite3_bind_int(s, 5, f->include_deleted ? 1 : 0);
+        sqlite3_bind_int64(s, 6, (int64_t)limit + 1); /* one more tells of truncation */
+        while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+            if (out->n == limit) {
+                out->truncated = 1;
+                continue;
+            }
+            row_read(a, s, &items[out->n++]);
+        }
+        if (src == SQLITE_DONE)
+            src = SQLITE_OK;
+    }
+    rc = src == SQLITE_OK ? 0 : huren_index__sqlerr(idx, db, src, "reading directory");
+    if (rc == 0 && huren_index__arena_oom(a)) {
+        huren_index__seterr(idx, "out of memory");
+        rc = HUREN_INDEX_ERROR;
+    }
+done:
+    sqlite3_finalize(s);
+    huren_index__reader_put(idx, db);
+    if (rc < 0) {
+        huren_index__arena_free(a);
+        memset(out, 0, sizeof(*out));
+        return rc;
+    }
+    out->items = items;
+    out->arena_ = a;
+    return (int)out->n;
+}
+
+void huren_index_dir_list_free(huren_index_dir_list *list)
+{
+    if (!list)
+        return;
+    huren_index__arena_free(list->arena_);
+    memset(list, 0, sizeof(*list));
+}
