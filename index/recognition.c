@@ -78,8 +78,10 @@ static int prompt_check(huren_index *idx, const huren_index_rec_prompt *p)
     if (!text_ok(p->prompt_id, 1) || !text_ok(p->pseudonym, 1) || !text_ok(p->item_code, 1) ||
         !day_ok(p->day) || !text_ok(p->doctor, 0) || !text_ok(p->department, 0) ||
         !text_ok(p->actor, 0)) {
-        huren_index__seterr(idx, "prompt: id, day (YYYYMMDD), pseudonym and item are required "
-                                 "(text up to %d bytes)", TEXT_MAX);
+        huren_index__seterr(idx,
+                            "prompt: id, day (YYYYMMDD), pseudonym and item are required "
+                            "(text up to %d bytes)",
+                            TEXT_MAX);
         return HUREN_INDEX_EINVAL;
     }
     if (p->nresults > HUREN_INDEX_REC_MAX_SHOWN ||
@@ -164,8 +166,8 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
         *outcome = HUREN_INDEX_REC_NO_PROMPT;
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt");
     }
-    if ((rc = wprep(idx, "SELECT 1 FROM rec_shown WHERE prompt_pk = ?1 AND result_key = ?2",
-                    &s)) < 0)
+    if ((rc = wprep(idx, "SELECT 1 FROM rec_shown WHERE prompt_pk = ?1 AND result_key = ?2", &s)) <
+        0)
         return rc;
     sqlite3_bind_int64(s, 1, *pk_out);
     bind_opt(s, 2, d->result_key);
@@ -175,8 +177,9 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
         *outcome = HUREN_INDEX_REC_NOT_SHOWN;
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt results");
     }
-    if ((rc = wprep(idx, "SELECT decision_id, decision, reason, reason_text FROM rec_decisions"
-                         " WHERE prompt_pk = ?1 AND result_key = ?2",
+    if ((rc = wprep(idx,
+                    "SELECT decision_id, decision, reason, reason_text FROM rec_decisions"
+                    " WHERE prompt_pk = ?1 AND result_key = ?2",
                     &s)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, *pk_out);
@@ -229,13 +232,14 @@ int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decisio
     if (!idx || !d || !outcome || !id_out)
         return HUREN_INDEX_EINVAL;
     id_out[0] = 0;
-    if (!text_ok(d->decision_id, 1) || !text_ok(d->prompt_id, 1) ||
-        !text_ok(d->result_key, 1) || !d->decision ||
-        (strcmp(d->decision, "accepted") && strcmp(d->decision, "rejected")) ||
+    if (!text_ok(d->decision_id, 1) || !text_ok(d->prompt_id, 1) || !text_ok(d->result_key, 1) ||
+        !d->decision || (strcmp(d->decision, "accepted") && strcmp(d->decision, "rejected")) ||
         !text_ok(d->reason, 0) || !text_ok(d->reason_text, 0) || !text_ok(d->doctor, 0) ||
         !text_ok(d->department, 0) || !text_ok(d->order_id, 0) || !text_ok(d->visit_id, 0)) {
-        huren_index__seterr(idx, "decision: id, prompt, result and accepted|rejected are "
-                                 "required (text up to %d bytes)", TEXT_MAX);
+        huren_index__seterr(idx,
+                            "decision: id, prompt, result and accepted|rejected are "
+                            "required (text up to %d bytes)",
+                            TEXT_MAX);
         return HUREN_INDEX_EINVAL;
     }
     int64_t pk = 0;
@@ -265,8 +269,8 @@ static huren_index_rec_stats_row *row_for(stats_ctx *c, const char *key)
     for (size_t i = 0; i < c->out->n; i++)
         if (!strcmp(c->out->rows[i].key, key))
             return &c->out->rows[i];
-    huren_index_rec_stats_row *r = huren_index__arena_push(
-        c->arena, (void **)&c->out->rows, &c->out->n, &c->cap, sizeof *r);
+    huren_index_rec_stats_row *r =
+        huren_index__arena_push(c->arena, (void **)&c->out->rows, &c->out->n, &c->cap, sizeof *r);
     if (r)
         r->key = huren_index__arena_str(c->arena, key);
     return r && r->key ? r : NULL;
@@ -294,8 +298,8 @@ static void reason_add(stats_ctx *c, huren_index_rec_stats_row *r, const char *r
 
 /* Run one grouped query: column 0 the key, then (what 0: prompts, 1: shown) a count, or
  * (what 2) decision, reason, count. */
-static int stats_query(stats_ctx *c, sqlite3 *db, const char *sql, const char *from,
-                       const char *to, int what)
+static int stats_query(stats_ctx *c, sqlite3 *db, const char *sql, const char *from, const char *to,
+                       int what)
 {
     sqlite3_stmt *s = NULL;
     int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);

@@ -89,22 +89,24 @@ int api_recognition_decision(http_request *req, http_response *res)
         rc = http_reply_error(res, 503, "archive unavailable");
         goto done;
     }
-    snprintf(res->audit_object, sizeof res->audit_object, "decision %s %s%s%s on %.120s (prompt %s)",
-             held[0] ? held : "-", d.decision, d.reason ? " " : "", d.reason ? d.reason : "",
-             d.result_key, d.prompt_id);
+    snprintf(res->audit_object, sizeof res->audit_object,
+             "decision %s %s%s%s on %.120s (prompt %s)", held[0] ? held : "-", d.decision,
+             d.reason ? " " : "", d.reason ? d.reason : "", d.result_key, d.prompt_id);
     switch (out) {
     case HUREN_INDEX_REC_STORED:
     case HUREN_INDEX_REC_SAME: {
-        json_t *a = json_pack("{s:s, s:b}", "decision_id", held, "repeated",
-                              out == HUREN_INDEX_REC_SAME);
+        json_t *a =
+            json_pack("{s:s, s:b}", "decision_id", held, "repeated", out == HUREN_INDEX_REC_SAME);
         rc = http_reply_json(res, out == HUREN_INDEX_REC_STORED ? 201 : 200,
                              a ? json_dumps(a, JSON_COMPACT) : NULL);
         json_decref(a);
         break;
     }
     case HUREN_INDEX_REC_CONFLICT:
-        snprintf(why, sizeof why, "another decision (%s) is already recorded for this result in "
-                                  "this prompt", held);
+        snprintf(why, sizeof why,
+                 "another decision (%s) is already recorded for this result in "
+                 "this prompt",
+                 held);
         rc = http_reply_error(res, 409, why);
         break;
     case HUREN_INDEX_REC_NO_PROMPT:
@@ -239,8 +241,7 @@ int api_recognition_stats(http_request *req, http_response *res)
         json_object_set_new(totals, "by_reason", sum);
         json_object_del(totals, "key");
         json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:o}", "by", by ? by : "item", "from",
-                              from ? from : "", "to", to ? to : "", "rows", rows, "totals",
-                              totals);
+                              from ? from : "", "to", to ? to : "", "rows", rows, "totals", totals);
         rc = http_reply_json(res, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
         json_decref(o);
     }

@@ -33,7 +33,7 @@ typedef struct query {
 typedef struct result {
     json_t *entry; /* borrowed from the directory's answer */
     char key[400], valid_until[9];
-    int peer;      /* index into the peer fetches */
+    int peer;              /* index into the peer fetches */
     const char *record_id; /* after "study:" or "report:" */
     int study;
 } result;
@@ -85,8 +85,9 @@ static int patient_resolve(node *n, query *q, http_response *res)
         return -1;
     }
     if (!has || identity_normalise(nid, q->nid, &q->type, err, sizeof err) < 0) {
-        http_reply_error(res, 422, "no valid resident ID number on file for this patient: the "
-                                   "directory cannot be asked");
+        http_reply_error(res, 422,
+                         "no valid resident ID number on file for this patient: the "
+                         "directory cannot be asked");
         return -1;
     }
     return 0;
@@ -125,8 +126,8 @@ static int query_parse(http_request *req, http_response *res, recognition *rec, 
     snprintf(res->audit_patient, sizeof res->audit_patient, "%s", q->patient);
     q->item = catalogue_by_code(rec->cat, q->item_arg);
     if (!q->item)
-        q->item = catalogue_by_local_code(rec->cat, n->cfg->dir_institution, "imaging",
-                                          q->item_arg);
+        q->item =
+            catalogue_by_local_code(rec->cat, n->cfg->dir_institution, "imaging", q->item_arg);
     if (!q->item)
         q->item = catalogue_by_local_code(rec->cat, n->cfg->dir_institution, "lab", q->item_arg);
     if (!q->item)
@@ -141,9 +142,9 @@ static int query_parse(http_request *req, http_response *res, recognition *rec, 
 static int consent_require(node *n, http_response *res, const query *q)
 {
     int64_t id = 0;
-    consent_result r = consent_check(n, q->local[0] ? q->local : q->nid,
-                                     HUREN_INDEX_CONSENT_RECOGNITION, n->cfg->dir_institution,
-                                     NULL, time(NULL), &id);
+    consent_result r =
+        consent_check(n, q->local[0] ? q->local : q->nid, HUREN_INDEX_CONSENT_RECOGNITION,
+                      n->cfg->dir_institution, NULL, time(NULL), &id);
     if (r == CONSENT_OK)
         return 0;
     if (r == CONSENT_ERROR)
@@ -175,7 +176,9 @@ static json_t *directory_lookup(recognition *rec, const query *q, http_response 
         char msg[300];
         log_warnx("directory lookup: HTTP %ld %s", f.status, f.error);
         snprintf(msg, sizeof msg, "the regional directory did not answer (%s)",
-                 f.error[0] ? f.error : f.status ? "unexpected answer" : "no answer");
+                 f.error[0] ? f.error
+                 : f.status ? "unexpected answer"
+                            : "no answer");
         http_reply_error(res, 502, msg);
         json_decref(o);
         o = NULL;
@@ -196,8 +199,10 @@ static size_t entries_filter(node *n, const query *q, json_t *records, result *o
 {
     size_t i, k = 0;
     json_t *e;
-    json_array_foreach(records, i, e) {
-        rec_entry re = {.institution = jstr(e, "institution"), .date = jstr(e, "date"),
+    json_array_foreach(records, i, e)
+    {
+        rec_entry re = {.institution = jstr(e, "institution"),
+                        .date = jstr(e, "date"),
                         .hr = json_is_true(json_object_get(e, "hr")),
                         .hr_scope = jstr(e, "hr_scope"),
                         .qualified_from = jstr(e, "qualified_from"),
@@ -212,9 +217,9 @@ static size_t entries_filter(node *n, const query *q, json_t *records, result *o
             v = REC_BAD_DATE; /* a record key this gateway cannot open */
         if (v != REC_OK || k == MAX_RESULTS || !*jstr(e, "source_url")) {
             const char *why = v == REC_OK ? "not listed" : rec_verdict_text(v);
-            json_object_set_new(excluded, why,
-                                json_integer(json_integer_value(json_object_get(excluded, why)) +
-                                             1));
+            json_object_set_new(
+                excluded, why,
+                json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
             continue;
         }
         result *r = &out[k++];
@@ -232,8 +237,8 @@ static json_t *open_link(const result *r, const char *source)
     char url[1200];
     if (r->study) {
         snprintf(url, sizeof url, "%s/dicom-web/studies/%s", source, r->record_id);
-        return json_pack("{s:s, s:s, s:s}", "type", "study", "study_uid", r->record_id,
-                         "dicomweb", url);
+        return json_pack("{s:s, s:s, s:s}", "type", "study", "study_uid", r->record_id, "dicomweb",
+                         url);
     }
     snprintf(url, sizeof url, "%s/api/v1/reports/%s", source, r->record_id);
     return json_pack("{s:s, s:s}", "type", "report", "url", url);
@@ -274,11 +279,11 @@ static int listed(json_t *unavailable, const char *source)
 {
     size_t i;
     json_t *u;
-    json_array_foreach(unavailable, i, u) {
+    json_array_foreach(unavailable, i, u)
+    {
         if (!strcmp(jstr(u, "source"), source)) {
-            json_object_set_new(u, "results",
-                                json_integer(json_integer_value(json_object_get(u, "results")) +
-                                             1));
+            json_object_set_new(
+                u, "results", json_integer(json_integer_value(json_object_get(u, "results")) + 1));
             return 1;
         }
     }
@@ -292,7 +297,7 @@ static void results_build(recognition *rec, result *r, size_t n, json_t *results
                           const char **insts, size_t *nshown)
 {
     rec_fetch *f = calloc(n ? n : 1, sizeof *f);
-    char (*urls)[1200] = calloc(n ? n : 1, sizeof *urls);
+    char(*urls)[1200] = calloc(n ? n : 1, sizeof *urls);
     *nshown = 0;
     if (!f || !urls)
         goto done;
@@ -307,25 +312,24 @@ static void results_build(recognition *rec, result *r, size_t n, json_t *results
                 snprintf(why, sizeof why, "%s", f[i].error[0] ? f[i].error : "HTTP error");
                 if (f[i].status)
                     snprintf(why, sizeof why, "HTTP %ld", f[i].status);
-                json_array_append_new(unavailable,
-                                      json_pack("{s:s, s:s, s:s, s:i}", "institution",
-                                                jstr(e, "institution"), "source", src, "reason",
-                                                why, "results", 1));
+                json_array_append_new(unavailable, json_pack("{s:s, s:s, s:s, s:i}", "institution",
+                                                             jstr(e, "institution"), "source", src,
+                                                             "reason", why, "results", 1));
             }
             continue;
         }
         json_t *summary = f[i].status == 200 ? summary_of(&r[i], &f[i]) : NULL;
         if (!summary) { /* the holder no longer has it, or refuses: not listed */
             const char *why = "not available at its source";
-            json_object_set_new(excluded, why,
-                                json_integer(json_integer_value(json_object_get(excluded, why)) +
-                                             1));
+            json_object_set_new(
+                excluded, why,
+                json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
             continue;
         }
         json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "result_key", r[i].key,
                               "institution", jstr(e, "institution"), "kind", jstr(e, "kind"),
-                              "item_code", jstr(e, "item_code"), "item_name",
-                              jstr(e, "item_name"), "date", jstr(e, "date"));
+                              "item_code", jstr(e, "item_code"), "item_name", jstr(e, "item_name"),
+                              "date", jstr(e, "date"));
         json_object_set_new(o, "modality", json_string(jstr(e, "modality")));
         json_object_set_new(o, "body_part", json_string(jstr(e, "body_part")));
         json_object_set_new(o, "hr_scope", json_string(jstr(e, "hr_scope")));
@@ -361,10 +365,16 @@ static int prompt_record(http_request *req, const query *q, char id[33], const c
     char day[9];
     today(day);
     random_id(id);
-    huren_index_rec_prompt p = {.prompt_id = id, .day = day, .pseudonym = q->pseudonym,
-                                .item_code = q->item->code, .doctor = q->doctor,
-                                .department = q->dept, .actor = req->actor, .result_keys = keys,
-                                .institutions = insts, .nresults = n};
+    huren_index_rec_prompt p = {.prompt_id = id,
+                                .day = day,
+                                .pseudonym = q->pseudonym,
+                                .item_code = q->item->code,
+                                .doctor = q->doctor,
+                                .department = q->dept,
+                                .actor = req->actor,
+                                .result_keys = keys,
+                                .institutions = insts,
+                                .nresults = n};
     int rc = huren_index_rec_prompt_put(nd->index, &p);
     if (rc < 0)
         log_warnx("recording a prompt: %s", huren_index_errmsg(nd->index));
@@ -399,11 +409,11 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
         goto done;
     }
     json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:O, s:O, s:O}", "patient", q->patient, "item",
-                          item_json(q->item), "prompt_id", prompt, "at", q->at, "results",
-                          results, "unavailable", unavailable, "excluded", excluded);
+                          item_json(q->item), "prompt_id", prompt, "at", q->at, "results", results,
+                          "unavailable", unavailable, "excluded", excluded);
     snprintf(res->audit_object, sizeof res->audit_object,
-             "recognition %s: %zu results shown, %zu peers unavailable, prompt %s",
-             q->item->code, nshown, json_array_size(unavailable), prompt);
+             "recognition %s: %zu results shown, %zu peers unavailable, prompt %s", q->item->code,
+             nshown, json_array_size(unavailable), prompt);
     rc = http_reply_json(res, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
     json_decref(o);
 done:
@@ -423,8 +433,9 @@ int api_recognition_query(http_request *req, http_response *res)
     recognition *rec = n->recognition;
     query q = {0};
     if (!rec)
-        return http_reply_error(res, 503, "recognition is not configured ([directory] url, "
-                                          "region_key, institution and catalogue)");
+        return http_reply_error(res, 503,
+                                "recognition is not configured ([directory] url, "
+                                "region_key, institution and catalogue)");
     if (query_parse(req, res, rec, &q) < 0 || consent_require(n, res, &q) < 0)
         return 0;
     int rc = 0;

@@ -2,8 +2,8 @@
  * region key named in [directory] (the same ones the publisher uses) and choose the client
  * certificate for the directory and the peers. Immutable afterwards: shared by all threads. */
 #define LOG_COMPONENT "recognition"
-#include "log.h"
 #include "recognition.h"
+#include "log.h"
 #include "recognition_int.h"
 
 #include <curl/curl.h>

@@ -22,10 +22,10 @@ typedef struct recognition {
 /* One GET: url in, status/body/error out. */
 typedef struct rec_fetch {
     const char *url;
-    long status;      /* HTTP status, 0 when no answer */
-    char *body;       /* NUL-terminated answer (owned; free with rec_fetch_clear) */
+    long status; /* HTTP status, 0 when no answer */
+    char *body;  /* NUL-terminated answer (owned; free with rec_fetch_clear) */
     size_t len;
-    char error[200];  /* why there is no answer */
+    char error[200]; /* why there is no answer */
 } rec_fetch;
 
 /* Run the n GETs in parallel (libcurl multi, mTLS with rec's certificate), each bounded by

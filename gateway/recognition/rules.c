@@ -6,17 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const rec_reasons[] = {
-    "condition_changed", /* 病情变化 */
-    "fast_changing",     /* 检验检查结果变化快 */
-    "pre_surgery_transfusion", /* 手术、输血前 */
-    "emergency",         /* 急诊、急救 */
-    "judicial_appraisal", /* 司法鉴定、伤残鉴定 */
-    "lab_failed_qc",     /* 出具结果的机构质控不合格 */
-    "too_old",           /* 结果时间过久 */
-    "patient_request",   /* 患者要求 */
-    "other",             /* 其他 (reason_text) */
-    NULL};
+const char *const rec_reasons[] = {"condition_changed",       /* 病情变化 */
+                                   "fast_changing",           /* 检验检查结果变化快 */
+                                   "pre_surgery_transfusion", /* 手术、输血前 */
+                                   "emergency",               /* 急诊、急救 */
+                                   "judicial_appraisal",      /* 司法鉴定、伤残鉴定 */
+                                   "lab_failed_qc",   /* 出具结果的机构质控不合格 */
+                                   "too_old",         /* 结果时间过久 */
+                                   "patient_request", /* 患者要求 */
+                                   "other",           /* 其他 (reason_text) */
+                                   NULL};
 
 /* days from civil (H. Hinnant's algorithm): exact for the proleptic Gregorian calendar */
 static long days_from_civil(long y, long m, long d)
@@ -119,8 +118,7 @@ rec_verdict rec_entry_check(const rec_entry *e, int window_days, const char *ite
          (rec_day_parse(e->qualified_to, &to) < 0 || date > to)))
         return REC_NOT_QUALIFIED;
     /* the mark never reaches further than the item's own scope */
-    const char *scope = scope_rank(e->hr_scope) < scope_rank(item_scope) ? e->hr_scope
-                                                                         : item_scope;
+    const char *scope = scope_rank(e->hr_scope) < scope_rank(item_scope) ? e->hr_scope : item_scope;
     if (!scope_reaches(scope, e->institution, asker))
         return REC_OUT_OF_SCOPE;
     return REC_OK;
@@ -157,8 +155,8 @@ int rec_reason_valid(const char *code)
     return 0;
 }
 
-int rec_decision_check(const char *decision, const char *reason, const char *reason_text,
-                       char *why, size_t whylen)
+int rec_decision_check(const char *decision, const char *reason, const char *reason_text, char *why,
+                       size_t whylen)
 {
     if (!decision || (strcmp(decision, "accepted") && strcmp(decision, "rejected"))) {
         snprintf(why, whylen, "decision: \"accepted\" or \"rejected\"");
@@ -176,9 +174,10 @@ int rec_decision_check(const char *decision, const char *reason, const char *rea
         return 0;
     }
     if (!rec_reason_valid(reason)) {
-        snprintf(why, whylen, "reason: one of condition_changed, fast_changing, "
-                              "pre_surgery_transfusion, emergency, judicial_appraisal, "
-                              "lab_failed_qc, too_old, patient_request, other");
+        snprintf(why, whylen,
+                 "reason: one of condition_changed, fast_changing, "
+                 "pre_surgery_transfusion, emergency, judicial_appraisal, "
+                 "lab_failed_qc, too_old, patient_request, other");
         return -1;
     }
     if (!strcmp(reason, "other") && (!reason_text || !*reason_text)) {

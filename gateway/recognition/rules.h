@@ -50,7 +50,7 @@ extern const char *const rec_reasons[];
 
 /* Check a decision's fields: decision "accepted" (no reason) or "rejected" with a valid
  * reason, reason_text required (<= 500 bytes) for "other". Returns 0, or -1 with why. */
-int rec_decision_check(const char *decision, const char *reason, const char *reason_text,
-                       char *why, size_t whylen);
+int rec_decision_check(const char *decision, const char *reason, const char *reason_text, char *why,
+                       size_t whylen);
 
 #endif

@@ -13,8 +13,12 @@
 
 static rec_entry entry(const char *date, const char *scope)
 {
-    rec_entry e = {.institution = "H37010002", .date = date, .hr = 1, .hr_scope = scope,
-                   .qualified_from = "20230101", .qualified_to = "20271231"};
+    rec_entry e = {.institution = "H37010002",
+                   .date = date,
+                   .hr = 1,
+                   .hr_scope = scope,
+                   .qualified_from = "20230101",
+                   .qualified_to = "20271231"};
     return e;
 }
 

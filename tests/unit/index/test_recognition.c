@@ -8,9 +8,15 @@
 static void prompt(huren_index *idx, const char *id, const char *day, const char *item,
                    const char *dept, size_t n, const char *const *keys, const char *const *insts)
 {
-    huren_index_rec_prompt p = {.prompt_id = id, .day = day, .pseudonym = "ps1",
-                                .item_code = item, .department = dept, .doctor = "D1",
-                                .result_keys = keys, .institutions = insts, .nresults = n};
+    huren_index_rec_prompt p = {.prompt_id = id,
+                                .day = day,
+                                .pseudonym = "ps1",
+                                .item_code = item,
+                                .department = dept,
+                                .doctor = "D1",
+                                .result_keys = keys,
+                                .institutions = insts,
+                                .nresults = n};
     assert_int_equal(huren_index_rec_prompt_put(idx, &p), 0);
 }
 
@@ -18,8 +24,8 @@ static huren_index_rec_outcome decide(huren_index *idx, const char *did, const c
                                       const char *key, const char *dec, const char *reason,
                                       char id[65])
 {
-    huren_index_rec_decision d = {.decision_id = did, .prompt_id = pid, .result_key = key,
-                                  .decision = dec, .reason = reason};
+    huren_index_rec_decision d = {
+        .decision_id = did, .prompt_id = pid, .result_key = key, .decision = dec, .reason = reason};
     huren_index_rec_outcome o = (huren_index_rec_outcome)-1;
     assert_int_equal(huren_index_rec_decision_put(idx, &d, &o, id), 0);
     return o;
@@ -65,8 +71,8 @@ static void decisions_and_stats(void **state)
                      HUREN_INDEX_REC_STORED);
     assert_int_equal(decide(t.idx, "d3", "p2", "H1/study:2", "rejected", "emergency", id),
                      HUREN_INDEX_REC_STORED);
-    huren_index_rec_decision bad = {.decision_id = "d4", .prompt_id = "p2",
-                                    .result_key = "H1/study:2", .decision = "maybe"};
+    huren_index_rec_decision bad = {
+        .decision_id = "d4", .prompt_id = "p2", .result_key = "H1/study:2", .decision = "maybe"};
     huren_index_rec_outcome o;
     assert_int_equal(huren_index_rec_decision_put(t.idx, &bad, &o, id), HUREN_INDEX_EINVAL);
 
