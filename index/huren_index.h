@@ -714,6 +714,7 @@ typedef struct huren_index_rec_prompt {
     const char *doctor, *department, *actor; /* optional */
     const char *const *result_keys;  /* the results shown (nresults <= MAX_SHOWN) */
     const char *const *institutions; /* the institution of each */
+    const char *const *sources;      /* the gateway URL holding each (NULL: none) */
     size_t nresults;
 } huren_index_rec_prompt;
 
@@ -776,6 +777,11 @@ typedef struct huren_index_rec_stats {
 int huren_index_rec_stats_get(huren_index *idx, const char *from, const char *to,
                               huren_index_rec_group by, huren_index_rec_stats *out);
 void huren_index_rec_stats_free(huren_index_rec_stats *s); /* NULL-safe */
+
+/* The gateway URL (source) of result `result_key` as prompt `prompt_id` listed it, into
+ * source (len bytes). Returns 1 when the prompt listed it, 0 when not, < 0 on error. */
+int huren_index_rec_shown_source(huren_index *idx, const char *prompt_id, const char *result_key,
+                                 char *source, size_t len);
 
 /* The national id on file for the record patient with local id `patient_id` (merges followed)
  * into out (len bytes). Returns 1 when found, 0 when unknown or without one, < 0 on error. */

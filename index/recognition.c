@@ -119,13 +119,14 @@ static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p)
     if (rc < 0)
         return rc;
     int64_t pk = sqlite3_last_insert_rowid(idx->wdb);
-    if ((rc = wprep(idx, "INSERT OR IGNORE INTO rec_shown VALUES (?1, ?2, ?3)", &s)) < 0)
+    if ((rc = wprep(idx, "INSERT OR IGNORE INTO rec_shown VALUES (?1, ?2, ?3, ?4)", &s)) < 0)
         return rc;
     for (size_t i = 0; i < p->nresults && rc == 0; i++) {
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, pk);
         bind_opt(s, 2, p->result_keys[i]);
         bind_opt(s, 3, p->institutions[i]);
+        bind_opt(s, 4, p->sources ? p->sources[i] : NULL);
         rc = step_done(idx, s, "storing prompt results");
     }
     sqlite3_finalize(s);
@@ -453,6 +454,39 @@ int huren_index_rec_patient_national(huren_index *idx, const char *patient_id, c
         }
     } else {
         rc = huren_index__sqlerr(idx, db, src, "preparing patient");
+    }
+    sqlite3_finalize(s);
+    huren_index__reader_put(idx, db);
+    return rc;
+}
+
+int huren_index_rec_shown_source(huren_index *idx, const char *prompt_id, const char *result_key,
+                                 char *source, size_t len)
+{
+    static const char *const sql =
+        "SELECT coalesce(s.source, '') FROM rec_shown s JOIN rec_prompts p ON p.pk = s.prompt_pk"
+        " WHERE p.prompt_id = ?1 AND s.result_key = ?2";
+    if (!idx || !prompt_id || !result_key || !source || len == 0)
+        return HUREN_INDEX_EINVAL;
+    source[0] = 0;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = huren_index__reader_get(idx, &db);
+    if (rc < 0)
+        return rc;
+    int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, prompt_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, result_key, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            snprintf(source, len, "%s", (const char *)sqlite3_column_text(s, 0));
+            rc = 1;
+        } else {
+            rc = src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, db, src, "prompt results");
+        }
+    } else {
+        rc = huren_index__sqlerr(idx, db, src, "preparing prompt results");
     }
     sqlite3_finalize(s);
     huren_index__reader_put(idx, db);

@@ -290,15 +290,20 @@ static int listed(json_t *unavailable, const char *source)
     return 0;
 }
 
+/* The results a prompt lists: key, institution and source of each (borrowed). */
+typedef struct shown {
+    const char **keys, **insts, **sources;
+    size_t n;
+} shown;
+
 /* Ask the peers, then build the answer's results (newest first: the directory's order) and
- * the list of peers that did not answer. Fills keys/insts with the results shown. */
+ * the list of peers that did not answer. Fills sh with the results shown. */
 static void results_build(recognition *rec, result *r, size_t n, json_t *results,
-                          json_t *unavailable, json_t *excluded, const char **keys,
-                          const char **insts, size_t *nshown)
+                          json_t *unavailable, json_t *excluded, shown *sh)
 {
     rec_fetch *f = calloc(n ? n : 1, sizeof *f);
     char(*urls)[1200] = calloc(n ? n : 1, sizeof *urls);
-    *nshown = 0;
+    sh->n = 0;
     if (!f || !urls)
         goto done;
     peer_urls(r, n, f, urls);
@@ -338,8 +343,9 @@ static void results_build(recognition *rec, result *r, size_t n, json_t *results
         json_object_set_new(o, "open", open_link(&r[i], src));
         json_object_set_new(o, "summary", summary);
         json_array_append_new(results, o);
-        keys[*nshown] = r[i].key;
-        insts[(*nshown)++] = jstr(e, "institution");
+        sh->keys[sh->n] = r[i].key;
+        sh->sources[sh->n] = src;
+        sh->insts[sh->n++] = jstr(e, "institution");
     }
 done:
     for (size_t i = 0; f && i < n; i++)
@@ -358,8 +364,7 @@ static void random_id(char out[33])
         snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-static int prompt_record(http_request *req, const query *q, char id[33], const char **keys,
-                         const char **insts, size_t n)
+static int prompt_record(http_request *req, const query *q, char id[33], const shown *sh)
 {
     node *nd = req->app;
     char day[9];
@@ -372,9 +377,10 @@ static int prompt_record(http_request *req, const query *q, char id[33], const c
                                 .doctor = q->doctor,
                                 .department = q->dept,
                                 .actor = req->actor,
-                                .result_keys = keys,
-                                .institutions = insts,
-                                .nresults = n};
+                                .result_keys = sh->keys,
+                                .institutions = sh->insts,
+                                .sources = sh->sources,
+                                .nresults = sh->n};
     int rc = huren_index_rec_prompt_put(nd->index, &p);
     if (rc < 0)
         log_warnx("recording a prompt: %s", huren_index_errmsg(nd->index));
@@ -394,17 +400,17 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
     if (!dir)
         return 0;
     json_t *records = json_object_get(dir, "records");
-    size_t n = json_array_size(records), nshown = 0;
-    result *r = calloc(n ? n : 1, sizeof *r);
-    const char **keys = calloc(n ? n : 1, sizeof *keys), **insts = calloc(n ? n : 1, sizeof *insts);
+    size_t n = json_array_size(records), m = n ? n : 1;
+    result *r = calloc(m, sizeof *r);
+    shown sh = {calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), 0};
     json_t *results = json_array(), *unavailable = json_array(), *excluded = json_object();
     int rc = -1;
     char prompt[33];
-    if (!r || !keys || !insts)
+    if (!r || !sh.keys || !sh.insts || !sh.sources)
         goto done;
     size_t k = entries_filter(req->app, q, records, r, excluded);
-    results_build(rec, r, k, results, unavailable, excluded, keys, insts, &nshown);
-    if (prompt_record(req, q, prompt, keys, insts, nshown) < 0) {
+    results_build(rec, r, k, results, unavailable, excluded, &sh);
+    if (prompt_record(req, q, prompt, &sh) < 0) {
         rc = http_reply_error(res, 503, "archive unavailable");
         goto done;
     }
@@ -413,7 +419,7 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
                           "unavailable", unavailable, "excluded", excluded);
     snprintf(res->audit_object, sizeof res->audit_object,
              "recognition %s: %zu results shown, %zu peers unavailable, prompt %s", q->item->code,
-             nshown, json_array_size(unavailable), prompt);
+             sh.n, json_array_size(unavailable), prompt);
     rc = http_reply_json(res, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
     json_decref(o);
 done:
@@ -422,8 +428,9 @@ done:
     json_decref(excluded);
     json_decref(dir);
     free(r);
-    free(keys);
-    free(insts);
+    free(sh.keys);
+    free(sh.insts);
+    free(sh.sources);
     return rc;
 }
 

@@ -240,8 +240,30 @@ class RecognitionTest(NodeTestCase):
         status, _ = self.call(self.a, "/api/v1/recognition/stats", who="insurer")
         self.assertEqual(status, 403)
 
+        # A retrieves the CT from B (WADO-RS, mTLS): then it is a local study at A
+        fetch = dict(prompt_id=ct["prompt_id"], result_key=r["result_key"])
+        status, got = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
+        self.assertEqual(status, 200, got)
+        self.assertEqual((got["status"], got["stored"], got["refused"], got["study_uid"]),
+                         ("complete", 2, 0, uid(1)))
+        status, found = self.call(self.a, "/dicom-web/studies?StudyInstanceUID=" + uid(1))
+        self.assertEqual((status, len(found)), (200, 1), found)
+        self.assertEqual(found[0]["00201208"]["Value"], [2])
+        # asked again (a retry after a failure): nothing stored twice
+        status, again = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
+        self.assertEqual((status, again["stored"], again["already_held"]), (200, 0, 2), again)
+        # refused: a report (opened as JSON at its source), a result the prompt never listed
+        status, body = self.call(self.a, "/api/v1/retrievals", method="POST", body=dict(
+            prompt_id=lab["prompt_id"], result_key=lr["result_key"]))
+        self.assertEqual(status, 422, body)
+        status, body = self.call(self.a, "/api/v1/retrievals", method="POST", body=dict(
+            fetch, result_key="%s/study:%s" % (B_INST, uid(77))))
+        self.assertEqual(status, 422, body)
+
         # B stopped: its results are listed as unavailable, the call still answers
         self.b.stop()
+        status, body = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
+        self.assertEqual((status, body["status"]), (502, "incomplete"), body)
         status, down = self.query("A100", "CT-CHEST-PLAIN", "20240110")
         self.assertEqual(status, 200, down)
         self.assertEqual(down["results"], [])

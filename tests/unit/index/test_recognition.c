@@ -52,6 +52,10 @@ static void decisions_and_stats(void **state)
     prompt(t.idx, "p2", "20261201", "LAB-CBC", NULL, 1, k2, i2);
     prompt(t.idx, "p3", "20261202", "LAB-CBC", "RAD", 0, NULL, NULL);
 
+    char src[64];
+    assert_int_equal(huren_index_rec_shown_source(t.idx, "p1", "H1/study:1", src, sizeof src), 1);
+    assert_string_equal(src, "");
+    assert_int_equal(huren_index_rec_shown_source(t.idx, "p1", "H1/study:2", src, sizeof src), 0);
     assert_int_equal(decide(t.idx, "d1", "p1", "H1/study:1", "accepted", NULL, id),
                      HUREN_INDEX_REC_STORED);
     assert_string_equal(id, "d1");
