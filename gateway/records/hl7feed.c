@@ -83,6 +83,5 @@ int hl7feed_start(node *n)
         log_error("HL7: %s", err);
         return -1;
     }
-    log_info("HL7 MLLP listening: %s port %d", c->bind_address, huren_hl7_mllp_port(n->mllp));
-    return 0;
+    return 0; /* the listener itself logs "hl7 listening on ADDRESS port N" */
 }
