@@ -13,7 +13,7 @@ import secrets
 import urllib.parse
 
 from dicomgen import uid
-from harness import NodeTestCase, run, wait_for
+from harness import NodeTestCase, free_port, port_open, run, wait_for
 import test_directory as td
 from test_directory import CATALOGUE, curl_json, pseudonym
 from test_hl7 import NID, NID2, Client, oru
@@ -48,7 +48,7 @@ class RecognitionTest(NodeTestCase):
                      "institution = " + inst, "role = " + as_role]
         return conf
 
-    def hospital_node(self, name, aet, inst, publish):
+    def hospital_node(self, name, aet, inst, publish, extra=()):
         """A hospital on HTTPS (client certificates required); peer.crt is what both
         hospitals present to the directory and to each other."""
         p = self.pki
@@ -67,6 +67,7 @@ class RecognitionTest(NodeTestCase):
                                       ("admin", inst, "admin"),
                                       ("peer", "H37000000", "peer"),
                                       ("insurer", "INS01", "insurer")])
+        conf += list(extra)
         with open(n.config_path, "w") as f:
             f.write("\n".join(conf) + "\n")
         return n.start()
@@ -98,7 +99,9 @@ class RecognitionTest(NodeTestCase):
 
     def test_recognition_across_hospitals(self):
         self.b = self.hospital_node("hospital-b", "GW_B", B_INST, publish=True)
-        self.a = self.hospital_node("hospital-a", "GW_A", A_INST, publish=False)
+        pacs_port = free_port()  # A's PACS: a storescp that A moves retrieved studies to
+        self.a = self.hospital_node("hospital-a", "GW_A", A_INST, publish=False,
+                                    extra=["[dicom_aes]", "PACS_A = 127.0.0.1:%d" % pacs_port])
         p = pseudonym(self.key, NID)
 
         # B: a CT of the chest (2024-01-05) and a blood count (observed 2024-01-05)
@@ -249,6 +252,16 @@ class RecognitionTest(NodeTestCase):
         status, found = self.call(self.a, "/dicom-web/studies?StudyInstanceUID=" + uid(1))
         self.assertEqual((status, len(found)), (200, 1), found)
         self.assertEqual(found[0]["00201208"]["Value"], [2])
+        # ... and A's PACS pulls it from A with C-MOVE
+        out = os.path.join(self.tmp, "pacs")
+        os.mkdir(out)
+        self.process(["storescp", "-aet", "PACS_A", "-od", out, str(pacs_port)], "storescp")
+        wait_for(lambda: port_open(pacs_port), 30, "storescp")
+        p = run(["movescu", "-S", "-aet", "PACS_A", "-aec", "GW_A", "-aem", "PACS_A",
+                 "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + uid(1),
+                 "127.0.0.1", str(self.a.dicom_port)])
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertEqual(len(os.listdir(out)), 2)
         # asked again (a retry after a failure): nothing stored twice
         status, again = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
         self.assertEqual((status, again["stored"], again["already_held"]), (200, 0, 2), again)
