@@ -701,7 +701,8 @@ int huren_index_outbox_stats_get(huren_index *idx, huren_index_outbox_stats *out
  * A prompt is one recognition query answered to a doctor: the patient's pseudonym (never the
  * id), the catalogue item, who asked, and the results it listed (result keys, with the
  * institution holding each). A decision is the doctor's verdict on one listed result; one per
- * (prompt, result). Times are Unix seconds; days YYYYMMDD (UTC). Text up to 256 bytes. */
+ * (prompt, result). Times are Unix seconds; days YYYYMMDD (the node's local date). Text up to
+ * 256 bytes. */
 
 #define HUREN_INDEX_REC_MAX_SHOWN 1000
 

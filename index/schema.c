@@ -243,7 +243,7 @@ static const char *const steps[] = {
 
     /* 8: recognition (recognition.c): each prompt shown to a doctor (who, which item, the
      * patient's pseudonym only) with the results it listed, and the doctors' decisions, one per
-     * (prompt, result); day = YYYYMMDD (UTC) of the prompt, the key of the statistics. */
+     * (prompt, result); day = YYYYMMDD (local date) of the prompt, the key of the statistics. */
     "CREATE TABLE rec_prompts ("
     " pk INTEGER PRIMARY KEY, prompt_id TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,"
     " day TEXT NOT NULL, pseudonym TEXT NOT NULL, item_code TEXT NOT NULL,"

@@ -285,6 +285,12 @@ class RecognitionTest(NodeTestCase):
         self.assertEqual((u["institution"], u["source"], u["results"]), (B_INST, b_url, 1))
         self.assertTrue(u["reason"])
 
+        # the directory stopped: 502 with the reason, nothing recorded as shown
+        self.dir.stop()
+        status, body = self.query("A100", "CT-CHEST-PLAIN", "20240110")
+        self.assertEqual(status, 502, body)
+        self.assertIn("directory", body["error"])
+
         # every query, decision and statistics read is in A's audit trail
         self.a.stop()
         with open(os.path.join(self.a.data, "audit.log"), encoding="utf-8") as fh:
