@@ -219,6 +219,41 @@ static int answer(http_response *res, const retrieval *r, const char *source, lo
     return rc;
 }
 
+/* A report is not stored here: it is fetched as JSON from its holder and shown with the
+ * institution that issued it. */
+static int report_fetch(const recognition *rec, http_response *res, const char *key, const char *id,
+                        const char *source)
+{
+    char url[1400], inst[128];
+    char *eid = rec_url_escape(id);
+    snprintf(url, sizeof url, "%s/api/v1/reports/%s", source, eid ? eid : "");
+    free(eid);
+    snprintf(inst, sizeof inst, "%.*s", (int)(strchr(key, '/') - key), key);
+    rec_fetch f = {.url = url};
+    json_t *o = NULL;
+    if (rec_fetch_all(rec, &f, 1, REC_PEER_TIMEOUT_MS) == 0 && f.status == 200 && f.body)
+        o = json_loadb(f.body, f.len, 0, NULL);
+    snprintf(res->audit_object, sizeof res->audit_object, "report %.64s from %.80s: HTTP %ld", id,
+             source, f.status);
+    int rc;
+    if (json_is_object(o)) {
+        json_t *a = json_pack("{s:s, s:s, s:s, s:O}", "result_key", key, "institution", inst,
+                              "source", source, "report", o);
+        rc = http_reply_json(res, 200, a ? json_dumps(a, JSON_COMPACT) : NULL);
+        json_decref(a);
+    } else {
+        char why[300];
+        snprintf(why, sizeof why, "the source did not give the report (%s)",
+                 f.error[0] ? f.error
+                 : f.status ? "unexpected answer"
+                            : "no answer");
+        rc = http_reply_error(res, f.status == 404 ? 404 : 502, why);
+    }
+    json_decref(o);
+    rec_fetch_clear(&f);
+    return rc;
+}
+
 int api_retrieval_create(http_request *req, http_response *res)
 {
     node *n = req->app;
@@ -247,10 +282,13 @@ int api_retrieval_create(http_request *req, http_response *res)
         rc = http_reply_error(res, 422, "result_key: not a result that prompt listed");
         goto done;
     }
+    const char *report = strstr(key, "/report:");
+    if (report && report[8]) {
+        rc = report_fetch(rec, res, key, report + 8, source);
+        goto done;
+    }
     if (!study || !study[7] || strlen(study + 7) > 64) {
-        rc = http_reply_error(res, 422,
-                              "result_key: only imaging studies are retrieved; "
-                              "reports open as JSON at their source");
+        rc = http_reply_error(res, 422, "result_key: neither a study nor a report");
         goto done;
     }
     retrieval r = {.n = n, .study = study + 7, .fd = -1};

@@ -265,10 +265,13 @@ class RecognitionTest(NodeTestCase):
         # asked again (a retry after a failure): nothing stored twice
         status, again = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
         self.assertEqual((status, again["stored"], again["already_held"]), (200, 0, 2), again)
-        # refused: a report (opened as JSON at its source), a result the prompt never listed
-        status, body = self.call(self.a, "/api/v1/retrievals", method="POST", body=dict(
+        # a report is fetched as JSON and shown with the institution that issued it
+        status, rep = self.call(self.a, "/api/v1/retrievals", method="POST", body=dict(
             prompt_id=lab["prompt_id"], result_key=lr["result_key"]))
-        self.assertEqual(status, 422, body)
+        self.assertEqual(status, 200, rep)
+        self.assertEqual((rep["institution"], rep["source"], rep["report"]["resourceType"]),
+                         (B_INST, b_url, "DiagnosticReport"))
+        # refused: a result the prompt never listed
         status, body = self.call(self.a, "/api/v1/retrievals", method="POST", body=dict(
             fetch, result_key="%s/study:%s" % (B_INST, uid(77))))
         self.assertEqual(status, 422, body)
