@@ -10,6 +10,7 @@ as unavailable and the call still answers."""
 import json
 import os
 import secrets
+import time
 import urllib.parse
 
 from dicomgen import uid
@@ -19,6 +20,7 @@ from test_directory import CATALOGUE, curl_json, pseudonym
 from test_hl7 import NID, NID2, Client, oru
 
 A_INST, B_INST = "H37020001", "H37010002"
+REC_PEER_TIMEOUT_S = 5  # gateway/recognition/recognition_int.h
 
 
 class RecognitionTest(NodeTestCase):
@@ -305,6 +307,54 @@ class RecognitionTest(NodeTestCase):
         refused = [e for e in audit if e["action"] == "recognition.query"
                    and e["outcome"] != "success"]
         self.assertTrue(any("consent" in (e.get("object") or "") for e in refused), refused)
+
+    def test_slow_peer_is_unavailable(self):
+        """A peer that accepts and never answers in time is listed as unavailable."""
+        import http.server
+        import ssl
+        import threading
+
+        class Slow(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                time.sleep(REC_PEER_TIMEOUT_S + 3)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+        srv.daemon_threads = True
+        srv.block_on_close = False
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(self.pki, "server.crt"),
+                            os.path.join(self.pki, "server.key"))
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        slow_url = "https://127.0.0.1:%d" % srv.server_address[1]
+
+        self.a = self.hospital_node("hospital-a", "GW_A", A_INST, publish=False)
+        p = pseudonym(self.key, NID)
+        status, body = self.publish([{
+            "pseudonym": p, "record_key": "report:42", "version": 1, "kind": "lab",
+            "item_code": "LAB-CBC", "item_name": "血常规", "date": "20240105", "hr": True,
+            "hr_scope": "province", "qualified_from": "20230101", "qualified_to": "20271231",
+            "source_url": slow_url}])
+        self.assertEqual((status, body["stored"]), (200, 1), body)
+        status, body = self.query(NID, "LAB-CBC", "20240106")
+        self.assertEqual(status, 403, body)  # no consent yet
+        self.send(self.a, oru("a1", pid="A100", nid=NID, order="AORD1"))
+        status, consent = self.call(self.a, "/api/v1/consents", method="POST", body=dict(
+            patient="A100", purpose="recognition", grantee=A_INST, form_ref="FORM-R-2",
+            expires="2099-12-31"))
+        self.assertEqual(status, 201, consent)
+        status, body = self.query(NID, "LAB-CBC", "20240106")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(body["results"], [])
+        self.assertEqual([(u["institution"], u["source"]) for u in body["unavailable"]],
+                         [(B_INST, slow_url)])
 
 
 if __name__ == "__main__":
