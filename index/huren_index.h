@@ -784,6 +784,11 @@ void huren_index_rec_stats_free(huren_index_rec_stats *s); /* NULL-safe */
 int huren_index_rec_shown_source(huren_index *idx, const char *prompt_id, const char *result_key,
                                  char *source, size_t len);
 
+/* The source of the newest prompt that listed record `record_key` ("study:<uid>") of any
+ * institution, into source (len bytes). Returns 1 when one did, 0 when none, < 0 on error. */
+int huren_index_rec_record_source(huren_index *idx, const char *record_key, char *source,
+                                  size_t len);
+
 /* The national id on file for the record patient with local id `patient_id` (merges followed)
  * into out (len bytes). Returns 1 when found, 0 when unknown or without one, < 0 on error. */
 int huren_index_rec_patient_national(huren_index *idx, const char *patient_id, char *out,

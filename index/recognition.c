@@ -492,3 +492,37 @@ int huren_index_rec_shown_source(huren_index *idx, const char *prompt_id, const 
     huren_index__reader_put(idx, db);
     return rc;
 }
+
+int huren_index_rec_record_source(huren_index *idx, const char *record_key, char *source,
+                                  size_t len)
+{
+    /* the expression is rec_shown_record's: the index answers it */
+    static const char *const sql =
+        "SELECT s.source FROM rec_shown s JOIN rec_prompts p ON p.pk = s.prompt_pk"
+        " WHERE substr(s.result_key, instr(s.result_key, '/') + 1) = ?1"
+        " AND coalesce(s.source, '') <> '' ORDER BY p.created_at DESC, p.pk DESC LIMIT 1";
+    if (!idx || !record_key || !source || len == 0)
+        return HUREN_INDEX_EINVAL;
+    source[0] = 0;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = huren_index__reader_get(idx, &db);
+    if (rc < 0)
+        return rc;
+    int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, record_key, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            snprintf(source, len, "%s", (const char *)sqlite3_column_text(s, 0));
+            rc = 1;
+        } else {
+            rc = src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, db, src, "prompt results");
+        }
+    } else {
+        rc = huren_index__sqlerr(idx, db, src, "preparing prompt results");
+    }
+    sqlite3_finalize(s);
+    huren_index__reader_put(idx, db);
+    return rc;
+}

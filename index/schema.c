@@ -253,6 +253,7 @@ static const char *const steps[] = {
     " prompt_pk INTEGER NOT NULL REFERENCES rec_prompts(pk), result_key TEXT NOT NULL,"
     " institution TEXT NOT NULL, source TEXT,"
     " PRIMARY KEY (prompt_pk, result_key)) WITHOUT ROWID;"
+    "CREATE INDEX rec_shown_record ON rec_shown(substr(result_key, instr(result_key, '/') + 1));"
     "CREATE TABLE rec_decisions ("
     " pk INTEGER PRIMARY KEY, decision_id TEXT NOT NULL UNIQUE,"
     " prompt_pk INTEGER NOT NULL REFERENCES rec_prompts(pk), result_key TEXT NOT NULL,"

@@ -27,4 +27,10 @@ int api_recognition_stats(http_request *req, http_response *res);
  * its holder over WADO-RS and stored here (retrieval.c) */
 int api_retrieval_create(http_request *req, http_response *res);
 
+/* With [recognition] retrieve_on_move: when a recognition prompt listed study study_uid, fetch
+ * it from the gateway holding it and store it here (for a C-MOVE or C-GET of a study this node
+ * does not hold). Returns 1 when something was fetched, 0 when not applicable (off, never
+ * listed), -1 with err when the retrieval failed. Blocks for the transfer. */
+int recognition_retrieve_study(node *n, const char *study_uid, char *err, size_t errlen);
+
 #endif

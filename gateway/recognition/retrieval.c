@@ -300,3 +300,28 @@ done:
     json_decref(o);
     return rc;
 }
+
+int recognition_retrieve_study(node *n, const char *study_uid, char *err, size_t errlen)
+{
+    recognition *rec = n->recognition;
+    char key[80], source[1024];
+    if (!rec || !n->cfg->rec_retrieve_on_move || !study_uid || !*study_uid ||
+        strlen(study_uid) > 64)
+        return 0;
+    snprintf(key, sizeof key, "study:%s", study_uid);
+    int found = huren_index_rec_record_source(n->index, key, source, sizeof source);
+    if (found <= 0) {
+        if (found < 0)
+            snprintf(err, errlen, "%s", huren_index_errmsg(n->index));
+        return found;
+    }
+    retrieval r = {.n = n, .study = study_uid, .fd = -1};
+    long code = retrieve(rec, &r, source);
+    log_info("retrieval of %s from %s for a C-MOVE: HTTP %ld, %zu stored, %zu held, %zu refused",
+             study_uid, source, code, r.stored, r.duplicates, r.refused);
+    if (code != 200 || r.err[0] || r.status) {
+        snprintf(err, errlen, "%s", r.err[0] ? r.err : "the source refused");
+        return r.stored ? 1 : -1;
+    }
+    return 1;
+}

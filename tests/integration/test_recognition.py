@@ -103,7 +103,8 @@ class RecognitionTest(NodeTestCase):
         self.b = self.hospital_node("hospital-b", "GW_B", B_INST, publish=True)
         pacs_port = free_port()  # A's PACS: a storescp that A moves retrieved studies to
         self.a = self.hospital_node("hospital-a", "GW_A", A_INST, publish=False,
-                                    extra=["[dicom_aes]", "PACS_A = 127.0.0.1:%d" % pacs_port])
+                                    extra=["[recognition]", "retrieve_on_move = yes",
+                                           "[dicom_aes]", "PACS_A = 127.0.0.1:%d" % pacs_port])
         p = pseudonym(self.key, NID)
 
         # B: a CT of the chest (2024-01-05) and a blood count (observed 2024-01-05)
@@ -245,16 +246,8 @@ class RecognitionTest(NodeTestCase):
         status, _ = self.call(self.a, "/api/v1/recognition/stats", who="insurer")
         self.assertEqual(status, 403)
 
-        # A retrieves the CT from B (WADO-RS, mTLS): then it is a local study at A
-        fetch = dict(prompt_id=ct["prompt_id"], result_key=r["result_key"])
-        status, got = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
-        self.assertEqual(status, 200, got)
-        self.assertEqual((got["status"], got["stored"], got["refused"], got["study_uid"]),
-                         ("complete", 2, 0, uid(1)))
-        status, found = self.call(self.a, "/dicom-web/studies?StudyInstanceUID=" + uid(1))
-        self.assertEqual((status, len(found)), (200, 1), found)
-        self.assertEqual(found[0]["00201208"]["Value"], [2])
-        # ... and A's PACS pulls it from A with C-MOVE
+        # A's PACS asks A for the CT with C-MOVE: A does not hold it, but a prompt listed it
+        # ([recognition] retrieve_on_move): A fetches it from B (WADO-RS, mTLS), then moves it
         out = os.path.join(self.tmp, "pacs")
         os.mkdir(out)
         self.process(["storescp", "-aet", "PACS_A", "-od", out, str(pacs_port)], "storescp")
@@ -264,9 +257,24 @@ class RecognitionTest(NodeTestCase):
                  "127.0.0.1", str(self.a.dicom_port)])
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertEqual(len(os.listdir(out)), 2)
+        # now a local study at A
+        status, found = self.call(self.a, "/dicom-web/studies?StudyInstanceUID=" + uid(1))
+        self.assertEqual((status, len(found)), (200, 1), found)
+        self.assertEqual(found[0]["00201208"]["Value"], [2])
+        # the retrieval API: everything is already held
+        fetch = dict(prompt_id=ct["prompt_id"], result_key=r["result_key"])
+        status, got = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
+        self.assertEqual(status, 200, got)
+        self.assertEqual((got["status"], got["stored"], got["already_held"], got["refused"],
+                          got["study_uid"]), ("complete", 0, 2, 0, uid(1)))
         # asked again (a retry after a failure): nothing stored twice
         status, again = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
         self.assertEqual((status, again["stored"], again["already_held"]), (200, 0, 2), again)
+        # and a study no prompt listed is not fetched: the C-MOVE finds nothing
+        p = run(["movescu", "-S", "-aet", "PACS_A", "-aec", "GW_A", "-aem", "PACS_A",
+                 "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + uid(88),
+                 "127.0.0.1", str(self.a.dicom_port)])
+        self.assertEqual(len(os.listdir(out)), 2)
         # a report is fetched as JSON and shown with the institution that issued it
         status, rep = self.call(self.a, "/api/v1/retrievals", method="POST", body=dict(
             prompt_id=lab["prompt_id"], result_key=lr["result_key"]))

@@ -56,6 +56,7 @@ static void decisions_and_stats(void **state)
     assert_int_equal(huren_index_rec_shown_source(t.idx, "p1", "H1/study:1", src, sizeof src), 1);
     assert_string_equal(src, "");
     assert_int_equal(huren_index_rec_shown_source(t.idx, "p1", "H1/study:2", src, sizeof src), 0);
+    assert_int_equal(huren_index_rec_record_source(t.idx, "study:1", src, sizeof src), 0);
     assert_int_equal(decide(t.idx, "d1", "p1", "H1/study:1", "accepted", NULL, id),
                      HUREN_INDEX_REC_STORED);
     assert_string_equal(id, "d1");
@@ -117,6 +118,19 @@ static void decisions_and_stats(void **state)
     huren_index_rec_stats_free(&s);
     assert_int_equal(huren_index_rec_stats_get(t.idx, "2026", NULL, HUREN_INDEX_REC_BY_ITEM, &s),
                      HUREN_INDEX_EINVAL);
+    const char *k4[] = {"H3/study:9"}, *i4[] = {"H3"}, *s4[] = {"https://h3"};
+    huren_index_rec_prompt p4 = {.prompt_id = "p4",
+                                 .day = "20261203",
+                                 .pseudonym = "ps1",
+                                 .item_code = "CT-HEAD-PLAIN",
+                                 .result_keys = k4,
+                                 .institutions = i4,
+                                 .sources = s4,
+                                 .nresults = 1};
+    assert_int_equal(huren_index_rec_prompt_put(t.idx, &p4), 0);
+    assert_int_equal(huren_index_rec_record_source(t.idx, "study:9", src, sizeof src), 1);
+    assert_string_equal(src, "https://h3");
+    assert_int_equal(huren_index_rec_shown_source(t.idx, "p4", "H3/study:9", src, sizeof src), 1);
     tfix_close(&t);
 }
 
