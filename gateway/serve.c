@@ -145,11 +145,11 @@ done:
     huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);
     huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
     publisher_stop(&n);
+    recognition_stop(&n); /* its background retrievals write to the archive */
     huren_index_close(n.index);
     audit_close(&n);
     auth_table_free(n.auth);
     claims_close(&n);
-    recognition_stop(&n);
     if (allowed)
         free(allowed[0]);
     free(allowed);

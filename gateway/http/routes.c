@@ -62,6 +62,7 @@ static const http_route hospital_routes[] = {
     {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
      "recognition.stats"},
     {"POST", "/api/v1/retrievals", api_retrieval_create, HTTP_ROLES_STAFF, "retrieval.create"},
+    {"GET", "/api/v1/retrievals/*", api_retrieval_get, HTTP_ROLES_STAFF, "retrieval.read"},
 };
 
 /* Routes whose request bodies stream to a sink instead of the bounded buffer. */

@@ -40,6 +40,7 @@ int recognition_start(node *n, char *err, size_t errlen)
     rec->cert = *c->dir_tls_cert ? c->dir_tls_cert : c->tls_cert;
     rec->key_file = *c->dir_tls_cert ? c->dir_tls_key : c->tls_key;
     rec->ca = c->dir_tls_ca;
+    pthread_mutex_init(&rec->jobs_mu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     n->recognition = rec;
     log_info("recognition: %zu catalogue items, directory %s", catalogue_count(rec->cat),
@@ -52,6 +53,8 @@ void recognition_stop(node *n)
     recognition *rec = n ? n->recognition : NULL;
     if (!rec)
         return;
+    rec_jobs_stop(rec);
+    pthread_mutex_destroy(&rec->jobs_mu);
     catalogue_free(rec->cat);
     memset(rec->key, 0, sizeof rec->key);
     free(rec);

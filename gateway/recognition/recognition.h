@@ -26,6 +26,8 @@ int api_recognition_stats(http_request *req, http_response *res);
 /* POST /api/v1/retrievals {"prompt_id", "result_key"}: a study a prompt listed, fetched from
  * its holder over WADO-RS and stored here (retrieval.c) */
 int api_retrieval_create(http_request *req, http_response *res);
+/* GET /api/v1/retrievals/{id}: the progress of a background retrieval (jobs.c) */
+int api_retrieval_get(http_request *req, http_response *res);
 
 /* With [recognition] retrieve_on_move: when a recognition prompt listed study study_uid, fetch
  * it from the gateway holding it and store it here (for a C-MOVE or C-GET of a study this node

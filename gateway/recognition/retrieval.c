@@ -32,7 +32,27 @@ typedef struct retrieval {
     size_t stored, duplicates, refused, failed;
     int status; /* a local failure (500) found while streaming, or 0 */
     char err[256];
+    const recognition *rec;
+    rec_job *job; /* background: progress goes there too; NULL when synchronous */
 } retrieval;
+
+static void progress(retrieval *r)
+{
+    if (!r->job)
+        return;
+    atomic_store(&r->job->stored, r->stored);
+    atomic_store(&r->job->held, r->duplicates);
+    atomic_store(&r->job->refused, r->refused);
+    atomic_store(&r->job->failed, r->failed);
+}
+
+/* libcurl's progress callback: a node shutting down aborts the transfer. */
+static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    const retrieval *r = p;
+    (void)dt, (void)dn, (void)ut, (void)un;
+    return atomic_load(&((recognition *)r->rec)->stopping) ? 1 : 0;
+}
 
 static int part_begin(void *payload, const char *headers, size_t len)
 {
@@ -114,6 +134,7 @@ done:
         unlink(r->path);
     r->path[0] = 0;
     huren_dicom_file_free(f);
+    progress(r);
     return r->status ? -1 : 0;
 }
 
@@ -128,6 +149,8 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &code);
     if (code != 200)
         return n; /* an error answer: drained, reported by status */
+    if (r->job)
+        atomic_fetch_add(&r->job->bytes, n);
     if (!r->reader) {
         char *ct = NULL, boundary[MULTIPART_MAX_BOUNDARY + 1];
         curl_easy_getinfo(r->h, CURLINFO_CONTENT_TYPE, &ct);
@@ -167,6 +190,9 @@ static long retrieve(const recognition *rec, retrieval *r, const char *source)
     curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(r->h, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(r->h, CURLOPT_XFERINFODATA, r);
+    curl_easy_setopt(r->h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(r->h, CURLOPT_TIMEOUT, (long)RETRIEVE_TIMEOUT_S);
     curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT_MS, (long)REC_PEER_TIMEOUT_MS);
     curl_easy_setopt(r->h, CURLOPT_PROTOCOLS_STR, "https,http");
@@ -194,6 +220,20 @@ static long retrieve(const recognition *rec, retrieval *r, const char *source)
     curl_easy_cleanup(r->h);
     multipart_reader_free(r->reader);
     return cc == CURLE_OK || code ? code : 0;
+}
+
+long rec_retrieve(node *n, const char *study, const char *source, rec_job *job,
+                  rec_retrieve_out *out)
+{
+    retrieval r = {.n = n, .study = study, .fd = -1, .rec = n->recognition, .job = job};
+    long code = retrieve(n->recognition, &r, source);
+    *out = (rec_retrieve_out){r.stored, r.duplicates, r.refused, r.failed, r.status, ""};
+    snprintf(out->err, sizeof out->err, "%s", r.err);
+    if (!out->err[0] && code != 200 && code)
+        snprintf(out->err, sizeof out->err, "the source answered HTTP %ld", code);
+    else if (!out->err[0] && code != 200)
+        snprintf(out->err, sizeof out->err, "the source did not answer");
+    return code;
 }
 
 static int answer(http_response *res, const retrieval *r, const char *source, long code)
@@ -254,6 +294,24 @@ static int report_fetch(const recognition *rec, http_response *res, const char *
     return rc;
 }
 
+/* Start it in the background: 202 with where to follow it. */
+static int background(node *n, http_response *res, const char *study, const char *source)
+{
+    rec_job *j = rec_job_start(n, study, source);
+    if (!j)
+        return http_reply_error(res, 503, "too many retrievals running; try again later");
+    char url[128];
+    snprintf(url, sizeof url, "/api/v1/retrievals/%s", j->id);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "retrieval_id", j->id, "status", "running",
+                          "study_uid", study, "source", source, "progress", url);
+    snprintf(res->audit_object, sizeof res->audit_object,
+             "retrieval %s of study %.64s from %.80s started", j->id, study, source);
+    http_response_header(res, "Location", url);
+    int rc = http_reply_json(res, 202, o ? json_dumps(o, JSON_COMPACT) : NULL);
+    json_decref(o);
+    return rc;
+}
+
 int api_retrieval_create(http_request *req, http_response *res)
 {
     node *n = req->app;
@@ -291,7 +349,11 @@ int api_retrieval_create(http_request *req, http_response *res)
         rc = http_reply_error(res, 422, "result_key: neither a study nor a report");
         goto done;
     }
-    retrieval r = {.n = n, .study = study + 7, .fd = -1};
+    if (json_is_true(json_object_get(o, "background"))) {
+        rc = background(n, res, study + 7, source);
+        goto done;
+    }
+    retrieval r = {.n = n, .study = study + 7, .fd = -1, .rec = rec};
     long code = retrieve(rec, &r, source);
     if (code == 0)
         log_warnx("retrieval of %s from %s: %s", r.study, source, r.err);
@@ -315,7 +377,7 @@ int recognition_retrieve_study(node *n, const char *study_uid, char *err, size_t
             snprintf(err, errlen, "%s", huren_index_errmsg(n->index));
         return found;
     }
-    retrieval r = {.n = n, .study = study_uid, .fd = -1};
+    retrieval r = {.n = n, .study = study_uid, .fd = -1, .rec = rec};
     long code = retrieve(rec, &r, source);
     log_info("retrieval of %s from %s for a C-MOVE: HTTP %ld, %zu stored, %zu held, %zu refused",
              study_uid, source, code, r.stored, r.duplicates, r.refused);

@@ -270,6 +270,22 @@ class RecognitionTest(NodeTestCase):
         # asked again (a retry after a failure): nothing stored twice
         status, again = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
         self.assertEqual((status, again["stored"], again["already_held"]), (200, 0, 2), again)
+        # in the background: 202 at once, then its progress until it is complete
+        status, job = self.call(self.a, "/api/v1/retrievals", method="POST",
+                                body=dict(fetch, background=True))
+        self.assertEqual((status, job["status"]), (202, "running"), job)
+        self.assertEqual(job["progress"], "/api/v1/retrievals/" + job["retrieval_id"])
+        got = {}
+
+        def finished():
+            got["s"], got["b"] = self.call(self.a, job["progress"])
+            return got["s"] == 200 and got["b"]["status"] != "running"
+        wait_for(finished, 60, "the background retrieval")
+        self.assertEqual((got["b"]["status"], got["b"]["already_held"], got["b"]["stored"]),
+                         ("complete", 2, 0), got["b"])
+        self.assertGreater(got["b"]["bytes"], 0)
+        status, body = self.call(self.a, "/api/v1/retrievals/nope")
+        self.assertEqual(status, 404, body)
         # and a study no prompt listed is not fetched: the C-MOVE finds nothing
         p = run(["movescu", "-S", "-aet", "PACS_A", "-aec", "GW_A", "-aem", "PACS_A",
                  "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + uid(88),
@@ -290,6 +306,14 @@ class RecognitionTest(NodeTestCase):
         self.b.stop()
         status, body = self.call(self.a, "/api/v1/retrievals", method="POST", body=fetch)
         self.assertEqual((status, body["status"]), (502, "incomplete"), body)
+        status, job = self.call(self.a, "/api/v1/retrievals", method="POST",
+                                body=dict(fetch, background=True))
+        self.assertEqual(status, 202, job)
+        wait_for(lambda: self.call(self.a, job["progress"])[1]["status"] != "running", 60,
+                 "the background retrieval to give up")
+        status, body = self.call(self.a, job["progress"])
+        self.assertEqual(body["status"], "incomplete", body)
+        self.assertTrue(body["error"])
         status, down = self.query("A100", "CT-CHEST-PLAIN", "20240110")
         self.assertEqual(status, 200, down)
         self.assertEqual(down["results"], [])
