@@ -43,8 +43,7 @@ int recognition_start(node *n, char *err, size_t errlen)
     pthread_mutex_init(&rec->jobs_mu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     n->recognition = rec;
-    log_info("recognition: %zu catalogue items, directory %s", catalogue_count(rec->cat),
-             c->dir_url);
+    log_info("%zu catalogue items, directory %s", catalogue_count(rec->cat), c->dir_url);
     return 0;
 }
 
