@@ -215,6 +215,10 @@ class RecognitionTest(NodeTestCase):
         self.assertIn("reason_text", body["error"])
         status, body = self.decide(dict(reject, reason="bored"))
         self.assertEqual(status, 400, body)
+        for raw in ("[]", "{", '{"prompt_id": 5}', json.dumps(dict(accept, doctor="x" * 5000))):
+            status, body = curl_json(self.a.url("/api/v1/recognition/decisions"), self.pki,
+                                     "clinician", "POST", raw)
+            self.assertEqual(status, 400, (raw[:40], body))
 
         # statistics: prompts made above (CT: 4 answered, LAB: 2), shown, decisions
         status, st = self.stats("item")
