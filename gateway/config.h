@@ -75,6 +75,8 @@ typedef struct config {
     /* [audit] */
     char *audit_file;          /* "" = DATA/audit.log */
     int audit_fsync;
+    /* [recognition] */
+    int rec_retrieve_on_move; /* a C-MOVE of a study a prompt listed fetches it first */
     /* [claims] */
     char *claims_key;          /* PEM EC P-256 private key signing claim bundles; "" = off */
     char *claims_cert;         /* its certificate (PEM) */

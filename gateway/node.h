@@ -22,6 +22,7 @@ typedef struct node {
     struct auth_table *auth;    /* the [client] sections, for lookups (auth.c) */
     struct claims_ctx *claims;  /* insurer claims: signer, rate limit (claims.c) */
     struct publisher *publisher; /* publishing to the directory (publisher.c), or NULL */
+    struct recognition *recognition; /* recognition/ (catalogue, region key), or NULL */
     metrics metrics;
     time_t started;
 } node;

@@ -9,6 +9,7 @@
 #include "dimse.h"
 #include "hl7feed.h"
 #include "log.h"
+#include "recognition.h"
 #include "node.h"
 #include "publisher.h"
 
@@ -124,6 +125,10 @@ int cmd_serve(const config *cfg)
         log_error("directory: %s", err);
         goto done;
     }
+    if (recognition_start(&n, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto done;
+    }
     if (strcmp(cfg->role, "hospital") == 0 && start_dicom(&n, &allowed) < 0)
         goto done;
     if (strcmp(cfg->role, "hospital") == 0 && hl7feed_start(&n) < 0)
@@ -140,6 +145,7 @@ done:
     huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);
     huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
     publisher_stop(&n);
+    recognition_stop(&n); /* its background retrievals write to the archive */
     huren_index_close(n.index);
     audit_close(&n);
     auth_table_free(n.auth);

@@ -697,6 +697,103 @@ typedef struct huren_index_outbox_stats {
 } huren_index_outbox_stats;
 int huren_index_outbox_stats_get(huren_index *idx, huren_index_outbox_stats *out);
 
+/* ---- recognition prompts and decisions (index/recognition.c) ----
+ * A prompt is one recognition query answered to a doctor: the patient's pseudonym (never the
+ * id), the catalogue item, who asked, and the results it listed (result keys, with the
+ * institution holding each). A decision is the doctor's verdict on one listed result; one per
+ * (prompt, result). Times are Unix seconds; days YYYYMMDD (the node's local date). Text up to
+ * 256 bytes. */
+
+#define HUREN_INDEX_REC_MAX_SHOWN 1000
+
+typedef struct huren_index_rec_prompt {
+    const char *prompt_id;  /* required: opaque public id */
+    int64_t created_at;     /* 0 = now */
+    const char *day;        /* required: YYYYMMDD of created_at */
+    const char *pseudonym;  /* required */
+    const char *item_code;  /* required */
+    const char *doctor, *department, *actor; /* optional */
+    const char *const *result_keys;  /* the results shown (nresults <= MAX_SHOWN) */
+    const char *const *institutions; /* the institution of each */
+    const char *const *sources;      /* the gateway URL holding each (NULL: none) */
+    size_t nresults;
+} huren_index_rec_prompt;
+
+/* Store a prompt with its results in one transaction. Returns 0, HUREN_INDEX_EINVAL (a
+ * required value missing, too long, too many results), or a database error. */
+int huren_index_rec_prompt_put(huren_index *idx, const huren_index_rec_prompt *p);
+
+typedef struct huren_index_rec_decision {
+    const char *decision_id; /* required: opaque public id (used when stored) */
+    const char *prompt_id;   /* required */
+    const char *result_key;  /* required */
+    const char *decision;    /* required: "accepted" | "rejected" */
+    const char *reason, *reason_text; /* rejected: the reason code (and text) */
+    const char *doctor, *department, *order_id, *visit_id;
+    int64_t created_at;      /* 0 = now */
+} huren_index_rec_decision;
+
+typedef enum huren_index_rec_outcome {
+    HUREN_INDEX_REC_STORED = 0, /* recorded */
+    HUREN_INDEX_REC_SAME,       /* the same decision was recorded before: nothing written */
+    HUREN_INDEX_REC_CONFLICT,   /* another decision is recorded for that result and prompt */
+    HUREN_INDEX_REC_NO_PROMPT,  /* no such prompt */
+    HUREN_INDEX_REC_NOT_SHOWN   /* the prompt did not list that result */
+} huren_index_rec_outcome;
+
+/* Record a decision. Returns 0 with *outcome set; for STORED, SAME and CONFLICT the id of the
+ * decision held is copied to id_out (65 bytes). HUREN_INDEX_EINVAL for a bad value. */
+int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decision *d,
+                                 huren_index_rec_outcome *outcome, char id_out[65]);
+
+typedef enum huren_index_rec_group {
+    HUREN_INDEX_REC_BY_ITEM = 0,
+    HUREN_INDEX_REC_BY_DEPARTMENT, /* the prompt's department ("" when not given) */
+    HUREN_INDEX_REC_BY_INSTITUTION, /* the institution holding the result shown */
+    HUREN_INDEX_REC_BY_MONTH        /* YYYYMM of the prompt's day */
+} huren_index_rec_group;
+
+typedef struct huren_index_rec_reason_count {
+    const char *reason;
+    int64_t n;
+} huren_index_rec_reason_count;
+
+typedef struct huren_index_rec_stats_row {
+    const char *key;
+    int64_t prompts;  /* prompts of the group (by institution: prompts listing one of its) */
+    int64_t shown;    /* results listed */
+    int64_t accepted, rejected;
+    huren_index_rec_reason_count *reasons; /* rejections by reason code */
+    size_t nreasons;
+} huren_index_rec_stats_row;
+
+typedef struct huren_index_rec_stats {
+    huren_index_rec_stats_row *rows; /* by key */
+    size_t n;
+    void *arena_; /* private */
+} huren_index_rec_stats;
+
+/* Counts of the prompts made from day `from` to day `to` (YYYYMMDD, inclusive; NULL = open),
+ * grouped. Decisions count with their prompt. Returns the number of rows or a negative code. */
+int huren_index_rec_stats_get(huren_index *idx, const char *from, const char *to,
+                              huren_index_rec_group by, huren_index_rec_stats *out);
+void huren_index_rec_stats_free(huren_index_rec_stats *s); /* NULL-safe */
+
+/* The gateway URL (source) of result `result_key` as prompt `prompt_id` listed it, into
+ * source (len bytes). Returns 1 when the prompt listed it, 0 when not, < 0 on error. */
+int huren_index_rec_shown_source(huren_index *idx, const char *prompt_id, const char *result_key,
+                                 char *source, size_t len);
+
+/* The source of the newest prompt that listed record `record_key` ("study:<uid>") of any
+ * institution, into source (len bytes). Returns 1 when one did, 0 when none, < 0 on error. */
+int huren_index_rec_record_source(huren_index *idx, const char *record_key, char *source,
+                                  size_t len);
+
+/* The national id on file for the record patient with local id `patient_id` (merges followed)
+ * into out (len bytes). Returns 1 when found, 0 when unknown or without one, < 0 on error. */
+int huren_index_rec_patient_national(huren_index *idx, const char *patient_id, char *out,
+                                     size_t len);
+
 #ifdef __cplusplus
 }
 #endif

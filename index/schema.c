@@ -240,6 +240,26 @@ static const char *const steps[] = {
     " record_key TEXT PRIMARY KEY, version INTEGER NOT NULL, pseudonym TEXT NOT NULL,"
     " signature TEXT NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX publish_state_unpublishable ON publish_state(record_key) WHERE pseudonym='';",
+
+    /* 8: recognition (recognition.c): each prompt shown to a doctor (who, which item, the
+     * patient's pseudonym only) with the results it listed, and the doctors' decisions, one per
+     * (prompt, result); day = YYYYMMDD (local date) of the prompt, the key of the statistics. */
+    "CREATE TABLE rec_prompts ("
+    " pk INTEGER PRIMARY KEY, prompt_id TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,"
+    " day TEXT NOT NULL, pseudonym TEXT NOT NULL, item_code TEXT NOT NULL,"
+    " doctor TEXT, department TEXT, actor TEXT);"
+    "CREATE INDEX rec_prompts_day ON rec_prompts(day);"
+    "CREATE TABLE rec_shown ("
+    " prompt_pk INTEGER NOT NULL REFERENCES rec_prompts(pk), result_key TEXT NOT NULL,"
+    " institution TEXT NOT NULL, source TEXT,"
+    " PRIMARY KEY (prompt_pk, result_key)) WITHOUT ROWID;"
+    "CREATE INDEX rec_shown_record ON rec_shown(substr(result_key, instr(result_key, '/') + 1));"
+    "CREATE TABLE rec_decisions ("
+    " pk INTEGER PRIMARY KEY, decision_id TEXT NOT NULL UNIQUE,"
+    " prompt_pk INTEGER NOT NULL REFERENCES rec_prompts(pk), result_key TEXT NOT NULL,"
+    " decision TEXT NOT NULL CHECK (decision IN ('accepted','rejected')), reason TEXT,"
+    " reason_text TEXT, doctor TEXT, department TEXT, order_id TEXT, visit_id TEXT,"
+    " created_at INTEGER NOT NULL, UNIQUE (prompt_pk, result_key));",
 };
 
 int huren_index__schema_latest(void)

@@ -8,6 +8,7 @@
 #include "dicom_fields.h"
 #include "ingest_dicom.h"
 #include "log.h"
+#include "recognition.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -223,6 +224,7 @@ static uint16_t on_find(const huren_dicom_query *q, huren_dicom_find_emit emit, 
 typedef struct retrieve_ctx {
     huren_dicom_retrieve_list *out;
     int failed;
+    size_t rows;
 } retrieve_ctx;
 
 static int on_retrieve_row(void *payload, const huren_index_row *row)
@@ -231,6 +233,7 @@ static int on_retrieve_row(void *payload, const huren_index_row *row)
     if (!row->blob_path)
         return 0;
     note_patient(row->values[HUREN_INDEX_F_PATIENT_ID]);
+    c->rows++;
     if (huren_dicom_retrieve_list_add_range(
             c->out, row->blob_path, (uint64_t)row->blob_offset, (uint64_t)row->blob_size,
             row->values[HUREN_INDEX_F_SOP_CLASS_UID], row->values[HUREN_INDEX_F_SOP_INSTANCE_UID],
@@ -250,9 +253,20 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
     int nm = build_matches(q, matches, MAX_QUERY_KEYS);
     if (nm <= 0) /* a retrieval names what it wants: no condition at all is refused */
         return HUREN_DICOM_STATUS_DATASET_MISMATCH;
-    retrieve_ctx c = {out, 0};
+    retrieve_ctx c = {out, 0, 0};
     huren_index_query iq = {HUREN_INDEX_LEVEL_INSTANCE, matches, (size_t)nm, 0, 0};
     int rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
+    const char *study = element_value(q->keys, q->nkeys, TAG_STUDY_UID);
+    if (rc == 0 && c.rows == 0 && !c.failed && study && *study) {
+        /* a study held elsewhere that a recognition prompt listed: fetch it, then answer */
+        char err[300] = "";
+        int got = recognition_retrieve_study(n, study, err, sizeof err);
+        if (got < 0)
+            log_warnx("C-MOVE from %s: retrieving study %s failed: %s", q->peer->calling_ae,
+                      study, err);
+        if (got != 0)
+            rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
+    }
     if (c.failed)
         return HUREN_DICOM_STATUS_MOVE_OUT_OF_RESOURCES_MATCHES;
     if (rc == HUREN_INDEX_EINVAL)

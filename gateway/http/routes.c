@@ -4,6 +4,7 @@
  * listed before the handler runs. Insurers reach no DICOMweb or records endpoint. */
 #include "api.h"
 #include "dicomweb.h"
+#include "recognition.h"
 
 #include <string.h>
 
@@ -59,6 +60,14 @@ static const http_route hospital_routes[] = {
     {"GET", "/ui/*", ui_page, HTTP_ROLES_STAFF, "ui.view"},
     {"POST", "/api/v1/claims", api_claim_create, HTTP_ROLE_INSURER, "claims.create"},
     {"GET", "/api/v1/claims/*", api_claim_get, HTTP_ROLE_INSURER, "claims.read"},
+    /* mutual recognition (鲁医互认): the query across hospitals, decisions, statistics */
+    {"GET", "/api/v1/recognition", api_recognition_query, HTTP_ROLES_STAFF, "recognition.query"},
+    {"POST", "/api/v1/recognition/decisions", api_recognition_decision, HTTP_ROLES_STAFF,
+     "recognition.decision"},
+    {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
+     "recognition.stats"},
+    {"POST", "/api/v1/retrievals", api_retrieval_create, HTTP_ROLES_STAFF, "retrieval.create"},
+    {"GET", "/api/v1/retrievals/*", api_retrieval_get, HTTP_ROLES_STAFF, "retrieval.read"},
 };
 
 /* Routes whose request bodies stream to a sink instead of the bounded buffer. */

@@ -64,5 +64,7 @@ extern const struct CMUnitTest records_tests[];
 extern const size_t records_ntests;
 extern const struct CMUnitTest directory_tests[];
 extern const size_t directory_ntests;
+extern const struct CMUnitTest recognition_tests[];
+extern const size_t recognition_ntests;
 
 #endif

@@ -54,7 +54,7 @@ static void migrate_steps_memory(void **state)
     char err[256] = "";
     int v = -1;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_true(huren_index__schema_latest() >= 6);
+    assert_true(huren_index__schema_latest() >= 8);
 
     /* step 1: tables only */
     assert_int_equal(huren_index__schema_migrate(db, 1, &v, err, sizeof(err)), 0);
@@ -121,6 +121,24 @@ static void migrate_steps_memory(void **state)
         sqlite3_exec(db, "INSERT INTO consents(patient_id, purpose, grantee, valid_from,"
                          " expires_at, form_ref, created_by, created_at)"
                          " VALUES ('P', 'marketing', 'I', 0, 1, 'F', 'x', 0)", NULL, NULL, NULL),
+        SQLITE_OK);
+
+    /* step 7: the regional directory and the outbox (test_directory.c checks them) */
+    assert_int_equal(huren_index__schema_migrate(db, 7, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND"
+                                    " name IN ('dir_entries','outbox','publish_state')"),
+                     3);
+
+    /* step 8: recognition prompts and decisions; one decision per (prompt, result) */
+    assert_int_equal(huren_index__schema_migrate(db, 8, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 8);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND"
+                                    " name IN ('rec_prompts','rec_shown','rec_decisions')"),
+                     3);
+    assert_int_not_equal(
+        sqlite3_exec(db, "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
+                         " created_at) VALUES ('d', 1, 'k', 'maybe', 0)", NULL, NULL, NULL),
         SQLITE_OK);
 
     /* the rest, then again: nothing to do */

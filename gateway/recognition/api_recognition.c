@@ -1,0 +1,455 @@
+/* api_recognition.c: GET /api/v1/recognition: a patient's recognisable results for one
+ * catalogue item, from every hospital. Checks the patient's recognition consent, looks the
+ * pseudonym up at the regional directory, keeps what is inside the item's validity window and
+ * HR scope (rules.c), asks the holding peers for metadata in parallel (fetch.c), and records
+ * the prompt (index/recognition.c) so that decisions and statistics can refer to it. */
+#define LOG_COMPONENT "recognition"
+#include "consent.h"
+#include "identity.h"
+#include "log.h"
+#include "recognition.h"
+#include "recognition_int.h"
+#include "rules.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_RESULTS 200 /* recognisable results listed per prompt */
+
+typedef struct query {
+    const char *patient, *item_arg, *doctor, *dept;
+    char nid[IDENTITY_ID_LEN + 1], local[128], at[9], since[9];
+    identity_type type;
+    char pseudonym[IDENTITY_PSEUDONYM_HEX + 1];
+    const catalogue_item *item;
+} query;
+
+/* One recognisable entry of the directory's answer, with its peer's answer. */
+typedef struct result {
+    json_t *entry; /* borrowed from the directory's answer */
+    char key[400], valid_until[9];
+    int peer;              /* index into the peer fetches */
+    const char *record_id; /* after "study:" or "report:" */
+    int study;
+} result;
+
+/* Does s look like an identity number (15 or 18 characters, digits but the last) rather
+ * than a local id? Full-width digits count as digits. */
+static int looks_like_id(const char *s)
+{
+    size_t n = 0, digits = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; n++) {
+        if (isdigit(*p)) {
+            digits++;
+            p++;
+        } else if (p[0] == 0xEF && p[1] == 0xBC && p[2] >= 0x90 && p[2] <= 0x99) {
+            digits++; /* U+FF10..FF19 */
+            p += 3;
+        } else {
+            p++;
+        }
+    }
+    return (n == 15 || n == 18) && digits >= n - 1;
+}
+
+/* The patient's national id from what was given; answers and returns -1 when there is none. */
+static int patient_resolve(node *n, query *q, http_response *res)
+{
+    char err[200];
+    if (identity_normalise(q->patient, q->nid, &q->type, err, sizeof err) == 0)
+        return 0;
+    int found = huren_index_rec_patient_exists(n->index, q->patient, q->local, sizeof q->local);
+    if (found < 0) {
+        http_reply_error(res, 503, "archive unavailable");
+        return -1;
+    }
+    if (!found) {
+        char msg[300];
+        if (looks_like_id(q->patient)) {
+            snprintf(msg, sizeof msg, "patient: not a valid resident ID number: %s", err);
+            http_reply_error(res, 400, msg);
+        } else {
+            http_reply_error(res, 404, "unknown patient");
+        }
+        return -1;
+    }
+    char nid[128];
+    int has = huren_index_rec_patient_national(n->index, q->local, nid, sizeof nid);
+    if (has < 0) {
+        http_reply_error(res, 503, "archive unavailable");
+        return -1;
+    }
+    if (!has || identity_normalise(nid, q->nid, &q->type, err, sizeof err) < 0) {
+        http_reply_error(res, 422,
+                         "no valid resident ID number on file for this patient: the "
+                         "directory cannot be asked");
+        return -1;
+    }
+    return 0;
+}
+
+static void today(char out[9])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, 9, "%Y%m%d", &tm);
+}
+
+/* Parse and check the arguments; answers and returns -1 on a bad one. */
+static int query_parse(http_request *req, http_response *res, recognition *rec, query *q)
+{
+    node *n = req->app;
+    const char *at = http_request_arg(req, "at");
+    long d;
+    q->patient = http_request_arg(req, "patient");
+    q->item_arg = http_request_arg(req, "item");
+    q->doctor = http_request_arg(req, "doctor");
+    q->dept = http_request_arg(req, "dept");
+    if (!q->patient || !*q->patient || strlen(q->patient) > 64 || !q->item_arg || !*q->item_arg)
+        return http_reply_error(res, 400, "patient and item are required"), -1;
+    if ((q->doctor && strlen(q->doctor) > 64) || (q->dept && strlen(q->dept) > 64))
+        return http_reply_error(res, 400, "doctor, dept: at most 64 bytes"), -1;
+    if (at && *at) {
+        if (rec_day_parse(at, &d) < 0)
+            return http_reply_error(res, 400, "at: a date YYYYMMDD"), -1;
+        snprintf(q->at, sizeof q->at, "%s", at);
+    } else {
+        today(q->at);
+        rec_day_parse(q->at, &d);
+    }
+    snprintf(res->audit_patient, sizeof res->audit_patient, "%s", q->patient);
+    q->item = catalogue_by_code(rec->cat, q->item_arg);
+    if (!q->item)
+        q->item =
+            catalogue_by_local_code(rec->cat, n->cfg->dir_institution, "imaging", q->item_arg);
+    if (!q->item)
+        q->item = catalogue_by_local_code(rec->cat, n->cfg->dir_institution, "lab", q->item_arg);
+    if (!q->item)
+        return http_reply_error(res, 404, "item not in the catalogue"), -1;
+    rec_day_format(d - q->item->window_days, q->since);
+    if (patient_resolve(n, q, res) < 0)
+        return -1;
+    return 0;
+}
+
+/* The patient's consent for recognition by this institution; answers and returns -1 if none. */
+static int consent_require(node *n, http_response *res, const query *q)
+{
+    int64_t id = 0;
+    consent_result r =
+        consent_check(n, q->local[0] ? q->local : q->nid, HUREN_INDEX_CONSENT_RECOGNITION,
+                      n->cfg->dir_institution, NULL, time(NULL), &id);
+    if (r == CONSENT_OK)
+        return 0;
+    if (r == CONSENT_ERROR)
+        return http_reply_error(res, 503, "archive unavailable"), -1;
+    char msg[200];
+    snprintf(msg, sizeof msg, "no recognition consent in force for this patient: %s",
+             consent_result_text(r));
+    snprintf(res->audit_object, sizeof res->audit_object, "recognition refused: %s",
+             consent_result_text(r));
+    http_reply_error(res, 403, msg);
+    return -1;
+}
+
+/* GET the directory's entries of the pseudonym for the item since the window's start. */
+static json_t *directory_lookup(recognition *rec, const query *q, http_response *res)
+{
+    char url[1400];
+    char *item = rec_url_escape(q->item->code);
+    snprintf(url, sizeof url,
+             "%s/api/v1/directory/records?pseudonym=%s&kind=%s&item=%s&since=%s&limit=1000",
+             rec->cfg->dir_url, q->pseudonym, q->item->kind, item ? item : "", q->since);
+    free(item);
+    rec_fetch f = {.url = url};
+    long timeout = rec->cfg->dir_timeout * 1000 < 10000 ? rec->cfg->dir_timeout * 1000 : 10000;
+    json_t *o = NULL;
+    if (rec_fetch_all(rec, &f, 1, timeout) == 0 && f.status == 200 && f.body)
+        o = json_loadb(f.body, f.len, 0, NULL);
+    if (!o || !json_is_array(json_object_get(o, "records"))) {
+        char msg[300];
+        log_warnx("directory lookup: HTTP %ld %s", f.status, f.error);
+        snprintf(msg, sizeof msg, "the regional directory did not answer (%s)",
+                 f.error[0] ? f.error
+                 : f.status ? "unexpected answer"
+                            : "no answer");
+        http_reply_error(res, 502, msg);
+        json_decref(o);
+        o = NULL;
+    }
+    rec_fetch_clear(&f);
+    return o;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* Keep the entries inside the window and HR scope; count the others by verdict. */
+static size_t entries_filter(node *n, const query *q, json_t *records, result *out,
+                             json_t *excluded)
+{
+    size_t i, k = 0;
+    json_t *e;
+    json_array_foreach(records, i, e)
+    {
+        rec_entry re = {.institution = jstr(e, "institution"),
+                        .date = jstr(e, "date"),
+                        .hr = json_is_true(json_object_get(e, "hr")),
+                        .hr_scope = jstr(e, "hr_scope"),
+                        .qualified_from = jstr(e, "qualified_from"),
+                        .qualified_to = jstr(e, "qualified_to"),
+                        .deleted = json_is_true(json_object_get(e, "deleted"))};
+        const char *rk = jstr(e, "record_key");
+        char until[9];
+        rec_verdict v = rec_entry_check(&re, q->item->window_days, q->item->hr_scope, q->at,
+                                        n->cfg->dir_institution, until);
+        int study = !strncmp(rk, "study:", 6), report = !strncmp(rk, "report:", 7);
+        if (v == REC_OK && !study && !report)
+            v = REC_BAD_DATE; /* a record key this gateway cannot open */
+        if (v != REC_OK || k == MAX_RESULTS || !*jstr(e, "source_url")) {
+            const char *why = v == REC_OK ? "not listed" : rec_verdict_text(v);
+            json_object_set_new(
+                excluded, why,
+                json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
+            continue;
+        }
+        result *r = &out[k++];
+        r->entry = e;
+        r->study = study;
+        r->record_id = rk + (study ? 6 : 7);
+        snprintf(r->key, sizeof r->key, "%s/%s", re.institution, rk);
+        memcpy(r->valid_until, until, 9);
+    }
+    return k;
+}
+
+static json_t *open_link(const result *r, const char *source)
+{
+    char url[1200];
+    if (r->study) {
+        snprintf(url, sizeof url, "%s/dicom-web/studies/%s", source, r->record_id);
+        return json_pack("{s:s, s:s, s:s}", "type", "study", "study_uid", r->record_id, "dicomweb",
+                         url);
+    }
+    snprintf(url, sizeof url, "%s/api/v1/reports/%s", source, r->record_id);
+    return json_pack("{s:s, s:s}", "type", "report", "url", url);
+}
+
+/* A peer's answer as a summary: the study's QIDO-RS attributes, or the report minus its
+ * history. NULL when the answer is not what was asked. */
+static json_t *summary_of(const result *r, const rec_fetch *f)
+{
+    json_t *o = f->body ? json_loadb(f->body, f->len, 0, NULL) : NULL;
+    if (r->study) {
+        json_t *first = json_is_array(o) ? json_incref(json_array_get(o, 0)) : NULL;
+        json_decref(o);
+        return first;
+    }
+    if (json_is_object(o))
+        json_object_del(o, "history");
+    return o;
+}
+
+static void peer_urls(const result *r, size_t n, rec_fetch *f, char (*urls)[1200])
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *src = jstr(r[i].entry, "source_url");
+        char *id = rec_url_escape(r[i].record_id);
+        if (r[i].study)
+            snprintf(urls[i], 1200, "%s/dicom-web/studies?StudyInstanceUID=%s&includefield=all",
+                     src, id ? id : "");
+        else
+            snprintf(urls[i], 1200, "%s/api/v1/reports/%s", src, id ? id : "");
+        free(id);
+        f[i].url = urls[i];
+    }
+}
+
+/* Is this source already listed as unavailable? */
+static int listed(json_t *unavailable, const char *source)
+{
+    size_t i;
+    json_t *u;
+    json_array_foreach(unavailable, i, u)
+    {
+        if (!strcmp(jstr(u, "source"), source)) {
+            json_object_set_new(
+                u, "results", json_integer(json_integer_value(json_object_get(u, "results")) + 1));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The results a prompt lists: key, institution and source of each (borrowed). */
+typedef struct shown {
+    const char **keys, **insts, **sources;
+    size_t n;
+} shown;
+
+/* Ask the peers, then build the answer's results (newest first: the directory's order) and
+ * the list of peers that did not answer. Fills sh with the results shown. */
+static void results_build(recognition *rec, result *r, size_t n, json_t *results,
+                          json_t *unavailable, json_t *excluded, shown *sh)
+{
+    rec_fetch *f = calloc(n ? n : 1, sizeof *f);
+    char(*urls)[1200] = calloc(n ? n : 1, sizeof *urls);
+    sh->n = 0;
+    if (!f || !urls)
+        goto done;
+    peer_urls(r, n, f, urls);
+    rec_fetch_all(rec, f, n, REC_PEER_TIMEOUT_MS);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = r[i].entry;
+        const char *src = jstr(e, "source_url");
+        if (f[i].status == 0 || f[i].status >= 500) {
+            if (!listed(unavailable, src)) {
+                char why[260];
+                snprintf(why, sizeof why, "%s", f[i].error[0] ? f[i].error : "HTTP error");
+                if (f[i].status)
+                    snprintf(why, sizeof why, "HTTP %ld", f[i].status);
+                json_array_append_new(unavailable, json_pack("{s:s, s:s, s:s, s:i}", "institution",
+                                                             jstr(e, "institution"), "source", src,
+                                                             "reason", why, "results", 1));
+            }
+            continue;
+        }
+        json_t *summary = f[i].status == 200 ? summary_of(&r[i], &f[i]) : NULL;
+        if (!summary) { /* the holder no longer has it, or refuses: not listed */
+            const char *why = "not available at its source";
+            json_object_set_new(
+                excluded, why,
+                json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
+            continue;
+        }
+        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "result_key", r[i].key,
+                              "institution", jstr(e, "institution"), "kind", jstr(e, "kind"),
+                              "item_code", jstr(e, "item_code"), "item_name", jstr(e, "item_name"),
+                              "date", jstr(e, "date"));
+        json_object_set_new(o, "modality", json_string(jstr(e, "modality")));
+        json_object_set_new(o, "body_part", json_string(jstr(e, "body_part")));
+        json_object_set_new(o, "hr_scope", json_string(jstr(e, "hr_scope")));
+        json_object_set_new(o, "valid_until", json_string(r[i].valid_until));
+        json_object_set_new(o, "source", json_string(src));
+        json_object_set_new(o, "open", open_link(&r[i], src));
+        json_object_set_new(o, "summary", summary);
+        json_array_append_new(results, o);
+        sh->keys[sh->n] = r[i].key;
+        sh->sources[sh->n] = src;
+        sh->insts[sh->n++] = jstr(e, "institution");
+    }
+done:
+    for (size_t i = 0; f && i < n; i++)
+        rec_fetch_clear(&f[i]);
+    free(f);
+    free(urls);
+}
+
+static void random_id(char out[33])
+{
+    unsigned char b[16];
+    if (RAND_bytes(b, sizeof b) != 1) /* never expected; still unique enough for a prompt */
+        for (size_t i = 0; i < sizeof b; i++)
+            b[i] = (unsigned char)rand();
+    for (size_t i = 0; i < sizeof b; i++)
+        snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+static int prompt_record(http_request *req, const query *q, char id[33], const shown *sh)
+{
+    node *nd = req->app;
+    char day[9];
+    today(day);
+    random_id(id);
+    huren_index_rec_prompt p = {.prompt_id = id,
+                                .day = day,
+                                .pseudonym = q->pseudonym,
+                                .item_code = q->item->code,
+                                .doctor = q->doctor,
+                                .department = q->dept,
+                                .actor = req->actor,
+                                .result_keys = sh->keys,
+                                .institutions = sh->insts,
+                                .sources = sh->sources,
+                                .nresults = sh->n};
+    int rc = huren_index_rec_prompt_put(nd->index, &p);
+    if (rc < 0)
+        log_warnx("recording a prompt: %s", huren_index_errmsg(nd->index));
+    return rc;
+}
+
+static json_t *item_json(const catalogue_item *it)
+{
+    return json_pack("{s:s, s:s, s:s, s:i, s:s}", "code", it->code, "name", it->name, "kind",
+                     it->kind, "validity_days", it->window_days, "hr_scope", it->hr_scope);
+}
+
+/* The lookup, the peers, the prompt and the answer, once the request is allowed. */
+static int query_answer(http_request *req, http_response *res, recognition *rec, query *q)
+{
+    json_t *dir = directory_lookup(rec, q, res);
+    if (!dir)
+        return 0;
+    json_t *records = json_object_get(dir, "records");
+    size_t n = json_array_size(records), m = n ? n : 1;
+    result *r = calloc(m, sizeof *r);
+    shown sh = {calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), 0};
+    json_t *results = json_array(), *unavailable = json_array(), *excluded = json_object();
+    int rc = -1;
+    char prompt[33];
+    if (!r || !sh.keys || !sh.insts || !sh.sources)
+        goto done;
+    size_t k = entries_filter(req->app, q, records, r, excluded);
+    results_build(rec, r, k, results, unavailable, excluded, &sh);
+    if (prompt_record(req, q, prompt, &sh) < 0) {
+        rc = http_reply_error(res, 503, "archive unavailable");
+        goto done;
+    }
+    json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:O, s:O, s:O}", "patient", q->patient, "item",
+                          item_json(q->item), "prompt_id", prompt, "at", q->at, "results", results,
+                          "unavailable", unavailable, "excluded", excluded);
+    snprintf(res->audit_object, sizeof res->audit_object,
+             "recognition %s: %zu results shown, %zu peers unavailable, prompt %s", q->item->code,
+             sh.n, json_array_size(unavailable), prompt);
+    rc = http_reply_json(res, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
+    json_decref(o);
+done:
+    json_decref(results);
+    json_decref(unavailable);
+    json_decref(excluded);
+    json_decref(dir);
+    free(r);
+    free(sh.keys);
+    free(sh.insts);
+    free(sh.sources);
+    return rc;
+}
+
+int api_recognition_query(http_request *req, http_response *res)
+{
+    node *n = req->app;
+    recognition *rec = n->recognition;
+    query q = {0};
+    if (!rec)
+        return http_reply_error(res, 503,
+                                "recognition is not configured ([directory] url, "
+                                "region_key, institution and catalogue)");
+    if (query_parse(req, res, rec, &q) < 0 || consent_require(n, res, &q) < 0)
+        return 0;
+    int rc = 0;
+    if (identity_pseudonym(rec->key, rec->keylen, q.type, q.nid, q.pseudonym) < 0)
+        rc = http_reply_error(res, 500, "pseudonym");
+    else
+        rc = query_answer(req, res, rec, &q);
+    memset(q.nid, 0, sizeof q.nid);
+    return rc;
+}

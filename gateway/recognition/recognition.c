@@ -1,0 +1,62 @@
+/* recognition.c: the recognition feature's lifecycle: at start, load the catalogue and the
+ * region key named in [directory] (the same ones the publisher uses) and choose the client
+ * certificate for the directory and the peers. Immutable afterwards: shared by all threads. */
+#define LOG_COMPONENT "recognition"
+#include "recognition.h"
+#include "log.h"
+#include "recognition_int.h"
+
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+int recognition_start(node *n, char *err, size_t errlen)
+{
+    const config *c = n->cfg;
+    n->recognition = NULL;
+    if (strcmp(c->role, "hospital") != 0 || !*c->dir_url || !*c->dir_catalogue ||
+        !*c->dir_institution || !*c->dir_region_key)
+        return 0;
+    recognition *rec = calloc(1, sizeof *rec);
+    if (!rec) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rec->cfg = c;
+    char why[512];
+    int keylen = config_region_key(c, rec->key, why, sizeof why);
+    if (keylen < 0) {
+        snprintf(err, errlen, "recognition: %s", why);
+        free(rec);
+        return -1;
+    }
+    rec->keylen = (size_t)keylen;
+    if (catalogue_load(c->dir_catalogue, &rec->cat, why, sizeof why) < 0) {
+        snprintf(err, errlen, "recognition: [directory] catalogue: %s", why);
+        memset(rec->key, 0, sizeof rec->key);
+        free(rec);
+        return -1;
+    }
+    rec->cert = *c->dir_tls_cert ? c->dir_tls_cert : c->tls_cert;
+    rec->key_file = *c->dir_tls_cert ? c->dir_tls_key : c->tls_key;
+    rec->ca = c->dir_tls_ca;
+    pthread_mutex_init(&rec->jobs_mu, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    n->recognition = rec;
+    log_info("%zu catalogue items, directory %s", catalogue_count(rec->cat), c->dir_url);
+    return 0;
+}
+
+void recognition_stop(node *n)
+{
+    recognition *rec = n ? n->recognition : NULL;
+    if (!rec)
+        return;
+    rec_jobs_stop(rec);
+    pthread_mutex_destroy(&rec->jobs_mu);
+    catalogue_free(rec->cat);
+    memset(rec->key, 0, sizeof rec->key);
+    free(rec);
+    n->recognition = NULL;
+    curl_global_cleanup();
+}

@@ -1,0 +1,38 @@
+/* recognition.h: mutual recognition (鲁医互认) on a hospital node: the query that finds a
+ * patient's recognisable results at every hospital (directory lookup, then metadata from the
+ * holding peers in parallel), the doctors' decisions and the statistics. Its state (the
+ * catalogue and the region key) is loaded once at start and immutable afterwards. */
+#ifndef HUREN_GATEWAY_RECOGNITION_H
+#define HUREN_GATEWAY_RECOGNITION_H
+
+#include <stddef.h>
+
+#include "http.h"
+#include "node.h"
+
+/* Role hospital with [directory] url, region_key, institution and catalogue set: load them
+ * into n->recognition. Otherwise leave it NULL (the endpoints answer 503). Returns -1 with err
+ * when they are set but cannot be loaded. */
+int recognition_start(node *n, char *err, size_t errlen);
+void recognition_stop(node *n); /* NULL-safe */
+
+/* GET /api/v1/recognition?patient=&item=[&at=&doctor=&dept=] (api_recognition.c) */
+int api_recognition_query(http_request *req, http_response *res);
+/* POST /api/v1/recognition/decisions (api_decisions.c) */
+int api_recognition_decision(http_request *req, http_response *res);
+/* GET /api/v1/recognition/stats?from=&to=&by=item|department|institution|month[&format=csv] */
+int api_recognition_stats(http_request *req, http_response *res);
+
+/* POST /api/v1/retrievals {"prompt_id", "result_key"}: a study a prompt listed, fetched from
+ * its holder over WADO-RS and stored here (retrieval.c) */
+int api_retrieval_create(http_request *req, http_response *res);
+/* GET /api/v1/retrievals/{id}: the progress of a background retrieval (jobs.c) */
+int api_retrieval_get(http_request *req, http_response *res);
+
+/* With [recognition] retrieve_on_move: when a recognition prompt listed study study_uid, fetch
+ * it from the gateway holding it and store it here (for a C-MOVE or C-GET of a study this node
+ * does not hold). Returns 1 when something was fetched, 0 when not applicable (off, never
+ * listed), -1 with err when the retrieval failed. Blocks for the transfer. */
+int recognition_retrieve_study(node *n, const char *study_uid, char *err, size_t errlen);
+
+#endif

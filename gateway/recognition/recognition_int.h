@@ -1,0 +1,79 @@
+/* recognition_int.h: the recognition feature's state and its HTTP client calls, shared by the
+ * files of gateway/recognition/ only. */
+#ifndef HUREN_GATEWAY_RECOGNITION_INT_H
+#define HUREN_GATEWAY_RECOGNITION_INT_H
+
+#include <stddef.h>
+
+#include "catalogue.h"
+#include "config.h"
+#include "node.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define REC_BODY_MAX (4 << 20)   /* bytes of one answer from the directory or a peer */
+#define REC_PEER_TIMEOUT_MS 5000 /* one peer's metadata; a slower peer is "unavailable" */
+
+#define REC_JOBS_MAX 64 /* background retrievals remembered (running or finished) */
+
+/* A background retrieval (jobs.c): written by its thread, read by GET /api/v1/retrievals/{id}. */
+typedef struct rec_job {
+    char id[33];
+    char study[65];
+    char source[1024];
+    char error[256];  /* set before state leaves "running" */
+    atomic_int state; /* 0 free, 1 running, 2 complete, 3 incomplete */
+    atomic_size_t stored, held, refused, failed, bytes;
+    pthread_t thread;
+    int joinable;
+    struct recognition *rec;
+    node *n;
+} rec_job;
+
+typedef struct recognition {
+    const config *cfg;
+    catalogue *cat; /* owned */
+    unsigned char key[CONFIG_REGION_KEY_MAX];
+    size_t keylen;
+    const char *cert, *key_file, *ca; /* client certificate towards directory and peers */
+    atomic_int stopping;              /* node shutting down: transfers abort */
+    pthread_mutex_t jobs_mu;          /* guards the jobs table (not the counters) */
+    rec_job jobs[REC_JOBS_MAX];
+} recognition;
+
+/* One study's retrieval over WADO-RS into the archive (retrieval.c); job, when not NULL, gets
+ * the progress. Returns the source's HTTP status (0: no answer); counters and err in *out. */
+typedef struct rec_retrieve_out {
+    size_t stored, held, refused, failed;
+    int local_error; /* 500: the archive or a temp file failed */
+    char err[256];
+} rec_retrieve_out;
+long rec_retrieve(node *n, const char *study, const char *source, rec_job *job,
+                  rec_retrieve_out *out);
+
+/* Start a background retrieval (jobs.c): returns the job (id filled), or NULL when the table
+ * is full of running ones. */
+rec_job *rec_job_start(node *n, const char *study, const char *source);
+rec_job *rec_job_find(recognition *rec, const char *id); /* NULL when unknown */
+void rec_jobs_stop(recognition *rec);                    /* abort and join them all */
+
+/* One GET: url in, status/body/error out. */
+typedef struct rec_fetch {
+    const char *url;
+    long status; /* HTTP status, 0 when no answer */
+    char *body;  /* NUL-terminated answer (owned; free with rec_fetch_clear) */
+    size_t len;
+    char error[200]; /* why there is no answer */
+} rec_fetch;
+
+/* Run the n GETs in parallel (libcurl multi, mTLS with rec's certificate), each bounded by
+ * timeout_ms and REC_BODY_MAX. Returns 0 (each fetch has its own outcome), -1 when libcurl
+ * cannot start. */
+int rec_fetch_all(const recognition *rec, rec_fetch *f, size_t n, long timeout_ms);
+void rec_fetch_clear(rec_fetch *f);
+
+/* A query-string value escaped for a URL (caller frees), NULL when out of memory. */
+char *rec_url_escape(const char *s);
+
+#endif

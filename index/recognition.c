@@ -1,0 +1,528 @@
+/* recognition.c: the records of mutual recognition (schema 8): prompts (a recognition query
+ * answered to a doctor, under the patient's pseudonym, with the results it listed), decisions
+ * (one per listed result and prompt, a repeated one recognised as such) and the statistics
+ * grouped by item, department, institution or month. The reason codes are the gateway's. */
+#include "index_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TEXT_MAX 256
+
+static int text_ok(const char *s, int required)
+{
+    if (!s || !*s)
+        return !required;
+    return strlen(s) <= TEXT_MAX;
+}
+
+static void bind_opt(sqlite3_stmt *s, int i, const char *v)
+{
+    if (v && *v)
+        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, i);
+}
+
+static int wbegin(huren_index *idx)
+{
+    huren_index__writer_acquire(idx);
+    int rc = sqlite3_exec(idx->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = huren_index__sqlerr(idx, idx->wdb, rc, "BEGIN");
+        huren_index__writer_release(idx);
+        return rc;
+    }
+    return 0;
+}
+
+static int wend(huren_index *idx, int rc)
+{
+    if (rc == 0) {
+        int src = sqlite3_exec(idx->wdb, "COMMIT", NULL, NULL, NULL);
+        if (src != SQLITE_OK)
+            rc = huren_index__sqlerr(idx, idx->wdb, src, "COMMIT");
+    }
+    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
+        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
+    huren_index__writer_release(idx);
+    return rc;
+}
+
+static int wprep(huren_index *idx, const char *sql, sqlite3_stmt **out)
+{
+    int rc = sqlite3_prepare_v2(idx->wdb, sql, -1, out, NULL);
+    return rc == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, rc, "preparing");
+}
+
+static int step_done(huren_index *idx, sqlite3_stmt *s, const char *what)
+{
+    int src = sqlite3_step(s);
+    return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, what);
+}
+
+static int day_ok(const char *d)
+{
+    if (!d || strlen(d) != 8)
+        return 0;
+    for (int i = 0; i < 8; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int prompt_check(huren_index *idx, const huren_index_rec_prompt *p)
+{
+    if (!text_ok(p->prompt_id, 1) || !text_ok(p->pseudonym, 1) || !text_ok(p->item_code, 1) ||
+        !day_ok(p->day) || !text_ok(p->doctor, 0) || !text_ok(p->department, 0) ||
+        !text_ok(p->actor, 0)) {
+        huren_index__seterr(idx,
+                            "prompt: id, day (YYYYMMDD), pseudonym and item are required "
+                            "(text up to %d bytes)",
+                            TEXT_MAX);
+        return HUREN_INDEX_EINVAL;
+    }
+    if (p->nresults > HUREN_INDEX_REC_MAX_SHOWN ||
+        (p->nresults && (!p->result_keys || !p->institutions))) {
+        huren_index__seterr(idx, "prompt: more than %d results", HUREN_INDEX_REC_MAX_SHOWN);
+        return HUREN_INDEX_EINVAL;
+    }
+    for (size_t i = 0; i < p->nresults; i++)
+        if (!text_ok(p->result_keys[i], 1) || !text_ok(p->institutions[i], 1)) {
+            huren_index__seterr(idx, "prompt: result %zu has no key or institution", i + 1);
+            return HUREN_INDEX_EINVAL;
+        }
+    return 0;
+}
+
+static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = wprep(idx,
+                   "INSERT INTO rec_prompts(prompt_id, created_at, day, pseudonym, item_code,"
+                   " doctor, department, actor) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                   &s);
+    if (rc < 0)
+        return rc;
+    bind_opt(s, 1, p->prompt_id);
+    sqlite3_bind_int64(s, 2, p->created_at ? p->created_at : (int64_t)time(NULL));
+    bind_opt(s, 3, p->day);
+    bind_opt(s, 4, p->pseudonym);
+    bind_opt(s, 5, p->item_code);
+    bind_opt(s, 6, p->doctor);
+    bind_opt(s, 7, p->department);
+    bind_opt(s, 8, p->actor);
+    rc = step_done(idx, s, "storing prompt");
+    sqlite3_finalize(s);
+    if (rc < 0)
+        return rc;
+    int64_t pk = sqlite3_last_insert_rowid(idx->wdb);
+    if ((rc = wprep(idx, "INSERT OR IGNORE INTO rec_shown VALUES (?1, ?2, ?3, ?4)", &s)) < 0)
+        return rc;
+    for (size_t i = 0; i < p->nresults && rc == 0; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, pk);
+        bind_opt(s, 2, p->result_keys[i]);
+        bind_opt(s, 3, p->institutions[i]);
+        bind_opt(s, 4, p->sources ? p->sources[i] : NULL);
+        rc = step_done(idx, s, "storing prompt results");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int huren_index_rec_prompt_put(huren_index *idx, const huren_index_rec_prompt *p)
+{
+    if (!idx || !p)
+        return HUREN_INDEX_EINVAL;
+    int rc = prompt_check(idx, p);
+    if (rc < 0 || (rc = wbegin(idx)) < 0)
+        return rc;
+    return wend(idx, prompt_insert(idx, p));
+}
+
+/* ---- decisions ---- */
+
+static int same_text(const char *a, const char *b)
+{
+    return !strcmp(a && *a ? a : "", b && *b ? b : "");
+}
+
+/* Inside the transaction: find the prompt, check the result was listed, find a decision
+ * already held; sets *outcome and, when one is held, its id. *pk_out: the prompt's pk. */
+static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
+                           huren_index_rec_outcome *outcome, char id_out[65], int64_t *pk_out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = wprep(idx, "SELECT pk FROM rec_prompts WHERE prompt_id = ?1", &s);
+    if (rc < 0)
+        return rc;
+    bind_opt(s, 1, d->prompt_id);
+    int src = sqlite3_step(s);
+    *pk_out = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sqlite3_finalize(s);
+    if (src != SQLITE_ROW) {
+        *outcome = HUREN_INDEX_REC_NO_PROMPT;
+        return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt");
+    }
+    if ((rc = wprep(idx, "SELECT 1 FROM rec_shown WHERE prompt_pk = ?1 AND result_key = ?2", &s)) <
+        0)
+        return rc;
+    sqlite3_bind_int64(s, 1, *pk_out);
+    bind_opt(s, 2, d->result_key);
+    src = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (src != SQLITE_ROW) {
+        *outcome = HUREN_INDEX_REC_NOT_SHOWN;
+        return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt results");
+    }
+    if ((rc = wprep(idx,
+                    "SELECT decision_id, decision, reason, reason_text FROM rec_decisions"
+                    " WHERE prompt_pk = ?1 AND result_key = ?2",
+                    &s)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, *pk_out);
+    bind_opt(s, 2, d->result_key);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        snprintf(id_out, 65, "%s", (const char *)sqlite3_column_text(s, 0));
+        int same = same_text((const char *)sqlite3_column_text(s, 1), d->decision) &&
+                   same_text((const char *)sqlite3_column_text(s, 2), d->reason) &&
+                   same_text((const char *)sqlite3_column_text(s, 3), d->reason_text);
+        *outcome = same ? HUREN_INDEX_REC_SAME : HUREN_INDEX_REC_CONFLICT;
+    } else {
+        *outcome = HUREN_INDEX_REC_STORED;
+    }
+    sqlite3_finalize(s);
+    return src == SQLITE_ROW || src == SQLITE_DONE
+               ? 0
+               : huren_index__sqlerr(idx, idx->wdb, src, "decisions");
+}
+
+static int decision_insert(huren_index *idx, const huren_index_rec_decision *d, int64_t pk)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = wprep(idx,
+                   "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
+                   " reason, reason_text, doctor, department, order_id, visit_id, created_at)"
+                   " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+                   &s);
+    if (rc < 0)
+        return rc;
+    bind_opt(s, 1, d->decision_id);
+    sqlite3_bind_int64(s, 2, pk);
+    bind_opt(s, 3, d->result_key);
+    bind_opt(s, 4, d->decision);
+    bind_opt(s, 5, d->reason);
+    bind_opt(s, 6, d->reason_text);
+    bind_opt(s, 7, d->doctor);
+    bind_opt(s, 8, d->department);
+    bind_opt(s, 9, d->order_id);
+    bind_opt(s, 10, d->visit_id);
+    sqlite3_bind_int64(s, 11, d->created_at ? d->created_at : (int64_t)time(NULL));
+    rc = step_done(idx, s, "storing decision");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decision *d,
+                                 huren_index_rec_outcome *outcome, char id_out[65])
+{
+    if (!idx || !d || !outcome || !id_out)
+        return HUREN_INDEX_EINVAL;
+    id_out[0] = 0;
+    if (!text_ok(d->decision_id, 1) || !text_ok(d->prompt_id, 1) || !text_ok(d->result_key, 1) ||
+        !d->decision || (strcmp(d->decision, "accepted") && strcmp(d->decision, "rejected")) ||
+        !text_ok(d->reason, 0) || !text_ok(d->reason_text, 0) || !text_ok(d->doctor, 0) ||
+        !text_ok(d->department, 0) || !text_ok(d->order_id, 0) || !text_ok(d->visit_id, 0)) {
+        huren_index__seterr(idx,
+                            "decision: id, prompt, result and accepted|rejected are "
+                            "required (text up to %d bytes)",
+                            TEXT_MAX);
+        return HUREN_INDEX_EINVAL;
+    }
+    int64_t pk = 0;
+    int rc = wbegin(idx);
+    if (rc < 0)
+        return rc;
+    rc = decision_lookup(idx, d, outcome, id_out, &pk);
+    if (rc == 0 && *outcome == HUREN_INDEX_REC_STORED) {
+        rc = decision_insert(idx, d, pk);
+        if (rc == 0)
+            snprintf(id_out, 65, "%s", d->decision_id);
+    }
+    return wend(idx, rc);
+}
+
+/* ---- statistics ---- */
+
+typedef struct stats_ctx {
+    huren_index *idx;
+    huren_index__arena *arena;
+    huren_index_rec_stats *out;
+    size_t cap;
+} stats_ctx;
+
+static huren_index_rec_stats_row *row_for(stats_ctx *c, const char *key)
+{
+    for (size_t i = 0; i < c->out->n; i++)
+        if (!strcmp(c->out->rows[i].key, key))
+            return &c->out->rows[i];
+    huren_index_rec_stats_row *r =
+        huren_index__arena_push(c->arena, (void **)&c->out->rows, &c->out->n, &c->cap, sizeof *r);
+    if (r)
+        r->key = huren_index__arena_str(c->arena, key);
+    return r && r->key ? r : NULL;
+}
+
+static void reason_add(stats_ctx *c, huren_index_rec_stats_row *r, const char *reason, int64_t n)
+{
+    for (size_t i = 0; i < r->nreasons; i++)
+        if (!strcmp(r->reasons[i].reason, reason)) {
+            r->reasons[i].n += n;
+            return;
+        }
+    /* arrays of reasons are short: grow by copying */
+    huren_index_rec_reason_count *a =
+        huren_index__arena_alloc(c->arena, (r->nreasons + 1) * sizeof *a);
+    if (!a)
+        return;
+    if (r->nreasons)
+        memcpy(a, r->reasons, r->nreasons * sizeof *a);
+    a[r->nreasons].reason = huren_index__arena_str(c->arena, reason);
+    a[r->nreasons].n = n;
+    r->reasons = a;
+    r->nreasons++;
+}
+
+/* Run one grouped query: column 0 the key, then (what 0: prompts, 1: shown) a count, or
+ * (what 2) decision, reason, count. */
+static int stats_query(stats_ctx *c, sqlite3 *db, const char *sql, const char *from, const char *to,
+                       int what)
+{
+    sqlite3_stmt *s = NULL;
+    int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (src != SQLITE_OK)
+        return huren_index__sqlerr(c->idx, db, src, "preparing statistics");
+    bind_opt(s, 1, from);
+    bind_opt(s, 2, to);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(s, 0);
+        huren_index_rec_stats_row *r = row_for(c, key ? key : "");
+        if (!r)
+            break;
+        if (what == 0) {
+            r->prompts += sqlite3_column_int64(s, 1);
+        } else if (what == 1) {
+            r->shown += sqlite3_column_int64(s, 1);
+        } else {
+            const char *dec = (const char *)sqlite3_column_text(s, 1);
+            const char *reason = (const char *)sqlite3_column_text(s, 2);
+            int64_t n = sqlite3_column_int64(s, 3);
+            if (dec && !strcmp(dec, "accepted")) {
+                r->accepted += n;
+            } else {
+                r->rejected += n;
+                reason_add(c, r, reason && *reason ? reason : "other", n);
+            }
+        }
+    }
+    int rc = src == SQLITE_DONE || src == SQLITE_ROW
+                 ? 0
+                 : huren_index__sqlerr(c->idx, db, src, "statistics");
+    sqlite3_finalize(s);
+    return rc;
+}
+
+#define RANGE " (?1 IS NULL OR p.day >= ?1) AND (?2 IS NULL OR p.day <= ?2)"
+
+static int stats_run(stats_ctx *c, sqlite3 *db, huren_index_rec_group by, const char *from,
+                     const char *to)
+{
+    char sql[3][600];
+    if (by == HUREN_INDEX_REC_BY_INSTITUTION) {
+        snprintf(sql[0], sizeof sql[0],
+                 "SELECT s.institution, count(DISTINCT s.prompt_pk) FROM rec_shown s JOIN"
+                 " rec_prompts p ON p.pk = s.prompt_pk WHERE" RANGE " GROUP BY 1");
+        snprintf(sql[1], sizeof sql[1],
+                 "SELECT s.institution, count(*) FROM rec_shown s JOIN rec_prompts p ON"
+                 " p.pk = s.prompt_pk WHERE" RANGE " GROUP BY 1");
+        snprintf(sql[2], sizeof sql[2],
+                 "SELECT s.institution, d.decision, d.reason, count(*) FROM rec_decisions d"
+                 " JOIN rec_prompts p ON p.pk = d.prompt_pk JOIN rec_shown s ON"
+                 " s.prompt_pk = d.prompt_pk AND s.result_key = d.result_key WHERE" RANGE
+                 " GROUP BY 1, 2, 3");
+    } else {
+        const char *key = by == HUREN_INDEX_REC_BY_ITEM         ? "p.item_code"
+                          : by == HUREN_INDEX_REC_BY_DEPARTMENT ? "coalesce(p.department, '')"
+                                                                : "substr(p.day, 1, 6)";
+        snprintf(sql[0], sizeof sql[0],
+                 "SELECT %s, count(*) FROM rec_prompts p WHERE" RANGE " GROUP BY 1", key);
+        snprintf(sql[1], sizeof sql[1],
+                 "SELECT %s, count(*) FROM rec_shown s JOIN rec_prompts p ON"
+                 " p.pk = s.prompt_pk WHERE" RANGE " GROUP BY 1",
+                 key);
+        snprintf(sql[2], sizeof sql[2],
+                 "SELECT %s, d.decision, d.reason, count(*) FROM rec_decisions d JOIN"
+                 " rec_prompts p ON p.pk = d.prompt_pk WHERE" RANGE " GROUP BY 1, 2, 3",
+                 key);
+    }
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = stats_query(c, db, sql[i], from, to, i);
+    return rc;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    return strcmp(((const huren_index_rec_stats_row *)a)->key,
+                  ((const huren_index_rec_stats_row *)b)->key);
+}
+
+int huren_index_rec_stats_get(huren_index *idx, const char *from, const char *to,
+                              huren_index_rec_group by, huren_index_rec_stats *out)
+{
+    if (!idx || !out)
+        return HUREN_INDEX_EINVAL;
+    memset(out, 0, sizeof *out);
+    if ((from && *from && !day_ok(from)) || (to && *to && !day_ok(to)) ||
+        by > HUREN_INDEX_REC_BY_MONTH) {
+        huren_index__seterr(idx, "statistics: from and to are YYYYMMDD");
+        return HUREN_INDEX_EINVAL;
+    }
+    stats_ctx c = {idx, huren_index__arena_new(), out, 0};
+    if (!c.arena) {
+        huren_index__seterr(idx, "out of memory");
+        return HUREN_INDEX_ERROR;
+    }
+    out->arena_ = c.arena;
+    sqlite3 *db = NULL;
+    int rc = huren_index__reader_get(idx, &db);
+    if (rc == 0)
+        rc = stats_run(&c, db, by, from && *from ? from : NULL, to && *to ? to : NULL);
+    if (db)
+        huren_index__reader_put(idx, db);
+    if (rc == 0 && huren_index__arena_oom(c.arena)) {
+        huren_index__seterr(idx, "out of memory");
+        rc = HUREN_INDEX_ERROR;
+    }
+    if (rc < 0) {
+        huren_index_rec_stats_free(out);
+        return rc;
+    }
+    if (out->n > 1)
+        qsort(out->rows, out->n, sizeof *out->rows, row_cmp);
+    return (int)out->n;
+}
+
+void huren_index_rec_stats_free(huren_index_rec_stats *s)
+{
+    if (!s)
+        return;
+    huren_index__arena_free(s->arena_);
+    memset(s, 0, sizeof *s);
+}
+
+int huren_index_rec_patient_national(huren_index *idx, const char *patient_id, char *out,
+                                     size_t len)
+{
+    static const char *const sql =
+        "SELECT coalesce(nullif(s.national_id, ''), p.national_id) FROM rec_patients p"
+        " LEFT JOIN rec_patients s ON s.pk = p.merged_into WHERE p.patient_id = ?1";
+    if (!idx || !patient_id || !out || len == 0)
+        return HUREN_INDEX_EINVAL;
+    out[0] = 0;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = huren_index__reader_get(idx, &db);
+    if (rc < 0)
+        return rc;
+    int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, patient_id, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        const char *v = src == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+        if (v && *v && strlen(v) < len) {
+            memcpy(out, v, strlen(v) + 1);
+            rc = 1;
+        } else if (src == SQLITE_ROW || src == SQLITE_DONE) {
+            rc = 0;
+        } else {
+            rc = huren_index__sqlerr(idx, db, src, "patient");
+        }
+    } else {
+        rc = huren_index__sqlerr(idx, db, src, "preparing patient");
+    }
+    sqlite3_finalize(s);
+    huren_index__reader_put(idx, db);
+    return rc;
+}
+
+int huren_index_rec_shown_source(huren_index *idx, const char *prompt_id, const char *result_key,
+                                 char *source, size_t len)
+{
+    static const char *const sql =
+        "SELECT coalesce(s.source, '') FROM rec_shown s JOIN rec_prompts p ON p.pk = s.prompt_pk"
+        " WHERE p.prompt_id = ?1 AND s.result_key = ?2";
+    if (!idx || !prompt_id || !result_key || !source || len == 0)
+        return HUREN_INDEX_EINVAL;
+    source[0] = 0;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = huren_index__reader_get(idx, &db);
+    if (rc < 0)
+        return rc;
+    int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, prompt_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, result_key, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            snprintf(source, len, "%s", (const char *)sqlite3_column_text(s, 0));
+            rc = 1;
+        } else {
+            rc = src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, db, src, "prompt results");
+        }
+    } else {
+        rc = huren_index__sqlerr(idx, db, src, "preparing prompt results");
+    }
+    sqlite3_finalize(s);
+    huren_index__reader_put(idx, db);
+    return rc;
+}
+
+int huren_index_rec_record_source(huren_index *idx, const char *record_key, char *source,
+                                  size_t len)
+{
+    /* the expression is rec_shown_record's: the index answers it */
+    static const char *const sql =
+        "SELECT s.source FROM rec_shown s JOIN rec_prompts p ON p.pk = s.prompt_pk"
+        " WHERE substr(s.result_key, instr(s.result_key, '/') + 1) = ?1"
+        " AND coalesce(s.source, '') <> '' ORDER BY p.created_at DESC, p.pk DESC LIMIT 1";
+    if (!idx || !record_key || !source || len == 0)
+        return HUREN_INDEX_EINVAL;
+    source[0] = 0;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = huren_index__reader_get(idx, &db);
+    if (rc < 0)
+        return rc;
+    int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, record_key, -1, SQLITE_STATIC);
+        src = sqlite3_step(s);
+        if (src == SQLITE_ROW) {
+            snprintf(source, len, "%s", (const char *)sqlite3_column_text(s, 0));
+            rc = 1;
+        } else {
+            rc = src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, db, src, "prompt results");
+        }
+    } else {
+        rc = huren_index__sqlerr(idx, db, src, "preparing prompt results");
+    }
+    sqlite3_finalize(s);
+    huren_index__reader_put(idx, db);
+    return rc;
+}

@@ -1,0 +1,140 @@
+/* test_recognition.c: the recognition rules (gateway/recognition/rules.c): validity windows
+ * counted back from the reference day, HR marks, scopes and qualification dates, calendar
+ * arithmetic, and what a decision must carry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <string.h>
+
+#include "rules.h"
+
+static rec_entry entry(const char *date, const char *scope)
+{
+    rec_entry e = {.institution = "H37010002",
+                   .date = date,
+                   .hr = 1,
+                   .hr_scope = scope,
+                   .qualified_from = "20230101",
+                   .qualified_to = "20271231"};
+    return e;
+}
+
+static void windows(void **state)
+{
+    (void)state;
+    char until[9];
+    rec_entry e = entry("20240105", "province");
+    /* 30 days: the last recognisable day is 2024-02-04 */
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240105", "H37020001", until), REC_OK);
+    assert_string_equal(until, "20240204");
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240204", "H37020001", until), REC_OK);
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240205", "H37020001", until),
+                     REC_EXPIRED);
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240104", "H37020001", until),
+                     REC_FUTURE);
+    /* across a leap day and a year end */
+    e.date = "20240220";
+    assert_int_equal(rec_entry_check(&e, 10, "province", "20240301", "H37020001", until), REC_OK);
+    assert_string_equal(until, "20240301");
+    e.date = "20241225";
+    assert_int_equal(rec_entry_check(&e, 7, "province", "20250101", "H37020001", until), REC_OK);
+    assert_string_equal(until, "20250101");
+    e.date = "2024";
+    assert_int_equal(rec_entry_check(&e, 7, "province", "20250101", "H37020001", until),
+                     REC_BAD_DATE);
+    e.date = "20240230";
+    assert_int_equal(rec_entry_check(&e, 7, "province", "20240301", "H37020001", until),
+                     REC_BAD_DATE);
+}
+
+static void scopes(void **state)
+{
+    (void)state;
+    char until[9];
+    rec_entry e = entry("20240105", "city");
+    /* city: Jinan (3701) reaches Jinan, not Qingdao (3702) */
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "H37010001", until), REC_OK);
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "H37020001", until),
+                     REC_OUT_OF_SCOPE);
+    /* province: all of Shandong (37), not another province */
+    e.hr_scope = "province";
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "H37020001", until), REC_OK);
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "H11010001", until),
+                     REC_OUT_OF_SCOPE);
+    /* the item's scope caps the mark's */
+    assert_int_equal(rec_entry_check(&e, 30, "city", "20240110", "H37020001", until),
+                     REC_OUT_OF_SCOPE);
+    e.hr_scope = "national";
+    assert_int_equal(rec_entry_check(&e, 30, "national", "20240110", "H11010001", until), REC_OK);
+    /* an asker whose code has no region: only national marks reach it */
+    e.hr_scope = "province";
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "XYZ", until),
+                     REC_OUT_OF_SCOPE);
+    /* no mark, an item without a scope, not qualified on the day, withdrawn */
+    e.hr = 0;
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "H37010001", until),
+                     REC_NOT_HR);
+    e.hr = 1;
+    assert_int_equal(rec_entry_check(&e, 30, "", "20240110", "H37010001", until), REC_NOT_HR);
+    e.qualified_from = "20240106";
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "H37010001", until),
+                     REC_NOT_QUALIFIED);
+    e.qualified_from = NULL;
+    e.qualified_to = "20240104";
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "H37010001", until),
+                     REC_NOT_QUALIFIED);
+    e.qualified_to = NULL;
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "H37010001", until), REC_OK);
+    e.deleted = 1;
+    assert_int_equal(rec_entry_check(&e, 30, "province", "20240110", "H37010001", until),
+                     REC_DELETED);
+}
+
+static void days(void **state)
+{
+    (void)state;
+    long d;
+    char out[9];
+    assert_int_equal(rec_day_parse("19700101", &d), 0);
+    assert_int_equal(d, 0);
+    assert_int_equal(rec_day_parse("20000229", &d), 0);
+    rec_day_format(d + 1, out);
+    assert_string_equal(out, "20000301");
+    assert_int_equal(rec_day_parse("19000229", &d), -1);
+    assert_int_equal(rec_day_parse("2026113", &d), -1);
+    assert_int_equal(rec_day_parse("2026-1-1", &d), -1);
+}
+
+static void decisions(void **state)
+{
+    (void)state;
+    char why[300];
+    assert_int_equal(rec_decision_check("accepted", NULL, NULL, why, sizeof why), 0);
+    assert_int_equal(rec_decision_check("accepted", "too_old", NULL, why, sizeof why), -1);
+    assert_int_equal(rec_decision_check("rejected", "too_old", NULL, why, sizeof why), 0);
+    assert_int_equal(rec_decision_check("rejected", NULL, NULL, why, sizeof why), -1);
+    assert_non_null(strstr(why, "reason"));
+    assert_int_equal(rec_decision_check("rejected", "bored", NULL, why, sizeof why), -1);
+    assert_int_equal(rec_decision_check("rejected", "other", NULL, why, sizeof why), -1);
+    assert_non_null(strstr(why, "reason_text"));
+    assert_int_equal(rec_decision_check("rejected", "other", "family wish", why, sizeof why), 0);
+    assert_int_equal(rec_decision_check("maybe", NULL, NULL, why, sizeof why), -1);
+    assert_int_equal(rec_decision_check(NULL, NULL, NULL, why, sizeof why), -1);
+    for (int i = 0; rec_reasons[i]; i++)
+        assert_true(rec_reason_valid(rec_reasons[i]));
+    assert_false(rec_reason_valid("OTHER"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(windows),
+        cmocka_unit_test(scopes),
+        cmocka_unit_test(days),
+        cmocka_unit_test(decisions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

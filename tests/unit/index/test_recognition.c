@@ -1,0 +1,151 @@
+/* test_recognition.c: recognition prompts and decisions in the archive (index/recognition.c):
+ * a decision needs a listed result, a repeated one is recorded once, a different one for the
+ * same result is a conflict; the statistics add up by item, department, institution, month. */
+#include "test_index.h"
+
+#include <string.h>
+
+static void prompt(huren_index *idx, const char *id, const char *day, const char *item,
+                   const char *dept, size_t n, const char *const *keys, const char *const *insts)
+{
+    huren_index_rec_prompt p = {.prompt_id = id,
+                                .day = day,
+                                .pseudonym = "ps1",
+                                .item_code = item,
+                                .department = dept,
+                                .doctor = "D1",
+                                .result_keys = keys,
+                                .institutions = insts,
+                                .nresults = n};
+    assert_int_equal(huren_index_rec_prompt_put(idx, &p), 0);
+}
+
+static huren_index_rec_outcome decide(huren_index *idx, const char *did, const char *pid,
+                                      const char *key, const char *dec, const char *reason,
+                                      char id[65])
+{
+    huren_index_rec_decision d = {
+        .decision_id = did, .prompt_id = pid, .result_key = key, .decision = dec, .reason = reason};
+    huren_index_rec_outcome o = (huren_index_rec_outcome)-1;
+    assert_int_equal(huren_index_rec_decision_put(idx, &d, &o, id), 0);
+    return o;
+}
+
+static const huren_index_rec_stats_row *row(const huren_index_rec_stats *s, const char *key)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->rows[i].key, key))
+            return &s->rows[i];
+    fail_msg("no row %s", key);
+    return NULL;
+}
+
+static void decisions_and_stats(void **state)
+{
+    (void)state;
+    tfix t;
+    char id[65];
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    const char *k1[] = {"H1/study:1", "H2/report:7"}, *i1[] = {"H1", "H2"};
+    const char *k2[] = {"H1/study:2"}, *i2[] = {"H1"};
+    prompt(t.idx, "p1", "20261101", "CT-CHEST-PLAIN", "RAD", 2, k1, i1);
+    prompt(t.idx, "p2", "20261201", "LAB-CBC", NULL, 1, k2, i2);
+    prompt(t.idx, "p3", "20261202", "LAB-CBC", "RAD", 0, NULL, NULL);
+
+    char src[64];
+    assert_int_equal(huren_index_rec_shown_source(t.idx, "p1", "H1/study:1", src, sizeof src), 1);
+    assert_string_equal(src, "");
+    assert_int_equal(huren_index_rec_shown_source(t.idx, "p1", "H1/study:2", src, sizeof src), 0);
+    assert_int_equal(huren_index_rec_record_source(t.idx, "study:1", src, sizeof src), 0);
+    assert_int_equal(decide(t.idx, "d1", "p1", "H1/study:1", "accepted", NULL, id),
+                     HUREN_INDEX_REC_STORED);
+    assert_string_equal(id, "d1");
+    /* a double click: the same id, nothing new */
+    assert_int_equal(decide(t.idx, "d1b", "p1", "H1/study:1", "accepted", NULL, id),
+                     HUREN_INDEX_REC_SAME);
+    assert_string_equal(id, "d1");
+    assert_int_equal(decide(t.idx, "d1c", "p1", "H1/study:1", "rejected", "too_old", id),
+                     HUREN_INDEX_REC_CONFLICT);
+    assert_string_equal(id, "d1");
+    /* never shown in that prompt, or no such prompt */
+    assert_int_equal(decide(t.idx, "dx", "p1", "H1/study:2", "accepted", NULL, id),
+                     HUREN_INDEX_REC_NOT_SHOWN);
+    assert_int_equal(decide(t.idx, "dy", "p9", "H1/study:1", "accepted", NULL, id),
+                     HUREN_INDEX_REC_NO_PROMPT);
+    assert_int_equal(decide(t.idx, "d2", "p1", "H2/report:7", "rejected", "too_old", id),
+                     HUREN_INDEX_REC_STORED);
+    assert_int_equal(decide(t.idx, "d3", "p2", "H1/study:2", "rejected", "emergency", id),
+                     HUREN_INDEX_REC_STORED);
+    huren_index_rec_decision bad = {
+        .decision_id = "d4", .prompt_id = "p2", .result_key = "H1/study:2", .decision = "maybe"};
+    huren_index_rec_outcome o;
+    assert_int_equal(huren_index_rec_decision_put(t.idx, &bad, &o, id), HUREN_INDEX_EINVAL);
+
+    huren_index_rec_stats s;
+    assert_int_equal(huren_index_rec_stats_get(t.idx, NULL, NULL, HUREN_INDEX_REC_BY_ITEM, &s), 2);
+    const huren_index_rec_stats_row *r = row(&s, "CT-CHEST-PLAIN");
+    assert_int_equal(r->prompts, 1);
+    assert_int_equal(r->shown, 2);
+    assert_int_equal(r->accepted, 1);
+    assert_int_equal(r->rejected, 1);
+    assert_int_equal(r->nreasons, 1);
+    assert_string_equal(r->reasons[0].reason, "too_old");
+    r = row(&s, "LAB-CBC");
+    assert_int_equal(r->prompts, 2);
+    assert_int_equal(r->shown, 1);
+    assert_int_equal(r->rejected, 1);
+    huren_index_rec_stats_free(&s);
+
+    assert_int_equal(
+        huren_index_rec_stats_get(t.idx, NULL, NULL, HUREN_INDEX_REC_BY_INSTITUTION, &s), 2);
+    r = row(&s, "H1");
+    assert_int_equal(r->prompts, 2);
+    assert_int_equal(r->shown, 2);
+    assert_int_equal(r->accepted, 1);
+    assert_int_equal(r->rejected, 1);
+    assert_int_equal(row(&s, "H2")->rejected, 1);
+    huren_index_rec_stats_free(&s);
+
+    assert_int_equal(
+        huren_index_rec_stats_get(t.idx, "20261201", "20261231", HUREN_INDEX_REC_BY_MONTH, &s), 1);
+    assert_string_equal(s.rows[0].key, "202612");
+    assert_int_equal(s.rows[0].prompts, 2);
+    huren_index_rec_stats_free(&s);
+    assert_int_equal(
+        huren_index_rec_stats_get(t.idx, NULL, NULL, HUREN_INDEX_REC_BY_DEPARTMENT, &s), 2);
+    assert_int_equal(row(&s, "RAD")->prompts, 2);
+    assert_int_equal(row(&s, "")->prompts, 1);
+    huren_index_rec_stats_free(&s);
+    assert_int_equal(huren_index_rec_stats_get(t.idx, "2026", NULL, HUREN_INDEX_REC_BY_ITEM, &s),
+                     HUREN_INDEX_EINVAL);
+    const char *k4[] = {"H3/study:9"}, *i4[] = {"H3"}, *s4[] = {"https://h3"};
+    huren_index_rec_prompt p4 = {.prompt_id = "p4",
+                                 .day = "20261203",
+                                 .pseudonym = "ps1",
+                                 .item_code = "CT-HEAD-PLAIN",
+                                 .result_keys = k4,
+                                 .institutions = i4,
+                                 .sources = s4,
+                                 .nresults = 1};
+    assert_int_equal(huren_index_rec_prompt_put(t.idx, &p4), 0);
+    assert_int_equal(huren_index_rec_record_source(t.idx, "study:9", src, sizeof src), 1);
+    assert_string_equal(src, "https://h3");
+    assert_int_equal(huren_index_rec_shown_source(t.idx, "p4", "H3/study:9", src, sizeof src), 1);
+    tfix_close(&t);
+}
+
+static void national_of_local(void **state)
+{
+    (void)state;
+    tfix t;
+    char nid[32];
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    assert_int_equal(huren_index_rec_patient_national(t.idx, "P404", nid, sizeof nid), 0);
+    tfix_close(&t);
+}
+
+const struct CMUnitTest recognition_tests[] = {
+    cmocka_unit_test(decisions_and_stats),
+    cmocka_unit_test(national_of_local),
+};
+const size_t recognition_ntests = sizeof(recognition_tests) / sizeof(recognition_tests[0]);
