@@ -157,6 +157,11 @@ async function views(page) {
       "unit, reference range and earlier value shown");
     await shot(page, "report");
 
+    // an unknown patient: said so, not an empty page
+    await page.goto(cfg.base + "/ui/patient?id=NOBODY-1");
+    await page.waitForSelector("main .msg.info");
+    check((await page.textContent("main")).includes("未找到该患者的结果"), "unknown patient said");
+
     // 6. a bad resident ID: a clear message, from the URL and from the form
     await page.goto(cfg.base + "/ui/patient?id=" + cfg.bad_id);
     await page.waitForSelector("#id-error:not([hidden])");
@@ -384,6 +389,12 @@ async function recognitionLive(page) {
   check(head.includes("结果时间过久"), "rejection reason column");
   summary.stats_row = row;
   await shot(page, "stats-live");
+
+  // an item not in the catalogue: the API's message on the page
+  await page.goto(cfg.base + "/ui/recognition?patient=" + cfg.patient + "&item=NOT-AN-ITEM");
+  await page.waitForSelector("main .msg.error");
+  check((await page.textContent("main .msg.error")).includes("item not in the catalogue"),
+    "unknown item said");
 
   // launch to usable prompt (timeline and candidates shown), cfg.runs times
   const times = [];
