@@ -187,7 +187,14 @@
         h("span", {class: "inst"}, it.institution),
         h("a", {href: it.href}, it.link));
     }));
-    H.show(h("h1", null, t("patient.title", id)),
+    /* results held by other hospitals are listed per ordered item: the recognition prompt */
+    var item = h("input", {name: "item", id: "rec-item", required: true,
+                           placeholder: t("rec.ask.hint"), "aria-label": t("rec.ask")});
+    var ask = h("form", {class: "idform", id: "rec-form", action: "/ui/recognition",
+                         method: "get"}, h("label", {for: "rec-item"}, t("rec.ask")),
+      h("input", {type: "hidden", name: "patient", value: id}), item,
+      h("button", {type: "submit"}, t("open")));
+    H.show(h("h1", null, t("patient.title", id)), ask,
       problems.map(function (p) { return H.message(t("error", p)); }),
       h("h2", null, t("timeline")),
       items.length ? list : H.message(t("patient.unknown"), "info"));

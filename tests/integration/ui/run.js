@@ -93,6 +93,9 @@ async function views(page) {
     check(entries[0].text.includes(cfg.newest_date), "newest entry first");
     await shot(page, "patient");
 
+    check(await page.$eval("#rec-form input[name=patient]", (e) => e.value) === cfg.resident_id,
+      "the patient page offers the recognition prompt for an item");
+
     // 2. study view: series thumbnail, first image decoded
     await page.click("#timeline li[data-kind=imaging] a");
     await page.waitForSelector("#series li");
