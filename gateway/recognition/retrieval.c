@@ -1,8 +1,10 @@
 /* retrieval.c: POST /api/v1/retrievals: fetch a study a recognition prompt listed from the
  * gateway holding it (WADO-RS over mutual TLS), streaming the multipart answer part by part to
  * temp files and storing each instance locally, so that it becomes a local study (C-FIND,
- * C-MOVE, DICOMweb). Instances of another study than the one asked are refused. Synchronous:
- * a retrieval that failed halfway is asked again, and what was stored is kept once. */
+ * C-MOVE, DICOMweb). Instances of another study than the one asked are refused. Received parts
+ * are stored by a few worker threads, so that their durable puts share group commits while the
+ * transfer goes on. Synchronous: a retrieval that failed halfway is asked again, and what was
+ * stored is kept once. */
 #define LOG_COMPONENT "recognition"
 #include "huren_dicom.h"
 #include "ingest_dicom.h"
@@ -13,6 +15,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -21,6 +24,8 @@
 #include <unistd.h>
 
 #define RETRIEVE_TIMEOUT_S 600
+#define STORE_WORKERS 4 /* puts in flight at once: they share the archive's commits */
+#define STORE_QUEUE 8   /* received parts waiting for a worker (temp files on disk) */
 
 typedef struct retrieval {
     node *n;
@@ -34,6 +39,14 @@ typedef struct retrieval {
     char err[256];
     const recognition *rec;
     rec_job *job; /* background: progress goes there too; NULL when synchronous */
+    /* received parts handed to the store workers; counters, status and err under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char *queue[STORE_QUEUE];
+    size_t qhead, qcount;
+    int closing;
+    pthread_t workers[STORE_WORKERS];
+    int nworkers;
 } retrieval;
 
 static void progress(retrieval *r)
@@ -87,22 +100,16 @@ static int part_data(void *payload, const char *data, size_t len)
     return 0;
 }
 
-/* Store the part just received; its temp file is consumed in every case. */
-static int part_end(void *payload)
+/* Store one received part (parse, check its study, durable put); its temp file is consumed in
+ * every case. Runs on a store worker. */
+static void store_part(retrieval *r, const char *path)
 {
-    retrieval *r = payload;
     huren_dicom_file *f = NULL;
     char err[512] = "not a DICOM file";
-    int fd = r->fd;
-    r->fd = -1;
-    if (fd >= 0 && close(fd) != 0) {
-        r->status = 500;
-        snprintf(r->err, sizeof r->err, "cannot write a temp file: %s", strerror(errno));
-        goto done;
-    }
-    if (huren_dicom_file_parse(r->path, &f, err, sizeof err) != 0) {
+    enum { STORED, HELD, REFUSED, FAILED } result = REFUSED;
+    if (huren_dicom_file_parse(path, &f, err, sizeof err) != 0) {
         log_warnx("retrieval of %s: a part refused: %s", r->study, err);
-        r->refused++;
+        unlink(path);
         goto done;
     }
     const char *study = huren_dicom_file_value(f, HUREN_DICOM_TAG(0x0020, 0x000D));
@@ -110,32 +117,108 @@ static int part_end(void *payload)
     if (!study || strcmp(study, r->study) != 0) {
         log_warnx("retrieval of %s: instance %s refused: of another study", r->study,
                   sop ? sop : "?");
-        r->refused++;
+        unlink(path);
         goto done;
     }
     size_t nel;
     const huren_dicom_element *el = huren_dicom_file_elements(f, &nel);
     huren_index_put_outcome outcome;
     ingest_result ir = ingest_dicom_instance(r->n, el, nel, huren_dicom_file_transfer_syntax(f),
-                                             r->path, 0, &outcome, err, sizeof err);
-    r->path[0] = 0; /* consumed */
-    if (ir == INGEST_OK && outcome == HUREN_INDEX_PUT_STORED)
-        r->stored++;
-    else if (ir == INGEST_OK)
-        r->duplicates++;
-    else if (ir == INGEST_INVALID)
-        r->refused++;
-    else
-        r->failed++;
+                                             path, 0, &outcome, err, sizeof err);
+    result = ir == INGEST_OK ? (outcome == HUREN_INDEX_PUT_STORED ? STORED : HELD)
+             : ir == INGEST_INVALID ? REFUSED
+                                    : FAILED;
     if (ir != INGEST_OK)
         log_warnx("retrieval of %s: instance %s not stored: %s", r->study, sop ? sop : "?", err);
 done:
-    if (r->path[0])
-        unlink(r->path);
-    r->path[0] = 0;
     huren_dicom_file_free(f);
+    pthread_mutex_lock(&r->mu);
+    size_t *counter[] = {&r->stored, &r->duplicates, &r->refused, &r->failed};
+    (*counter[result])++;
     progress(r);
-    return r->status ? -1 : 0;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *store_worker(void *arg)
+{
+    retrieval *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (r->qcount == 0 && !r->closing)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->qcount == 0)
+            break; /* closing and drained */
+        char *path = r->queue[r->qhead];
+        r->qhead = (r->qhead + 1) % STORE_QUEUE;
+        r->qcount--;
+        pthread_cond_broadcast(&r->cv); /* room for the receiver */
+        pthread_mutex_unlock(&r->mu);
+        store_part(r, path);
+        free(path);
+        pthread_mutex_lock(&r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void workers_start(retrieval *r)
+{
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    for (int i = 0; i < STORE_WORKERS; i++)
+        if (pthread_create(&r->workers[r->nworkers], NULL, store_worker, r) == 0)
+            r->nworkers++;
+}
+
+/* Let the workers store what is queued, then join them. */
+static void workers_finish(retrieval *r)
+{
+    pthread_mutex_lock(&r->mu);
+    r->closing = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    for (int i = 0; i < r->nworkers; i++)
+        pthread_join(r->workers[i], NULL);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+}
+
+/* A part is complete: queue its temp file for a store worker (waiting while the queue is
+ * full), or store it here when no worker could be started. */
+static int part_end(void *payload)
+{
+    retrieval *r = payload;
+    int fd = r->fd;
+    r->fd = -1;
+    if (fd >= 0 && close(fd) != 0) {
+        r->status = 500;
+        snprintf(r->err, sizeof r->err, "cannot write a temp file: %s", strerror(errno));
+        unlink(r->path);
+        r->path[0] = 0;
+        return -1;
+    }
+    char *path = strdup(r->path);
+    if (!path) {
+        r->status = 500;
+        snprintf(r->err, sizeof r->err, "out of memory");
+        unlink(r->path);
+        r->path[0] = 0;
+        return -1;
+    }
+    r->path[0] = 0; /* the worker owns the file now */
+    if (r->nworkers == 0) {
+        store_part(r, path);
+        free(path);
+        return 0;
+    }
+    pthread_mutex_lock(&r->mu);
+    while (r->qcount == STORE_QUEUE)
+        pthread_cond_wait(&r->cv, &r->mu);
+    r->queue[(r->qhead + r->qcount) % STORE_QUEUE] = path;
+    r->qcount++;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    return 0;
 }
 
 static const multipart_callbacks callbacks = {part_begin, part_data, part_end};
@@ -203,7 +286,9 @@ static long retrieve(const recognition *rec, retrieval *r, const char *source)
     }
     if (rec->ca && *rec->ca)
         curl_easy_setopt(r->h, CURLOPT_CAINFO, rec->ca);
+    workers_start(r);
     CURLcode cc = curl_easy_perform(r->h);
+    workers_finish(r);
     long code = 0;
     curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &code);
     if (cc == CURLE_OK && code == 200 && (!r->reader || multipart_reader_finish(r->reader) < 0))
