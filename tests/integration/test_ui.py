@@ -12,6 +12,8 @@ import json
 import os
 import secrets
 import shutil
+import signal
+import subprocess
 import unittest
 
 from dicomgen import uid, write_instance
@@ -170,11 +172,24 @@ class BrowserCase(NodeTestCase):
         os.makedirs(shots)
         cfg.update(scenario=scenario, base="http://127.0.0.1:%d" % n.http_port, shots=shots,
                    profile=os.path.join(self.tmp, "chromium-profile-" + scenario))
-        # run.js closes chromium itself; the timeout kills node (and its browser) if stuck
-        p = run(["node", os.path.join(UI_TEST, "run.js"), json.dumps(cfg)], cwd=UI_TEST,
-                timeout=600, env=dict(os.environ))
-        self.assertEqual(p.returncode, 0, p.stdout[-6000:])
-        summary = json.loads(p.stdout.strip().splitlines()[-1])
+        # run.js closes chromium itself; if it hangs, node and the browser it started (one
+        # process group of their own) are killed together, so nothing is left running
+        p = subprocess.Popen(["node", os.path.join(UI_TEST, "run.js"), json.dumps(cfg)],
+                             cwd=UI_TEST, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, errors="replace", start_new_session=True)
+        try:
+            out, _ = p.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            out, _ = p.communicate()
+            self.fail("the browser run timed out:\n" + out[-6000:])
+        finally:
+            try:  # chromium helpers outliving a failed run.js
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.assertEqual(p.returncode, 0, out[-6000:])
+        summary = json.loads(out.strip().splitlines()[-1])
         if summary.get("launch_ms"):  # HUREN_UI_BENCH_RUNS=20: a figure, never asserted
             print("launch to usable prompt (ms):", summary["launch_ms"])
         return shots
