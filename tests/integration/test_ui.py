@@ -33,6 +33,7 @@ STUDY = uid(70)
 SERIES = uid(70, 1)
 SOPS = [uid(70, 1, i) for i in (1, 2, 3)]
 BROKEN = uid(71)
+C_INST = "H37030001"  # a third hospital (Zibo) for the live recognition test
 TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
          ".css": "text/css; charset=utf-8"}
 PAGES = ("patient", "study", "report", "recognition", "stats")
@@ -224,8 +225,8 @@ class UIBrowserTest(BrowserCase):
 
 
 class UIRecognitionLiveTest(BrowserCase):
-    """The recognition prompt end to end: a directory, hospital B (HTTPS, publishing) holding a
-    CT and a blood count, hospital A (the doctor's node, plain HTTP on loopback) where the
+    """The recognition prompt end to end: a directory, hospitals B and C (HTTPS, publishing)
+    holding a CT each (B also a blood count), hospital A (the doctor's node, plain HTTP on loopback) where the
     browser opens the prompt, records a 不互认, fetches B's study and opens it, and the
     statistics API and page count the decision. Skipped before the recognition API is built."""
 
@@ -253,6 +254,26 @@ class UIRecognitionLiveTest(BrowserCase):
         self.dir = self.node(name="directory", https=True, config_text=self.directory_conf(),
                              extra_args=["--role", "directory"]).start()
 
+    def directory_conf(self):
+        """The directory of RecognitionTest, plus hospital C publishing with the certificate
+        insurer2.crt (the test PKI has no second gateway certificate; only its subject
+        matters here: it is mapped to C's institution, role peer)."""
+        return rt.RecognitionTest.directory_conf(self) + (
+            '[client "gw-c"]\nsubject = %s\ninstitution = %s\nrole = peer\n'
+            % (self.subjects["insurer2"], C_INST))
+
+    def hospital_c(self):
+        """A second hospital holding a CT of the patient, like B but with its own certificate
+        towards the directory."""
+        n = self.hospital_node("hospital-c", "GW_C", C_INST, publish=True)
+        n.stop()
+        with open(n.config_path) as f:
+            conf = f.read()
+        with open(n.config_path, "w") as f:
+            f.write(conf.replace("/peer.crt", "/insurer2.crt").replace("/peer.key",
+                                                                      "/insurer2.key"))
+        return n.start()
+
     def doctor_node(self):
         """Hospital A on plain HTTP (loopback: the browser is a clinician), reaching the
         directory and B with its peer certificate."""
@@ -267,11 +288,13 @@ class UIRecognitionLiveTest(BrowserCase):
 
     def test_recognition_prompt_live(self):
         b = self.hospital_node("hospital-b", "GW_B", rt.B_INST, publish=True)
+        c = self.hospital_c()
         a = self.doctor_node()
         self.store_study(b, 1)
         self.send(b, oru("m1", pid="P100", nid=NID))
+        self.store_study(c, 2, patient_id="C7")
         p = rt.pseudonym(self.key, NID)
-        wait_for(lambda: self.lookup(p)["count"] == 2, 60, "B's two entries at the directory")
+        wait_for(lambda: self.lookup(p)["count"] == 3, 60, "B's and C's entries at the directory")
         self.send(a, oru("a1", pid="A100", nid=NID, order="AORD1"))
         status, _, body = post_json(a, "/api/v1/consents", dict(
             patient="A100", purpose="recognition", grantee="*", form_ref="FORM-R-1",
@@ -280,6 +303,7 @@ class UIRecognitionLiveTest(BrowserCase):
         key = "%s/study:%s" % (rt.B_INST, uid(1))
         shots = self.browse(a, "recognition-live", patient="A100", item="CT-CHEST-PLAIN",
                             at="20240110", result_key=key, institution=rt.B_INST,
+                            other_key="%s/study:%s" % (C_INST, uid(2)), other_institution=C_INST,
                             valid_until="2024-02-04",
                             runs=int(os.environ.get("HUREN_UI_BENCH_RUNS", "0")))
         for name in ("recognition-live", "recognition-study", "stats-live"):

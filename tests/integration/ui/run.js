@@ -348,7 +348,7 @@ async function recognitionMock(ctx, page) {
   await shot(page, "stats");
 }
 
-// The recognition prompt on hospital A with the real recognition API: B's CT listed, a
+// The recognition prompt on hospital A with the real recognition API: B's and C's CTs listed, a
 // 不互认 recorded once, the study fetched from B and opened, the statistics counting it; then
 // the time from URL launch to a usable prompt, measured cfg.runs times (printed, not asserted).
 async function recognitionLive(page) {
@@ -360,6 +360,10 @@ async function recognitionLive(page) {
   const text = await page.textContent(li);
   check(text.includes(cfg.institution) && text.includes("可互认至 " + cfg.valid_until) &&
         text.includes("2024-01-05"), "B's CT listed with its validity: " + text);
+  if (cfg.other_key) {
+    const other = await page.textContent("#results li[data-key='" + cfg.other_key + "']");
+    check(other.includes(cfg.other_institution), "the second peer's CT listed too");
+  }
   await shot(page, "recognition-live");
 
   // 不互认 (too old), the confirm button double-clicked: recorded once
