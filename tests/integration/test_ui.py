@@ -315,6 +315,11 @@ class UIRecognitionLiveTest(BrowserCase):
         self.assertEqual(rows["CT-CHEST-PLAIN"]["by_reason"], {"too_old": 1}, rows)
         self.assertEqual(rows["CT-CHEST-PLAIN"]["accepted"], 0, rows)
 
+        # C goes down: its CT is listed as unavailable, B's still works
+        c.stop()
+        self.browse(a, "recognition-peer-down", patient="A100", item="CT-CHEST-PLAIN",
+                    at="20240110", result_key=key, other_institution=C_INST)
+
 
 def post_json(node, path, obj):
     c = http.client.HTTPConnection("127.0.0.1", node.http_port, timeout=60)

@@ -71,6 +71,7 @@ async function main() {
 
     if (cfg.scenario === "recognition-mock") await recognitionMock(ctx, page);
     else if (cfg.scenario === "recognition-live") await recognitionLive(page);
+    else if (cfg.scenario === "recognition-peer-down") await recognitionPeerDown(page);
     else await views(page);
     check(errors.length === 0, "no script errors: " + errors.join("; "));
   } finally {
@@ -417,6 +418,18 @@ async function recognitionLive(page) {
       p95: times[Math.min(times.length - 1, Math.ceil(times.length * 0.95) - 1)],
       max: times[times.length - 1] };
   }
+}
+
+// A peer is down: its result is listed as unavailable, the other peer's result still works.
+async function recognitionPeerDown(page) {
+  await page.goto(cfg.base + "/ui/recognition?patient=" + cfg.patient + "&item=" + cfg.item +
+                  "&at=" + cfg.at);
+  await page.waitForSelector("main .unavailable");
+  check((await page.textContent("main .unavailable")).includes(cfg.other_institution),
+    "the stopped peer is shown as unavailable");
+  await page.waitForSelector("#results li[data-key='" + cfg.result_key + "'] button.accept");
+  check((await page.$$("#results li")).length === 1, "the other peer's result still listed");
+  await shot(page, "recognition-peer-down");
 }
 
 main().then(() => {
