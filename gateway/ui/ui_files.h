@@ -6,8 +6,8 @@
 #include <stddef.h>
 
 typedef struct ui_file {
-    const char *name;           /* "app.js" */
-    const unsigned char *data;  /* len bytes, followed by a NUL */
+    const char *name;          /* "app.js" */
+    const unsigned char *data; /* len bytes, followed by a NUL */
     size_t len;
 } ui_file;
 

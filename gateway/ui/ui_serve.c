@@ -11,8 +11,8 @@
 #include <string.h>
 
 /* Everything the page loads comes from the node itself: no CDN, no inline script. */
-#define UI_CSP                                                                                 \
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "               \
+#define UI_CSP                                                                                     \
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
 
 /* The pages a HIS can open; all are the same shell (index.html), app.js draws the page the
@@ -23,9 +23,12 @@ static const struct {
     const char *ext;
     const char *type;
 } types[] = {
-    {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-    {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
-    {".png", "image/png"},                 {".ico", "image/x-icon"},
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
     {".json", "application/json"},
 };
 
