@@ -62,30 +62,6 @@ static int wexec(huren_index *idx, const char *sql, sqlite3_stmt **out)
     return rc == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, rc, "preparing");
 }
 
-static int wbegin(huren_index *idx)
-{
-    huren_index__writer_acquire(idx);
-    int rc = sqlite3_exec(idx->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rc = huren_index__sqlerr(idx, idx->wdb, rc, "BEGIN");
-        huren_index__writer_release(idx);
-        return rc;
-    }
-    return 0;
-}
-
-static int wend(huren_index *idx, int rc)
-{
-    if (rc == 0) {
-        int src = sqlite3_exec(idx->wdb, "COMMIT", NULL, NULL, NULL);
-        if (src != SQLITE_OK)
-            rc = huren_index__sqlerr(idx, idx->wdb, src, "COMMIT");
-    }
-    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
-        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
-    huren_index__writer_release(idx);
-    return rc;
-}
 
 static int step_done(huren_index *idx, sqlite3_stmt *s, const char *what)
 {
@@ -135,9 +111,9 @@ int huren_index_consent_put(huren_index *idx, const huren_index_consent *c, int6
     if (!idx || !c)
         return HUREN_INDEX_EINVAL;
     int rc = consent_check(idx, c);
-    if (rc < 0 || (rc = wbegin(idx)) < 0)
+    if (rc < 0 || (rc = huren_index__txn_begin(idx)) < 0)
         return rc;
-    rc = wend(idx, consent_insert(idx, c, &pk));
+    rc = huren_index__txn_end(idx, consent_insert(idx, c, &pk));
     if (rc == 0 && id)
         *id = pk;
     return rc;
@@ -148,7 +124,7 @@ int huren_index_consent_revoke(huren_index *idx, int64_t id, const char *by, int
     sqlite3_stmt *s = NULL;
     if (!idx || !text_ok(by, 1))
         return HUREN_INDEX_EINVAL;
-    int rc = wbegin(idx);
+    int rc = huren_index__txn_begin(idx);
     if (rc < 0)
         return rc;
     rc = wexec(idx, "UPDATE consents SET revoked_at = ?2, revoked_by = ?3 WHERE pk = ?1 AND"
@@ -171,7 +147,7 @@ int huren_index_consent_revoke(huren_index *idx, int64_t id, const char *by, int
         }
         sqlite3_finalize(s);
     }
-    return wend(idx, rc);
+    return huren_index__txn_end(idx, rc);
 }
 
 /* ---- reads ---- */
@@ -376,7 +352,7 @@ int huren_index_claim_put(huren_index *idx, const huren_index_claim *c, int *exi
             huren_index__seterr(idx, "claim: a required value is missing or too long");
         return HUREN_INDEX_EINVAL;
     }
-    int rc = wbegin(idx);
+    int rc = huren_index__txn_begin(idx);
     if (rc < 0)
         return rc;
     if ((rc = wexec(idx, sql, &s)) == 0) {
@@ -393,7 +369,7 @@ int huren_index_claim_put(huren_index *idx, const huren_index_claim *c, int *exi
     sqlite3_finalize(s);
     if (rc == 0 && existing)
         *existing = sqlite3_changes(idx->wdb) == 0;
-    return wend(idx, rc);
+    return huren_index__txn_end(idx, rc);
 }
 
 static int claim_row(huren_index *idx, sqlite3 *db, sqlite3_stmt *s, huren_index_claim *out)

@@ -202,6 +202,9 @@ void huren_index__reader_put(huren_index *idx, sqlite3 *db);
 /* Become the only user of the writer connection (waiting for a running group commit). */
 void huren_index__writer_acquire(huren_index *idx);
 void huren_index__writer_release(huren_index *idx);
+/* BEGIN IMMEDIATE holding the writer / COMMIT or ROLLBACK and release (writer.c). */
+int huren_index__txn_begin(huren_index *idx);
+int huren_index__txn_end(huren_index *idx, int rc);
 
 /* ---- query matching (match.c) ---- */
 typedef struct huren_index__params {

@@ -26,30 +26,6 @@ static void bind_opt(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-static int wbegin(huren_index *idx)
-{
-    huren_index__writer_acquire(idx);
-    int rc = sqlite3_exec(idx->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rc = huren_index__sqlerr(idx, idx->wdb, rc, "BEGIN");
-        huren_index__writer_release(idx);
-        return rc;
-    }
-    return 0;
-}
-
-static int wend(huren_index *idx, int rc)
-{
-    if (rc == 0) {
-        int src = sqlite3_exec(idx->wdb, "COMMIT", NULL, NULL, NULL);
-        if (src != SQLITE_OK)
-            rc = huren_index__sqlerr(idx, idx->wdb, src, "COMMIT");
-    }
-    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
-        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
-    huren_index__writer_release(idx);
-    return rc;
-}
 
 static int wprep(huren_index *idx, const char *sql, sqlite3_stmt **out)
 {
@@ -138,9 +114,9 @@ int huren_index_rec_prompt_put(huren_index *idx, const huren_index_rec_prompt *p
     if (!idx || !p)
         return HUREN_INDEX_EINVAL;
     int rc = prompt_check(idx, p);
-    if (rc < 0 || (rc = wbegin(idx)) < 0)
+    if (rc < 0 || (rc = huren_index__txn_begin(idx)) < 0)
         return rc;
-    return wend(idx, prompt_insert(idx, p));
+    return huren_index__txn_end(idx, prompt_insert(idx, p));
 }
 
 /* ---- decisions ---- */
@@ -244,7 +220,7 @@ int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decisio
         return HUREN_INDEX_EINVAL;
     }
     int64_t pk = 0;
-    int rc = wbegin(idx);
+    int rc = huren_index__txn_begin(idx);
     if (rc < 0)
         return rc;
     rc = decision_lookup(idx, d, outcome, id_out, &pk);
@@ -253,7 +229,7 @@ int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decisio
         if (rc == 0)
             snprintf(id_out, 65, "%s", d->decision_id);
     }
-    return wend(idx, rc);
+    return huren_index__txn_end(idx, rc);
 }
 
 /* ---- statistics ---- */

@@ -492,3 +492,31 @@ int huren_index_seed(huren_index *idx, size_t n, huren_index_seed_cb cb, void *p
     huren_index__writer_release(idx);
     return rc;
 }
+
+/* A transaction of its own on the writer connection (outside group commit), for the record
+ * kinds written one call at a time: begin holds the writer; end commits (rc == 0) or rolls
+ * back, releases the writer and returns rc or the commit's error. */
+int huren_index__txn_begin(huren_index *idx)
+{
+    huren_index__writer_acquire(idx);
+    int rc = sqlite3_exec(idx->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = huren_index__sqlerr(idx, idx->wdb, rc, "BEGIN");
+        huren_index__writer_release(idx);
+        return rc;
+    }
+    return 0;
+}
+
+int huren_index__txn_end(huren_index *idx, int rc)
+{
+    if (rc == 0) {
+        int src = sqlite3_exec(idx->wdb, "COMMIT", NULL, NULL, NULL);
+        if (src != SQLITE_OK)
+            rc = huren_index__sqlerr(idx, idx->wdb, src, "COMMIT");
+    }
+    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
+        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
+    huren_index__writer_release(idx);
+    return rc;
+}
