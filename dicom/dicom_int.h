@@ -29,6 +29,23 @@ struct huren_dicom__elements {
     void finish();
 };
 
+/* A Specific Character Set ready to convert values to UTF-8 (charset.cpp): either one codec
+ * for whole values (ISO_IR 192, GB18030, GBK) or ISO 2022 sets switched by escape sequences
+ * (every term of PS3.3 C.12.1.1.2, single-byte ones included, value 1 first). */
+struct huren_dicom__charset_set;
+struct huren_dicom__charset {
+    std::vector<const huren_dicom__charset_set *> terms;
+    std::string whole_iconv;
+    /* From the element's value ("\\ISO 2022 IR 87"); false with why if a term is not known.
+     * A usable but odd value returns true and may still set why. */
+    bool select(const std::string &scs, std::string &why);
+    /* Convert one element value (all its values, delimiters kept); delims are the VR's
+     * delimiters, where the initial sets apply again. out is always set: bytes that are not
+     * valid become U+FFFD and the function returns false with why naming the first. */
+    bool convert(const std::string &raw, const char *delims, std::string &out,
+                 std::string &why) const;
+};
+
 /* Collect the top-level elements of ds converted to UTF-8 from its Specific Character Set.
  * keep_empty: also collect zero-length elements (query keys). A charset that cannot be used is
  * not fatal: values fall back (UTF-8 kept, else GB18030, else Latin-1) and warn says why. */

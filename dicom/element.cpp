@@ -176,23 +176,52 @@ static OFString delimiters(DcmEVR vr)
     return "\\";
 }
 
+/* The converter for a dataset's Specific Character Set; false when values go through fallback()
+ * (no label, UTF-8 or the default repertoire, or a label that cannot be used: warn says why). */
+static bool select_charset(const OFString &scs, huren_dicom__charset &cs, std::string &warn)
+{
+    if (scs.empty() || scs == "ISO_IR 192" || scs == "ISO_IR 6")
+        return false; /* already UTF-8 or ASCII; non-ASCII bytes go through fallback() */
+    std::string why;
+    bool ok = cs.select(std::string(scs.c_str(), scs.length()), why);
+    if (!ok)
+        warn = std::string("Specific Character Set \"") + scs.c_str() + "\" cannot be used (" +
+               why + "); values read as UTF-8, GB18030 or Latin-1";
+    else if (!why.empty())
+        warn = std::string("Specific Character Set \"") + scs.c_str() + "\": " + why;
+    return ok;
+}
+
+/* A value in the dataset's charset to UTF-8; a value not valid in it is kept if it is UTF-8
+ * (a common mislabelling), else its valid characters are kept with U+FFFD for the rest. */
+static std::string convert_value(const huren_dicom__charset &cs, const OFString &scs,
+                                 const DcmTag &tag, DcmEVR evr, const std::string &raw,
+                                 std::string &warn)
+{
+    std::string out, why;
+    if (cs.convert(raw, delimiters(evr).c_str(), out, why)) {
+        if (!why.empty() && warn.empty())
+            warn = std::string("a value of ") + tag.toString().c_str() + ": " + why;
+        return out;
+    }
+    bool high = false; /* ASCII with stray escapes is no sign of UTF-8 */
+    for (unsigned char c : raw)
+        high = high || c >= 0x80;
+    bool utf8 = high && utf8_valid(raw);
+    if (warn.empty())
+        warn = std::string("a value of ") + tag.toString().c_str() + " is not valid in \"" +
+               scs.c_str() + "\" (" + why + "); " +
+               (utf8 ? "kept as UTF-8" : "invalid bytes replaced by U+FFFD");
+    return utf8 ? raw : out;
+}
+
 void huren_dicom__collect(DcmItem *ds, bool keep_empty, huren_dicom__elements &out,
                           std::string &warn)
 {
     OFString scs;
     ds->findAndGetOFStringArray(DCM_SpecificCharacterSet, scs);
-    DcmSpecificCharacterSet conv;
-    bool have_conv = true;
-    if (!scs.empty() && scs != "ISO_IR 192" && scs != "ISO_IR 6") {
-        OFCondition c = conv.selectCharacterSet(scs);
-        if (c.bad()) {
-            have_conv = false;
-            warn = std::string("Specific Character Set \"") + scs.c_str() + "\" cannot be used (" +
-                   c.text() + "); values read as UTF-8, GB18030 or Latin-1";
-        }
-    } else {
-        have_conv = false; /* already UTF-8 or ASCII; non-ASCII bytes go through fallback() */
-    }
+    huren_dicom__charset conv;
+    bool have_conv = select_charset(scs, conv, warn);
 
     unsigned long card = ds->card();
     for (unsigned long i = 0; i < card; i++) {
@@ -216,17 +245,10 @@ void huren_dicom__collect(DcmItem *ds, bool keep_empty, huren_dicom__elements &o
             continue;
         std::string value(raw.c_str(), raw.length());
         if (!plain_ascii(value)) {
-            OFString delims = delimiters(evr);
-            OFString conv_out;
-            if (charset_vr(evr) && have_conv &&
-                conv.convertString(raw.c_str(), raw.length(), conv_out, delims).good()) {
-                value.assign(conv_out.c_str(), conv_out.length());
-            } else {
-                if (charset_vr(evr) && have_conv && warn.empty())
-                    warn = std::string("a value of ") + tag.toString().c_str() +
-                           " is not valid in \"" + scs.c_str() + "\"; read with a fallback";
-                value = fallback(value, delims);
-            }
+            if (charset_vr(evr) && have_conv)
+                value = convert_value(conv, scs, tag, evr, value, warn);
+            else
+                value = fallback(value, delimiters(evr));
         }
         out.add(((uint32_t)tag.getGroup() << 16) | tag.getElement(), DcmVR(evr).getValidVRName(),
                 std::move(value));

@@ -62,20 +62,24 @@ void huren_index__case_fold(char *s)
     }
 }
 
-static char *dup_norm(const char *s, size_t n)
+/* Normalised copy of s[0..n) in *out; NULL when nothing is left (a value of only spaces and
+ * separators: "^^^^" is common in real files). Returns -1 only when out of memory. */
+static int dup_norm(const char *s, size_t n, char **out)
 {
+    *out = NULL;
     /* trailing spaces and component separators carry no meaning in a PN */
     while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '^'))
         n--;
     if (n == 0)
-        return NULL;
+        return 0;
     char *d = malloc(n + 1);
     if (!d)
-        return NULL;
+        return -1;
     memcpy(d, s, n);
     d[n] = '\0';
     huren_index__case_fold(d);
-    return d;
+    *out = d;
+    return 0;
 }
 
 void huren_index__pname_clear(huren_index__pname *pn)
@@ -92,17 +96,15 @@ int huren_index__pname_split(const char *value, huren_index__pname *out)
     if (!value || !*value)
         return 0;
     size_t len = strlen(value);
-    out->full = dup_norm(value, len);
-    if (!out->full)
+    if (dup_norm(value, len, &out->full) < 0)
         goto oom;
     const char *start = value;
     for (int g = 0; g < 3; g++) {
         const char *eq = strchr(start, '=');
         size_t n = eq ? (size_t)(eq - start) : strlen(start);
-        if (n > 0) {
-            out->group[g] = dup_norm(start, n);
-            /* a group of only spaces or carets normalises to NULL: that is not an error */
-        }
+        /* a group of only spaces or carets normalises to NULL: that is not an error */
+        if (n > 0 && dup_norm(start, n, &out->group[g]) < 0)
+            goto oom;
         if (!eq)
             break;
         start = eq + 1;

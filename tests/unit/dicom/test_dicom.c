@@ -256,6 +256,63 @@ static void test_parse_charsets(void **state)
     check_name("NO_SUCH_CHARSET", gb_wang, utf8_wang, 1);
 }
 
+/* ISO 2022 code extensions (PS3.5 annexes H, I, K and the charset files pydicom ships), and
+ * single-byte sets, as raw bytes; the UTF-8 expected is written out byte by byte. */
+static const char jp_utf8[] = "\xE5\xB1\xB1\xE7\x94\xB0^\xE5\xA4\xAA\xE9\x83\x8E="
+                              "\xE3\x82\x84\xE3\x81\xBE\xE3\x81\xA0^\xE3\x81\x9F\xE3\x82\x8D"
+                              "\xE3\x81\x86"; /* 山田^太郎=やまだ^たろう */
+
+static void test_parse_iso2022(void **state)
+{
+    (void)state;
+    char want[256];
+    /* H.3.1: JIS X 0208 in G0 after ESC $ B, back to ASCII with ESC ( B before delimiters */
+    snprintf(want, sizeof want, "Yamada^Tarou=%s", jp_utf8);
+    check_name(
+        "\\ISO 2022 IR 87",
+        "Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B",
+        want, 0);
+    /* H.3.2: JIS X 0201 katakana in G1 and romaji in G0 as the initial sets */
+    snprintf(
+        want, sizeof want,
+        "\xEF\xBE\x94\xEF\xBE\x8F\xEF\xBE\x80\xEF\xBE\x9E^\xEF\xBE\x80\xEF\xBE\x9B\xEF\xBD\xB3=%s",
+        jp_utf8);
+    check_name("ISO 2022 IR 13\\ISO 2022 IR 87",
+               "\xd4\xcf\xc0\xde^\xc0\xdb\xb3=\x1b$B;3ED\x1b(J^\x1b$BB@O:\x1b(J=\x1b$B$d$^$@\x1b(J^"
+               "\x1b$B$?$m$&\x1b(J",
+               want, 0);
+    /* I.2: KS X 1001 in G1 */
+    check_name(
+        "\\ISO 2022 IR 149",
+        "Hong^Gildong=\x1b$)C\xfb\xf3^\x1b$)C\xd1\xce\xd4\xd7=\x1b$)C\xc8\xab^\x1b$)C\xb1\xe6"
+        "\xb5\xbf",
+        "Hong^Gildong=\xE6\xB4\xAA^\xE5\x90\x89\xE6\xB4\x9E=\xED\x99\x8D^\xEA\xB8\xB8\xEB\x8F"
+        "\x99",
+        0);
+    /* K.2: GB 2312 in G1 */
+    check_name("\\ISO 2022 IR 58", "Wang^XiaoDong=\x1b$)A\xcd\xf5^\x1b$)A\xd0\xa1\xb6\xab=",
+               "Wang^XiaoDong=\xE7\x8E\x8B^\xE5\xB0\x8F\xE4\xB8\x9C=", 0);
+    /* JIS X 0212 in G0 (three-byte escape ESC $ ( D) */
+    check_name("ISO 2022 IR 6\\ISO 2022 IR 159", "A^\x1b$(D0!\x1b(B", "A^\xE4\xB8\x82", 0);
+    /* Latin-1 as the initial G1, Greek designated by ESC - F */
+    check_name("ISO 2022 IR 100\\ISO 2022 IR 126", "Buc^J\xe9r\xf4me=\x1b-F\xc4\xe9",
+               "Buc^J\xC3\xA9r\xC3\xB4me=\xCE\x94\xCE\xB9", 0);
+    /* single-byte sets without extensions */
+    check_name("ISO_IR 144",
+               "\xbb\xee\xda"
+               "ce\xdc\xd1yp\xd3",
+               "\xD0\x9B\xD1\x8E\xD0\xBA"
+               "ce\xD0\xBC\xD0\xB1yp\xD0\xB3",
+               0);
+    check_name("ISO_IR 166", "\xca\xc7\xd1\xca\xb4\xd5",
+               "\xE0\xB8\xAA\xE0\xB8\xA7\xE0\xB8\xB1\xE0\xB8\xAA\xE0\xB8\x94\xE0\xB8\xB5", 0);
+    /* a bad two-byte character and an unknown escape: the rest kept, U+FFFD, a warning */
+    check_name("\\ISO 2022 IR 87", "A\x1b$B\x7f\x7f\x1b(B^B", "A\xEF\xBF\xBD\xEF\xBF\xBD^B", 1);
+    check_name("\\ISO 2022 IR 87", "A\x1b%GB", "A\xEF\xBF\xBD%GB", 1);
+    /* GB18030 with a byte that is not valid in it */
+    check_name("GB18030", "\xCD\xF5^\xFF", "\xE7\x8E\x8B^\xEF\xBF\xBD", 1);
+}
+
 static void test_parse_file(void **state)
 {
     (void)state;
@@ -857,6 +914,7 @@ int main(void)
     const struct CMUnitTest files[] = {
         cmocka_unit_test(test_uid_valid),
         cmocka_unit_test(test_parse_charsets),
+        cmocka_unit_test(test_parse_iso2022),
         cmocka_unit_test(test_parse_file),
     };
     const struct CMUnitTest scp[] = {
