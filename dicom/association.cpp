@@ -32,18 +32,32 @@ static bool uncompressed_ts(const char *ts)
            strcmp(ts, UID_BigEndianExplicitTransferSyntax) == 0;
 }
 
+/* A storage SOP class: one DCMTK lists, one it names "...Storage" (private classes it knows
+ * but does not list), or with accept_unknown a well-formed UID it does not know at all (new
+ * and private storage classes; the services it knows and we do not serve stay refused). */
+static bool storage_class(const char *uid, bool accept_unknown)
+{
+    if (dcmIsaStorageSOPClassUID(uid, ESSC_All))
+        return true;
+    const char *name = dcmFindNameOfUID(uid);
+    if (!name)
+        return accept_unknown && huren_dicom_uid_valid(uid);
+    size_t n = strlen(name);
+    return n > 7 && strcmp(name + n - 7, "Storage") == 0;
+}
+
 /* Accept what we serve, each with the first transfer syntax the requestor proposed that we
  * can handle: any DCMTK knows for storage (stored as received), uncompressed for the rest. */
-static int negotiate(T_ASC_Parameters *params)
+static int negotiate(T_ASC_Parameters *params, bool accept_unknown)
 {
     int n = ASC_countPresentationContexts(params);
     for (int i = 0; i < n; i++) {
         T_ASC_PresentationContext pc;
         if (ASC_getPresentationContext(params, i, &pc).bad())
             continue;
-        bool storage = dcmIsaStorageSOPClassUID(pc.abstractSyntax, ESSC_All);
         bool other = strcmp(pc.abstractSyntax, UID_VerificationSOPClass) == 0 ||
                      huren_dicom__is_qr_class(pc.abstractSyntax);
+        bool storage = !other && storage_class(pc.abstractSyntax, accept_unknown);
         if (!storage && !other) {
             (void)ASC_refusePresentationContext(params, pc.presentationContextID,
                                                 ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
@@ -105,7 +119,7 @@ static bool admit(huren_dicom__assoc *a)
             return false;
         }
     }
-    if (negotiate(a->assoc->params) == 0) {
+    if (negotiate(a->assoc->params, scp->opts.accept_unknown_sop_classes != 0) == 0) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
                           "association from %s (%s) refused: no presentation context accepted",
                           calling, a->address.c_str());
