@@ -46,6 +46,16 @@ struct huren_dicom__charset {
                  std::string &why) const;
 };
 
+/* j2k.cpp: one JPEG 2000 codestream (or JP2 file) decoded by OpenJPEG; pixels interleaved
+ * (colour-by-pixel), 1 byte per sample up to 8 bits, else 2 (little endian). */
+struct huren_dicom__j2k_image {
+    unsigned width = 0, height = 0, components = 0, precision = 0;
+    bool is_signed = false;
+    std::string pixels;
+};
+bool huren_dicom__j2k_decode(const std::string &codestream, huren_dicom__j2k_image &out,
+                             std::string &err);
+
 /* Collect the top-level elements of ds converted to UTF-8 from its Specific Character Set.
  * keep_empty: also collect zero-length elements (query keys). A charset that cannot be used is
  * not fatal: values fall back (UTF-8 kept, else GB18030, else Latin-1) and warn says why. */

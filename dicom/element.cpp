@@ -215,6 +215,29 @@ static std::string convert_value(const huren_dicom__charset &cs, const OFString 
     return utf8 ? raw : out;
 }
 
+/* UIDs padded with spaces (or NULs inside a multi-valued one) are common in real files; the
+ * padding is no part of the UID, and a UID kept with it would match no query. */
+static std::string trim_uids(const std::string &v)
+{
+    std::string out;
+    size_t start = 0;
+    for (;;) {
+        size_t bs = v.find('\\', start);
+        size_t end = bs == std::string::npos ? v.size() : bs;
+        size_t a = start, b = end;
+        while (a < b && (v[a] == ' ' || v[a] == '\0'))
+            a++;
+        while (b > a && (v[b - 1] == ' ' || v[b - 1] == '\0'))
+            b--;
+        out.append(v, a, b - a);
+        if (bs == std::string::npos)
+            break;
+        out += '\\';
+        start = bs + 1;
+    }
+    return out;
+}
+
 void huren_dicom__collect(DcmItem *ds, bool keep_empty, huren_dicom__elements &out,
                           std::string &warn)
 {
@@ -244,6 +267,8 @@ void huren_dicom__collect(DcmItem *ds, bool keep_empty, huren_dicom__elements &o
         if (el->getOFStringArray(raw).bad())
             continue;
         std::string value(raw.c_str(), raw.length());
+        if (evr == EVR_UI)
+            value = trim_uids(value);
         if (!plain_ascii(value)) {
             if (charset_vr(evr) && have_conv)
                 value = convert_value(conv, scs, tag, evr, value, warn);

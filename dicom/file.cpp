@@ -9,6 +9,7 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcmetinf.h"
+#include "dcmtk/dcmdata/dcvr.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 
 /* Elements longer than this stay on disk (only their lengths are checked against the file, so a
@@ -57,6 +58,10 @@ static int parse(const char *path, huren_dicom_file **out, char *err, size_t err
         return HUREN_DICOM_ENOTDICOM;
     }
 
+    /* Some writers give known attributes (even the UIDs) VR UN in explicit VR: read them with
+     * their dictionary VR, as PS3.5 6.2.2 allows and storescp stores them. A process-wide
+     * DCMTK flag, also right for every other reader here. */
+    dcmEnableUnknownVRConversion.set(OFTrue);
     DcmFileFormat ff;
     OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange, HUREN_DICOM_MAX_READ_LENGTH,
                                 kind == 1 ? ERM_fileOnly : ERM_dataset);

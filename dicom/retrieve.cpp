@@ -10,6 +10,8 @@
 #include <vector>
 #include <cstring>
 #include <set>
+#include <algorithm>
+#include <string>
 #include <utility>
 
 #include "dcmtk/dcmdata/dcfilefo.h"
@@ -169,6 +171,41 @@ static OFCondition load_item(const huren_dicom_retrieve_item *it, DcmFileFormat 
     return c;
 }
 
+/* The item as a file of its own for DCMTK to stream: its path, or a temp copy of its byte range
+ * of a pack file in tmp_dir (removed by the caller); "" if that cannot be made. */
+static std::string item_file(const huren_dicom_retrieve_item *it, const std::string &tmp_dir,
+                             bool *is_tmp)
+{
+    *is_tmp = false;
+    if (whole_file(it))
+        return it->path;
+    std::string path = tmp_dir + "/huren-send-XXXXXX";
+    std::vector<char> name(path.begin(), path.end());
+    name.push_back('\0');
+    int out = mkstemp(name.data());
+    if (out < 0)
+        return "";
+    int in = open(it->path, O_RDONLY | O_CLOEXEC);
+    std::vector<char> buf(64 * 1024);
+    uint64_t done = 0;
+    while (in >= 0 && done < it->length) {
+        size_t want = (size_t)std::min<uint64_t>(buf.size(), it->length - done);
+        ssize_t n = pread(in, buf.data(), want, (off_t)(it->offset + done));
+        if (n <= 0 || write(out, buf.data(), (size_t)n) != n)
+            break;
+        done += (uint64_t)n;
+    }
+    if (in >= 0)
+        close(in);
+    close(out);
+    if (done != it->length) {
+        unlink(name.data());
+        return "";
+    }
+    *is_tmp = true;
+    return name.data();
+}
+
 /* Send one file with C-STORE on dst. Returns the C-STORE-RSP status, or 0xC001 when it could
  * not be sent (no context, unreadable file); *net_err tells a broken association. */
 static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
@@ -208,10 +245,15 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
     memset(&rsp, 0, sizeof(rsp));
     DcmDataset *detail = nullptr;
     OFCondition cond;
-    if (whole_file(it) && strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0) {
-        /* as stored: DCMTK streams the file */
-        cond = DIMSE_storeUser(dst, pid, &rq, it->path, NULL, NULL, NULL, DIMSE_NONBLOCKING,
+    bool as_stored = strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0;
+    bool is_tmp = false;
+    std::string file = as_stored ? item_file(it, scp->tmp_dir, &is_tmp) : std::string();
+    if (!file.empty()) {
+        /* as stored, byte for byte: DCMTK streams the file's dataset as it is */
+        cond = DIMSE_storeUser(dst, pid, &rq, file.c_str(), NULL, NULL, NULL, DIMSE_NONBLOCKING,
                                scp->opts.dimse_timeout_s, &rsp, &detail);
+        if (is_tmp)
+            unlink(file.c_str());
     } else {
         /* from a pack, or uncompressed in another byte order or VR encoding: in memory */
         DcmFileFormat ff;

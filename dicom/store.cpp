@@ -21,6 +21,19 @@ struct store_ctx {
 #define TAG_STUDY HUREN_DICOM_TAG(0x0020, 0x000D)
 #define TAG_SERIES HUREN_DICOM_TAG(0x0020, 0x000E)
 
+/* a (already trimmed) equals b but for the padding some senders leave in the command */
+static bool same_uid(const char *a, const char *b)
+{
+    while (*b == ' ')
+        b++;
+    size_t n = strlen(a);
+    if (strncmp(a, b, n) != 0)
+        return false;
+    for (b += n; *b == ' '; b++)
+        ;
+    return *b == '\0';
+}
+
 static uint16_t check_and_hand_over(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *req, const char *path)
 {
     huren_dicom_scp *scp = a->scp;
@@ -37,13 +50,21 @@ static uint16_t check_and_hand_over(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *re
     const char *inst = huren_dicom_file_value(f, TAG_SOP_INSTANCE);
     const char *study = huren_dicom_file_value(f, TAG_STUDY);
     const char *series = huren_dicom_file_value(f, TAG_SERIES);
-    if (!cls || !inst || strcmp(cls, req->AffectedSOPClassUID) != 0 ||
-        strcmp(inst, req->AffectedSOPInstanceUID) != 0) {
+    if (!cls || !inst || !same_uid(inst, req->AffectedSOPInstanceUID)) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
-                          "C-STORE %s from %s: dataset SOP class/instance differ from the request",
-                          req->AffectedSOPInstanceUID, a->calling_ae.c_str());
+                          "C-STORE %s from %s: the dataset's SOP instance UID (%s) differs from "
+                          "the request's",
+                          req->AffectedSOPInstanceUID, a->calling_ae.c_str(),
+                          inst ? inst : "missing");
         return STATUS_STORE_Error_DataSetDoesNotMatchSOPClass;
     }
+    /* Senders take the request's class from the meta header, which some files contradict; as
+     * storescp does we store the dataset, indexed by the class it names. */
+    if (!same_uid(cls, req->AffectedSOPClassUID))
+        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
+                          "C-STORE %s from %s: the dataset's SOP class %s differs from the "
+                          "request's %s; stored as %s",
+                          inst, a->calling_ae.c_str(), cls, req->AffectedSOPClassUID, cls);
     if (!huren_dicom_uid_valid(cls) || !huren_dicom_uid_valid(inst) ||
         !huren_dicom_uid_valid(study) || !huren_dicom_uid_valid(series)) {
         huren_dicom__logf(

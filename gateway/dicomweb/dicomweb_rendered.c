@@ -135,8 +135,9 @@ static int render_set(node *n, http_response *res, const dw_instances *set, cons
         return dw_error(res, 404, "%s", err);
     if (rc == HUREN_DICOM_ENOTSUP)
         return dw_error(res, 400, "%s", err);
+    /* the request was fine: the stored instance could not be read or decoded */
     log_warnx("rendering failed: %s", err);
-    return -1;
+    return dw_error(res, 500, "%s", err);
 }
 
 static int rendered(http_request *req, http_response *res, int thumbnail)
