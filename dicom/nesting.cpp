@@ -92,8 +92,14 @@ struct Stream {
     uint64_t pos = 0; /* offset of cur() from the start */
     bool error = false;
     explicit Stream(Reader &rd) : r(rd) {}
-    size_t avail() const { return tail - head; }
-    const unsigned char *cur() const { return buf + head; }
+    size_t avail() const
+    {
+        return tail - head;
+    }
+    const unsigned char *cur() const
+    {
+        return buf + head;
+    }
     bool need(size_t n)
     {
         if (avail() >= n)
@@ -490,8 +496,8 @@ extern "C" int huren_dicom_nesting_scan(const void *buf, size_t len, const char 
     }
 }
 
-extern "C" int huren_dicom_nesting_scan_file(const char *path, unsigned max_depth,
-                                             unsigned *depth, char *err, size_t errlen)
+extern "C" int huren_dicom_nesting_scan_file(const char *path, unsigned max_depth, unsigned *depth,
+                                             char *err, size_t errlen)
 {
     FILE *fp = path ? fopen(path, "rb") : NULL;
     struct stat sb;

@@ -221,9 +221,9 @@ static void test_corrupt(void **state)
     (void)state;
     char err[256] = "";
     buf b = deep_defined(1, 0, 3);
-    assert_int_equal(huren_dicom_nesting_scan(b.p, b.len - 3, EXPLICIT_LE, 64, NULL, err,
-                                              sizeof err),
-                     HUREN_DICOM_ECORRUPT);
+    assert_int_equal(
+        huren_dicom_nesting_scan(b.p, b.len - 3, EXPLICIT_LE, 64, NULL, err, sizeof err),
+        HUREN_DICOM_ECORRUPT);
     assert_true(err[0] != 0);
     /* an item longer than its sequence, a sequence longer than the data */
     b.p[17] = 0x01;
@@ -333,8 +333,8 @@ static void test_pydicom_corpus(void **state)
     const struct {
         const char *name;
         unsigned depth;
-    } known[] = {{"test-SR.dcm", 5},        {"reportsi.dcm", 4},     {"nested_priv_SQ.dcm", 2},
-                 {"UN_sequence.dcm", 3},    {"rtplan.dcm", 3},       {"liver_expb_1frame.dcm", 4},
+    } known[] = {{"test-SR.dcm", 5},       {"reportsi.dcm", 4}, {"nested_priv_SQ.dcm", 2},
+                 {"UN_sequence.dcm", 3},   {"rtplan.dcm", 3},   {"liver_expb_1frame.dcm", 4},
                  {"chrSQEncoding.dcm", 1}, {"image_dfl.dcm", 0}};
     int seen = 0, nknown = 0;
     for (size_t d = 0; d < 2; d++) {
@@ -376,9 +376,12 @@ static void test_pydicom_corpus(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_explicit_le_undefined), cmocka_unit_test(test_implicit_le),
-        cmocka_unit_test(test_big_endian_and_defined), cmocka_unit_test(test_un_and_fragments),
-        cmocka_unit_test(test_corrupt),               cmocka_unit_test(test_files),
+        cmocka_unit_test(test_explicit_le_undefined),
+        cmocka_unit_test(test_implicit_le),
+        cmocka_unit_test(test_big_endian_and_defined),
+        cmocka_unit_test(test_un_and_fragments),
+        cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_files),
         cmocka_unit_test(test_pydicom_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
