@@ -19,8 +19,8 @@ typedef struct cfg_key {
     const char *key;
     cfg_type type;
     const char *def;
-    long min, max;         /* CFG_INT bounds; CFG_STR maximum length in max */
-    const char *choices;   /* CFG_ENUM: '|'-separated */
+    long min, max;       /* CFG_INT bounds; CFG_STR maximum length in max */
+    const char *choices; /* CFG_ENUM: '|'-separated */
     size_t offset;
 } cfg_key;
 
@@ -41,6 +41,10 @@ static const cfg_key cfg_table[] = {
     {"dicom", "allowed_calling_aes", CFG_STR, "", 0, 4000, NULL, OFF(allowed_calling_aes)},
     {"dicom", "duplicates", CFG_ENUM, "keep", 0, 0, "keep|replace", OFF(duplicates)},
     {"dicom", "find_max_results", CFG_INT, "10000", 1, 10000000, NULL, OFF(find_max_results)},
+    {"dicom", "max_sequence_depth", CFG_INT, "64", 1, 1000, NULL, OFF(max_sequence_depth)},
+    {"dicom", "max_negotiating", CFG_INT, "16", 1, 10000, NULL, OFF(max_negotiating)},
+    {"dicom", "negotiation_timeout", CFG_INT, "10", 1, 3600, NULL, OFF(negotiation_timeout)},
+    {"dicom", "max_identifier", CFG_INT, "1048576", 1024, 67108864, NULL, OFF(max_identifier)},
     {"http", "port", CFG_INT, "8080", 0, 65535, NULL, OFF(http_port)},
     {"http", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(tls_cert)},
     {"http", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(tls_key)},
@@ -56,8 +60,7 @@ static const cfg_key cfg_table[] = {
     {"archive", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(fsync)},
     {"archive", "group_commit_max", CFG_INT, "64", 1, 10000, NULL, OFF(group_commit_max)},
     {"archive", "busy_timeout_ms", CFG_INT, "10000", 0, 600000, NULL, OFF(busy_timeout_ms)},
-    {"archive", "pack_max_instance", CFG_INT, "1048576", 0, 67108864, NULL,
-     OFF(pack_max_instance)},
+    {"archive", "pack_max_instance", CFG_INT, "1048576", 0, 67108864, NULL, OFF(pack_max_instance)},
     {"dicomweb", "max_stow_bytes", CFG_INT, "4294967296", 1024, 1099511627776L, NULL,
      OFF(dicomweb_max_stow_bytes)},
     {"dicomweb", "max_stow_parts", CFG_INT, "10000", 1, 1000000, NULL,

@@ -1,17 +1,17 @@
 /* serve.c: `huren serve`: open the archive, start the listeners of the node's role, wait for
  * SIGTERM/SIGINT, then stop them in reverse order, letting associations in flight finish. */
 #define LOG_COMPONENT "serve"
-#include "commands.h"
 #include "api.h"
 #include "audit.h"
 #include "auth.h"
 #include "claims.h"
+#include "commands.h"
 #include "dimse.h"
 #include "hl7feed.h"
 #include "log.h"
-#include "recognition.h"
 #include "node.h"
 #include "publisher.h"
+#include "recognition.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -53,6 +53,9 @@ static int start_dicom(node *n, char ***allowed)
     so.dimse_timeout_s = (int)n->cfg->dimse_timeout;
     so.tcp_nodelay = n->cfg->tcp_nodelay;
     so.tmp_dir = huren_index_tmp_dir(n->index);
+    so.max_negotiating = (int)n->cfg->max_negotiating;
+    so.negotiation_timeout_s = (int)n->cfg->negotiation_timeout;
+    so.max_identifier = (unsigned)n->cfg->max_identifier;
     *allowed = n->cfg->allowed_calling_aes[0] ? split_aes(n->cfg->allowed_calling_aes) : NULL;
     so.allowed_calling_aes = (const char *const *)*allowed;
     huren_dicom_handlers h;
@@ -80,7 +83,7 @@ static int start_http(node *n)
         .tls_client_ca = c->tls_client_ca,
         .client_verify = !strcmp(c->tls_client_verify, "require")    ? 2
                          : !strcmp(c->tls_client_verify, "optional") ? 1
-                                                                      : 0,
+                                                                     : 0,
         /* plain HTTP (loopback only): full local access unless [access] says otherwise */
         .loopback_roles = c->loopback_full_access ? HTTP_ROLES_ALL : 0,
         .access = n->auth,
@@ -129,6 +132,8 @@ int cmd_serve(const config *cfg)
         log_error("%s", err);
         goto done;
     }
+    /* C-STORE, STOW-RS and identifiers: nesting checked before DCMTK parses */
+    huren_dicom_max_sequence_depth_set((unsigned)cfg->max_sequence_depth);
     if (strcmp(cfg->role, "hospital") == 0 && start_dicom(&n, &allowed) < 0)
         goto done;
     if (strcmp(cfg->role, "hospital") == 0 && hl7feed_start(&n) < 0)
