@@ -4,13 +4,13 @@
 #include "dicom_int.h"
 
 #include <cstdlib>
-#include <cstring>
 #include <fcntl.h>
-#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <utility>
 #include <vector>
+#include <cstring>
+#include <set>
+#include <utility>
 
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcistrmb.h"

@@ -1,17 +1,17 @@
 /* serve.c: `huren serve`: open the archive, start the listeners of the node's role, wait for
  * SIGTERM/SIGINT, then stop them in reverse order, letting associations in flight finish. */
 #define LOG_COMPONENT "serve"
+#include "commands.h"
 #include "api.h"
 #include "audit.h"
 #include "auth.h"
 #include "claims.h"
-#include "commands.h"
 #include "dimse.h"
 #include "hl7feed.h"
 #include "log.h"
+#include "recognition.h"
 #include "node.h"
 #include "publisher.h"
-#include "recognition.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -83,7 +83,7 @@ static int start_http(node *n)
         .tls_client_ca = c->tls_client_ca,
         .client_verify = !strcmp(c->tls_client_verify, "require")    ? 2
                          : !strcmp(c->tls_client_verify, "optional") ? 1
-                                                                     : 0,
+                                                                      : 0,
         /* plain HTTP (loopback only): full local access unless [access] says otherwise */
         .loopback_roles = c->loopback_full_access ? HTTP_ROLES_ALL : 0,
         .access = n->auth,

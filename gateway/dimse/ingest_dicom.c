@@ -20,8 +20,8 @@ static const struct {
 
 ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size_t nel,
                                     const char *transfer_syntax_uid, const char *tmp_path,
-                                    unsigned put_flags, huren_index_put_outcome *outcome, char *err,
-                                    size_t errlen)
+                                    unsigned put_flags, huren_index_put_outcome *outcome,
+                                    char *err, size_t errlen)
 {
     const char *values[HUREN_INDEX_F_COUNT] = {0};
     for (size_t i = 0; i < dicom_nfields; i++)

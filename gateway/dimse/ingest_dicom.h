@@ -8,9 +8,9 @@
 #include "node.h"
 
 typedef enum ingest_result {
-    INGEST_OK = 0,       /* stored, a duplicate kept once, or replaced: see *outcome */
-    INGEST_INVALID = -1, /* the data is unacceptable (missing or bad UID): not stored */
-    INGEST_FAILED = -2   /* the archive could not store it (disk, database): not stored */
+    INGEST_OK = 0,        /* stored, a duplicate kept once, or replaced: see *outcome */
+    INGEST_INVALID = -1,  /* the data is unacceptable (missing or bad UID): not stored */
+    INGEST_FAILED = -2    /* the archive could not store it (disk, database): not stored */
 } ingest_result;
 
 /* Store the Part-10 file tmp_path (inside the archive's tmp dir) whose text elements are
@@ -19,7 +19,7 @@ typedef enum ingest_result {
  * in n->metrics. err gets the reason. */
 ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size_t nel,
                                     const char *transfer_syntax_uid, const char *tmp_path,
-                                    unsigned put_flags, huren_index_put_outcome *outcome, char *err,
-                                    size_t errlen);
+                                    unsigned put_flags, huren_index_put_outcome *outcome,
+                                    char *err, size_t errlen);
 
 #endif

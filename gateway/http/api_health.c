@@ -26,12 +26,12 @@ int api_health(http_request *req, http_response *res)
     node *n = req->app;
     huren_index_stats st;
     int archive_ok = huren_index_stats_get(n->index, &st) == 0;
-    json_t *o =
-        json_pack("{s:s, s:s, s:s, s:s, s:I, s:{s:i, s:I}}", "status",
-                  archive_ok ? "ok" : "degraded", "version", HUREN_VERSION, "role", n->cfg->role,
-                  "aet", n->cfg->aet, "uptime_s", (json_int_t)(time(NULL) - n->started), "dicom",
-                  "associations_active", n->scp ? huren_dicom_scp_active(n->scp) : 0,
-                  "associations_total", (json_int_t)(n->scp ? huren_dicom_scp_total(n->scp) : 0));
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:{s:i, s:I}}", "status", archive_ok ? "ok" : "degraded",
+        "version", HUREN_VERSION, "role", n->cfg->role, "aet", n->cfg->aet, "uptime_s",
+        (json_int_t)(time(NULL) - n->started), "dicom", "associations_active",
+        n->scp ? huren_dicom_scp_active(n->scp) : 0, "associations_total",
+        (json_int_t)(n->scp ? huren_dicom_scp_total(n->scp) : 0));
     if (!o)
         return -1;
     if (archive_ok)
@@ -116,11 +116,8 @@ int api_metrics(http_request *req, http_response *res)
     const struct {
         const char *op;
         atomic_uint_fast64_t *v;
-    } ops[] = {{"echo", &m->dimse_echo},
-               {"store", &m->dimse_store},
-               {"find", &m->dimse_find},
-               {"move", &m->dimse_move},
-               {"get", &m->dimse_get}};
+    } ops[] = {{"echo", &m->dimse_echo}, {"store", &m->dimse_store}, {"find", &m->dimse_find},
+               {"move", &m->dimse_move}, {"get", &m->dimse_get}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         put(&t, "huren_dimse_requests_total{op=\"%s\"} %llu\n", ops[i].op,
             (unsigned long long)atomic_load(ops[i].v));
@@ -140,11 +137,10 @@ int api_metrics(http_request *req, http_response *res)
     /* HL7 feed: ACKs sent by code (the listener's counts), and what the archive made of them */
     huren_hl7_mllp_stats hs;
     huren_hl7_mllp_stats_get(n->mllp, &hs);
-    put(&t,
-        "# HELP huren_hl7_messages_total HL7 messages acknowledged, by ACK code.\n"
-        "# TYPE huren_hl7_messages_total counter\n"
-        "huren_hl7_messages_total{ack=\"AA\"} %llu\nhuren_hl7_messages_total{ack=\"AE\"} %llu\n"
-        "huren_hl7_messages_total{ack=\"AR\"} %llu\n",
+    put(&t, "# HELP huren_hl7_messages_total HL7 messages acknowledged, by ACK code.\n"
+            "# TYPE huren_hl7_messages_total counter\n"
+            "huren_hl7_messages_total{ack=\"AA\"} %llu\nhuren_hl7_messages_total{ack=\"AE\"} %llu\n"
+            "huren_hl7_messages_total{ack=\"AR\"} %llu\n",
         hs.acks_aa, hs.acks_ae, hs.acks_ar);
     counter(&t, "huren_hl7_stored_total", "HL7 messages stored.", atomic_load(&m->hl7_stored));
     counter(&t, "huren_hl7_duplicate_total", "Re-sent HL7 messages (same sender and MSH-10).",
@@ -167,9 +163,9 @@ int api_metrics(http_request *req, http_response *res)
     gauge(&t, "huren_disk_free_bytes", "Free bytes on the archive's file system.",
           disk_free(n->cfg->data_dir));
     /* the regional directory: publishing (hospital) or serving it (directory) */
-    char *dir = n->publisher                             ? publisher_metrics(n->publisher)
+    char *dir = n->publisher ? publisher_metrics(n->publisher)
                 : strcmp(n->cfg->role, "directory") == 0 ? directory_api_metrics(n)
-                                                         : NULL;
+                                                           : NULL;
     if (dir)
         put(&t, "%s", dir);
     free(dir);
