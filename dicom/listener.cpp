@@ -46,25 +46,31 @@ static void log_limited(huren_dicom_scp *scp, int kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void log_limited(huren_dicom_scp *scp, int kind, const char *fmt, ...)
 {
-    static thread_local clock_type::time_point last[8];
-    static thread_local unsigned suppressed[8];
-    auto now = clock_type::now();
-    if (now - last[kind] < std::chrono::seconds(1)) {
-        suppressed[kind]++;
-        return;
+    /* shared by the listener and the workers (process-wide, like the log) */
+    static std::mutex mu;
+    static clock_type::time_point last[8];
+    static unsigned suppressed[8];
+    unsigned more;
+    {
+        std::lock_guard<std::mutex> lk(mu);
+        auto now = clock_type::now();
+        if (now - last[kind] < std::chrono::seconds(1)) {
+            suppressed[kind]++;
+            return;
+        }
+        last[kind] = now;
+        more = suppressed[kind];
+        suppressed[kind] = 0;
     }
-    last[kind] = now;
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (suppressed[kind])
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "%s (and %u more like it)", msg,
-                          suppressed[kind]);
+    if (more)
+        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "%s (and %u more like it)", msg, more);
     else
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "%s", msg);
-    suppressed[kind] = 0;
 }
 
 static void reject(T_ASC_Association *assoc, T_ASC_RejectParametersResult result,
