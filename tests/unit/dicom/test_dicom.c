@@ -567,8 +567,8 @@ static void test_scp_half_open(void **state)
     assert_true(st.not_association > not_assoc);
     char buf[8];
     assert_true(recv(junk, buf, sizeof(buf), 0) <= 0); /* closed (or reset) by the SCP */
-    char *argv[] = {"echoscu", "-to", "5", "-aet", "TESTSCU", "-aec", "HUREN", "127.0.0.1", port,
-                    NULL};
+    char *argv[] = {"echoscu", "-to",   "5",         "-aet", "TESTSCU",
+                    "-aec",    "HUREN", "127.0.0.1", port,   NULL};
     assert_int_equal(scu("echoscu-half.out", argv), 0);
     char *bad[] = {"echoscu", "-aet", "TESTSCU", "-aec", "NOTHUREN", "127.0.0.1", port, NULL};
     assert_int_not_equal(scu("echoscu-bad2.out", bad), 0);
