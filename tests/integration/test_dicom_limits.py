@@ -139,11 +139,17 @@ class DicomLimitsTest(NodeTestCase):
         self.start()
         q = query_file(os.path.join(self.tmp, "query.dcm"), DEEP_FOR_DCMTK, uid(7))
         p = run(["findscu", "-v", "-S", "-aec", "HUREN", "127.0.0.1", str(self.n.dicom_port), q])
-        self.assertRegex(p.stdout, r"Final Find Response \(Error: DataSetDoesNotMatchSOPClass", p.stdout)
+        self.assertRegex(p.stdout, r"Final Find Response \(Error: DataSetDoesNotMatchSOPClass",
+                         p.stdout)
         self.assertNotIn("Pending", p.stdout)
         p = run(["movescu", "-v", "-S", "-aec", "HUREN", "-aem", "STORESCP", "127.0.0.1",
                  str(self.n.dicom_port), q])
-        self.assertRegex(p.stdout, r"Final Move Response \(Error: DataSetDoesNotMatchSOPClass", p.stdout)
+        self.assertRegex(p.stdout, r"Final Move Response \(Error: DataSetDoesNotMatchSOPClass",
+                         p.stdout)
+        p = run(["getscu", "-v", "-S", "-aec", "HUREN", "-od", self.tmp, "127.0.0.1",
+                 str(self.n.dicom_port), q])
+        self.assertRegex(p.stdout, r"C-GET Response \(Error: DataSetDoesNotMatchSOPClass",
+                         p.stdout)
         for sop_class, field, dest in ((FIND_STUDY, 0x0020, None), (MOVE_STUDY, 0x0021,
                                                                      "STORESCP")):
             ident = dataset([(0x0008, 0x0052, "CS", "STUDY"), (0x0020, 0x000D, "UI", uid(7))],
@@ -260,8 +266,12 @@ class DicomLimitsTest(NodeTestCase):
                  str(self.n.dicom_port)])
         self.assertNotIn("Pending", p.stdout)  # no match left before its audit entry
         self.assertRegex(p.stdout, r"Final Find Response \(Refused: OutOfResources", p.stdout)
+        p = run(["movescu", "-v", "-S", "-aec", "HUREN", "-aem", "STORESCP", "-k",
+                 "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + uid(9), "127.0.0.1",
+                 str(self.n.dicom_port)])
+        self.assertRegex(p.stdout, r"Final Move Response \(Refused: OutOfResources", p.stdout)
         self.assertIn("audit entry could not be written", self.n.output())
-        self.assertGreaterEqual(self.metric("huren_dimse_audit_failures_total"), 2)
+        self.assertGreaterEqual(self.metric("huren_dimse_audit_failures_total"), 3)
         os.unlink(filler)
         self.assertIn("Store Response (Success)", self.store(path).stdout)
         self.assertEqual(len(find(self.n, "STUDY", ["StudyInstanceUID", "PatientID=PA"])), 1)
