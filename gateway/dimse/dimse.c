@@ -333,6 +333,8 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
     int nm = build_matches(q, matches, MAX_QUERY_KEYS);
     if (nm <= 0) /* a retrieval names what it wants: no condition at all is refused */
         return HUREN_DICOM_STATUS_DATASET_MISMATCH;
+    if (q->move_destination && !config_find_ae(n->cfg, q->move_destination))
+        return HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN; /* audited as refused after the answer */
     retrieve_ctx c = {out, 0, 0};
     huren_index_query iq = {HUREN_INDEX_LEVEL_INSTANCE, matches, (size_t)nm, 0, 0};
     int rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
