@@ -150,7 +150,7 @@ static void test_ack_ae_ar(void **state)
 static void test_ack_partial_and_minimal(void **state)
 {
     (void)state;
-    const char *bad = "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|CTL7|P|2.9\rPID|\\Z\\\r";
+    const char *bad = "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|CTL7|P|3.0\rPID|\\Z\\\r";
     char err[256];
     huren_hl7_msg *msg = NULL, *ack;
     int rc = huren_hl7_msg_parse(bad, strlen(bad), NULL, &msg, err, sizeof(err));
@@ -162,7 +162,7 @@ static void test_ack_partial_and_minimal(void **state)
     ack = ack_of(msg, huren_hl7_ack_code_for(rc), err, huren_hl7_ack_error_for(rc));
     assert_string_equal(huren_hl7_msg_get(ack, "MSA", 1, 2, 1, 1, 1), "CTL7");
     assert_string_equal(huren_hl7_msg_receiving_app(ack), "LIS");
-    assert_string_equal(huren_hl7_msg_version(ack), "2.9");
+    assert_string_equal(huren_hl7_msg_version(ack), "3.0");
     huren_hl7_msg_free(ack);
     huren_hl7_msg_free(msg);
     /* no usable MSH: a minimal AR */
