@@ -115,8 +115,8 @@ int huren_index__pack_open(huren_index *idx, char *err, size_t errlen);
 void huren_index__pack_close(huren_index *idx);
 /* Copy tmp_path (size bytes) to the end of the current pack, starting a new pack when the
  * current one would pass pack_max_bytes; returns the pack's blob name and the offset. */
-int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size, char name[32],
-                             int64_t *offset);
+int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size,
+                             char name[32], int64_t *offset);
 /* fdatasync the pack if anything was appended since the last sync (and fsync is on). */
 int huren_index__pack_sync(huren_index *idx);
 
