@@ -208,20 +208,23 @@ static int copy_checked(const char *name, const char *in, size_t len, int lossy,
     return 0;
 }
 
-/* KS X 1001 arrives in its 8-bit form, sometimes after the ISO 2022 designation of G1
- * (ESC $ ) C, as DICOM writes it): drop the designations so that CP949 reads the rest.
+/* KS X 1001 arrives in its 8-bit form, often wrapped in the ISO 2022 designations DICOM
+ * writes (ESC $ ) C for G1, ESC ( B back to ASCII): drop every designation (ESC, one or two
+ * intermediate bytes 0x20-0x2F, a final byte 0x30-0x7E) so that CP949 reads the rest.
  * Returns a copy (free it) or NULL when there is nothing to drop or no memory. */
-static char *drop_g1_designations(const char *in, size_t *len)
+static char *drop_designations(const char *in, size_t *len)
 {
-    static const char desig[] = "\x1b$)C";
     char *copy;
     size_t i, o = 0;
 
-    if (memmem(in, *len, desig, 4) == NULL || (copy = malloc(*len + 1)) == NULL)
+    if (memchr(in, 0x1B, *len) == NULL || (copy = malloc(*len + 1)) == NULL)
         return NULL;
     for (i = 0; i < *len;) {
-        if (*len - i >= 4 && memcmp(in + i, desig, 4) == 0) {
-            i += 4;
+        size_t k = i + 1;
+        while (in[i] == 0x1B && k < *len && k - i <= 2 && in[k] >= 0x20 && in[k] <= 0x2F)
+            k++;
+        if (in[i] == 0x1B && k > i + 1 && k < *len && in[k] >= 0x30 && in[k] <= 0x7E) {
+            i = k + 1;
             continue;
         }
         copy[o++] = in[i++];
@@ -244,7 +247,7 @@ int huren_hl7__charset_to_utf8(const char *iconv_name, const char *in, size_t le
     *bad_off = 0;
     if (huren_hl7__charset_is_utf8(iconv_name) || strcmp(iconv_name, "ASCII") == 0)
         return copy_checked(iconv_name, in, len, lossy, out, out_len, bad_off);
-    if (strcmp(iconv_name, "CP949") == 0 && (filtered = drop_g1_designations(in, &len)) != NULL)
+    if (strcmp(iconv_name, "CP949") == 0 && (filtered = drop_designations(in, &len)) != NULL)
         in = filtered;
     rc = iconv_to_utf8(iconv_name, in, len, lossy, out, out_len, bad_off);
     free(filtered);

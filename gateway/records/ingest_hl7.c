@@ -538,6 +538,12 @@ static int walk(mapping *m)
         m->visit.visit_number = V(pid, 18, 1); /* the account number names the visit */
         m->has_visit = 1;
     }
+    if (m->kind == K_ADT && m->ndgs && !m->has_visit) {
+        /* an ADT's diagnoses belong to a visit; without its number they cannot be filed, but
+         * the patient can: keep the patient, say so in the ACK */
+        note(m, "DG1: no visit number (PV1-19, PID-18), %zu diagnoses not kept", m->ndgs);
+        m->ndgs = 0;
+    }
     if (m->kind == K_DFT && !m->ncharges)
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "no FT1 segment");
     if ((m->ncharges || m->ndgs) && !m->has_visit)

@@ -141,8 +141,11 @@ int hl7_coded_get(const huren_hl7_seg *s, int field, int rep, hl7_coded *out)
             out->system = part(s, field, rep, triple[t] + 2);
         }
     }
-    for (int t = 0; t < 3 && !out->text; t++)
+    for (int t = 0; t < 3 && !out->text; t++) {
         out->text = part(s, field, rep, triple[t] + 1);
+        if (out->text && !out->code) /* a text-only element keeps its coding system */
+            out->system = part(s, field, rep, triple[t] + 2);
+    }
     if (!out->text)
         out->text = part(s, field, rep, 9); /* CWE-9 original text */
     return out->code || out->text;
