@@ -262,6 +262,11 @@ static int report_begin(mapping *m, const huren_hl7_seg *obr, const huren_hl7_se
     r->sender_app = huren_hl7_msg_sending_app(m->msg);
     r->sender_facility = huren_hl7_msg_sending_facility(m->msg);
     r->obs = m->obs + m->nobs;
+    if (n == 1 && m->nobs) { /* OBX that came before the first OBR belong to it */
+        r->obs = m->obs;
+        r->nobs = m->nobs;
+        note(m, "OBR 1: %zu OBX before it, kept in its report", m->nobs);
+    }
     return 0;
 }
 
@@ -276,11 +281,13 @@ static const char *units_of(const huren_hl7_seg *obx)
 
 static int observation_add(mapping *m, const huren_hl7_seg *obx)
 {
-    huren_index_report *r = &m->reports[m->nreports - 1];
+    /* NULL for OBX before the first OBR, which report_begin() then takes in */
+    huren_index_report *r = m->nreports ? &m->reports[m->nreports - 1] : NULL;
     huren_index_observation *o = &m->obs[m->nobs++];
     int n = (int)m->nobs;
     memset(o, 0, sizeof *o);
-    r->nobs++;
+    if (r)
+        r->nobs++;
     o->set_id = V(obx, 1, 1);
     hl7_coded code;
     if (hl7_coded_get(obx, 3, 1, &code)) {
@@ -302,7 +309,7 @@ static int observation_add(mapping *m, const huren_hl7_seg *obx)
     o->abnormal_flags = join(m, obx, 8, 1, 0, 0, "~");
     o->status = V(obx, 11, 1);
     o->observed_time = ts(m, obx, 14);
-    if (r->nobs == 1 && V(obx, 23, 1))
+    if (r && r->nobs == 1 && V(obx, 23, 1))
         r->performing_institution = V(obx, 23, 1);
     return 0;
 }
@@ -498,11 +505,8 @@ static int segment_map(mapping *m, const huren_hl7_seg *s, size_t i, const huren
     }
     if (!strcmp(name, "OBR") && m->kind == K_ORU)
         return report_begin(m, s, *orc);
-    if (!strcmp(name, "OBX") && m->kind == K_ORU) {
-        if (!m->nreports)
-            return order_error(m, name, i, "OBX before any OBR");
+    if (!strcmp(name, "OBX") && m->kind == K_ORU)
         return observation_add(m, s);
-    }
     if (!strcmp(name, "FT1") && m->kind == K_DFT)
         return charge_add(m, s);
     if (!strcmp(name, "DG1") && (m->kind == K_DFT || m->kind == K_ADT))

@@ -209,6 +209,18 @@ class HL7Test(NodeTestCase):
         st, v = get(self.n, "/api/v1/patients/PU8/visits/VU8")
         self.assertEqual(v["patient"]["name"], "欧阳&娜娜^一")
 
+    def test_obx_before_obr_kept(self):
+        # as some LIS write it: a result right after PID, then the order it belongs to
+        segs = oru("PRE-1", pid="PPRE").split("\r")
+        obr = [x for x in segs if x.startswith("OBR")][0]
+        segs.remove(obr)
+        segs.insert(segs.index([x for x in segs if x.startswith("OBX")][1]) + 1, obr)
+        code, ack = self.c.code("\r".join(segs))
+        self.assertEqual(code, "AA", ack)
+        self.assertIn("OBX before it", ack["MSA"][3])
+        st, body = get(self.n, "/api/v1/patients/PPRE/reports")
+        self.assertEqual([o["code"]["code"] for o in body["entry"][0]["result"]], ["WBC", "HGB"])
+
     def test_resend_is_stored_once(self):
         for _ in range(3):
             segs = self.send_ok(oru("DUP-1", pid="PDUP"))
@@ -367,8 +379,8 @@ class HL7HostileTest(NodeTestCase):
         cases = {
             "no MSH": frame(good.split("\r", 1)[1]),
             "bad MSH-2": frame(good.replace("MSH|^~\\&|", "MSH|^^^^|", 1)),
-            "OBX before OBR": frame("\r".join(s for s in good.split("\r")
-                                              if not s.startswith("OBR")) + "OBR|1|X|Y|Z\r"),
+            "OBX and no OBR": frame("\r".join(s for s in good.split("\r")
+                                              if not s.startswith("OBR")) + "\r"),
             "OBR before PID": frame("\r".join(
                 [good.split("\r")[0], good.split("\r")[4]] + good.split("\r")[1:4] +
                 good.split("\r")[5:])),
