@@ -219,6 +219,12 @@ int huren_hl7_escape(const char *value, const char *delimiters, char *dst, size_
 int huren_hl7_ack_build(const huren_hl7_msg *msg, const char *code, const char *text,
                         const char *error_code, char **out, size_t *out_len, char *err,
                         size_t errlen);
+/* The same, with the error location of the ERR segment: `location` is "SEG^seq^field" (table
+ * ERL: segment id, its occurrence, field; "SEG^seq" for a whole segment; NULL or "" for none).
+ * It goes to ERR-2 from 2.5 on, and into ERR-1 (segment^sequence^field^code) before. */
+int huren_hl7_ack_build_at(const huren_hl7_msg *msg, const char *code, const char *text,
+                           const char *error_code, const char *location, char **out,
+                           size_t *out_len, char *err, size_t errlen);
 /* Frees buffers returned by this module. NULL-safe. */
 void huren_hl7_buf_free(char *buf);
 
@@ -227,6 +233,8 @@ void huren_hl7_buf_free(char *buf);
  * matching table 0357 error code. */
 const char *huren_hl7_ack_code_for(int parse_rc);
 const char *huren_hl7_ack_error_for(int parse_rc);
+/* The ERR location ("MSH^1^12") of a parse failure that names one, else "". */
+const char *huren_hl7_ack_location_for(int parse_rc);
 
 /* ---------------------------------------------------------------------------------------- */
 /* MLLP framing: VT (0x0B) message FS (0x1C) CR */
@@ -265,6 +273,7 @@ typedef struct huren_hl7_handler_result {
     huren_hl7_ack_code code; /* preset to HUREN_HL7_AE */
     char text[256];          /* MSA-3 / ERR text, UTF-8, may be empty */
     char error_code[16];     /* table 0357 code for ERR-3, "" = 207 */
+    char location[32];       /* ERR error location "SEG^seq^field" ("PID^1^3"), "" = none */
 } huren_hl7_handler_result;
 
 /* Called on a connection's thread for each frame. `msg` is the parsed message, or NULL for an

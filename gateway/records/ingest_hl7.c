@@ -37,6 +37,7 @@ typedef struct mapping {
     size_t ncharges;
     const char *merge_from;
     char note[160]; /* what was accepted though not as sent (AA's MSA-3 text), first one */
+    char where[32]; /* the position a refusal names, as ERR's error location "SEG^seq^field" */
     /* the refusal, when any */
     huren_hl7_handler_result *res;
 } mapping;
@@ -57,7 +58,18 @@ __attribute__((format(printf, 2, 3))) static void note(mapping *m, const char *f
     va_end(ap);
 }
 
-/* Refuse the message: AE (or AR) with a table 0357 code and a reason naming the position. */
+/* The position the next refusal names (ERR-2, or ERR-1 before 2.5): segment, its occurrence,
+ * field (0: the segment as a whole). */
+static void at(mapping *m, const char *seg, int seq, int field)
+{
+    if (field > 0)
+        snprintf(m->where, sizeof m->where, "%.3s^%d^%d", seg, seq, field);
+    else
+        snprintf(m->where, sizeof m->where, "%.3s^%d", seg, seq);
+}
+
+/* Refuse the message: AE (or AR) with a table 0357 code and a reason naming the position
+ * (also set with at() for the ERR segment). */
 __attribute__((format(printf, 4, 5))) static int refuse(mapping *m, huren_hl7_ack_code code,
                                                         const char *err, const char *fmt, ...)
 {
@@ -66,6 +78,7 @@ __attribute__((format(printf, 4, 5))) static int refuse(mapping *m, huren_hl7_ac
     vsnprintf(m->res->text, sizeof m->res->text, fmt, ap);
     va_end(ap);
     snprintf(m->res->error_code, sizeof m->res->error_code, "%s", err);
+    snprintf(m->res->location, sizeof m->res->location, "%s", m->where);
     m->res->code = code;
     return -1;
 }
@@ -172,9 +185,11 @@ static int patient_ids(mapping *m, const huren_hl7_seg *pid)
     const char *fallback[] = {other, V(pid, 2, 1), V(pid, 4, 1), bad_national, p->national_id};
     for (size_t i = 0; !p->patient_id && i < sizeof fallback / sizeof *fallback; i++)
         p->patient_id = fallback[i];
-    if (!p->patient_id)
+    if (!p->patient_id) {
+        at(m, "PID", 1, 3);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
                       "PID-3: no patient identifier (PID-2, PID-3 and PID-4 are empty)");
+    }
     return 0;
 }
 
@@ -370,28 +385,37 @@ static int charge_add(mapping *m, const huren_hl7_seg *ft1)
     c->item_name = item.text ? item.text : V(ft1, 8, 1);
     c->quantity = V(ft1, 10, 1);
     c->department = V(ft1, 13, 2) ? V(ft1, 13, 2) : V(ft1, 13, 1);
-    if (!c->item_code)
+    if (!c->item_code) {
+        at(m, "FT1", n, 7);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
                       "FT1 %d: FT1-7 (transaction code) has no code", n);
+    }
     const char *amount = val(ft1, 11, 1, 1), *price = val(ft1, 12, 1, 1);
     if (price) {
-        if (ingest_hl7_money_parse(price, &c->unit_price_fen) < 0)
+        if (ingest_hl7_money_parse(price, &c->unit_price_fen) < 0) {
+            at(m, "FT1", n, 12);
             return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
                           "FT1 %d: FT1-12 is not an amount exact to the fen", n);
+        }
         c->has_unit_price = 1;
     }
     int64_t qm = 1000;
-    if (c->quantity && decimal_parse(c->quantity, 3, &qm) < 0)
+    if (c->quantity && decimal_parse(c->quantity, 3, &qm) < 0) {
+        at(m, "FT1", n, 10);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE, "FT1 %d: FT1-10 is not a quantity",
                       n);
+    }
     if (amount) {
-        if (ingest_hl7_money_parse(amount, &c->amount_fen) < 0)
+        if (ingest_hl7_money_parse(amount, &c->amount_fen) < 0) {
+            at(m, "FT1", n, 11);
             return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
                           "FT1 %d: FT1-11 is not an amount exact to the fen", n);
+        }
     } else if (price) {
         int64_t x = qm * c->unit_price_fen; /* |values| < 1e15 * 1e3: no overflow below 9.2e18 */
         c->amount_fen = (x >= 0 ? x + 500 : x - 500) / 1000;
     } else {
+        at(m, "FT1", n, 11);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
                       "FT1 %d: FT1-11 (or FT1-12 with FT1-10) missing", n);
     }
@@ -411,9 +435,11 @@ static int diagnosis_add(mapping *m, const huren_hl7_seg *dg1)
     d->code_system = dx.system ? dx.system : V(dg1, 2, 1);
     d->diagnosed_time = ts(m, dg1, 5);
     d->type = V(dg1, 6, 1);
-    if (!d->code)
+    if (!d->code) {
+        at(m, "DG1", n, 3);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
                       "DG1 %d: DG1-3 (diagnosis code) has no code", n);
+    }
     return 0;
 }
 
@@ -435,6 +461,7 @@ static const char *trigger_of(mapping *m, const char *type)
 static int kind_of(mapping *m)
 {
     const char *type = huren_hl7_msg_type(m->msg), *ev = trigger_of(m, type);
+    at(m, "MSH", 1, 9);
     /* events that carry the patient (and visit) as they are now; cancellations (A11, A12,
      * A13, ...) and the other merges would need their own handling and are refused */
     static const char *const adt_events[] = {"A01", "A02", "A03", "A04", "A05", "A06",
@@ -442,11 +469,13 @@ static int kind_of(mapping *m)
     if (!strcmp(type, "ADT")) {
         if (!strcmp(ev, "A40")) {
             m->kind = K_MERGE;
+            m->where[0] = 0;
             return 0;
         }
         for (int i = 0; adt_events[i]; i++)
             if (!strcmp(ev, adt_events[i])) {
                 m->kind = K_ADT;
+                m->where[0] = 0;
                 return 0;
             }
         return refuse(m, HUREN_HL7_AR, HUREN_HL7_ERR_UNSUPPORTED_EVENT,
@@ -458,6 +487,7 @@ static int kind_of(mapping *m)
             return refuse(m, HUREN_HL7_AR, HUREN_HL7_ERR_UNSUPPORTED_EVENT,
                           "MSH-9: %s event %.8s not supported", type, ev);
         m->kind = oru ? K_ORU : K_DFT;
+        m->where[0] = 0;
         return 0;
     }
     return refuse(m, HUREN_HL7_AR, HUREN_HL7_ERR_UNSUPPORTED_TYPE,
@@ -466,6 +496,10 @@ static int kind_of(mapping *m)
 
 static int order_error(mapping *m, const char *seg, size_t i, const char *why)
 {
+    int seq = 0; /* the occurrence of this segment, as ERR's location counts */
+    for (size_t k = 0; k <= i; k++)
+        seq += !strcmp(huren_hl7_seg_name(huren_hl7_msg_segment(m->msg, k)), seg);
+    at(m, seg, seq, 0);
     return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "segment %zu (%s): %s", i + 1,
                   seg, why);
 }
@@ -513,8 +547,10 @@ static int segment_map(mapping *m, const huren_hl7_seg *s, size_t i, const huren
         return diagnosis_add(m, s);
     if (!strcmp(name, "MRG") && m->kind == K_MERGE && !m->merge_from) {
         m->merge_from = V(s, 1, 1);
-        if (!m->merge_from)
+        if (!m->merge_from) {
+            at(m, "MRG", 1, 1);
             return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD, "MRG-1 missing");
+        }
     }
     /* EVN, PD1, NK1, PV2, SFT, SPM, AL1, IN1, Z-segments and any other: not kept; NTE notes
      * neither, since the archive has no place for them */
@@ -534,10 +570,14 @@ static int walk(mapping *m)
     for (size_t i = 1; i < nseg; i++)
         if (segment_map(m, huren_hl7_msg_segment(m->msg, i), i, &pid, &orc) < 0)
             return -1;
-    if (!pid)
+    if (!pid) {
+        at(m, "PID", 1, 0);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "PID segment missing");
-    if (m->kind == K_ORU && !m->nreports)
+    }
+    if (m->kind == K_ORU && !m->nreports) {
+        at(m, "OBR", 1, 0);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "no OBR segment");
+    }
     if ((m->ncharges || m->ndgs) && !m->has_visit && V(pid, 18, 1)) {
         m->visit.visit_number = V(pid, 18, 1); /* the account number names the visit */
         m->has_visit = 1;
@@ -548,14 +588,20 @@ static int walk(mapping *m)
         note(m, "DG1: no visit number (PV1-19, PID-18), %zu diagnoses not kept", m->ndgs);
         m->ndgs = 0;
     }
-    if (m->kind == K_DFT && !m->ncharges)
+    if (m->kind == K_DFT && !m->ncharges) {
+        at(m, "FT1", 1, 0);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "no FT1 segment");
-    if ((m->ncharges || m->ndgs) && !m->has_visit)
+    }
+    if ((m->ncharges || m->ndgs) && !m->has_visit) {
+        at(m, "PV1", 1, 19);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
                       "PV1-19: visit number (or PID-18 account number) required for %s",
                       m->ncharges ? "charges" : "diagnoses");
-    if (m->kind == K_MERGE && !m->merge_from)
+    }
+    if (m->kind == K_MERGE && !m->merge_from) {
+        at(m, "MRG", 1, 0);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "MRG segment missing");
+    }
     if (m->strs.failed)
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_INTERNAL, "out of memory");
     return 0;
@@ -604,9 +650,10 @@ ingest_result ingest_hl7_message(node *n, const huren_hl7_msg *msg, huren_hl7_ha
     res->text[0] = res->error_code[0] = 0;
     snprintf(m.source, sizeof m.source, "%s|%s", huren_hl7_msg_sending_app(msg),
              huren_hl7_msg_sending_facility(msg));
-    if (!*huren_hl7_msg_control_id(msg))
+    if (!*huren_hl7_msg_control_id(msg)) {
+        at(&m, "MSH", 1, 10);
         refuse(&m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD, "MSH-10 (control id) missing");
-    else if (kind_of(&m) == 0 && walk(&m) == 0)
+    } else if (kind_of(&m) == 0 && walk(&m) == 0)
         r = store(n, &m, outcome);
     if (r == INGEST_OK) {
         res->code = HUREN_HL7_AA;

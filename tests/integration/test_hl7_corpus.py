@@ -257,6 +257,8 @@ class HL7RefusalTest(NodeTestCase):
                 self.assertIn(segs["MSA"][1], ("AE", "AR"), segs)
                 self.assertIn(field, segs["MSA"][3])
                 self.assertIn(field, "|".join(segs["ERR"]))
+                # ERR-2, the error location: segment^occurrence^field
+                self.assertEqual(segs["ERR"][2], "%s^1^%s" % tuple(field.split("-")))
         self.assertEqual(get(n, "/api/v1/patients/9817566735/reports")[0], 404)
 
 
