@@ -15,6 +15,7 @@ import tempfile
 import time
 import unittest
 
+from fhirschema import assert_valid, validate
 from harness import HUREN, NodeTestCase, run
 from test_hl7 import Client, msh, oru, resident_id
 
@@ -23,6 +24,7 @@ OPENSSL_VERIFY = os.path.join(REPO, "conf", "verify-claim-openssl.sh")
 NID = resident_id("11010519491231002")
 NID2 = resident_id("37010219800101123")
 NID3 = resident_id("37010219900202456")
+FEN_EXT = "https://huren.example/fhir/StructureDefinition/amount-fen"
 REFUSED = {"error": "no claim data can be given for this request", "status": 403}
 
 CHARGES = [("110200001", "CT平扫", "1", "120.50", "120.50"),
@@ -187,7 +189,8 @@ class ClaimsTest(ClaimsBase):
         self.assertEqual(b64url_json(header)["alg"], "ES256")
         self.assertEqual(len(b64url_json(header)["x5c"]), 2)
         self.assertEqual(len(base64.urlsafe_b64decode(sig + "==")), 64)
-        bundle = b64url_json(payload)
+        self.raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+        bundle = json.loads(self.raw)
         self.check_bundle(bundle)
 
         # a changed byte in the bundle: both verifiers refuse it
@@ -218,10 +221,33 @@ class ClaimsTest(ClaimsBase):
 
     def check_bundle(self, b):
         self.assertEqual((b["resourceType"], b["type"]), ("Bundle", "collection"))
+        # dateTimes carry the hospital's offset ([node] utc_offset, +08:00 by default)
+        self.assertRegex(b["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
+        urls = [e["fullUrl"] for e in b["entry"]]
+        self.assertTrue(all(u.startswith("urn:uuid:") for u in urls), urls)
+        self.assertEqual(len(set(urls)), len(urls))
         res = [e["resource"] for e in b["entry"]]
         kinds = {}
         for r in res:
             kinds.setdefault(r["resourceType"], []).append(r)
+        refs = []
+
+        def collect(o):
+            if isinstance(o, dict):
+                if "reference" in o:
+                    refs.append(o["reference"])
+                for v in o.values():
+                    collect(v)
+            elif isinstance(o, list):
+                for v in o:
+                    collect(v)
+        collect(res)
+        self.assertGreater(len(refs), 20)
+        self.assertEqual([r for r in refs if r not in urls], [])  # all resolve in the bundle
+        org = kinds["Organization"][0]
+        self.assertEqual(org["identifier"], [{"system": "urn:huren:id:institution",
+                                              "value": "H37010001"}])
+        org_url = urls[res.index(org)]
         patient = kinds["Patient"][0]
         self.assertEqual(patient["identifier"][0]["value"], NID)
         self.assertEqual(patient["name"][0]["text"], "王小明")
@@ -231,31 +257,61 @@ class ClaimsTest(ClaimsBase):
         text = json.dumps(b, ensure_ascii=False)
         for foreign in ("P100", "V200", "999999999", "血糖", "GLU"):  # local id, other visit
             self.assertNotIn(foreign, text)
-        self.assertEqual(kinds["Encounter"][0]["identifier"][0]["value"], "V100")
+        enc = kinds["Encounter"][0]
+        self.assertEqual(enc["identifier"][0]["value"], "V100")
+        self.assertEqual(enc["period"], {"start": "2024-01-01T08:00:00+08:00",
+                                         "end": "2024-01-10T10:00:00+08:00"})
+        self.assertEqual(enc["class"]["code"], "IMP")
         self.assertEqual([c["code"]["coding"][0]["code"] for c in kinds["Condition"]],
                          ["I21.9", "E11.9"])
+        self.assertEqual(kinds["Condition"][0]["recordedDate"], "2024-01-05")
         charges = kinds["ChargeItem"]
         self.assertEqual([c["code"]["coding"][0]["code"] for c in charges],
                          [c[0] for c in CHARGES])
-        self.assertEqual([c["priceOverride"]["value"] for c in charges],
-                         ["120.50", "30.99", "0.10", "0.20"])
-        fen = sum(c["priceOverride"]["value_fen"] for c in charges)
-        inv = kinds["Invoice"][0]
+        # Money is a JSON number, exact: compare the bundle's own text, not a parsed float
+        for yuan, fen in (("120.50", 12050), ("30.99", 3099), ("0.10", 10), ("0.20", 20)):
+            self.assertIn('"priceOverride":{"value":%s,"currency":"CNY","extension":[{"url":'
+                          '"%s","valueDecimal":%d}]}' % (yuan, FEN_EXT, fen), self.raw)
+        self.assertEqual([c["quantity"]["value"] for c in charges], [1, 3, 0.1, 1])
+        fen = sum(c["priceOverride"]["extension"][0]["valueDecimal"] for c in charges)
         self.assertEqual(fen, CHARGES_FEN)
-        self.assertEqual(inv["totalGross"], {"value": "151.79", "currency": "CNY",
-                                             "value_fen": CHARGES_FEN})
+        inv = kinds["Invoice"][0]
+        self.assertEqual(inv["issuer"]["reference"], org_url)
+        self.assertIn('"totalGross":{"value":151.79,"currency":"CNY","extension":[{"url":"%s",'
+                      '"valueDecimal":%d}]}' % (FEN_EXT, CHARGES_FEN), self.raw)
         self.assertEqual(len(inv["lineItem"]), 4)
-        self.assertEqual((b["claim"]["total"], b["claim"]["total_fen"]), ("151.79", CHARGES_FEN))
+        # unit prices the R4 way: Invoice.lineItem.priceComponent (ChargeItem has none in R4)
+        unit = [[p["amount"]["extension"][0]["valueDecimal"] for p in li["priceComponent"]
+                 if p["type"] == "informational"] for li in inv["lineItem"]]
+        self.assertEqual(unit, [[12050], [1033], [], [20]])
+        base = [[p["factor"] for p in li["priceComponent"] if p["type"] == "base"]
+                for li in inv["lineItem"]]
+        self.assertEqual(base, [[1], [3], [0.1], [1]])
+        summary = {e["url"]: e for e in inv["extension"][0]["extension"]}
+        self.assertEqual(inv["extension"][0]["url"],
+                         "https://huren.example/fhir/StructureDefinition/claim")
+        self.assertEqual((summary["request-id"]["valueString"], summary["visit"]["valueString"],
+                          summary["charges"]["valueUnsignedInt"],
+                          summary["total-fen"]["valueDecimal"]),
+                         ("req-1", "V100", 4, CHARGES_FEN))
+        self.assertEqual((summary["insurer"]["valueIdentifier"]["value"],
+                          summary["hospital"]["valueIdentifier"]["value"]), ("INS-Z", "H37010001"))
         reports = {r["code"]["coding"][0]["code"]: r for r in kinds["DiagnosticReport"]}
         self.assertEqual(set(reports), {"CBC", "CT-HEAD"})
         self.assertEqual(reports["CT-HEAD"]["conclusion"], "颅内未见明显异常。\n脑室系统未见扩大。")
+        self.assertEqual(reports["CT-HEAD"]["category"][0]["coding"][0]["code"], "CT")
         obs = {o["code"]["coding"][0]["code"]: o for o in kinds["Observation"]}
-        self.assertEqual(obs["WBC"]["valueQuantity"], {"value": "6.5", "unit": "10*9/L"})
-        self.assertEqual(obs["HGB"]["valueQuantity"]["value"], "180")
+        self.assertEqual(obs["WBC"]["valueQuantity"], {"value": 6.5, "unit": "10*9/L"})
+        self.assertIn('"valueQuantity":{"value":6.5,"unit":"10*9/L"}', self.raw)
+        self.assertEqual(obs["HGB"]["valueQuantity"]["value"], 180)
         self.assertEqual(len(reports["CBC"]["result"]), 2)
         ds = kinds["Composition"][0]
-        self.assertEqual(ds["section"][0]["text"], "患者好转出院。\n嘱一月后复查。")
-        self.assertEqual(b["claim"]["request_id"], "req-1")
+        self.assertEqual(ds["section"][0]["text"]["div"],
+                         '<div xmlns="http://www.w3.org/1999/xhtml">患者好转出院。<br/>'
+                         '嘱一月后复查。</div>')
+        self.assertEqual([a["reference"] for a in ds["author"]], [org_url])
+        self.assertEqual(ds["custodian"]["reference"], org_url)
+        assert_valid(self, {"claim": self.raw})
 
     def test_refusal_matrix_and_audit(self):
         now = time.time()
