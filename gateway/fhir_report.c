@@ -123,17 +123,18 @@ static json_t *interpretation(const char *flag)
 }
 
 static json_t *observation_json(const fhir_builder *b, const huren_index_observation *o,
-                                const char *id, int lab)
+                                const char *id, const char *report_time)
 {
     json_t *j =
         json_pack("{s:s, s:s, s:s, s:o, s:o}", "resourceType", "Observation", "id", id, "status",
                   obs_status(o->status), "code", fhir_codeable(o->code_system, o->code, o->name),
                   "subject", fhir_ref(b, "Patient", "patient"));
-    if (lab)
-        json_object_set_new(
-            j, "category",
-            json_pack("[{s:[{s:s, s:s}]}]", "coding", "system", OBS_CAT, "code", "laboratory"));
-    fhir_set(j, "effectiveDateTime", fhir_datetime(o->observed_time, b->offset_min));
+    json_object_set_new(
+        j, "category",
+        json_pack("[{s:[{s:s, s:s}]}]", "coding", "system", OBS_CAT, "code", "laboratory"));
+    /* OBX-14 when sent, else the report's OBR-7, as HL7 v2 reads it */
+    const char *t = o->observed_time && *o->observed_time ? o->observed_time : report_time;
+    fhir_set(j, "effectiveDateTime", fhir_datetime(t, b->offset_min));
     obs_value(j, o);
     if (o->abnormal_flags && *o->abnormal_flags)
         json_object_set_new(j, "interpretation", interpretation(o->abnormal_flags));
@@ -217,7 +218,7 @@ json_t *fhir_add_report(fhir_builder *b, const huren_index_report *r, const char
             char oid[96];
             snprintf(oid, sizeof oid, "obs-%s-%zu", local_id, k + 1);
             json_array_append_new(results, fhir_ref(b, "Observation", oid));
-            fhir_add(b, observation_json(b, &r->obs[k], oid, 1));
+            fhir_add(b, observation_json(b, &r->obs[k], oid, r->observed_time));
         }
         json_object_set_new(j, "result", results);
     }

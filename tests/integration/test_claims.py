@@ -135,6 +135,10 @@ class ClaimsBase(NodeTestCase):
                 oru("O-3", pid="P100", nid=NID, visit="V100", order="DS1",
                     item="18842-5^出院小结^LN", section="DS",
                     obx=["OBX|1|TX|18842-5^出院小结^LN||患者好转出院。~嘱一月后复查。||||||F"]),
+                oru("O-5", pid="P100", nid=NID, visit="V100", order="UA1", item="UA^尿常规^L",
+                    obx=["OBX|1|CE|PRO^尿蛋白^L||NEG^阴性^L||||||F",
+                         "OBX|2|ST|COL^颜色^L||淡黄色||||||F",
+                         "OBX|3|SN|SG^比重^L||>^1.030|||H|||F"]),
                 oru("O-4", pid="P100", nid=NID, visit="V200", order="ORD9", item="GLU^血糖^L",
                     obx=["OBX|1|NM|GLU^血糖^L||5.6|mmol/L|3.9-6.1|N|||F"]),
                 dft("D-1", "P100", NID, "V100", CHARGES),
@@ -297,7 +301,7 @@ class ClaimsTest(ClaimsBase):
         self.assertEqual((summary["insurer"]["valueIdentifier"]["value"],
                           summary["hospital"]["valueIdentifier"]["value"]), ("INS-Z", "H37010001"))
         reports = {r["code"]["coding"][0]["code"]: r for r in kinds["DiagnosticReport"]}
-        self.assertEqual(set(reports), {"CBC", "CT-HEAD"})
+        self.assertEqual(set(reports), {"CBC", "CT-HEAD", "UA"})
         self.assertEqual(reports["CT-HEAD"]["conclusion"], "颅内未见明显异常。\n脑室系统未见扩大。")
         self.assertEqual(reports["CT-HEAD"]["category"][0]["coding"][0]["code"], "CT")
         obs = {o["code"]["coding"][0]["code"]: o for o in kinds["Observation"]}
@@ -305,6 +309,11 @@ class ClaimsTest(ClaimsBase):
         self.assertIn('"valueQuantity":{"value":6.5,"unit":"10*9/L"}', self.raw)
         self.assertEqual(obs["HGB"]["valueQuantity"]["value"], 180)
         self.assertEqual(len(reports["CBC"]["result"]), 2)
+        self.assertEqual(obs["PRO"]["valueCodeableConcept"],
+                         {"coding": [{"code": "NEG", "display": "阴性"}], "text": "阴性"})
+        self.assertEqual(obs["COL"]["valueString"], "淡黄色")
+        self.assertEqual(obs["SG"]["valueQuantity"], {"value": 1.030, "comparator": ">"})
+        self.assertIn('"valueQuantity":{"value":1.030,"comparator":">"}', self.raw)
         ds = kinds["Composition"][0]
         self.assertEqual(ds["section"][0]["text"]["div"],
                          '<div xmlns="http://www.w3.org/1999/xhtml">患者好转出院。<br/>'
