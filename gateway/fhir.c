@@ -154,7 +154,7 @@ static void offset_text(int minutes, char out[8])
 /* The FHIR text of an HL7 time; want: 0 dateTime, 1 instant, 2 date only. */
 static json_t *hl7_time(const char *v, int offset_min, int want)
 {
-    char out[FHIR_TIME_LEN], off[8];
+    char out[96], off[8]; /* room for what the compiler cannot bound */
     size_t n = 0;
     while (v && isdigit((unsigned char)v[n]))
         n++;
@@ -241,6 +241,14 @@ const char *fhir_code_system(const char *s)
         if (!strcmp(s, map[i].hl7))
             return map[i].uri;
     return NULL; /* a local coding system (99xxx, L): the code stands without a system */
+}
+
+int fhir_wanted(const char *f, const char *accept)
+{
+    if (f)
+        return !strcmp(f, "json") || !strcmp(f, "fhir") || !strcmp(f, "application/fhir+json") ||
+               !strcmp(f, "application/json+fhir");
+    return accept && strcasestr(accept, "application/fhir+json") != NULL;
 }
 
 void fhir_set(json_t *o, const char *key, json_t *v)

@@ -18,7 +18,12 @@
 #define FHIR_EXT "https://huren.example/fhir/StructureDefinition/"
 #define FHIR_EXT_AMOUNT_FEN FHIR_EXT "amount-fen" /* on Money: valueDecimal, integer fen */
 #define FHIR_EXT_CLAIM FHIR_EXT "claim"           /* on the claim's Invoice: the claim summary */
-#define FHIR_SID_CN_ID "urn:huren:id:CN-ID"       /* resident id number (GB 11643) */
+#define FHIR_EXT_CONSENT_PURPOSE                                                                   \
+    FHIR_EXT "consent-purpose"                      /* Consent: valueCode claim|recognition */
+#define FHIR_EXT_POLICY_REF FHIR_EXT "policy-ref"   /* Consent: valueString, insurer's policy */
+#define FHIR_EXT_RECORDED_BY FHIR_EXT "recorded-by" /* Consent: valueString, staff identity */
+#define FHIR_EXT_REVOKED FHIR_EXT "revoked" /* Consent: at (valueDateTime), by (valueString) */
+#define FHIR_SID_CN_ID "urn:huren:id:CN-ID" /* resident id number (GB 11643) */
 #define FHIR_SID_INSTITUTION "urn:huren:id:institution" /* institution code */
 #define FHIR_SID_PATIENT "urn:huren:id:patient"         /* the hospital's local patient id */
 #define FHIR_CS_PRICE "https://huren.example/fhir/CodeSystem/price-component"
@@ -71,7 +76,12 @@ void fhir_set(json_t *o, const char *key, json_t *v);
 /* o[key] = v as a JSON string when v is non-empty. */
 void fhir_set_str(json_t *o, const char *key, const char *v);
 
-/* ---- resources (fhir_resources.c) ---- */
+/* Does a request ask for FHIR? format_arg: its ?_format= (json, fhir, application/fhir+json),
+ * which decides when given; else accept: its Accept header naming application/fhir+json. */
+int fhir_wanted(const char *format_arg, const char *accept);
+#define FHIR_CONTENT_TYPE "application/fhir+json; fhirVersion=4.0"
+
+/* ---- resources (fhir_resources.c, fhir_report.c, fhir_consent.c) ---- */
 
 /* Where built resources go: as entries of a Bundle (entries set: each gets a urn:uuid fullUrl
  * derived from seed, type and local id, and references use it), or contained in one resource
@@ -106,6 +116,9 @@ json_t *fhir_add_report(fhir_builder *b, const huren_index_report *r, const char
                         int in_visit);
 /* The text of a report's TX/FT/ST observations, one per line (malloc'ed; "" when none). */
 char *fhir_report_text(const huren_index_report *r);
+/* A consent as an R4 Consent (not added anywhere: the caller owns it); status is
+ * consent_status()'s word (active, not-yet, expired, revoked). NULL when out of memory. */
+json_t *fhir_consent(const fhir_builder *b, const huren_index_consent *c, const char *status);
 /* HL7 result status (table 0123) as a DiagnosticReport/Observation status. */
 const char *fhir_report_status(const char *hl7);
 

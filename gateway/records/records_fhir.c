@@ -8,17 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 int records_fhir_wanted(http_request *req)
 {
-    const char *f = http_request_arg(req, "_format");
-    if (f)
-        return !strcmp(f, "json") || !strcmp(f, "fhir") || !strcmp(f, "application/fhir+json") ||
-               !strcmp(f, "application/json+fhir");
-    const char *accept = http_request_header(req, "Accept");
-    return accept && strcasestr(accept, "application/fhir+json") != NULL;
+    return fhir_wanted(http_request_arg(req, "_format"), http_request_header(req, "Accept"));
 }
 
 static void builder_init(http_request *req, fhir_builder *b, const char *seed)
@@ -41,7 +35,7 @@ static int reply(http_response *res, json_t *root)
     json_decref(root);
     if (!text)
         return http_reply_error(res, 500, "out of memory");
-    return http_reply_buffer(res, 200, RECORDS_FHIR_TYPE, text, len);
+    return http_reply_buffer(res, 200, FHIR_CONTENT_TYPE, text, len);
 }
 
 static void search_mode(json_t *entries, size_t from, const char *mode)

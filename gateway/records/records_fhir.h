@@ -6,8 +6,6 @@
 
 #include "api.h"
 
-#define RECORDS_FHIR_TYPE "application/fhir+json; fhirVersion=4.0"
-
 /* Does the request ask for FHIR? "Accept: application/fhir+json", or ?_format=json,
  * application/fhir+json or fhir (FHIR's own parameter). */
 int records_fhir_wanted(http_request *req);

@@ -84,7 +84,7 @@ class ClaimsBase(NodeTestCase):
                      "role = " + ("insurer" if who.startswith("insurer") else who)]
         self.n = self.node(name=name, config_text="\n".join(conf) + "\n", https=True).start()
 
-    def call(self, method, path, who, body=None, raw=None):
+    def call(self, method, path, who, body=None, raw=None, headers=()):
         """(status, headers, body bytes) of one request with curl and who's certificate."""
         d = tempfile.mkdtemp(prefix="curl-", dir=self.tmp)
         try:
@@ -92,6 +92,8 @@ class ClaimsBase(NodeTestCase):
                    "%{http_code}", "--max-time", "30", "--cacert", self.pki + "/ca.crt",
                    "--cert", "%s/%s.crt" % (self.pki, who), "--key",
                    "%s/%s.key" % (self.pki, who), "-X", method]
+            for h in headers:
+                cmd += ["-H", h]
             if body is not None or raw is not None:
                 with open(d + "/in", "wb") as f:
                     f.write(raw if raw is not None else json.dumps(body).encode())
@@ -180,6 +182,19 @@ class ClaimsTest(ClaimsBase):
         st, _, data = self.call("GET", "/api/v1/patients/P100/consents", "clinician")
         self.assertEqual(st, 200, data)
         self.assertEqual(json.loads(data)["total"], 1)
+        # the same as FHIR R4: a searchset Bundle of Consent
+        st, headers, consents = self.call("GET", "/api/v1/patients/P100/consents", "clinician",
+                                          headers=["Accept: application/fhir+json"])
+        self.assertEqual(st, 200, consents)
+        self.assertIn("content-type: application/fhir+json", headers.lower())
+        fc = json.loads(consents)["entry"][0]["resource"]
+        self.assertEqual((fc["resourceType"], fc["status"], fc["patient"]["identifier"]["value"]),
+                         ("Consent", "active", NID))
+        prov = fc["provision"]
+        self.assertEqual((prov["actor"][0]["reference"]["identifier"]["value"],
+                          prov["purpose"][0]["code"],
+                          prov["data"][0]["reference"]["identifier"]["value"]),
+                         ("INS-Z", "CLMATTCH", "V100"))
 
         status, headers, jws = self.claim("V100", "req-1")
         self.assertEqual(status, 201, jws)
@@ -196,6 +211,7 @@ class ClaimsTest(ClaimsBase):
         self.raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
         bundle = json.loads(self.raw)
         self.check_bundle(bundle)
+        docs = {"claim": self.raw, "consents": consents.decode()}
 
         # a changed byte in the bundle: both verifiers refuse it
         bad = bytearray(jws)
@@ -219,8 +235,13 @@ class ClaimsTest(ClaimsBase):
         self.assertEqual(st, 201, other)
         self.assertNotEqual(other, jws)
         # after revocation, not even the stored claim is given again
-        st, _, _ = self.call("POST", "/api/v1/consents/%d/revoke" % c["id"], "clinician")
+        st, _, revoked = self.call("POST", "/api/v1/consents/%d/revoke" % c["id"], "clinician",
+                                   headers=["Accept: application/fhir+json"])
         self.assertEqual(st, 200)
+        revoked = revoked.decode()
+        self.assertEqual(json.loads(revoked)["status"], "inactive")
+        docs["revoked-consent"] = revoked
+        assert_valid(self, docs)
         self.assertEqual(self.call("GET", "/api/v1/claims/" + claim_id, "insurer")[0], 403)
 
     def check_bundle(self, b):
@@ -320,7 +341,6 @@ class ClaimsTest(ClaimsBase):
                          '嘱一月后复查。</div>')
         self.assertEqual([a["reference"] for a in ds["author"]], [org_url])
         self.assertEqual(ds["custodian"]["reference"], org_url)
-        assert_valid(self, {"claim": self.raw})
 
     def test_refusal_matrix_and_audit(self):
         now = time.time()
