@@ -227,6 +227,7 @@ const char *fhir_code_system(const char *s)
         {"I10", "http://hl7.org/fhir/sid/icd-10"},
         {"I10C", "http://hl7.org/fhir/sid/icd-10-cm"},
         {"ICD10", "http://hl7.org/fhir/sid/icd-10"},
+        {"ICD-10", "http://hl7.org/fhir/sid/icd-10"},
         {"I9C", "http://hl7.org/fhir/sid/icd-9-cm"},
         {"SCT", "http://snomed.info/sct"},
         {"SNM", "http://snomed.info/sct"},

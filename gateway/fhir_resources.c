@@ -10,13 +10,9 @@
 #include <string.h>
 
 #define V3_ACT "http://terminology.hl7.org/CodeSystem/v3-ActCode"
-#define V3_INTERP "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
-#define V2_0074 "http://terminology.hl7.org/CodeSystem/v2-0074"
 #define V2_0052 "http://terminology.hl7.org/CodeSystem/v2-0052"
-#define V2_0203 "http://terminology.hl7.org/CodeSystem/v2-0203"
 #define COND_CAT "http://terminology.hl7.org/CodeSystem/condition-category"
 #define COND_VER "http://terminology.hl7.org/CodeSystem/condition-ver-status"
-#define OBS_CAT "http://terminology.hl7.org/CodeSystem/observation-category"
 
 /* UUID version 5 (RFC 4122, SHA-1) of "seed|type/id" in our own namespace: the same claim
  * always names its resources the same way, and two claims never share a name. */
@@ -112,19 +108,19 @@ json_t *fhir_add_patient(fhir_builder *b, const huren_index_rec_patient *p)
         json_array_append_new(ids, identifier(FHIR_SID_PATIENT, p->patient_id));
     if (!json_array_size(ids))
         json_object_del(j, "identifier");
-    if (p->name && *p->name) {
-        json_t *name = json_object();
+    if (p->name && *p->name) { /* HL7 XPN: family^given^middle^... */
+        char family[256], given[256], text[512];
         const char *caret = strchr(p->name, '^');
-        char text[512];
+        size_t nf = caret ? (size_t)(caret - p->name) : strlen(p->name);
+        snprintf(family, sizeof family, "%.*s", (int)nf, p->name);
+        snprintf(given, sizeof given, "%.*s", caret ? (int)strcspn(caret + 1, "^") : 0,
+                 caret ? caret + 1 : "");
+        snprintf(text, sizeof text, "%s%s", family, given);
+        json_t *name = json_object();
         if (caret) {
-            if (caret > p->name)
-                json_object_set_new(name, "family",
-                                    json_stringn(p->name, (size_t)(caret - p->name)));
-            if (caret[1])
-                json_object_set_new(name, "given", json_pack("[s]", caret + 1));
-            snprintf(text, sizeof text, "%.*s%s", (int)(caret - p->name), p->name, caret + 1);
-        } else {
-            snprintf(text, sizeof text, "%s", p->name);
+            fhir_set_str(name, "family", family);
+            if (*given)
+                json_object_set_new(name, "given", json_pack("[s]", given));
         }
         fhir_set_str(name, "text", text);
         json_object_set_new(j, "name", json_pack("[o]", name));

@@ -287,8 +287,10 @@ class ClaimsTest(ClaimsBase):
         self.assertEqual(enc["period"], {"start": "2024-01-01T08:00:00+08:00",
                                          "end": "2024-01-10T10:00:00+08:00"})
         self.assertEqual(enc["class"]["code"], "IMP")
-        self.assertEqual([c["code"]["coding"][0]["code"] for c in kinds["Condition"]],
-                         ["I21.9", "E11.9"])
+        self.assertEqual([(c["code"]["coding"][0]["system"], c["code"]["coding"][0]["code"])
+                          for c in kinds["Condition"]],
+                         [("http://hl7.org/fhir/sid/icd-10", "I21.9"),
+                          ("http://hl7.org/fhir/sid/icd-10", "E11.9")])
         self.assertEqual(kinds["Condition"][0]["recordedDate"], "2024-01-05")
         charges = kinds["ChargeItem"]
         self.assertEqual([c["code"]["coding"][0]["code"] for c in charges],

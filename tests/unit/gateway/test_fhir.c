@@ -119,6 +119,7 @@ static void test_code_systems(void **state)
     (void)state;
     assert_string_equal(fhir_code_system("LN"), "http://loinc.org");
     assert_string_equal(fhir_code_system("I10"), "http://hl7.org/fhir/sid/icd-10");
+    assert_string_equal(fhir_code_system("ICD-10"), "http://hl7.org/fhir/sid/icd-10");
     assert_string_equal(fhir_code_system("urn:oid:1.2.3"), "urn:oid:1.2.3");
     assert_null(fhir_code_system("L"));
     assert_null(fhir_code_system(NULL));
