@@ -36,6 +36,7 @@ typedef struct config {
     char *data_dir;
     char *log_level;
     char *bind_address; /* numeric address all listeners bind */
+    char *utc_offset;   /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
     /* [dicom] */
     char *aet;
     long dicom_port;
