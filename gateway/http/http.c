@@ -254,6 +254,74 @@ static const http_route *find_route(http_server *srv, const char *method, http_r
     return NULL;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* libmicrohttpd's unescape callback for the path and each query key and value: %XX decoded
+ * as the library does, but a %00 (which would silently cut the text) and a '%' without two
+ * hex digits become 0xFF, a byte no UTF-8 text holds, so that request_malformed() refuses
+ * them with the invalid UTF-8 they are. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        if (*r != '%') {
+            *w++ = *r++;
+            continue;
+        }
+        int hi = hex_digit(r[1]), lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            *w++ = (char)0xFF;
+            r += hi < 0 ? 1 : 2;
+            continue;
+        }
+        *w++ = (char)(hi << 4 | lo);
+        r += 3;
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
+static enum MHD_Result arg_check(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    int *bad = cls;
+    if (!http_text_valid(key, key_size) || (value && !http_text_valid(value, value_size))) {
+        *bad = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* A path or query string that is not UTF-8 text (invalid bytes, NUL or other control bytes,
+ * a bad percent-escape): answered 400 in res and audited as "http.bad_request"; 1 if so. */
+static int request_malformed(http_server *srv, http_request *req, http_response *res)
+{
+    int bad = !http_text_valid(req->path, strlen(req->path));
+    if (!bad)
+        MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, arg_check, &bad);
+    if (!bad)
+        return 0;
+    const char *why = "the path or query string is not UTF-8 text (invalid byte, control "
+                      "character or bad percent-escape)";
+    char path[160];
+    http_utf8_clean(path, sizeof path, req->path);
+    log_debug("%s %s %s: %s; refused", req->remote, req->method, path, why);
+    http_reply_error(res, 400, why);
+    snprintf(res->audit_object, sizeof res->audit_object, "%.10s %s: malformed request",
+             req->method, path);
+    audit(srv, req, "http.bad_request", res);
+    return 1;
+}
+
 /* Identify the client into req (who must outlive req). On refusal res holds the answer
  * (401/403, audited as "http.authenticate") and -1 is returned. */
 static int identify(http_server *srv, struct MHD_Connection *conn, http_request *req,
@@ -288,7 +356,7 @@ static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, 
     http_response res = {.status = 200};
     auth_identity who;
     const http_route *rt;
-    if (identify(srv, conn, &req, &who, &res) < 0)
+    if (identify(srv, conn, &req, &who, &res) < 0 || request_malformed(srv, &req, &res))
         goto refuse;
     if (!(rt = find_route(srv, method, &req)))
         return MHD_YES; /* not routed: dispatch() answers once the body is in */
@@ -362,7 +430,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         .app = srv->app, .body_ctx = st->sink_ctx};
     http_response res = {.status = 200};
     auth_identity who;
-    if (identify(srv, conn, &req, &who, &res) < 0)
+    if (identify(srv, conn, &req, &who, &res) < 0 || request_malformed(srv, &req, &res))
         return queue(conn, &res);
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
@@ -447,7 +515,7 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
     };
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)opts->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, &ss,
+        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
@@ -520,9 +588,17 @@ int http_reply_text(http_response *res, int status, const char *content_type, co
 
 int http_reply_error(http_response *res, int status, const char *message)
 {
-    json_t *o = json_pack("{s:s, s:i}", "error", message, "status", status);
+    /* the message often echoes input: clean it so that jansson always takes it */
+    size_t cap = 3 * strlen(message ? message : "") + 1;
+    char *clean = malloc(cap);
+    json_t *o = NULL;
+    if (clean) {
+        http_utf8_clean(clean, cap, message);
+        o = json_pack("{s:s, s:i}", "error", clean, "status", status);
+    }
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
+    free(clean);
     return http_reply_json(res, status, text);
 }
 

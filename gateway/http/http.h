@@ -156,10 +156,21 @@ int http_reply_stream(http_response *res, int status, const char *content_type, 
 int http_reply_buffer(http_response *res, int status, const char *content_type, char *body,
                       size_t len);
 
+/* UTF-8 (utf8.c). http_utf8_valid: are the n bytes at s valid UTF-8 (RFC 3629: no overlong
+ * forms, surrogates or code points past U+10FFFF)? http_text_valid: valid UTF-8 and no control
+ * bytes (NUL, CR, LF, ...), what a path segment or a query key or value may hold. Both 1 or 0.
+ * http_utf8_clean: copy in (NULL = "") into out (outlen > 0), each invalid byte replaced by
+ * U+FFFD, cut before a sequence that would not fit; out is always valid UTF-8. */
+int http_utf8_valid(const char *s, size_t n);
+int http_text_valid(const char *s, size_t n);
+void http_utf8_clean(char *out, size_t outlen, const char *in);
+
 /* Response helpers: take ownership of the text given. Return 0, or -1 if out of memory. */
 int http_reply_json(http_response *res, int status, char *json_text);
 int http_reply_text(http_response *res, int status, const char *content_type, const char *text);
-/* {"error": message} with status. */
+/* {"error": message, "status": status}; bytes of message that are not UTF-8 (echoed input)
+ * are replaced by U+FFFD, so that the answer always builds. Returns 0, or -1 if out of
+ * memory. */
 int http_reply_error(http_response *res, int status, const char *message);
 
 #endif
