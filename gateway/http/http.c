@@ -17,6 +17,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Route families for the answer counters: the first pattern that is a prefix of the path
+ * (whole segments, '*' = one segment) names it. Bounded, so that /metrics stays small. */
+static const struct {
+    const char *prefix;
+    const char *family;
+} families[] = {
+    {"/dicom-web", "dicomweb"},
+    {"/wado", "dicomweb"},
+    {"/api/v1/consents", "consents"},
+    {"/api/v1/patients/*/consents", "consents"},
+    {"/api/v1/patients", "records"},
+    {"/api/v1/reports", "records"},
+    {"/api/v1/claims", "claims"},
+    {"/api/v1/recognition", "recognition"},
+    {"/api/v1/retrievals", "retrievals"},
+    {"/api/v1/directory", "directory"},
+    {"/api/v1/audit", "audit"},
+    {"/api/v1/health", "health"},
+    {"/metrics", "health"},
+    {"/ui", "ui"},
+};
+static const char *const family_names[HTTP_FAMILIES] = {
+    "dicomweb",  "consents", "records", "claims", "recognition", "retrievals",
+    "directory", "audit",    "health",  "ui",     "other"};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     http_options opts;
@@ -25,6 +50,7 @@ struct http_server {
     void *app;
     char *cert_pem, *key_pem, *ca_pem;
     atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t answers[HTTP_FAMILIES][4]; /* by family and class 2xx..5xx */
 };
 
 /* Per-request state kept between libmicrohttpd's calls. */
@@ -163,6 +189,44 @@ static struct MHD_Response *make_stream_response(http_response *res)
     if (!r)
         stream_free_cb(ss);
     return r;
+}
+
+static int prefix_match(const char *p, const char *s)
+{
+    while (*p) {
+        if (*p == '*') {
+            size_t n = strcspn(s, "/");
+            if (n == 0)
+                return 0;
+            s += n;
+            p++;
+        } else if (*p++ != *s++) {
+            return 0;
+        }
+    }
+    return *s == 0 || *s == '/';
+}
+
+static size_t family_of(const char *path)
+{
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (prefix_match(families[i].prefix, path))
+            for (size_t f = 0; f < HTTP_FAMILIES; f++)
+                if (strcmp(family_names[f], families[i].family) == 0)
+                    return f;
+    return HTTP_FAMILIES - 1; /* "other" */
+}
+
+const char *http_family_name(size_t family)
+{
+    return family < HTTP_FAMILIES ? family_names[family] : "other";
+}
+
+uint64_t http_server_answers(const http_server *srv, size_t family, int status_class)
+{
+    if (family >= HTTP_FAMILIES || status_class < 2 || status_class > 5)
+        return 0;
+    return atomic_load(&((http_server *)srv)->answers[family][status_class - 2]);
 }
 
 static enum MHD_Result queue(struct MHD_Connection *conn, http_response *res)
@@ -343,6 +407,16 @@ static int identify(http_server *srv, struct MHD_Connection *conn, http_request 
     return -1;
 }
 
+/* Count the answer by family and class, then queue it. */
+static enum MHD_Result answer(http_server *srv, struct MHD_Connection *conn, const char *path,
+                              http_response *res)
+{
+    int c = res->status / 100;
+    if (c >= 2 && c <= 5)
+        atomic_fetch_add(&srv->answers[family_of(path)][c - 2], 1);
+    return queue(conn, res);
+}
+
 /* First call of a streamed-body route: identify the client and let the sink accept or refuse
  * before any body byte is read (so a 10 GB body over the limit is refused from its headers).
  * Refusals are audited like the answers of dispatch(). */
@@ -376,7 +450,7 @@ static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, 
 refuse:
     atomic_fetch_add(&srv->requests, 1);
     log_debug("%s %s %s -> %d (before the body)", remote, method, url, res.status);
-    return queue(conn, &res);
+    return answer(srv, conn, url, &res);
 }
 
 static int buffer_body(http_server *srv, conn_state *st, const char *data, size_t n)
@@ -431,7 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     http_response res = {.status = 200};
     auth_identity who;
     if (identify(srv, conn, &req, &who, &res) < 0 || request_malformed(srv, &req, &res))
-        return queue(conn, &res);
+        return answer(srv, conn, url, &res);
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
     } else {
@@ -442,7 +516,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         dispatch(srv, &req, &res);
     }
     log_debug("%s %s %s -> %d", remote, method, url, res.status);
-    return queue(conn, &res);
+    return answer(srv, conn, url, &res);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

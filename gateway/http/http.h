@@ -131,6 +131,12 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
                       size_t nroutes, void *app, char *err, size_t errlen);
 int http_server_port(const http_server *srv);
 uint64_t http_server_requests(const http_server *srv);
+/* Answers counted by route family (from the path: "dicomweb", "records", "consents", ...,
+ * "other" for paths no family names) and status class 2..5 (2xx..5xx), for /metrics. Answers
+ * the library makes itself (a header block too large, ...) are not counted. */
+#define HTTP_FAMILIES 11
+const char *http_family_name(size_t family); /* family < HTTP_FAMILIES */
+uint64_t http_server_answers(const http_server *srv, size_t family, int status_class);
 void http_server_stop(http_server *srv); /* NULL-safe */
 
 /* Query-string argument of the request, or NULL. Borrowed for the request's lifetime. */
