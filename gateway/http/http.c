@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Route families for the answer counters: the first pattern that is a prefix of the path
  * (whole segments, '*' = one segment) names it. Bounded, so that /metrics stays small. */
@@ -628,8 +629,19 @@ void http_server_stop(http_server *srv)
     free(srv);
 }
 
+/* A pair of a request made without a connection (see http_request.direct_args). */
+static const char *direct(const char *const *pairs, size_t n, const char *name, int nocase)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((nocase ? strcasecmp : strcmp)(pairs[2 * i], name) == 0)
+            return pairs[2 * i + 1];
+    return NULL;
+}
+
 const char *http_request_arg(const http_request *req, const char *name)
 {
+    if (!req->conn)
+        return direct(req->direct_args, req->ndirect_args, name, 0);
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -678,6 +690,8 @@ int http_reply_error(http_response *res, int status, const char *message)
 
 const char *http_request_header(const http_request *req, const char *name)
 {
+    if (!req->conn)
+        return direct(req->direct_headers, req->ndirect_headers, name, 1);
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
@@ -701,6 +715,12 @@ int http_request_args(const http_request *req,
                       void *payload)
 {
     args_ctx a = {cb, payload, 0};
+    if (!req->conn) {
+        for (size_t i = 0; i < req->ndirect_args && !a.rc; i++)
+            a.rc = cb(payload, req->direct_args[2 * i],
+                      req->direct_args[2 * i + 1] ? req->direct_args[2 * i + 1] : "");
+        return a.rc;
+    }
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, args_iter, &a);
     return a.rc;
 }

@@ -36,6 +36,12 @@ typedef struct http_request {
     void *conn;                /* the library's connection, for http_request_arg() */
     void *app;                 /* the application context given to http_server_start */
     void *body_ctx;            /* streamed-body routes: the context the body sink opened */
+    /* Without a connection (conn NULL: unit tests and fuzz targets call handlers directly),
+     * the query arguments and headers are these name/value pairs ([2i] name, [2i+1] value). */
+    const char *const *direct_args;
+    size_t ndirect_args;
+    const char *const *direct_headers;
+    size_t ndirect_headers;
 } http_request;
 
 /* A streamed response body: fill buf with up to max bytes from position pos (called in order);
