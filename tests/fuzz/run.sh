@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh: run every libFuzzer target of build-fuzz/ for a fixed time on a copy of
-# its seed corpus (corpus/<target>/, plus Debian's pydicom test and character-set files for
-# fuzz_dicom) and fail on the first crash, leak, sanitizer report or timeout.
+# its seed corpus (corpus/<target>/, plus the small files of Debian's pydicom test and
+# character-set folders for fuzz_dicom) and fail on the first crash, leak, sanitizer report or timeout.
 #
 # usage: tests/fuzz/run.sh [BUILD_DIR] [SECONDS_PER_TARGET]   (defaults: build-fuzz 20)
 # Build first: CC=clang CXX=clang++ cmake -S . -B build-fuzz -DHUREN_FUZZ=ON
@@ -35,15 +35,15 @@ for t in "${targets[@]}"; do
     fi
     mkdir -p "$work/$t" "$build/fuzz-findings/$t"
     cp -r "$corpus_src/$t/." "$work/$t/" 2>/dev/null || true
-    extra=()
-    if [[ $t == fuzz_dicom && -d $pydicom ]]; then
-        extra=("$pydicom/test_files" "$pydicom/charset_files")
+    if [[ $t == fuzz_dicom && -d $pydicom ]]; then # their small files: seeds we did not make
+        find "$pydicom/test_files" "$pydicom/charset_files" -maxdepth 1 -type f -size -64k \
+            -exec cp {} "$work/$t/" \;
     fi
     start=$SECONDS
     # -rss_limit_mb bounds memory, -timeout one input; findings land in fuzz-findings/
     if "$bin" -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$build/fuzz-findings/$t/" \
-        "$work/$t" "${extra[@]}" >"$work/$t.log" 2>&1; then
+        "$work/$t" >"$work/$t.log" 2>&1; then
         runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/$t.log" | grep -o '[0-9]*$')
         cov=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -1 | grep -o '[0-9]*')
         echo "fuzz: $t ok: ${runs:-?} inputs, coverage ${cov:-?}, $((SECONDS - start)) s"
