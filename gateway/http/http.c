@@ -588,6 +588,9 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
         {srv->ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, srv->ca_pem},
         {MHD_OPTION_END, 0, NULL},
     };
+    /* handlers may read *out (the node's http, for /metrics) as soon as the first thread
+     * runs: set it before they start, not after */
+    *out = srv;
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)opts->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
@@ -599,9 +602,9 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
                  tls ? "S" : "", opts->bind_address, opts->port);
         goto fail;
     }
-    *out = srv;
     return 0;
 fail:
+    *out = NULL;
     http_server_stop(srv);
     return -1;
 }
