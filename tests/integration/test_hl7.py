@@ -382,6 +382,12 @@ class HL7HostileTest(NodeTestCase):
             "unsupported version": frame(good.replace("|2.5.1|", "|2.1|")),
             "wrong charset label": frame(good.encode("gb18030")),
             "unsupported charset": frame(good.replace("UNICODE UTF-8", "ISO IR87")),
+            # found by fuzz_hl7_ingest: quantity times unit price past 64 bits (was UB)
+            "charge overflow": frame("\r".join([
+                msh("DFT^P03", "BAD-OVF", app="HIS"), "EVN|P03|20240105",
+                "PID|1||PBAD^^^H1^PI||赵^六", "PV1|1|I|心内科||||||||||||||||VBAD",
+                "FT1|1|T1||20240105||CG|110200001^CT平扫|||999999999999999||"
+                "99999999999999.99|"]) + "\r"),
         }
         for what, payload in cases.items():
             with self.subTest(what):
