@@ -82,8 +82,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
         args[2 * na + 1] = eq ? eq : "";
         na++;
     }
-    fuzz_request req = {.method = "GET", .path = path, .args = args, .nargs = na,
-                        .headers = headers, .nheaders = 2};
+    fuzz_request req = {.method = "GET",
+                        .path = path,
+                        .args = args,
+                        .nargs = na,
+                        .headers = headers,
+                        .nheaders = 2};
     fuzz_call(n, routes[r].handler, routes[r].pattern, &req);
     return 0;
 }

@@ -6,10 +6,10 @@
 #include "recognition.h"
 
 #include <jansson.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #ifndef HUREN_SOURCE_DIR
