@@ -336,6 +336,8 @@ typedef struct huren_hl7_mllp_stats {
     unsigned long long idle_timeouts;   /* connections closed for silence */
     unsigned long long noise_bytes;     /* bytes skipped outside frames */
     unsigned long long send_errors;     /* ACKs that could not be sent */
+    unsigned long long bad_framing;     /* connections with bytes outside frames or closed
+                                           inside a frame (each counted once) */
     int open_connections;               /* now */
 } huren_hl7_mllp_stats;
 

@@ -412,7 +412,11 @@ static int charge_add(mapping *m, const huren_hl7_seg *ft1)
                           "FT1 %d: FT1-11 is not an amount exact to the fen", n);
         }
     } else if (price) {
-        int64_t x = qm * c->unit_price_fen; /* |values| < 1e15 * 1e3: no overflow below 9.2e18 */
+        int64_t x; /* found by fuzz_hl7_ingest: quantity times price can pass 9.2e18 */
+        if (__builtin_mul_overflow(qm, c->unit_price_fen, &x) || x > INT64_MAX - 500 ||
+            x < INT64_MIN + 500)
+            return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
+                          "FT1 %d: FT1-10 times FT1-12 is too large an amount", n);
         c->amount_fen = (x >= 0 ? x + 500 : x - 500) / 1000;
     } else {
         at(m, "FT1", n, 11);

@@ -390,6 +390,12 @@ class HL7HostileTest(NodeTestCase):
             "unsupported version": frame(good.replace("|2.5.1|", "|3.0|")),
             "wrong charset label": frame(good.encode("gb18030")),
             "unsupported charset": frame(good.replace("UNICODE UTF-8", "UNICODE UTF-16")),
+            # found by fuzz_hl7_ingest: quantity times unit price past 64 bits (was UB)
+            "charge overflow": frame("\r".join([
+                msh("DFT^P03", "BAD-OVF", app="HIS"), "EVN|P03|20240105",
+                "PID|1||PBAD^^^H1^PI||赵^六", "PV1|1|I|心内科||||||||||||||||VBAD",
+                "FT1|1|T1||20240105||CG|110200001^CT平扫|||999999999999999||"
+                "99999999999999.99|"]) + "\r"),
         }
         for what, payload in cases.items():
             with self.subTest(what):
@@ -432,10 +438,80 @@ class HL7HostileTest(NodeTestCase):
         self.assertEqual(s.recv(100), b"")  # closed by the idle timeout, no ACK
         s.close()
         noise.close()
+        wait_for(lambda: refusals(self.n)["idle"] >= 1 and refusals(self.n)["framing"] >= 1, 30,
+                 "the idle and framing refusals in /metrics")
         self.assertEqual(get(self.n, "/api/v1/patients/PBAD/reports")[0], 404)
         with open("/proc/%d/status" % self.n.proc.proc.pid) as f:
             rss = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
         self.assertLess(rss, 200 * 1024, "memory stays bounded (kB)")
+
+
+def refusals(node):
+    """{stage: count} of huren_hl7_refused_total in /metrics."""
+    with urllib.request.urlopen(node.url("/metrics"), timeout=10) as r:
+        text = r.read().decode("utf-8")
+    return {m.group(1): int(m.group(2)) for m in
+            re.finditer(r'^huren_hl7_refused_total\{stage="(\w+)"\} (\d+)$', text, re.M)}
+
+
+class HL7RefusalMetricsTest(NodeTestCase):
+    """Regression: huren_hl7_refused_total missed what the listener refuses before ingest."""
+
+    def setUp(self):
+        super().setUp()
+        self.n = self.node(config_text="[hl7]\nidle_timeout = 600\nmax_message = 4096\n"
+                           "max_connections = 2\n").start()
+
+    def wait_stage(self, stage, want):
+        wait_for(lambda: refusals(self.n).get(stage) == want, 30,
+                 "%s refusals == %d (now %s)" % (stage, want, refusals(self.n)))
+
+    def test_every_stage_is_counted(self):
+        self.assertEqual(set(refusals(self.n)),
+                         {"connection", "framing", "oversize", "idle", "parse", "ingest"})
+        self.assertEqual(set(refusals(self.n).values()), {0})
+        # connection cap: two held open, a third is closed without an ACK
+        held = [Client(self.n.hl7_port) for _ in range(2)]
+        self.assertEqual(held[0].code(oru("CAP-1"))[0], "AA")
+        third = socket.create_connection(("127.0.0.1", self.n.hl7_port), timeout=30)
+        try:
+            third.sendall(frame(oru("CAP-3")))
+            self.assertEqual(read_ack(third), b"")
+        except OSError:
+            pass  # reset by the listener: refused just the same
+        third.close()
+        self.wait_stage("connection", 1)
+        for c in held:
+            c.close()
+        # framing: bytes outside frames, and a connection closed inside a frame
+        for payload in [b"garbage outside any frame\r\n", VT + msh("ORU^R01", "CUT").encode()]:
+            wait_for(lambda: self.connections_open() < 2, 30, "connections to close")
+            with socket.create_connection(("127.0.0.1", self.n.hl7_port), timeout=30) as c:
+                c.sendall(payload)
+        self.wait_stage("framing", 2)
+        # a frame over max_message
+        wait_for(lambda: self.connections_open() < 2, 30, "connections to close")
+        with socket.create_connection(("127.0.0.1", self.n.hl7_port), timeout=30) as c:
+            try:
+                c.sendall(VT + b"MSH|" + b"x" * 8000)
+                c.recv(100)
+            except OSError:
+                pass
+        self.wait_stage("oversize", 1)
+        # a frame that does not parse, and a message ingest refuses
+        c = Client(self.n.hl7_port)
+        c.sock.sendall(frame("NOT|HL7\r"))
+        self.assertIn(ack_fields(read_ack(c.sock))["MSA"][1], ("AE", "AR"))
+        self.assertIn(c.code(msh("ZZZ^Z99", "UNSUPPORTED") + "\rPID|1||P9\r")[0], ("AE", "AR"))
+        c.close()
+        self.wait_stage("parse", 1)
+        self.wait_stage("ingest", 1)
+        self.assertEqual(refusals(self.n)["idle"], 0)
+
+    def connections_open(self):
+        with urllib.request.urlopen(self.n.url("/metrics"), timeout=10) as r:
+            text = r.read().decode("utf-8")
+        return int(re.search(r"^huren_hl7_connections_active (\d+)$", text, re.M).group(1))
 
 
 class HL7CrashTest(NodeTestCase):
