@@ -4,11 +4,12 @@
  * by item, department, institution or month). */
 #define LOG_COMPONENT "recognition"
 #include "log.h"
+#include "random_id.h"
 #include "recognition.h"
 #include "rules.h"
 
+#include <errno.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +26,6 @@ static const char *member(json_t *o, const char *k, size_t max, const char **bad
         return NULL;
     }
     return json_string_value(v);
-}
-
-static void decision_id(char out[33])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
-        for (size_t i = 0; i < sizeof b; i++)
-            b[i] = (unsigned char)rand();
-    for (size_t i = 0; i < sizeof b; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
 static int decision_parse(json_t *o, huren_index_rec_decision *d, char *why, size_t whylen)
@@ -82,7 +73,11 @@ int api_recognition_decision(http_request *req, http_response *res)
         rc = http_reply_error(res, 400, why);
         goto done;
     }
-    decision_id(id);
+    if (random_id(id) < 0) { /* fail closed: never a guessable decision id */
+        log_error("no random bytes for a decision id: %s", strerror(errno));
+        rc = http_reply_error(res, 503, "cannot make a decision id now; try again later");
+        goto done;
+    }
     d.decision_id = id;
     if (huren_index_rec_decision_put(n->index, &d, &out, held) < 0) {
         log_warnx("recording a decision: %s", huren_index_errmsg(n->index));

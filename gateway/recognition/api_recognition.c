@@ -7,13 +7,14 @@
 #include "consent.h"
 #include "identity.h"
 #include "log.h"
+#include "random_id.h"
 #include "recognition.h"
 #include "recognition_int.h"
 #include "rules.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,22 +355,15 @@ done:
     free(urls);
 }
 
-static void random_id(char out[33])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) /* never expected; still unique enough for a prompt */
-        for (size_t i = 0; i < sizeof b; i++)
-            b[i] = (unsigned char)rand();
-    for (size_t i = 0; i < sizeof b; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
 static int prompt_record(http_request *req, const query *q, char id[33], const shown *sh)
 {
     node *nd = req->app;
     char day[9];
     today(day);
-    random_id(id);
+    if (random_id(id) < 0) { /* fail closed: never a guessable prompt id */
+        log_error("no random bytes for a prompt id: %s", strerror(errno));
+        return -1;
+    }
     huren_index_rec_prompt p = {.prompt_id = id,
                                 .day = day,
                                 .pseudonym = q->pseudonym,

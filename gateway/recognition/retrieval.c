@@ -384,7 +384,9 @@ static int background(node *n, http_response *res, const char *study, const char
 {
     rec_job *j = rec_job_start(n, study, source);
     if (!j)
-        return http_reply_error(res, 503, "too many retrievals running; try again later");
+        return http_reply_error(
+            res, 503,
+            "cannot start a retrieval now (too many running, or no random id); try again later");
     char url[128];
     snprintf(url, sizeof url, "/api/v1/retrievals/%s", j->id);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "retrieval_id", j->id, "status", "running",
