@@ -3,6 +3,7 @@
  * `huren check-config` all go through it, so a bad value is reported the same way everywhere. */
 #include "config.h"
 #include "config_client.h"
+#include "http/cors.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -56,14 +57,14 @@ static const cfg_key cfg_table[] = {
     {"archive", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(fsync)},
     {"archive", "group_commit_max", CFG_INT, "64", 1, 10000, NULL, OFF(group_commit_max)},
     {"archive", "busy_timeout_ms", CFG_INT, "10000", 0, 600000, NULL, OFF(busy_timeout_ms)},
-    {"archive", "pack_max_instance", CFG_INT, "1048576", 0, 67108864, NULL,
-     OFF(pack_max_instance)},
+    {"archive", "pack_max_instance", CFG_INT, "1048576", 0, 67108864, NULL, OFF(pack_max_instance)},
     {"dicomweb", "max_stow_bytes", CFG_INT, "4294967296", 1024, 1099511627776L, NULL,
      OFF(dicomweb_max_stow_bytes)},
     {"dicomweb", "max_stow_parts", CFG_INT, "10000", 1, 1000000, NULL,
      OFF(dicomweb_max_stow_parts)},
     {"dicomweb", "qido_max_results", CFG_INT, "1000", 1, 100000, NULL, OFF(qido_max_results)},
     {"dicomweb", "base_url", CFG_STR, "", 0, 400, NULL, OFF(dicomweb_base_url)},
+    {"dicomweb", "cors_origins", CFG_STR, "", 0, 4000, NULL, OFF(dicomweb_cors_origins)},
     {"access", "loopback_full_access", CFG_BOOL, "yes", 0, 0, NULL, OFF(loopback_full_access)},
     {"audit", "file", CFG_STR, "", 0, 4000, NULL, OFF(audit_file)},
     {"audit", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(audit_fsync)},
@@ -370,6 +371,11 @@ int config_validate(const config *cfg, char *err, size_t errlen)
     }
     if (!cfg->claims_key[0] != !cfg->claims_cert[0]) {
         snprintf(err, errlen, "%s: [claims] key and cert must be set together", where);
+        return -1;
+    }
+    char why[256];
+    if (cors_origins_check(cfg->dicomweb_cors_origins, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: [dicomweb] cors_origins: %s", where, why);
         return -1;
     }
     if (config__clients_validate(cfg, err, errlen) < 0)

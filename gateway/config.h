@@ -70,6 +70,7 @@ typedef struct config {
     long dicomweb_max_stow_parts;
     long qido_max_results;
     char *dicomweb_base_url;  /* "" = from the request's Host header */
+    char *dicomweb_cors_origins; /* exact origins allowed cross-origin access; "" = none */
     /* [access] */
     int loopback_full_access;  /* plain HTTP on loopback: every role without credentials */
     /* [audit] */

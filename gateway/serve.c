@@ -80,11 +80,12 @@ static int start_http(node *n)
         .tls_client_ca = c->tls_client_ca,
         .client_verify = !strcmp(c->tls_client_verify, "require")    ? 2
                          : !strcmp(c->tls_client_verify, "optional") ? 1
-                                                                      : 0,
+                                                                     : 0,
         /* plain HTTP (loopback only): full local access unless [access] says otherwise */
         .loopback_roles = c->loopback_full_access ? HTTP_ROLES_ALL : 0,
         .access = n->auth,
         .audit = audit_http,
+        .cors_origins = c->dicomweb_cors_origins,
     };
     size_t nroutes;
     const http_route *routes = api_routes(c->role, &nroutes);
