@@ -137,16 +137,14 @@ class OhifCrossOriginTest(NodeTestCase):
         studies = make_studies(data)
         port = free_port()
         viewer = "http://127.0.0.1:%d" % port
-        n = self.node(config_text="[dicomweb]\ncors_origins = %s\n" % viewer).start()
+        # at debug level the node logs every OPTIONS it answers: the browser's preflights
+        n = self.node(config_text="[node]\nlog_level = debug\n[dicomweb]\ncors_origins = %s\n"
+                      % viewer).start()
         run(["dcmsend", "-aec", n.aet, "127.0.0.1", str(n.dicom_port), "+sd", data], check=True)
-        shots = os.path.join(self.tmp, "screenshots")
-        os.makedirs(shots)
-        cfg = {"dist": self.dist, "port": port, "node": "http://127.0.0.1:%d" % n.http_port,
-               "shots": shots, "profile": os.path.join(self.tmp, "chromium-profile"),
-               "studies": studies}
-        summary = self.browse(cfg)
-        if os.environ.get("HUREN_KEEP_TMP"):
-            print("screenshots in", shots)
+        summary, shots = self.browse(n, port, studies, "viewer")
+        preflights = [l for l in n.output().splitlines() if " OPTIONS /dicom-web/" in l]
+        self.assertGreater(len(preflights), 0, "the viewer sent no preflight")
+        self.assertTrue(all(l.endswith("-> 204") for l in preflights), preflights)
         for name in ["study-list"] + ["study-%d-series-%d" % (k, i)
                                       for k, s in enumerate(studies)
                                       for i in range(len(s["series"]))]:
@@ -162,7 +160,26 @@ class OhifCrossOriginTest(NodeTestCase):
         asked = [a for a in summary["node_answers"] if "/thumbnail" in a["url"]]
         self.assertGreater(len(asked), 0, "the viewer asked the node for no thumbnail")
 
-    def browse(self, cfg):
+    def test_unlisted_origin_is_refused(self):
+        """The same viewer against a node that does not list its origin lists nothing."""
+        data = os.path.join(self.tmp, "dicom")
+        os.makedirs(data)
+        studies = make_studies(data)[:1]
+        n = self.node(config_text="[dicomweb]\ncors_origins = https://viewer.hospital.cn\n")
+        n.start()
+        run(["dcmsend", "-aec", n.aet, "127.0.0.1", str(n.dicom_port), "+sd", data], check=True)
+        summary, _ = self.browse(n, free_port(), studies, "refused")
+        self.assertTrue(summary["refused"])
+
+    def browse(self, n, port, studies, scenario):
+        """Runs ui/ohif.js on node n; returns its summary and the screenshots' folder."""
+        shots = os.path.join(self.tmp, "screenshots-" + scenario)
+        os.makedirs(shots)
+        cfg = {"dist": self.dist, "port": port, "node": "http://127.0.0.1:%d" % n.http_port,
+               "shots": shots, "profile": os.path.join(self.tmp, "chromium-profile-" + scenario),
+               "studies": studies, "scenario": scenario}
+        if os.environ.get("HUREN_KEEP_TMP"):
+            print("screenshots in", shots)
         # ohif.js closes chromium itself; if it hangs, node and the browser it started (one
         # process group of their own) are killed together, so nothing is left running
         p = subprocess.Popen(["node", os.path.join(UI_TEST, "ohif.js"), json.dumps(cfg)],
@@ -180,7 +197,7 @@ class OhifCrossOriginTest(NodeTestCase):
             except ProcessLookupError:
                 pass
         self.assertEqual(p.returncode, 0, out[-6000:])
-        return json.loads(out.strip().splitlines()[-1])
+        return json.loads(out.strip().splitlines()[-1]), shots
 
 
 if __name__ == "__main__":
