@@ -94,7 +94,7 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(cfg.shots, name + ".png") });
 }
 
-// OHIF's first-visit tour covers the viewport: skip it when it shows.
+// Should another tour show, skip it.
 async function skipTour(page) {
   const skip = page.getByText("Skip all", { exact: true });
   if (await skip.count()) await skip.first().click().catch(() => {});
@@ -227,6 +227,9 @@ async function main() {
       if (/^https?:/.test(url) && !url.startsWith(VIEWER + "/") && !url.startsWith(cfg.node + "/"))
         summary.external.push(url);
     });
+    // OHIF's first-visit tour (an overlay that takes the clicks) counts as seen
+    await ctx.addInitScript(() =>
+      localStorage.setItem("shownTours", JSON.stringify(["basicViewerTour"])));
     const page = ctx.pages()[0] || (await ctx.newPage());
     page.setDefaultTimeout(T);
     const errors = [];
