@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int copy_check(huren_index *idx, const huren_index_copy *c)
+int huren_index__copy_check(huren_index *idx, const huren_index_copy *c)
 {
     const char *v[] = {c ? c->institution : NULL, c ? c->source_url : NULL,
                        c ? c->patient_id : NULL, c ? c->issuer : NULL};
@@ -28,12 +28,9 @@ int huren_index_instance_put_copy(huren_index *idx, const char *const values[HUR
                                   const char *tmp_path, unsigned flags,
                                   const huren_index_copy *copy, huren_index_put_outcome *outcome)
 {
-    if (!idx)
-        return HUREN_INDEX_EINVAL;
-    int rc = copy_check(idx, copy);
-    if (rc < 0)
-        return rc;
-    return huren_index__instance_put(idx, values, tmp_path, flags, copy, outcome);
+    static const huren_index_copy none = {0};
+    /* the writer checks the copy with the values (copy_check), removing the file when bad */
+    return huren_index__instance_put(idx, values, tmp_path, flags, copy ? copy : &none, outcome);
 }
 
 /* Run sql (one text parameter per non-NULL of a, b) on a reader; the first row's columns go to

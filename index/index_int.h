@@ -199,6 +199,10 @@ struct huren_index {
 int huren_index__reader_get(huren_index *idx, sqlite3 **out);
 void huren_index__reader_put(huren_index *idx, sqlite3 *db);
 
+/* ---- retrieved copies (copies.c) ---- */
+/* A copy's source: an institution, values within HUREN_INDEX__VALUE_MAX. EINVAL otherwise. */
+int huren_index__copy_check(huren_index *idx, const huren_index_copy *c);
+
 /* ---- writer (writer.c) ---- */
 /* An instance put, own (copy NULL) or a retrieved copy (copies.c checks copy first). */
 int huren_index__instance_put(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],

@@ -406,7 +406,8 @@ int huren_index__instance_put(huren_index *idx, const char *const values[HUREN_I
         huren_index__seterr(idx, "temp file must be directly inside %s", idx->tmp_dir);
         return HUREN_INDEX_EINVAL;
     }
-    if ((rc = values_check(idx, values)) < 0)
+    if ((rc = values_check(idx, values)) < 0 ||
+        (copy && (rc = huren_index__copy_check(idx, copy)) < 0))
         goto done;
     p = calloc(1, sizeof(*p));
     if (!p) {

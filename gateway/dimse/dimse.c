@@ -80,17 +80,17 @@ static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
     note_patient(element_value(req->elements, req->nelements, TAG_PATIENT_ID));
     const char *study = element_value(req->elements, req->nelements, TAG_STUDY_UID);
     snprintf(audit_ctx.object, sizeof audit_ctx.object, "%.200s", study ? study : "");
-    ingest_result r = ingest_dicom_instance(n, req->elements, req->nelements,
-                                            req->transfer_syntax_uid, req->tmp_path,
-                                            HUREN_INDEX_PUT_KEEP_TMP, &outcome, err, sizeof err);
+    ingest_result r =
+        ingest_dicom_instance(n, req->elements, req->nelements, req->transfer_syntax_uid,
+                              req->tmp_path, HUREN_INDEX_PUT_KEEP_TMP, &outcome, err, sizeof err);
     if (r == INGEST_INVALID) {
         log_warnx("C-STORE %s from %s refused: %s", req->sop_instance_uid, req->peer->calling_ae,
                   err);
         return HUREN_DICOM_STATUS_DATASET_MISMATCH;
     }
     if (r == INGEST_FAILED) {
-        log_error("C-STORE %s from %s not stored: %s", req->sop_instance_uid,
-                  req->peer->calling_ae, err);
+        log_error("C-STORE %s from %s not stored: %s", req->sop_instance_uid, req->peer->calling_ae,
+                  err);
         return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
     }
     log_debug("C-STORE %s from %s: %s", req->sop_instance_uid, req->peer->calling_ae,
@@ -241,6 +241,13 @@ static int on_retrieve_row(void *payload, const huren_index_row *row)
         c->failed = 1;
         return 1;
     }
+    /* a retrieved copy goes out with our patient ids, the source's kept inside */
+    huren_dicom_coercion co = {row->values[HUREN_INDEX_F_PATIENT_ID],
+                               row->values[HUREN_INDEX_F_ISSUER_OF_PATIENT_ID]};
+    if (row->copy_of && co.patient_id && huren_dicom_retrieve_list_coerce(c->out, &co) < 0) {
+        c->failed = 1;
+        return 1;
+    }
     return 0;
 }
 
@@ -262,8 +269,8 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
         char err[300] = "";
         int got = recognition_retrieve_study(n, study, err, sizeof err);
         if (got < 0)
-            log_warnx("C-MOVE from %s: retrieving study %s failed: %s", q->peer->calling_ae,
-                      study, err);
+            log_warnx("C-MOVE from %s: retrieving study %s failed: %s", q->peer->calling_ae, study,
+                      err);
         if (got != 0)
             rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
     }
@@ -278,8 +285,7 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
     return HUREN_DICOM_STATUS_SUCCESS;
 }
 
-static int on_resolve_ae(const char *ae_title, char *host, size_t hostlen, int *port,
-                         void *payload)
+static int on_resolve_ae(const char *ae_title, char *host, size_t hostlen, int *port, void *payload)
 {
     node *n = payload;
     const config_ae *ae = config_find_ae(n->cfg, ae_title);
@@ -297,8 +303,8 @@ static void on_log(huren_dicom_log_level level, const char *msg, void *payload)
                                     LOG_LEVEL_DEBUG};
     if (level == HUREN_DICOM_LOG_ERROR)
         atomic_fetch_add(&n->metrics.errors, 1);
-    log_emit(map[level <= HUREN_DICOM_LOG_DEBUG ? level : HUREN_DICOM_LOG_DEBUG], LOG_COMPONENT,
-             0, "%s", msg);
+    log_emit(map[level <= HUREN_DICOM_LOG_DEBUG ? level : HUREN_DICOM_LOG_DEBUG], LOG_COMPONENT, 0,
+             "%s", msg);
 }
 
 /* One audit entry per C-STORE, C-FIND, C-MOVE, C-GET: the calling AE is the actor; a
@@ -317,17 +323,17 @@ static void audit_dimse(node *n, const char *op, const huren_dicom_peer *peer, u
         .action = action,
         .patient = audit_ctx.patient,
         .object = audit_ctx.object[0] ? audit_ctx.object : uid,
-        .outcome = !failed                                        ? "success"
+        .outcome = !failed                                          ? "success"
                    : status == HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN ? "refused"
-                                                                   : "failed",
+                                                                    : "failed",
         .status = status,
         .remote = peer->address,
     };
     audit_record(n, &e);
 }
 
-static void on_event(const char *op, const huren_dicom_peer *peer, uint16_t status,
-                     const char *uid, void *payload)
+static void on_event(const char *op, const huren_dicom_peer *peer, uint16_t status, const char *uid,
+                     void *payload)
 {
     node *n = payload;
     static const struct {

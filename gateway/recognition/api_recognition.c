@@ -193,6 +193,33 @@ static const char *jstr(json_t *o, const char *k)
     return v ? v : "";
 }
 
+static void count_excluded(json_t *excluded, const char *why)
+{
+    json_object_set_new(excluded, why,
+                        json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
+}
+
+/* An exam is listed once, at its source: a study this hospital holds as a retrieved copy is
+ * not listed as its own (an entry published before copies were told apart), and a record key
+ * listed already by another institution (a peer's copy) is not listed again. Counts what it
+ * leaves out. */
+static int listed_once(node *n, const result *kept, size_t k, const rec_entry *re, const char *rk,
+                       json_t *excluded)
+{
+    char inst[128];
+    if (!strncmp(rk, "study:", 6) && !strcmp(re->institution, n->cfg->dir_institution) &&
+        huren_index_study_copy_of(n->index, rk + 6, inst, sizeof inst) == 1) {
+        count_excluded(excluded, "a copy held here");
+        return 1;
+    }
+    for (size_t j = 0; j < k; j++)
+        if (!strcmp(jstr(kept[j].entry, "record_key"), rk)) {
+            count_excluded(excluded, "listed at another institution");
+            return 1;
+        }
+    return 0;
+}
+
 /* Keep the entries inside the window and HR scope; count the others by verdict. */
 static size_t entries_filter(node *n, const query *q, json_t *records, result *out,
                              json_t *excluded)
@@ -210,11 +237,14 @@ static size_t entries_filter(node *n, const query *q, json_t *records, result *o
                         .deleted = json_is_true(json_object_get(e, "deleted"))};
         const char *rk = jstr(e, "record_key");
         char until[9];
+
         rec_verdict v = rec_entry_check(&re, q->item->window_days, q->item->hr_scope, q->at,
                                         n->cfg->dir_institution, until);
         int study = !strncmp(rk, "study:", 6), report = !strncmp(rk, "report:", 7);
         if (v == REC_OK && !study && !report)
             v = REC_BAD_DATE; /* a record key this gateway cannot open */
+        if (v == REC_OK && listed_once(n, out, k, &re, rk, excluded))
+            continue;
         if (v != REC_OK || k == MAX_RESULTS || !*jstr(e, "source_url")) {
             const char *why = v == REC_OK ? "not listed" : rec_verdict_text(v);
             json_object_set_new(
@@ -380,7 +410,11 @@ static int prompt_record(http_request *req, const query *q, char id[33], const s
                                 .result_keys = sh->keys,
                                 .institutions = sh->insts,
                                 .sources = sh->sources,
-                                .nresults = sh->n};
+                                .nresults = sh->n,
+                                /* whom it is about: a study retrieved from it is theirs here */
+                                .patient_id = q->local,
+                                .national_id = q->nid,
+                                .national_id_type = q->type == IDENTITY_FOREIGN ? "FPR" : "ID"};
     int rc = huren_index_rec_prompt_put(nd->index, &p);
     if (rc < 0)
         log_warnx("recording a prompt: %s", huren_index_errmsg(nd->index));
