@@ -5,8 +5,8 @@ ADT under another local id; A's doctor gets the recognition prompt (curl) and re
 study. Then: the directory never lists A (or C) for B's study; A's next prompt lists the exam
 once, at B; QIDO-RS and C-FIND at A by A's local id find it; C-MOVE from A into a storescp
 started here delivers instances with A's PatientID and IssuerOfPatientID and B's ids in
-OtherPatientIDsSequence (dcmdump of the received files); WADO-RS from A gives A's PatientID
-too; the bytes B sent are kept at A as received (read back from A's SQLite index and blob
+OtherPatientIDsSequence (dcmdump of the received files), C-GET (getscu) likewise; WADO-RS
+from A gives A's PatientID too; the bytes B sent are kept at A as received (read back from A's SQLite index and blob
 store), while own instances go out byte-identical. C, which has no ADT for the patient, finds
 its copy by the resident id."""
 
@@ -293,6 +293,18 @@ class RegionTest(NodeTestCase):
             self.assertEqual(top_value(text, "0010,0021"), A_ISSUER, text)
             self.assertEqual(other_ids(text), [(B_ID, B_ISSUER, "TEXT")], text)
             self.assertEqual(top_value(text, "0008,0050"), "ACC-B1")
+        # C-GET likewise
+        got = os.path.join(self.tmp, "got")
+        os.mkdir(got)
+        p = run(["getscu", "-S", "-aet", "VIEWER", "-aec", "GW_A", "-od", got,
+                 "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=" + STUDY,
+                 "127.0.0.1", str(self.a.dicom_port)])
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertEqual(len(os.listdir(got)), 2)
+        for name in os.listdir(got):
+            text = dump(os.path.join(got, name))
+            self.assertEqual(top_value(text, "0010,0020"), A_ID, text)
+            self.assertEqual(other_ids(text), [(B_ID, B_ISSUER, "TEXT")], text)
         # A's own study goes out as stored: no second identity added
         shutil.rmtree(out)
         os.mkdir(out)
