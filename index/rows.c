@@ -303,9 +303,10 @@ static void bind_patient(sqlite3_stmt *s, const char *const values[], const hure
 }
 
 /* Find the patient (patient_id, issuer); with must_be >= 0 only update it if it is that row.
- * Without must_be, create it when missing. *ppk receives the patient's pk (or -1). */
+ * Without must_be, create it when missing. *ppk receives the patient's pk (or -1). keep: an
+ * existing row is left as it is (a retrieved copy names our patient, whose data are ours). */
 static int patient_upsert(huren_index__rows *r, const char *const values[], int64_t must_be,
-                          int64_t *ppk, int *created)
+                          int64_t *ppk, int *created, int keep)
 {
     const char *pid = val(values, HUREN_INDEX_F_PATIENT_ID);
     const char *iss = val(values, HUREN_INDEX_F_ISSUER_OF_PATIENT_ID);
@@ -337,6 +338,10 @@ static int patient_upsert(huren_index__rows *r, const char *const values[], int6
     *ppk = -1;
     if (must_be >= 0 && pk != must_be)
         goto done; /* the instance names another patient than its study's: keep the study's */
+    if (pk >= 0 && keep) { /* a copy names our patient; its own demographics do not win */
+        *ppk = pk;
+        goto done;
+    }
     if (pk >= 0) {
         s = stmt(r, S_UPDATE_PATIENT);
         sqlite3_bind_int64(s, 1, pk);
@@ -452,7 +457,7 @@ static int sop_class_adjust(huren_index__rows *r, int64_t stpk, const char *sop_
 
 /* Locate (or create) the parents of an instance: series, study, patient. */
 static int parents_get(huren_index__rows *r, const char *const values[], int64_t pk[3],
-                       int created[3])
+                       int created[3], int copy)
 {
     int64_t ppk_seen = -1;
     int rc;
@@ -479,7 +484,7 @@ static int parents_get(huren_index__rows *r, const char *const values[], int64_t
             return huren_index__sqlerr(r->idx, r->db, rc, "finding study");
     }
     /* an existing study keeps its patient; that patient's attributes follow the newest put */
-    if ((rc = patient_upsert(r, values, pk[2], &ppk_seen, &created[2])) < 0)
+    if ((rc = patient_upsert(r, values, pk[2], &ppk_seen, &created[2], copy)) < 0)
         return rc;
     if (pk[1] < 0) {
         pk[2] = ppk_seen;
@@ -521,7 +526,7 @@ int huren_index__rows_insert(huren_index__rows *r, const char *const values[HURE
 {
     int64_t pk[3]; /* series, study, patient */
     int created[3];
-    int rc = parents_get(r, values, pk, created);
+    int rc = parents_get(r, values, pk, created, copy != NULL);
     if (rc < 0)
         return rc;
     if ((rc = instance_insert(r, values, pk[0], blob_name, gen, offset, size)) < 0)

@@ -767,6 +767,22 @@ static void put_copy_marks_source(void **state)
     assert_int_equal(huren_index_study_copy_of(t.idx, "1.2.9", inst, sizeof inst), 1);
     assert_string_equal(inst, "HB");
 
+    /* a copy of our patient's study does not change our patient's data */
+    tinst mine, theirs;
+    tinst_init(&mine, "A-5", "1.2.10", "1.2.10.1", "1.2.10.1.1", "CT", "1.2.840.10008.5.1.4.1.1.2");
+    mine.v[HUREN_INDEX_F_PATIENT_NAME] = "Wang^Xiaoming";
+    assert_int_equal(put_ok(t.idx, &mine, "own"), HUREN_INDEX_PUT_STORED);
+    tinst_init(&theirs, "A-5", "1.2.11", "1.2.11.1", "1.2.11.1.1", "CT",
+               "1.2.840.10008.5.1.4.1.1.2");
+    theirs.v[HUREN_INDEX_F_PATIENT_NAME] = "WANG^XM";
+    put_copy_ok(t.idx, &theirs, &src, HUREN_INDEX_PUT_STORED);
+    huren_index_match pm = {HUREN_INDEX_F_PATIENT_ID, "A-5"};
+    int frc;
+    char *names =
+        find_list(t.idx, HUREN_INDEX_LEVEL_STUDY, &pm, 1, HUREN_INDEX_F_PATIENT_NAME, &frc);
+    assert_string_equal(names, "Wang^Xiaoming,Wang^Xiaoming");
+    free(names);
+
     /* a copy of an instance held already stays what it was (kept duplicate) */
     put_copy_ok(t.idx, &a, &src, HUREN_INDEX_PUT_DUPLICATE);
     /* an own instance added to the study: the study is no longer a copy; the copies stay */
