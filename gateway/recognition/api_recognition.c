@@ -199,25 +199,29 @@ static void count_excluded(json_t *excluded, const char *why)
                         json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
 }
 
-/* An exam is listed once, at its source: a study this hospital holds as a retrieved copy is
- * not listed as its own (an entry published before copies were told apart), and a record key
- * listed already by another institution (a peer's copy) is not listed again. Counts what it
- * leaves out. */
-static int listed_once(node *n, const result *kept, size_t k, const rec_entry *re, const char *rk,
-                       json_t *excluded)
+/* An exam is listed once, at its source. A study this hospital holds as a retrieved copy is
+ * not listed as its own (an entry published before copies were told apart): returns -2. A
+ * record key already kept from another institution (a peer's copy, published by an older
+ * gateway) is listed once, at whichever announced it first (a copy is made after its source
+ * was announced): returns the kept slot when this entry came first (it takes the slot), -2
+ * when it came later; -1 for a new record. Counts what it leaves out. */
+static long listed_once(node *n, const result *kept, size_t k, const rec_entry *re, const char *rk,
+                        json_t *e, json_t *excluded)
 {
     char inst[128];
     if (!strncmp(rk, "study:", 6) && !strcmp(re->institution, n->cfg->dir_institution) &&
         huren_index_study_copy_of(n->index, rk + 6, inst, sizeof inst) == 1) {
         count_excluded(excluded, "a copy held here");
-        return 1;
+        return -2;
     }
     for (size_t j = 0; j < k; j++)
         if (!strcmp(jstr(kept[j].entry, "record_key"), rk)) {
             count_excluded(excluded, "listed at another institution");
-            return 1;
+            /* received_at: YYYYMMDDHHMMSS, compares as text */
+            return strcmp(jstr(e, "received_at"), jstr(kept[j].entry, "received_at")) < 0 ? (long)j
+                                                                                          : -2;
         }
-    return 0;
+    return -1;
 }
 
 /* Keep the entries inside the window and HR scope; count the others by verdict. */
@@ -243,16 +247,17 @@ static size_t entries_filter(node *n, const query *q, json_t *records, result *o
         int study = !strncmp(rk, "study:", 6), report = !strncmp(rk, "report:", 7);
         if (v == REC_OK && !study && !report)
             v = REC_BAD_DATE; /* a record key this gateway cannot open */
-        if (v == REC_OK && listed_once(n, out, k, &re, rk, excluded))
+        long slot = v == REC_OK ? listed_once(n, out, k, &re, rk, e, excluded) : -1;
+        if (slot == -2)
             continue;
-        if (v != REC_OK || k == MAX_RESULTS || !*jstr(e, "source_url")) {
+        if (v != REC_OK || (slot < 0 && k == MAX_RESULTS) || !*jstr(e, "source_url")) {
             const char *why = v == REC_OK ? "not listed" : rec_verdict_text(v);
             json_object_set_new(
                 excluded, why,
                 json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
             continue;
         }
-        result *r = &out[k++];
+        result *r = slot >= 0 ? &out[slot] : &out[k++];
         r->entry = e;
         r->study = study;
         r->record_id = rk + (study ? 6 : 7);

@@ -363,6 +363,23 @@ class RegionTest(NodeTestCase):
         self.assertEqual(sorted(i for i, k in self.directory_entries() if k == "study:" + STUDY),
                          [B])
 
+        # entries an older gateway published for its copies (A's own, C's): the prompt still
+        # lists the exam once, at B, the first to announce it
+        for inst, node in ((A, self.a), (C, self.c)):
+            status, body = curl_json(self.dir.url("/api/v1/directory/entries"),
+                                     os.path.join(self.pki, inst), "peer", "POST", json.dumps(
+                {"entries": [{"pseudonym": pseudonym(self.key, NID), "record_key": "study:" + STUDY,
+                              "version": 1, "kind": "imaging", "item_code": "CT-CHEST-PLAIN",
+                              "item_name": "胸部CT平扫", "modality": "CT", "body_part": "CHEST",
+                              "date": "20240105", "hr": True, "hr_scope": "province",
+                              "qualified_from": "20230101", "qualified_to": "20271231",
+                              "source_url": node.url("").rstrip("/")}]}))
+            self.assertEqual((status, body["stored"]), (200, 1), body)
+        stale = self.prompt(self.a, A, A_ID)
+        self.assertEqual([r["institution"] for r in self.study_results(stale)], [B], stale)
+        self.assertEqual(stale["excluded"].get("a copy held here"), 1, stale)
+        self.assertEqual(stale["excluded"].get("listed at another institution"), 1, stale)
+
 
 if __name__ == "__main__":
     import unittest
