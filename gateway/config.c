@@ -20,8 +20,8 @@ typedef struct cfg_key {
     const char *key;
     cfg_type type;
     const char *def;
-    long min, max;         /* CFG_INT bounds; CFG_STR maximum length in max */
-    const char *choices;   /* CFG_ENUM: '|'-separated */
+    long min, max;       /* CFG_INT bounds; CFG_STR maximum length in max */
+    const char *choices; /* CFG_ENUM: '|'-separated */
     size_t offset;
 } cfg_key;
 
@@ -33,6 +33,7 @@ static const cfg_key cfg_table[] = {
     {"node", "log_level", CFG_ENUM, "info", 0, 0, "error|warn|info|debug", OFF(log_level)},
     {"node", "bind_address", CFG_ADDR, "127.0.0.1", 0, 0, NULL, OFF(bind_address)},
     {"node", "utc_offset", CFG_STR, "+08:00", 1, 6, NULL, OFF(utc_offset)},
+    {"node", "patient_id_issuer", CFG_STR, "", 0, 64, NULL, OFF(patient_id_issuer)},
     {"dicom", "aet", CFG_AET, "HUREN", 0, 0, NULL, OFF(aet)},
     {"dicom", "port", CFG_INT, "11112", 0, 65535, NULL, OFF(dicom_port)},
     {"dicom", "max_associations", CFG_INT, "16", 1, 1000, NULL, OFF(max_associations)},
@@ -62,8 +63,7 @@ static const cfg_key cfg_table[] = {
     {"archive", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(fsync)},
     {"archive", "group_commit_max", CFG_INT, "64", 1, 10000, NULL, OFF(group_commit_max)},
     {"archive", "busy_timeout_ms", CFG_INT, "10000", 0, 600000, NULL, OFF(busy_timeout_ms)},
-    {"archive", "pack_max_instance", CFG_INT, "1048576", 0, 67108864, NULL,
-     OFF(pack_max_instance)},
+    {"archive", "pack_max_instance", CFG_INT, "1048576", 0, 67108864, NULL, OFF(pack_max_instance)},
     {"dicomweb", "max_stow_bytes", CFG_INT, "4294967296", 1024, 1099511627776L, NULL,
      OFF(dicomweb_max_stow_bytes)},
     {"dicomweb", "max_stow_parts", CFG_INT, "10000", 1, 1000000, NULL,

@@ -52,7 +52,9 @@ static const char *const osql[O_COUNT] = {
                 " WHERE study_pk=st.pk AND body_part<>'' ORDER BY 1)),"
                 " p.patient_id, p.issuer_of_patient_id, p.other_patient_ids,"
                 " coalesce(s.national_id, r.national_id),"
-                " coalesce(s.national_id_type, r.national_id_type)"
+                " coalesce(s.national_id_type, r.national_id_type),"
+                " CASE WHEN st.copy_instances > 0 AND st.copy_instances = st.study_num_instances"
+                " THEN st.copy_source END"
                 " FROM studies st JOIN patients p ON p.pk=st.patient_pk"
                 " LEFT JOIN rec_patients r ON r.patient_id=p.patient_id AND p.patient_id<>''"
                 " LEFT JOIN rec_patients s ON s.pk=r.merged_into WHERE st.study_uid=?1",
@@ -274,7 +276,8 @@ int huren_index__outbox_study(huren_index *idx, const char *study_uid)
                                        .body_parts = ct(s, 7),
                                        .patient_id = ct(s, 8),
                                        .issuer_of_patient_id = ct(s, 9),
-                                       .other_patient_ids = ct(s, 10)};
+                                       .other_patient_ids = ct(s, 10),
+                                       .copy_of = ct(s, 13)};
     char key[HUREN_INDEX__VALUE_MAX + 8];
     snprintf(key, sizeof(key), "study:%s", study_uid);
     huren_index_publish_event ev = {.kind = HUREN_INDEX_PUBLISH_STUDY,

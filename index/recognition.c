@@ -26,7 +26,6 @@ static void bind_opt(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
-
 static int wprep(huren_index *idx, const char *sql, sqlite3_stmt **out)
 {
     int rc = sqlite3_prepare_v2(idx->wdb, sql, -1, out, NULL);
@@ -53,7 +52,8 @@ static int prompt_check(huren_index *idx, const huren_index_rec_prompt *p)
 {
     if (!text_ok(p->prompt_id, 1) || !text_ok(p->pseudonym, 1) || !text_ok(p->item_code, 1) ||
         !day_ok(p->day) || !text_ok(p->doctor, 0) || !text_ok(p->department, 0) ||
-        !text_ok(p->actor, 0)) {
+        !text_ok(p->actor, 0) || !text_ok(p->patient_id, 0) || !text_ok(p->national_id, 0) ||
+        !text_ok(p->national_id_type, 0)) {
         huren_index__seterr(idx,
                             "prompt: id, day (YYYYMMDD), pseudonym and item are required "
                             "(text up to %d bytes)",
@@ -105,6 +105,17 @@ static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p)
         bind_opt(s, 4, p->sources ? p->sources[i] : NULL);
         rc = step_done(idx, s, "storing prompt results");
     }
+    sqlite3_finalize(s);
+    if (rc < 0 || ((!p->patient_id || !*p->patient_id) && (!p->national_id || !*p->national_id)))
+        return rc;
+    /* whom it was about (schema 9): a study retrieved from this prompt is indexed under them */
+    if ((rc = wprep(idx, "INSERT INTO rec_prompt_patients VALUES (?1, ?2, ?3, ?4)", &s)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, pk);
+    bind_opt(s, 2, p->patient_id);
+    bind_opt(s, 3, p->national_id);
+    bind_opt(s, 4, p->national_id_type);
+    rc = step_done(idx, s, "storing the prompt's patient");
     sqlite3_finalize(s);
     return rc;
 }

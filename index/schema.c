@@ -260,6 +260,25 @@ static const char *const steps[] = {
     " decision TEXT NOT NULL CHECK (decision IN ('accepted','rejected')), reason TEXT,"
     " reason_text TEXT, doctor TEXT, department TEXT, order_id TEXT, visit_id TEXT,"
     " created_at INTEGER NOT NULL, UNIQUE (prompt_pk, result_key));",
+
+    /* 9: retrieved copies (copies.c). An instance stored by retrieval from a peer is a copy:
+     * instance_copies says from which institution (and gateway), under which patient ids
+     * there, and when. The copy itself is indexed under this hospital's patient; the source's
+     * PatientID and IssuerOfPatientID stay here and in the file as received. A study counts
+     * its copy instances (a study whose instances are all copies is a copy: never published,
+     * never this hospital's result) and the institution of its first. rec_prompt_patients:
+     * the patient a prompt was asked for (the local id and/or resident id), so that a study
+     * retrieved from it is indexed under that patient. */
+    "CREATE TABLE instance_copies ("
+    " instance_pk INTEGER PRIMARY KEY REFERENCES instances(pk) ON DELETE CASCADE,"
+    " source_institution TEXT NOT NULL, source_url TEXT,"
+    " source_patient_id TEXT NOT NULL DEFAULT '', source_issuer TEXT NOT NULL DEFAULT '',"
+    " retrieved_at INTEGER NOT NULL);"
+    "ALTER TABLE studies ADD COLUMN copy_instances INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN copy_source TEXT;"
+    "CREATE TABLE rec_prompt_patients ("
+    " prompt_pk INTEGER PRIMARY KEY REFERENCES rec_prompts(pk),"
+    " patient_id TEXT, national_id TEXT, national_id_type TEXT);",
 };
 
 int huren_index__schema_latest(void)

@@ -179,6 +179,10 @@ int publisher_describe(const huren_index_publish_event *ev, char pseudonym[65], 
     pseudonym[0] = 0;
     *entry = NULL;
     if (ev->kind == HUREN_INDEX_PUBLISH_STUDY) {
+        /* a study retrieved from another hospital is that hospital's result, which the
+         * directory lists already: never published as ours (one held before is withdrawn) */
+        if (ev->study->copy_of)
+            return 0;
         if (study_national_id(ev, nid, &type) < 0)
             return 0; /* not publishable: counted by the index */
         o = study_entry(p, ev->study);

@@ -194,6 +194,37 @@ static const char *jstr(json_t *o, const char *k)
     return v ? v : "";
 }
 
+static void count_excluded(json_t *excluded, const char *why)
+{
+    json_object_set_new(excluded, why,
+                        json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
+}
+
+/* An exam is listed once, at its source. A study this hospital holds as a retrieved copy is
+ * not listed as its own (an entry published before copies were told apart): returns -2. A
+ * record key already kept from another institution (a peer's copy, published by an older
+ * gateway) is listed once, at whichever announced it first (a copy is made after its source
+ * was announced): returns the kept slot when this entry came first (it takes the slot), -2
+ * when it came later; -1 for a new record. Counts what it leaves out. */
+static long listed_once(node *n, const result *kept, size_t k, const rec_entry *re, const char *rk,
+                        json_t *e, json_t *excluded)
+{
+    char inst[128];
+    if (!strncmp(rk, "study:", 6) && !strcmp(re->institution, n->cfg->dir_institution) &&
+        huren_index_study_copy_of(n->index, rk + 6, inst, sizeof inst) == 1) {
+        count_excluded(excluded, "a copy held here");
+        return -2;
+    }
+    for (size_t j = 0; j < k; j++)
+        if (!strcmp(jstr(kept[j].entry, "record_key"), rk)) {
+            count_excluded(excluded, "listed at another institution");
+            /* received_at: YYYYMMDDHHMMSS, compares as text */
+            return strcmp(jstr(e, "received_at"), jstr(kept[j].entry, "received_at")) < 0 ? (long)j
+                                                                                          : -2;
+        }
+    return -1;
+}
+
 /* Keep the entries inside the window and HR scope; count the others by verdict. */
 static size_t entries_filter(node *n, const query *q, json_t *records, result *out,
                              json_t *excluded)
@@ -211,19 +242,23 @@ static size_t entries_filter(node *n, const query *q, json_t *records, result *o
                         .deleted = json_is_true(json_object_get(e, "deleted"))};
         const char *rk = jstr(e, "record_key");
         char until[9];
+
         rec_verdict v = rec_entry_check(&re, q->item->window_days, q->item->hr_scope, q->at,
                                         n->cfg->dir_institution, until);
         int study = !strncmp(rk, "study:", 6), report = !strncmp(rk, "report:", 7);
         if (v == REC_OK && !study && !report)
             v = REC_BAD_DATE; /* a record key this gateway cannot open */
-        if (v != REC_OK || k == MAX_RESULTS || !*jstr(e, "source_url")) {
+        long slot = v == REC_OK ? listed_once(n, out, k, &re, rk, e, excluded) : -1;
+        if (slot == -2)
+            continue;
+        if (v != REC_OK || (slot < 0 && k == MAX_RESULTS) || !*jstr(e, "source_url")) {
             const char *why = v == REC_OK ? "not listed" : rec_verdict_text(v);
             json_object_set_new(
                 excluded, why,
                 json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
             continue;
         }
-        result *r = &out[k++];
+        result *r = slot >= 0 ? &out[slot] : &out[k++];
         r->entry = e;
         r->study = study;
         r->record_id = rk + (study ? 6 : 7);
@@ -374,7 +409,11 @@ static int prompt_record(http_request *req, const query *q, char id[33], const s
                                 .result_keys = sh->keys,
                                 .institutions = sh->insts,
                                 .sources = sh->sources,
-                                .nresults = sh->n};
+                                .nresults = sh->n,
+                                /* whom it is about: a study retrieved from it is theirs here */
+                                .patient_id = q->local,
+                                .national_id = q->nid,
+                                .national_id_type = q->type == IDENTITY_FOREIGN ? "FPR" : "ID"};
     int rc = huren_index_rec_prompt_put(nd->index, &p);
     if (rc < 0)
         log_warnx("recording a prompt: %s", huren_index_errmsg(nd->index));

@@ -7,6 +7,7 @@
 
 #include "catalogue.h"
 #include "config.h"
+#include "ingest_dicom.h"
 #include "node.h"
 
 #include <pthread.h>
@@ -41,6 +42,18 @@ typedef struct recognition {
     pthread_mutex_t jobs_mu;          /* guards the jobs table (not the counters) */
     rec_job jobs[REC_JOBS_MAX];
 } recognition;
+
+/* Whom a retrieved study belongs to here (copy.c): the ids it is indexed under and its
+ * source, for ingest_dicom_copy (in points into the buffers). */
+typedef struct rec_copy {
+    ingest_copy in;
+    char patient_id[128], issuer[128], other_ids[64], institution[128], source[1024];
+} rec_copy;
+/* Prepare *c for result `key` of prompt `prompt_id` ("<institution>/study:<uid>"), or with
+ * prompt_id NULL for record `key` ("study:<uid>") as the newest prompt listed it. Returns 0,
+ * or -1 with err (the archive failed). */
+int rec_copy_prepare(node *n, const char *prompt_id, const char *key, rec_copy *c, char *err,
+                     size_t errlen);
 
 /* One study's retrieval over WADO-RS into the archive (retrieval.c); job, when not NULL, gets
  * the progress. Returns the source's HTTP status (0: no answer); counters and err in *out. */

@@ -144,7 +144,52 @@ static void national_of_local(void **state)
     tfix_close(&t);
 }
 
+/* The origin of a listed study: its source and institution, and whom the prompt was about. */
+static void origin_of_result(void **state)
+{
+    (void)state;
+    tfix t;
+    huren_index_rec_origin o;
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    const char *k[] = {"HB/study:5"}, *i[] = {"HB"}, *s[] = {"https://gw-b"};
+    huren_index_rec_prompt p = {.prompt_id = "q1",
+                                .day = "20261202",
+                                .pseudonym = "ps",
+                                .item_code = "CT",
+                                .result_keys = k,
+                                .institutions = i,
+                                .sources = s,
+                                .nresults = 1,
+                                .patient_id = "A-123",
+                                .national_id = "11010519491231002X",
+                                .national_id_type = "ID"};
+    assert_int_equal(huren_index_rec_prompt_put(t.idx, &p), 0);
+    assert_int_equal(huren_index_rec_origin_get(t.idx, "q1", "HB/study:5", &o), 1);
+    assert_string_equal(o.source, "https://gw-b");
+    assert_string_equal(o.institution, "HB");
+    assert_string_equal(o.patient_id, "A-123");
+    assert_string_equal(o.national_id, "11010519491231002X");
+    assert_string_equal(o.national_id_type, "ID");
+    assert_int_equal(huren_index_rec_origin_get(t.idx, NULL, "study:5", &o), 1);
+    assert_string_equal(o.patient_id, "A-123");
+    assert_int_equal(huren_index_rec_origin_get(t.idx, "q1", "HB/study:6", &o), 0);
+    /* a prompt for a patient known only by resident id; without a patient at all */
+    p.prompt_id = "q2";
+    p.patient_id = NULL;
+    assert_int_equal(huren_index_rec_prompt_put(t.idx, &p), 0);
+    assert_int_equal(huren_index_rec_origin_get(t.idx, "q2", "HB/study:5", &o), 1);
+    assert_string_equal(o.patient_id, "");
+    assert_string_equal(o.national_id, "11010519491231002X");
+    p.prompt_id = "q3";
+    p.national_id = NULL;
+    assert_int_equal(huren_index_rec_prompt_put(t.idx, &p), 0);
+    assert_int_equal(huren_index_rec_origin_get(t.idx, "q3", "HB/study:5", &o), 1);
+    assert_string_equal(o.national_id, "");
+    tfix_close(&t);
+}
+
 const struct CMUnitTest recognition_tests[] = {
+    cmocka_unit_test(origin_of_result),
     cmocka_unit_test(decisions_and_stats),
     cmocka_unit_test(national_of_local),
 };

@@ -95,13 +95,13 @@ static void migrate_steps_memory(void **state)
                                     "'diagnoses','charges','messages')"),
                      10);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM patients"), 1);
-    assert_int_equal(
-        sqlite3_exec(db, "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')", NULL,
-                     NULL, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     assert_int_not_equal(
-        sqlite3_exec(db, "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')", NULL,
-                     NULL, NULL),
+        sqlite3_exec(db, "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')", NULL, NULL,
+                     NULL),
         SQLITE_OK);
 
     /* step 5: pack offsets; rows from before get offset 0 (a file of their own) */
@@ -118,9 +118,11 @@ static void migrate_steps_memory(void **state)
                                     " name IN ('consents','consent_visits','claims')"),
                      3);
     assert_int_not_equal(
-        sqlite3_exec(db, "INSERT INTO consents(patient_id, purpose, grantee, valid_from,"
-                         " expires_at, form_ref, created_by, created_at)"
-                         " VALUES ('P', 'marketing', 'I', 0, 1, 'F', 'x', 0)", NULL, NULL, NULL),
+        sqlite3_exec(db,
+                     "INSERT INTO consents(patient_id, purpose, grantee, valid_from,"
+                     " expires_at, form_ref, created_by, created_at)"
+                     " VALUES ('P', 'marketing', 'I', 0, 1, 'F', 'x', 0)",
+                     NULL, NULL, NULL),
         SQLITE_OK);
 
     /* step 7: the regional directory and the outbox (test_directory.c checks them) */
@@ -137,9 +139,32 @@ static void migrate_steps_memory(void **state)
                                     " name IN ('rec_prompts','rec_shown','rec_decisions')"),
                      3);
     assert_int_not_equal(
-        sqlite3_exec(db, "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
-                         " created_at) VALUES ('d', 1, 'k', 'maybe', 0)", NULL, NULL, NULL),
+        sqlite3_exec(db,
+                     "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
+                     " created_at) VALUES ('d', 1, 'k', 'maybe', 0)",
+                     NULL, NULL, NULL),
         SQLITE_OK);
+
+    /* step 9: retrieved copies; studies from before count no copies (they are own) */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO patients(patient_id) VALUES ('P9');"
+                                  "INSERT INTO studies(patient_pk, study_uid) VALUES (1, '9.9')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(huren_index__schema_migrate(db, 9, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 9);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND"
+                                    " name IN ('instance_copies','rec_prompt_patients')"),
+                     2);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM studies WHERE study_uid='9.9' AND"
+                                    " copy_instances=0 AND copy_source IS NULL"),
+                     1);
+    /* a copy names its source institution */
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO instance_copies(instance_pk, retrieved_at)"
+                                      " VALUES (1, 0)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
 
     /* the rest, then again: nothing to do */
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
