@@ -260,6 +260,22 @@ static const char *const steps[] = {
     " decision TEXT NOT NULL CHECK (decision IN ('accepted','rejected')), reason TEXT,"
     " reason_text TEXT, doctor TEXT, department TEXT, order_id TEXT, visit_id TEXT,"
     " created_at INTEGER NOT NULL, UNIQUE (prompt_pk, result_key));",
+
+    /* 10 (the 9th here until the step 9 of branch identity-a is merged before it): one exam,
+     * one result; prompts that count right. dir_entries: whether an entry (an exam: a study and
+     * the report linked to it) has images and a report (NULL in rows from before: the record
+     * key says), and the key of the report folded into a study's entry. rec_prompts: the
+     * prompt's identity (patient, item, order or visit, day; NULL in rows from before, which
+     * stay one prompt each), its order and visit, and counted = 0 for a timeline listing
+     * (a consent-checked listing that retrievals may refer to, not a prompt). */
+    "ALTER TABLE dir_entries ADD COLUMN images INTEGER;"
+    "ALTER TABLE dir_entries ADD COLUMN report INTEGER;"
+    "ALTER TABLE dir_entries ADD COLUMN report_key TEXT;"
+    "ALTER TABLE rec_prompts ADD COLUMN prompt_key TEXT;"
+    "ALTER TABLE rec_prompts ADD COLUMN order_id TEXT;"
+    "ALTER TABLE rec_prompts ADD COLUMN visit_id TEXT;"
+    "ALTER TABLE rec_prompts ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;"
+    "CREATE UNIQUE INDEX rec_prompts_key ON rec_prompts(prompt_key);",
 };
 
 int huren_index__schema_latest(void)

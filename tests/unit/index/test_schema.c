@@ -141,6 +141,35 @@ static void migrate_steps_memory(void **state)
                          " created_at) VALUES ('d', 1, 'k', 'maybe', 0)", NULL, NULL, NULL),
         SQLITE_OK);
 
+    /* step 10 (9 until identity-a's step 9 is merged before it): exam parts of directory
+     * entries, the prompt's identity; rows from before keep working (NULL parts, no key) */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO dir_entries(pseudonym, institution, record_key,"
+                                  " version, kind, received_at) VALUES ('p', 'H', 'study:1', 1,"
+                                  " 'imaging', '20260101000000');"
+                                  "INSERT INTO rec_prompts(prompt_id, created_at, day, pseudonym,"
+                                  " item_code) VALUES ('old1', 0, '20260101', 'p', 'CT'),"
+                                  " ('old2', 0, '20260101', 'p', 'CT')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    int ten = huren_index__schema_latest();
+    assert_int_equal(huren_index__schema_migrate(db, ten, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, ten);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM dir_entries WHERE images IS NULL AND"
+                                    " report IS NULL AND report_key IS NULL"),
+                     1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM rec_prompts WHERE counted = 1 AND"
+                                    " prompt_key IS NULL"),
+                     2);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE rec_prompts SET prompt_key = 'k' WHERE prompt_id = 'old1'", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE rec_prompts SET prompt_key = 'k' WHERE prompt_id = 'old2'", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+
     /* the rest, then again: nothing to do */
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
     assert_int_equal(v, huren_index__schema_latest());
