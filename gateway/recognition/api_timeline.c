@@ -129,7 +129,7 @@ static json_t *group_for(json_t *groups, json_t *r)
         if (!strcmp(jstr(g, "key"), key))
             return json_object_get(g, "results");
     }
-    g = json_pack("{s:s, s:s, s:s, s:[]}", "key", key, "item_code", code, "item_name",
+    g = json_pack("{s:s, s:s, s:s, s:s, s:[]}", "key", key, "item_code", code, "item_name",
                   *name ? name : key, "kind", jstr(r, "kind"), "results");
     json_array_append_new(groups, g);
     return json_object_get(g, "results");

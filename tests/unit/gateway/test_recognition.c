@@ -176,12 +176,8 @@ static void rates(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(windows),
-        cmocka_unit_test(scopes),
-        cmocka_unit_test(days),
-        cmocka_unit_test(decisions),
-        cmocka_unit_test(prompt_keys),
-        cmocka_unit_test(rates),
+        cmocka_unit_test(windows),   cmocka_unit_test(scopes),      cmocka_unit_test(days),
+        cmocka_unit_test(decisions), cmocka_unit_test(prompt_keys), cmocka_unit_test(rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -541,6 +541,20 @@ static void outbox_exam(void **state)
     assert_string_equal(b.items[0].record_key, "study:8.8");
     assert_int_equal(b.items[0].version, 2);
     assert_string_equal(b.items[0].entry, "study CT - 110105194912310029 +report:2F");
+    /* the version in flight superseded by a newer one (its report corrected): acknowledging
+     * the old id (the sender's answer arriving late) must not remove the new row, whose id is
+     * never the old one's */
+    int64_t inflight = b.items[0].id;
+    huren_index_outbox_batch_free(&b);
+    r.result_status = "C";
+    m.message_id = "r5";
+    assert_int_equal(huren_index_records_put(t.idx, &m, &out), 0);
+    assert_int_equal(huren_index_outbox_ack(t.idx, &inflight, 1), 0);
+    assert_int_equal(outbox_list(t.idx, &b), 1);
+    assert_string_equal(b.items[0].record_key, "study:8.8");
+    assert_true(b.items[0].id != inflight);
+    assert_int_equal(b.items[0].version, 3);
+    assert_string_equal(b.items[0].entry, "study CT - 110105194912310029 +report:2C");
     huren_index_outbox_batch_free(&b);
     /* merged reports are not counted as unpublishable */
     assert_int_equal(huren_index_outbox_stats_get(t.idx, &st), 0);

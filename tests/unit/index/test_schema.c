@@ -149,7 +149,9 @@ static void migrate_steps_memory(void **state)
                                   " 'imaging', '20260101000000');"
                                   "INSERT INTO rec_prompts(prompt_id, created_at, day, pseudonym,"
                                   " item_code) VALUES ('old1', 0, '20260101', 'p', 'CT'),"
-                                  " ('old2', 0, '20260101', 'p', 'CT')",
+                                  " ('old2', 0, '20260101', 'p', 'CT');"
+                                  "INSERT INTO outbox(pk, record_key, version, pseudonym,"
+                                  " created_at) VALUES (7, 'study:1', 1, 'p', 0)",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     int ten = huren_index__schema_latest();
@@ -161,6 +163,14 @@ static void migrate_steps_memory(void **state)
     assert_int_equal(count_rows(db, "SELECT count(*) FROM rec_prompts WHERE counted = 1 AND"
                                     " prompt_key IS NULL"),
                      2);
+    /* the outbox keeps its rows; a row id is never given again, even the highest one's */
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM outbox WHERE pk = 7"), 1);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM outbox; INSERT INTO outbox(record_key, version,"
+                                  " pseudonym, created_at) VALUES ('study:1', 2, 'p', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT max(pk) FROM outbox"), 8);
     assert_int_equal(
         sqlite3_exec(db, "UPDATE rec_prompts SET prompt_key = 'k' WHERE prompt_id = 'old1'", NULL,
                      NULL, NULL),
