@@ -116,8 +116,9 @@ static json_t *result_json(node *n, json_t *e)
     return o;
 }
 
-/* The group of an item (its catalogue code, else its name, else its kind): found or added at
- * the end, so that groups come in the order of their newest result. */
+/* The group of an item (its catalogue code, else its name, else its kind: uncatalogued results
+ * of that kind, item_name ""): found or added at the end, so that groups come in the order of
+ * their newest result. */
 static json_t *group_for(json_t *groups, json_t *r)
 {
     const char *code = jstr(r, "item_code"), *name = jstr(r, "item_name");
@@ -129,8 +130,8 @@ static json_t *group_for(json_t *groups, json_t *r)
         if (!strcmp(jstr(g, "key"), key))
             return json_object_get(g, "results");
     }
-    g = json_pack("{s:s, s:s, s:s, s:s, s:[]}", "key", key, "item_code", code, "item_name",
-                  *name ? name : key, "kind", jstr(r, "kind"), "results");
+    g = json_pack("{s:s, s:s, s:s, s:s, s:[]}", "key", key, "item_code", code, "item_name", name,
+                  "kind", jstr(r, "kind"), "results");
     json_array_append_new(groups, g);
     return json_object_get(g, "results");
 }

@@ -10,7 +10,7 @@ one result (rate 100 % after one recognition, not 50 %); the prompt reloaded ten
 same prompt with its decision and the statistics do not move; A's region timeline API lists B's
 and C's results marked, newest first, grouped by item; the patient page in Chromium shows them
 so (screenshots in the test's folder), fetches C's study from the timeline and then marks it
-as a retrieved copy."""
+as a retrieved copy. pydicom's CT_small.dcm (data we did not make) stored at B is listed too."""
 
 import json
 import os
@@ -23,11 +23,14 @@ import urllib.parse
 from dicomgen import uid, write_instance
 import harness
 from harness import run, wait_for
-from test_hl7 import NID, NID2, oru
+from test_hl7 import NID, NID2, msh, oru
 import test_ui
 from test_ui import C_INST, request
 
 rt = test_ui.rt
+# Debian's python3-pydicom test data: a CT made elsewhere, without an accession number
+PYDICOM_CT = "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm"
+CT_SMALL_UID = "1.3.6.1.4.1.5962.1.2.1.20040119072730.12322"
 
 
 class RegionCountsTest(test_ui.BrowserCase):
@@ -181,6 +184,17 @@ class RegionCountsTest(test_ui.BrowserCase):
                       [(e["record_key"], e.get("deleted", False)) for e in gone
                        if e["institution"] == C_INST])
 
+        # data we did not make: pydicom's CT_small.dcm (Debian python3-pydicom), stored at B
+        # unchanged; B's HIS gives its PatientID 1CT1 the patient's resident id (ADT^A04)
+        self.send(b, "\r".join([msh("ADT^A04", "adt-ct"), "EVN|A04|20240101",
+                                "PID|1||1CT1^^^H1^PI~%s^^^CHN^ID||王^小明||19491231|M" % NID,
+                                "PV1|1|O|内科||||||||||||||||V1CT1"]) + "\r")
+        run(["storescu", "-aet", "MODALITY", "-aec", b.aet, "127.0.0.1", str(b.dicom_port),
+             PYDICOM_CT], check=True)
+        wait_for(lambda: "study:" + CT_SMALL_UID in [e["record_key"] for e in
+                                                    self.lookup(p)["records"]], 60,
+                 "pydicom's CT at the directory")
+
         # the region timeline: B's and C's results, marked, newest first, grouped by item
         status, tl = self.get(self.a, "/api/v1/patients/A100/timeline?scope=region")
         self.assertEqual(status, 200, tl)
@@ -190,10 +204,22 @@ class RegionCountsTest(test_ui.BrowserCase):
                          [(c_key, "other", "20240107"), (b_key, "other", "20240105")])
         self.assertEqual([r["date"] for r in tl["results"]],
                          sorted((r["date"] for r in tl["results"]), reverse=True))
-        self.assertEqual(len(tl["results"]), 3, tl)
-        self.assertEqual([g["key"] for g in tl["groups"]], ["CT-CHEST-PLAIN", "LAB-CBC"])
-        self.assertEqual([r["result_key"] for r in tl["groups"][0]["results"]], [c_key, b_key])
-        self.assertEqual(tl["counts"], {"local": 0, "other": 3, "copy": 0})
+        self.assertEqual(len(tl["results"]), 4, tl)
+        ct_small = tl["results"][-1]  # 2004-01-19: the oldest
+        self.assertEqual((ct_small["result_key"], ct_small["origin"], ct_small["date"],
+                          ct_small["images"], ct_small["report"]),
+                         ("%s/study:%s" % (rt.B_INST, CT_SMALL_UID), "other", "20040119", True,
+                          False), ct_small)
+        # StudyDescription "e+1", no body part: no catalogue item, grouped under its kind
+        self.assertEqual([(g["key"], g["item_name"]) for g in tl["groups"]],
+                         [("CT-CHEST-PLAIN", "胸部CT平扫"), ("LAB-CBC", "血常规"),
+                          ("imaging", "")])
+        self.assertEqual([r["result_key"] for r in tl["groups"][0]["results"]][:2],
+                         [c_key, b_key])
+        for g in tl["groups"]:  # newest first inside each group
+            self.assertEqual([r["date"] for r in g["results"]],
+                             sorted((r["date"] for r in g["results"]), reverse=True))
+        self.assertEqual(tl["counts"], {"local": 0, "other": 4, "copy": 0})
         self.assertTrue(all(r["open"].get("retrieve") for r in tl["results"]))
         # the timeline is no prompt: the statistics do not move
         self.assertEqual(self.stats(), {"CT-CHEST-PLAIN": (2, 2, 1, 0, 0.5)})
@@ -209,15 +235,14 @@ class RegionCountsTest(test_ui.BrowserCase):
         # the page in Chromium: grouped by item, marked; C's study fetched from the timeline
         self.browser_ready()
         shots = self.browse(self.a, "region-timeline", patient="A100",
-                            groups=["CT-CHEST-PLAIN", "LAB-CBC"],
-                            results={"CT-CHEST-PLAIN": [c_key, b_key],
-                                     "LAB-CBC": [r["result_key"] for r in tl["results"]
-                                                 if r["kind"] == "lab"]},
-                            fetch_key=c_key, fetch_institution=C_INST)
+                            groups=[g["key"] for g in tl["groups"]],
+                            results={g["key"]: [r["result_key"] for r in g["results"]]
+                                     for g in tl["groups"]},
+                            fetch_key=c_key, fetch_institution=C_INST, uncatalogued=True)
         for name in ("region-timeline", "region-timeline-copy"):
             self.assertTrue(os.path.getsize(os.path.join(shots, name + ".png")) > 0, name)
         status, tl = self.get(self.a, "/api/v1/patients/A100/timeline?scope=region")
-        self.assertEqual(tl["counts"], {"local": 0, "other": 2, "copy": 1}, tl["counts"])
+        self.assertEqual(tl["counts"], {"local": 0, "other": 3, "copy": 1}, tl["counts"])
         print("screenshots:", shots)
 
 

@@ -55,7 +55,7 @@ HUREN.dict = {
     "region.title": "各医院的结果（按项目）", "region.none": "其他医院没有该患者的结果",
     "region.unavailable": "暂不能查询其他医院的结果：{0}",
     "origin.local": "本院", "origin.other": "外院", "origin.copy": "已调阅副本",
-    "part.images": "影像", "part.report": "报告"
+    "part.images": "影像", "part.report": "报告", "region.uncatalogued": "未编目的{0}结果"
   },
   en: {
     "brand": "Result recognition", "nav.patient": "Patient", "nav.stats": "Statistics",
@@ -114,7 +114,8 @@ HUREN.dict = {
     "region.none": "No results of this patient at other hospitals",
     "region.unavailable": "Other hospitals' results cannot be asked now: {0}",
     "origin.local": "This hospital", "origin.other": "Other hospital",
-    "origin.copy": "Retrieved copy", "part.images": "Images", "part.report": "Report"
+    "origin.copy": "Retrieved copy", "part.images": "Images", "part.report": "Report",
+    "region.uncatalogued": "Uncatalogued {0} results"
   }
 };
 HUREN.lang = (function () {

@@ -224,7 +224,7 @@
       }
       box.appendChild(h("div", {class: "region", id: "region-groups"}, groups.map(function (g) {
         return h("section", {class: "group", "data-item": g.key},
-          h("h3", null, g.item_name || g.key,
+          h("h3", null, g.item_name || t("region.uncatalogued", t("kind." + g.kind)),
             g.item_code && g.item_code !== g.item_name ?
               h("span", {class: "muted code"}, " " + g.item_code) : null),
           h("ol", {class: "timeline region-results"}, (g.results || []).map(function (res) {

@@ -455,6 +455,9 @@ async function regionTimeline(page) {
     check(g.results.every((r) => r.origin === "other" && r.text.includes("外院")),
       g.item + ": marked as another hospital's");
   }
+  if (cfg.uncatalogued)
+    check((await page.textContent("#region-groups section[data-item='imaging'] h3")) ===
+      "未编目的影像结果", "uncatalogued results grouped under their kind");
   const exam = groups[0].results[0].text;
   check(exam.includes("影像 + 报告") && exam.includes(cfg.fetch_institution),
     "one exam, one result with images and report: " + exam);
