@@ -48,8 +48,10 @@ typedef struct huren_dicom_element {
  * others DCMTK's iconv knows), plus its meta header facts. */
 typedef struct huren_dicom_file huren_dicom_file;
 
-/* Parse path (reads up to but not including the pixel data). On failure returns
- * HUREN_DICOM_ENOTDICOM, HUREN_DICOM_ECORRUPT or HUREN_DICOM_EIO with a reason in err. */
+/* Parse path (reads up to but not including the pixel data). Its nesting is checked first
+ * (huren_dicom_nesting_scan_file with huren_dicom_max_sequence_depth()). On failure returns
+ * HUREN_DICOM_ENOTDICOM, HUREN_DICOM_ECORRUPT, HUREN_DICOM_ETOODEEP or HUREN_DICOM_EIO with a
+ * reason in err. */
 int huren_dicom_file_parse(const char *path, huren_dicom_file **out, char *err, size_t errlen);
 void huren_dicom_file_free(huren_dicom_file *f); /* NULL-safe */
 /* Borrowed array of the file's top-level text elements (meta header excluded), valid until free. */
@@ -69,6 +71,31 @@ int huren_dicom_uid_valid(const char *uid);
 
 /* Find a value in an element array; NULL if absent. */
 const char *huren_dicom_elements_find(const huren_dicom_element *e, size_t n, uint32_t tag);
+
+/* ---- Nesting limit (checked before DCMTK parses anything) --------------------------------- */
+
+#define HUREN_DICOM_ETOODEEP (-8)         /* sequences nested deeper than the limit */
+#define HUREN_DICOM_MAX_SEQUENCE_DEPTH 64 /* default limit; real data rarely exceeds 10 */
+
+/* The process-wide limit on nested sequences that huren_dicom_file_parse() and the SCP (C-STORE
+ * datasets, C-FIND/C-MOVE/C-GET identifiers) apply; 0 restores the default. Set it once at
+ * start-up, before the SCP starts. */
+void huren_dicom_max_sequence_depth_set(unsigned depth);
+unsigned huren_dicom_max_sequence_depth(void);
+/* How many datasets have been refused as nested too deep in this process (for metrics). */
+uint64_t huren_dicom_depth_refused(void);
+
+/* Walk the encoding of a dataset (no Part-10 header) in buf without recursion and without
+ * DCMTK's parser: transfer_syntax gives VR and byte order (NULL = implicit VR little endian;
+ * the deflated one is inflated as it goes). Returns 0 with *depth (may be NULL) set to the
+ * deepest sequence nesting, HUREN_DICOM_ETOODEEP past max_depth, HUREN_DICOM_ECORRUPT when
+ * the lengths do not fit together; the reason is in err. */
+int huren_dicom_nesting_scan(const void *buf, size_t len, const char *transfer_syntax,
+                             unsigned max_depth, unsigned *depth, char *err, size_t errlen);
+/* The same for the file at path: a Part-10 file (its meta header gives the transfer syntax) or
+ * a bare dataset (its first element tells the encoding). HUREN_DICOM_EIO if it cannot be read. */
+int huren_dicom_nesting_scan_file(const char *path, unsigned max_depth, unsigned *depth, char *err,
+                                  size_t errlen);
 
 /* ---- Service class provider ----------------------------------------------------------------- */
 
@@ -190,10 +217,16 @@ typedef struct huren_dicom_scp_options {
     int dimse_timeout_s;         /* idle time within an association before it is aborted */
     int tcp_nodelay;             /* 1 (default): Nagle off on our sockets and sub-associations */
     const char *tmp_dir;         /* where C-STORE datasets are streamed (same fs as the store) */
+    /* Sockets whose A-ASSOCIATE-RQ has started to arrive but is not negotiated yet; beyond it a
+     * new one is closed at once. Connections that have sent nothing are held apart (without a
+     * thread; the oldest is closed when 4 x max_negotiating of them wait). */
+    int max_negotiating;
+    int negotiation_timeout_s;   /* from accept to a complete A-ASSOCIATE-RQ, else closed */
+    unsigned max_identifier;     /* bytes of a C-FIND/C-MOVE/C-GET identifier, else refused */
 } huren_dicom_scp_options;
 
 #define HUREN_DICOM_SCP_OPTIONS_INIT \
-    { "HUREN", "127.0.0.1", 11112, 16, NULL, 131072, 30, 60, 1, NULL }
+    { "HUREN", "127.0.0.1", 11112, 16, NULL, 131072, 30, 60, 1, NULL, 16, 10, 1048576 }
 
 typedef struct huren_dicom_scp huren_dicom_scp;
 
@@ -206,6 +239,21 @@ int huren_dicom_scp_port(const huren_dicom_scp *scp);
 /* Number of associations in progress now and accepted in total. */
 int huren_dicom_scp_active(const huren_dicom_scp *scp);
 uint64_t huren_dicom_scp_total(const huren_dicom_scp *scp);
+/* What the SCP refused or closed, by stage, since it started. */
+typedef struct huren_dicom_scp_stats {
+    uint64_t accepted;             /* associations acknowledged (= huren_dicom_scp_total) */
+    uint64_t refused_busy;         /* A-ASSOCIATE-RJ: max_associations in progress */
+    uint64_t refused_negotiating;  /* closed at once: max_negotiating requests arriving */
+    uint64_t refused_ae;           /* A-ASSOCIATE-RJ: called AE unknown or calling AE not allowed */
+    uint64_t refused_other;        /* A-ASSOCIATE-RJ: no presentation context acceptable */
+    uint64_t negotiation_timeouts; /* closed: no complete A-ASSOCIATE-RQ in negotiation_timeout */
+    uint64_t idle_closed;          /* silent connections closed to make room for new ones */
+    uint64_t not_association;      /* closed: not an A-ASSOCIATE-RQ, too long, or unreadable */
+    uint64_t identifiers_refused;  /* C-FIND/C-MOVE/C-GET identifiers refused unparsed */
+    int negotiating;               /* now: requests arriving or being negotiated */
+    int active;                    /* now: associations being served */
+} huren_dicom_scp_stats;
+void huren_dicom_scp_stats_get(const huren_dicom_scp *scp, huren_dicom_scp_stats *out);
 /* Stop accepting, let in-flight associations finish (at most grace_s seconds, then abort them),
  * join all threads and free. NULL-safe. */
 void huren_dicom_scp_stop(huren_dicom_scp *scp, int grace_s);

@@ -370,16 +370,16 @@ static OFCondition retrieve(retrieve_op &op, const char *dest)
 {
     huren_dicom__assoc *a = op.a;
     huren_dicom_scp *scp = a->scp;
-    DcmDataset *id = nullptr;
-    T_ASC_PresentationContextID data_pres = 0;
-    OFCondition cond = DIMSE_receiveDataSetInMemory(
-        a->assoc, DIMSE_NONBLOCKING, scp->opts.dimse_timeout_s, &data_pres, &id, NULL, NULL);
+    std::unique_ptr<DcmDataset> id;
+    uint16_t status = 0;
+    OFCondition cond =
+        huren_dicom__receive_identifier(a, op.is_move ? "C-MOVE" : "C-GET", id, &status);
     if (cond.bad())
         return cond;
-    std::unique_ptr<DcmDataset> guard(id);
     huren_dicom__query qq;
     huren_dicom_retrieve_list list = {NULL, 0, 0};
-    uint16_t status = huren_dicom__query_build(a, op.sop_class, id, qq);
+    if (status == 0)
+        status = huren_dicom__query_build(a, op.sop_class, id.get(), qq);
     if (status == 0 && !scp->h.retrieve)
         status = HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
     if (status == 0) {

@@ -36,6 +36,7 @@ typedef struct config {
     char *data_dir;
     char *log_level;
     char *bind_address; /* numeric address all listeners bind */
+    char *utc_offset;   /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
     /* [dicom] */
     char *aet;
     long dicom_port;
@@ -47,6 +48,10 @@ typedef struct config {
     char *allowed_calling_aes; /* space- or comma-separated; empty = any */
     char *duplicates;          /* "keep" | "replace" */
     long find_max_results;
+    long max_sequence_depth;   /* nested sequences a dataset may have (checked before parsing) */
+    long max_negotiating;      /* association requests arriving or negotiated at once */
+    long negotiation_timeout;  /* seconds from connect to a complete A-ASSOCIATE-RQ */
+    long max_identifier;       /* bytes of a C-FIND/C-MOVE/C-GET identifier */
     /* [http] */
     long http_port;
     char *tls_cert;

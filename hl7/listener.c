@@ -112,6 +112,7 @@ static void handle_frame(conn *c, const char *data, size_t len, huren_hl7_msg **
     res->code = strcmp(huren_hl7_ack_code_for(rc), "AR") == 0 ? HUREN_HL7_AR : HUREN_HL7_AE;
     snprintf(res->text, sizeof(res->text), "%s", err);
     snprintf(res->error_code, sizeof(res->error_code), "%s", huren_hl7_ack_error_for(rc));
+    snprintf(res->location, sizeof(res->location), "%s", huren_hl7_ack_location_for(rc));
     snprintf(id, sizeof(id), "%s", *partial ? huren_hl7_msg_control_id(*partial) : "");
     huren_hl7__printable(id);
     logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: unparseable message (control id '%s', %zu bytes): %s",
@@ -136,8 +137,9 @@ static int on_frame(const char *data, size_t len, void *arg)
     handle_frame(c, data, len, &msg, &partial, &res);
     res.text[sizeof(res.text) - 1] = '\0';
     res.error_code[sizeof(res.error_code) - 1] = '\0';
-    rc = huren_hl7_ack_build(msg ? msg : partial, code_name(res.code), res.text, res.error_code,
-                             &ack, &ack_len, err, sizeof(err));
+    res.location[sizeof(res.location) - 1] = '\0';
+    rc = huren_hl7_ack_build_at(msg ? msg : partial, code_name(res.code), res.text, res.error_code,
+                                res.location, &ack, &ack_len, err, sizeof(err));
     if (rc == 0)
         rc = huren_hl7_mllp_frame(ack, ack_len, &frame, &frame_len);
     if (rc == 0) {

@@ -328,7 +328,8 @@ typedef struct huren_index_report {
     huren_index_report_kind kind;
     const char *placer_number, *filler_number; /* at least one required */
     const char *accession_number;              /* links an exam report to its DICOM study */
-    const char *item_code;                     /* required (OBR-4.1) */
+    const char *item_code;                     /* OBR-4's code; absent for a text-only OBR-4
+                                                  (stored as "", not recognisable) */
     const char *item_name, *item_system;
     const char *specimen;
     const char *requested_time, *observed_time, *reported_time;

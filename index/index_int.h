@@ -45,6 +45,9 @@ void huren_index__seterr(const huren_index *idx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Map an SQLite result code to one of ours and set the message with the connection's text. */
 int huren_index__sqlerr(const huren_index *idx, sqlite3 *db, int rc, const char *what);
+/* Binds a report's item code as a key column: "" when absent (a text-only OBR-4), since the
+ * report key (source, order_key, item_code) is NOT NULL. */
+void huren_index__bind_item(sqlite3_stmt *s, int i, const char *item_code);
 
 /* ---- growable string (strbuf.c) ---- */
 typedef struct huren_index__strbuf {

@@ -513,7 +513,7 @@ int huren_index__outbox_records(huren_index *idx, const huren_index_records *rec
         sqlite3_stmt *s = stmt(idx, O_REPORT_KEY);
         bt(s, 1, recs->source);
         bt(s, 2, r->filler_number && *r->filler_number ? r->filler_number : r->placer_number);
-        bt(s, 3, r->item_code);
+        huren_index__bind_item(s, 3, r->item_code);
         int src = sqlite3_step(s);
         if (src == SQLITE_ROW)
             pk = sqlite3_column_int64(s, 0);

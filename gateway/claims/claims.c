@@ -8,6 +8,7 @@
 #include "api.h"
 #include "claim_bundle.h"
 #include "consent.h"
+#include "fhir.h"
 #include "identity.h"
 #include "jws.h"
 #include "log.h"
@@ -30,6 +31,7 @@ struct claims_ctx {
     ratelimit *rl;
     size_t max_body;
     const char *hospital;
+    int offset_min; /* [node] utc_offset */
 };
 
 int claims_open(node *n, char *err, size_t errlen)
@@ -44,6 +46,8 @@ int claims_open(node *n, char *err, size_t errlen)
     }
     cc->max_body = (size_t)c->claims_max_body;
     cc->hospital = c->claims_institution;
+    if (fhir_offset_parse(c->utc_offset, &cc->offset_min) < 0)
+        cc->offset_min = 8 * 60; /* config_validate() refused it already */
     n->claims = cc;
     if (!c->claims_key[0])
         return 0;
@@ -238,8 +242,11 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
     }
     snprintf(res->audit_patient, sizeof res->audit_patient, "%s", v.patient.patient_id);
     claim_id_new(claim_id);
-    claim_bundle_input in = {claim_id, cr->request_id, req->institution, n->claims->hospital,
-                             consent_id, time(NULL), &v, &reports};
+    claim_bundle_input in = {.claim_id = claim_id, .request_id = cr->request_id,
+                             .insurer = req->institution, .hospital = n->claims->hospital,
+                             .consent_id = consent_id, .now = time(NULL),
+                             .offset_min = n->claims->offset_min, .visit = &v,
+                             .reports = &reports};
     if (!(bundle = claim_bundle_build(&in, &blen)) ||
         jws_sign(n->claims->signer, "application/fhir+json", bundle, blen, &jws, &jlen, err,
                  sizeof err) < 0) {

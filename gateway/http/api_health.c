@@ -2,6 +2,7 @@
  * GET /metrics (Prometheus text exposition format 0.0.4). */
 #define LOG_COMPONENT "api"
 #include "api.h"
+#include "dimse.h"
 #include "log.h"
 #include "publisher.h"
 
@@ -126,6 +127,10 @@ int api_metrics(http_request *req, http_response *res)
             n->scp ? huren_dicom_scp_total(n->scp) : 0);
     gauge(&t, "huren_dicom_associations_active", "DICOM associations in progress.",
           n->scp ? huren_dicom_scp_active(n->scp) : 0);
+    char *dimse = n->scp ? dimse_metrics(n) : NULL; /* refusals at every stage */
+    if (dimse)
+        put(&t, "%s", dimse);
+    free(dimse);
     counter(&t, "huren_http_requests_total", "HTTP requests answered.",
             n->http ? http_server_requests(n->http) : 0);
     counter(&t, "huren_errors_total", "Events logged at error level.", atomic_load(&m->errors));

@@ -209,6 +209,18 @@ class HL7Test(NodeTestCase):
         st, v = get(self.n, "/api/v1/patients/PU8/visits/VU8")
         self.assertEqual(v["patient"]["name"], "欧阳&娜娜^一")
 
+    def test_obx_before_obr_kept(self):
+        # as some LIS write it: a result right after PID, then the order it belongs to
+        segs = oru("PRE-1", pid="PPRE").split("\r")
+        obr = [x for x in segs if x.startswith("OBR")][0]
+        segs.remove(obr)
+        segs.insert(segs.index([x for x in segs if x.startswith("OBX")][1]) + 1, obr)
+        code, ack = self.c.code("\r".join(segs))
+        self.assertEqual(code, "AA", ack)
+        self.assertIn("OBX before it", ack["MSA"][3])
+        st, body = get(self.n, "/api/v1/patients/PPRE/reports")
+        self.assertEqual([o["code"]["code"] for o in body["entry"][0]["result"]], ["WBC", "HGB"])
+
     def test_resend_is_stored_once(self):
         for _ in range(3):
             segs = self.send_ok(oru("DUP-1", pid="PDUP"))
@@ -367,21 +379,17 @@ class HL7HostileTest(NodeTestCase):
         cases = {
             "no MSH": frame(good.split("\r", 1)[1]),
             "bad MSH-2": frame(good.replace("MSH|^~\\&|", "MSH|^^^^|", 1)),
-            "unknown escape": frame(good.replace("王^小明", "王\\Q\\^小明")),
-            "OBX before OBR": frame("\r".join(s for s in good.split("\r")
-                                              if not s.startswith("OBR")) + "OBR|1|X|Y|Z\r"),
+            "OBX and no OBR": frame("\r".join(s for s in good.split("\r")
+                                              if not s.startswith("OBR")) + "\r"),
             "OBR before PID": frame("\r".join(
                 [good.split("\r")[0], good.split("\r")[4]] + good.split("\r")[1:4] +
                 good.split("\r")[5:])),
-            "missing OBR-4": frame(good.replace("|CBC^血常规^L|", "||")),
-            "missing PID-3": frame(good.replace("P100", "").replace("PBAD^^^H1^PI~", "")),
-            "bad resident id": frame(good.replace(NID, NID[:-1] + ("0" if NID[-1] != "0"
-                                                                    else "1"))),
-            "NM not a number": frame(good.replace("||6.5|", "||six|")),
+            "missing PID-3": frame(oru("BAD-1", pid="", nid="")),
             "unsupported type": frame(good.replace("ORU^R01", "MFN^M01")),
-            "unsupported version": frame(good.replace("|2.5.1|", "|2.1|")),
+            "unsupported event": frame(good.replace("ORU^R01", "ADT^A13")),
+            "unsupported version": frame(good.replace("|2.5.1|", "|3.0|")),
             "wrong charset label": frame(good.encode("gb18030")),
-            "unsupported charset": frame(good.replace("UNICODE UTF-8", "ISO IR87")),
+            "unsupported charset": frame(good.replace("UNICODE UTF-8", "UNICODE UTF-16")),
         }
         for what, payload in cases.items():
             with self.subTest(what):

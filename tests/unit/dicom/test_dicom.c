@@ -532,6 +532,58 @@ static void test_scp_echo(void **state)
     assert_true(huren_dicom_scp_total(g_scp) >= 1);
 }
 
+static int connect_scp(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)huren_dicom_scp_port(g_scp));
+    sa.sin_addr.s_addr = htonl(0x7f000001);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* A request that stops after 3 bytes, a silent socket and a non-DICOM one hold nobody up: the
+ * listener reads without blocking and counts what it closes. */
+static void test_scp_half_open(void **state)
+{
+    (void)state;
+    char port[16];
+    port_str(port, sizeof(port));
+    huren_dicom_scp_stats st;
+    huren_dicom_scp_stats_get(g_scp, &st);
+    uint64_t refused_ae = st.refused_ae, not_assoc = st.not_association;
+    int half = connect_scp(), silent = connect_scp(), junk = connect_scp();
+    assert_int_equal(send(half, "\x01\x00\x00", 3, 0), 3);
+    assert_int_equal(send(junk, "GET / HTTP/1.0\r\n\r\n", 18, 0), 18);
+    for (int i = 0; i < 200; i++) {
+        huren_dicom_scp_stats_get(g_scp, &st);
+        if (st.negotiating == 1 && st.not_association > not_assoc)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_int_equal(st.negotiating, 1);
+    assert_true(st.not_association > not_assoc);
+    char buf[8];
+    assert_true(recv(junk, buf, sizeof(buf), 0) <= 0); /* closed (or reset) by the SCP */
+    char *argv[] = {"echoscu", "-to",   "5",         "-aet", "TESTSCU",
+                    "-aec",    "HUREN", "127.0.0.1", port,   NULL};
+    assert_int_equal(scu("echoscu-half.out", argv), 0);
+    char *bad[] = {"echoscu", "-aet", "TESTSCU", "-aec", "NOTHUREN", "127.0.0.1", port, NULL};
+    assert_int_not_equal(scu("echoscu-bad2.out", bad), 0);
+    huren_dicom_scp_stats_get(g_scp, &st);
+    assert_true(st.refused_ae > refused_ae);
+    close(half);
+    close(silent);
+    close(junk);
+    for (int i = 0; i < 200 && st.negotiating != 0; i++) {
+        usleep(50 * 1000);
+        huren_dicom_scp_stats_get(g_scp, &st);
+    }
+    assert_int_equal(st.negotiating, 0); /* a client that gives up frees its place */
+}
+
 static void test_scp_busy_port(void **state)
 {
     (void)state;
@@ -861,6 +913,7 @@ int main(void)
     };
     const struct CMUnitTest scp[] = {
         cmocka_unit_test(test_scp_echo),
+        cmocka_unit_test(test_scp_half_open),
         cmocka_unit_test(test_scp_busy_port),
         cmocka_unit_test(test_scp_allowed_calling),
         cmocka_unit_test(test_scp_store),
