@@ -603,6 +603,11 @@ typedef struct huren_index_dir_entry {
     int64_t revision;        /* the record's own version at its source (0: not given) */
     int deleted;             /* 1: the record is gone at its source (a tombstone is kept) */
     const char *received_at; /* reads only: YYYYMMDDHHMMSS (UTC) when this version arrived */
+    /* One exam is one entry: a study and the report linked to it. 1 yes, -1 no; 0 on a put
+     * (and in entries stored before schema 10): as the record key says ("study:" images,
+     * "report:" a report). Reads answer 1 or -1. */
+    int images, report;
+    const char *report_key; /* a study's entry: the report folded into it ("report:<id>") */
 } huren_index_dir_entry;
 
 typedef enum huren_index_dir_outcome {
@@ -679,7 +684,12 @@ typedef struct huren_index_publish_event {
     huren_index_publish_kind kind;
     const char *record_key;
     const huren_index_publish_study *study; /* STUDY */
-    const huren_index_report *report;       /* REPORT: as stored (id, version, ...; no obs) */
+    /* REPORT: as stored (id, version, ...; no obs). STUDY: the exam report linked to the study
+     * (same accession number), folded into the study's entry (one exam, one entry), or NULL.
+     * A report linked to a study is never described on its own: its own entry, if it had
+     * one, is withdrawn and the study's entry describes both. */
+    const huren_index_report *report;
+    const char *report_key; /* STUDY with a linked report: "report:<id>" */
     /* the national id on file for the record's patient (clinical records, following merges:
      * a report's patient, a study's PatientID as a local id), or NULL */
     const char *national_id, *national_id_type;
@@ -743,11 +753,18 @@ int huren_index_outbox_stats_get(huren_index *idx, huren_index_outbox_stats *out
 #define HUREN_INDEX_REC_MAX_SHOWN 1000
 
 typedef struct huren_index_rec_prompt {
-    const char *prompt_id;                   /* required: opaque public id */
-    int64_t created_at;                      /* 0 = now */
-    const char *day;                         /* required: YYYYMMDD of created_at */
-    const char *pseudonym;                   /* required */
-    const char *item_code;                   /* required */
+    const char *prompt_id;  /* required: opaque public id (of a new prompt) */
+    /* The prompt's identity (<= 256 bytes; NULL: none, every put is a new prompt): asking
+     * again with the same key reuses the prompt (its id, its decisions); the results listed
+     * are added to those it showed, each counted once. */
+    const char *prompt_key;
+    const char *order_id, *visit_id; /* optional: the order or visit it was asked for */
+    int listing; /* 1: a timeline listing (retrievals may refer to it; no decisions, and not
+                  * counted in the statistics) */
+    int64_t created_at;     /* 0 = now */
+    const char *day;        /* required: YYYYMMDD of created_at */
+    const char *pseudonym;  /* required */
+    const char *item_code;  /* required */
     const char *doctor, *department, *actor; /* optional */
     const char *const *result_keys;          /* the results shown (nresults <= MAX_SHOWN) */
     const char *const *institutions;         /* the institution of each */
@@ -761,6 +778,10 @@ typedef struct huren_index_rec_prompt {
 /* Store a prompt with its results in one transaction. Returns 0, HUREN_INDEX_EINVAL (a
  * required value missing, too long, too many results), or a database error. */
 int huren_index_rec_prompt_put(huren_index *idx, const huren_index_rec_prompt *p);
+/* The same, reusing the prompt of the same prompt_key when there is one: id_out (65 bytes)
+ * gets the id of the prompt (p->prompt_id when new), *reused 1 when it was there before. */
+int huren_index_rec_prompt_open(huren_index *idx, const huren_index_rec_prompt *p,
+                                char id_out[65], int *reused);
 
 typedef struct huren_index_rec_decision {
     const char *decision_id;          /* required: opaque public id (used when stored) */
@@ -776,7 +797,7 @@ typedef enum huren_index_rec_outcome {
     HUREN_INDEX_REC_STORED = 0, /* recorded */
     HUREN_INDEX_REC_SAME,       /* the same decision was recorded before: nothing written */
     HUREN_INDEX_REC_CONFLICT,   /* another decision is recorded for that result and prompt */
-    HUREN_INDEX_REC_NO_PROMPT,  /* no such prompt */
+    HUREN_INDEX_REC_NO_PROMPT,  /* no such prompt (a timeline listing takes no decisions) */
     HUREN_INDEX_REC_NOT_SHOWN   /* the prompt did not list that result */
 } huren_index_rec_outcome;
 
@@ -784,6 +805,17 @@ typedef enum huren_index_rec_outcome {
  * decision held is copied to id_out (65 bytes). HUREN_INDEX_EINVAL for a bad value. */
 int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decision *d,
                                  huren_index_rec_outcome *outcome, char id_out[65]);
+
+/* The decisions recorded for a prompt (strings belong to the list), oldest first. */
+typedef struct huren_index_rec_decision_list {
+    huren_index_rec_decision *items;
+    size_t n;
+    void *arena_; /* private */
+} huren_index_rec_decision_list;
+/* Returns the number of decisions (0 for an unknown prompt) or a negative code. */
+int huren_index_rec_decisions_get(huren_index *idx, const char *prompt_id,
+                                  huren_index_rec_decision_list *out);
+void huren_index_rec_decision_list_free(huren_index_rec_decision_list *l); /* NULL-safe */
 
 typedef enum huren_index_rec_group {
     HUREN_INDEX_REC_BY_ITEM = 0,
@@ -799,8 +831,8 @@ typedef struct huren_index_rec_reason_count {
 
 typedef struct huren_index_rec_stats_row {
     const char *key;
-    int64_t prompts; /* prompts of the group (by institution: prompts listing one of its) */
-    int64_t shown;   /* results listed */
+    int64_t prompts;  /* prompts of the group (by institution: prompts listing one of its) */
+    int64_t shown;    /* distinct results listed per prompt: the recognisable results */
     int64_t accepted, rejected;
     huren_index_rec_reason_count *reasons; /* rejections by reason code */
     size_t nreasons;

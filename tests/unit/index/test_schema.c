@@ -166,6 +166,44 @@ static void migrate_steps_memory(void **state)
                                       NULL, NULL, NULL),
                          SQLITE_OK);
 
+    /* step 10: exam parts of directory entries, the prompt's identity; rows from before keep working (NULL parts, no key) */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO dir_entries(pseudonym, institution, record_key,"
+                                  " version, kind, received_at) VALUES ('p', 'H', 'study:1', 1,"
+                                  " 'imaging', '20260101000000');"
+                                  "INSERT INTO rec_prompts(prompt_id, created_at, day, pseudonym,"
+                                  " item_code) VALUES ('old1', 0, '20260101', 'p', 'CT'),"
+                                  " ('old2', 0, '20260101', 'p', 'CT');"
+                                  "INSERT INTO outbox(pk, record_key, version, pseudonym,"
+                                  " created_at) VALUES (7, 'study:1', 1, 'p', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    int ten = huren_index__schema_latest();
+    assert_int_equal(huren_index__schema_migrate(db, ten, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, ten);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM dir_entries WHERE images IS NULL AND"
+                                    " report IS NULL AND report_key IS NULL"),
+                     1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM rec_prompts WHERE counted = 1 AND"
+                                    " prompt_key IS NULL"),
+                     2);
+    /* the outbox keeps its rows; a row id is never given again, even the highest one's */
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM outbox WHERE pk = 7"), 1);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM outbox; INSERT INTO outbox(record_key, version,"
+                                  " pseudonym, created_at) VALUES ('study:1', 2, 'p', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT max(pk) FROM outbox"), 8);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE rec_prompts SET prompt_key = 'k' WHERE prompt_id = 'old1'", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE rec_prompts SET prompt_key = 'k' WHERE prompt_id = 'old2'", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+
     /* the rest, then again: nothing to do */
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
     assert_int_equal(v, huren_index__schema_latest());
