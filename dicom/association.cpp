@@ -73,8 +73,7 @@ static void reject(T_ASC_Association *assoc, T_ASC_RejectParametersReason reason
     (void)ASC_rejectAssociation(assoc, &rej);
 }
 
-/* Returns true if the association was acknowledged. */
-static bool admit(huren_dicom__assoc *a)
+bool huren_dicom__assoc_admit(huren_dicom__assoc *a)
 {
     huren_dicom_scp *scp = a->scp;
     char calling[65] = "", called[65] = "";
@@ -91,6 +90,7 @@ static bool admit(huren_dicom__assoc *a)
                           "association from %s (%s) refused: called AE title \"%s\" not recognized",
                           calling, a->address.c_str(), called);
         reject(a->assoc, ASC_REASON_SU_CALLEDAETITLENOTRECOGNIZED);
+        scp->stats.refused_ae++;
         return false;
     }
     if (!scp->allow_any) {
@@ -102,6 +102,7 @@ static bool admit(huren_dicom__assoc *a)
                               "association from %s (%s) refused: calling AE title not allowed",
                               calling, a->address.c_str());
             reject(a->assoc, ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED);
+            scp->stats.refused_ae++;
             return false;
         }
     }
@@ -110,6 +111,7 @@ static bool admit(huren_dicom__assoc *a)
                           "association from %s (%s) refused: no presentation context accepted",
                           calling, a->address.c_str());
         reject(a->assoc, ASC_REASON_SU_NOREASON);
+        scp->stats.refused_other++;
         return false;
     }
     OFCondition cond = ASC_acknowledgeAssociation(a->assoc);
@@ -157,8 +159,6 @@ static OFCondition dispatch(huren_dicom__assoc *a, T_DIMSE_Message &msg,
 void huren_dicom__assoc_serve(huren_dicom__assoc *a)
 {
     huren_dicom_scp *scp = a->scp;
-    if (!admit(a))
-        return;
     int idle = 0;
     for (;;) {
         if (scp->aborting) {

@@ -46,8 +46,25 @@ void huren_dicom__log_bind(const huren_dicom_handlers *h); /* NULL unbinds the t
 void huren_dicom__logf(const huren_dicom_handlers *h, huren_dicom_log_level lvl, const char *fmt,
                        ...) __attribute__((format(printf, 3, 4)));
 
-/* Make every connection of net turn Nagle's algorithm off (the network owns the layer). */
+/* Give ds this hospital's PatientID and IssuerOfPatientID, the ones it had moved into
+ * OtherPatientIDsSequence (once: coercing again adds nothing) (coerce.cpp). */
+OFCondition huren_dicom__coerce(DcmDataset *ds, const huren_dicom_coercion *c);
+
+/* transport.cpp: Nagle's algorithm off on fd; on every connection of net (which owns the
+ * layer). */
+void huren_dicom__set_nodelay(int fd);
 void huren_dicom__nodelay_network(T_ASC_Network *net);
+/* The SCP's transport layer (owned by net): put() gives the bytes already read off fd, which
+ * DCMTK's connection on fd reads first; drop() forgets them if DCMTK did not take them. */
+struct huren_dicom__intake;
+huren_dicom__intake *huren_dicom__intake_network(T_ASC_Network *net, bool nodelay);
+void huren_dicom__intake_put(huren_dicom__intake *in, int fd, std::vector<unsigned char> &&bytes);
+void huren_dicom__intake_drop(huren_dicom__intake *in, int fd);
+
+/* listener.cpp: dcmExternalSocketHandle is process-wide: every use of it (network creation and
+ * the reception of an A-ASSOCIATE-RQ, already in memory, on an accepted socket) holds this
+ * lock, across all SCP instances. */
+std::mutex &huren_dicom__external_socket(void);
 
 struct huren_dicom_scp;
 
@@ -66,6 +83,12 @@ struct huren_dicom__worker {
     int fd = -1; /* -1 once the worker no longer owns a live socket (guarded by scp->mu) */
 };
 
+/* Refusals and closes, by stage (see huren_dicom_scp_stats). */
+struct huren_dicom__stats {
+    std::atomic<uint64_t> refused_busy{0}, refused_negotiating{0}, refused_ae{0}, refused_other{0},
+        negotiation_timeouts{0}, idle_closed{0}, not_association{0}, identifiers_refused{0};
+};
+
 struct huren_dicom_scp {
     std::string aet, bind_address, tmp_dir;
     std::vector<std::string> allowed; /* calling AEs; empty with allow_any */
@@ -80,11 +103,20 @@ struct huren_dicom_scp {
     std::mutex mu;
     std::condition_variable cv;
     std::list<std::unique_ptr<huren_dicom__worker>> workers;
-    std::atomic<int> active{0};
+    std::atomic<int> active{0};      /* associations accepted and being served */
+    std::atomic<int> negotiating{0}; /* requests arriving or being negotiated */
     std::atomic<uint64_t> total{0};
+    huren_dicom__intake *intake = nullptr; /* owned by net */
+    huren_dicom__stats stats;
 };
 
-/* association.cpp: negotiate and serve one received association, then drop it. */
+/* listener.cpp: the listener thread; joining finished workers. */
+void huren_dicom__listener_main(huren_dicom_scp *scp);
+void huren_dicom__reap_workers(huren_dicom_scp *scp);
+
+/* association.cpp: check and negotiate a received association, acknowledging or rejecting it
+ * (true if acknowledged); then serve its DIMSE commands until it ends (the caller drops it). */
+bool huren_dicom__assoc_admit(huren_dicom__assoc *a);
 void huren_dicom__assoc_serve(huren_dicom__assoc *a);
 /* store.cpp: a C-STORE request on an association. */
 OFCondition huren_dicom__store(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *req,
@@ -97,6 +129,12 @@ struct huren_dicom__query {
     huren_dicom__elements keys;
     std::string level_str, move_dest;
 };
+/* Receive the identifier of a C-FIND/C-MOVE/C-GET: its raw bytes (at most max_identifier) are
+ * scanned for nesting before DCMTK parses them into out. A bad condition means the association
+ * failed; otherwise *refusal is 0 (out is set) or the status to refuse the request with (the
+ * reason logged, out unset). op names the request in the log. */
+OFCondition huren_dicom__receive_identifier(huren_dicom__assoc *a, const char *op,
+                                            std::unique_ptr<DcmDataset> &out, uint16_t *refusal);
 /* Fill qq from a received identifier; returns a DIMSE failure status or 0. */
 uint16_t huren_dicom__query_build(huren_dicom__assoc *a, const char *sop_class, DcmDataset *id,
                                   huren_dicom__query &qq);

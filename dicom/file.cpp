@@ -57,6 +57,19 @@ static int parse(const char *path, huren_dicom_file **out, char *err, size_t err
         return HUREN_DICOM_ENOTDICOM;
     }
 
+    /* DCMTK's parser recurses per sequence: a deep one would overflow the thread's stack */
+    char why[256] = "";
+    int rc = huren_dicom_nesting_scan_file(path, huren_dicom_max_sequence_depth(), NULL, why,
+                                           sizeof(why));
+    if (rc == HUREN_DICOM_ETOODEEP || rc == HUREN_DICOM_ECORRUPT) {
+        huren_dicom__seterr(err, errlen, "%s: %s", path, why);
+        return rc == HUREN_DICOM_ECORRUPT && kind == 0 ? HUREN_DICOM_ENOTDICOM : rc;
+    }
+    if (rc == HUREN_DICOM_EIO) {
+        huren_dicom__seterr(err, errlen, "%s", why);
+        return rc;
+    }
+
     DcmFileFormat ff;
     OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange, HUREN_DICOM_MAX_READ_LENGTH,
                                 kind == 1 ? ERM_fileOnly : ERM_dataset);

@@ -13,8 +13,8 @@ extern "C" {
 #endif
 
 #define HUREN_DICOM_OK 0
-#define HUREN_DICOM_ERROR (-1)   /* generic failure, message in err */
-#define HUREN_DICOM_EINVAL (-2)  /* bad argument */
+#define HUREN_DICOM_ERROR (-1)     /* generic failure, message in err */
+#define HUREN_DICOM_EINVAL (-2)    /* bad argument */
 #define HUREN_DICOM_ENOTDICOM (-3) /* not a DICOM file (no DICM preamble, not a dataset) */
 #define HUREN_DICOM_ECORRUPT (-4)  /* DICOM but truncated or malformed */
 #define HUREN_DICOM_EIO (-5)       /* cannot open/read/write a file or socket */
@@ -23,13 +23,13 @@ extern "C" {
 #define HUREN_DICOM_STATUS_SUCCESS 0x0000
 #define HUREN_DICOM_STATUS_PENDING 0xFF00
 #define HUREN_DICOM_STATUS_CANCEL 0xFE00
-#define HUREN_DICOM_STATUS_OUT_OF_RESOURCES 0xA700          /* store: refused, out of resources */
+#define HUREN_DICOM_STATUS_OUT_OF_RESOURCES 0xA700 /* store: refused, out of resources */
 #define HUREN_DICOM_STATUS_MOVE_OUT_OF_RESOURCES_MATCHES 0xA701
-#define HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN 0xA801         /* C-MOVE destination unknown */
-#define HUREN_DICOM_STATUS_DATASET_MISMATCH 0xA900          /* identifier/dataset does not match */
+#define HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN 0xA801 /* C-MOVE destination unknown */
+#define HUREN_DICOM_STATUS_DATASET_MISMATCH 0xA900  /* identifier/dataset does not match */
 #define HUREN_DICOM_STATUS_CANNOT_UNDERSTAND 0xC000
 #define HUREN_DICOM_STATUS_UNABLE_TO_PROCESS 0xC001
-#define HUREN_DICOM_STATUS_SUBOPS_WARNING 0xB000            /* one or more sub-operations failed */
+#define HUREN_DICOM_STATUS_SUBOPS_WARNING 0xB000 /* one or more sub-operations failed */
 
 /* One data element as text: tag (group << 16 | element), VR (two letters), value in UTF-8 with
  * multiple values separated by '\'. Binary VRs (OB, OW, UN, SQ, ...) are not represented. */
@@ -48,8 +48,10 @@ typedef struct huren_dicom_element {
  * others DCMTK's iconv knows), plus its meta header facts. */
 typedef struct huren_dicom_file huren_dicom_file;
 
-/* Parse path (reads up to but not including the pixel data). On failure returns
- * HUREN_DICOM_ENOTDICOM, HUREN_DICOM_ECORRUPT or HUREN_DICOM_EIO with a reason in err. */
+/* Parse path (reads up to but not including the pixel data). Its nesting is checked first
+ * (huren_dicom_nesting_scan_file with huren_dicom_max_sequence_depth()). On failure returns
+ * HUREN_DICOM_ENOTDICOM, HUREN_DICOM_ECORRUPT, HUREN_DICOM_ETOODEEP or HUREN_DICOM_EIO with a
+ * reason in err. */
 int huren_dicom_file_parse(const char *path, huren_dicom_file **out, char *err, size_t errlen);
 void huren_dicom_file_free(huren_dicom_file *f); /* NULL-safe */
 /* Borrowed array of the file's top-level text elements (meta header excluded), valid until free. */
@@ -69,6 +71,31 @@ int huren_dicom_uid_valid(const char *uid);
 
 /* Find a value in an element array; NULL if absent. */
 const char *huren_dicom_elements_find(const huren_dicom_element *e, size_t n, uint32_t tag);
+
+/* ---- Nesting limit (checked before DCMTK parses anything) --------------------------------- */
+
+#define HUREN_DICOM_ETOODEEP (-8)         /* sequences nested deeper than the limit */
+#define HUREN_DICOM_MAX_SEQUENCE_DEPTH 64 /* default limit; real data rarely exceeds 10 */
+
+/* The process-wide limit on nested sequences that huren_dicom_file_parse() and the SCP (C-STORE
+ * datasets, C-FIND/C-MOVE/C-GET identifiers) apply; 0 restores the default. Set it once at
+ * start-up, before the SCP starts. */
+void huren_dicom_max_sequence_depth_set(unsigned depth);
+unsigned huren_dicom_max_sequence_depth(void);
+/* How many datasets have been refused as nested too deep in this process (for metrics). */
+uint64_t huren_dicom_depth_refused(void);
+
+/* Walk the encoding of a dataset (no Part-10 header) in buf without recursion and without
+ * DCMTK's parser: transfer_syntax gives VR and byte order (NULL = implicit VR little endian;
+ * the deflated one is inflated as it goes). Returns 0 with *depth (may be NULL) set to the
+ * deepest sequence nesting, HUREN_DICOM_ETOODEEP past max_depth, HUREN_DICOM_ECORRUPT when
+ * the lengths do not fit together; the reason is in err. */
+int huren_dicom_nesting_scan(const void *buf, size_t len, const char *transfer_syntax,
+                             unsigned max_depth, unsigned *depth, char *err, size_t errlen);
+/* The same for the file at path: a Part-10 file (its meta header gives the transfer syntax) or
+ * a bare dataset (its first element tells the encoding). HUREN_DICOM_EIO if it cannot be read. */
+int huren_dicom_nesting_scan_file(const char *path, unsigned max_depth, unsigned *depth, char *err,
+                                  size_t errlen);
 
 /* ---- Service class provider ----------------------------------------------------------------- */
 
@@ -123,6 +150,22 @@ typedef struct huren_dicom_query {
  * SpecificCharacterSet "ISO_IR 192". Returns nonzero if the SCU cancelled: stop then. */
 typedef int (*huren_dicom_find_emit)(void *emit_ctx, const huren_dicom_element *elems, size_t n);
 
+/* ---- Patient identity of a retrieved copy (coerce.cpp) --------------------------------------
+ * A study retrieved from another hospital is kept as received; when served or sent on, it
+ * carries this hospital's patient identifiers instead, the source's PatientID and
+ * IssuerOfPatientID moved into an item of OtherPatientIDsSequence (0010,1002) with
+ * TypeOfPatientID TEXT (once: coercing an already coerced dataset adds no second item). */
+typedef struct huren_dicom_coercion {
+    const char *patient_id; /* required: the PatientID to give */
+    const char *issuer;     /* the IssuerOfPatientID to give; NULL or "" removes it */
+} huren_dicom_coercion;
+
+/* Write the Part-10 file in_path, coerced, to out_path (same transfer syntax: compressed pixel
+ * data is copied as is). Returns 0, HUREN_DICOM_EINVAL, HUREN_DICOM_ECORRUPT (unreadable
+ * input), HUREN_DICOM_EIO (cannot write) or HUREN_DICOM_ERROR, with the reason in err. */
+int huren_dicom_file_coerce(const char *in_path, const huren_dicom_coercion *c,
+                            const char *out_path, char *err, size_t errlen);
+
 /* One file to send for a C-MOVE/C-GET. */
 typedef struct huren_dicom_retrieve_item {
     char *path;
@@ -131,6 +174,9 @@ typedef struct huren_dicom_retrieve_item {
     char *transfer_syntax_uid;
     uint64_t offset; /* where the Part-10 bytes start in path (a shared pack file) */
     uint64_t length; /* their length; 0 = the whole file */
+    /* a retrieved copy: sent coerced to this PatientID / IssuerOfPatientID (see
+     * huren_dicom_coercion); NULL: sent as stored */
+    char *coerce_patient_id, *coerce_issuer;
 } huren_dicom_retrieve_item;
 
 /* Filled by a retrieve handler; free with huren_dicom_retrieve_list_free(). */
@@ -144,9 +190,12 @@ int huren_dicom_retrieve_list_add(huren_dicom_retrieve_list *l, const char *path
                                   const char *transfer_syntax_uid);
 /* The same for an instance stored inside a larger file: length bytes from offset. */
 int huren_dicom_retrieve_list_add_range(huren_dicom_retrieve_list *l, const char *path,
-                                        uint64_t offset, uint64_t length,
-                                        const char *sop_class_uid, const char *sop_instance_uid,
+                                        uint64_t offset, uint64_t length, const char *sop_class_uid,
+                                        const char *sop_instance_uid,
                                         const char *transfer_syntax_uid);
+/* Send the item added last coerced (a retrieved copy); the strings are copied. Returns 0 or
+ * HUREN_DICOM_ERROR (no item, no PatientID, out of memory). */
+int huren_dicom_retrieve_list_coerce(huren_dicom_retrieve_list *l, const huren_dicom_coercion *c);
 void huren_dicom_retrieve_list_free(huren_dicom_retrieve_list *l); /* frees items, not l */
 
 /* Log levels for huren_dicom_handlers.log (DCMTK's own logger is routed here too). */
@@ -165,8 +214,7 @@ typedef struct huren_dicom_handlers {
     uint16_t (*find)(const huren_dicom_query *q, huren_dicom_find_emit emit, void *emit_ctx,
                      void *payload);
     /* C-MOVE/C-GET: fill out with the files that match; return SUCCESS or a failure status. */
-    uint16_t (*retrieve)(const huren_dicom_query *q, huren_dicom_retrieve_list *out,
-                         void *payload);
+    uint16_t (*retrieve)(const huren_dicom_query *q, huren_dicom_retrieve_list *out, void *payload);
     /* C-MOVE: the host (numeric or name) and port of a destination AE title; return 0 if known,
      * nonzero if not (the C-MOVE then fails with MOVE_DEST_UNKNOWN). */
     int (*resolve_ae)(const char *ae_title, char *host, size_t hostlen, int *port, void *payload);
@@ -174,26 +222,32 @@ typedef struct huren_dicom_handlers {
     void (*log)(huren_dicom_log_level level, const char *msg, void *payload);
     /* After each C-STORE, C-FIND, C-MOVE, C-GET, C-ECHO, with its final status: for metrics and
      * audit. op is "C-STORE", ...; uid is the SOP instance or the query level. May be NULL. */
-    void (*event)(const char *op, const huren_dicom_peer *peer, uint16_t status,
-                  const char *uid, void *payload);
+    void (*event)(const char *op, const huren_dicom_peer *peer, uint16_t status, const char *uid,
+                  void *payload);
     void *payload;
 } huren_dicom_handlers;
 
 typedef struct huren_dicom_scp_options {
-    const char *aet;             /* our AE title; associations calling another are rejected */
-    const char *bind_address;    /* numeric IPv4/IPv6 address to listen on, e.g. "127.0.0.1" */
-    int port;                    /* 0 = pick a free port (see huren_dicom_scp_port) */
-    int max_associations;        /* concurrent associations; beyond it new ones are rejected */
+    const char *aet;          /* our AE title; associations calling another are rejected */
+    const char *bind_address; /* numeric IPv4/IPv6 address to listen on, e.g. "127.0.0.1" */
+    int port;                 /* 0 = pick a free port (see huren_dicom_scp_port) */
+    int max_associations;     /* concurrent associations; beyond it new ones are rejected */
     const char *const *allowed_calling_aes; /* NULL-terminated; NULL = any calling AE */
-    unsigned max_pdu;            /* our maximum receive PDU */
+    unsigned max_pdu;                       /* our maximum receive PDU */
     int acse_timeout_s;
     int dimse_timeout_s;         /* idle time within an association before it is aborted */
     int tcp_nodelay;             /* 1 (default): Nagle off on our sockets and sub-associations */
     const char *tmp_dir;         /* where C-STORE datasets are streamed (same fs as the store) */
+    /* Sockets whose A-ASSOCIATE-RQ has started to arrive but is not negotiated yet; beyond it a
+     * new one is closed at once. Connections that have sent nothing are held apart (without a
+     * thread; the oldest is closed when 4 x max_negotiating of them wait). */
+    int max_negotiating;
+    int negotiation_timeout_s;   /* from accept to a complete A-ASSOCIATE-RQ, else closed */
+    unsigned max_identifier;     /* bytes of a C-FIND/C-MOVE/C-GET identifier, else refused */
 } huren_dicom_scp_options;
 
 #define HUREN_DICOM_SCP_OPTIONS_INIT \
-    { "HUREN", "127.0.0.1", 11112, 16, NULL, 131072, 30, 60, 1, NULL }
+    { "HUREN", "127.0.0.1", 11112, 16, NULL, 131072, 30, 60, 1, NULL, 16, 10, 1048576 }
 
 typedef struct huren_dicom_scp huren_dicom_scp;
 
@@ -206,6 +260,21 @@ int huren_dicom_scp_port(const huren_dicom_scp *scp);
 /* Number of associations in progress now and accepted in total. */
 int huren_dicom_scp_active(const huren_dicom_scp *scp);
 uint64_t huren_dicom_scp_total(const huren_dicom_scp *scp);
+/* What the SCP refused or closed, by stage, since it started. */
+typedef struct huren_dicom_scp_stats {
+    uint64_t accepted;             /* associations acknowledged (= huren_dicom_scp_total) */
+    uint64_t refused_busy;         /* A-ASSOCIATE-RJ: max_associations in progress */
+    uint64_t refused_negotiating;  /* closed at once: max_negotiating requests arriving */
+    uint64_t refused_ae;           /* A-ASSOCIATE-RJ: called AE unknown or calling AE not allowed */
+    uint64_t refused_other;        /* A-ASSOCIATE-RJ: no presentation context acceptable */
+    uint64_t negotiation_timeouts; /* closed: no complete A-ASSOCIATE-RQ in negotiation_timeout */
+    uint64_t idle_closed;          /* silent connections closed to make room for new ones */
+    uint64_t not_association;      /* closed: not an A-ASSOCIATE-RQ, too long, or unreadable */
+    uint64_t identifiers_refused;  /* C-FIND/C-MOVE/C-GET identifiers refused unparsed */
+    int negotiating;               /* now: requests arriving or being negotiated */
+    int active;                    /* now: associations being served */
+} huren_dicom_scp_stats;
+void huren_dicom_scp_stats_get(const huren_dicom_scp *scp, huren_dicom_scp_stats *out);
 /* Stop accepting, let in-flight associations finish (at most grace_s seconds, then abort them),
  * join all threads and free. NULL-safe. */
 void huren_dicom_scp_stop(huren_dicom_scp *scp, int grace_s);
@@ -215,8 +284,8 @@ const char *huren_dicom_status_str(uint16_t status);
 
 /* ---- DICOMweb: whole datasets as JSON, frames, rendered images (added for gateway/dicomweb) - */
 
-#define HUREN_DICOM_ERANGE (-6)   /* frame number beyond the instance's frames */
-#define HUREN_DICOM_ENOTSUP (-7)  /* no pixel data, or a form of it that cannot be handled */
+#define HUREN_DICOM_ERANGE (-6)  /* frame number beyond the instance's frames */
+#define HUREN_DICOM_ENOTSUP (-7) /* no pixel data, or a form of it that cannot be handled */
 
 /* The dataset of the Part-10 file at path as one DICOM JSON object (PS3.18 F.2), values in
  * UTF-8 (converted from the file's Specific Character Set). PixelData, FloatPixelData and
@@ -249,25 +318,26 @@ typedef enum huren_dicom_voi {
 
 typedef struct huren_dicom_render_options {
     huren_dicom_image_format format;
-    unsigned frame;              /* 1-based */
-    int window_set;              /* 0: the file's first VOI window, else min-max */
+    unsigned frame; /* 1-based */
+    int window_set; /* 0: the file's first VOI window, else min-max */
     double window_center, window_width;
     huren_dicom_voi voi_function;
-    int quality;                 /* JPEG quality 1..100 */
-    unsigned viewport_width;     /* 0 0: native size; else scaled to fit, aspect kept */
+    int quality;             /* JPEG quality 1..100 */
+    unsigned viewport_width; /* 0 0: native size; else scaled to fit, aspect kept */
     unsigned viewport_height;
 } huren_dicom_render_options;
 
-#define HUREN_DICOM_RENDER_OPTIONS_INIT \
-    { HUREN_DICOM_IMAGE_JPEG, 1, 0, 0.0, 0.0, HUREN_DICOM_VOI_LINEAR, 90, 0, 0 }
+#define HUREN_DICOM_RENDER_OPTIONS_INIT                                                            \
+    {                                                                                              \
+        HUREN_DICOM_IMAGE_JPEG, 1, 0, 0.0, 0.0, HUREN_DICOM_VOI_LINEAR, 90, 0, 0                   \
+    }
 
 /* Render one frame of the instance at path (DCMTK dcmimage; compressed data decoded with
  * dcmjpeg/RLE) as an 8-bit JPEG or PNG image. *out (free()) holds *len bytes; *width and
  * *height (may be NULL) get the output size. HUREN_DICOM_ERANGE for a bad frame,
  * HUREN_DICOM_ENOTSUP when the instance is not an image DCMTK can render. */
 int huren_dicom_render(const char *path, const huren_dicom_render_options *opts, char **out,
-                       size_t *len, unsigned *width, unsigned *height, char *err,
-                       size_t errlen);
+                       size_t *len, unsigned *width, unsigned *height, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

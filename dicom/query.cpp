@@ -7,10 +7,114 @@
 
 #include "dcmtk/dcmdata/dcdatset.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcistrmb.h"
+#include "dcmtk/dcmdata/dcostrma.h"
 #include "dcmtk/dcmdata/dcsequen.h"
 #include "dcmtk/dcmdata/dcuid.h"
 
 #define TAG_QR_LEVEL HUREN_DICOM_TAG(0x0008, 0x0052)
+
+namespace
+{
+/* Where an identifier's PDVs go: memory, up to a limit (beyond it the rest is read and
+ * dropped, so the request can still be answered). */
+struct BoundedConsumer : DcmConsumer {
+    std::vector<unsigned char> bytes;
+    size_t max = 0;
+    bool overflow = false;
+    OFBool good() const override
+    {
+        return OFTrue;
+    }
+    OFCondition status() const override
+    {
+        return EC_Normal;
+    }
+    OFBool isFlushed() const override
+    {
+        return OFTrue;
+    }
+    offile_off_t avail() const override
+    {
+        return 1 << 30;
+    }
+    offile_off_t write(const void *buf, offile_off_t len) override
+    {
+        if (!overflow && bytes.size() + (size_t)len <= max)
+            bytes.insert(bytes.end(), (const unsigned char *)buf, (const unsigned char *)buf + len);
+        else
+            overflow = true;
+        return len;
+    }
+    void flush() override {}
+};
+
+struct ConsumerHolder {
+    BoundedConsumer c;
+};
+
+struct BoundedStream : private ConsumerHolder, public DcmOutputStream {
+    explicit BoundedStream(size_t max) : ConsumerHolder(), DcmOutputStream(&c)
+    {
+        c.max = max;
+    }
+    BoundedConsumer &consumer()
+    {
+        return c;
+    }
+};
+} // namespace
+
+OFCondition huren_dicom__receive_identifier(huren_dicom__assoc *a, const char *op,
+                                            std::unique_ptr<DcmDataset> &out, uint16_t *refusal)
+{
+    huren_dicom_scp *scp = a->scp;
+    *refusal = 0;
+    BoundedStream stream(scp->opts.max_identifier);
+    T_ASC_PresentationContextID pres = 0;
+    /* the raw bytes, not DCMTK's parser: their nesting is checked first */
+    OFCondition cond = DIMSE_receiveDataSetInFile(
+        a->assoc, DIMSE_NONBLOCKING, scp->opts.dimse_timeout_s, &pres, &stream, NULL, NULL);
+    if (cond.bad())
+        return cond;
+    BoundedConsumer &c = stream.consumer();
+    if (c.overflow) {
+        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
+                          "%s from %s (%s) refused: identifier larger than %u bytes", op,
+                          a->calling_ae.c_str(), a->address.c_str(), scp->opts.max_identifier);
+        *refusal = HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+        scp->stats.identifiers_refused++;
+        return EC_Normal;
+    }
+    T_ASC_PresentationContext pc;
+    const char *ts = UID_LittleEndianImplicitTransferSyntax;
+    if (ASC_findAcceptedPresentationContext(a->assoc->params, pres, &pc).good())
+        ts = pc.acceptedTransferSyntax;
+    char why[256] = "";
+    int rc = huren_dicom_nesting_scan(c.bytes.data(), c.bytes.size(), ts,
+                                      huren_dicom_max_sequence_depth(), NULL, why, sizeof(why));
+    if (rc == 0) {
+        std::unique_ptr<DcmDataset> ds(new DcmDataset);
+        DcmInputBufferStream in;
+        in.setBuffer(c.bytes.data(), (offile_off_t)c.bytes.size());
+        in.setEos();
+        ds->transferInit();
+        OFCondition pc_cond = ds->read(in, DcmXfer(ts).getXfer(), EGL_noChange);
+        ds->transferEnd();
+        if (pc_cond.good()) {
+            out = std::move(ds);
+            return EC_Normal;
+        }
+        snprintf(why, sizeof(why), "%s", pc_cond.text());
+        rc = HUREN_DICOM_ECORRUPT;
+    }
+    huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "%s from %s (%s) refused: identifier %s", op,
+                      a->calling_ae.c_str(), a->address.c_str(), why);
+    *refusal = rc == HUREN_DICOM_ETOODEEP ? HUREN_DICOM_STATUS_DATASET_MISMATCH
+                                          : HUREN_DICOM_STATUS_CANNOT_UNDERSTAND;
+    scp->stats.identifiers_refused++;
+    return EC_Normal;
+}
 
 uint16_t huren_dicom__query_build(huren_dicom__assoc *a, const char *sop_class, DcmDataset *id,
                                   huren_dicom__query &qq)
@@ -131,17 +235,16 @@ OFCondition huren_dicom__find(huren_dicom__assoc *a, T_DIMSE_C_FindRQ *req,
                               T_ASC_PresentationContextID pres)
 {
     huren_dicom_scp *scp = a->scp;
-    DcmDataset *id = nullptr;
-    T_ASC_PresentationContextID data_pres = 0;
-    OFCondition cond = DIMSE_receiveDataSetInMemory(
-        a->assoc, DIMSE_NONBLOCKING, scp->opts.dimse_timeout_s, &data_pres, &id, NULL, NULL);
+    std::unique_ptr<DcmDataset> id;
+    uint16_t status = 0;
+    OFCondition cond = huren_dicom__receive_identifier(a, "C-FIND", id, &status);
     if (cond.bad())
         return cond;
-    std::unique_ptr<DcmDataset> guard(id);
 
     huren_dicom__query qq;
-    find_ctx fc = {a, req, pres, id, &qq, false, false, 0};
-    uint16_t status = huren_dicom__query_build(a, req->AffectedSOPClassUID, id, qq);
+    find_ctx fc = {a, req, pres, id.get(), &qq, false, false, 0};
+    if (status == 0)
+        status = huren_dicom__query_build(a, req->AffectedSOPClassUID, id.get(), qq);
     if (status == 0)
         status = scp->h.find(&qq.q, emit, &fc, scp->h.payload);
     if (fc.send_failed)

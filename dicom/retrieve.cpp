@@ -4,13 +4,13 @@
 #include "dicom_int.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <vector>
-#include <cstring>
-#include <set>
 #include <utility>
+#include <vector>
 
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
@@ -48,6 +48,7 @@ extern "C" int huren_dicom_retrieve_list_add_range(huren_dicom_retrieve_list *l,
     huren_dicom_retrieve_item *it = &l->items[l->n];
     it->offset = offset;
     it->length = length;
+    it->coerce_patient_id = it->coerce_issuer = nullptr;
     it->path = strdup(path);
     it->sop_class_uid = strdup(sop_class_uid);
     it->sop_instance_uid = strdup(sop_instance_uid);
@@ -64,11 +65,32 @@ extern "C" int huren_dicom_retrieve_list_add_range(huren_dicom_retrieve_list *l,
     return HUREN_DICOM_OK;
 }
 
+extern "C" int huren_dicom_retrieve_list_coerce(huren_dicom_retrieve_list *l,
+                                                const huren_dicom_coercion *c)
+{
+    if (!l || l->n == 0 || !c || !c->patient_id || !*c->patient_id)
+        return HUREN_DICOM_ERROR;
+    huren_dicom_retrieve_item *it = &l->items[l->n - 1];
+    char *id = strdup(c->patient_id), *issuer = strdup(c->issuer ? c->issuer : "");
+    if (!id || !issuer) {
+        free(id);
+        free(issuer);
+        return HUREN_DICOM_ERROR;
+    }
+    free(it->coerce_patient_id);
+    free(it->coerce_issuer);
+    it->coerce_patient_id = id;
+    it->coerce_issuer = issuer;
+    return HUREN_DICOM_OK;
+}
+
 extern "C" void huren_dicom_retrieve_list_free(huren_dicom_retrieve_list *l)
 {
     if (!l)
         return;
     for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].coerce_patient_id);
+        free(l->items[i].coerce_issuer);
         free(l->items[i].path);
         free(l->items[i].sop_class_uid);
         free(l->items[i].sop_instance_uid);
@@ -169,6 +191,15 @@ static OFCondition load_item(const huren_dicom_retrieve_item *it, DcmFileFormat 
     return c;
 }
 
+/* The coercion hook: a retrieved copy goes out with this hospital's patient ids. */
+static OFCondition coerce_item(const huren_dicom_retrieve_item *it, DcmFileFormat &ff)
+{
+    if (!it->coerce_patient_id)
+        return EC_Normal;
+    huren_dicom_coercion c = {it->coerce_patient_id, it->coerce_issuer};
+    return huren_dicom__coerce(ff.getDataset(), &c);
+}
+
 /* Send one file with C-STORE on dst. Returns the C-STORE-RSP status, or 0xC001 when it could
  * not be sent (no context, unreadable file); *net_err tells a broken association. */
 static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
@@ -208,7 +239,8 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
     memset(&rsp, 0, sizeof(rsp));
     DcmDataset *detail = nullptr;
     OFCondition cond;
-    if (whole_file(it) && strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0) {
+    if (whole_file(it) && strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0 &&
+        !it->coerce_patient_id) {
         /* as stored: DCMTK streams the file */
         cond = DIMSE_storeUser(dst, pid, &rq, it->path, NULL, NULL, NULL, DIMSE_NONBLOCKING,
                                scp->opts.dimse_timeout_s, &rsp, &detail);
@@ -216,6 +248,8 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
         /* from a pack, or uncompressed in another byte order or VR encoding: in memory */
         DcmFileFormat ff;
         OFCondition lc = load_item(it, ff);
+        if (lc.good())
+            lc = coerce_item(it, ff);
         if (lc.bad() ||
             ff.getDataset()
                 ->chooseRepresentation(DcmXfer(pc.acceptedTransferSyntax).getXfer(), NULL)
@@ -370,16 +404,16 @@ static OFCondition retrieve(retrieve_op &op, const char *dest)
 {
     huren_dicom__assoc *a = op.a;
     huren_dicom_scp *scp = a->scp;
-    DcmDataset *id = nullptr;
-    T_ASC_PresentationContextID data_pres = 0;
-    OFCondition cond = DIMSE_receiveDataSetInMemory(
-        a->assoc, DIMSE_NONBLOCKING, scp->opts.dimse_timeout_s, &data_pres, &id, NULL, NULL);
+    std::unique_ptr<DcmDataset> id;
+    uint16_t status = 0;
+    OFCondition cond =
+        huren_dicom__receive_identifier(a, op.is_move ? "C-MOVE" : "C-GET", id, &status);
     if (cond.bad())
         return cond;
-    std::unique_ptr<DcmDataset> guard(id);
     huren_dicom__query qq;
     huren_dicom_retrieve_list list = {NULL, 0, 0};
-    uint16_t status = huren_dicom__query_build(a, op.sop_class, id, qq);
+    if (status == 0)
+        status = huren_dicom__query_build(a, op.sop_class, id.get(), qq);
     if (status == 0 && !scp->h.retrieve)
         status = HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
     if (status == 0) {

@@ -1,7 +1,7 @@
 /* scp.cpp: the SCP's life cycle. It binds its own listening socket (DCMTK would bind all
- * interfaces), accepts connections in a listener thread, hands each accepted socket to DCMTK
- * through dcmExternalSocketHandle, and serves each association in a worker thread up to
- * max_associations; stop drains, then aborts, then joins. */
+ * interfaces), starts the listener thread (listener.cpp: requests read without blocking, each
+ * association negotiated and served in a worker thread up to max_associations), and stops:
+ * drains, then aborts, then joins. */
 #include "dicom_int.h"
 
 #include <arpa/inet.h>
@@ -19,36 +19,6 @@
 #include "dcmtk/dcmnet/dcmlayer.h"
 #include "dcmtk/dcmnet/dul.h"
 
-/* dcmExternalSocketHandle is process-wide: every use of it (network creation and the reception
- * of an A-ASSOCIATE-RQ on an accepted socket) holds this lock, across all SCP instances. */
-static std::mutex g_external_socket;
-
-static void set_nodelay(int fd)
-{
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-namespace
-{
-/* DCMTK creates every connection of a network through its transport layer: ours turns Nagle's
- * algorithm off on the socket first (Debian's DCMTK only does so with TCP_NODELAY=1 set). */
-class NodelayLayer : public DcmTransportLayer
-{
-  public:
-    DcmTransportConnection *createConnection(DcmNativeSocketType sock, OFBool secure) override
-    {
-        set_nodelay((int)sock);
-        return DcmTransportLayer::createConnection(sock, secure);
-    }
-};
-} // namespace
-
-void huren_dicom__nodelay_network(T_ASC_Network *net)
-{
-    (void)ASC_setTransportLayer(net, new NodelayLayer(), 1);
-}
-
 static int open_listener(huren_dicom_scp *scp, char *err, size_t errlen)
 {
     struct addrinfo hints, *ai = nullptr;
@@ -63,7 +33,8 @@ static int open_listener(huren_dicom_scp *scp, char *err, size_t errlen)
                             gai_strerror(rc));
         return HUREN_DICOM_EINVAL;
     }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* non-blocking: the listener accepts until nothing is left, and never waits */
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
         huren_dicom__seterr(err, errlen, "socket: %s", strerror(errno));
         freeaddrinfo(ai);
@@ -92,187 +63,6 @@ static int open_listener(huren_dicom_scp *scp, char *err, size_t errlen)
     return HUREN_DICOM_OK;
 }
 
-static void reject(T_ASC_Association *assoc, T_ASC_RejectParametersResult result,
-                   T_ASC_RejectParametersSource source, T_ASC_RejectParametersReason reason)
-{
-    T_ASC_RejectParameters rej = {result, source, reason};
-    (void)ASC_rejectAssociation(assoc, &rej);
-    (void)ASC_dropAssociation(assoc);
-    (void)ASC_destroyAssociation(&assoc);
-}
-
-static void worker_main(huren_dicom_scp *scp, huren_dicom__worker *w, huren_dicom__assoc *a)
-{
-    huren_dicom__log_bind(&scp->h);
-    try {
-        huren_dicom__assoc_serve(a);
-    } catch (...) {
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_ERROR, "association from %s: exception",
-                          a->address.c_str());
-        (void)ASC_abortAssociation(a->assoc);
-    }
-    {
-        /* from here on the socket may be closed and its number reused: stop may not touch it */
-        std::lock_guard<std::mutex> lk(scp->mu);
-        w->fd = -1;
-    }
-    (void)ASC_dropSCPAssociation(a->assoc);
-    (void)ASC_destroyAssociation(&a->assoc);
-    if (!a->store_tmp.empty())
-        (void)unlink(a->store_tmp.c_str());
-    delete a;
-    huren_dicom__log_bind(nullptr);
-    std::lock_guard<std::mutex> lk(scp->mu);
-    scp->active--;
-    w->done = true;
-    scp->cv.notify_all();
-}
-
-static void reap_workers(huren_dicom_scp *scp)
-{
-    std::list<std::unique_ptr<huren_dicom__worker>> finished;
-    {
-        std::lock_guard<std::mutex> lk(scp->mu);
-        for (auto it = scp->workers.begin(); it != scp->workers.end();) {
-            if ((*it)->done) {
-                finished.push_back(std::move(*it));
-                it = scp->workers.erase(it);
-            } else {
-                ++it;
-            }
-        }
-    }
-    for (auto &w : finished)
-        w->thread.join();
-}
-
-/* One accepted socket: read its A-ASSOCIATE-RQ and give it to a worker, or refuse it. */
-static void accept_one(huren_dicom_scp *scp, int fd, const std::string &address)
-{
-    /* DCMTK leaves the socket open if its getpeername() fails (peer already gone) and owns
-     * it in every other case, so that one failure is caught here */
-    struct sockaddr_storage ss;
-    socklen_t sslen = sizeof(ss);
-    if (getpeername(fd, (struct sockaddr *)&ss, &sslen) != 0) {
-        close(fd);
-        return;
-    }
-    T_ASC_Association *assoc = nullptr;
-    OFCondition cond;
-    {
-        std::lock_guard<std::mutex> lk(g_external_socket);
-        dcmExternalSocketHandle.set(fd);
-        cond = ASC_receiveAssociation(scp->net, &assoc, scp->opts.max_pdu, NULL, NULL, OFFalse,
-                                      DUL_NOBLOCK, scp->opts.acse_timeout_s);
-        dcmExternalSocketHandle.set(-1);
-    }
-    if (cond.bad()) {
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "association from %s not received: %s",
-                          address.c_str(), cond.text());
-        if (assoc) {
-            (void)ASC_dropAssociation(assoc);
-            (void)ASC_destroyAssociation(&assoc);
-        }
-        return;
-    }
-    if (scp->stopping || scp->active.load() >= scp->opts.max_associations) {
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
-                          "association from %s refused: %d associations in progress",
-                          address.c_str(), scp->active.load());
-        reject(assoc, ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
-               ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
-        return;
-    }
-    huren_dicom__assoc *a = new huren_dicom__assoc;
-    a->scp = scp;
-    a->assoc = assoc;
-    a->address = address;
-    std::unique_ptr<huren_dicom__worker> w(new huren_dicom__worker);
-    w->fd = fd;
-    std::lock_guard<std::mutex> lk(scp->mu);
-    scp->active++;
-    try {
-        w->thread = std::thread(worker_main, scp, w.get(), a);
-        scp->workers.push_back(std::move(w));
-    } catch (...) {
-        scp->active--;
-        delete a;
-        reject(assoc, ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
-               ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED);
-    }
-}
-
-/* A connection accepted but not yet readable: it is handed to DCMTK only once its
- * A-ASSOCIATE-RQ starts to arrive, so a silent client (port scan, health check) cannot hold
- * the listener; one that stays silent for the ACSE timeout is closed. */
-struct pending_conn {
-    int fd;
-    std::string address;
-    std::chrono::steady_clock::time_point since;
-};
-
-static void accept_new(huren_dicom_scp *scp, std::vector<pending_conn> &pend)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    int fd = accept4(scp->listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
-    if (fd < 0)
-        return;
-    char host[NI_MAXHOST] = "?";
-    (void)getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST);
-    if (pend.size() >= 64) {
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
-                          "connection from %s closed: too many connections without a request",
-                          host);
-        close(fd);
-        return;
-    }
-    if (scp->opts.tcp_nodelay)
-        set_nodelay(fd);
-    pend.push_back({fd, host, std::chrono::steady_clock::now()});
-}
-
-static void listener_main(huren_dicom_scp *scp)
-{
-    huren_dicom__log_bind(&scp->h);
-    std::vector<pending_conn> pend;
-    std::vector<struct pollfd> pfds;
-    while (!scp->stopping) {
-        reap_workers(scp);
-        pfds.assign(1, {scp->listen_fd, POLLIN, 0});
-        for (const pending_conn &p : pend)
-            pfds.push_back({p.fd, POLLIN, 0});
-        if (poll(pfds.data(), pfds.size(), 200) < 0)
-            continue;
-        auto now = std::chrono::steady_clock::now();
-        std::vector<pending_conn> still;
-        for (size_t i = 0; i < pend.size(); i++) {
-            pending_conn &p = pend[i];
-            if (pfds[i + 1].revents) {
-                try {
-                    accept_one(scp, p.fd, p.address);
-                } catch (...) {
-                    huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_ERROR,
-                                      "accepting from %s: exception", p.address.c_str());
-                }
-            } else if (now - p.since > std::chrono::seconds(scp->opts.acse_timeout_s)) {
-                huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
-                                  "connection from %s closed: no association request",
-                                  p.address.c_str());
-                close(p.fd);
-            } else {
-                still.push_back(p);
-            }
-        }
-        pend.swap(still);
-        if (pfds[0].revents & POLLIN)
-            accept_new(scp, pend);
-    }
-    for (const pending_conn &p : pend)
-        close(p.fd);
-    huren_dicom__log_bind(nullptr);
-}
-
 static int check_options(const huren_dicom_scp_options *o, const huren_dicom_handlers *h, char *err,
                          size_t errlen)
 {
@@ -287,6 +77,12 @@ static int check_options(const huren_dicom_scp_options *o, const huren_dicom_han
     if (!o->bind_address || o->port < 0 || o->port > 65535 || o->max_associations < 1 ||
         o->max_associations > 1000) {
         huren_dicom__seterr(err, errlen, "bind address, port or max_associations invalid");
+        return HUREN_DICOM_EINVAL;
+    }
+    if (o->max_negotiating < 1 || o->max_negotiating > 10000 || o->negotiation_timeout_s < 1 ||
+        o->max_identifier < 1024) {
+        huren_dicom__seterr(err, errlen,
+                            "max_negotiating, negotiation_timeout or max_identifier invalid");
         return HUREN_DICOM_EINVAL;
     }
     if (!o->tmp_dir || !*o->tmp_dir) {
@@ -337,7 +133,7 @@ static int start(huren_dicom_scp **out, const huren_dicom_scp_options *opts,
     OFCondition cond;
     {
         /* with an external socket set, DCMTK creates no listening socket of its own */
-        std::lock_guard<std::mutex> lk(g_external_socket);
+        std::lock_guard<std::mutex> lk(huren_dicom__external_socket());
         dcmExternalSocketHandle.set(scp->listen_fd);
         cond = ASC_initializeNetwork(NET_ACCEPTOR, scp->port, scp->opts.acse_timeout_s, &scp->net);
         dcmExternalSocketHandle.set(-1);
@@ -347,7 +143,14 @@ static int start(huren_dicom_scp **out, const huren_dicom_scp_options *opts,
         close(scp->listen_fd);
         return HUREN_DICOM_ERROR;
     }
-    scp->listener = std::thread(listener_main, scp.get());
+    scp->intake = huren_dicom__intake_network(scp->net, scp->opts.tcp_nodelay != 0);
+    if (!scp->intake) {
+        huren_dicom__seterr(err, errlen, "DICOM network: cannot set its transport layer");
+        (void)ASC_dropNetwork(&scp->net);
+        close(scp->listen_fd);
+        return HUREN_DICOM_ERROR;
+    }
+    scp->listener = std::thread(huren_dicom__listener_main, scp.get());
     *out = scp.release();
     return HUREN_DICOM_OK;
 }
@@ -383,6 +186,27 @@ extern "C" int huren_dicom_scp_active(const huren_dicom_scp *scp)
 extern "C" uint64_t huren_dicom_scp_total(const huren_dicom_scp *scp)
 {
     return scp ? scp->total.load() : 0;
+}
+
+extern "C" void huren_dicom_scp_stats_get(const huren_dicom_scp *scp, huren_dicom_scp_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (!scp)
+        return;
+    const huren_dicom__stats &s = scp->stats;
+    out->accepted = scp->total.load();
+    out->refused_busy = s.refused_busy.load();
+    out->refused_negotiating = s.refused_negotiating.load();
+    out->refused_ae = s.refused_ae.load();
+    out->refused_other = s.refused_other.load();
+    out->negotiation_timeouts = s.negotiation_timeouts.load();
+    out->idle_closed = s.idle_closed.load();
+    out->not_association = s.not_association.load();
+    out->identifiers_refused = s.identifiers_refused.load();
+    out->negotiating = scp->negotiating.load();
+    out->active = scp->active.load();
 }
 
 extern "C" void huren_dicom_scp_stop(huren_dicom_scp *scp, int grace_s)

@@ -28,9 +28,10 @@ static uint16_t check_and_hand_over(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *re
     huren_dicom_file *f = nullptr;
     int rc = huren_dicom_file_parse(path, &f, err, sizeof(err));
     if (rc) {
-        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "C-STORE %s from %s: %s",
+        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "C-STORE %s from %s refused: %s",
                           req->AffectedSOPInstanceUID, a->calling_ae.c_str(), err);
-        return STATUS_STORE_Error_CannotUnderstand;
+        return rc == HUREN_DICOM_ETOODEEP ? STATUS_STORE_Error_DataSetDoesNotMatchSOPClass
+                                          : STATUS_STORE_Error_CannotUnderstand;
     }
     std::unique_ptr<huren_dicom_file, void (*)(huren_dicom_file *)> guard(f, huren_dicom_file_free);
     const char *cls = huren_dicom_file_value(f, TAG_SOP_CLASS);

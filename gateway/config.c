@@ -3,6 +3,7 @@
  * `huren check-config` all go through it, so a bad value is reported the same way everywhere. */
 #include "config.h"
 #include "config_client.h"
+#include "fhir.h"
 #include "http/cors.h"
 
 #include <arpa/inet.h>
@@ -20,8 +21,8 @@ typedef struct cfg_key {
     const char *key;
     cfg_type type;
     const char *def;
-    long min, max;         /* CFG_INT bounds; CFG_STR maximum length in max */
-    const char *choices;   /* CFG_ENUM: '|'-separated */
+    long min, max;       /* CFG_INT bounds; CFG_STR maximum length in max */
+    const char *choices; /* CFG_ENUM: '|'-separated */
     size_t offset;
 } cfg_key;
 
@@ -32,6 +33,8 @@ static const cfg_key cfg_table[] = {
     {"node", "data_dir", CFG_STR, "./var", 0, 4000, NULL, OFF(data_dir)},
     {"node", "log_level", CFG_ENUM, "info", 0, 0, "error|warn|info|debug", OFF(log_level)},
     {"node", "bind_address", CFG_ADDR, "127.0.0.1", 0, 0, NULL, OFF(bind_address)},
+    {"node", "utc_offset", CFG_STR, "+08:00", 1, 6, NULL, OFF(utc_offset)},
+    {"node", "patient_id_issuer", CFG_STR, "", 0, 64, NULL, OFF(patient_id_issuer)},
     {"dicom", "aet", CFG_AET, "HUREN", 0, 0, NULL, OFF(aet)},
     {"dicom", "port", CFG_INT, "11112", 0, 65535, NULL, OFF(dicom_port)},
     {"dicom", "max_associations", CFG_INT, "16", 1, 1000, NULL, OFF(max_associations)},
@@ -42,6 +45,10 @@ static const cfg_key cfg_table[] = {
     {"dicom", "allowed_calling_aes", CFG_STR, "", 0, 4000, NULL, OFF(allowed_calling_aes)},
     {"dicom", "duplicates", CFG_ENUM, "keep", 0, 0, "keep|replace", OFF(duplicates)},
     {"dicom", "find_max_results", CFG_INT, "10000", 1, 10000000, NULL, OFF(find_max_results)},
+    {"dicom", "max_sequence_depth", CFG_INT, "64", 1, 1000, NULL, OFF(max_sequence_depth)},
+    {"dicom", "max_negotiating", CFG_INT, "16", 1, 10000, NULL, OFF(max_negotiating)},
+    {"dicom", "negotiation_timeout", CFG_INT, "10", 1, 3600, NULL, OFF(negotiation_timeout)},
+    {"dicom", "max_identifier", CFG_INT, "1048576", 1024, 67108864, NULL, OFF(max_identifier)},
     {"http", "port", CFG_INT, "8080", 0, 65535, NULL, OFF(http_port)},
     {"http", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(tls_cert)},
     {"http", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(tls_key)},
@@ -367,6 +374,12 @@ int config_validate(const config *cfg, char *err, size_t errlen)
     }
     if (cfg->tls_client_ca[0] && !has_cert) {
         snprintf(err, errlen, "%s: [http] tls_client_ca needs tls_cert and tls_key", where);
+        return -1;
+    }
+    int offset;
+    if (fhir_offset_parse(cfg->utc_offset, &offset) < 0) {
+        snprintf(err, errlen, "%s: [node] utc_offset \"%s\" is not an offset like +08:00", where,
+                 cfg->utc_offset);
         return -1;
     }
     if (!cfg->claims_key[0] != !cfg->claims_cert[0]) {

@@ -21,21 +21,23 @@ typedef struct config_ae {
  * or its DICOM services (by calling AE title, for the audit trail), and for which institution
  * and role. Strings not given are NULL. */
 typedef struct config_client {
-    char *name;          /* the section's NAME: the actor of token holders in the audit log */
-    char *subject;       /* client certificate subject, e.g. "CN=gw.hospital-b, O=Hospital B" */
-    char *token_sha256;  /* lowercase hex SHA-256 of the bearer token (never the token) */
-    char *ae_title;      /* calling AE title of its DICOM associations */
-    char *institution;   /* institution code, e.g. "H37010002" */
-    char *role;          /* clinician | peer | insurer | admin */
+    char *name;         /* the section's NAME: the actor of token holders in the audit log */
+    char *subject;      /* client certificate subject, e.g. "CN=gw.hospital-b, O=Hospital B" */
+    char *token_sha256; /* lowercase hex SHA-256 of the bearer token (never the token) */
+    char *ae_title;     /* calling AE title of its DICOM associations */
+    char *institution;  /* institution code, e.g. "H37010002" */
+    char *role;         /* clinician | peer | insurer | admin */
 } config_client;
 
 typedef struct config {
     char *path; /* the file read, or NULL for the embedded defaults */
     /* [node] */
-    char *role;         /* "hospital" | "directory" */
+    char *role; /* "hospital" | "directory" */
     char *data_dir;
     char *log_level;
-    char *bind_address; /* numeric address all listeners bind */
+    char *bind_address;      /* numeric address all listeners bind */
+    char *utc_offset;        /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
+    char *patient_id_issuer; /* IssuerOfPatientID of our local ids ("": [directory] institution) */
     /* [dicom] */
     char *aet;
     long dicom_port;
@@ -47,12 +49,16 @@ typedef struct config {
     char *allowed_calling_aes; /* space- or comma-separated; empty = any */
     char *duplicates;          /* "keep" | "replace" */
     long find_max_results;
+    long max_sequence_depth;   /* nested sequences a dataset may have (checked before parsing) */
+    long max_negotiating;      /* association requests arriving or negotiated at once */
+    long negotiation_timeout;  /* seconds from connect to a complete A-ASSOCIATE-RQ */
+    long max_identifier;       /* bytes of a C-FIND/C-MOVE/C-GET identifier */
     /* [http] */
     long http_port;
     char *tls_cert;
     char *tls_key;
     char *tls_client_ca;
-    char *tls_client_verify;   /* "none" | "optional" | "require" */
+    char *tls_client_verify; /* "none" | "optional" | "require" */
     long http_threads;
     long http_max_body;
     /* [hl7] */
@@ -72,40 +78,40 @@ typedef struct config {
     char *dicomweb_base_url;  /* "" = from the request's Host header */
     char *dicomweb_cors_origins; /* exact origins allowed cross-origin access; "" = none */
     /* [access] */
-    int loopback_full_access;  /* plain HTTP on loopback: every role without credentials */
+    int loopback_full_access; /* plain HTTP on loopback: every role without credentials */
     /* [audit] */
-    char *audit_file;          /* "" = DATA/audit.log */
+    char *audit_file; /* "" = DATA/audit.log */
     int audit_fsync;
     /* [recognition] */
     int rec_retrieve_on_move; /* a C-MOVE of a study a prompt listed fetches it first */
     /* [claims] */
-    char *claims_key;          /* PEM EC P-256 private key signing claim bundles; "" = off */
-    char *claims_cert;         /* its certificate (PEM) */
-    char *claims_chain;        /* CA certificates up to the root (PEM), put in x5c */
-    char *claims_institution;  /* this hospital's institution code, named in bundles */
-    long claims_rate;          /* requests per minute per insurer */
-    long claims_burst;         /* requests an insurer may send at once */
-    long claims_max_body;      /* bytes of a claim request */
+    char *claims_key;         /* PEM EC P-256 private key signing claim bundles; "" = off */
+    char *claims_cert;        /* its certificate (PEM) */
+    char *claims_chain;       /* CA certificates up to the root (PEM), put in x5c */
+    char *claims_institution; /* this hospital's institution code, named in bundles */
+    long claims_rate;         /* requests per minute per insurer */
+    long claims_burst;        /* requests an insurer may send at once */
+    long claims_max_body;     /* bytes of a claim request */
     /* [directory]: publishing to the regional directory (role hospital) and serving it
      * (role directory); cross-key checks in config_directory.c */
-    int dir_publish;             /* hospital: publish stored studies and reports */
-    char *dir_url;               /* https://directory:8443 (the base URL) */
-    char *dir_region_key;        /* hex key, or the path of a file holding it */
-    char *dir_institution;       /* this institution's code, as the directory knows it */
-    char *dir_source_url;        /* this gateway's URL as peers reach it */
-    char *dir_hr_scope;          /* none | city | province | national: HR qualification */
-    char *dir_qualified_from;    /* YYYYMMDD */
-    char *dir_qualified_to;      /* YYYYMMDD */
-    char *dir_catalogue;         /* the recognition catalogue (CSV), "" = none */
-    char *dir_tls_cert;          /* client certificate towards the directory ("" = [http]'s) */
+    int dir_publish;          /* hospital: publish stored studies and reports */
+    char *dir_url;            /* https://directory:8443 (the base URL) */
+    char *dir_region_key;     /* hex key, or the path of a file holding it */
+    char *dir_institution;    /* this institution's code, as the directory knows it */
+    char *dir_source_url;     /* this gateway's URL as peers reach it */
+    char *dir_hr_scope;       /* none | city | province | national: HR qualification */
+    char *dir_qualified_from; /* YYYYMMDD */
+    char *dir_qualified_to;   /* YYYYMMDD */
+    char *dir_catalogue;      /* the recognition catalogue (CSV), "" = none */
+    char *dir_tls_cert;       /* client certificate towards the directory ("" = [http]'s) */
     char *dir_tls_key;
-    char *dir_tls_ca;            /* CAs that may sign the directory's certificate */
-    long dir_batch_size;         /* entries per POST */
-    long dir_retry_min_ms;       /* backoff after a failed send, doubled up to retry_max_ms */
+    char *dir_tls_ca;      /* CAs that may sign the directory's certificate */
+    long dir_batch_size;   /* entries per POST */
+    long dir_retry_min_ms; /* backoff after a failed send, doubled up to retry_max_ms */
     long dir_retry_max_ms;
-    long dir_timeout;            /* seconds for one POST */
-    long dir_poll_ms;            /* idle wait between outbox reads */
-    long dir_max_batch;          /* directory: most entries one POST may carry */
+    long dir_timeout;   /* seconds for one POST */
+    long dir_poll_ms;   /* idle wait between outbox reads */
+    long dir_max_batch; /* directory: most entries one POST may carry */
     /* [client "NAME"] sections */
     config_client clients[CONFIG_MAX_CLIENTS];
     size_t nclients;

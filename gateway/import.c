@@ -209,6 +209,7 @@ int cmd_import(const config *cfg, int npaths, char *const paths[])
 {
     node n = {.cfg = cfg, .started = time(NULL)};
     char err[1024];
+    huren_dicom_max_sequence_depth_set((unsigned)cfg->max_sequence_depth);
     if (node_open_index(&n, err, sizeof err) < 0) {
         log_error("%s", err);
         return 1;

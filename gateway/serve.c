@@ -53,6 +53,9 @@ static int start_dicom(node *n, char ***allowed)
     so.dimse_timeout_s = (int)n->cfg->dimse_timeout;
     so.tcp_nodelay = n->cfg->tcp_nodelay;
     so.tmp_dir = huren_index_tmp_dir(n->index);
+    so.max_negotiating = (int)n->cfg->max_negotiating;
+    so.negotiation_timeout_s = (int)n->cfg->negotiation_timeout;
+    so.max_identifier = (unsigned)n->cfg->max_identifier;
     *allowed = n->cfg->allowed_calling_aes[0] ? split_aes(n->cfg->allowed_calling_aes) : NULL;
     so.allowed_calling_aes = (const char *const *)*allowed;
     huren_dicom_handlers h;
@@ -130,6 +133,8 @@ int cmd_serve(const config *cfg)
         log_error("%s", err);
         goto done;
     }
+    /* C-STORE, STOW-RS and identifiers: nesting checked before DCMTK parses */
+    huren_dicom_max_sequence_depth_set((unsigned)cfg->max_sequence_depth);
     if (strcmp(cfg->role, "hospital") == 0 && start_dicom(&n, &allowed) < 0)
         goto done;
     if (strcmp(cfg->role, "hospital") == 0 && hl7feed_start(&n) < 0)

@@ -85,18 +85,30 @@ static int write_msh(huren_hl7_enc *enc, const huren_hl7_msg *msg, const char *v
     return rc;
 }
 
+/* Writes the parts of "SEG^seq^field" as components (NULL/"" writes one empty one). */
+static int write_location(huren_hl7_enc *enc, const char *location, int parts)
+{
+    char buf[32];
+    char *save = NULL, *tok;
+    int rc = 0, i;
+
+    snprintf(buf, sizeof(buf), "%s", location ? location : "");
+    tok = strtok_r(buf, "^", &save);
+    for (i = 0; i < parts && rc == 0; i++) {
+        rc = i == 0 ? huren_hl7_enc_field(enc, tok) : huren_hl7_enc_component(enc, tok);
+        tok = tok ? strtok_r(NULL, "^", &save) : NULL;
+    }
+    return rc;
+}
+
 static int write_err(huren_hl7_enc *enc, const char *version, const char *text,
-                     const char *error_code)
+                     const char *error_code, const char *location)
 {
     int rc = huren_hl7_enc_segment(enc, "ERR");
 
-    if (old_err_layout(version)) {
+    if (old_err_layout(version)) { /* ERR-1 ELD: segment^sequence^field^code&text&system */
         if (rc == 0)
-            rc = huren_hl7_enc_field(enc, NULL);
-        if (rc == 0)
-            rc = huren_hl7_enc_component(enc, NULL);
-        if (rc == 0)
-            rc = huren_hl7_enc_component(enc, NULL);
+            rc = write_location(enc, location, 3);
         if (rc == 0)
             rc = huren_hl7_enc_component(enc, error_code);
         if (rc == 0)
@@ -107,7 +119,9 @@ static int write_err(huren_hl7_enc *enc, const char *version, const char *text,
     }
     if (rc == 0)
         rc = huren_hl7_enc_field(enc, NULL);
-    if (rc == 0)
+    if (rc == 0 && location && location[0]) /* ERR-2 ERL */
+        rc = write_location(enc, location, 3);
+    else if (rc == 0)
         rc = huren_hl7_enc_field(enc, NULL);
     if (rc == 0)
         rc = huren_hl7_enc_field(enc, error_code);
@@ -123,6 +137,13 @@ static int write_err(huren_hl7_enc *enc, const char *version, const char *text,
 int huren_hl7_ack_build(const huren_hl7_msg *msg, const char *code, const char *text,
                         const char *error_code, char **out, size_t *out_len, char *err,
                         size_t errlen)
+{
+    return huren_hl7_ack_build_at(msg, code, text, error_code, NULL, out, out_len, err, errlen);
+}
+
+int huren_hl7_ack_build_at(const huren_hl7_msg *msg, const char *code, const char *text,
+                           const char *error_code, const char *location, char **out,
+                           size_t *out_len, char *err, size_t errlen)
 {
     huren_hl7_enc *enc = NULL;
     const char *version, *data;
@@ -151,7 +172,7 @@ int huren_hl7_ack_build(const huren_hl7_msg *msg, const char *code, const char *
         rc = huren_hl7_enc_field(enc, text);
     if (rc == 0 && strcmp(code, "AA") != 0)
         rc = write_err(enc, version, text,
-                       error_code && error_code[0] ? error_code : HUREN_HL7_ERR_INTERNAL);
+                       error_code && error_code[0] ? error_code : HUREN_HL7_ERR_INTERNAL, location);
     if (rc < 0) {
         huren_hl7__seterr(err, errlen, "building the ACK: %s", huren_hl7_enc_errmsg(enc));
         goto done;
@@ -194,5 +215,21 @@ const char *huren_hl7_ack_error_for(int parse_rc)
         return HUREN_HL7_ERR_UNSUPPORTED_VERSION;
     default:
         return HUREN_HL7_ERR_INTERNAL;
+    }
+}
+
+const char *huren_hl7_ack_location_for(int parse_rc)
+{
+    switch (parse_rc) {
+    case HUREN_HL7_EDELIM:
+        return "MSH^1^2";
+    case HUREN_HL7_EVERSION:
+        return "MSH^1^12";
+    case HUREN_HL7_ECHARSET:
+        return "MSH^1^18";
+    case HUREN_HL7_ENOMSH:
+        return "MSH^1";
+    default:
+        return "";
     }
 }

@@ -6,23 +6,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "hl7_int.h"
 
+/* MSH-18 labels, compared after normalisation (upper case, without spaces, '-', '_' and '.'),
+ * so that "GB 18030-2000", "gb18030" and "GB-18030" are one label. Table 0211 names first,
+ * then the spellings vendors use (some from DICOM's Specific Character Set). */
 static const struct {
-    const char *label;
+    const char *label; /* normalised */
     const char *iconv;
 } charsets[] = {
-    {"UNICODE UTF-8", "UTF-8"},
-    {"UTF-8", "UTF-8"},
-    /* Table 0211 says UNICODE means UCS-2, but the senders we meet use it for UTF-8. */
-    {"UNICODE", "UTF-8"},
+    /* table 0211 */
     {"ASCII", "ASCII"},
-    {"GB18030", "GB18030"},
-    {"GBK", "GB18030"}, /* not in table 0211, seen in the field */
-    {"GB 2312", "GB18030"},
-    {"BIG-5", "BIG5"},
     {"8859/1", "ISO-8859-1"},
     {"8859/2", "ISO-8859-2"},
     {"8859/3", "ISO-8859-3"},
@@ -33,16 +28,99 @@ static const struct {
     {"8859/8", "ISO-8859-8"},
     {"8859/9", "ISO-8859-9"},
     {"8859/15", "ISO-8859-15"},
+    /* ISO IR14 (JIS X 0201), IR87 (JIS X 0208), IR159 (JIS X 0212) are switched with ISO 2022
+     * escapes, which ISO-2022-JP-2 decodes, whichever of them MSH-18 names first */
+    {"ISOIR14", "ISO-2022-JP-2"},
+    {"ISOIR87", "ISO-2022-JP-2"},
+    {"ISOIR159", "ISO-2022-JP-2"},
+    /* KS X 1001 in its 8-bit (EUC) form; CP949 is its superset */
+    {"ISOIR149", "CP949"},
+    {"KSX1001", "CP949"},
+    {"GB180302000", "GB18030"},
+    {"BIG5", "BIG5"},
+    {"CNS116431992", "EUC-TW"},
+    {"UNICODEUTF8", "UTF-8"},
+    /* Table 0211 says UNICODE means UCS-2, but the senders we meet use it for UTF-8. */
+    {"UNICODE", "UTF-8"},
+    /* vendor spellings */
+    {"UTF8", "UTF-8"},
+    {"ISOIR192", "UTF-8"},
+    {"USASCII", "ASCII"},
+    {"ISOIR6", "ASCII"},
+    {"GB18030", "GB18030"},
+    {"GB180302005", "GB18030"},
+    {"GBK", "GB18030"}, /* GB18030 is a superset of GBK and GB 2312 */
+    {"CP936", "GB18030"},
+    {"GB2312", "GB18030"},
+    {"EUCCN", "GB18030"},
+    {"ISOIR58", "GB18030"},
+    {"BIG5HKSCS", "BIG5-HKSCS"},
+    {"CP950", "BIG5"},
+    {"EUCTW", "EUC-TW"},
+    {"EUCKR", "CP949"},
+    {"KSC5601", "CP949"},
+    {"CP949", "CP949"},
+    {"ISO2022JP", "ISO-2022-JP-2"},
+    {"ISO2022JP2", "ISO-2022-JP-2"},
+    {"SHIFTJIS", "SHIFT_JIS"},
+    {"SJIS", "SHIFT_JIS"},
+    {"EUCJP", "EUC-JP"},
+    {"ISO88591", "ISO-8859-1"},
+    {"ISO88592", "ISO-8859-2"},
+    {"ISO88593", "ISO-8859-3"},
+    {"ISO88594", "ISO-8859-4"},
+    {"ISO88595", "ISO-8859-5"},
+    {"ISO88596", "ISO-8859-6"},
+    {"ISO88597", "ISO-8859-7"},
+    {"ISO88598", "ISO-8859-8"},
+    {"ISO88599", "ISO-8859-9"},
+    {"ISO885915", "ISO-8859-15"},
+    {"ISOIR100", "ISO-8859-1"},
+    {"LATIN1", "ISO-8859-1"},
+    {"WINDOWS1252", "CP1252"},
+    {"CP1252", "CP1252"},
 };
+
+/* "GB 18030-2000" -> "GB180302000"; 0 when the label does not fit. */
+static int normalise(const char *label, char *out, size_t outsz)
+{
+    size_t o = 0;
+
+    for (; *label; label++) {
+        unsigned char c = (unsigned char)*label;
+        if (c == ' ' || c == '-' || c == '_' || c == '.')
+            continue;
+        if (o + 1 >= outsz)
+            return 0;
+        out[o++] = (char)(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+    }
+    out[o] = '\0';
+    return 1;
+}
 
 const char *huren_hl7__charset_iconv(const char *label)
 {
+    char key[32];
     size_t i;
 
+    if (label == NULL || !normalise(label, key, sizeof(key)) || key[0] == '\0')
+        return NULL;
     for (i = 0; i < sizeof(charsets) / sizeof(charsets[0]); i++)
-        if (strcasecmp(label, charsets[i].label) == 0)
+        if (strcmp(key, charsets[i].label) == 0)
             return charsets[i].iconv;
     return NULL;
+}
+
+int huren_hl7__charset_is_multibyte(const char *iconv_name)
+{
+    static const char *const mb[] = {"GB18030", "BIG5",      "BIG5-HKSCS", "EUC-TW",
+                                     "CP949",   "SHIFT_JIS", "EUC-JP"};
+    size_t i;
+
+    for (i = 0; iconv_name && i < sizeof(mb) / sizeof(mb[0]); i++)
+        if (strcmp(iconv_name, mb[i]) == 0)
+            return 1;
+    return 0;
 }
 
 int huren_hl7__charset_is_utf8(const char *iconv_name)
@@ -130,18 +208,59 @@ static int copy_checked(const char *name, const char *in, size_t len, int lossy,
     return 0;
 }
 
+/* KS X 1001 arrives in its 8-bit form, often wrapped in the ISO 2022 designations DICOM
+ * writes (ESC $ ) C for G1, ESC ( B back to ASCII): drop every designation (ESC, one or two
+ * intermediate bytes 0x20-0x2F, a final byte 0x30-0x7E) so that CP949 reads the rest.
+ * Returns a copy (free it) or NULL when there is nothing to drop or no memory. */
+static char *drop_designations(const char *in, size_t *len)
+{
+    char *copy;
+    size_t i, o = 0;
+
+    if (memchr(in, 0x1B, *len) == NULL || (copy = malloc(*len + 1)) == NULL)
+        return NULL;
+    for (i = 0; i < *len;) {
+        size_t k = i + 1;
+        while (in[i] == 0x1B && k < *len && k - i <= 2 && in[k] >= 0x20 && in[k] <= 0x2F)
+            k++;
+        if (in[i] == 0x1B && k > i + 1 && k < *len && in[k] >= 0x30 && in[k] <= 0x7E) {
+            i = k + 1;
+            continue;
+        }
+        copy[o++] = in[i++];
+    }
+    *len = o;
+    return copy;
+}
+
+static int iconv_to_utf8(const char *iconv_name, const char *in, size_t len, int lossy, char **out,
+                         size_t *out_len, size_t *bad_off);
+
 int huren_hl7__charset_to_utf8(const char *iconv_name, const char *in, size_t len, int lossy,
                                char **out, size_t *out_len, size_t *bad_off)
 {
-    iconv_t cd;
-    char *buf, *ip, *op;
-    size_t cap, il, ol;
+    char *filtered = NULL;
+    int rc;
 
     *out = NULL;
     *out_len = 0;
     *bad_off = 0;
     if (huren_hl7__charset_is_utf8(iconv_name) || strcmp(iconv_name, "ASCII") == 0)
         return copy_checked(iconv_name, in, len, lossy, out, out_len, bad_off);
+    if (strcmp(iconv_name, "CP949") == 0 && (filtered = drop_designations(in, &len)) != NULL)
+        in = filtered;
+    rc = iconv_to_utf8(iconv_name, in, len, lossy, out, out_len, bad_off);
+    free(filtered);
+    return rc;
+}
+
+static int iconv_to_utf8(const char *iconv_name, const char *in, size_t len, int lossy, char **out,
+                         size_t *out_len, size_t *bad_off)
+{
+    iconv_t cd;
+    char *buf, *ip, *op;
+    size_t cap, il, ol;
+
     cd = iconv_open("UTF-8", iconv_name);
     if (cd == (iconv_t)-1)
         return HUREN_HL7_ECHARSET;

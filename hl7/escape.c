@@ -108,7 +108,7 @@ int huren_hl7__unescape(const huren_hl7_msg *msg, const char *in, size_t len, ch
         }
         close = memchr(in + i + 1, esc, len - i - 1);
         if (close == NULL) {
-            if (!lossy) {
+            if (!lossy && policy != HUREN_HL7_ESCAPE_KEEP) {
                 huren_hl7__seterr(err, errlen, "unterminated escape sequence");
                 return HUREN_HL7_EESCAPE;
             }
@@ -120,7 +120,13 @@ int huren_hl7__unescape(const huren_hl7_msg *msg, const char *in, size_t len, ch
         if (c > 0 && o + 1 < dstcap) {
             dst[o++] = (char)c;
         } else if (c < 0 && n > 0 && in[i + 1] == 'X') {
+            size_t o0 = o;
             rc = unescape_hex(msg, in + i + 1, n, dst, dstcap, &o, lossy, err, errlen);
+            if (rc < 0 && rc != HUREN_HL7_ENOMEM && policy == HUREN_HL7_ESCAPE_KEEP) {
+                o = o0; /* a malformed \X..\ is kept as text, as interface engines do */
+                n += 2;
+                goto keep;
+            }
             if (rc < 0 && !lossy)
                 return rc;
         } else if (c < 0) {

@@ -59,8 +59,11 @@ int huren_hl7__sb_printf(hl7_strbuf *sb, const char *fmt, ...)
 void huren_hl7__sb_free(hl7_strbuf *sb);
 
 /* charset.c */
-/* Maps an MSH-18 label to an iconv name; NULL if unsupported. "" is not accepted here. */
+/* Maps an MSH-18 label (table 0211 or a vendor spelling, case, spaces, '-', '_' and '.'
+ * ignored) to an iconv name; NULL if unsupported. "" is not accepted here. */
 const char *huren_hl7__charset_iconv(const char *label);
+/* 1 for double-byte sets whose trail bytes may equal a delimiter (GB18030, BIG5, ...). */
+int huren_hl7__charset_is_multibyte(const char *iconv_name);
 /* 1 if the name is "UTF-8" (no conversion needed). */
 int huren_hl7__charset_is_utf8(const char *iconv_name);
 /* Converts in[0..len) from iconv_name into a new UTF-8 buffer *out (NUL-terminated, length

@@ -1,7 +1,8 @@
 /* huren_hl7.h: the HL7 v2 module's public interface.
- * Parses HL7 v2.3-2.5.1 messages (any delimiter set, escapes, MSH-18 charsets converted to
- * UTF-8), splits batches and files, encodes messages and ACKs, and runs an MLLP listener that
- * hands each message to a handler returning the ACK code. Knows no database; never logs. */
+ * Parses HL7 v2.1-2.9 messages (any delimiter set, escapes, MSH-18 charsets of table 0211
+ * and common vendor spellings converted to UTF-8), splits batches and files, encodes messages and
+ * ACKs, and runs an MLLP listener that hands each message to a handler returning the ACK code.
+ * Knows no database; never logs. */
 #ifndef HUREN_HL7_H
 #define HUREN_HL7_H
 
@@ -25,7 +26,7 @@ extern "C" {
 #define HUREN_HL7_ESYNTAX (-7)   /* bad segment name, missing required MSH field, ... */
 #define HUREN_HL7_EESCAPE (-8)   /* unknown or malformed escape sequence */
 #define HUREN_HL7_ECHARSET (-9)  /* unsupported MSH-18, or bytes invalid for the declared set */
-#define HUREN_HL7_EVERSION (-10) /* MSH-12 outside 2.3 .. 2.5.1 */
+#define HUREN_HL7_EVERSION (-10) /* MSH-12 outside 2.1 .. 2.9 */
 #define HUREN_HL7_EIO (-11)      /* file, socket or thread failure */
 
 /* A short constant description of an error code (HUREN_HL7_ECHARSET -> "charset error"). */
@@ -37,27 +38,33 @@ const char *huren_hl7_strerror(int rc);
 /* Escape sequences decoded: \F\ \S\ \T\ \R\ \E\ (the delimiters), \.br\ and \.sp\ (a
  * newline), \H\ and \N\ (highlighting: dropped), \Xhh..\ (bytes in the message's charset,
  * converted to UTF-8; \X00\ refused). Any other (\Zxx\, \Cxxyy\, \Mxxyyzz\, \.in\, ...)
- * follows this policy: fail the parse, or keep the sequence text as it is. */
+ * follows this policy: fail the parse, or keep the sequence text as it is, as interface
+ * engines do. KEEP also keeps a lone escape character ("C:\temp") and a malformed \X..\ as
+ * text. */
 typedef enum huren_hl7_escape_policy {
-    HUREN_HL7_ESCAPE_ERROR = 0, /* default: HUREN_HL7_EESCAPE */
-    HUREN_HL7_ESCAPE_KEEP = 1   /* keep "\H\" literally in the value */
+    HUREN_HL7_ESCAPE_ERROR = 0, /* HUREN_HL7_EESCAPE */
+    HUREN_HL7_ESCAPE_KEEP = 1   /* default: keep "\Zxx\" literally in the value */
 } huren_hl7_escape_policy;
 
 typedef struct huren_hl7_options {
     size_t max_message_size;     /* bytes of one message before conversion (default 16 MiB) */
     size_t max_segments;         /* segments in one message (default 10000) */
     const char *default_charset; /* MSH-18 empty: an MSH-18 name; default "UNICODE UTF-8" */
-    int accept_any_version;      /* 1: MSH-12 outside 2.3..2.5.1 is accepted (default 0) */
+    int accept_any_version;      /* 1: MSH-12 outside 2.1..2.9 is accepted (default 0) */
     huren_hl7_escape_policy unknown_escape;
 } huren_hl7_options;
 
-/* MSH-18 names understood (first repetition, case-insensitive): "UNICODE UTF-8", "UNICODE"
- * (taken as UTF-8, as senders use it), "ASCII", "GB18030" (also "GBK", "GB 2312"), "BIG-5",
- * "8859/1" .. "8859/9", "8859/15". Others (UTF-16/32, ISO 2022 sets) fail with
- * HUREN_HL7_ECHARSET. */
+/* MSH-18 character sets understood, case, spaces, '-', '_' and '.' ignored. Table 0211:
+ * "ASCII", "8859/1" .. "8859/9" (and "8859/15"), "ISO IR14", "ISO IR87", "ISO IR159" (ISO 2022
+ * Japanese, decoded as ISO-2022-JP-2), "ISO IR149" and "KS X 1001" (8-bit Korean), "GB 18030-2000",
+ * "BIG-5", "CNS 11643-1992" (EUC-TW), "UNICODE UTF-8", "UNICODE" (taken as UTF-8, as senders use
+ * it). Vendor spellings: "UTF-8", "UTF8", "ISO_IR 192", "GB18030", "GBK", "GB2312", "CP936",
+ * "EUC-CN", "BIG5", "EUC-TW", "EUC-KR", "CP949", "SHIFT_JIS", "EUC-JP", "ISO-8859-1" ..,
+ * "ISO_IR 100", "LATIN1", "WINDOWS-1252". Of several repetitions the first naming more than
+ * ASCII is used ("~ISO IR87"). Others (UTF-16/32) fail with HUREN_HL7_ECHARSET. */
 #define HUREN_HL7_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        (size_t)16 << 20, 10000, "UNICODE UTF-8", 0, HUREN_HL7_ESCAPE_ERROR                        \
+        (size_t)16 << 20, 10000, "UNICODE UTF-8", 0, HUREN_HL7_ESCAPE_KEEP                         \
     }
 
 typedef struct huren_hl7_msg huren_hl7_msg; /* opaque; read-only after parse, so a parsed
@@ -212,6 +219,12 @@ int huren_hl7_escape(const char *value, const char *delimiters, char *dst, size_
 int huren_hl7_ack_build(const huren_hl7_msg *msg, const char *code, const char *text,
                         const char *error_code, char **out, size_t *out_len, char *err,
                         size_t errlen);
+/* The same, with the error location of the ERR segment: `location` is "SEG^seq^field" (table
+ * ERL: segment id, its occurrence, field; "SEG^seq" for a whole segment; NULL or "" for none).
+ * It goes to ERR-2 from 2.5 on, and into ERR-1 (segment^sequence^field^code) before. */
+int huren_hl7_ack_build_at(const huren_hl7_msg *msg, const char *code, const char *text,
+                           const char *error_code, const char *location, char **out,
+                           size_t *out_len, char *err, size_t errlen);
 /* Frees buffers returned by this module. NULL-safe. */
 void huren_hl7_buf_free(char *buf);
 
@@ -220,6 +233,8 @@ void huren_hl7_buf_free(char *buf);
  * matching table 0357 error code. */
 const char *huren_hl7_ack_code_for(int parse_rc);
 const char *huren_hl7_ack_error_for(int parse_rc);
+/* The ERR location ("MSH^1^12") of a parse failure that names one, else "". */
+const char *huren_hl7_ack_location_for(int parse_rc);
 
 /* ---------------------------------------------------------------------------------------- */
 /* MLLP framing: VT (0x0B) message FS (0x1C) CR */
@@ -258,6 +273,7 @@ typedef struct huren_hl7_handler_result {
     huren_hl7_ack_code code; /* preset to HUREN_HL7_AE */
     char text[256];          /* MSA-3 / ERR text, UTF-8, may be empty */
     char error_code[16];     /* table 0357 code for ERR-3, "" = 207 */
+    char location[32];       /* ERR error location "SEG^seq^field" ("PID^1^3"), "" = none */
 } huren_hl7_handler_result;
 
 /* Called on a connection's thread for each frame. `msg` is the parsed message, or NULL for an
@@ -320,6 +336,8 @@ typedef struct huren_hl7_mllp_stats {
     unsigned long long idle_timeouts;   /* connections closed for silence */
     unsigned long long noise_bytes;     /* bytes skipped outside frames */
     unsigned long long send_errors;     /* ACKs that could not be sent */
+    unsigned long long bad_framing;     /* connections with bytes outside frames or closed
+                                           inside a frame (each counted once) */
     int open_connections;               /* now */
 } huren_hl7_mllp_stats;
 

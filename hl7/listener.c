@@ -43,7 +43,7 @@ struct huren_hl7_mllp {
     atomic_int stopping;
     struct {
         atomic_ullong connections, refused, messages, aa, ae, ar, parse_errors, oversize,
-            idle_timeouts, noise_bytes, send_errors;
+            idle_timeouts, noise_bytes, send_errors, bad_framing;
     } st;
 };
 
@@ -112,6 +112,7 @@ static void handle_frame(conn *c, const char *data, size_t len, huren_hl7_msg **
     res->code = strcmp(huren_hl7_ack_code_for(rc), "AR") == 0 ? HUREN_HL7_AR : HUREN_HL7_AE;
     snprintf(res->text, sizeof(res->text), "%s", err);
     snprintf(res->error_code, sizeof(res->error_code), "%s", huren_hl7_ack_error_for(rc));
+    snprintf(res->location, sizeof(res->location), "%s", huren_hl7_ack_location_for(rc));
     snprintf(id, sizeof(id), "%s", *partial ? huren_hl7_msg_control_id(*partial) : "");
     huren_hl7__printable(id);
     logf_(srv, HUREN_HL7_LOG_WARN, "hl7 %s: unparseable message (control id '%s', %zu bytes): %s",
@@ -136,8 +137,9 @@ static int on_frame(const char *data, size_t len, void *arg)
     handle_frame(c, data, len, &msg, &partial, &res);
     res.text[sizeof(res.text) - 1] = '\0';
     res.error_code[sizeof(res.error_code) - 1] = '\0';
-    rc = huren_hl7_ack_build(msg ? msg : partial, code_name(res.code), res.text, res.error_code,
-                             &ack, &ack_len, err, sizeof(err));
+    res.location[sizeof(res.location) - 1] = '\0';
+    rc = huren_hl7_ack_build_at(msg ? msg : partial, code_name(res.code), res.text, res.error_code,
+                                res.location, &ack, &ack_len, err, sizeof(err));
     if (rc == 0)
         rc = huren_hl7_mllp_frame(ack, ack_len, &frame, &frame_len);
     if (rc == 0) {
@@ -175,6 +177,7 @@ static void serve(conn *c, huren_hl7_mllp_decoder *dec)
     int timeout = srv->opts.idle_timeout_s > 0 ? srv->opts.idle_timeout_s * 1000 : -1;
     char buf[65536];
     size_t noise = 0;
+    int framing = 0; /* this connection was counted in bad_framing */
 
     for (;;) {
         struct pollfd pfd[2] = {{c->fd, POLLIN, 0}, {srv->wake[0], POLLIN, 0}};
@@ -194,9 +197,14 @@ static void serve(conn *c, huren_hl7_mllp_decoder *dec)
         n = recv(c->fd, buf, sizeof(buf), 0);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
-        if (n <= 0)
+        if (n <= 0) {
+            if (n == 0 && huren_hl7_mllp_decoder_in_frame(dec) && !framing)
+                atomic_fetch_add(&srv->st.bad_framing, 1); /* closed inside a frame */
             return;
+        }
         rc = huren_hl7_mllp_decoder_feed(dec, buf, (size_t)n, on_frame, c);
+        if (huren_hl7_mllp_decoder_noise(dec) != noise && !framing++)
+            atomic_fetch_add(&srv->st.bad_framing, 1); /* bytes outside frames */
         if (huren_hl7_mllp_decoder_noise(dec) != noise) {
             atomic_fetch_add(&srv->st.noise_bytes, huren_hl7_mllp_decoder_noise(dec) - noise);
             noise = huren_hl7_mllp_decoder_noise(dec);
@@ -455,6 +463,7 @@ void huren_hl7_mllp_stats_get(const huren_hl7_mllp *srv, huren_hl7_mllp_stats *o
     out->idle_timeouts = atomic_load(&srv->st.idle_timeouts);
     out->noise_bytes = atomic_load(&srv->st.noise_bytes);
     out->send_errors = atomic_load(&srv->st.send_errors);
+    out->bad_framing = atomic_load(&srv->st.bad_framing);
     out->open_connections = huren_hl7_mllp_connections(srv);
 }
 

@@ -2,14 +2,13 @@
  * the character set (MSH-18) from the raw MSH, converts the whole message to UTF-8, splits it
  * into segments (CR, LF or CRLF), unescapes every value once and checks the MSH header. */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hl7_int.h"
 
 static const huren_hl7_options default_options = HUREN_HL7_OPTIONS_INIT;
-
-static const char *supported_versions[] = {"2.3", "2.3.1", "2.4", "2.5", "2.5.1"};
 
 static int usable_delim(unsigned char c)
 {
@@ -52,12 +51,31 @@ static int read_delims(const char *p, size_t len, char delims[6], char *err, siz
     return 0;
 }
 
-/* MSH-18 (first repetition, trimmed) from the raw first line, into label. With dbcs, a byte
- * 0x81-0xFE and the byte after it count as one character (GB18030/GBK). */
+/* Copies raw[a..b) trimmed and printable (it may end up in a log) into label. */
+static void copy_label(const char *p, size_t a, size_t b, char *label, size_t labsz)
+{
+    size_t i;
+
+    while (a < b && p[a] == ' ')
+        a++;
+    while (b > a && p[b - 1] == ' ')
+        b--;
+    if (b - a >= labsz)
+        b = a + labsz - 1;
+    for (i = a; i < b; i++)
+        label[i - a] = (p[i] > 0x1F && p[i] < 0x7F) ? p[i] : '?';
+    label[b - a] = '\0';
+}
+
+/* MSH-18 from the raw first line, into label. Of its repetitions the first that names more
+ * than ASCII is taken: ISO 2022 senders write "ISO IR6~ISO IR87" or "~ISO IR87" (G0 ASCII,
+ * then the set switched to with escapes). With dbcs, a byte 0x81-0xFE and the byte after it
+ * count as one character (GB18030/GBK). */
 static void read_charset_label(const char *p, size_t len, const char *delims, int dbcs, char *label,
                                size_t labsz)
 {
-    size_t i = 0, field = 1, start, end;
+    size_t i = 0, field = 1, start;
+    char rep[64];
 
     label[0] = '\0';
     while (i < len && p[i] != '\r' && p[i] != '\n' && field < 18) {
@@ -69,20 +87,26 @@ static void read_charset_label(const char *p, size_t len, const char *delims, in
     }
     if (field != 18)
         return;
-    start = i;
-    while (i < len && p[i] != '\r' && p[i] != '\n' && p[i] != delims[HL7_FSEP] &&
-           p[i] != delims[HL7_RSEP] && p[i] != delims[HL7_CSEP])
+    for (;;) {
+        const char *name;
+        start = i;
+        while (i < len && p[i] != '\r' && p[i] != '\n' && p[i] != delims[HL7_FSEP] &&
+               p[i] != delims[HL7_RSEP] && p[i] != delims[HL7_CSEP])
+            i++;
+        copy_label(p, start, i, rep, sizeof(rep));
+        name = rep[0] ? huren_hl7__charset_iconv(rep) : NULL;
+        if (rep[0] && (label[0] == '\0' || (name && strcmp(name, "ASCII") != 0)))
+            snprintf(label, labsz, "%s", rep);
+        if (name && strcmp(name, "ASCII") != 0)
+            return;
+        while (i < len && p[i] == delims[HL7_CSEP]) /* components of a repetition: skip */
+            while (++i < len && p[i] != '\r' && p[i] != '\n' && p[i] != delims[HL7_FSEP] &&
+                   p[i] != delims[HL7_RSEP])
+                ;
+        if (i >= len || p[i] != delims[HL7_RSEP])
+            return;
         i++;
-    end = i;
-    while (start < end && p[start] == ' ')
-        start++;
-    while (end > start && p[end - 1] == ' ')
-        end--;
-    if (end - start >= labsz)
-        end = start + labsz - 1;
-    for (i = start; i < end; i++) /* keep the label printable: it may end up in a log */
-        label[i - start] = (p[i] > 0x1F && p[i] < 0x7F) ? p[i] : '?';
-    label[end - start] = '\0';
+    }
 }
 
 static int convert(huren_hl7_msg *msg, const char *p, size_t len, int lossy, char *err,
@@ -157,6 +181,17 @@ static int add_segment(huren_hl7_msg *msg, size_t off, size_t len, size_t *cap, 
     return 0;
 }
 
+/* Blanks, tabs and the ^Z of old DOS files on a line of their own: not a segment. */
+static int blank_line(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != 0x1A && s[i] != '\f' && s[i] != '\v')
+            return 0;
+    return 1;
+}
+
 static int split_segments(huren_hl7_msg *msg, size_t max, int header_only, char *err, size_t errlen)
 {
     size_t i = 0, cap = 0;
@@ -166,7 +201,7 @@ static int split_segments(huren_hl7_msg *msg, size_t max, int header_only, char 
         size_t start = i;
         while (i < msg->text_len && msg->text[i] != '\r' && msg->text[i] != '\n')
             i++;
-        if (i > start) {
+        if (i > start && !blank_line(msg->text + start, i - start)) {
             rc = add_segment(msg, start, i - start, &cap, max, err, errlen);
             if (rc < 0)
                 return rc;
@@ -216,11 +251,27 @@ static int unescape_segment(huren_hl7_msg *msg, const huren_hl7_seg *seg,
     return 0;
 }
 
+/* "2.1" .. "2.9", with an optional sub-release ("2.3.1", "2.5.1", "2.8.2"). */
+static int version_supported(const char *v)
+{
+    size_t i;
+
+    if (v[0] != '2' || v[1] != '.' || v[2] < '1' || v[2] > '9')
+        return 0;
+    if (v[3] == '\0')
+        return 1;
+    if (v[3] != '.' || v[4] == '\0')
+        return 0;
+    for (i = 4; v[i]; i++)
+        if (!isdigit((unsigned char)v[i]) || i > 6)
+            return 0;
+    return 1;
+}
+
 static int check_header(const huren_hl7_msg *msg, const huren_hl7_options *opts, char *err,
                         size_t errlen)
 {
     const char *v;
-    size_t i;
 
     if (huren_hl7_msg_type(msg)[0] == '\0') {
         huren_hl7__seterr(err, errlen, "MSH-9 message type is missing");
@@ -230,17 +281,11 @@ static int check_header(const huren_hl7_msg *msg, const huren_hl7_options *opts,
         huren_hl7__seterr(err, errlen, "MSH-10 message control id is missing");
         return HUREN_HL7_ESYNTAX;
     }
+    /* an empty MSH-12 is taken as it comes (interface engines do); the ACK then says 2.5.1 */
     v = huren_hl7_msg_version(msg);
-    if (v[0] == '\0') {
-        huren_hl7__seterr(err, errlen, "MSH-12 version id is missing");
-        return HUREN_HL7_ESYNTAX;
-    }
-    if (opts->accept_any_version)
+    if (v[0] == '\0' || opts->accept_any_version || version_supported(v))
         return 0;
-    for (i = 0; i < sizeof(supported_versions) / sizeof(supported_versions[0]); i++)
-        if (strcmp(v, supported_versions[i]) == 0)
-            return 0;
-    huren_hl7__seterr(err, errlen, "MSH-12 version %.16s is not supported (2.3 to 2.5.1)", v);
+    huren_hl7__seterr(err, errlen, "MSH-12 version %.16s is not supported (2.1 to 2.9)", v);
     return HUREN_HL7_EVERSION;
 }
 
@@ -266,12 +311,13 @@ static int read_msh(huren_hl7_msg *msg, const char **p, size_t *len, const huren
     read_charset_label(*p, *len, msg->delims, 0, msg->charset, sizeof(msg->charset));
     if (msg->charset[0] == '\0' || huren_hl7__charset_iconv(msg->charset) == NULL) {
         /* A GB18030 trail byte equal to the field separator in MSH-3..17 shifts the count:
-         * try again reading double-byte characters, and keep the result only if it is GB. */
+         * try again reading double-byte characters, and keep the result only if it names a
+         * double-byte set. */
         char gb[sizeof(msg->charset)];
         const char *name;
         read_charset_label(*p, *len, msg->delims, 1, gb, sizeof(gb));
         name = gb[0] ? huren_hl7__charset_iconv(gb) : NULL;
-        if (name != NULL && strcmp(name, "GB18030") == 0)
+        if (huren_hl7__charset_is_multibyte(name))
             memcpy(msg->charset, gb, sizeof(gb));
     }
     label = msg->charset[0] ? msg->charset : opts->default_charset;

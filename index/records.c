@@ -170,8 +170,8 @@ static int report_check(huren_index *idx, const huren_index_report *r, size_t i)
 {
     char what[64];
     snprintf(what, sizeof(what), "report %zu", i + 1);
-    if (!present(r->item_code) || (!present(r->placer_number) && !present(r->filler_number))) {
-        huren_index__seterr(idx, "%s: item code and an order number are required", what);
+    if (!present(r->placer_number) && !present(r->filler_number)) {
+        huren_index__seterr(idx, "%s: an order number is required", what);
         return HUREN_INDEX_EINVAL;
     }
     if ((int)r->kind < HUREN_INDEX_REPORT_LAB || r->kind > HUREN_INDEX_REPORT_EXAM ||
@@ -283,6 +283,11 @@ static sqlite3_stmt *stmt(huren_index__recrows *r, enum rec_stmt id)
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     return s;
+}
+
+void huren_index__bind_item(sqlite3_stmt *s, int i, const char *item_code)
+{
+    sqlite3_bind_text(s, i, present(item_code) ? item_code : "", -1, SQLITE_STATIC);
 }
 
 static void bt(sqlite3_stmt *s, int i, const char *v)
@@ -399,6 +404,7 @@ static void report_bind(sqlite3_stmt *s, const huren_index_records *m,
                        r->sender_facility,      m->message_id};
     for (int k = 0; k < (int)(sizeof(v) / sizeof(v[0])); k++)
         bt(s, 6 + k, v[k]);
+    huren_index__bind_item(s, 9, r->item_code);
 }
 
 static int observations_put(huren_index *idx, const huren_index_report *r, int64_t report_pk)
@@ -445,7 +451,7 @@ static int report_put(huren_index *idx, const huren_index_records *m, const hure
     sqlite3_stmt *s = stmt(idx->recrows, R_REPORT_FIND);
     bt(s, 1, m->source);
     bt(s, 2, present(r->filler_number) ? r->filler_number : r->placer_number);
-    bt(s, 3, r->item_code);
+    huren_index__bind_item(s, 3, r->item_code);
     if ((rc = run(idx, s, &pk, &found, "finding report")) < 0)
         return rc;
     if (found) {

@@ -1,7 +1,8 @@
 /* claim_bundle.h: the claim data of one visit as a FHIR R4 Bundle (type collection), holding
- * only what a claim needs: Patient (name, sex, birth date, national id), Encounter, Condition,
- * ChargeItem with an Invoice that totals them, DiagnosticReport + Observation (lab), imaging
- * report conclusions, and the discharge summary (Composition) when the feed carried one. */
+ * only what a claim needs: the hospital (Organization), Patient (name, sex, birth date,
+ * national id), Encounter, Condition, ChargeItem with an Invoice that prices and totals them
+ * and carries the claim summary, DiagnosticReport + Observation (lab), exam report conclusions,
+ * and the discharge summary (Composition) when the feed carried one. */
 #ifndef HUREN_GATEWAY_CLAIM_BUNDLE_H
 #define HUREN_GATEWAY_CLAIM_BUNDLE_H
 
@@ -18,13 +19,14 @@ typedef struct claim_bundle_input {
     const char *hospital;   /* institution code of this hospital ("" = not configured) */
     int64_t consent_id;
     time_t now;
-    const huren_index_visit_record *visit; /* with its diagnoses and charges */
+    int offset_min; /* the hospital's UTC offset ([node] utc_offset), for local HL7 times */
+    const huren_index_visit_record *visit;  /* with its diagnoses and charges */
     const huren_index_report_list *reports; /* the visit's reports */
 } claim_bundle_input;
 
 /* The bundle as compact JSON text (malloc'ed, NUL-terminated; *len its length), or NULL when
- * out of memory. Money is decimal yuan text ("151.79") next to integer fen; the Invoice's
- * total is the exact sum of the ChargeItems. */
+ * out of memory. Money is a JSON number of yuan written from integer fen (151.79) with the
+ * fen in the amount-fen extension; the Invoice's total is the exact sum of the ChargeItems. */
 char *claim_bundle_build(const claim_bundle_input *in, size_t *len);
 
 /* Is this report of the visit its discharge summary? LOINC 18842-5 / 11490-0 as the item code

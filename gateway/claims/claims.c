@@ -8,14 +8,16 @@
 #include "api.h"
 #include "claim_bundle.h"
 #include "consent.h"
+#include "fhir.h"
 #include "identity.h"
 #include "jws.h"
 #include "log.h"
+#include "random_id.h"
 #include "ratelimit.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@ struct claims_ctx {
     ratelimit *rl;
     size_t max_body;
     const char *hospital;
+    int offset_min; /* [node] utc_offset */
 };
 
 int claims_open(node *n, char *err, size_t errlen)
@@ -44,6 +47,8 @@ int claims_open(node *n, char *err, size_t errlen)
     }
     cc->max_body = (size_t)c->claims_max_body;
     cc->hospital = c->claims_institution;
+    if (fhir_offset_parse(c->utc_offset, &cc->offset_min) < 0)
+        cc->offset_min = 8 * 60; /* config_validate() refused it already */
     n->claims = cc;
     if (!c->claims_key[0])
         return 0;
@@ -203,18 +208,6 @@ static int replay(http_request *req, http_response *res, const claim_req *cr)
     return rc < 0 ? -1 : 1;
 }
 
-static void claim_id_new(char out[33])
-{
-    unsigned char r[16];
-    if (RAND_bytes(r, sizeof r) != 1) { /* never expected; still unique enough with time */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        memcpy(r, &ts, sizeof ts < sizeof r ? sizeof ts : sizeof r);
-    }
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", r[i]);
-}
-
 /* Build, sign and store the claim of a visit whose consent was checked. */
 static int claim_make(http_request *req, http_response *res, const claim_req *cr,
                       const char *patient, int64_t consent_id)
@@ -223,7 +216,7 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
     huren_index_visit_record v;
     huren_index_report_list reports = {0};
     huren_index_report_filter f = {.kind = -1};
-    char claim_id[33], err[256];
+    char claim_id[RANDOM_ID_LEN], err[256];
     char *bundle = NULL, *jws = NULL;
     size_t blen = 0, jlen = 0;
     double t0 = monotonic_s();
@@ -237,9 +230,16 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
         goto done;
     }
     snprintf(res->audit_patient, sizeof res->audit_patient, "%s", v.patient.patient_id);
-    claim_id_new(claim_id);
-    claim_bundle_input in = {claim_id, cr->request_id, req->institution, n->claims->hospital,
-                             consent_id, time(NULL), &v, &reports};
+    if (random_id(claim_id) < 0) { /* fail closed: never a guessable claim id */
+        log_error("claims: no random bytes for a claim id: %s", strerror(errno));
+        rc = http_reply_error(res, 503, "cannot make a claim id now; try again later");
+        goto done;
+    }
+    claim_bundle_input in = {.claim_id = claim_id, .request_id = cr->request_id,
+                             .insurer = req->institution, .hospital = n->claims->hospital,
+                             .consent_id = consent_id, .now = time(NULL),
+                             .offset_min = n->claims->offset_min, .visit = &v,
+                             .reports = &reports};
     if (!(bundle = claim_bundle_build(&in, &blen)) ||
         jws_sign(n->claims->signer, "application/fhir+json", bundle, blen, &jws, &jlen, err,
                  sizeof err) < 0) {

@@ -5,6 +5,7 @@
 #define LOG_COMPONENT "api"
 #include "api.h"
 #include "consent.h"
+#include "fhir.h"
 #include "identity.h"
 #include "log.h"
 
@@ -29,9 +30,9 @@ static json_t *api_consent_json(const huren_index_consent *c, time_t now)
     json_object_set_new(j, "resourceType", json_string("Consent"));
     json_object_set_new(j, "id", json_integer(c->id));
     json_object_set_new(j, "status", json_string(consent_status(c, now)));
-    json_object_set_new(j, "purpose", json_string(c->purpose == HUREN_INDEX_CONSENT_RECOGNITION
-                                                      ? "recognition"
-                                                      : "claim"));
+    json_object_set_new(
+        j, "purpose",
+        json_string(c->purpose == HUREN_INDEX_CONSENT_RECOGNITION ? "recognition" : "claim"));
     set_str(p, "patient_id", c->patient_id);
     set_str(p, "national_id", c->national_id);
     json_object_set_new(j, "patient", p);
@@ -58,6 +59,68 @@ static int reply(http_response *res, int status, json_t *o)
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return http_reply_json(res, status, text);
+}
+
+/* FHIR R4 asked for (Accept: application/fhir+json, or ?_format=json)? */
+static int fhir_asked(http_request *req)
+{
+    return fhir_wanted(http_request_arg(req, "_format"), http_request_header(req, "Accept"));
+}
+
+static void fhir_builder_init(http_request *req, fhir_builder *b)
+{
+    node *n = req->app;
+    memset(b, 0, sizeof *b);
+    b->hospital = n->cfg->claims_institution && *n->cfg->claims_institution
+                      ? n->cfg->claims_institution
+                      : n->cfg->dir_institution;
+    if (fhir_offset_parse(n->cfg->utc_offset, &b->offset_min) < 0)
+        b->offset_min = 8 * 60; /* config_validate() refused it already */
+}
+
+/* One consent (status 201 or 200), as FHIR R4 Consent when asked, else our JSON. */
+static int reply_consent(http_request *req, http_response *res, int status,
+                         const huren_index_consent *c, time_t now)
+{
+    if (!fhir_asked(req))
+        return reply(res, status, api_consent_json(c, now));
+    fhir_builder b;
+    fhir_builder_init(req, &b);
+    json_t *j = fhir_consent(&b, c, consent_status(c, now));
+    size_t len = 0;
+    char *text = j ? fhir_dump(j, &len) : NULL;
+    json_decref(j);
+    if (!text)
+        return http_reply_error(res, 500, "out of memory");
+    return http_reply_buffer(res, status, FHIR_CONTENT_TYPE, text, len);
+}
+
+/* A patient's consents as an R4 searchset Bundle. */
+static int reply_consents_fhir(http_request *req, http_response *res,
+                               const huren_index_consent_list *l, time_t now)
+{
+    fhir_builder b;
+    char ts[FHIR_TIME_LEN];
+    fhir_builder_init(req, &b);
+    b.seed = "consents";
+    json_t *entries = json_array();
+    for (size_t i = 0; i < l->n; i++) {
+        json_t *c = fhir_consent(&b, &l->items[i], consent_status(&l->items[i], now));
+        char url[FHIR_URL_LEN], id[24];
+        snprintf(id, sizeof id, "%lld", (long long)l->items[i].id);
+        fhir_url(&b, "Consent", id, url);
+        json_array_append_new(entries, json_pack("{s:s, s:o, s:{s:s}}", "fullUrl", url,
+                                                 "resource", c, "search", "mode", "match"));
+    }
+    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o}", "resourceType", "Bundle", "type",
+                          "searchset", "timestamp", fhir_time_format(now, b.offset_min, ts),
+                          "total", (json_int_t)l->n, "entry", entries);
+    size_t len = 0;
+    char *text = o ? fhir_dump(o, &len) : NULL;
+    json_decref(o);
+    if (!text)
+        return http_reply_error(res, 500, "out of memory");
+    return http_reply_buffer(res, 200, FHIR_CONTENT_TYPE, text, len);
 }
 
 static int index_failed(http_request *req, http_response *res, const char *what)
@@ -192,6 +255,13 @@ int api_consent_create(http_request *req, http_response *res)
         goto done;
     }
     int found = huren_index_rec_patient_exists(n->index, cr.patient, local, sizeof local);
+    if (found == 0 && cr.c.nvisits == 0 &&
+        identity_normalise(cr.patient, nid, &type, why, sizeof why) == 0) {
+        /* a patient not known here yet (no ADT): the consent is kept under the resident id */
+        snprintf(local, sizeof local, "%s", nid);
+        found = 1;
+    }
+    nid[0] = 0;
     if (found <= 0) {
         rc = found < 0 ? index_failed(req, res, "consent patient")
                        : http_reply_error(res, 404, "no such patient");
@@ -215,7 +285,7 @@ int api_consent_create(http_request *req, http_response *res)
     log_info("consent %lld recorded (%s, grantee %s) by %s", (long long)cr.c.id,
              cr.c.purpose == HUREN_INDEX_CONSENT_CLAIM ? "claim" : "recognition", cr.c.grantee,
              cr.c.created_by);
-    rc = reply(res, 201, api_consent_json(&cr.c, now));
+    rc = reply_consent(req, res, 201, &cr.c, now);
 done:
     json_decref(body);
     return rc;
@@ -240,6 +310,11 @@ int api_patient_consents(http_request *req, http_response *res)
     if (huren_index_consents_find(n->index, &f, &l) < 0)
         return index_failed(req, res, "consents of a patient");
     time_t now = time(NULL);
+    if (fhir_asked(req)) {
+        int rc = reply_consents_fhir(req, res, &l, now);
+        huren_index_consent_list_free(&l);
+        return rc;
+    }
     json_t *o = json_object(), *arr = json_array();
     json_object_set_new(o, "resourceType", json_string("Bundle"));
     json_object_set_new(o, "patient_id", json_string(local));
@@ -263,9 +338,8 @@ int api_consent_revoke(http_request *req, http_response *res)
     if (*end || v <= 0)
         return http_reply_error(res, 400, "malformed consent id");
     time_t now = time(NULL);
-    int rc = huren_index_consent_revoke(n->index, v, req->actor && *req->actor ? req->actor
-                                                                               : "unknown",
-                                        (int64_t)now);
+    int rc = huren_index_consent_revoke(
+        n->index, v, req->actor && *req->actor ? req->actor : "unknown", (int64_t)now);
     if (rc == HUREN_INDEX_ENOTFOUND)
         return http_reply_error(res, 404, "no such consent");
     if (rc < 0 || huren_index_consent_get(n->index, v, &l) < 0)
@@ -273,7 +347,7 @@ int api_consent_revoke(http_request *req, http_response *res)
     snprintf(res->audit_patient, sizeof res->audit_patient, "%s", l.items[0].patient_id);
     snprintf(res->audit_object, sizeof res->audit_object, "consent/%lld revoked", v);
     log_info("consent %lld revoked by %s", v, l.items[0].revoked_by ? l.items[0].revoked_by : "");
-    json_t *o = api_consent_json(&l.items[0], now);
+    rc = reply_consent(req, res, 200, &l.items[0], now);
     huren_index_consent_list_free(&l);
-    return reply(res, 200, o);
+    return rc;
 }

@@ -295,8 +295,7 @@ int dicomweb_wado_uri(http_request *req, http_response *res)
         dw_instances_free(&set);
         return 0;
     }
-    int rc = dicom ? dw_reply_file(res, "application/dicom", set.v[0].path, set.v[0].offset,
-                                   set.v[0].size)
+    int rc = dicom ? dw_reply_instance(req->app, res, "application/dicom", &set.v[0])
                    : render_set(req->app, res, &set, &u.r);
     dw_instances_free(&set);
     return rc;

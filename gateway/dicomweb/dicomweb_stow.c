@@ -30,8 +30,8 @@
 #define TAG_FAILURE_REASON HUREN_DICOM_TAG(0x0008, 0x1197)
 
 typedef struct stow_part {
-    char *path;      /* its temp file, or NULL (not kept, or consumed) */
-    int unsupported;
+    char *path;          /* its temp file, or NULL (not kept, or consumed) */
+    const char *refused; /* why its bytes were dropped (static text), or NULL */
 } stow_part;
 
 typedef struct stow {
@@ -65,12 +65,15 @@ static int part_begin(void *payload, const char *headers, size_t len)
     }
     stow_part *p = &s->parts[s->nparts++];
     memset(p, 0, sizeof *p);
+    /* RFC 2046 5.1: a part without a (valid) Content-Type is text/plain; only
+     * application/dicom parts are stored, the others are dropped and answered 0xC000 */
     char ct[256];
-    if (multipart_header(headers, len, "Content-Type", ct, sizeof ct) == 0 &&
-        !multipart_is_type(ct, "application/dicom")) {
-        p->unsupported = 1; /* its bytes are dropped */
+    if (multipart_header(headers, len, "Content-Type", ct, sizeof ct) < 0)
+        p->refused = "no valid Content-Type header (RFC 2046: text/plain)";
+    else if (!multipart_is_type(ct, "application/dicom"))
+        p->refused = "Content-Type is not application/dicom";
+    if (p->refused)
         return 0;
-    }
     const char *dir = huren_index_tmp_dir(s->n->index);
     size_t plen = strlen(dir) + sizeof "/stow-XXXXXX";
     if (!(p->path = malloc(plen)))
@@ -264,8 +267,8 @@ static int is_part10(const char *path)
 static void store_part(stow *s, size_t i, stow_result *r)
 {
     stow_part *p = &s->parts[i];
-    if (p->unsupported) {
-        log_warnx("STOW-RS part %zu refused: not application/dicom", i + 1);
+    if (p->refused) {
+        log_warnx("STOW-RS part %zu refused: %s", i + 1, p->refused);
         add_failed(r, NULL, NULL, FAIL_CANNOT_UNDERSTAND);
         return;
     }

@@ -27,7 +27,25 @@
 static _Thread_local struct {
     char patient[256]; /* '\'-separated patient ids, "...\..." once full */
     char object[256];
+    int written; /* the handler wrote the entry before answering */
 } audit_ctx;
+
+/* Requests refused because their audit entry could not be written (for /metrics). */
+static atomic_uint_fast64_t audit_failures;
+
+static int audit_dimse(node *n, const char *op, const huren_dicom_peer *peer, uint16_t status,
+                       const char *uid);
+
+static const char *level_name(huren_dicom_level l)
+{
+    static const char *const names[] = {"PATIENT", "STUDY", "SERIES", "IMAGE"};
+    return l <= HUREN_DICOM_LEVEL_IMAGE ? names[l] : "";
+}
+
+uint64_t dimse_audit_failures(void)
+{
+    return atomic_load(&audit_failures);
+}
 
 static void note_patient(const char *id)
 {
@@ -80,18 +98,29 @@ static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
     note_patient(element_value(req->elements, req->nelements, TAG_PATIENT_ID));
     const char *study = element_value(req->elements, req->nelements, TAG_STUDY_UID);
     snprintf(audit_ctx.object, sizeof audit_ctx.object, "%.200s", study ? study : "");
-    ingest_result r = ingest_dicom_instance(n, req->elements, req->nelements,
-                                            req->transfer_syntax_uid, req->tmp_path,
-                                            HUREN_INDEX_PUT_KEEP_TMP, &outcome, err, sizeof err);
+    ingest_result r =
+        ingest_dicom_instance(n, req->elements, req->nelements, req->transfer_syntax_uid,
+                              req->tmp_path, HUREN_INDEX_PUT_KEEP_TMP, &outcome, err, sizeof err);
+    uint16_t status = r == INGEST_INVALID  ? HUREN_DICOM_STATUS_DATASET_MISMATCH
+                      : r == INGEST_FAILED ? HUREN_DICOM_STATUS_OUT_OF_RESOURCES
+                                           : HUREN_DICOM_STATUS_SUCCESS;
+    /* the entry is on disk before the response leaves; without it the SCU is told to send
+     * again (the instance is then kept once) */
+    if (audit_dimse(n, "C-STORE", req->peer, status, req->sop_instance_uid) < 0 &&
+        status == HUREN_DICOM_STATUS_SUCCESS) {
+        log_error("C-STORE %s from %s refused: its audit entry could not be written",
+                  req->sop_instance_uid, req->peer->calling_ae);
+        return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+    }
     if (r == INGEST_INVALID) {
         log_warnx("C-STORE %s from %s refused: %s", req->sop_instance_uid, req->peer->calling_ae,
                   err);
-        return HUREN_DICOM_STATUS_DATASET_MISMATCH;
+        return status;
     }
     if (r == INGEST_FAILED) {
-        log_error("C-STORE %s from %s not stored: %s", req->sop_instance_uid,
-                  req->peer->calling_ae, err);
-        return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+        log_error("C-STORE %s from %s not stored: %s", req->sop_instance_uid, req->peer->calling_ae,
+                  err);
+        return status;
     }
     log_debug("C-STORE %s from %s: %s", req->sop_instance_uid, req->peer->calling_ae,
               outcome == HUREN_INDEX_PUT_STORED      ? "stored"
@@ -148,15 +177,49 @@ static int build_matches(const huren_dicom_query *q, huren_index_match *m, size_
     return (int)k;
 }
 
+/* One match kept until the audit entry is written: its elements and their values in one
+ * block. */
+typedef struct match_copy {
+    huren_dicom_element *els;
+    size_t n;
+} match_copy;
+
 typedef struct find_ctx {
     node *n;
     const huren_dicom_query *q;
-    huren_dicom_find_emit emit;
-    void *emit_ctx;
     huren_dicom_element *out;
+    match_copy *rows; /* at most find_max_results */
+    size_t nrows, caprows;
     long count;
-    int truncated;
+    int truncated, oom;
 } find_ctx;
+
+static int keep_match(find_ctx *c, const huren_dicom_element *els, size_t k)
+{
+    if (c->nrows == c->caprows) {
+        size_t cap = c->caprows ? c->caprows * 2 : 64;
+        match_copy *r = realloc(c->rows, cap * sizeof *r);
+        if (!r)
+            return -1;
+        c->rows = r;
+        c->caprows = cap;
+    }
+    size_t bytes = k * sizeof *els;
+    for (size_t i = 0; i < k; i++)
+        bytes += strlen(els[i].value) + 1;
+    huren_dicom_element *copy = malloc(bytes ? bytes : 1);
+    if (!copy)
+        return -1;
+    char *str = (char *)(copy + k);
+    for (size_t i = 0; i < k; i++) {
+        size_t len = strlen(els[i].value) + 1;
+        copy[i] = els[i];
+        copy[i].value = memcpy(str, els[i].value, len);
+        str += len;
+    }
+    c->rows[c->nrows++] = (match_copy){copy, k};
+    return 0;
+}
 
 static int on_find_row(void *payload, const huren_index_row *row)
 {
@@ -184,7 +247,11 @@ static int on_find_row(void *payload, const huren_index_row *row)
         c->out[k].value = value;
         k++;
     }
-    return c->emit(c->emit_ctx, c->out, k);
+    if (keep_match(c, c->out, k) < 0) {
+        c->oom = 1;
+        return 1;
+    }
+    return 0;
 }
 
 static uint16_t on_find(const huren_dicom_query *q, huren_dicom_find_emit emit, void *emit_ctx,
@@ -199,26 +266,39 @@ static uint16_t on_find(const huren_dicom_query *q, huren_dicom_find_emit emit, 
     huren_dicom_element *out = calloc(q->nkeys ? q->nkeys : 1, sizeof *out);
     if (!out)
         return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
-    find_ctx c = {n, q, emit, emit_ctx, out, 0, 0};
+    find_ctx c = {.n = n, .q = q, .out = out};
     huren_index_query iq = {index_level(q->level), matches, (size_t)nm, 0, 0};
     int rc = huren_index_find(n->index, &iq, on_find_row, &c);
     free(out);
-    if (rc == HUREN_INDEX_ECANCEL && c.truncated) {
+    uint16_t status = HUREN_DICOM_STATUS_SUCCESS;
+    if (c.oom) {
+        log_error("C-FIND from %s: out of memory", q->peer->calling_ae);
+        status = HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+    } else if (rc == HUREN_INDEX_ECANCEL && c.truncated) {
         log_warnx("C-FIND from %s: more than %ld matches; answered the first %ld",
                   q->peer->calling_ae, n->cfg->find_max_results, n->cfg->find_max_results);
-        return HUREN_DICOM_STATUS_SUCCESS;
-    }
-    if (rc == HUREN_INDEX_ECANCEL)
-        return HUREN_DICOM_STATUS_CANCEL;
-    if (rc == HUREN_INDEX_EINVAL) {
+    } else if (rc == HUREN_INDEX_EINVAL) {
         log_warnx("C-FIND from %s: %s", q->peer->calling_ae, huren_index_errmsg(n->index));
-        return HUREN_DICOM_STATUS_DATASET_MISMATCH;
-    }
-    if (rc < 0) {
+        status = HUREN_DICOM_STATUS_DATASET_MISMATCH;
+    } else if (rc < 0) {
         log_error("C-FIND from %s failed: %s", q->peer->calling_ae, huren_index_errmsg(n->index));
-        return HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
+        status = HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
     }
-    return HUREN_DICOM_STATUS_SUCCESS;
+    /* the matches disclose patients: the entry naming them is on disk before the first one
+     * leaves, or none does */
+    if (audit_dimse(n, "C-FIND", q->peer, status, level_name(q->level)) < 0 &&
+        status == HUREN_DICOM_STATUS_SUCCESS) {
+        log_error("C-FIND from %s refused: its audit entry could not be written",
+                  q->peer->calling_ae);
+        status = HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+    }
+    for (size_t i = 0; i < c.nrows; i++) {
+        if (status == HUREN_DICOM_STATUS_SUCCESS && emit(emit_ctx, c.rows[i].els, c.rows[i].n))
+            status = HUREN_DICOM_STATUS_CANCEL;
+        free(c.rows[i].els);
+    }
+    free(c.rows);
+    return status;
 }
 
 typedef struct retrieve_ctx {
@@ -241,6 +321,13 @@ static int on_retrieve_row(void *payload, const huren_index_row *row)
         c->failed = 1;
         return 1;
     }
+    /* a retrieved copy goes out with our patient ids, the source's kept inside */
+    huren_dicom_coercion co = {row->values[HUREN_INDEX_F_PATIENT_ID],
+                               row->values[HUREN_INDEX_F_ISSUER_OF_PATIENT_ID]};
+    if (row->copy_of && co.patient_id && huren_dicom_retrieve_list_coerce(c->out, &co) < 0) {
+        c->failed = 1;
+        return 1;
+    }
     return 0;
 }
 
@@ -253,6 +340,8 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
     int nm = build_matches(q, matches, MAX_QUERY_KEYS);
     if (nm <= 0) /* a retrieval names what it wants: no condition at all is refused */
         return HUREN_DICOM_STATUS_DATASET_MISMATCH;
+    if (q->move_destination && !config_find_ae(n->cfg, q->move_destination))
+        return HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN; /* audited as refused after the answer */
     retrieve_ctx c = {out, 0, 0};
     huren_index_query iq = {HUREN_INDEX_LEVEL_INSTANCE, matches, (size_t)nm, 0, 0};
     int rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
@@ -262,24 +351,32 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
         char err[300] = "";
         int got = recognition_retrieve_study(n, study, err, sizeof err);
         if (got < 0)
-            log_warnx("C-MOVE from %s: retrieving study %s failed: %s", q->peer->calling_ae,
-                      study, err);
+            log_warnx("C-MOVE from %s: retrieving study %s failed: %s", q->peer->calling_ae, study,
+                      err);
         if (got != 0)
             rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
     }
-    if (c.failed)
-        return HUREN_DICOM_STATUS_MOVE_OUT_OF_RESOURCES_MATCHES;
-    if (rc == HUREN_INDEX_EINVAL)
-        return HUREN_DICOM_STATUS_DATASET_MISMATCH;
-    if (rc < 0) {
+    uint16_t status = HUREN_DICOM_STATUS_SUCCESS;
+    if (c.failed) {
+        status = HUREN_DICOM_STATUS_MOVE_OUT_OF_RESOURCES_MATCHES;
+    } else if (rc == HUREN_INDEX_EINVAL) {
+        status = HUREN_DICOM_STATUS_DATASET_MISMATCH;
+    } else if (rc < 0) {
         log_error("retrieve for %s failed: %s", q->peer->calling_ae, huren_index_errmsg(n->index));
-        return HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
+        status = HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
     }
-    return HUREN_DICOM_STATUS_SUCCESS;
+    /* on disk before the first instance is sent */
+    const char *op = q->move_destination ? "C-MOVE" : "C-GET";
+    if (audit_dimse(n, op, q->peer, status, level_name(q->level)) < 0 &&
+        status == HUREN_DICOM_STATUS_SUCCESS) {
+        log_error("%s from %s refused: its audit entry could not be written", op,
+                  q->peer->calling_ae);
+        status = HUREN_DICOM_STATUS_MOVE_OUT_OF_RESOURCES_MATCHES;
+    }
+    return status;
 }
 
-static int on_resolve_ae(const char *ae_title, char *host, size_t hostlen, int *port,
-                         void *payload)
+static int on_resolve_ae(const char *ae_title, char *host, size_t hostlen, int *port, void *payload)
 {
     node *n = payload;
     const config_ae *ae = config_find_ae(n->cfg, ae_title);
@@ -297,15 +394,24 @@ static void on_log(huren_dicom_log_level level, const char *msg, void *payload)
                                     LOG_LEVEL_DEBUG};
     if (level == HUREN_DICOM_LOG_ERROR)
         atomic_fetch_add(&n->metrics.errors, 1);
-    log_emit(map[level <= HUREN_DICOM_LOG_DEBUG ? level : HUREN_DICOM_LOG_DEBUG], LOG_COMPONENT,
-             0, "%s", msg);
+    log_emit(map[level <= HUREN_DICOM_LOG_DEBUG ? level : HUREN_DICOM_LOG_DEBUG], LOG_COMPONENT, 0,
+             "%s", msg);
 }
 
 /* One audit entry per C-STORE, C-FIND, C-MOVE, C-GET: the calling AE is the actor; a
  * [client] section with its ae_title gives institution and role. */
-static void audit_dimse(node *n, const char *op, const huren_dicom_peer *peer, uint16_t status,
-                        const char *uid, int failed)
+static int failed_status(uint16_t status)
 {
+    return status != HUREN_DICOM_STATUS_SUCCESS && status != HUREN_DICOM_STATUS_CANCEL &&
+           (status & 0xF000) != 0xB000;
+}
+
+/* Returns 0 once the entry is on disk, -1 (logged and counted) if it could not be written. */
+static int audit_dimse(node *n, const char *op, const huren_dicom_peer *peer, uint16_t status,
+                       const char *uid)
+{
+    int failed = failed_status(status);
+    audit_ctx.written = 1;
     char action[32] = "dimse.";
     for (size_t i = 0, k = strlen(action); op[i] && k < sizeof action - 1; i++, k++)
         action[k] = (char)(op[i] >= 'A' && op[i] <= 'Z' ? op[i] - 'A' + 'a' : op[i]);
@@ -317,17 +423,20 @@ static void audit_dimse(node *n, const char *op, const huren_dicom_peer *peer, u
         .action = action,
         .patient = audit_ctx.patient,
         .object = audit_ctx.object[0] ? audit_ctx.object : uid,
-        .outcome = !failed                                        ? "success"
+        .outcome = !failed                                          ? "success"
                    : status == HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN ? "refused"
-                                                                   : "failed",
+                                                                    : "failed",
         .status = status,
         .remote = peer->address,
     };
-    audit_record(n, &e);
+    if (audit_record(n, &e) == 0)
+        return 0;
+    atomic_fetch_add(&audit_failures, 1);
+    return -1;
 }
 
-static void on_event(const char *op, const huren_dicom_peer *peer, uint16_t status,
-                     const char *uid, void *payload)
+static void on_event(const char *op, const huren_dicom_peer *peer, uint16_t status, const char *uid,
+                     void *payload)
 {
     node *n = payload;
     static const struct {
@@ -341,12 +450,13 @@ static void on_event(const char *op, const huren_dicom_peer *peer, uint16_t stat
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         if (strcmp(op, ops[i].op) == 0)
             atomic_fetch_add((atomic_uint_fast64_t *)((char *)&n->metrics + ops[i].offset), 1);
-    int failed = status != HUREN_DICOM_STATUS_SUCCESS && status != HUREN_DICOM_STATUS_CANCEL &&
-                 (status & 0xF000) != 0xB000;
+    int failed = failed_status(status);
     if (failed)
         atomic_fetch_add(&n->metrics.dimse_failures, 1);
-    if (strcmp(op, "C-ECHO") != 0)
-        audit_dimse(n, op, peer, status, uid, failed);
+    /* requests dicom/ refused before any handler ran (nesting, bad identifier): answered with a
+     * refusal, which discloses and stores nothing, and recorded now */
+    if (strcmp(op, "C-ECHO") != 0 && !audit_ctx.written)
+        (void)audit_dimse(n, op, peer, status, uid);
     memset(&audit_ctx, 0, sizeof audit_ctx);
     if (strcmp(op, "C-STORE") != 0 || failed)
         log_emit(failed ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, LOG_COMPONENT, 0,

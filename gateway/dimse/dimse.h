@@ -6,7 +6,17 @@
 #include "huren_dicom.h"
 #include "node.h"
 
+#include <stdint.h>
+
 /* Fill h with the node's handlers (payload = n). */
 void dimse_handlers_init(huren_dicom_handlers *h, node *n);
+
+/* DIMSE requests refused because their audit entry could not be written, since start. */
+uint64_t dimse_audit_failures(void);
+
+/* The DICOM side's refusals at every stage (associations refused or closed, datasets nested
+ * too deep, identifiers refused, audit failures) as Prometheus text; the caller frees it. NULL
+ * when out of memory. */
+char *dimse_metrics(node *n);
 
 #endif

@@ -2,6 +2,7 @@
  * GET /metrics (Prometheus text exposition format 0.0.4). */
 #define LOG_COMPONENT "api"
 #include "api.h"
+#include "dimse.h"
 #include "log.h"
 #include "publisher.h"
 
@@ -95,6 +96,19 @@ static void gauge(text *t, const char *name, const char *help, long long v)
     put(t, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name, v);
 }
 
+/* HTTP answers by route family and status class: refusals are the 4xx and 5xx rows. */
+static void http_metrics(text *t, const http_server *srv)
+{
+    put(t, "# HELP huren_http_responses_total HTTP answers by route family and status class "
+           "(4xx: refused requests, 5xx: internal failures).\n"
+           "# TYPE huren_http_responses_total counter\n");
+    for (size_t f = 0; f < HTTP_FAMILIES; f++)
+        for (int c = 2; c <= 5; c++)
+            put(t, "huren_http_responses_total{family=\"%s\",class=\"%dxx\"} %llu\n",
+                http_family_name(f), c,
+                (unsigned long long)(srv ? http_server_answers(srv, f, c) : 0));
+}
+
 int api_metrics(http_request *req, http_response *res)
 {
     node *n = req->app;
@@ -126,8 +140,13 @@ int api_metrics(http_request *req, http_response *res)
             n->scp ? huren_dicom_scp_total(n->scp) : 0);
     gauge(&t, "huren_dicom_associations_active", "DICOM associations in progress.",
           n->scp ? huren_dicom_scp_active(n->scp) : 0);
+    char *dimse = n->scp ? dimse_metrics(n) : NULL; /* refusals at every stage */
+    if (dimse)
+        put(&t, "%s", dimse);
+    free(dimse);
     counter(&t, "huren_http_requests_total", "HTTP requests answered.",
             n->http ? http_server_requests(n->http) : 0);
+    http_metrics(&t, n->http);
     counter(&t, "huren_errors_total", "Events logged at error level.", atomic_load(&m->errors));
     /* HL7 feed: ACKs sent by code (the listener's counts), and what the archive made of them */
     huren_hl7_mllp_stats hs;
@@ -140,8 +159,22 @@ int api_metrics(http_request *req, http_response *res)
     counter(&t, "huren_hl7_stored_total", "HL7 messages stored.", atomic_load(&m->hl7_stored));
     counter(&t, "huren_hl7_duplicate_total", "Re-sent HL7 messages (same sender and MSH-10).",
             atomic_load(&m->hl7_duplicate));
-    counter(&t, "huren_hl7_refused_total", "HL7 messages refused as unsupported or invalid.",
-            atomic_load(&m->hl7_refused));
+    /* every refusal of the feed, by the stage that made it: the listener before any ingest
+     * (connection cap, framing, oversize frame, silence, unparseable frame), then ingest */
+    put(&t,
+        "# HELP huren_hl7_refused_total HL7 input refused, by stage: connection (max_connections "
+        "reached), framing (bytes outside MLLP frames or a connection closed inside one), "
+        "oversize (frame over max_message_size), idle (idle_timeout), parse (frame that did not "
+        "parse), ingest (message refused as unsupported or invalid).\n"
+        "# TYPE huren_hl7_refused_total counter\n"
+        "huren_hl7_refused_total{stage=\"connection\"} %llu\n"
+        "huren_hl7_refused_total{stage=\"framing\"} %llu\n"
+        "huren_hl7_refused_total{stage=\"oversize\"} %llu\n"
+        "huren_hl7_refused_total{stage=\"idle\"} %llu\n"
+        "huren_hl7_refused_total{stage=\"parse\"} %llu\n"
+        "huren_hl7_refused_total{stage=\"ingest\"} %llu\n",
+        hs.refused, hs.bad_framing, hs.oversize_frames, hs.idle_timeouts, hs.parse_errors,
+        (unsigned long long)atomic_load(&m->hl7_refused));
     counter(&t, "huren_hl7_store_failures_total", "HL7 messages the archive could not store.",
             atomic_load(&m->hl7_failures));
     counter(&t, "huren_hl7_parse_errors_total", "HL7 frames that did not parse.", hs.parse_errors);

@@ -17,6 +17,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+/* Route families for the answer counters: the first pattern that is a prefix of the path
+ * (whole segments, '*' = one segment) names it. Bounded, so that /metrics stays small. */
+static const struct {
+    const char *prefix;
+    const char *family;
+} families[] = {
+    {"/dicom-web", "dicomweb"},
+    {"/wado", "dicomweb"},
+    {"/api/v1/consents", "consents"},
+    {"/api/v1/patients/*/consents", "consents"},
+    {"/api/v1/patients", "records"},
+    {"/api/v1/reports", "records"},
+    {"/api/v1/claims", "claims"},
+    {"/api/v1/recognition", "recognition"},
+    {"/api/v1/retrievals", "retrievals"},
+    {"/api/v1/directory", "directory"},
+    {"/api/v1/audit", "audit"},
+    {"/api/v1/health", "health"},
+    {"/metrics", "health"},
+    {"/ui", "ui"},
+};
+static const char *const family_names[HTTP_FAMILIES] = {
+    "dicomweb",  "consents", "records", "claims", "recognition", "retrievals",
+    "directory", "audit",    "health",  "ui",     "other"};
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -26,6 +52,7 @@ struct http_server {
     void *app;
     char *cert_pem, *key_pem, *ca_pem;
     atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t answers[HTTP_FAMILIES][4]; /* by family and class 2xx..5xx */
 };
 
 /* Per-request state kept between libmicrohttpd's calls. */
@@ -189,6 +216,44 @@ static struct MHD_Response *make_stream_response(http_response *res)
     return r;
 }
 
+static int prefix_match(const char *p, const char *s)
+{
+    while (*p) {
+        if (*p == '*') {
+            size_t n = strcspn(s, "/");
+            if (n == 0)
+                return 0;
+            s += n;
+            p++;
+        } else if (*p++ != *s++) {
+            return 0;
+        }
+    }
+    return *s == 0 || *s == '/';
+}
+
+static size_t family_of(const char *path)
+{
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
+        if (prefix_match(families[i].prefix, path))
+            for (size_t f = 0; f < HTTP_FAMILIES; f++)
+                if (strcmp(family_names[f], families[i].family) == 0)
+                    return f;
+    return HTTP_FAMILIES - 1; /* "other" */
+}
+
+const char *http_family_name(size_t family)
+{
+    return family < HTTP_FAMILIES ? family_names[family] : "other";
+}
+
+uint64_t http_server_answers(const http_server *srv, size_t family, int status_class)
+{
+    if (family >= HTTP_FAMILIES || status_class < 2 || status_class > 5)
+        return 0;
+    return atomic_load(&((http_server *)srv)->answers[family][status_class - 2]);
+}
+
 static enum MHD_Result queue(struct MHD_Connection *conn, http_response *res)
 {
     struct MHD_Response *r;
@@ -218,12 +283,6 @@ static enum MHD_Result queue(struct MHD_Connection *conn, http_response *res)
 }
 
 /* Every answer goes out here: the CORS headers of its path and origin, then the queue. */
-static enum MHD_Result reply(http_server *srv, const http_request *req, http_response *res)
-{
-    cors_response_headers(srv->opts.cors_origins, req, res);
-    return queue(req->conn, res);
-}
-
 /* OPTIONS: answered from the route table and the CORS policy alone, before authentication
  * (a browser's preflight carries no credentials), never running a route nor audited. */
 static void options(http_server *srv, const http_request *req, http_response *res)
@@ -301,6 +360,74 @@ static const http_route *find_route(http_server *srv, const char *method, http_r
     return NULL;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* libmicrohttpd's unescape callback for the path and each query key and value: %XX decoded
+ * as the library does, but a %00 (which would silently cut the text) and a '%' without two
+ * hex digits become 0xFF, a byte no UTF-8 text holds, so that request_malformed() refuses
+ * them with the invalid UTF-8 they are. */
+static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        if (*r != '%') {
+            *w++ = *r++;
+            continue;
+        }
+        int hi = hex_digit(r[1]), lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            *w++ = (char)0xFF;
+            r += hi < 0 ? 1 : 2;
+            continue;
+        }
+        *w++ = (char)(hi << 4 | lo);
+        r += 3;
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
+static enum MHD_Result arg_check(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    int *bad = cls;
+    if (!http_text_valid(key, key_size) || (value && !http_text_valid(value, value_size))) {
+        *bad = 1;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* A path or query string that is not UTF-8 text (invalid bytes, NUL or other control bytes,
+ * a bad percent-escape): answered 400 in res and audited as "http.bad_request"; 1 if so. */
+static int request_malformed(http_server *srv, http_request *req, http_response *res)
+{
+    int bad = !http_text_valid(req->path, strlen(req->path));
+    if (!bad)
+        MHD_get_connection_values_n(req->conn, MHD_GET_ARGUMENT_KIND, arg_check, &bad);
+    if (!bad)
+        return 0;
+    const char *why = "the path or query string is not UTF-8 text (invalid byte, control "
+                      "character or bad percent-escape)";
+    char path[160];
+    http_utf8_clean(path, sizeof path, req->path);
+    log_debug("%s %s %s: %s; refused", req->remote, req->method, path, why);
+    http_reply_error(res, 400, why);
+    snprintf(res->audit_object, sizeof res->audit_object, "%.10s %s: malformed request",
+             req->method, path);
+    audit(srv, req, "http.bad_request", res);
+    return 1;
+}
+
 /* Identify the client into req (who must outlive req). On refusal res holds the answer
  * (401/403, audited as "http.authenticate") and -1 is returned. */
 static int identify(http_server *srv, struct MHD_Connection *conn, http_request *req,
@@ -322,6 +449,17 @@ static int identify(http_server *srv, struct MHD_Connection *conn, http_request 
     return -1;
 }
 
+/* Count the answer by family and class, then queue it. */
+/* Every answer: CORS headers for a listed origin, counted by route family and status class. */
+static enum MHD_Result answer(http_server *srv, const http_request *req, http_response *res)
+{
+    int c = res->status / 100;
+    cors_response_headers(srv->opts.cors_origins, req, res);
+    if (c >= 2 && c <= 5)
+        atomic_fetch_add(&srv->answers[family_of(req->path)][c - 2], 1);
+    return queue(req->conn, res);
+}
+
 /* First call of a streamed-body route: identify the client and let the sink accept or refuse
  * before any body byte is read (so a 10 GB body over the limit is refused from its headers).
  * Refusals are audited like the answers of dispatch(). */
@@ -335,7 +473,7 @@ static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, 
     http_response res = {.status = 200};
     auth_identity who;
     const http_route *rt;
-    if (identify(srv, conn, &req, &who, &res) < 0)
+    if (identify(srv, conn, &req, &who, &res) < 0 || request_malformed(srv, &req, &res))
         goto refuse;
     if (!(rt = find_route(srv, method, &req)))
         return MHD_YES; /* not routed: dispatch() answers once the body is in */
@@ -355,7 +493,7 @@ static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, 
 refuse:
     atomic_fetch_add(&srv->requests, 1);
     log_debug("%s %s %s -> %d (before the body)", remote, method, url, res.status);
-    return reply(srv, &req, &res);
+    return answer(srv, &req, &res);
 }
 
 static int buffer_body(http_server *srv, conn_state *st, const char *data, size_t n)
@@ -412,10 +550,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) {
         options(srv, &req, &res);
         log_debug("%s OPTIONS %s -> %d", remote, url, res.status);
-        return reply(srv, &req, &res);
+        return answer(srv, &req, &res);
     }
-    if (identify(srv, conn, &req, &who, &res) < 0)
-        return reply(srv, &req, &res);
+    if (identify(srv, conn, &req, &who, &res) < 0 || request_malformed(srv, &req, &res))
+        return answer(srv, &req, &res);
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
     } else {
@@ -426,7 +564,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         dispatch(srv, &req, &res);
     }
     log_debug("%s %s %s -> %d", remote, method, url, res.status);
-    return reply(srv, &req, &res);
+    return answer(srv, &req, &res);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -497,9 +635,12 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
         {srv->ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, srv->ca_pem},
         {MHD_OPTION_END, 0, NULL},
     };
+    /* handlers may read *out (the node's http, for /metrics) as soon as the first thread
+     * runs: set it before they start, not after */
+    *out = srv;
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)opts->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, &ss,
+        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
@@ -508,9 +649,9 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
                  tls ? "S" : "", opts->bind_address, opts->port);
         goto fail;
     }
-    *out = srv;
     return 0;
 fail:
+    *out = NULL;
     http_server_stop(srv);
     return -1;
 }
@@ -538,8 +679,19 @@ void http_server_stop(http_server *srv)
     free(srv);
 }
 
+/* A pair of a request made without a connection (see http_request.direct_args). */
+static const char *direct(const char *const *pairs, size_t n, const char *name, int nocase)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((nocase ? strcasecmp : strcmp)(pairs[2 * i], name) == 0)
+            return pairs[2 * i + 1];
+    return NULL;
+}
+
 const char *http_request_arg(const http_request *req, const char *name)
 {
+    if (!req->conn)
+        return direct(req->direct_args, req->ndirect_args, name, 0);
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
@@ -572,14 +724,24 @@ int http_reply_text(http_response *res, int status, const char *content_type, co
 
 int http_reply_error(http_response *res, int status, const char *message)
 {
-    json_t *o = json_pack("{s:s, s:i}", "error", message, "status", status);
+    /* the message often echoes input: clean it so that jansson always takes it */
+    size_t cap = 3 * strlen(message ? message : "") + 1;
+    char *clean = malloc(cap);
+    json_t *o = NULL;
+    if (clean) {
+        http_utf8_clean(clean, cap, message);
+        o = json_pack("{s:s, s:i}", "error", clean, "status", status);
+    }
     char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
+    free(clean);
     return http_reply_json(res, status, text);
 }
 
 const char *http_request_header(const http_request *req, const char *name)
 {
+    if (!req->conn)
+        return direct(req->direct_headers, req->ndirect_headers, name, 1);
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
@@ -603,6 +765,12 @@ int http_request_args(const http_request *req,
                       void *payload)
 {
     args_ctx a = {cb, payload, 0};
+    if (!req->conn) {
+        for (size_t i = 0; i < req->ndirect_args && !a.rc; i++)
+            a.rc = cb(payload, req->direct_args[2 * i],
+                      req->direct_args[2 * i + 1] ? req->direct_args[2 * i + 1] : "");
+        return a.rc;
+    }
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, args_iter, &a);
     return a.rc;
 }

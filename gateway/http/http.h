@@ -36,6 +36,12 @@ typedef struct http_request {
     void *conn;                /* the library's connection, for http_request_arg() */
     void *app;                 /* the application context given to http_server_start */
     void *body_ctx;            /* streamed-body routes: the context the body sink opened */
+    /* Without a connection (conn NULL: unit tests and fuzz targets call handlers directly),
+     * the query arguments and headers are these name/value pairs ([2i] name, [2i+1] value). */
+    const char *const *direct_args;
+    size_t ndirect_args;
+    const char *const *direct_headers;
+    size_t ndirect_headers;
 } http_request;
 
 /* A streamed response body: fill buf with up to max bytes from position pos (called in order);
@@ -132,6 +138,12 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
                       size_t nroutes, void *app, char *err, size_t errlen);
 int http_server_port(const http_server *srv);
 uint64_t http_server_requests(const http_server *srv);
+/* Answers counted by route family (from the path: "dicomweb", "records", "consents", ...,
+ * "other" for paths no family names) and status class 2..5 (2xx..5xx), for /metrics. Answers
+ * the library makes itself (a header block too large, ...) are not counted. */
+#define HTTP_FAMILIES 11
+const char *http_family_name(size_t family); /* family < HTTP_FAMILIES */
+uint64_t http_server_answers(const http_server *srv, size_t family, int status_class);
 void http_server_stop(http_server *srv); /* NULL-safe */
 
 /* Query-string argument of the request, or NULL. Borrowed for the request's lifetime. */
@@ -157,10 +169,21 @@ int http_reply_stream(http_response *res, int status, const char *content_type, 
 int http_reply_buffer(http_response *res, int status, const char *content_type, char *body,
                       size_t len);
 
+/* UTF-8 (utf8.c). http_utf8_valid: are the n bytes at s valid UTF-8 (RFC 3629: no overlong
+ * forms, surrogates or code points past U+10FFFF)? http_text_valid: valid UTF-8 and no control
+ * bytes (NUL, CR, LF, ...), what a path segment or a query key or value may hold. Both 1 or 0.
+ * http_utf8_clean: copy in (NULL = "") into out (outlen > 0), each invalid byte replaced by
+ * U+FFFD, cut before a sequence that would not fit; out is always valid UTF-8. */
+int http_utf8_valid(const char *s, size_t n);
+int http_text_valid(const char *s, size_t n);
+void http_utf8_clean(char *out, size_t outlen, const char *in);
+
 /* Response helpers: take ownership of the text given. Return 0, or -1 if out of memory. */
 int http_reply_json(http_response *res, int status, char *json_text);
 int http_reply_text(http_response *res, int status, const char *content_type, const char *text);
-/* {"error": message} with status. */
+/* {"error": message, "status": status}; bytes of message that are not UTF-8 (echoed input)
+ * are replaced by U+FFFD, so that the answer always builds. Returns 0, or -1 if out of
+ * memory. */
 int http_reply_error(http_response *res, int status, const char *message);
 
 #endif

@@ -2,6 +2,7 @@
  * searched with memmem over the held tail plus the next piece, so parts stream through in
  * constant memory) and the writer that streams parts from files for WADO-RS. */
 #include "multipart.h"
+#include "random_id.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 /* ---- Content-Type helpers ------------------------------------------------------------------ */
@@ -88,6 +88,9 @@ int multipart_header(const char *headers, size_t len, const char *name, char *ou
                 ve--;
             if ((size_t)(ve - v) >= outlen)
                 return -1;
+            for (const char *c = v; c < ve; c++)
+                if ((unsigned char)*c < 0x20 && *c != '\t')
+                    return -1; /* a NUL, bare CR or LF: a malformed header line */
             memcpy(out, v, (size_t)(ve - v));
             out[ve - v] = 0;
             return 0;
@@ -336,14 +339,12 @@ multipart_writer *multipart_writer_new(void)
     multipart_writer *w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
-    unsigned char rnd[16];
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
-        for (size_t i = 0; i < sizeof rnd; i++)
-            rnd[i] = (unsigned char)(rand() ^ (int)(size_t)w >> (i % 8));
+    char id[RANDOM_ID_LEN];
+    if (random_id(id) < 0) { /* a boundary the parts cannot contain by chance */
+        free(w);
+        return NULL;
     }
-    char *p = w->boundary + sprintf(w->boundary, "huren-");
-    for (size_t i = 0; i < sizeof rnd; i++)
-        p += sprintf(p, "%02x", rnd[i]);
+    sprintf(w->boundary, "huren-%s", id);
     w->total = strlen(w->boundary) + 8; /* close delimiter */
     w->fd = -1;
     return w;

@@ -17,7 +17,8 @@
 int multipart_param(const char *content_type, const char *name, char *out, size_t outlen);
 /* Does content_type have media type `type` ("multipart/related"), case-insensitive? */
 int multipart_is_type(const char *content_type, const char *type);
-/* Value of header `name` (case-insensitive) in a raw header block of a part; 0 or -1. */
+/* Value of header `name` (case-insensitive) in a raw header block of a part; 0, or -1 when
+ * absent, too long or malformed (control bytes such as NUL in the value). */
 int multipart_header(const char *headers, size_t len, const char *name, char *out, size_t outlen);
 
 /* What the reader calls; each returns 0, or -1 to stop (the feed then fails). */

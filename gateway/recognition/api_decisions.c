@@ -4,11 +4,13 @@
  * by item, department, institution or month). */
 #define LOG_COMPONENT "recognition"
 #include "log.h"
+#include "random_id.h"
 #include "recognition.h"
+#include "recognition_int.h"
 #include "rules.h"
 
+#include <errno.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,16 +27,6 @@ static const char *member(json_t *o, const char *k, size_t max, const char **bad
         return NULL;
     }
     return json_string_value(v);
-}
-
-static void decision_id(char out[33])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1)
-        for (size_t i = 0; i < sizeof b; i++)
-            b[i] = (unsigned char)rand();
-    for (size_t i = 0; i < sizeof b; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
 static int decision_parse(json_t *o, huren_index_rec_decision *d, char *why, size_t whylen)
@@ -82,7 +74,11 @@ int api_recognition_decision(http_request *req, http_response *res)
         rc = http_reply_error(res, 400, why);
         goto done;
     }
-    decision_id(id);
+    if (random_id(id) < 0) { /* fail closed: never a guessable decision id */
+        log_error("no random bytes for a decision id: %s", strerror(errno));
+        rc = http_reply_error(res, 503, "cannot make a decision id now; try again later");
+        goto done;
+    }
     d.decision_id = id;
     if (huren_index_rec_decision_put(n->index, &d, &out, held) < 0) {
         log_warnx("recording a decision: %s", huren_index_errmsg(n->index));
@@ -142,7 +138,7 @@ static json_t *row_json(const huren_index_rec_stats_row *r)
     return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:f}", "key", r->key, "prompts",
                      (json_int_t)r->prompts, "shown", (json_int_t)r->shown, "accepted",
                      (json_int_t)r->accepted, "rejected", (json_int_t)r->rejected, "by_reason",
-                     reasons, "rate", r->shown ? (double)r->accepted / (double)r->shown : 0.0);
+                     reasons, "rate", rec_rate(r->accepted, r->shown));
 }
 
 /* Sum of the rows (by institution, prompts are counted once per institution: the total of
@@ -185,8 +181,7 @@ static int stats_csv(http_response *res, const huren_index_rec_stats *s)
             fputc('"', f);
         }
         fprintf(f, ",%lld,%lld,%lld,%lld,%.4f", (long long)r->prompts, (long long)r->shown,
-                (long long)r->accepted, (long long)r->rejected,
-                r->shown ? (double)r->accepted / (double)r->shown : 0.0);
+                (long long)r->accepted, (long long)r->rejected, rec_rate(r->accepted, r->shown));
         for (int j = 0; rec_reasons[j]; j++) {
             long long c = 0;
             for (size_t k = 0; k < r->nreasons; k++)

@@ -4,11 +4,12 @@
  * short (or lost with a restart) is asked again, and stores only what is still missing. */
 #define LOG_COMPONENT "recognition"
 #include "log.h"
+#include "random_id.h"
 #include "recognition.h"
 #include "recognition_int.h"
 
+#include <errno.h>
 #include <jansson.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,16 +54,16 @@ static rec_job *slot(recognition *rec)
 rec_job *rec_job_start(node *n, const char *study, const char *source)
 {
     recognition *rec = n->recognition;
-    unsigned char b[16];
+    char id[RANDOM_ID_LEN];
+    if (random_id(id) < 0) { /* fail closed: never a guessable retrieval id */
+        log_error("no random bytes for a retrieval id: %s", strerror(errno));
+        return NULL;
+    }
     pthread_mutex_lock(&rec->jobs_mu);
     rec_job *j = atomic_load(&rec->stopping) ? NULL : slot(rec);
     if (j) {
         memset(j->error, 0, sizeof j->error);
-        if (RAND_bytes(b, sizeof b) != 1)
-            for (size_t i = 0; i < sizeof b; i++)
-                b[i] = (unsigned char)rand();
-        for (size_t i = 0; i < sizeof b; i++)
-            snprintf(j->id + 2 * i, 3, "%02x", b[i]);
+        snprintf(j->id, sizeof j->id, "%s", id);
         snprintf(j->study, sizeof j->study, "%s", study);
         snprintf(j->source, sizeof j->source, "%s", source);
         atomic_store(&j->stored, 0);

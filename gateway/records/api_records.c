@@ -1,10 +1,12 @@
-/* api_records.c: the clinical records REST API (JSON, shapes named after FHIR R4):
- * GET /api/v1/patients/{id}/reports (DiagnosticReport with Observation), GET
- * /api/v1/reports/{id} (with the versions it replaced), GET /api/v1/patients/{id}/visits/{visit}
- * (Encounter with Condition and ChargeItem; money as exact decimal text and integer fen). */
+/* api_records.c: the clinical records REST API: GET /api/v1/patients/{id}/reports, GET
+ * /api/v1/reports/{id} (with the versions it replaced), GET /api/v1/patients/{id}/visits/{visit}.
+ * By default huren's own JSON, whose shapes are named after FHIR R4 (DiagnosticReport with
+ * Observation, Encounter with Condition and ChargeItem; money as exact decimal text and
+ * integer fen); FHIR R4 itself when the client asks for it (records_fhir.c). */
 #define LOG_COMPONENT "api"
 #include "api.h"
 #include "log.h"
+#include "records/records_fhir.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -191,6 +193,11 @@ int api_patient_reports(http_request *req, http_response *res)
     snprintf(res->audit_object, sizeof res->audit_object, "reports");
     if (huren_index_reports_find(n->index, id, &f, &l) < 0)
         return index_failed(req, res, "reports of a patient");
+    if (records_fhir_wanted(req)) {
+        int rc = records_fhir_reports(req, res, local, &l);
+        huren_index_report_list_free(&l);
+        return rc;
+    }
     json_t *o = json_object(), *arr = json_array();
     json_object_set_new(o, "resourceType", json_string("Bundle"));
     json_object_set_new(o, "patient_id", json_string(local));
@@ -221,6 +228,11 @@ int api_report(http_request *req, http_response *res)
     snprintf(res->audit_patient, sizeof res->audit_patient, "%s",
              l.items[0].patient_id ? l.items[0].patient_id : "");
     snprintf(res->audit_object, sizeof res->audit_object, "report/%lld", v);
+    if (records_fhir_wanted(req)) { /* the current version (its history: the default form) */
+        rc = records_fhir_report(req, res, &l.items[0]);
+        huren_index_report_list_free(&l);
+        return rc;
+    }
     json_t *o = report_json(&l.items[0]), *hist = json_array();
     for (size_t i = 1; i < l.n; i++)
         json_array_append_new(hist, report_json(&l.items[i]));
@@ -300,6 +312,11 @@ int api_patient_visit(http_request *req, http_response *res)
         return index_failed(req, res, "one visit");
     snprintf(res->audit_patient, sizeof res->audit_patient, "%s", v.patient.patient_id);
     snprintf(res->audit_object, sizeof res->audit_object, "visit/%s", v.visit.visit_number);
+    if (records_fhir_wanted(req)) {
+        rc = records_fhir_visit(req, res, &v);
+        huren_index_visit_record_free(&v);
+        return rc;
+    }
     json_t *o = visit_json(&v);
     huren_index_visit_record_free(&v);
     return reply(res, o);

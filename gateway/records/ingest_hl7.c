@@ -1,9 +1,11 @@
-/* ingest_hl7.c: HL7 v2 messages onto the archive's clinical records. ADT^A01/A03/A04/A08
- * (patient, visit), ADT^A40 (merge), ORU^R01 (a report per OBR with its OBX), DFT^P03 (FT1
- * charges, DG1 diagnoses). Walks the segments once, checking their order and required fields,
- * then stores everything with one huren_index_records_put (one transaction, group commit). */
+/* ingest_hl7.c: HL7 v2 messages onto the archive's clinical records. ADT (patient, visit;
+ * A40 merge), ORU^R01 (a report per OBR with its OBX), DFT^P03 (FT1 charges, DG1 diagnoses).
+ * Liberal like an interface engine: refuses only what leaves no patient, no order or no
+ * amount to store. Walks the segments once, then stores everything with one
+ * huren_index_records_put (one transaction, group commit). */
 #define LOG_COMPONENT "hl7"
 #include "ingest_hl7.h"
+#include "ingest_hl7_value.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -17,16 +19,10 @@
 
 typedef enum msg_kind { K_ADT, K_MERGE, K_ORU, K_DFT } msg_kind;
 
-/* Strings built while mapping (joined repetitions, ...), freed together. */
-typedef struct pool {
-    char **v;
-    size_t n, cap;
-} pool;
-
 typedef struct mapping {
     const huren_hl7_msg *msg;
     msg_kind kind;
-    pool strs;
+    hl7_pool strs;
     char source[256];
     huren_index_rec_patient patient;
     huren_index_visit visit;
@@ -40,36 +36,40 @@ typedef struct mapping {
     huren_index_charge *charges;
     size_t ncharges;
     const char *merge_from;
+    char note[160]; /* what was accepted though not as sent (AA's MSA-3 text), first one */
+    char where[32]; /* the position a refusal names, as ERR's error location "SEG^seq^field" */
     /* the refusal, when any */
     huren_hl7_handler_result *res;
 } mapping;
 
 static const char *pool_add(mapping *m, char *s)
 {
-    if (!s)
-        return NULL;
-    if (m->strs.n == m->strs.cap) {
-        size_t cap = m->strs.cap ? m->strs.cap * 2 : 32;
-        char **v = realloc(m->strs.v, cap * sizeof *v);
-        if (!v) {
-            free(s);
-            return NULL;
-        }
-        m->strs.v = v;
-        m->strs.cap = cap;
-    }
-    m->strs.v[m->strs.n++] = s;
-    return s;
+    return hl7_pool_add(&m->strs, s);
 }
 
-static void pool_free(pool *p)
+/* Remembers the first liberty taken with the message, for the AA text and the log. */
+__attribute__((format(printf, 2, 3))) static void note(mapping *m, const char *fmt, ...)
 {
-    for (size_t i = 0; i < p->n; i++)
-        free(p->v[i]);
-    free(p->v);
+    va_list ap;
+    if (m->note[0])
+        return;
+    va_start(ap, fmt);
+    vsnprintf(m->note, sizeof m->note, fmt, ap);
+    va_end(ap);
 }
 
-/* Refuse the message: AE (or AR) with a table 0357 code and a reason naming the position. */
+/* The position the next refusal names (ERR-2, or ERR-1 before 2.5): segment, its occurrence,
+ * field (0: the segment as a whole). */
+static void at(mapping *m, const char *seg, int seq, int field)
+{
+    if (field > 0)
+        snprintf(m->where, sizeof m->where, "%.3s^%d^%d", seg, seq, field);
+    else
+        snprintf(m->where, sizeof m->where, "%.3s^%d", seg, seq);
+}
+
+/* Refuse the message: AE (or AR) with a table 0357 code and a reason naming the position
+ * (also set with at() for the ERR segment). */
 __attribute__((format(printf, 4, 5))) static int refuse(mapping *m, huren_hl7_ack_code code,
                                                         const char *err, const char *fmt, ...)
 {
@@ -78,6 +78,7 @@ __attribute__((format(printf, 4, 5))) static int refuse(mapping *m, huren_hl7_ac
     vsnprintf(m->res->text, sizeof m->res->text, fmt, ap);
     va_end(ap);
     snprintf(m->res->error_code, sizeof m->res->error_code, "%s", err);
+    snprintf(m->res->location, sizeof m->res->location, "%s", m->where);
     m->res->code = code;
     return -1;
 }
@@ -90,43 +91,10 @@ static const char *val(const huren_hl7_seg *s, int field, int comp, int sub)
 }
 #define V(s, f, c) val(s, f, c, 1)
 
-/* The components from..to of one repetition joined by sep ("code^text"), trailing empties
- * dropped; or the repetitions of component 1 joined by sep when to is 0. */
 static const char *join(mapping *m, const huren_hl7_seg *s, int field, int rep, int from, int to,
                         const char *sep)
 {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
-    int n = to ? to : huren_hl7_seg_rep_count(s, field);
-    int written = 0;
-    for (int i = to ? from : 1; i <= n; i++) {
-        const char *v = to ? huren_hl7_seg_get(s, field, rep, i, 1)
-                           : huren_hl7_seg_get(s, field, i, 1, 1);
-        if (!v)
-            continue;
-        if (to) { /* keep inner empty components so positions stay readable */
-            if (i > from)
-                fputs(sep, f);
-            fputs(v, f);
-            if (*v)
-                written = (int)ftell(f);
-        } else if (*v) {
-            fprintf(f, "%s%s", written ? sep : "", v);
-            written = (int)ftell(f);
-        }
-    }
-    fclose(f);
-    if (!out)
-        return NULL;
-    out[written] = 0; /* trailing separators of empty components go */
-    if (!*out) {
-        free(out);
-        return NULL;
-    }
-    return pool_add(m, out);
+    return hl7_join(&m->strs, s, field, rep, from, to, sep);
 }
 
 /* "20240105083000+0800" -> its first 14 digits; NULL when absent. */
@@ -173,9 +141,26 @@ static int national_type(const char *t)
     return t && (!strcmp(t, "ID") || !strcmp(t, "NI") || !strcmp(t, "NNCHN"));
 }
 
-static int patient_map(mapping *m, const huren_hl7_seg *pid)
+/* Identifier types (PID-3.5) that name the hospital's own patient id; untyped counts too. */
+static int local_type(const char *t)
+{
+    static const char *const local[] = {"PI", "MR", "PT", "PN", "MRN", "PID", "LR", "AN", NULL};
+    if (!t || !*t)
+        return 1;
+    for (int i = 0; local[i]; i++)
+        if (!strcmp(t, local[i]))
+            return 1;
+    return 0;
+}
+
+/* PID-3 repetitions: the first valid resident id is the national id; the local id is the
+ * first of a local type, else the first of any other type (SS, DL, ...), else PID-2 (2.1 to
+ * 2.3 senders: the external id), PID-4 (alternate id), and last the resident id itself. A
+ * resident id with a bad check digit is kept only as a local id candidate. */
+static int patient_ids(mapping *m, const huren_hl7_seg *pid)
 {
     huren_index_rec_patient *p = &m->patient;
+    const char *other = NULL, *bad_national = NULL;
     int reps = huren_hl7_seg_rep_count(pid, 3);
     for (int r = 1; r <= reps; r++) {
         const char *id = huren_hl7_seg_get(pid, 3, r, 1, 1);
@@ -183,22 +168,36 @@ static int patient_map(mapping *m, const huren_hl7_seg *pid)
         if (!id || !*id)
             continue;
         if (national_type(type)) {
-            if (!ingest_hl7_resident_id_valid(id))
-                return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
-                              "PID-3 repetition %d: type %s is not a valid resident id", r, type);
-            if (!p->national_id) {
+            if (!ingest_hl7_resident_id_valid(id)) {
+                note(m, "PID-3 repetition %d: type %s is not a valid resident id, not used as one",
+                     r, type);
+                bad_national = bad_national ? bad_national : id;
+            } else if (!p->national_id) {
                 p->national_id = id;
                 p->national_id_type = type;
             }
-        } else if (!p->patient_id) {
-            p->patient_id = id; /* PI, MR, PT or untyped: the hospital's own id */
+        } else if (local_type(type)) {
+            p->patient_id = p->patient_id ? p->patient_id : id;
+        } else {
+            other = other ? other : id;
         }
     }
-    if (!p->patient_id)
-        p->patient_id = V(pid, 2, 1); /* v2.3 senders: the external id */
-    if (!p->patient_id)
+    const char *fallback[] = {other, V(pid, 2, 1), V(pid, 4, 1), bad_national, p->national_id};
+    for (size_t i = 0; !p->patient_id && i < sizeof fallback / sizeof *fallback; i++)
+        p->patient_id = fallback[i];
+    if (!p->patient_id) {
+        at(m, "PID", 1, 3);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
-                      "PID-3: no local patient identifier");
+                      "PID-3: no patient identifier (PID-2, PID-3 and PID-4 are empty)");
+    }
+    return 0;
+}
+
+static int patient_map(mapping *m, const huren_hl7_seg *pid)
+{
+    huren_index_rec_patient *p = &m->patient;
+    if (patient_ids(m, pid) < 0)
+        return -1;
     p->name = join(m, pid, 5, 1, 1, 2, "^");
     p->birth_date = V(pid, 7, 1) ? pool_add(m, strndup(V(pid, 7, 1), 8)) : NULL;
     p->sex = V(pid, 8, 1);
@@ -214,9 +213,6 @@ static int visit_map(mapping *m, const huren_hl7_seg *pv1)
     v->admit_time = ts(m, pv1, 44);
     v->discharge_time = ts(m, pv1, 45);
     m->has_visit = v->visit_number != NULL;
-    if (!m->has_visit && m->kind == K_DFT)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
-                      "PV1-19: visit number required for charges");
     return 0;
 }
 
@@ -225,13 +221,28 @@ static int visit_map(mapping *m, const huren_hl7_seg *pv1)
 /* Diagnostic service sections (OBR-24) whose reports are exams rather than lab results. */
 static int exam_section(const char *s)
 {
-    static const char *const exam[] = {"RAD", "CT", "MR", "MRI", "US", "NM", "XR", "RX", "DX",
-                                       "CR", "MG", "PT", "PET", "EC", "ECG", "EN", "CUS", "OUS",
-                                       "VUS", "RUS", "NMR", "CTH", "PAT", "SP", "ES", NULL};
+    static const char *const exam[] = {"RAD", "CT",  "MR",  "MRI", "US",  "NM",  "XR", "RX",  "DX",
+                                       "CR",  "MG",  "PT",  "PET", "EC",  "ECG", "EN", "CUS", "OUS",
+                                       "VUS", "RUS", "NMR", "CTH", "PAT", "SP",  "ES", NULL};
     for (int i = 0; s && exam[i]; i++)
         if (strcmp(s, exam[i]) == 0)
             return 1;
     return 0;
+}
+
+/* The order numbers of a report: OBR-2/OBR-3, else ORC-2/ORC-3; with none at all the report
+ * is keyed by the message ("<MSH-10>-<n>") so that it is still stored and shown. */
+static void report_orders(mapping *m, huren_index_report *r, const huren_hl7_seg *obr,
+                          const huren_hl7_seg *orc, int n)
+{
+    r->placer_number = V(obr, 2, 1) ? V(obr, 2, 1) : (orc ? V(orc, 2, 1) : NULL);
+    r->filler_number = V(obr, 3, 1) ? V(obr, 3, 1) : (orc ? V(orc, 3, 1) : NULL);
+    if (r->placer_number || r->filler_number)
+        return;
+    char key[128];
+    snprintf(key, sizeof key, "%.100s-%d", huren_hl7_msg_control_id(m->msg), n);
+    r->filler_number = pool_add(m, strdup(key));
+    note(m, "OBR %d: no order number (OBR-2, OBR-3, ORC-2, ORC-3), keyed by the message", n);
 }
 
 static int report_begin(mapping *m, const huren_hl7_seg *obr, const huren_hl7_seg *orc)
@@ -242,16 +253,15 @@ static int report_begin(mapping *m, const huren_hl7_seg *obr, const huren_hl7_se
     huren_index_report *r = &m->reports[m->nreports++];
     int n = (int)m->nreports;
     memset(r, 0, sizeof *r);
-    r->placer_number = V(obr, 2, 1) ? V(obr, 2, 1) : (orc ? V(orc, 2, 1) : NULL);
-    r->filler_number = V(obr, 3, 1) ? V(obr, 3, 1) : (orc ? V(orc, 3, 1) : NULL);
-    r->item_code = V(obr, 4, 1);
-    r->item_name = V(obr, 4, 2);
-    r->item_system = V(obr, 4, 3);
+    report_orders(m, r, obr, orc, n);
+    hl7_coded item;
+    if (hl7_coded_get(obr, 4, 1, &item)) {
+        r->item_code = item.code; /* NULL for a text-only OBR-4: shown, not recognisable */
+        r->item_name = item.text;
+        r->item_system = item.system;
+    }
     if (!r->item_code)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD, "OBR %d: OBR-4 missing", n);
-    if (!r->placer_number && !r->filler_number)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
-                      "OBR %d: OBR-2 or OBR-3 (order number) missing", n);
+        note(m, "OBR %d: OBR-4 has no code%s", n, r->item_name ? ", stored with its text" : "");
     r->requested_time = ts(m, obr, 6);
     r->observed_time = ts(m, obr, 7);
     r->specimen = V(obr, 15, 1);
@@ -259,81 +269,62 @@ static int report_begin(mapping *m, const huren_hl7_seg *obr, const huren_hl7_se
     r->reported_time = ts(m, obr, 22);
     r->performing_department = V(obr, 24, 1);
     r->result_status = V(obr, 25, 1);
-    r->kind = exam_section(r->performing_department) ? HUREN_INDEX_REPORT_EXAM
-                                                     : HUREN_INDEX_REPORT_LAB;
+    r->kind =
+        exam_section(r->performing_department) ? HUREN_INDEX_REPORT_EXAM : HUREN_INDEX_REPORT_LAB;
     r->ordering_institution = orc && V(orc, 21, 1) ? V(orc, 21, 1) : NULL;
     r->ordering_department = orc && V(orc, 13, 1) ? V(orc, 13, 1) : m->visit.department;
     r->performing_institution = huren_hl7_msg_sending_facility(m->msg);
     r->sender_app = huren_hl7_msg_sending_app(m->msg);
     r->sender_facility = huren_hl7_msg_sending_facility(m->msg);
     r->obs = m->obs + m->nobs;
+    if (n == 1 && m->nobs) { /* OBX that came before the first OBR belong to it */
+        r->obs = m->obs;
+        r->nobs = m->nobs;
+        note(m, "OBR 1: %zu OBX before it, kept in its report", m->nobs);
+    }
     return 0;
 }
 
-static int number_valid(const char *v)
+/* OBX-6 units: a CE/CWE whose code is the unit (UCUM "mg/dL"), else its text. */
+static const char *units_of(const huren_hl7_seg *obx)
 {
-    char *end;
-    errno = 0;
-    strtod(v, &end);
-    while (*end == ' ')
-        end++;
-    return end != v && *end == 0 && errno == 0;
-}
-
-static const char *const value_types[] = {"NM", "ST", "TX", "FT", "CE", "CWE", "CNE", "SN",
-                                          "DT", "TM", "TS", "DTM", "ID", "IS", "CF", "CX",
-                                          "ED", "RP", NULL};
-
-static int obx_value(mapping *m, const huren_hl7_seg *obx, huren_index_observation *o, int n)
-{
-    const char *vt = o->value_type;
-    int known = 0;
-    for (int i = 0; vt && value_types[i]; i++)
-        known |= strcmp(vt, value_types[i]) == 0;
-    if (vt && !known)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
-                      "OBX %d: OBX-2 value type not supported", n);
-    if (!vt && huren_hl7_seg_rep_count(obx, 5) > 0)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
-                      "OBX %d: OBX-2 missing for a value", n);
-    if (!vt)
-        return 0;
-    if (!strcmp(vt, "TX") || !strcmp(vt, "FT") || !strcmp(vt, "ST"))
-        o->value = join(m, obx, 5, 1, 0, 0, "\n"); /* text: one line per repetition */
-    else if (!strcmp(vt, "SN"))
-        o->value = join(m, obx, 5, 1, 1, 4, ""); /* "<^5" -> "<5", "^10^-^20" -> "10-20" */
-    else if (!strcmp(vt, "CE") || !strcmp(vt, "CWE") || !strcmp(vt, "CNE"))
-        o->value = join(m, obx, 5, 1, 1, 3, "^");
-    else
-        o->value = V(obx, 5, 1);
-    if (!strcmp(vt, "NM") && o->value && !number_valid(o->value))
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
-                      "OBX %d: OBX-5 is not a number (value type NM)", n);
-    return 0;
+    hl7_coded u;
+    if (!hl7_coded_get(obx, 6, 1, &u))
+        return NULL;
+    return u.code ? u.code : u.text;
 }
 
 static int observation_add(mapping *m, const huren_hl7_seg *obx)
 {
-    huren_index_report *r = &m->reports[m->nreports - 1];
+    /* NULL for OBX before the first OBR, which report_begin() then takes in */
+    huren_index_report *r = m->nreports ? &m->reports[m->nreports - 1] : NULL;
     huren_index_observation *o = &m->obs[m->nobs++];
     int n = (int)m->nobs;
     memset(o, 0, sizeof *o);
-    r->nobs++;
+    if (r)
+        r->nobs++;
     o->set_id = V(obx, 1, 1);
-    o->value_type = V(obx, 2, 1);
-    o->code = V(obx, 3, 1);
-    o->name = V(obx, 3, 2);
-    o->code_system = V(obx, 3, 3);
-    if (!o->code && !o->name)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD, "OBX %d: OBX-3 missing", n);
-    if (obx_value(m, obx, o, n) < 0)
-        return -1;
-    o->units = V(obx, 6, 1) ? V(obx, 6, 1) : V(obx, 6, 2);
+    hl7_coded code;
+    if (hl7_coded_get(obx, 3, 1, &code)) {
+        o->code = code.code;
+        o->name = code.text;
+        o->code_system = code.system;
+    } else {
+        note(m, "OBX %d: OBX-3 is empty, stored without a code", n);
+    }
+    hl7_obx_value v;
+    if (hl7_obx_value_get(&m->strs, obx, &v) < 0)
+        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_INTERNAL, "out of memory");
+    o->value_type = v.value_type;
+    o->value = v.value;
+    if (v.not_numeric)
+        note(m, "OBX %d: OBX-5 is not a number (value type NM), kept as text", n);
+    o->units = units_of(obx) ? units_of(obx) : v.units;
     o->reference_range = V(obx, 7, 1);
     o->abnormal_flags = join(m, obx, 8, 1, 0, 0, "~");
     o->status = V(obx, 11, 1);
     o->observed_time = ts(m, obx, 14);
-    if (r->nobs == 1 && V(obx, 23, 1))
+    if (r && r->nobs == 1 && V(obx, 23, 1))
         r->performing_institution = V(obx, 23, 1);
     return 0;
 }
@@ -388,31 +379,47 @@ static int charge_add(mapping *m, const huren_hl7_seg *ft1)
     memset(c, 0, sizeof *c);
     c->transaction_id = V(ft1, 2, 1);
     c->charged_time = ts(m, ft1, 4);
-    c->item_code = V(ft1, 7, 1);
-    c->item_name = V(ft1, 7, 2) ? V(ft1, 7, 2) : V(ft1, 8, 1);
+    hl7_coded item;
+    hl7_coded_get(ft1, 7, 1, &item);
+    c->item_code = item.code;
+    c->item_name = item.text ? item.text : V(ft1, 8, 1);
     c->quantity = V(ft1, 10, 1);
     c->department = V(ft1, 13, 2) ? V(ft1, 13, 2) : V(ft1, 13, 1);
-    if (!c->item_code)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD, "FT1 %d: FT1-7 missing", n);
+    if (!c->item_code) {
+        at(m, "FT1", n, 7);
+        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
+                      "FT1 %d: FT1-7 (transaction code) has no code", n);
+    }
     const char *amount = val(ft1, 11, 1, 1), *price = val(ft1, 12, 1, 1);
     if (price) {
-        if (ingest_hl7_money_parse(price, &c->unit_price_fen) < 0)
+        if (ingest_hl7_money_parse(price, &c->unit_price_fen) < 0) {
+            at(m, "FT1", n, 12);
             return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
                           "FT1 %d: FT1-12 is not an amount exact to the fen", n);
+        }
         c->has_unit_price = 1;
     }
     int64_t qm = 1000;
-    if (c->quantity && decimal_parse(c->quantity, 3, &qm) < 0)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
-                      "FT1 %d: FT1-10 is not a quantity", n);
+    if (c->quantity && decimal_parse(c->quantity, 3, &qm) < 0) {
+        at(m, "FT1", n, 10);
+        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE, "FT1 %d: FT1-10 is not a quantity",
+                      n);
+    }
     if (amount) {
-        if (ingest_hl7_money_parse(amount, &c->amount_fen) < 0)
+        if (ingest_hl7_money_parse(amount, &c->amount_fen) < 0) {
+            at(m, "FT1", n, 11);
             return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
                           "FT1 %d: FT1-11 is not an amount exact to the fen", n);
+        }
     } else if (price) {
-        int64_t x = qm * c->unit_price_fen; /* |values| < 1e15 * 1e3: no overflow below 9.2e18 */
+        int64_t x; /* found by fuzz_hl7_ingest: quantity times price can pass 9.2e18 */
+        if (__builtin_mul_overflow(qm, c->unit_price_fen, &x) || x > INT64_MAX - 500 ||
+            x < INT64_MIN + 500)
+            return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_DATA_TYPE,
+                          "FT1 %d: FT1-10 times FT1-12 is too large an amount", n);
         c->amount_fen = (x >= 0 ? x + 500 : x - 500) / 1000;
     } else {
+        at(m, "FT1", n, 11);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
                       "FT1 %d: FT1-11 (or FT1-12 with FT1-10) missing", n);
     }
@@ -425,49 +432,78 @@ static int diagnosis_add(mapping *m, const huren_hl7_seg *dg1)
     int n = (int)m->ndgs;
     memset(d, 0, sizeof *d);
     d->set_id = V(dg1, 1, 1);
-    d->code = V(dg1, 3, 1);
-    d->description = V(dg1, 3, 2) ? V(dg1, 3, 2) : V(dg1, 4, 1);
-    d->code_system = V(dg1, 3, 3) ? V(dg1, 3, 3) : V(dg1, 2, 1);
+    hl7_coded dx;
+    hl7_coded_get(dg1, 3, 1, &dx);
+    d->code = dx.code;
+    d->description = dx.text ? dx.text : V(dg1, 4, 1);
+    d->code_system = dx.system ? dx.system : V(dg1, 2, 1);
     d->diagnosed_time = ts(m, dg1, 5);
     d->type = V(dg1, 6, 1);
-    if (!d->code)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD, "DG1 %d: DG1-3 missing", n);
+    if (!d->code) {
+        at(m, "DG1", n, 3);
+        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
+                      "DG1 %d: DG1-3 (diagnosis code) has no code", n);
+    }
     return 0;
 }
 
 /* ---- the message ---- */
 
+/* MSH-9.2, or for 2.1/2.2 senders that leave it out, EVN-1 (ADT) or R01 (ORU). */
+static const char *trigger_of(mapping *m, const char *type)
+{
+    const char *ev = huren_hl7_msg_trigger(m->msg);
+    if (*ev)
+        return ev;
+    if (!strcmp(type, "ADT")) {
+        const char *e = huren_hl7_msg_get(m->msg, "EVN", 1, 1, 1, 1, 1);
+        return e ? e : "";
+    }
+    return !strcmp(type, "ORU") ? "R01" : !strcmp(type, "DFT") ? "P03" : "";
+}
+
 static int kind_of(mapping *m)
 {
-    const char *type = huren_hl7_msg_type(m->msg), *ev = huren_hl7_msg_trigger(m->msg);
-    static const char *const adt_events[] = {"A01", "A03", "A04", "A08", NULL};
+    const char *type = huren_hl7_msg_type(m->msg), *ev = trigger_of(m, type);
+    at(m, "MSH", 1, 9);
+    /* events that carry the patient (and visit) as they are now; cancellations (A11, A12,
+     * A13, ...) and the other merges would need their own handling and are refused */
+    static const char *const adt_events[] = {"A01", "A02", "A03", "A04", "A05", "A06",
+                                             "A07", "A08", "A28", "A31", NULL};
     if (!strcmp(type, "ADT")) {
         if (!strcmp(ev, "A40")) {
             m->kind = K_MERGE;
+            m->where[0] = 0;
             return 0;
         }
         for (int i = 0; adt_events[i]; i++)
             if (!strcmp(ev, adt_events[i])) {
                 m->kind = K_ADT;
+                m->where[0] = 0;
                 return 0;
             }
         return refuse(m, HUREN_HL7_AR, HUREN_HL7_ERR_UNSUPPORTED_EVENT,
-                      "ADT event %.8s not supported", ev);
+                      "MSH-9: ADT event %.8s not supported", ev);
     }
     if (!strcmp(type, "ORU") || !strcmp(type, "DFT")) {
         int oru = type[0] == 'O';
         if (strcmp(ev, oru ? "R01" : "P03") != 0)
             return refuse(m, HUREN_HL7_AR, HUREN_HL7_ERR_UNSUPPORTED_EVENT,
-                          "%s event %.8s not supported", type, ev);
+                          "MSH-9: %s event %.8s not supported", type, ev);
         m->kind = oru ? K_ORU : K_DFT;
+        m->where[0] = 0;
         return 0;
     }
     return refuse(m, HUREN_HL7_AR, HUREN_HL7_ERR_UNSUPPORTED_TYPE,
-                  "message type %.8s not supported", type);
+                  "MSH-9: message type %.8s not supported", type);
 }
 
 static int order_error(mapping *m, const char *seg, size_t i, const char *why)
 {
+    int seq = 0; /* the occurrence of this segment, as ERR's location counts */
+    for (size_t k = 0; k <= i; k++)
+        seq += !strcmp(huren_hl7_seg_name(huren_hl7_msg_segment(m->msg, k)), seg);
+    at(m, seg, seq, 0);
     return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "segment %zu (%s): %s", i + 1,
                   seg, why);
 }
@@ -483,14 +519,22 @@ static int segment_map(mapping *m, const huren_hl7_seg *s, size_t i, const huren
     if (need_pid && !*pid)
         return order_error(m, name, i, "before PID");
     if (!strcmp(name, "PID")) {
-        if (*pid)
-            return order_error(m, name, i, "one patient per message");
+        if (*pid) { /* a PATIENT_RESULT group again: fine while it is the same patient */
+            huren_index_rec_patient first = m->patient;
+            memset(&m->patient, 0, sizeof m->patient);
+            int rc = patient_ids(m, s);
+            int same = rc == 0 && !strcmp(first.patient_id, m->patient.patient_id);
+            m->patient = first;
+            if (rc < 0)
+                return rc;
+            return same ? 0 : order_error(m, name, i, "a second patient in one message");
+        }
         *pid = s;
         return patient_map(m, s);
     }
-    if (!strcmp(name, "PV1")) {
-        if (m->nreports || m->ncharges || m->ndgs)
-            return order_error(m, name, i, "PV1 after results, charges or diagnoses");
+    if (!strcmp(name, "PV1")) { /* the first visit counts, wherever it comes */
+        if (m->has_visit || m->visit.visit_class)
+            return 0;
         return visit_map(m, s);
     }
     if (!strcmp(name, "ORC")) {
@@ -499,21 +543,22 @@ static int segment_map(mapping *m, const huren_hl7_seg *s, size_t i, const huren
     }
     if (!strcmp(name, "OBR") && m->kind == K_ORU)
         return report_begin(m, s, *orc);
-    if (!strcmp(name, "OBX") && m->kind == K_ORU) {
-        if (!m->nreports)
-            return order_error(m, name, i, "OBX before any OBR");
+    if (!strcmp(name, "OBX") && m->kind == K_ORU)
         return observation_add(m, s);
-    }
     if (!strcmp(name, "FT1") && m->kind == K_DFT)
         return charge_add(m, s);
     if (!strcmp(name, "DG1") && (m->kind == K_DFT || m->kind == K_ADT))
         return diagnosis_add(m, s);
     if (!strcmp(name, "MRG") && m->kind == K_MERGE && !m->merge_from) {
         m->merge_from = V(s, 1, 1);
-        if (!m->merge_from)
+        if (!m->merge_from) {
+            at(m, "MRG", 1, 1);
             return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD, "MRG-1 missing");
+        }
     }
-    return 0; /* EVN, PD1, NK1, PV2, NTE, SPM, AL1, IN1, Z-segments: not kept */
+    /* EVN, PD1, NK1, PV2, SFT, SPM, AL1, IN1, Z-segments and any other: not kept; NTE notes
+     * neither, since the archive has no place for them */
+    return 0;
 }
 
 static int walk(mapping *m)
@@ -529,18 +574,40 @@ static int walk(mapping *m)
     for (size_t i = 1; i < nseg; i++)
         if (segment_map(m, huren_hl7_msg_segment(m->msg, i), i, &pid, &orc) < 0)
             return -1;
-    if (!pid)
+    if (!pid) {
+        at(m, "PID", 1, 0);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "PID segment missing");
-    if (m->kind == K_ORU && !m->nreports)
+    }
+    if (m->kind == K_ORU && !m->nreports) {
+        at(m, "OBR", 1, 0);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "no OBR segment");
-    if (m->kind == K_DFT && (!m->has_visit || !m->ncharges))
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE,
-                      !m->has_visit ? "PV1 with a visit number missing" : "no FT1 segment");
-    if (m->kind == K_MERGE && !m->merge_from)
-        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "MRG segment missing");
-    if (m->ndgs && !m->has_visit)
+    }
+    if ((m->ncharges || m->ndgs) && !m->has_visit && V(pid, 18, 1)) {
+        m->visit.visit_number = V(pid, 18, 1); /* the account number names the visit */
+        m->has_visit = 1;
+    }
+    if (m->kind == K_ADT && m->ndgs && !m->has_visit) {
+        /* an ADT's diagnoses belong to a visit; without its number they cannot be filed, but
+         * the patient can: keep the patient, say so in the ACK */
+        note(m, "DG1: no visit number (PV1-19, PID-18), %zu diagnoses not kept", m->ndgs);
+        m->ndgs = 0;
+    }
+    if (m->kind == K_DFT && !m->ncharges) {
+        at(m, "FT1", 1, 0);
+        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "no FT1 segment");
+    }
+    if ((m->ncharges || m->ndgs) && !m->has_visit) {
+        at(m, "PV1", 1, 19);
         return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD,
-                      "PV1-19: visit number required for diagnoses");
+                      "PV1-19: visit number (or PID-18 account number) required for %s",
+                      m->ncharges ? "charges" : "diagnoses");
+    }
+    if (m->kind == K_MERGE && !m->merge_from) {
+        at(m, "MRG", 1, 0);
+        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_SEGMENT_SEQUENCE, "MRG segment missing");
+    }
+    if (m->strs.failed)
+        return refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_INTERNAL, "out of memory");
     return 0;
 }
 
@@ -569,8 +636,8 @@ static ingest_result store(node *n, mapping *m, huren_index_put_outcome *outcome
     const char *why = huren_index_errmsg(n->index);
     if (rc == HUREN_INDEX_EINVAL || rc == HUREN_INDEX_ENOTFOUND) {
         refuse(m, HUREN_HL7_AE,
-               rc == HUREN_INDEX_EINVAL ? HUREN_HL7_ERR_DATA_TYPE : HUREN_HL7_ERR_UNKNOWN_KEY,
-               "%s", why);
+               rc == HUREN_INDEX_EINVAL ? HUREN_HL7_ERR_DATA_TYPE : HUREN_HL7_ERR_UNKNOWN_KEY, "%s",
+               why);
         return INGEST_INVALID;
     }
     refuse(m, HUREN_HL7_AE, HUREN_HL7_ERR_INTERNAL, "archive cannot store the message now");
@@ -587,15 +654,19 @@ ingest_result ingest_hl7_message(node *n, const huren_hl7_msg *msg, huren_hl7_ha
     res->text[0] = res->error_code[0] = 0;
     snprintf(m.source, sizeof m.source, "%s|%s", huren_hl7_msg_sending_app(msg),
              huren_hl7_msg_sending_facility(msg));
-    if (!*huren_hl7_msg_control_id(msg))
+    if (!*huren_hl7_msg_control_id(msg)) {
+        at(&m, "MSH", 1, 10);
         refuse(&m, HUREN_HL7_AE, HUREN_HL7_ERR_REQUIRED_FIELD, "MSH-10 (control id) missing");
-    else if (kind_of(&m) == 0 && walk(&m) == 0)
+    } else if (kind_of(&m) == 0 && walk(&m) == 0)
         r = store(n, &m, outcome);
     if (r == INGEST_OK) {
         res->code = HUREN_HL7_AA;
         res->error_code[0] = 0;
         snprintf(res->text, sizeof res->text, "%s",
-                 *outcome == HUREN_INDEX_PUT_DUPLICATE ? "duplicate: stored before" : "");
+                 *outcome == HUREN_INDEX_PUT_DUPLICATE ? "duplicate: stored before" : m.note);
+        if (m.note[0] && *outcome != HUREN_INDEX_PUT_DUPLICATE)
+            log_info("message '%s' from %s stored as read: %s", huren_hl7_msg_control_id(msg),
+                     m.source, m.note);
         atomic_fetch_add(*outcome == HUREN_INDEX_PUT_DUPLICATE ? &n->metrics.hl7_duplicate
                                                                : &n->metrics.hl7_stored,
                          1);
@@ -603,7 +674,7 @@ ingest_result ingest_hl7_message(node *n, const huren_hl7_msg *msg, huren_hl7_ha
         atomic_fetch_add(r == INGEST_FAILED ? &n->metrics.hl7_failures : &n->metrics.hl7_refused,
                          1);
     }
-    pool_free(&m.strs);
+    hl7_pool_free(&m.strs);
     free(m.reports);
     free(m.obs);
     free(m.dgs);

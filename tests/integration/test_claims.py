@@ -15,6 +15,7 @@ import tempfile
 import time
 import unittest
 
+from fhirschema import assert_valid, validate
 from harness import HUREN, NodeTestCase, run
 from test_hl7 import Client, msh, oru, resident_id
 
@@ -23,6 +24,7 @@ OPENSSL_VERIFY = os.path.join(REPO, "conf", "verify-claim-openssl.sh")
 NID = resident_id("11010519491231002")
 NID2 = resident_id("37010219800101123")
 NID3 = resident_id("37010219900202456")
+FEN_EXT = "https://huren.example/fhir/StructureDefinition/amount-fen"
 REFUSED = {"error": "no claim data can be given for this request", "status": 403}
 
 CHARGES = [("110200001", "CT平扫", "1", "120.50", "120.50"),
@@ -82,7 +84,7 @@ class ClaimsBase(NodeTestCase):
                      "role = " + ("insurer" if who.startswith("insurer") else who)]
         self.n = self.node(name=name, config_text="\n".join(conf) + "\n", https=True).start()
 
-    def call(self, method, path, who, body=None, raw=None):
+    def call(self, method, path, who, body=None, raw=None, headers=()):
         """(status, headers, body bytes) of one request with curl and who's certificate."""
         d = tempfile.mkdtemp(prefix="curl-", dir=self.tmp)
         try:
@@ -90,6 +92,8 @@ class ClaimsBase(NodeTestCase):
                    "%{http_code}", "--max-time", "30", "--cacert", self.pki + "/ca.crt",
                    "--cert", "%s/%s.crt" % (self.pki, who), "--key",
                    "%s/%s.key" % (self.pki, who), "-X", method]
+            for h in headers:
+                cmd += ["-H", h]
             if body is not None or raw is not None:
                 with open(d + "/in", "wb") as f:
                     f.write(raw if raw is not None else json.dumps(body).encode())
@@ -133,6 +137,10 @@ class ClaimsBase(NodeTestCase):
                 oru("O-3", pid="P100", nid=NID, visit="V100", order="DS1",
                     item="18842-5^出院小结^LN", section="DS",
                     obx=["OBX|1|TX|18842-5^出院小结^LN||患者好转出院。~嘱一月后复查。||||||F"]),
+                oru("O-5", pid="P100", nid=NID, visit="V100", order="UA1", item="UA^尿常规^L",
+                    obx=["OBX|1|CE|PRO^尿蛋白^L||NEG^阴性^L||||||F",
+                         "OBX|2|ST|COL^颜色^L||淡黄色||||||F",
+                         "OBX|3|SN|SG^比重^L||>^1.030|||H|||F"]),
                 oru("O-4", pid="P100", nid=NID, visit="V200", order="ORD9", item="GLU^血糖^L",
                     obx=["OBX|1|NM|GLU^血糖^L||5.6|mmol/L|3.9-6.1|N|||F"]),
                 dft("D-1", "P100", NID, "V100", CHARGES),
@@ -174,6 +182,19 @@ class ClaimsTest(ClaimsBase):
         st, _, data = self.call("GET", "/api/v1/patients/P100/consents", "clinician")
         self.assertEqual(st, 200, data)
         self.assertEqual(json.loads(data)["total"], 1)
+        # the same as FHIR R4: a searchset Bundle of Consent
+        st, headers, consents = self.call("GET", "/api/v1/patients/P100/consents", "clinician",
+                                          headers=["Accept: application/fhir+json"])
+        self.assertEqual(st, 200, consents)
+        self.assertIn("content-type: application/fhir+json", headers.lower())
+        fc = json.loads(consents)["entry"][0]["resource"]
+        self.assertEqual((fc["resourceType"], fc["status"], fc["patient"]["identifier"]["value"]),
+                         ("Consent", "active", NID))
+        prov = fc["provision"]
+        self.assertEqual((prov["actor"][0]["reference"]["identifier"]["value"],
+                          prov["purpose"][0]["code"],
+                          prov["data"][0]["reference"]["identifier"]["value"]),
+                         ("INS-Z", "CLMATTCH", "V100"))
 
         status, headers, jws = self.claim("V100", "req-1")
         self.assertEqual(status, 201, jws)
@@ -187,8 +208,10 @@ class ClaimsTest(ClaimsBase):
         self.assertEqual(b64url_json(header)["alg"], "ES256")
         self.assertEqual(len(b64url_json(header)["x5c"]), 2)
         self.assertEqual(len(base64.urlsafe_b64decode(sig + "==")), 64)
-        bundle = b64url_json(payload)
+        self.raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+        bundle = json.loads(self.raw)
         self.check_bundle(bundle)
+        docs = {"claim": self.raw, "consents": consents.decode()}
 
         # a changed byte in the bundle: both verifiers refuse it
         bad = bytearray(jws)
@@ -212,16 +235,44 @@ class ClaimsTest(ClaimsBase):
         self.assertEqual(st, 201, other)
         self.assertNotEqual(other, jws)
         # after revocation, not even the stored claim is given again
-        st, _, _ = self.call("POST", "/api/v1/consents/%d/revoke" % c["id"], "clinician")
+        st, _, revoked = self.call("POST", "/api/v1/consents/%d/revoke" % c["id"], "clinician",
+                                   headers=["Accept: application/fhir+json"])
         self.assertEqual(st, 200)
+        revoked = revoked.decode()
+        self.assertEqual(json.loads(revoked)["status"], "inactive")
+        docs["revoked-consent"] = revoked
+        assert_valid(self, docs)
         self.assertEqual(self.call("GET", "/api/v1/claims/" + claim_id, "insurer")[0], 403)
 
     def check_bundle(self, b):
         self.assertEqual((b["resourceType"], b["type"]), ("Bundle", "collection"))
+        # dateTimes carry the hospital's offset ([node] utc_offset, +08:00 by default)
+        self.assertRegex(b["timestamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
+        urls = [e["fullUrl"] for e in b["entry"]]
+        self.assertTrue(all(u.startswith("urn:uuid:") for u in urls), urls)
+        self.assertEqual(len(set(urls)), len(urls))
         res = [e["resource"] for e in b["entry"]]
         kinds = {}
         for r in res:
             kinds.setdefault(r["resourceType"], []).append(r)
+        refs = []
+
+        def collect(o):
+            if isinstance(o, dict):
+                if "reference" in o:
+                    refs.append(o["reference"])
+                for v in o.values():
+                    collect(v)
+            elif isinstance(o, list):
+                for v in o:
+                    collect(v)
+        collect(res)
+        self.assertGreater(len(refs), 20)
+        self.assertEqual([r for r in refs if r not in urls], [])  # all resolve in the bundle
+        org = kinds["Organization"][0]
+        self.assertEqual(org["identifier"], [{"system": "urn:huren:id:institution",
+                                              "value": "H37010001"}])
+        org_url = urls[res.index(org)]
         patient = kinds["Patient"][0]
         self.assertEqual(patient["identifier"][0]["value"], NID)
         self.assertEqual(patient["name"][0]["text"], "王小明")
@@ -231,31 +282,67 @@ class ClaimsTest(ClaimsBase):
         text = json.dumps(b, ensure_ascii=False)
         for foreign in ("P100", "V200", "999999999", "血糖", "GLU"):  # local id, other visit
             self.assertNotIn(foreign, text)
-        self.assertEqual(kinds["Encounter"][0]["identifier"][0]["value"], "V100")
-        self.assertEqual([c["code"]["coding"][0]["code"] for c in kinds["Condition"]],
-                         ["I21.9", "E11.9"])
+        enc = kinds["Encounter"][0]
+        self.assertEqual(enc["identifier"][0]["value"], "V100")
+        self.assertEqual(enc["period"], {"start": "2024-01-01T08:00:00+08:00",
+                                         "end": "2024-01-10T10:00:00+08:00"})
+        self.assertEqual(enc["class"]["code"], "IMP")
+        self.assertEqual([(c["code"]["coding"][0]["system"], c["code"]["coding"][0]["code"])
+                          for c in kinds["Condition"]],
+                         [("http://hl7.org/fhir/sid/icd-10", "I21.9"),
+                          ("http://hl7.org/fhir/sid/icd-10", "E11.9")])
+        self.assertEqual(kinds["Condition"][0]["recordedDate"], "2024-01-05")
         charges = kinds["ChargeItem"]
         self.assertEqual([c["code"]["coding"][0]["code"] for c in charges],
                          [c[0] for c in CHARGES])
-        self.assertEqual([c["priceOverride"]["value"] for c in charges],
-                         ["120.50", "30.99", "0.10", "0.20"])
-        fen = sum(c["priceOverride"]["value_fen"] for c in charges)
-        inv = kinds["Invoice"][0]
+        # Money is a JSON number, exact: compare the bundle's own text, not a parsed float
+        for yuan, fen in (("120.50", 12050), ("30.99", 3099), ("0.10", 10), ("0.20", 20)):
+            self.assertIn('"priceOverride":{"value":%s,"currency":"CNY","extension":[{"url":'
+                          '"%s","valueDecimal":%d}]}' % (yuan, FEN_EXT, fen), self.raw)
+        self.assertEqual([c["quantity"]["value"] for c in charges], [1, 3, 0.1, 1])
+        fen = sum(c["priceOverride"]["extension"][0]["valueDecimal"] for c in charges)
         self.assertEqual(fen, CHARGES_FEN)
-        self.assertEqual(inv["totalGross"], {"value": "151.79", "currency": "CNY",
-                                             "value_fen": CHARGES_FEN})
+        inv = kinds["Invoice"][0]
+        self.assertEqual(inv["issuer"]["reference"], org_url)
+        self.assertIn('"totalGross":{"value":151.79,"currency":"CNY","extension":[{"url":"%s",'
+                      '"valueDecimal":%d}]}' % (FEN_EXT, CHARGES_FEN), self.raw)
         self.assertEqual(len(inv["lineItem"]), 4)
-        self.assertEqual((b["claim"]["total"], b["claim"]["total_fen"]), ("151.79", CHARGES_FEN))
+        # unit prices the R4 way: Invoice.lineItem.priceComponent (ChargeItem has none in R4)
+        unit = [[p["amount"]["extension"][0]["valueDecimal"] for p in li["priceComponent"]
+                 if p["type"] == "informational"] for li in inv["lineItem"]]
+        self.assertEqual(unit, [[12050], [1033], [], [20]])
+        base = [[p["factor"] for p in li["priceComponent"] if p["type"] == "base"]
+                for li in inv["lineItem"]]
+        self.assertEqual(base, [[1], [3], [0.1], [1]])
+        summary = {e["url"]: e for e in inv["extension"][0]["extension"]}
+        self.assertEqual(inv["extension"][0]["url"],
+                         "https://huren.example/fhir/StructureDefinition/claim")
+        self.assertEqual((summary["request-id"]["valueString"], summary["visit"]["valueString"],
+                          summary["charges"]["valueUnsignedInt"],
+                          summary["total-fen"]["valueDecimal"]),
+                         ("req-1", "V100", 4, CHARGES_FEN))
+        self.assertEqual((summary["insurer"]["valueIdentifier"]["value"],
+                          summary["hospital"]["valueIdentifier"]["value"]), ("INS-Z", "H37010001"))
         reports = {r["code"]["coding"][0]["code"]: r for r in kinds["DiagnosticReport"]}
-        self.assertEqual(set(reports), {"CBC", "CT-HEAD"})
+        self.assertEqual(set(reports), {"CBC", "CT-HEAD", "UA"})
         self.assertEqual(reports["CT-HEAD"]["conclusion"], "颅内未见明显异常。\n脑室系统未见扩大。")
+        self.assertEqual(reports["CT-HEAD"]["category"][0]["coding"][0]["code"], "CT")
         obs = {o["code"]["coding"][0]["code"]: o for o in kinds["Observation"]}
-        self.assertEqual(obs["WBC"]["valueQuantity"], {"value": "6.5", "unit": "10*9/L"})
-        self.assertEqual(obs["HGB"]["valueQuantity"]["value"], "180")
+        self.assertEqual(obs["WBC"]["valueQuantity"], {"value": 6.5, "unit": "10*9/L"})
+        self.assertIn('"valueQuantity":{"value":6.5,"unit":"10*9/L"}', self.raw)
+        self.assertEqual(obs["HGB"]["valueQuantity"]["value"], 180)
         self.assertEqual(len(reports["CBC"]["result"]), 2)
+        self.assertEqual(obs["PRO"]["valueCodeableConcept"],
+                         {"coding": [{"code": "NEG", "display": "阴性"}], "text": "阴性"})
+        self.assertEqual(obs["COL"]["valueString"], "淡黄色")
+        self.assertEqual(obs["SG"]["valueQuantity"], {"value": 1.030, "comparator": ">"})
+        self.assertIn('"valueQuantity":{"value":1.030,"comparator":">"}', self.raw)
         ds = kinds["Composition"][0]
-        self.assertEqual(ds["section"][0]["text"], "患者好转出院。\n嘱一月后复查。")
-        self.assertEqual(b["claim"]["request_id"], "req-1")
+        self.assertEqual(ds["section"][0]["text"]["div"],
+                         '<div xmlns="http://www.w3.org/1999/xhtml">患者好转出院。<br/>'
+                         '嘱一月后复查。</div>')
+        self.assertEqual([a["reference"] for a in ds["author"]], [org_url])
+        self.assertEqual(ds["custodian"]["reference"], org_url)
 
     def test_refusal_matrix_and_audit(self):
         now = time.time()

@@ -342,6 +342,33 @@ class DicomwebReadTest(unittest.TestCase):
             st, _, _ = request(self.node, "/dicom-web/studies/%s" % urllib.parse.quote(bad))
             self.assertEqual(st, 400, bad)
 
+    def test_qido_non_utf8_and_bad_escapes(self):
+        # regression: a non-UTF-8 byte in a key, value or includefield was answered 500 (the
+        # error reply itself failed to build); now 400 with a JSON body that parses
+        cases = ["PatientName=%FF", "Patient%FFName=x", "includefield=%C3%28",
+                 "includefield=PatientName,%ED%A0%80",  # a UTF-16 surrogate, not UTF-8
+                 "PatientID=%C0%AF",  # overlong '/'
+                 "PatientID=P001%00x", "%00=1", "PatientID=%zz", "PatientID=P00%1",
+                 "PatientID=%0Aevil", "StudyDescription=" + "%E4" * 3000]
+        for q in cases:
+            for path in ["/dicom-web/studies", "/dicom-web/studies/%s/series" % S1]:
+                st, hdrs, body = request(self.node, path + "?" + q)
+                self.assertEqual(st, 400, "%s -> %d %s" % (q, st, body[:200]))
+                self.assertTrue(hdrs["content-type"].startswith("application/json"), q)
+                self.assertEqual(json.loads(body.decode("utf-8"))["status"], 400, q)
+        for path in ["/dicom-web/studies/%FF", "/dicom-web/studies/" + S1 + "%00/series",
+                     "/dicom-web/studies/%C3/metadata", "/dicom-web/wado?requestType=%FF"]:
+            st, _, body = request(self.node, path)
+            self.assertEqual(st, 400, "%s -> %d %s" % (path, st, body[:200]))
+            json.loads(body.decode("utf-8"))
+        # UTF-8 text still matches; a bad Accept header is echoed as valid JSON
+        self.assertEqual(self.studies(PatientName="王^小明"), [S2, S3])
+        st, _, body = request(self.node, "/dicom-web/studies",
+                              headers={"Accept": b"text/\xff\xfe".decode("latin-1")})
+        self.assertEqual(st, 406)
+        json.loads(body.decode("utf-8"))
+        self.assertTrue(self.node.healthy())
+
     # ---- WADO-RS ----
 
     def test_retrieve_is_byte_identical(self):
@@ -563,6 +590,39 @@ class DicomwebStoreTest(NodeTestCase):
         self.assertEqual(st, 409, body)  # no SOP Instance UID
         _, _, res = qido(self.n, "/dicom-web/instances")
         self.assertEqual(tag_values(res, "00080018"), [uid(100, 1, 1), uid(100, 1, 3)])
+
+    def test_stow_parts_without_valid_content_type(self):
+        # regression: a part without headers, or with a malformed Content-Type line, was
+        # stored; RFC 2046 makes it text/plain: 0xC000 for it, the good parts still stored
+        b = b"--HurenTestBoundary\r\n"
+        good1, good2 = stow_instance(1), stow_instance(2)
+        bad = {3: b"\r\n",  # no headers at all
+               4: b"Content-Type application/dicom\r\n\r\n",  # no colon
+               5: b"Content-Typ: application/dicom\r\n\r\n",
+               6: b"Content-Type: application/dicom\x00x\r\n\r\n",  # a NUL in the value
+               7: b"Content-Type: text/plain\r\n\r\n",
+               8: b"Content-Type:\r\n\r\n"}
+        body = b""
+        for i, head in bad.items():
+            body += b + head + stow_instance(i) + b"\r\n"
+        body += b + b"Content-Type: application/dicom\r\n\r\n" + good1 + b"\r\n"
+        body += b + b"Content-Type: Application/DICOM \r\n\r\n" + good2 + b"\r\n"
+        body += b"--HurenTestBoundary--\r\n"
+        st, _, resp = self.stow(body)
+        self.assertEqual(st, 202, resp)
+        res = json.loads(resp)
+        self.assertEqual(len(res["00081198"]["Value"]), len(bad))
+        for item in res["00081198"]["Value"]:
+            self.assertEqual(item["00081197"], {"vr": "US", "Value": [0xC000]})
+        self.assertEqual(sorted(r["00081155"]["Value"][0] for r in res["00081199"]["Value"]),
+                         [uid(100, 1, 1), uid(100, 1, 2)])
+        _, _, found = qido(self.n, "/dicom-web/instances")
+        self.assertEqual(tag_values(found, "00080018"), [uid(100, 1, 1), uid(100, 1, 2)])
+        self.assertEqual(os.listdir(os.path.join(self.n.data, "tmp")), [])
+        # only such parts: nothing stored, 409
+        st, _, resp = self.stow(b + b"\r\n" + stow_instance(9) + b"\r\n--HurenTestBoundary--\r\n")
+        self.assertEqual(st, 409, resp)
+        self.assertEqual(json.loads(resp)["00081198"]["Value"][0]["00081197"]["Value"], [0xC000])
 
     def test_boundary_lookalikes_in_data(self):
         b = "HurenTestBoundary"

@@ -209,6 +209,18 @@ class HL7Test(NodeTestCase):
         st, v = get(self.n, "/api/v1/patients/PU8/visits/VU8")
         self.assertEqual(v["patient"]["name"], "欧阳&娜娜^一")
 
+    def test_obx_before_obr_kept(self):
+        # as some LIS write it: a result right after PID, then the order it belongs to
+        segs = oru("PRE-1", pid="PPRE").split("\r")
+        obr = [x for x in segs if x.startswith("OBR")][0]
+        segs.remove(obr)
+        segs.insert(segs.index([x for x in segs if x.startswith("OBX")][1]) + 1, obr)
+        code, ack = self.c.code("\r".join(segs))
+        self.assertEqual(code, "AA", ack)
+        self.assertIn("OBX before it", ack["MSA"][3])
+        st, body = get(self.n, "/api/v1/patients/PPRE/reports")
+        self.assertEqual([o["code"]["code"] for o in body["entry"][0]["result"]], ["WBC", "HGB"])
+
     def test_resend_is_stored_once(self):
         for _ in range(3):
             segs = self.send_ok(oru("DUP-1", pid="PDUP"))
@@ -367,21 +379,23 @@ class HL7HostileTest(NodeTestCase):
         cases = {
             "no MSH": frame(good.split("\r", 1)[1]),
             "bad MSH-2": frame(good.replace("MSH|^~\\&|", "MSH|^^^^|", 1)),
-            "unknown escape": frame(good.replace("王^小明", "王\\Q\\^小明")),
-            "OBX before OBR": frame("\r".join(s for s in good.split("\r")
-                                              if not s.startswith("OBR")) + "OBR|1|X|Y|Z\r"),
+            "OBX and no OBR": frame("\r".join(s for s in good.split("\r")
+                                              if not s.startswith("OBR")) + "\r"),
             "OBR before PID": frame("\r".join(
                 [good.split("\r")[0], good.split("\r")[4]] + good.split("\r")[1:4] +
                 good.split("\r")[5:])),
-            "missing OBR-4": frame(good.replace("|CBC^血常规^L|", "||")),
-            "missing PID-3": frame(good.replace("P100", "").replace("PBAD^^^H1^PI~", "")),
-            "bad resident id": frame(good.replace(NID, NID[:-1] + ("0" if NID[-1] != "0"
-                                                                    else "1"))),
-            "NM not a number": frame(good.replace("||6.5|", "||six|")),
+            "missing PID-3": frame(oru("BAD-1", pid="", nid="")),
             "unsupported type": frame(good.replace("ORU^R01", "MFN^M01")),
-            "unsupported version": frame(good.replace("|2.5.1|", "|2.1|")),
+            "unsupported event": frame(good.replace("ORU^R01", "ADT^A13")),
+            "unsupported version": frame(good.replace("|2.5.1|", "|3.0|")),
             "wrong charset label": frame(good.encode("gb18030")),
-            "unsupported charset": frame(good.replace("UNICODE UTF-8", "ISO IR87")),
+            "unsupported charset": frame(good.replace("UNICODE UTF-8", "UNICODE UTF-16")),
+            # found by fuzz_hl7_ingest: quantity times unit price past 64 bits (was UB)
+            "charge overflow": frame("\r".join([
+                msh("DFT^P03", "BAD-OVF", app="HIS"), "EVN|P03|20240105",
+                "PID|1||PBAD^^^H1^PI||赵^六", "PV1|1|I|心内科||||||||||||||||VBAD",
+                "FT1|1|T1||20240105||CG|110200001^CT平扫|||999999999999999||"
+                "99999999999999.99|"]) + "\r"),
         }
         for what, payload in cases.items():
             with self.subTest(what):
@@ -424,10 +438,80 @@ class HL7HostileTest(NodeTestCase):
         self.assertEqual(s.recv(100), b"")  # closed by the idle timeout, no ACK
         s.close()
         noise.close()
+        wait_for(lambda: refusals(self.n)["idle"] >= 1 and refusals(self.n)["framing"] >= 1, 30,
+                 "the idle and framing refusals in /metrics")
         self.assertEqual(get(self.n, "/api/v1/patients/PBAD/reports")[0], 404)
         with open("/proc/%d/status" % self.n.proc.proc.pid) as f:
             rss = int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
         self.assertLess(rss, 200 * 1024, "memory stays bounded (kB)")
+
+
+def refusals(node):
+    """{stage: count} of huren_hl7_refused_total in /metrics."""
+    with urllib.request.urlopen(node.url("/metrics"), timeout=10) as r:
+        text = r.read().decode("utf-8")
+    return {m.group(1): int(m.group(2)) for m in
+            re.finditer(r'^huren_hl7_refused_total\{stage="(\w+)"\} (\d+)$', text, re.M)}
+
+
+class HL7RefusalMetricsTest(NodeTestCase):
+    """Regression: huren_hl7_refused_total missed what the listener refuses before ingest."""
+
+    def setUp(self):
+        super().setUp()
+        self.n = self.node(config_text="[hl7]\nidle_timeout = 600\nmax_message = 4096\n"
+                           "max_connections = 2\n").start()
+
+    def wait_stage(self, stage, want):
+        wait_for(lambda: refusals(self.n).get(stage) == want, 30,
+                 "%s refusals == %d (now %s)" % (stage, want, refusals(self.n)))
+
+    def test_every_stage_is_counted(self):
+        self.assertEqual(set(refusals(self.n)),
+                         {"connection", "framing", "oversize", "idle", "parse", "ingest"})
+        self.assertEqual(set(refusals(self.n).values()), {0})
+        # connection cap: two held open, a third is closed without an ACK
+        held = [Client(self.n.hl7_port) for _ in range(2)]
+        self.assertEqual(held[0].code(oru("CAP-1"))[0], "AA")
+        third = socket.create_connection(("127.0.0.1", self.n.hl7_port), timeout=30)
+        try:
+            third.sendall(frame(oru("CAP-3")))
+            self.assertEqual(read_ack(third), b"")
+        except OSError:
+            pass  # reset by the listener: refused just the same
+        third.close()
+        self.wait_stage("connection", 1)
+        for c in held:
+            c.close()
+        # framing: bytes outside frames, and a connection closed inside a frame
+        for payload in [b"garbage outside any frame\r\n", VT + msh("ORU^R01", "CUT").encode()]:
+            wait_for(lambda: self.connections_open() < 2, 30, "connections to close")
+            with socket.create_connection(("127.0.0.1", self.n.hl7_port), timeout=30) as c:
+                c.sendall(payload)
+        self.wait_stage("framing", 2)
+        # a frame over max_message
+        wait_for(lambda: self.connections_open() < 2, 30, "connections to close")
+        with socket.create_connection(("127.0.0.1", self.n.hl7_port), timeout=30) as c:
+            try:
+                c.sendall(VT + b"MSH|" + b"x" * 8000)
+                c.recv(100)
+            except OSError:
+                pass
+        self.wait_stage("oversize", 1)
+        # a frame that does not parse, and a message ingest refuses
+        c = Client(self.n.hl7_port)
+        c.sock.sendall(frame("NOT|HL7\r"))
+        self.assertIn(ack_fields(read_ack(c.sock))["MSA"][1], ("AE", "AR"))
+        self.assertIn(c.code(msh("ZZZ^Z99", "UNSUPPORTED") + "\rPID|1||P9\r")[0], ("AE", "AR"))
+        c.close()
+        self.wait_stage("parse", 1)
+        self.wait_stage("ingest", 1)
+        self.assertEqual(refusals(self.n)["idle"], 0)
+
+    def connections_open(self):
+        with urllib.request.urlopen(self.n.url("/metrics"), timeout=10) as r:
+            text = r.read().decode("utf-8")
+        return int(re.search(r"^huren_hl7_connections_active (\d+)$", text, re.M).group(1))
 
 
 class HL7CrashTest(NodeTestCase):

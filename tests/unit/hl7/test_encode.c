@@ -147,10 +147,45 @@ static void test_ack_ae_ar(void **state)
                      HUREN_HL7_EINVAL);
 }
 
+static void test_ack_error_location(void **state)
+{
+    (void)state;
+    const char *versions[] = {"2.5.1", "2.3"};
+    for (size_t i = 0; i < 2; i++) {
+        char buf[128], *out = NULL, err[128];
+        size_t len;
+        huren_hl7_msg *ack = NULL;
+        huren_hl7_options opts = HUREN_HL7_OPTIONS_INIT;
+        snprintf(buf, sizeof(buf), "MSH|^~\\&|LIS|H|HU|HB|2024||ORU^R01|L1|P|%s\rPID|1\r",
+                 versions[i]);
+        huren_hl7_msg *msg = parse_ok(buf);
+        assert_int_equal(huren_hl7_ack_build_at(msg, "AE", "PID-3: no patient identifier", "101",
+                                                "PID^1^3", &out, &len, err, sizeof(err)),
+                         0);
+        assert_int_equal(huren_hl7_msg_parse(out, len, &opts, &ack, err, sizeof(err)), 0);
+        if (i == 0) { /* ERR-2 ERL, ERR-3 code^text */
+            assert_string_equal(huren_hl7_msg_get(ack, "ERR", 1, 2, 1, 1, 1), "PID");
+            assert_string_equal(huren_hl7_msg_get(ack, "ERR", 1, 2, 1, 2, 1), "1");
+            assert_string_equal(huren_hl7_msg_get(ack, "ERR", 1, 2, 1, 3, 1), "3");
+            assert_string_equal(huren_hl7_msg_get(ack, "ERR", 1, 3, 1, 1, 1), "101");
+        } else { /* ERR-1 ELD: segment^sequence^field^code&text */
+            assert_string_equal(huren_hl7_msg_get(ack, "ERR", 1, 1, 1, 1, 1), "PID");
+            assert_string_equal(huren_hl7_msg_get(ack, "ERR", 1, 1, 1, 3, 1), "3");
+            assert_string_equal(huren_hl7_msg_get(ack, "ERR", 1, 1, 1, 4, 1), "101");
+        }
+        huren_hl7_msg_free(ack);
+        huren_hl7_buf_free(out);
+        huren_hl7_msg_free(msg);
+    }
+    assert_string_equal(huren_hl7_ack_location_for(HUREN_HL7_EVERSION), "MSH^1^12");
+    assert_string_equal(huren_hl7_ack_location_for(HUREN_HL7_ECHARSET), "MSH^1^18");
+    assert_string_equal(huren_hl7_ack_location_for(HUREN_HL7_ESYNTAX), "");
+}
+
 static void test_ack_partial_and_minimal(void **state)
 {
     (void)state;
-    const char *bad = "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|CTL7|P|2.9\rPID|\\Z\\\r";
+    const char *bad = "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|CTL7|P|3.0\rPID|\\Z\\\r";
     char err[256];
     huren_hl7_msg *msg = NULL, *ack;
     int rc = huren_hl7_msg_parse(bad, strlen(bad), NULL, &msg, err, sizeof(err));
@@ -162,7 +197,7 @@ static void test_ack_partial_and_minimal(void **state)
     ack = ack_of(msg, huren_hl7_ack_code_for(rc), err, huren_hl7_ack_error_for(rc));
     assert_string_equal(huren_hl7_msg_get(ack, "MSA", 1, 2, 1, 1, 1), "CTL7");
     assert_string_equal(huren_hl7_msg_receiving_app(ack), "LIS");
-    assert_string_equal(huren_hl7_msg_version(ack), "2.9");
+    assert_string_equal(huren_hl7_msg_version(ack), "3.0");
     huren_hl7_msg_free(ack);
     huren_hl7_msg_free(msg);
     /* no usable MSH: a minimal AR */
@@ -316,6 +351,7 @@ int run_encode_tests(void)
         cmocka_unit_test(test_encoder_round_trip),
         cmocka_unit_test(test_ack_aa),
         cmocka_unit_test(test_ack_ae_ar),
+        cmocka_unit_test(test_ack_error_location),
         cmocka_unit_test(test_ack_partial_and_minimal),
         cmocka_unit_test(test_ack_charset_and_delims),
         cmocka_unit_test(test_split),

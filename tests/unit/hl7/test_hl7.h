@@ -13,6 +13,7 @@
 #include "huren_hl7.h"
 
 int run_parse_tests(void);
+int run_charset_tests(void);
 int run_encode_tests(void);
 int run_mllp_tests(void);
 

@@ -6,6 +6,7 @@ int main(void)
     int failed = 0;
 
     failed += run_parse_tests();
+    failed += run_charset_tests();
     failed += run_encode_tests();
     failed += run_mllp_tests();
     return failed ? 1 : 0;

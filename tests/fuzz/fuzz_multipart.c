@@ -1,6 +1,6 @@
-/* fuzz_multipart.c: libFuzzer target for the STOW-RS multipart reader and the Content-Type and
- * part-header parsers. The first bytes pick the boundary length and the chunk size; the rest is
- * the body. Build with clang and -DHUREN_FUZZ=ON; run ./fuzz_multipart -max_total_time=60. */
+/* fuzz_multipart.c: the STOW-RS multipart reader and the Content-Type and part-header
+ * parsers. The first bytes pick the boundary length and the chunk size; the rest is the body.
+ * Checks: no part begins inside another, no data outside a part, never more bytes out than in. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

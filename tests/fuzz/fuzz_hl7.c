@@ -1,6 +1,6 @@
 /* fuzz_hl7.c: libFuzzer target for the hl7 parsers: message parse (full and header-only),
  * every accessor over the result, the ACK builder, the batch splitter and the MLLP decoder.
- * Build with clang and -DHUREN_FUZZ=ON; run ./fuzz_hl7 -max_total_time=60. */
+ * Built with -DHUREN_FUZZ=ON (tests/fuzz/CMakeLists.txt); run by tests/fuzz/run.sh. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

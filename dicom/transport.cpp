@@ -1,0 +1,121 @@
+/* transport.cpp: the connections DCMTK reads and writes through. Nagle's algorithm off on every
+ * socket (Debian's DCMTK only does so with TCP_NODELAY=1 in the environment), and, for the SCP,
+ * the replay of an A-ASSOCIATE-RQ that the listener has already read off the socket without
+ * blocking: DCMTK then negotiates in a worker thread and never waits on a slow client there. */
+#include "dicom_int.h"
+
+#include <map>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include "dcmtk/dcmnet/dcmlayer.h"
+#include "dcmtk/dcmnet/dcmtrans.h"
+
+void huren_dicom__set_nodelay(int fd)
+{
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+namespace
+{
+class NodelayLayer : public DcmTransportLayer
+{
+  public:
+    DcmTransportConnection *createConnection(DcmNativeSocketType sock, OFBool secure) override
+    {
+        huren_dicom__set_nodelay((int)sock);
+        return DcmTransportLayer::createConnection(sock, secure);
+    }
+};
+
+/* A TCP connection whose first bytes were read earlier: they are served again first. */
+class ReplayConnection : public DcmTCPConnection
+{
+    std::vector<unsigned char> pre_;
+    size_t off_ = 0;
+
+  public:
+    ReplayConnection(DcmNativeSocketType sock, std::vector<unsigned char> &&pre)
+        : DcmTCPConnection(sock), pre_(std::move(pre))
+    {
+    }
+    ssize_t read(void *buf, size_t n) override
+    {
+        if (off_ < pre_.size()) {
+            size_t k = std::min(n, pre_.size() - off_);
+            memcpy(buf, pre_.data() + off_, k);
+            off_ += k;
+            return (ssize_t)k;
+        }
+        return DcmTCPConnection::read(buf, n);
+    }
+    OFBool networkDataAvailable(int timeout) override
+    {
+        return off_ < pre_.size() ? OFTrue : DcmTCPConnection::networkDataAvailable(timeout);
+    }
+};
+
+class IntakeLayer : public DcmTransportLayer
+{
+    bool nodelay_;
+    std::mutex mu_;
+    std::map<int, std::vector<unsigned char>> pre_;
+
+  public:
+    explicit IntakeLayer(bool nodelay) : nodelay_(nodelay) {}
+    void put(int fd, std::vector<unsigned char> &&bytes)
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        pre_[fd] = std::move(bytes);
+    }
+    void drop(int fd)
+    {
+        std::lock_guard<std::mutex> lk(mu_);
+        pre_.erase(fd);
+    }
+    DcmTransportConnection *createConnection(DcmNativeSocketType sock, OFBool secure) override
+    {
+        if (nodelay_)
+            huren_dicom__set_nodelay((int)sock);
+        std::vector<unsigned char> bytes;
+        {
+            std::lock_guard<std::mutex> lk(mu_);
+            auto it = pre_.find((int)sock);
+            if (it != pre_.end()) {
+                bytes = std::move(it->second);
+                pre_.erase(it);
+            }
+        }
+        if (secure || bytes.empty())
+            return DcmTransportLayer::createConnection(sock, secure);
+        return new ReplayConnection(sock, std::move(bytes));
+    }
+};
+} // namespace
+
+void huren_dicom__nodelay_network(T_ASC_Network *net)
+{
+    (void)ASC_setTransportLayer(net, new NodelayLayer(), 1);
+}
+
+huren_dicom__intake *huren_dicom__intake_network(T_ASC_Network *net, bool nodelay)
+{
+    IntakeLayer *l = new IntakeLayer(nodelay);
+    if (ASC_setTransportLayer(net, l, 1).bad()) {
+        delete l;
+        return nullptr;
+    }
+    return reinterpret_cast<huren_dicom__intake *>(l);
+}
+
+void huren_dicom__intake_put(huren_dicom__intake *in, int fd, std::vector<unsigned char> &&bytes)
+{
+    reinterpret_cast<IntakeLayer *>(in)->put(fd, std::move(bytes));
+}
+
+void huren_dicom__intake_drop(huren_dicom__intake *in, int fd)
+{
+    reinterpret_cast<IntakeLayer *>(in)->drop(fd);
+}
