@@ -3,7 +3,7 @@
 # made with the openssl command line only. NOT for production: keys are unencrypted, and the
 # CA key lies next to the certificates it signed.
 #
-# usage: conf/make-test-pki.sh OUTDIR
+# usage: conf/make-test-pki.sh OUTDIR [INSTITUTION...]
 #
 # OUTDIR receives (PEM):
 #   ca.crt ca.key                the test CA (what [http] tls_client_ca and clients trust)
@@ -21,11 +21,28 @@
 #   claims-signer.crt/.key       CN=claims signing, O=Hospital A: signs claim bundles
 #                                ([claims] key/cert; chain = ca.crt)
 #   subjects.txt                 each client's subject as huren compares it (RFC 4514)
+# With institution codes (a test region, e.g. `make-test-pki.sh DIR H37020001 H37010002`), each
+# hospital also gets a folder OUTDIR/CODE of its own, all signed by the same CA:
+#   ca.crt                       a copy of the CA, for tools that take one folder
+#   server.crt server.key        its node (SAN as above), O=Hospital CODE, OU=CODE
+#   peer.crt/.key                CN=gw.CODE, O=Hospital CODE, OU=CODE: what its gateway presents
+#                                to the directory and to the other hospitals (role peer)
+#   clinician.crt/.key admin.crt/.key   its staff (CN=clinician / CN=admin, OU=CODE)
+#   claims-signer.crt/.key       CN=claims signing, O=Hospital CODE: signs its claim bundles
+#   subjects.txt                 as above, for its clients
 # Subjects are printed with `openssl x509 -noout -subject -nameopt RFC2253 -in FILE`, which is
 # the form to paste into `subject =` of a [client "NAME"] section.
 set -euo pipefail
 
-out=${1:?usage: make-test-pki.sh OUTDIR}
+out=${1:?usage: make-test-pki.sh OUTDIR [INSTITUTION...]}
+shift
+for inst in "$@"; do
+  # a folder and a subject component each: letters, digits, '-' and '_' only
+  [[ $inst =~ ^[A-Za-z0-9_-]{1,64}$ ]] || {
+    echo "make-test-pki.sh: not an institution code: $inst" >&2
+    exit 2
+  }
+done
 mkdir -p "$out"
 cd "$out"
 umask 077
@@ -101,11 +118,34 @@ cert expired "/C=CN/O=Hospital A/CN=clinician" ca "$client_ext" \
   -startdate 20200101000000Z -enddate 20200201000000Z
 ca otherca "/C=CN/O=Somebody Else/CN=other CA"
 cert otherca-client "/C=CN/O=Hospital A/CN=clinician" otherca "$client_ext"
+
+# subjects NAME... > subjects.txt: each client's subject as huren compares it
+subjects() {
+  for c in "$@"; do
+    printf '%s\t%s\n' "$c" "$(openssl x509 -noout -subject -nameopt RFC2253 -in "$c.crt" |
+      sed 's/^subject=//')"
+  done
+}
+
+# one hospital of a test region, in its own folder (signed by ../ca)
+for inst in "$@"; do
+  mkdir -p "$inst"
+  cp ca.crt "$inst/ca.crt"
+  base="/C=CN/O=Hospital $inst/OU=$inst"
+  (
+    cd "$inst"
+    cert server "$base/CN=localhost" ../ca "$server_ext"
+    cert peer "$base/CN=gw.$inst" ../ca "$client_ext"
+    cert clinician "$base/CN=clinician" ../ca "$client_ext"
+    cert admin "$base/CN=admin" ../ca "$client_ext"
+    cert claims-signer "$base/CN=claims signing" ../ca "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,nonRepudiation"
+    subjects peer clinician admin >subjects.txt
+    chmod 0644 ./*.crt subjects.txt
+  )
+done
 rm -rf ca.db otherca.db ca.srl otherca.srl
 
-for c in clinician peer insurer admin insurer2; do
-  printf '%s\t%s\n' "$c" "$(openssl x509 -noout -subject -nameopt RFC2253 -in "$c.crt" |
-    sed 's/^subject=//')"
-done >subjects.txt
+subjects clinician peer insurer admin insurer2 >subjects.txt
 chmod 0644 ./*.crt subjects.txt
 echo "test PKI written to $out"

@@ -73,6 +73,10 @@ void huren_dicom__log_bind(const huren_dicom_handlers *h); /* NULL unbinds the t
 void huren_dicom__logf(const huren_dicom_handlers *h, huren_dicom_log_level lvl, const char *fmt,
                        ...) __attribute__((format(printf, 3, 4)));
 
+/* Give ds this hospital's PatientID and IssuerOfPatientID, the ones it had moved into
+ * OtherPatientIDsSequence (once: coercing again adds nothing) (coerce.cpp). */
+OFCondition huren_dicom__coerce(DcmDataset *ds, const huren_dicom_coercion *c);
+
 /* transport.cpp: Nagle's algorithm off on fd; on every connection of net (which owns the
  * layer). */
 void huren_dicom__set_nodelay(int fd);

@@ -150,6 +150,22 @@ typedef struct huren_dicom_query {
  * SpecificCharacterSet "ISO_IR 192". Returns nonzero if the SCU cancelled: stop then. */
 typedef int (*huren_dicom_find_emit)(void *emit_ctx, const huren_dicom_element *elems, size_t n);
 
+/* ---- Patient identity of a retrieved copy (coerce.cpp) --------------------------------------
+ * A study retrieved from another hospital is kept as received; when served or sent on, it
+ * carries this hospital's patient identifiers instead, the source's PatientID and
+ * IssuerOfPatientID moved into an item of OtherPatientIDsSequence (0010,1002) with
+ * TypeOfPatientID TEXT (once: coercing an already coerced dataset adds no second item). */
+typedef struct huren_dicom_coercion {
+    const char *patient_id; /* required: the PatientID to give */
+    const char *issuer;     /* the IssuerOfPatientID to give; NULL or "" removes it */
+} huren_dicom_coercion;
+
+/* Write the Part-10 file in_path, coerced, to out_path (same transfer syntax: compressed pixel
+ * data is copied as is). Returns 0, HUREN_DICOM_EINVAL, HUREN_DICOM_ECORRUPT (unreadable
+ * input), HUREN_DICOM_EIO (cannot write) or HUREN_DICOM_ERROR, with the reason in err. */
+int huren_dicom_file_coerce(const char *in_path, const huren_dicom_coercion *c,
+                            const char *out_path, char *err, size_t errlen);
+
 /* One file to send for a C-MOVE/C-GET. */
 typedef struct huren_dicom_retrieve_item {
     char *path;
@@ -158,6 +174,9 @@ typedef struct huren_dicom_retrieve_item {
     char *transfer_syntax_uid;
     uint64_t offset; /* where the Part-10 bytes start in path (a shared pack file) */
     uint64_t length; /* their length; 0 = the whole file */
+    /* a retrieved copy: sent coerced to this PatientID / IssuerOfPatientID (see
+     * huren_dicom_coercion); NULL: sent as stored */
+    char *coerce_patient_id, *coerce_issuer;
 } huren_dicom_retrieve_item;
 
 /* Filled by a retrieve handler; free with huren_dicom_retrieve_list_free(). */
@@ -174,6 +193,9 @@ int huren_dicom_retrieve_list_add_range(huren_dicom_retrieve_list *l, const char
                                         uint64_t offset, uint64_t length, const char *sop_class_uid,
                                         const char *sop_instance_uid,
                                         const char *transfer_syntax_uid);
+/* Send the item added last coerced (a retrieved copy); the strings are copied. Returns 0 or
+ * HUREN_DICOM_ERROR (no item, no PatientID, out of memory). */
+int huren_dicom_retrieve_list_coerce(huren_dicom_retrieve_list *l, const huren_dicom_coercion *c);
 void huren_dicom_retrieve_list_free(huren_dicom_retrieve_list *l); /* frees items, not l */
 
 /* Log levels for huren_dicom_handlers.log (DCMTK's own logger is routed here too). */

@@ -4,15 +4,15 @@
 #include "dicom_int.h"
 
 #include <cstdlib>
+#include <algorithm>
+#include <cstring>
 #include <fcntl.h>
+#include <set>
+#include <string>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <vector>
-#include <cstring>
-#include <set>
-#include <algorithm>
-#include <string>
 #include <utility>
+#include <vector>
 
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcistrmb.h"
@@ -50,6 +50,7 @@ extern "C" int huren_dicom_retrieve_list_add_range(huren_dicom_retrieve_list *l,
     huren_dicom_retrieve_item *it = &l->items[l->n];
     it->offset = offset;
     it->length = length;
+    it->coerce_patient_id = it->coerce_issuer = nullptr;
     it->path = strdup(path);
     it->sop_class_uid = strdup(sop_class_uid);
     it->sop_instance_uid = strdup(sop_instance_uid);
@@ -66,11 +67,32 @@ extern "C" int huren_dicom_retrieve_list_add_range(huren_dicom_retrieve_list *l,
     return HUREN_DICOM_OK;
 }
 
+extern "C" int huren_dicom_retrieve_list_coerce(huren_dicom_retrieve_list *l,
+                                                const huren_dicom_coercion *c)
+{
+    if (!l || l->n == 0 || !c || !c->patient_id || !*c->patient_id)
+        return HUREN_DICOM_ERROR;
+    huren_dicom_retrieve_item *it = &l->items[l->n - 1];
+    char *id = strdup(c->patient_id), *issuer = strdup(c->issuer ? c->issuer : "");
+    if (!id || !issuer) {
+        free(id);
+        free(issuer);
+        return HUREN_DICOM_ERROR;
+    }
+    free(it->coerce_patient_id);
+    free(it->coerce_issuer);
+    it->coerce_patient_id = id;
+    it->coerce_issuer = issuer;
+    return HUREN_DICOM_OK;
+}
+
 extern "C" void huren_dicom_retrieve_list_free(huren_dicom_retrieve_list *l)
 {
     if (!l)
         return;
     for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].coerce_patient_id);
+        free(l->items[i].coerce_issuer);
         free(l->items[i].path);
         free(l->items[i].sop_class_uid);
         free(l->items[i].sop_instance_uid);
@@ -206,6 +228,15 @@ static std::string item_file(const huren_dicom_retrieve_item *it, const std::str
     return name.data();
 }
 
+/* The coercion hook: a retrieved copy goes out with this hospital's patient ids. */
+static OFCondition coerce_item(const huren_dicom_retrieve_item *it, DcmFileFormat &ff)
+{
+    if (!it->coerce_patient_id)
+        return EC_Normal;
+    huren_dicom_coercion c = {it->coerce_patient_id, it->coerce_issuer};
+    return huren_dicom__coerce(ff.getDataset(), &c);
+}
+
 /* Send one file with C-STORE on dst. Returns the C-STORE-RSP status, or 0xC001 when it could
  * not be sent (no context, unreadable file); *net_err tells a broken association. */
 static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
@@ -245,7 +276,9 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
     memset(&rsp, 0, sizeof(rsp));
     DcmDataset *detail = nullptr;
     OFCondition cond;
-    bool as_stored = strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0;
+    /* a retrieved copy is coerced in memory; everything else goes as stored when it can */
+    bool as_stored = strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0 &&
+                     !it->coerce_patient_id;
     bool is_tmp = false;
     std::string file = as_stored ? item_file(it, scp->tmp_dir, &is_tmp) : std::string();
     if (!file.empty()) {
@@ -258,6 +291,8 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
         /* from a pack, or uncompressed in another byte order or VR encoding: in memory */
         DcmFileFormat ff;
         OFCondition lc = load_item(it, ff);
+        if (lc.good())
+            lc = coerce_item(it, ff);
         if (lc.bad() ||
             ff.getDataset()
                 ->chooseRepresentation(DcmXfer(pc.acceptedTransferSyntax).getXfer(), NULL)

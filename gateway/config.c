@@ -4,6 +4,7 @@
 #include "config.h"
 #include "config_client.h"
 #include "fhir.h"
+#include "http/cors.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -33,6 +34,7 @@ static const cfg_key cfg_table[] = {
     {"node", "log_level", CFG_ENUM, "info", 0, 0, "error|warn|info|debug", OFF(log_level)},
     {"node", "bind_address", CFG_ADDR, "127.0.0.1", 0, 0, NULL, OFF(bind_address)},
     {"node", "utc_offset", CFG_STR, "+08:00", 1, 6, NULL, OFF(utc_offset)},
+    {"node", "patient_id_issuer", CFG_STR, "", 0, 64, NULL, OFF(patient_id_issuer)},
     {"dicom", "aet", CFG_AET, "HUREN", 0, 0, NULL, OFF(aet)},
     {"dicom", "port", CFG_INT, "11112", 0, 65535, NULL, OFF(dicom_port)},
     {"dicom", "max_associations", CFG_INT, "16", 1, 1000, NULL, OFF(max_associations)},
@@ -71,6 +73,7 @@ static const cfg_key cfg_table[] = {
      OFF(dicomweb_max_stow_parts)},
     {"dicomweb", "qido_max_results", CFG_INT, "1000", 1, 100000, NULL, OFF(qido_max_results)},
     {"dicomweb", "base_url", CFG_STR, "", 0, 400, NULL, OFF(dicomweb_base_url)},
+    {"dicomweb", "cors_origins", CFG_STR, "", 0, 4000, NULL, OFF(dicomweb_cors_origins)},
     {"access", "loopback_full_access", CFG_BOOL, "yes", 0, 0, NULL, OFF(loopback_full_access)},
     {"audit", "file", CFG_STR, "", 0, 4000, NULL, OFF(audit_file)},
     {"audit", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(audit_fsync)},
@@ -383,6 +386,11 @@ int config_validate(const config *cfg, char *err, size_t errlen)
     }
     if (!cfg->claims_key[0] != !cfg->claims_cert[0]) {
         snprintf(err, errlen, "%s: [claims] key and cert must be set together", where);
+        return -1;
+    }
+    char why[256];
+    if (cors_origins_check(cfg->dicomweb_cors_origins, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: [dicomweb] cors_origins: %s", where, why);
         return -1;
     }
     if (config__clients_validate(cfg, err, errlen) < 0)

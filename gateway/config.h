@@ -35,8 +35,9 @@ typedef struct config {
     char *role; /* "hospital" | "directory" */
     char *data_dir;
     char *log_level;
-    char *bind_address; /* numeric address all listeners bind */
-    char *utc_offset;   /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
+    char *bind_address;      /* numeric address all listeners bind */
+    char *utc_offset;        /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
+    char *patient_id_issuer; /* IssuerOfPatientID of our local ids ("": [directory] institution) */
     /* [dicom] */
     char *aet;
     long dicom_port;
@@ -75,7 +76,8 @@ typedef struct config {
     long dicomweb_max_stow_bytes;
     long dicomweb_max_stow_parts;
     long qido_max_results;
-    char *dicomweb_base_url; /* "" = from the request's Host header */
+    char *dicomweb_base_url;  /* "" = from the request's Host header */
+    char *dicomweb_cors_origins; /* exact origins allowed cross-origin access; "" = none */
     /* [access] */
     int loopback_full_access; /* plain HTTP on loopback: every role without credentials */
     /* [audit] */

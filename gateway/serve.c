@@ -89,6 +89,7 @@ static int start_http(node *n)
         .loopback_roles = c->loopback_full_access ? HTTP_ROLES_ALL : 0,
         .access = n->auth,
         .audit = audit_http,
+        .cors_origins = c->dicomweb_cors_origins,
     };
     size_t nroutes;
     const http_route *routes = api_routes(c->role, &nroutes);

@@ -28,12 +28,13 @@ static const char *const dsql[D_COUNT] = {
         "INSERT OR IGNORE INTO dir_entries(pseudonym, institution, record_key, version, kind,"
         " item_code, item_name, modality, body_part, item_date, hr, hr_scope,"
         " qualified_from, qualified_to, source_url, deleted, status, revision,"
-        " received_at)"
-        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18," NOW ")",
+        " images, report, report_key, received_at)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21," NOW
+        ")",
     [D_UPDATE] = "UPDATE dir_entries SET version=?4, kind=?5, item_code=?6, item_name=?7,"
                  " modality=?8, body_part=?9, item_date=?10, hr=?11, hr_scope=?12,"
                  " qualified_from=?13, qualified_to=?14, source_url=?15, deleted=?16,"
-                 " status=?17, revision=?18,"
+                 " status=?17, revision=?18, images=?19, report=?20, report_key=?21,"
                  " received_at=" NOW " WHERE pseudonym=?1 AND institution=?2 AND record_key=?3"
                  " AND version<?4",
 };
@@ -177,6 +178,11 @@ static const char *entry_problem(const huren_index_dir_entry *e)
         return "status: must be final, preliminary or corrected";
     if (e->revision < 0)
         return "revision: must be a whole number >= 0";
+    if (present(e->report_key) &&
+        (!token_valid(e->report_key, RECORD_KEY_MAX) || strncmp(e->report_key, "report:", 7)))
+        return "report_key: not a report's record key (report:...)";
+    if (e->images < -1 || e->images > 1 || e->report < -1 || e->report > 1)
+        return "images/report: must be true or false";
     if (present(e->source_url) &&
         (!token_valid(e->source_url, URL_MAX) ||
          (strncmp(e->source_url, "https://", 8) != 0 && strncmp(e->source_url, "http://", 7))))
@@ -202,6 +208,14 @@ static void bt(sqlite3_stmt *s, int i, const char *v)
         sqlite3_bind_null(s, i);
 }
 
+/* Has the exam this part (1/0)? Given (1 yes, -1 no), or as its record key says. */
+static int part_of(int given, const char *record_key, const char *prefix)
+{
+    if (given)
+        return given > 0;
+    return record_key && !strncmp(record_key, prefix, strlen(prefix));
+}
+
 static void entry_bind(sqlite3_stmt *s, const huren_index_dir_entry *e)
 {
     bt(s, 1, e->pseudonym);
@@ -225,6 +239,9 @@ static void entry_bind(sqlite3_stmt *s, const huren_index_dir_entry *e)
         sqlite3_bind_int64(s, 18, e->revision);
     else
         sqlite3_bind_null(s, 18);
+    sqlite3_bind_int(s, 19, part_of(e->images, e->record_key, "study:"));
+    sqlite3_bind_int(s, 20, part_of(e->report, e->record_key, "report:"));
+    bt(s, 21, e->report_key);
 }
 
 static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_index_dir_entry *e,
@@ -358,7 +375,9 @@ int huren_index_dir_put(huren_index *idx, const huren_index_dir_entry *entries, 
 static const char find_sql[] =
     "SELECT pseudonym, institution, record_key, version, kind, item_code, item_name, modality,"
     " body_part, item_date, hr, hr_scope, qualified_from, qualified_to, source_url, deleted,"
-    " received_at, status, revision FROM dir_entries WHERE pseudonym=?1 AND (?2 IS NULL OR kind=?2)"
+    " received_at, status, revision,"
+    " coalesce(images, record_key LIKE 'study:%'), coalesce(report, record_key LIKE 'report:%'),"
+    " report_key FROM dir_entries WHERE pseudonym=?1 AND (?2 IS NULL OR kind=?2)"
     " AND (?3 IS NULL OR item_code=?3) AND (?4 IS NULL OR item_date>=?4)"
     " AND (?5 OR deleted=0) ORDER BY item_date DESC, received_at DESC, institution, record_key"
     " LIMIT ?6";
@@ -395,6 +414,9 @@ static void row_read(huren_index__arena *a, sqlite3_stmt *s, huren_index_dir_ent
     e->received_at = col(a, s, 16);
     e->status = col(a, s, 17);
     e->revision = sqlite3_column_int64(s, 18);
+    e->images = sqlite3_column_int(s, 19) ? 1 : -1;
+    e->report = sqlite3_column_int(s, 20) ? 1 : -1;
+    e->report_key = col(a, s, 21);
 }
 
 static int filter_check(huren_index *idx, const char *pseudonym, const huren_index_dir_filter *f)

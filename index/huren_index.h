@@ -34,42 +34,42 @@ typedef enum huren_index_level {
  * The kind decides how a query value matches (see huren_index_match). */
 typedef enum huren_index_field {
     /* patient level */
-    HUREN_INDEX_F_PATIENT_ID = 0,      /* text, exact/wildcard */
+    HUREN_INDEX_F_PATIENT_ID = 0, /* text, exact/wildcard */
     HUREN_INDEX_F_ISSUER_OF_PATIENT_ID,
-    HUREN_INDEX_F_PATIENT_NAME,        /* person name */
-    HUREN_INDEX_F_PATIENT_BIRTH_DATE,  /* date */
+    HUREN_INDEX_F_PATIENT_NAME,       /* person name */
+    HUREN_INDEX_F_PATIENT_BIRTH_DATE, /* date */
     HUREN_INDEX_F_PATIENT_SEX,
-    HUREN_INDEX_F_OTHER_PATIENT_IDS,   /* e.g. the national resident id, multi-valued */
+    HUREN_INDEX_F_OTHER_PATIENT_IDS,     /* e.g. the national resident id, multi-valued */
     HUREN_INDEX_F_PATIENT_NUM_STUDIES,   /* (computed) */
     HUREN_INDEX_F_PATIENT_NUM_SERIES,    /* (computed) */
     HUREN_INDEX_F_PATIENT_NUM_INSTANCES, /* (computed) */
     /* study level */
-    HUREN_INDEX_F_STUDY_UID,           /* uid, list */
-    HUREN_INDEX_F_STUDY_DATE,          /* date, range */
-    HUREN_INDEX_F_STUDY_TIME,          /* time, range */
+    HUREN_INDEX_F_STUDY_UID,  /* uid, list */
+    HUREN_INDEX_F_STUDY_DATE, /* date, range */
+    HUREN_INDEX_F_STUDY_TIME, /* time, range */
     HUREN_INDEX_F_ACCESSION_NUMBER,
     HUREN_INDEX_F_STUDY_ID,
     HUREN_INDEX_F_STUDY_DESCRIPTION,
     HUREN_INDEX_F_REFERRING_PHYSICIAN, /* person name */
     HUREN_INDEX_F_INSTITUTION_NAME,
-    HUREN_INDEX_F_MODALITIES_IN_STUDY, /* (computed) multi-valued; matches if any value matches */
-    HUREN_INDEX_F_SOP_CLASSES_IN_STUDY,  /* (computed) multi-valued */
-    HUREN_INDEX_F_STUDY_NUM_SERIES,    /* (computed) */
-    HUREN_INDEX_F_STUDY_NUM_INSTANCES, /* (computed) */
+    HUREN_INDEX_F_MODALITIES_IN_STUDY,  /* (computed) multi-valued; matches if any value matches */
+    HUREN_INDEX_F_SOP_CLASSES_IN_STUDY, /* (computed) multi-valued */
+    HUREN_INDEX_F_STUDY_NUM_SERIES,     /* (computed) */
+    HUREN_INDEX_F_STUDY_NUM_INSTANCES,  /* (computed) */
     /* series level */
-    HUREN_INDEX_F_SERIES_UID,          /* uid, list */
+    HUREN_INDEX_F_SERIES_UID, /* uid, list */
     HUREN_INDEX_F_MODALITY,
     HUREN_INDEX_F_SERIES_NUMBER,
     HUREN_INDEX_F_SERIES_DESCRIPTION,
     HUREN_INDEX_F_BODY_PART,
-    HUREN_INDEX_F_SERIES_DATE,         /* date, range */
-    HUREN_INDEX_F_SERIES_TIME,         /* time, range */
-    HUREN_INDEX_F_PPS_START_DATE,      /* date, range */
-    HUREN_INDEX_F_PPS_START_TIME,      /* time, range */
-    HUREN_INDEX_F_SERIES_NUM_INSTANCES,/* (computed) */
+    HUREN_INDEX_F_SERIES_DATE,          /* date, range */
+    HUREN_INDEX_F_SERIES_TIME,          /* time, range */
+    HUREN_INDEX_F_PPS_START_DATE,       /* date, range */
+    HUREN_INDEX_F_PPS_START_TIME,       /* time, range */
+    HUREN_INDEX_F_SERIES_NUM_INSTANCES, /* (computed) */
     /* instance level */
-    HUREN_INDEX_F_SOP_INSTANCE_UID,    /* uid, list */
-    HUREN_INDEX_F_SOP_CLASS_UID,       /* uid, list */
+    HUREN_INDEX_F_SOP_INSTANCE_UID, /* uid, list */
+    HUREN_INDEX_F_SOP_CLASS_UID,    /* uid, list */
     HUREN_INDEX_F_INSTANCE_NUMBER,
     HUREN_INDEX_F_ROWS,
     HUREN_INDEX_F_COLUMNS,
@@ -105,19 +105,22 @@ typedef enum huren_index_dup_policy {
 } huren_index_dup_policy;
 
 typedef struct huren_index_options {
-    const char *data_dir;          /* required: holds index.db, blobs/ and tmp/ (created) */
+    const char *data_dir; /* required: holds index.db, blobs/ and tmp/ (created) */
     huren_index_dup_policy dup_policy;
-    int fsync;                     /* 1: fsync files, directories and commits (production);
-                                      0 only for tests and benchmarks that say so */
-    int busy_timeout_ms;           /* wait on a locked database this long */
-    int group_commit_max;          /* at most this many puts share one transaction */
-    int64_t pack_max_instance;     /* instances up to this size (bytes) are appended to a shared
-                                      pack file instead of a file of their own; 0 = never */
-    int64_t pack_max_bytes;        /* a pack is closed and a new one started past this size */
+    int fsync;                 /* 1: fsync files, directories and commits (production);
+                                  0 only for tests and benchmarks that say so */
+    int busy_timeout_ms;       /* wait on a locked database this long */
+    int group_commit_max;      /* at most this many puts share one transaction */
+    int64_t pack_max_instance; /* instances up to this size (bytes) are appended to a shared
+                                  pack file instead of a file of their own; 0 = never */
+    int64_t pack_max_bytes;    /* a pack is closed and a new one started past this size */
 } huren_index_options;
 
 #define HUREN_INDEX_PACK_MAX_BYTES ((int64_t)1 << 30)
-#define HUREN_INDEX_OPTIONS_INIT { NULL, HUREN_INDEX_DUP_KEEP, 1, 10000, 64, 0, HUREN_INDEX_PACK_MAX_BYTES }
+#define HUREN_INDEX_OPTIONS_INIT                                                                   \
+    {                                                                                              \
+        NULL, HUREN_INDEX_DUP_KEEP, 1, 10000, 64, 0, HUREN_INDEX_PACK_MAX_BYTES                    \
+    }
 
 /* Open (creating and migrating as needed) the archive under opts->data_dir. Files left in tmp/
  * by a crash are removed. On failure returns a negative code, *out is NULL and err (if not NULL)
@@ -135,9 +138,9 @@ const char *huren_index_tmp_dir(const huren_index *idx);
 
 /* Outcome of a put. */
 typedef enum huren_index_put_outcome {
-    HUREN_INDEX_PUT_STORED = 0,   /* new instance */
-    HUREN_INDEX_PUT_DUPLICATE,    /* already present, kept (tmp file removed) */
-    HUREN_INDEX_PUT_REPLACED      /* already present, replaced */
+    HUREN_INDEX_PUT_STORED = 0, /* new instance */
+    HUREN_INDEX_PUT_DUPLICATE,  /* already present, kept (tmp file removed) */
+    HUREN_INDEX_PUT_REPLACED    /* already present, replaced */
 } huren_index_put_outcome;
 
 /* Adopt tmp_path (a complete Part-10 file inside huren_index_tmp_dir(), on the same file system)
@@ -152,9 +155,10 @@ int huren_index_instance_put(huren_index *idx, const char *const values[HUREN_IN
                              const char *tmp_path, huren_index_put_outcome *outcome);
 
 /* Flags of huren_index_instance_put_ex. */
-#define HUREN_INDEX_PUT_KEEP_TMP 0x1 /* when the bytes are copied into a pack (or the instance is
-                                        a kept duplicate), leave tmp_path for the caller to reuse
-                                        or remove: saves creating a file per instance */
+#define HUREN_INDEX_PUT_KEEP_TMP                                                                   \
+    0x1 /* when the bytes are copied into a pack (or the instance is                               \
+           a kept duplicate), leave tmp_path for the caller to reuse                               \
+           or remove: saves creating a file per instance */
 
 /* huren_index_instance_put with flags. Small instances (pack_max_instance) are copied into a
  * pack, synced once per group commit, instead of getting a file of their own; tmp_path then
@@ -162,6 +166,29 @@ int huren_index_instance_put(huren_index *idx, const char *const values[HUREN_IN
 int huren_index_instance_put_ex(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
                                 const char *tmp_path, unsigned flags,
                                 huren_index_put_outcome *outcome);
+
+/* ---- retrieved copies (schema 9, index/copies.c) ----
+ * An instance stored by retrieval from another hospital is a copy of that hospital's record:
+ * indexed under this hospital's patient (the caller maps the ids), marked with its source.
+ * A study all of whose instances are copies is a copy: the publish hook is told (copy_of). */
+typedef struct huren_index_copy {
+    const char *institution; /* required: code of the institution the copy came from */
+    const char *source_url;  /* its gateway, or NULL */
+    const char *patient_id;  /* PatientID at the source, as received (NULL: none) */
+    const char *issuer;      /* IssuerOfPatientID at the source (NULL: none) */
+    int64_t retrieved_at;    /* Unix seconds; 0 = now */
+} huren_index_copy;
+
+/* huren_index_instance_put_ex for a retrieved copy: the same, and the new instance is marked
+ * with copy (required; text up to 4096 bytes). A copy of an instance already held is a kept
+ * duplicate like any other (with HUREN_INDEX_DUP_KEEP an own instance stays own). */
+int huren_index_instance_put_copy(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
+                                  const char *tmp_path, unsigned flags,
+                                  const huren_index_copy *copy, huren_index_put_outcome *outcome);
+
+/* Is the study with that UID a copy? Returns 1 (institution code copied to copy_of, len
+ * bytes), 0 when it is this hospital's own or not held, < 0 on error. */
+int huren_index_study_copy_of(huren_index *idx, const char *study_uid, char *copy_of, size_t len);
 
 /* One condition of a query: field matches value (syntax by huren_index_field_kind()). An empty
  * value is universal matching (no condition) and only asks for the field to be returned. */
@@ -171,22 +198,30 @@ typedef struct huren_index_match {
 } huren_index_match;
 
 typedef struct huren_index_query {
-    huren_index_level level;        /* the level of the rows returned */
+    huren_index_level level; /* the level of the rows returned */
     const huren_index_match *matches;
-    size_t nmatches;                /* conditions on fields of this level or any level above */
-    size_t limit;                   /* 0 = no limit */
+    size_t nmatches; /* conditions on fields of this level or any level above */
+    size_t limit;    /* 0 = no limit */
     size_t offset;
 } huren_index_query;
 
 /* One result row: values of every field at row's level and the levels above (NULL if absent;
  * computed counts as decimal text). blob_path is the absolute path of the file holding the
- * Part-10 bytes for instance-level rows (blob_size bytes from blob_offset), NULL otherwise. All borrowed, valid only during the callback. */
+ * Part-10 bytes for instance-level rows (blob_size bytes from blob_offset), NULL otherwise. All
+ * borrowed, valid only during the callback. */
 typedef struct huren_index_row {
     const char *values[HUREN_INDEX_F_COUNT];
     const char *blob_path;
     int64_t blob_size;
     int64_t blob_offset; /* where the instance starts in blob_path: 0 for a file of its own,
                             its position for an instance in a shared pack file */
+    /* retrieved copies (schema 9): the code of the institution a copy came from, on instance
+     * rows of a copy and on study and series rows of a study whose instances are all copies;
+     * NULL for this hospital's own records (and patient rows) */
+    const char *copy_of;
+    /* instance rows of a copy: PatientID and IssuerOfPatientID at the source, as received
+     * (the row's patient fields are this hospital's); NULL otherwise */
+    const char *copy_patient_id, *copy_issuer;
 } huren_index_row;
 
 /* Return nonzero from the callback to stop; huren_index_find then returns HUREN_INDEX_ECANCEL. */
@@ -239,19 +274,19 @@ int huren_index_audit_open(huren_index_audit **out, const char *path, int fsync,
                            char *err, size_t errlen);
 /* Append one entry (thread-safe). Returns 0 and the entry's number in *seq (if not NULL), or
  * HUREN_INDEX_EIO (nothing appended, or not durable; reason in err), HUREN_INDEX_ERROR. */
-int huren_index_audit_append(huren_index_audit *a, const huren_index_audit_entry *e,
-                             uint64_t *seq, char *err, size_t errlen);
+int huren_index_audit_append(huren_index_audit *a, const huren_index_audit_entry *e, uint64_t *seq,
+                             char *err, size_t errlen);
 /* Number of entries and hash of the last one (65 bytes with NUL; zeros when empty). */
 uint64_t huren_index_audit_head(huren_index_audit *a, char head[65]);
 void huren_index_audit_close(huren_index_audit *a); /* NULL-safe */
 
 /* Result of huren_index_audit_verify. */
 typedef struct huren_index_audit_check {
-    int intact;         /* 1: every link holds */
-    uint64_t entries;   /* entries checked and intact */
-    uint64_t bad_line;  /* when !intact: 1-based line of the first broken link */
-    char reason[256];   /* when !intact: what is wrong there */
-    char head[65];      /* hash of the last intact entry */
+    int intact;        /* 1: every link holds */
+    uint64_t entries;  /* entries checked and intact */
+    uint64_t bad_line; /* when !intact: 1-based line of the first broken link */
+    char reason[256];  /* when !intact: what is wrong there */
+    char head[65];     /* hash of the last intact entry */
 } huren_index_audit_check;
 
 /* Check the whole chain of the file at path. Returns 0 with *out filled (intact or not), or a
@@ -263,8 +298,8 @@ int huren_index_audit_verify(const char *path, huren_index_audit_check *out, cha
 typedef int (*huren_index_audit_line_cb)(void *payload, const char *line, size_t len);
 /* Read the lines of the log at path in order. Returns 0, HUREN_INDEX_ECANCEL if cb stopped, or
  * a negative code (reason in err). A missing file has no lines. */
-int huren_index_audit_scan(const char *path, huren_index_audit_line_cb cb, void *payload,
-                           char *err, size_t errlen);
+int huren_index_audit_scan(const char *path, huren_index_audit_line_cb cb, void *payload, char *err,
+                           size_t errlen);
 
 /* ---- additions (index module, after the first contract) ---- */
 
@@ -307,7 +342,7 @@ typedef struct huren_index_observation {
     const char *set_id;
     const char *value_type; /* NM ST TX CE CWE SN FT ... */
     const char *code, *name, *code_system;
-    const char *value;      /* as sent (coded values "code^text", SN "<^5") */
+    const char *value; /* as sent (coded values "code^text", SN "<^5") */
     const char *units;
     const char *reference_range;
     const char *abnormal_flags; /* H L N A ... */
@@ -393,8 +428,8 @@ typedef struct huren_index_records {
 /* Store recs durably (one transaction; returns after the commit). outcome: STORED, or
  * DUPLICATE when (source, message_id) was stored before (nothing written). Returns 0,
  * HUREN_INDEX_EINVAL (a required value missing, or a value longer than 4096 bytes (1 MiB for
- * observation values), named in huren_index_errmsg(); nothing stored), HUREN_INDEX_ENOTFOUND (merge of an unknown patient),
- * or an I/O/database error (nothing stored). */
+ * observation values), named in huren_index_errmsg(); nothing stored), HUREN_INDEX_ENOTFOUND (merge
+ * of an unknown patient), or an I/O/database error (nothing stored). */
 int huren_index_records_put(huren_index *idx, const huren_index_records *recs,
                             huren_index_put_outcome *outcome);
 
@@ -419,8 +454,7 @@ typedef struct huren_index_report_filter {
  * Returns the number of reports (0 when none or the patient is unknown: check
  * huren_index_rec_patient_exists) or a negative code; *out is filled on success. */
 int huren_index_reports_find(huren_index *idx, const char *id,
-                             const huren_index_report_filter *filter,
-                             huren_index_report_list *out);
+                             const huren_index_report_filter *filter, huren_index_report_list *out);
 
 /* huren_index_reports_find restricted to the reports of visit `visit_number` (claims). */
 int huren_index_visit_reports_find(huren_index *idx, const char *id, const char *visit_number,
@@ -433,8 +467,7 @@ int huren_index_report_get(huren_index *idx, int64_t id, huren_index_report_list
 
 /* 1 when a record patient with that local or national id exists, 0 when not, < 0 on error.
  * When found and patient_id is not NULL, the surviving local id is copied there. */
-int huren_index_rec_patient_exists(huren_index *idx, const char *id, char *patient_id,
-                                   size_t len);
+int huren_index_rec_patient_exists(huren_index *idx, const char *id, char *patient_id, size_t len);
 
 /* One visit with its diagnoses and charges. Strings belong to the struct. */
 typedef struct huren_index_visit_record {
@@ -463,8 +496,8 @@ void huren_index_visit_record_free(huren_index_visit_record *v); /* NULL-safe */
  * access live in the gateway (gateway/consent.c); the index only stores and finds. */
 
 typedef enum huren_index_consent_purpose {
-    HUREN_INDEX_CONSENT_CLAIM = 0,   /* an insurer reads the claim data of the visits */
-    HUREN_INDEX_CONSENT_RECOGNITION  /* hospitals of the scope read results for recognition */
+    HUREN_INDEX_CONSENT_CLAIM = 0,  /* an insurer reads the claim data of the visits */
+    HUREN_INDEX_CONSENT_RECOGNITION /* hospitals of the scope read results for recognition */
 } huren_index_consent_purpose;
 
 #define HUREN_INDEX_CONSENT_MAX_VISITS 64
@@ -475,14 +508,14 @@ typedef struct huren_index_consent {
     const char *national_id; /* resident id, if known */
     const char *policy_ref;  /* the insurer's policy reference, if given */
     huren_index_consent_purpose purpose;
-    const char *grantee;     /* required: institution code; "*" = any (recognition only) */
+    const char *grantee;       /* required: institution code; "*" = any (recognition only) */
     const char *const *visits; /* visit numbers covered; nvisits 0 = any visit */
     size_t nvisits;
     int64_t valid_from, expires_at; /* in force for valid_from <= t < expires_at */
-    const char *form_ref;    /* required: reference of the signed consent form */
-    const char *created_by;  /* required: who recorded it (audit actor) */
-    int64_t created_at;      /* set by put from the caller's value (0 = now) */
-    int64_t revoked_at;      /* 0 = not revoked */
+    const char *form_ref;           /* required: reference of the signed consent form */
+    const char *created_by;         /* required: who recorded it (audit actor) */
+    int64_t created_at;             /* set by put from the caller's value (0 = now) */
+    int64_t revoked_at;             /* 0 = not revoked */
     const char *revoked_by;
 } huren_index_consent;
 
@@ -525,10 +558,10 @@ typedef struct huren_index_claim {
     const char *request_hash; /* required: digest of what was asked (visit and identifier) */
     int64_t consent_id;
     const char *patient_id, *visit_number; /* required */
-    const char *jws;          /* required: the signed bundle as sent */
+    const char *jws;                       /* required: the signed bundle as sent */
     size_t jws_len;
     int64_t created_at;
-    void *arena_;             /* private (reads) */
+    void *arena_; /* private (reads) */
 } huren_index_claim;
 
 /* Store a claim durably. When (insurer, request_id) was stored before nothing is written,
@@ -559,17 +592,22 @@ typedef struct huren_index_dir_entry {
     const char *kind;        /* "imaging" | "lab"; required unless deleted */
     const char *item_code;   /* catalogue code (or NULL when the item is not catalogued) */
     const char *item_name;
-    const char *modality;    /* DICOM modalities, '\'-separated */
+    const char *modality; /* DICOM modalities, '\'-separated */
     const char *body_part;
-    const char *date;        /* YYYYMMDD: when the exam was made / the sample observed */
-    int hr;                  /* 1: carries the mutual-recognition (互认, HR) mark */
-    const char *hr_scope;    /* "national" | "province" | "city", or NULL */
+    const char *date;     /* YYYYMMDD: when the exam was made / the sample observed */
+    int hr;               /* 1: carries the mutual-recognition (互认, HR) mark */
+    const char *hr_scope; /* "national" | "province" | "city", or NULL */
     const char *qualified_from, *qualified_to; /* YYYYMMDD: the institution's HR qualification */
-    const char *source_url;  /* https://... of the gateway holding the record */
+    const char *source_url;                    /* https://... of the gateway holding the record */
     const char *status;      /* reports: "final" | "preliminary" | "corrected", or NULL */
     int64_t revision;        /* the record's own version at its source (0: not given) */
     int deleted;             /* 1: the record is gone at its source (a tombstone is kept) */
     const char *received_at; /* reads only: YYYYMMDDHHMMSS (UTC) when this version arrived */
+    /* One exam is one entry: a study and the report linked to it. 1 yes, -1 no; 0 on a put
+     * (and in entries stored before schema 10): as the record key says ("study:" images,
+     * "report:" a report). Reads answer 1 or -1. */
+    int images, report;
+    const char *report_key; /* a study's entry: the report folded into it ("report:<id>") */
 } huren_index_dir_entry;
 
 typedef enum huren_index_dir_outcome {
@@ -634,17 +672,24 @@ typedef enum huren_index_publish_kind {
 /* A study as the directory may describe it. Borrowed for the hook's call. */
 typedef struct huren_index_publish_study {
     const char *study_uid, *study_date, *study_time, *accession_number, *study_description;
-    const char *modalities;       /* ModalitiesInStudy, '\'-separated */
-    const char *body_parts;       /* distinct BodyPartExamined of its series, '\'-separated */
+    const char *modalities; /* ModalitiesInStudy, '\'-separated */
+    const char *body_parts; /* distinct BodyPartExamined of its series, '\'-separated */
     const char *institution_name;
     const char *patient_id, *issuer_of_patient_id, *other_patient_ids; /* as received */
+    const char *copy_of; /* every instance is a retrieved copy: the source institution (schema
+                            9); NULL for this hospital's own study */
 } huren_index_publish_study;
 
 typedef struct huren_index_publish_event {
     huren_index_publish_kind kind;
     const char *record_key;
     const huren_index_publish_study *study; /* STUDY */
-    const huren_index_report *report;       /* REPORT: as stored (id, version, ...; no obs) */
+    /* REPORT: as stored (id, version, ...; no obs). STUDY: the exam report linked to the study
+     * (same accession number), folded into the study's entry (one exam, one entry), or NULL.
+     * A report linked to a study is never described on its own: its own entry, if it had
+     * one, is withdrawn and the study's entry describes both. */
+    const huren_index_report *report;
+    const char *report_key; /* STUDY with a linked report: "report:<id>" */
     /* the national id on file for the record's patient (clinical records, following merges:
      * a report's patient, a study's PatientID as a local id), or NULL */
     const char *national_id, *national_id_type;
@@ -708,37 +753,51 @@ int huren_index_outbox_stats_get(huren_index *idx, huren_index_outbox_stats *out
 #define HUREN_INDEX_REC_MAX_SHOWN 1000
 
 typedef struct huren_index_rec_prompt {
-    const char *prompt_id;  /* required: opaque public id */
+    const char *prompt_id;  /* required: opaque public id (of a new prompt) */
+    /* The prompt's identity (<= 256 bytes; NULL: none, every put is a new prompt): asking
+     * again with the same key reuses the prompt (its id, its decisions); the results listed
+     * are added to those it showed, each counted once. */
+    const char *prompt_key;
+    const char *order_id, *visit_id; /* optional: the order or visit it was asked for */
+    int listing; /* 1: a timeline listing (retrievals may refer to it; no decisions, and not
+                  * counted in the statistics) */
     int64_t created_at;     /* 0 = now */
     const char *day;        /* required: YYYYMMDD of created_at */
     const char *pseudonym;  /* required */
     const char *item_code;  /* required */
     const char *doctor, *department, *actor; /* optional */
-    const char *const *result_keys;  /* the results shown (nresults <= MAX_SHOWN) */
-    const char *const *institutions; /* the institution of each */
-    const char *const *sources;      /* the gateway URL holding each (NULL: none) */
+    const char *const *result_keys;          /* the results shown (nresults <= MAX_SHOWN) */
+    const char *const *institutions;         /* the institution of each */
+    const char *const *sources;              /* the gateway URL holding each (NULL: none) */
     size_t nresults;
+    /* the patient asked for (schema 9; optional): this hospital's local id when known, the
+     * resident id and its type; a study retrieved from the prompt is indexed under them */
+    const char *patient_id, *national_id, *national_id_type;
 } huren_index_rec_prompt;
 
 /* Store a prompt with its results in one transaction. Returns 0, HUREN_INDEX_EINVAL (a
  * required value missing, too long, too many results), or a database error. */
 int huren_index_rec_prompt_put(huren_index *idx, const huren_index_rec_prompt *p);
+/* The same, reusing the prompt of the same prompt_key when there is one: id_out (65 bytes)
+ * gets the id of the prompt (p->prompt_id when new), *reused 1 when it was there before. */
+int huren_index_rec_prompt_open(huren_index *idx, const huren_index_rec_prompt *p,
+                                char id_out[65], int *reused);
 
 typedef struct huren_index_rec_decision {
-    const char *decision_id; /* required: opaque public id (used when stored) */
-    const char *prompt_id;   /* required */
-    const char *result_key;  /* required */
-    const char *decision;    /* required: "accepted" | "rejected" */
+    const char *decision_id;          /* required: opaque public id (used when stored) */
+    const char *prompt_id;            /* required */
+    const char *result_key;           /* required */
+    const char *decision;             /* required: "accepted" | "rejected" */
     const char *reason, *reason_text; /* rejected: the reason code (and text) */
     const char *doctor, *department, *order_id, *visit_id;
-    int64_t created_at;      /* 0 = now */
+    int64_t created_at; /* 0 = now */
 } huren_index_rec_decision;
 
 typedef enum huren_index_rec_outcome {
     HUREN_INDEX_REC_STORED = 0, /* recorded */
     HUREN_INDEX_REC_SAME,       /* the same decision was recorded before: nothing written */
     HUREN_INDEX_REC_CONFLICT,   /* another decision is recorded for that result and prompt */
-    HUREN_INDEX_REC_NO_PROMPT,  /* no such prompt */
+    HUREN_INDEX_REC_NO_PROMPT,  /* no such prompt (a timeline listing takes no decisions) */
     HUREN_INDEX_REC_NOT_SHOWN   /* the prompt did not list that result */
 } huren_index_rec_outcome;
 
@@ -747,9 +806,20 @@ typedef enum huren_index_rec_outcome {
 int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decision *d,
                                  huren_index_rec_outcome *outcome, char id_out[65]);
 
+/* The decisions recorded for a prompt (strings belong to the list), oldest first. */
+typedef struct huren_index_rec_decision_list {
+    huren_index_rec_decision *items;
+    size_t n;
+    void *arena_; /* private */
+} huren_index_rec_decision_list;
+/* Returns the number of decisions (0 for an unknown prompt) or a negative code. */
+int huren_index_rec_decisions_get(huren_index *idx, const char *prompt_id,
+                                  huren_index_rec_decision_list *out);
+void huren_index_rec_decision_list_free(huren_index_rec_decision_list *l); /* NULL-safe */
+
 typedef enum huren_index_rec_group {
     HUREN_INDEX_REC_BY_ITEM = 0,
-    HUREN_INDEX_REC_BY_DEPARTMENT, /* the prompt's department ("" when not given) */
+    HUREN_INDEX_REC_BY_DEPARTMENT,  /* the prompt's department ("" when not given) */
     HUREN_INDEX_REC_BY_INSTITUTION, /* the institution holding the result shown */
     HUREN_INDEX_REC_BY_MONTH        /* YYYYMM of the prompt's day */
 } huren_index_rec_group;
@@ -762,7 +832,7 @@ typedef struct huren_index_rec_reason_count {
 typedef struct huren_index_rec_stats_row {
     const char *key;
     int64_t prompts;  /* prompts of the group (by institution: prompts listing one of its) */
-    int64_t shown;    /* results listed */
+    int64_t shown;    /* distinct results listed per prompt: the recognisable results */
     int64_t accepted, rejected;
     huren_index_rec_reason_count *reasons; /* rejections by reason code */
     size_t nreasons;
@@ -789,6 +859,21 @@ int huren_index_rec_shown_source(huren_index *idx, const char *prompt_id, const 
  * institution, into source (len bytes). Returns 1 when one did, 0 when none, < 0 on error. */
 int huren_index_rec_record_source(huren_index *idx, const char *record_key, char *source,
                                   size_t len);
+
+/* Where a listed result came from and whom its prompt was about (index/copies.c). */
+typedef struct huren_index_rec_origin {
+    char source[1024];     /* the gateway URL holding it */
+    char institution[128]; /* the institution the prompt listed it under */
+    char patient_id[128];  /* the prompt's local patient id, "" when not known */
+    char national_id[64];  /* the prompt's resident id, "" when not known */
+    char national_id_type[16];
+} huren_index_rec_origin;
+
+/* The origin of result `key` as prompt `prompt_id` listed it (key "<institution>/study:<uid>"),
+ * or with prompt_id NULL of the newest prompt that listed record `key` ("study:<uid>") of any
+ * institution with a source. Returns 1 with *out filled, 0 when none, < 0 on error. */
+int huren_index_rec_origin_get(huren_index *idx, const char *prompt_id, const char *key,
+                               huren_index_rec_origin *out);
 
 /* The national id on file for the record patient with local id `patient_id` (merges followed)
  * into out (len bytes). Returns 1 when found, 0 when unknown or without one, < 0 on error. */

@@ -95,7 +95,8 @@ int huren_index__rows_lookup(huren_index__rows *r, const char *sop_uid, huren_in
 /* Insert one instance with its parents, maintaining counts and computed fields. blob_name may be
  * NULL (rows seeded without a file). */
 int huren_index__rows_insert(huren_index__rows *r, const char *const values[HUREN_INDEX_F_COUNT],
-                             const char *blob_name, int64_t gen, int64_t offset, int64_t size);
+                             const char *blob_name, int64_t gen, int64_t offset, int64_t size,
+                             const huren_index_copy *copy);
 /* Remove one instance row, maintaining counts and removing parents left empty. */
 int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk);
 
@@ -115,8 +116,8 @@ int huren_index__pack_open(huren_index *idx, char *err, size_t errlen);
 void huren_index__pack_close(huren_index *idx);
 /* Copy tmp_path (size bytes) to the end of the current pack, starting a new pack when the
  * current one would pass pack_max_bytes; returns the pack's blob name and the offset. */
-int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size,
-                             char name[32], int64_t *offset);
+int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size, char name[32],
+                             int64_t *offset);
 /* fdatasync the pack if anything was appended since the last sync (and fsync is on). */
 int huren_index__pack_sync(huren_index *idx);
 
@@ -201,7 +202,15 @@ struct huren_index {
 int huren_index__reader_get(huren_index *idx, sqlite3 **out);
 void huren_index__reader_put(huren_index *idx, sqlite3 *db);
 
+/* ---- retrieved copies (copies.c) ---- */
+/* A copy's source: an institution, values within HUREN_INDEX__VALUE_MAX. EINVAL otherwise. */
+int huren_index__copy_check(huren_index *idx, const huren_index_copy *c);
+
 /* ---- writer (writer.c) ---- */
+/* An instance put, own (copy NULL) or a retrieved copy (copies.c checks copy first). */
+int huren_index__instance_put(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
+                              const char *tmp_path, unsigned flags, const huren_index_copy *copy,
+                              huren_index_put_outcome *outcome);
 /* Become the only user of the writer connection (waiting for a running group commit). */
 void huren_index__writer_acquire(huren_index *idx);
 void huren_index__writer_release(huren_index *idx);

@@ -32,6 +32,8 @@ enum out_stmt {
     O_SURVIVOR,
     O_PATIENT_REPORTS,
     O_PATIENT_STUDIES,
+    O_EXAM_REPORT,
+    O_REPORT_STUDY,
     O_COUNT
 };
 
@@ -52,7 +54,9 @@ static const char *const osql[O_COUNT] = {
                 " WHERE study_pk=st.pk AND body_part<>'' ORDER BY 1)),"
                 " p.patient_id, p.issuer_of_patient_id, p.other_patient_ids,"
                 " coalesce(s.national_id, r.national_id),"
-                " coalesce(s.national_id_type, r.national_id_type)"
+                " coalesce(s.national_id_type, r.national_id_type),"
+                " CASE WHEN st.copy_instances > 0 AND st.copy_instances = st.study_num_instances"
+                " THEN st.copy_source END"
                 " FROM studies st JOIN patients p ON p.pk=st.patient_pk"
                 " LEFT JOIN rec_patients r ON r.patient_id=p.patient_id AND p.patient_id<>''"
                 " LEFT JOIN rec_patients s ON s.pk=r.merged_into WHERE st.study_uid=?1",
@@ -73,7 +77,23 @@ static const char *const osql[O_COUNT] = {
     [O_PATIENT_STUDIES] = "SELECT st.study_uid FROM studies st JOIN patients p"
                           " ON p.pk=st.patient_pk WHERE p.patient_id IN"
                           " (SELECT patient_id FROM rec_patients WHERE pk=?1 OR merged_into=?1)",
+    /* One exam, one entry: the exam report of a study is the newest exam report with its
+     * accession number, and belongs to the first study stored with that number. */
+    [O_EXAM_REPORT] = "SELECT " REPORT_COLS " FROM reports r JOIN rec_patients p"
+                      " ON p.pk=r.patient_pk LEFT JOIN rec_patients s ON s.pk=p.merged_into"
+                      " WHERE r.pk=(SELECT max(pk) FROM reports WHERE kind='exam'"
+                      " AND accession_number=?1)"
+                      " AND ?2=(SELECT study_uid FROM studies WHERE accession_number=?1"
+                      " ORDER BY pk LIMIT 1)",
+    [O_REPORT_STUDY] = "SELECT st.study_uid FROM reports r JOIN studies st"
+                       " ON st.accession_number=r.accession_number WHERE r.pk=?1"
+                       " AND r.kind='exam' AND r.accession_number<>'' AND r.pk=(SELECT max(pk)"
+                       " FROM reports WHERE kind='exam' AND accession_number=r.accession_number)"
+                       " ORDER BY st.pk LIMIT 1",
 };
+
+/* publish_state's signature of a report folded into its study's entry (never a hash) */
+#define MERGED "merged"
 
 struct huren_index__outrows {
     sqlite3_stmt *st[O_COUNT];
@@ -200,8 +220,9 @@ static int queue_row(huren_index *idx, const char *key, int64_t version, const c
     return step_done(idx, s, "writing outbox row");
 }
 
-/* Ask the hook about one record; queue a new version when its answer changed. */
-static int publish(huren_index *idx, const huren_index_publish_event *ev)
+/* Ask the hook about one record; queue a new version when its answer changed. *published
+ * (when not NULL) says whether the record is described under a pseudonym. */
+static int publish(huren_index *idx, const huren_index_publish_event *ev, int *published)
 {
     char pseudonym[HUREN_INDEX_PSEUDONYM_HEX + 1] = "", sig[65];
     char *entry = NULL;
@@ -222,6 +243,8 @@ static int publish(huren_index *idx, const huren_index_publish_event *ev)
         free(entry);
         entry = NULL;
     }
+    if (published)
+        *published = pseudonym[0] != 0;
     if (signature(pseudonym, entry, sig) < 0) {
         huren_index__seterr(idx, "publishing %s: hashing failed", ev->record_key);
         rc = HUREN_INDEX_ERROR;
@@ -250,6 +273,99 @@ done:
     return rc;
 }
 
+/* A report folded into its study's entry: its own entry, if it had one, is withdrawn (the
+ * next version, a deletion), and it is remembered as merged (not as unpublishable). */
+static int withdraw(huren_index *idx, const char *key)
+{
+    state st;
+    int rc = state_get(idx, key, &st);
+    if (rc < 0 || !st.found || !strcmp(st.signature, MERGED))
+        return rc;
+    int64_t version = st.version + 1;
+    sqlite3_stmt *s = stmt(idx, O_STATE_PUT);
+    bt(s, 1, key);
+    sqlite3_bind_int64(s, 2, version);
+    sqlite3_bind_text(s, 3, "", -1, SQLITE_STATIC);
+    bt(s, 4, MERGED);
+    if ((rc = step_done(idx, s, "writing publish state")) < 0)
+        return rc;
+    return st.pseudonym[0] ? queue_row(idx, key, version, st.pseudonym, NULL) : 0;
+}
+
+/* A report row (REPORT_COLS) as the hook sees it; strings borrowed from the statement. */
+static void report_read(sqlite3_stmt *s, huren_index_report *r)
+{
+    const char *kind = ct(s, 2);
+    *r = (huren_index_report){.kind = kind && !strcmp(kind, "exam") ? HUREN_INDEX_REPORT_EXAM
+                                                                    : HUREN_INDEX_REPORT_LAB,
+                              .id = sqlite3_column_int64(s, 0),
+                              .version = sqlite3_column_int(s, 1),
+                              .placer_number = ct(s, 3),
+                              .filler_number = ct(s, 4),
+                              .accession_number = ct(s, 5),
+                              .item_code = ct(s, 6),
+                              .item_name = ct(s, 7),
+                              .item_system = ct(s, 8),
+                              .specimen = ct(s, 9),
+                              .requested_time = ct(s, 10),
+                              .observed_time = ct(s, 11),
+                              .reported_time = ct(s, 12),
+                              .ordering_institution = ct(s, 13),
+                              .ordering_department = ct(s, 14),
+                              .performing_institution = ct(s, 15),
+                              .performing_department = ct(s, 16),
+                              .result_status = ct(s, 17),
+                              .sender_app = ct(s, 18),
+                              .sender_facility = ct(s, 19),
+                              .message_id = ct(s, 20),
+                              .stored_at = ct(s, 21),
+                              .patient_id = ct(s, 22)};
+}
+
+/* A report described on its own (no study of its exam, or one that cannot be published). */
+static int report_publish_alone(huren_index *idx, int64_t pk)
+{
+    sqlite3_stmt *s = stmt(idx, O_REPORT);
+    sqlite3_bind_int64(s, 1, pk);
+    int src = sqlite3_step(s);
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "reading report");
+    }
+    huren_index_report r;
+    report_read(s, &r);
+    char key[48];
+    snprintf(key, sizeof(key), "report:%lld", (long long)r.id);
+    huren_index_publish_event ev = {.kind = HUREN_INDEX_PUBLISH_REPORT,
+                                    .record_key = key,
+                                    .report = &r,
+                                    .national_id = ct(s, 23),
+                                    .national_id_type = ct(s, 24)};
+    int rc = publish(idx, &ev, NULL);
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* The study's exam report, if it has one, goes with it: into ev (strings borrowed from the
+ * O_EXAM_REPORT statement, left open), key gets its record key. Returns 1 when linked. */
+static int exam_report(huren_index *idx, const char *study_uid, const char *accession,
+                       huren_index_report *r, char key[48])
+{
+    if (!accession || !*accession)
+        return 0;
+    sqlite3_stmt *s = stmt(idx, O_EXAM_REPORT);
+    bt(s, 1, accession);
+    bt(s, 2, study_uid);
+    int src = sqlite3_step(s);
+    if (src != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "exam report");
+    }
+    report_read(s, r);
+    snprintf(key, 48, "report:%lld", (long long)r->id);
+    return 1;
+}
+
 int huren_index__outbox_study(huren_index *idx, const char *study_uid)
 {
     int rc;
@@ -274,63 +390,46 @@ int huren_index__outbox_study(huren_index *idx, const char *study_uid)
                                        .body_parts = ct(s, 7),
                                        .patient_id = ct(s, 8),
                                        .issuer_of_patient_id = ct(s, 9),
-                                       .other_patient_ids = ct(s, 10)};
-    char key[HUREN_INDEX__VALUE_MAX + 8];
+                                       .other_patient_ids = ct(s, 10),
+                                       .copy_of = ct(s, 13)};
+    char key[HUREN_INDEX__VALUE_MAX + 8], rkey[48] = "";
+    huren_index_report report;
     snprintf(key, sizeof(key), "study:%s", study_uid);
+    int linked = exam_report(idx, study_uid, study.accession_number, &report, rkey);
+    if (linked < 0) {
+        sqlite3_reset(s);
+        return linked;
+    }
     huren_index_publish_event ev = {.kind = HUREN_INDEX_PUBLISH_STUDY,
                                     .record_key = key,
                                     .study = &study,
+                                    .report = linked ? &report : NULL,
+                                    .report_key = linked ? rkey : NULL,
                                     .national_id = ct(s, 11),
                                     .national_id_type = ct(s, 12)};
-    rc = publish(idx, &ev);
+    int published = 0;
+    int64_t report_pk = linked ? report.id : 0;
+    rc = publish(idx, &ev, &published);
+    sqlite3_reset(idx->outrows->st[O_EXAM_REPORT]);
     sqlite3_reset(s);
+    if (rc == 0 && linked) /* the study's entry has it; or it is published alone */
+        rc = published ? withdraw(idx, rkey) : report_publish_alone(idx, report_pk);
     return rc;
 }
 
+/* A report that belongs to a study held here is published with it, else on its own. */
 static int report_publish(huren_index *idx, int64_t pk)
 {
-    sqlite3_stmt *s = stmt(idx, O_REPORT);
+    char uid[HUREN_INDEX__VALUE_MAX + 1] = "";
+    sqlite3_stmt *s = stmt(idx, O_REPORT_STUDY);
     sqlite3_bind_int64(s, 1, pk);
     int src = sqlite3_step(s);
-    if (src != SQLITE_ROW) {
-        sqlite3_reset(s);
-        return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "reading report");
-    }
-    const char *kind = ct(s, 2);
-    huren_index_report r = {.kind = kind && !strcmp(kind, "exam") ? HUREN_INDEX_REPORT_EXAM
-                                                                  : HUREN_INDEX_REPORT_LAB,
-                            .id = sqlite3_column_int64(s, 0),
-                            .version = sqlite3_column_int(s, 1),
-                            .placer_number = ct(s, 3),
-                            .filler_number = ct(s, 4),
-                            .accession_number = ct(s, 5),
-                            .item_code = ct(s, 6),
-                            .item_name = ct(s, 7),
-                            .item_system = ct(s, 8),
-                            .specimen = ct(s, 9),
-                            .requested_time = ct(s, 10),
-                            .observed_time = ct(s, 11),
-                            .reported_time = ct(s, 12),
-                            .ordering_institution = ct(s, 13),
-                            .ordering_department = ct(s, 14),
-                            .performing_institution = ct(s, 15),
-                            .performing_department = ct(s, 16),
-                            .result_status = ct(s, 17),
-                            .sender_app = ct(s, 18),
-                            .sender_facility = ct(s, 19),
-                            .message_id = ct(s, 20),
-                            .stored_at = ct(s, 21),
-                            .patient_id = ct(s, 22)};
-    char key[48];
-    snprintf(key, sizeof(key), "report:%lld", (long long)r.id);
-    huren_index_publish_event ev = {.kind = HUREN_INDEX_PUBLISH_REPORT,
-                                    .record_key = key,
-                                    .report = &r,
-                                    .national_id = ct(s, 23),
-                                    .national_id_type = ct(s, 24)};
-    int rc = publish(idx, &ev);
+    if (src == SQLITE_ROW)
+        snprintf(uid, sizeof(uid), "%s", ct(s, 0) ? ct(s, 0) : "");
     sqlite3_reset(s);
-    return rc;
+    if (src != SQLITE_ROW && src != SQLITE_DONE)
+        return huren_index__sqlerr(idx, idx->wdb, src, "finding the report's study");
+    return uid[0] ? huren_index__outbox_study(idx, uid) : report_publish_alone(idx, pk);
 }
 
 /* The rows of a one-column query, collected first: the writes that follow must not run under
@@ -564,7 +663,8 @@ int huren_index_outbox_stats_get(huren_index *idx, huren_index_outbox_stats *out
     int src = sqlite3_prepare_v2(
         db,
         "SELECT count(*), coalesce(sum(attempts>0), 0), coalesce(min(created_at), 0),"
-        " (SELECT count(*) FROM publish_state WHERE pseudonym='') FROM outbox",
+        " (SELECT count(*) FROM publish_state WHERE pseudonym='' AND signature<>'" MERGED "')"
+        " FROM outbox",
         -1, &s, NULL);
     if (src == SQLITE_OK && (src = sqlite3_step(s)) == SQLITE_ROW) {
         out->backlog = sqlite3_column_int64(s, 0);

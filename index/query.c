@@ -14,7 +14,20 @@ static const char *const from_sql[] = {
                                  " JOIN patients p ON p.pk = st.patient_pk",
     [HUREN_INDEX_LEVEL_INSTANCE] = "instances i JOIN series se ON se.pk = i.series_pk"
                                    " JOIN studies st ON st.pk = se.study_pk"
-                                   " JOIN patients p ON p.pk = st.patient_pk",
+                                   " JOIN patients p ON p.pk = st.patient_pk"
+                                   " LEFT JOIN instance_copies ic ON ic.instance_pk = i.pk",
+};
+
+/* The copy columns of a row (schema 9): source institution, its PatientID and issuer. A study
+ * or series is a copy when all of its study's instances are. */
+#define STUDY_COPY                                                                                 \
+    "CASE WHEN st.copy_instances > 0 AND st.copy_instances = st.study_num_instances"               \
+    " THEN st.copy_source END"
+static const char *const copy_sql[] = {
+    [HUREN_INDEX_LEVEL_PATIENT] = "NULL, NULL, NULL",
+    [HUREN_INDEX_LEVEL_STUDY] = STUDY_COPY ", NULL, NULL",
+    [HUREN_INDEX_LEVEL_SERIES] = STUDY_COPY ", NULL, NULL",
+    [HUREN_INDEX_LEVEL_INSTANCE] = "ic.source_institution, ic.source_patient_id, ic.source_issuer",
 };
 
 /* Below the study level rows stay grouped by their parents: a series list across studies
@@ -44,8 +57,10 @@ int huren_index__find_sql(const huren_index *idx, const huren_index_query *q,
         if (d->level <= q->level)
             huren_index__strbuf_addf(sql, "%s.\"%s\", ", d->alias, d->name);
     }
-    huren_index__strbuf_add(sql, q->level == HUREN_INDEX_LEVEL_INSTANCE ? "i.blob_name, i.blob_size, i.blob_offset"
-                                                                        : "NULL, 0, 0");
+    huren_index__strbuf_add(sql, q->level == HUREN_INDEX_LEVEL_INSTANCE
+                                     ? "i.blob_name, i.blob_size, i.blob_offset"
+                                     : "NULL, 0, 0");
+    huren_index__strbuf_addf(sql, ", %s", copy_sql[q->level]);
     huren_index__strbuf_addf(sql, " FROM %s WHERE 1", from_sql[q->level]);
     for (size_t i = 0; i < q->nmatches; i++) {
         huren_index_field f = q->matches[i].field;
@@ -92,6 +107,11 @@ static int rows_deliver(huren_index *idx, sqlite3 *db, sqlite3_stmt *st, const h
             row.blob_path = path;
         row.blob_size = sqlite3_column_int64(st, c + 1);
         row.blob_offset = sqlite3_column_int64(st, c + 2);
+        row.copy_of = (const char *)sqlite3_column_text(st, c + 3);
+        if (row.copy_of) {
+            row.copy_patient_id = (const char *)sqlite3_column_text(st, c + 4);
+            row.copy_issuer = (const char *)sqlite3_column_text(st, c + 5);
+        }
         if (cb && cb(payload, &row) != 0) {
             huren_index__seterr(idx, "stopped by the row callback");
             return HUREN_INDEX_ECANCEL;

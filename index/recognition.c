@@ -1,5 +1,6 @@
-/* recognition.c: the records of mutual recognition (schema 8): prompts (a recognition query
- * answered to a doctor, under the patient's pseudonym, with the results it listed), decisions
+/* recognition.c: the records of mutual recognition (schema 8, 10): prompts (a recognition query
+ * answered to a doctor, under the patient's pseudonym, with the results it listed; asked again
+ * for the same patient, item, order or visit and day, the same prompt), decisions
  * (one per listed result and prompt, a repeated one recognised as such) and the statistics
  * grouped by item, department, institution or month. The reason codes are the gateway's. */
 #include "index_int.h"
@@ -25,7 +26,6 @@ static void bind_opt(sqlite3_stmt *s, int i, const char *v)
     else
         sqlite3_bind_null(s, i);
 }
-
 
 static int wprep(huren_index *idx, const char *sql, sqlite3_stmt **out)
 {
@@ -53,7 +53,9 @@ static int prompt_check(huren_index *idx, const huren_index_rec_prompt *p)
 {
     if (!text_ok(p->prompt_id, 1) || !text_ok(p->pseudonym, 1) || !text_ok(p->item_code, 1) ||
         !day_ok(p->day) || !text_ok(p->doctor, 0) || !text_ok(p->department, 0) ||
-        !text_ok(p->actor, 0)) {
+        !text_ok(p->actor, 0) || !text_ok(p->patient_id, 0) || !text_ok(p->national_id, 0) ||
+        !text_ok(p->national_id_type, 0) || !text_ok(p->prompt_key, 0) ||
+        !text_ok(p->order_id, 0) || !text_ok(p->visit_id, 0)) {
         huren_index__seterr(idx,
                             "prompt: id, day (YYYYMMDD), pseudonym and item are required "
                             "(text up to %d bytes)",
@@ -73,12 +75,35 @@ static int prompt_check(huren_index *idx, const huren_index_rec_prompt *p)
     return 0;
 }
 
-static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p)
+/* The prompt of that key, if there is one: *pk > 0 and its id in id_out. */
+static int prompt_find(huren_index *idx, const char *key, int64_t *pk, char id_out[65])
+{
+    sqlite3_stmt *s = NULL;
+    *pk = 0;
+    if (!key || !*key)
+        return 0;
+    int rc = wprep(idx, "SELECT pk, prompt_id FROM rec_prompts WHERE prompt_key = ?1", &s);
+    if (rc < 0)
+        return rc;
+    bind_opt(s, 1, key);
+    int src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *pk = sqlite3_column_int64(s, 0);
+        snprintf(id_out, 65, "%s", (const char *)sqlite3_column_text(s, 1));
+    }
+    sqlite3_finalize(s);
+    return src == SQLITE_ROW || src == SQLITE_DONE
+               ? 0
+               : huren_index__sqlerr(idx, idx->wdb, src, "prompt");
+}
+
+static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p, int64_t *pk)
 {
     sqlite3_stmt *s = NULL;
     int rc = wprep(idx,
                    "INSERT INTO rec_prompts(prompt_id, created_at, day, pseudonym, item_code,"
-                   " doctor, department, actor) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                   " doctor, department, actor, prompt_key, order_id, visit_id, counted)"
+                   " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
                    &s);
     if (rc < 0)
         return rc;
@@ -90,12 +115,22 @@ static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p)
     bind_opt(s, 6, p->doctor);
     bind_opt(s, 7, p->department);
     bind_opt(s, 8, p->actor);
+    bind_opt(s, 9, p->prompt_key);
+    bind_opt(s, 10, p->order_id);
+    bind_opt(s, 11, p->visit_id);
+    sqlite3_bind_int(s, 12, p->listing ? 0 : 1);
     rc = step_done(idx, s, "storing prompt");
     sqlite3_finalize(s);
+    *pk = sqlite3_last_insert_rowid(idx->wdb);
+    return rc;
+}
+
+/* The results listed, each once per prompt however often it is listed again. */
+static int shown_insert(huren_index *idx, const huren_index_rec_prompt *p, int64_t pk)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = wprep(idx, "INSERT OR IGNORE INTO rec_shown VALUES (?1, ?2, ?3, ?4)", &s);
     if (rc < 0)
-        return rc;
-    int64_t pk = sqlite3_last_insert_rowid(idx->wdb);
-    if ((rc = wprep(idx, "INSERT OR IGNORE INTO rec_shown VALUES (?1, ?2, ?3, ?4)", &s)) < 0)
         return rc;
     for (size_t i = 0; i < p->nresults && rc == 0; i++) {
         sqlite3_reset(s);
@@ -106,17 +141,47 @@ static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p)
         rc = step_done(idx, s, "storing prompt results");
     }
     sqlite3_finalize(s);
+    if (rc < 0 || ((!p->patient_id || !*p->patient_id) && (!p->national_id || !*p->national_id)))
+        return rc;
+    /* whom it was about (schema 9; the latest asking of a reused prompt): a study retrieved
+     * from this prompt is indexed under them */
+    if ((rc = wprep(idx, "INSERT OR REPLACE INTO rec_prompt_patients VALUES (?1, ?2, ?3, ?4)", &s)) < 0)
+        return rc;
+    sqlite3_bind_int64(s, 1, pk);
+    bind_opt(s, 2, p->patient_id);
+    bind_opt(s, 3, p->national_id);
+    bind_opt(s, 4, p->national_id_type);
+    rc = step_done(idx, s, "storing the prompt's patient");
+    sqlite3_finalize(s);
     return rc;
+}
+
+int huren_index_rec_prompt_open(huren_index *idx, const huren_index_rec_prompt *p, char id_out[65],
+                                int *reused)
+{
+    if (!idx || !p || !id_out || !reused)
+        return HUREN_INDEX_EINVAL;
+    id_out[0] = 0;
+    *reused = 0;
+    int rc = prompt_check(idx, p);
+    if (rc < 0 || (rc = huren_index__txn_begin(idx)) < 0)
+        return rc;
+    int64_t pk = 0;
+    rc = prompt_find(idx, p->prompt_key, &pk, id_out);
+    if (rc == 0 && pk > 0)
+        *reused = 1;
+    else if (rc == 0 && (rc = prompt_insert(idx, p, &pk)) == 0)
+        snprintf(id_out, 65, "%s", p->prompt_id);
+    if (rc == 0)
+        rc = shown_insert(idx, p, pk);
+    return huren_index__txn_end(idx, rc);
 }
 
 int huren_index_rec_prompt_put(huren_index *idx, const huren_index_rec_prompt *p)
 {
-    if (!idx || !p)
-        return HUREN_INDEX_EINVAL;
-    int rc = prompt_check(idx, p);
-    if (rc < 0 || (rc = huren_index__txn_begin(idx)) < 0)
-        return rc;
-    return huren_index__txn_end(idx, prompt_insert(idx, p));
+    char id[65];
+    int reused;
+    return huren_index_rec_prompt_open(idx, p, id, &reused);
 }
 
 /* ---- decisions ---- */
@@ -132,7 +197,7 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
                            huren_index_rec_outcome *outcome, char id_out[65], int64_t *pk_out)
 {
     sqlite3_stmt *s = NULL;
-    int rc = wprep(idx, "SELECT pk FROM rec_prompts WHERE prompt_id = ?1", &s);
+    int rc = wprep(idx, "SELECT pk FROM rec_prompts WHERE prompt_id = ?1 AND counted", &s);
     if (rc < 0)
         return rc;
     bind_opt(s, 1, d->prompt_id);
@@ -232,6 +297,87 @@ int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decisio
     return huren_index__txn_end(idx, rc);
 }
 
+static const char *arena_col(huren_index__arena *a, sqlite3_stmt *s, int i)
+{
+    const unsigned char *v = sqlite3_column_text(s, i);
+    return v ? huren_index__arena_str(a, (const char *)v) : NULL;
+}
+
+static int decisions_read(huren_index *idx, sqlite3 *db, const char *prompt_id,
+                          huren_index__arena *a, huren_index_rec_decision_list *out)
+{
+    static const char *const sql =
+        "SELECT d.decision_id, p.prompt_id, d.result_key, d.decision, d.reason, d.reason_text,"
+        " d.doctor, d.department, d.order_id, d.visit_id, d.created_at FROM rec_decisions d"
+        " JOIN rec_prompts p ON p.pk = d.prompt_pk WHERE p.prompt_id = ?1 ORDER BY d.pk";
+    sqlite3_stmt *s = NULL;
+    size_t cap = 0;
+    int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (src != SQLITE_OK)
+        return huren_index__sqlerr(idx, db, src, "preparing decisions");
+    sqlite3_bind_text(s, 1, prompt_id, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        huren_index_rec_decision *d =
+            huren_index__arena_push(a, (void **)&out->items, &out->n, &cap, sizeof *d);
+        if (!d)
+            break;
+        d->decision_id = arena_col(a, s, 0);
+        d->prompt_id = arena_col(a, s, 1);
+        d->result_key = arena_col(a, s, 2);
+        d->decision = arena_col(a, s, 3);
+        d->reason = arena_col(a, s, 4);
+        d->reason_text = arena_col(a, s, 5);
+        d->doctor = arena_col(a, s, 6);
+        d->department = arena_col(a, s, 7);
+        d->order_id = arena_col(a, s, 8);
+        d->visit_id = arena_col(a, s, 9);
+        d->created_at = sqlite3_column_int64(s, 10);
+    }
+    int rc = src == SQLITE_DONE || src == SQLITE_ROW
+                 ? 0
+                 : huren_index__sqlerr(idx, db, src, "reading decisions");
+    sqlite3_finalize(s);
+    if (rc == 0 && huren_index__arena_oom(a)) {
+        huren_index__seterr(idx, "out of memory");
+        rc = HUREN_INDEX_ERROR;
+    }
+    return rc;
+}
+
+int huren_index_rec_decisions_get(huren_index *idx, const char *prompt_id,
+                                  huren_index_rec_decision_list *out)
+{
+    if (!idx || !prompt_id || !out)
+        return HUREN_INDEX_EINVAL;
+    memset(out, 0, sizeof *out);
+    huren_index__arena *a = huren_index__arena_new();
+    if (!a) {
+        huren_index__seterr(idx, "out of memory");
+        return HUREN_INDEX_ERROR;
+    }
+    sqlite3 *db = NULL;
+    int rc = huren_index__reader_get(idx, &db);
+    if (rc == 0)
+        rc = decisions_read(idx, db, prompt_id, a, out);
+    if (db)
+        huren_index__reader_put(idx, db);
+    if (rc < 0) {
+        huren_index__arena_free(a);
+        memset(out, 0, sizeof *out);
+        return rc;
+    }
+    out->arena_ = a;
+    return (int)out->n;
+}
+
+void huren_index_rec_decision_list_free(huren_index_rec_decision_list *l)
+{
+    if (!l)
+        return;
+    huren_index__arena_free(l->arena_);
+    memset(l, 0, sizeof *l);
+}
+
 /* ---- statistics ---- */
 
 typedef struct stats_ctx {
@@ -312,7 +458,8 @@ static int stats_query(stats_ctx *c, sqlite3 *db, const char *sql, const char *f
     return rc;
 }
 
-#define RANGE " (?1 IS NULL OR p.day >= ?1) AND (?2 IS NULL OR p.day <= ?2)"
+/* timeline listings (counted = 0) are not prompts */
+#define RANGE " p.counted AND (?1 IS NULL OR p.day >= ?1) AND (?2 IS NULL OR p.day <= ?2)"
 
 static int stats_run(stats_ctx *c, sqlite3 *db, huren_index_rec_group by, const char *from,
                      const char *to)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum stmt_id {
     S_LOOKUP_INSTANCE,
@@ -32,6 +33,9 @@ enum stmt_id {
     S_DELETE_STUDY,
     S_DELETE_PATIENT,
     S_ADJ_TOTALS,
+    S_COPY_INSERT,
+    S_COPY_DELETE,
+    S_STUDY_COPIES,
     S_COUNT
 };
 
@@ -97,7 +101,8 @@ static const char *const sql[S_COUNT] = {
         " (SELECT sop_class FROM study_sop_classes WHERE study_pk=?1 ORDER BY sop_class))"
         " WHERE pk=?1",
     [S_INSTANCE_PARENTS] = "SELECT i.series_pk, se.study_pk, st.patient_pk, i.sop_class_uid,"
-                           " i.blob_size"
+                           " i.blob_size,"
+                           " EXISTS (SELECT 1 FROM instance_copies c WHERE c.instance_pk = i.pk)"
                            " FROM instances i JOIN series se ON se.pk = i.series_pk"
                            " JOIN studies st ON st.pk = se.study_pk WHERE i.pk=?1",
     [S_DELETE_INSTANCE] = "DELETE FROM instances WHERE pk=?1",
@@ -107,6 +112,13 @@ static const char *const sql[S_COUNT] = {
     [S_ADJ_TOTALS] = "UPDATE totals SET patients = patients + ?1, studies = studies + ?2,"
                      " series = series + ?3, instances = instances + ?4, bytes = bytes + ?5"
                      " WHERE id = 1",
+    [S_COPY_INSERT] = "INSERT INTO instance_copies(instance_pk, source_institution, source_url,"
+                      " source_patient_id, source_issuer, retrieved_at)"
+                      " VALUES (?1,?2,?3,coalesce(?4,''),coalesce(?5,''),?6)",
+    [S_COPY_DELETE] = "DELETE FROM instance_copies WHERE instance_pk=?1",
+    [S_STUDY_COPIES] = "UPDATE studies SET copy_instances = copy_instances + ?2,"
+                       " copy_source = CASE WHEN copy_instances + ?2 > 0"
+                       " THEN coalesce(copy_source, ?3) END WHERE pk=?1",
 };
 
 struct huren_index__rows {
@@ -291,9 +303,10 @@ static void bind_patient(sqlite3_stmt *s, const char *const values[], const hure
 }
 
 /* Find the patient (patient_id, issuer); with must_be >= 0 only update it if it is that row.
- * Without must_be, create it when missing. *ppk receives the patient's pk (or -1). */
+ * Without must_be, create it when missing. *ppk receives the patient's pk (or -1). keep: an
+ * existing row is left as it is (a retrieved copy names our patient, whose data are ours). */
 static int patient_upsert(huren_index__rows *r, const char *const values[], int64_t must_be,
-                          int64_t *ppk, int *created)
+                          int64_t *ppk, int *created, int keep)
 {
     const char *pid = val(values, HUREN_INDEX_F_PATIENT_ID);
     const char *iss = val(values, HUREN_INDEX_F_ISSUER_OF_PATIENT_ID);
@@ -325,6 +338,10 @@ static int patient_upsert(huren_index__rows *r, const char *const values[], int6
     *ppk = -1;
     if (must_be >= 0 && pk != must_be)
         goto done; /* the instance names another patient than its study's: keep the study's */
+    if (pk >= 0 && keep) { /* a copy names our patient; its own demographics do not win */
+        *ppk = pk;
+        goto done;
+    }
     if (pk >= 0) {
         s = stmt(r, S_UPDATE_PATIENT);
         sqlite3_bind_int64(s, 1, pk);
@@ -440,7 +457,7 @@ static int sop_class_adjust(huren_index__rows *r, int64_t stpk, const char *sop_
 
 /* Locate (or create) the parents of an instance: series, study, patient. */
 static int parents_get(huren_index__rows *r, const char *const values[], int64_t pk[3],
-                       int created[3])
+                       int created[3], int copy)
 {
     int64_t ppk_seen = -1;
     int rc;
@@ -467,7 +484,7 @@ static int parents_get(huren_index__rows *r, const char *const values[], int64_t
             return huren_index__sqlerr(r->idx, r->db, rc, "finding study");
     }
     /* an existing study keeps its patient; that patient's attributes follow the newest put */
-    if ((rc = patient_upsert(r, values, pk[2], &ppk_seen, &created[2])) < 0)
+    if ((rc = patient_upsert(r, values, pk[2], &ppk_seen, &created[2], copy)) < 0)
         return rc;
     if (pk[1] < 0) {
         pk[2] = ppk_seen;
@@ -483,15 +500,38 @@ static int parents_get(huren_index__rows *r, const char *const values[], int64_t
     return 0;
 }
 
+/* Mark the instance just inserted as a retrieved copy and count it in its study. */
+static int copy_mark(huren_index__rows *r, int64_t stpk, const huren_index_copy *copy)
+{
+    sqlite3_stmt *s = stmt(r, S_COPY_INSERT);
+    sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(r->db));
+    bind_text(s, 2, copy->institution);
+    bind_text(s, 3, copy->source_url);
+    bind_text(s, 4, copy->patient_id);
+    bind_text(s, 5, copy->issuer);
+    sqlite3_bind_int64(s, 6, copy->retrieved_at ? copy->retrieved_at : (int64_t)time(NULL));
+    int rc = run(r, s, NULL, "marking a copy");
+    if (rc < 0)
+        return rc;
+    s = stmt(r, S_STUDY_COPIES);
+    sqlite3_bind_int64(s, 1, stpk);
+    sqlite3_bind_int(s, 2, 1);
+    bind_text(s, 3, copy->institution);
+    return run(r, s, NULL, "counting copies");
+}
+
 int huren_index__rows_insert(huren_index__rows *r, const char *const values[HUREN_INDEX_F_COUNT],
-                             const char *blob_name, int64_t gen, int64_t offset, int64_t size)
+                             const char *blob_name, int64_t gen, int64_t offset, int64_t size,
+                             const huren_index_copy *copy)
 {
     int64_t pk[3]; /* series, study, patient */
     int created[3];
-    int rc = parents_get(r, values, pk, created);
+    int rc = parents_get(r, values, pk, created, copy != NULL);
     if (rc < 0)
         return rc;
     if ((rc = instance_insert(r, values, pk[0], blob_name, gen, offset, size)) < 0)
+        return rc;
+    if (copy && (rc = copy_mark(r, pk[1], copy)) < 0)
         return rc;
     if ((rc = adjust(r, S_ADJ_SERIES, pk[0], 1, 0, 0, NULL)) < 0 ||
         (rc = adjust(r, S_ADJ_STUDY, pk[1], created[1], 1, 0, NULL)) < 0 ||
@@ -507,6 +547,7 @@ int huren_index__rows_insert(huren_index__rows *r, const char *const values[HURE
 int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
 {
     int64_t pk[3] = {-1, -1, -1}, left = 0, size = 0;
+    int was_copy = 0;
     char *sop_class = NULL;
     int rc;
     sqlite3_stmt *s = stmt(r, S_INSTANCE_PARENTS);
@@ -517,6 +558,7 @@ int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
         const char *c = (const char *)sqlite3_column_text(s, 3);
         sop_class = strdup(c ? c : "");
         size = sqlite3_column_int64(s, 4);
+        was_copy = sqlite3_column_int(s, 5);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_ROW) {
@@ -531,6 +573,8 @@ int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
         rc = HUREN_INDEX_ERROR;
         goto done;
     }
+    if (was_copy && (rc = run_pk(r, S_COPY_DELETE, instance_pk, "removing a copy mark")) < 0)
+        goto done;
     if ((rc = run_pk(r, S_DELETE_INSTANCE, instance_pk, "removing instance")) < 0 ||
         (rc = sop_class_adjust(r, pk[1], sop_class, -1)) < 0 ||
         (rc = adjust(r, S_ADJ_SERIES, pk[0], -1, 0, 0, &left)) < 0)
@@ -543,6 +587,13 @@ int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
     int study_gone = left <= 0;
     if (study_gone && (rc = run_pk(r, S_DELETE_STUDY, pk[1], "removing study")) < 0)
         goto done;
+    if (!study_gone && was_copy) {
+        s = stmt(r, S_STUDY_COPIES);
+        sqlite3_bind_int64(s, 1, pk[1]);
+        sqlite3_bind_int(s, 2, -1);
+        if ((rc = run(r, s, NULL, "counting copies")) < 0)
+            goto done;
+    }
     if (!study_gone && series_gone &&
         (rc = run_pk(r, S_STUDY_MODALITIES, pk[1], "listing modalities")) < 0)
         goto done;

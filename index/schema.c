@@ -260,6 +260,55 @@ static const char *const steps[] = {
     " decision TEXT NOT NULL CHECK (decision IN ('accepted','rejected')), reason TEXT,"
     " reason_text TEXT, doctor TEXT, department TEXT, order_id TEXT, visit_id TEXT,"
     " created_at INTEGER NOT NULL, UNIQUE (prompt_pk, result_key));",
+
+    /* 9: retrieved copies (copies.c). An instance stored by retrieval from a peer is a copy:
+     * instance_copies says from which institution (and gateway), under which patient ids
+     * there, and when. The copy itself is indexed under this hospital's patient; the source's
+     * PatientID and IssuerOfPatientID stay here and in the file as received. A study counts
+     * its copy instances (a study whose instances are all copies is a copy: never published,
+     * never this hospital's result) and the institution of its first. rec_prompt_patients:
+     * the patient a prompt was asked for (the local id and/or resident id), so that a study
+     * retrieved from it is indexed under that patient. */
+    "CREATE TABLE instance_copies ("
+    " instance_pk INTEGER PRIMARY KEY REFERENCES instances(pk) ON DELETE CASCADE,"
+    " source_institution TEXT NOT NULL, source_url TEXT,"
+    " source_patient_id TEXT NOT NULL DEFAULT '', source_issuer TEXT NOT NULL DEFAULT '',"
+    " retrieved_at INTEGER NOT NULL);"
+    "ALTER TABLE studies ADD COLUMN copy_instances INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE studies ADD COLUMN copy_source TEXT;"
+    "CREATE TABLE rec_prompt_patients ("
+    " prompt_pk INTEGER PRIMARY KEY REFERENCES rec_prompts(pk),"
+    " patient_id TEXT, national_id TEXT, national_id_type TEXT);",
+
+    /* 10: one exam, one
+     * result; prompts that count right. dir_entries: whether an entry (an exam: a study and
+     * the report linked to it) has images and a report (NULL in rows from before: the record
+     * key says), and the key of the report folded into a study's entry. rec_prompts: the
+     * prompt's identity (patient, item, order or visit, day; NULL in rows from before, which
+     * stay one prompt each), its order and visit, and counted = 0 for a timeline listing
+     * (a consent-checked listing that retrievals may refer to, not a prompt). The outbox is
+     * rebuilt with ids that are never reused (below). */
+    "ALTER TABLE dir_entries ADD COLUMN images INTEGER;"
+    "ALTER TABLE dir_entries ADD COLUMN report INTEGER;"
+    "ALTER TABLE dir_entries ADD COLUMN report_key TEXT;"
+    "ALTER TABLE rec_prompts ADD COLUMN prompt_key TEXT;"
+    "ALTER TABLE rec_prompts ADD COLUMN order_id TEXT;"
+    "ALTER TABLE rec_prompts ADD COLUMN visit_id TEXT;"
+    "ALTER TABLE rec_prompts ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;"
+    "CREATE UNIQUE INDEX rec_prompts_key ON rec_prompts(prompt_key);"
+    /* outbox row ids are never reused (AUTOINCREMENT): a version that supersedes the one in
+     * flight must not take its id, or the acknowledgement of the old one removes the new */
+    "CREATE TABLE outbox_v10 ("
+    " pk INTEGER PRIMARY KEY AUTOINCREMENT, record_key TEXT NOT NULL, version INTEGER NOT NULL,"
+    " pseudonym TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, payload TEXT,"
+    " created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+    "INSERT INTO outbox_v10 SELECT pk, record_key, version, pseudonym, deleted, payload,"
+    " created_at, attempts, next_attempt, last_error FROM outbox;"
+    "DROP TABLE outbox;"
+    "ALTER TABLE outbox_v10 RENAME TO outbox;"
+    "CREATE INDEX outbox_due ON outbox(next_attempt, pk);"
+    "CREATE INDEX outbox_record ON outbox(record_key, pseudonym);",
 };
 
 int huren_index__schema_latest(void)

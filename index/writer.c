@@ -16,6 +16,7 @@
 struct huren_index__put {
     const huren_index_records *records; /* set: a records put; NULL: an instance put */
     const char *const *values;
+    const huren_index_copy *copy; /* a retrieved copy, or NULL */
     const char *tmp_path;
     int64_t size;
     unsigned flags;
@@ -89,8 +90,8 @@ static int put_packed(huren_index *idx, huren_index__put *p, const huren_index__
             return rc;
         p->outcome = HUREN_INDEX_PUT_REPLACED;
     }
-    return huren_index__rows_insert(idx->rows, p->values, name, ex->found ? ex->gen + 1 : 0,
-                                    offset, p->size);
+    return huren_index__rows_insert(idx->rows, p->values, name, ex->found ? ex->gen + 1 : 0, offset,
+                                    p->size, p->copy);
 }
 
 /* One put inside the open transaction, under its own savepoint. */
@@ -154,7 +155,7 @@ static void put_one(huren_index *idx, huren_index__put *p)
     } else {
         p->outcome = HUREN_INDEX_PUT_STORED;
     }
-    rc = huren_index__rows_insert(idx->rows, p->values, name, gen, 0, p->size);
+    rc = huren_index__rows_insert(idx->rows, p->values, name, gen, 0, p->size, p->copy);
 done:
     /* the directory hears of the study in the same transaction (outbox.c) */
     if (rc == 0 && p->outcome != HUREN_INDEX_PUT_DUPLICATE)
@@ -390,6 +391,13 @@ int huren_index_instance_put_ex(huren_index *idx, const char *const values[HUREN
                                 const char *tmp_path, unsigned flags,
                                 huren_index_put_outcome *outcome)
 {
+    return huren_index__instance_put(idx, values, tmp_path, flags, NULL, outcome);
+}
+
+int huren_index__instance_put(huren_index *idx, const char *const values[HUREN_INDEX_F_COUNT],
+                              const char *tmp_path, unsigned flags, const huren_index_copy *copy,
+                              huren_index_put_outcome *outcome)
+{
     huren_index__put *p = NULL;
     int rc;
     if (!idx)
@@ -398,7 +406,8 @@ int huren_index_instance_put_ex(huren_index *idx, const char *const values[HUREN
         huren_index__seterr(idx, "temp file must be directly inside %s", idx->tmp_dir);
         return HUREN_INDEX_EINVAL;
     }
-    if ((rc = values_check(idx, values)) < 0)
+    if ((rc = values_check(idx, values)) < 0 ||
+        (copy && (rc = huren_index__copy_check(idx, copy)) < 0))
         goto done;
     p = calloc(1, sizeof(*p));
     if (!p) {
@@ -407,6 +416,7 @@ int huren_index_instance_put_ex(huren_index *idx, const char *const values[HUREN
         goto done;
     }
     p->values = values;
+    p->copy = copy;
     p->tmp_path = tmp_path;
     p->flags = flags;
     if ((rc = tmp_prepare(idx, tmp_path, &p->size)) < 0)
@@ -460,7 +470,7 @@ static int seed_one(huren_index *idx, const char *const values[])
     if (rc == 0)
         rc = huren_index__rows_lookup(idx->rows, values[HUREN_INDEX_F_SOP_INSTANCE_UID], &ex);
     if (rc == 0 && !ex.found)
-        rc = huren_index__rows_insert(idx->rows, values, NULL, 0, 0, 0);
+        rc = huren_index__rows_insert(idx->rows, values, NULL, 0, 0, 0, NULL);
     return rc;
 }
 

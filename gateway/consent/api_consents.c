@@ -30,9 +30,9 @@ static json_t *api_consent_json(const huren_index_consent *c, time_t now)
     json_object_set_new(j, "resourceType", json_string("Consent"));
     json_object_set_new(j, "id", json_integer(c->id));
     json_object_set_new(j, "status", json_string(consent_status(c, now)));
-    json_object_set_new(j, "purpose", json_string(c->purpose == HUREN_INDEX_CONSENT_RECOGNITION
-                                                      ? "recognition"
-                                                      : "claim"));
+    json_object_set_new(
+        j, "purpose",
+        json_string(c->purpose == HUREN_INDEX_CONSENT_RECOGNITION ? "recognition" : "claim"));
     set_str(p, "patient_id", c->patient_id);
     set_str(p, "national_id", c->national_id);
     json_object_set_new(j, "patient", p);
@@ -255,6 +255,13 @@ int api_consent_create(http_request *req, http_response *res)
         goto done;
     }
     int found = huren_index_rec_patient_exists(n->index, cr.patient, local, sizeof local);
+    if (found == 0 && cr.c.nvisits == 0 &&
+        identity_normalise(cr.patient, nid, &type, why, sizeof why) == 0) {
+        /* a patient not known here yet (no ADT): the consent is kept under the resident id */
+        snprintf(local, sizeof local, "%s", nid);
+        found = 1;
+    }
+    nid[0] = 0;
     if (found <= 0) {
         rc = found < 0 ? index_failed(req, res, "consent patient")
                        : http_reply_error(res, 404, "no such patient");
@@ -331,9 +338,8 @@ int api_consent_revoke(http_request *req, http_response *res)
     if (*end || v <= 0)
         return http_reply_error(res, 400, "malformed consent id");
     time_t now = time(NULL);
-    int rc = huren_index_consent_revoke(n->index, v, req->actor && *req->actor ? req->actor
-                                                                               : "unknown",
-                                        (int64_t)now);
+    int rc = huren_index_consent_revoke(
+        n->index, v, req->actor && *req->actor ? req->actor : "unknown", (int64_t)now);
     if (rc == HUREN_INDEX_ENOTFOUND)
         return http_reply_error(res, 404, "no such consent");
     if (rc < 0 || huren_index_consent_get(n->index, v, &l) < 0)

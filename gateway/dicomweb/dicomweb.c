@@ -191,9 +191,18 @@ static int on_row(void *payload, const huren_index_row *row)
                        dup_or_empty(val[HUREN_INDEX_F_SOP_CLASS_UID]),
                        dup_or_empty(val[HUREN_INDEX_F_SOP_INSTANCE_UID]),
                        dup_or_empty(val[HUREN_INDEX_F_SERIES_UID]),
-                       dup_or_empty(val[HUREN_INDEX_F_STUDY_UID])};
+                       dup_or_empty(val[HUREN_INDEX_F_STUDY_UID]),
+                       NULL,
+                       NULL};
     s->n++;
-    if (!i->path || !i->ts || !i->sop_class || !i->sop_uid || !i->series_uid || !i->study_uid) {
+    if (row->copy_of && val[HUREN_INDEX_F_PATIENT_ID]) {
+        i->coerce_pid = strdup(val[HUREN_INDEX_F_PATIENT_ID]);
+        i->coerce_issuer = dup_or_empty(val[HUREN_INDEX_F_ISSUER_OF_PATIENT_ID]);
+        if (!i->coerce_pid || !i->coerce_issuer)
+            c->oom = 1;
+    }
+    if (c->oom || !i->path || !i->ts || !i->sop_class || !i->sop_uid || !i->series_uid ||
+        !i->study_uid) {
         c->oom = 1;
         return 1;
     }
@@ -237,6 +246,8 @@ void dw_instances_free(dw_instances *s)
         free(x->sop_uid);
         free(x->series_uid);
         free(x->study_uid);
+        free(x->coerce_pid);
+        free(x->coerce_issuer);
     }
     free(s->v);
     memset(s, 0, sizeof *s);
@@ -327,4 +338,47 @@ void dw_instance_done(const char *path, int temp)
 {
     if (temp)
         unlink(path);
+}
+
+int dw_instance_served(node *n, const dw_instance *x, char *out, size_t len, int *temp)
+{
+    if (!x->coerce_pid)
+        return dw_instance_file(n, x, out, len, temp);
+    char src[4096], err[512];
+    int src_temp, fd;
+    if (dw_instance_file(n, x, src, sizeof src, &src_temp) < 0)
+        return -1;
+    snprintf(out, len, "%s/coerce-XXXXXX", huren_index_tmp_dir(n->index));
+    if ((fd = mkstemp(out)) < 0) {
+        log_warn("%s: a temp file for instance %s", out, x->sop_uid);
+        dw_instance_done(src, src_temp);
+        return -1;
+    }
+    close(fd);
+    huren_dicom_coercion c = {x->coerce_pid, x->coerce_issuer};
+    int rc = huren_dicom_file_coerce(src, &c, out, err, sizeof err);
+    dw_instance_done(src, src_temp);
+    if (rc != HUREN_DICOM_OK) {
+        log_warnx("retrieved copy %s not served: %s", x->sop_uid, err);
+        unlink(out);
+        return -1;
+    }
+    *temp = 1;
+    return 0;
+}
+
+int dw_reply_instance(node *n, http_response *res, const char *content_type, const dw_instance *x)
+{
+    if (!x->coerce_pid)
+        return dw_reply_file(res, content_type, x->path, x->offset, x->size);
+    char path[4096];
+    struct stat st;
+    int temp, rc = -1;
+    if (dw_instance_served(n, x, path, sizeof path, &temp) < 0)
+        return -1;
+    /* the answer holds the file open: its name can go at once */
+    if (stat(path, &st) == 0)
+        rc = dw_reply_file(res, content_type, path, 0, (uint64_t)st.st_size);
+    dw_instance_done(path, temp);
+    return rc;
 }

@@ -69,6 +69,9 @@ typedef struct dw_instance {
     char *path; /* the file holding the instance: size bytes from offset (a pack) */
     uint64_t offset, size;
     char *ts, *sop_class, *sop_uid, *series_uid, *study_uid;
+    /* a retrieved copy: served with this PatientID and IssuerOfPatientID (ours; NULL: an own
+     * instance, served byte-identical as stored) */
+    char *coerce_pid, *coerce_issuer;
 } dw_instance;
 typedef struct dw_instances {
     dw_instance *v;
@@ -89,5 +92,12 @@ int dw_reply_file(http_response *res, const char *content_type, const char *path
  * or -1 (file unreadable). */
 int dw_instance_file(node *n, const dw_instance *x, char *out, size_t len, int *temp);
 void dw_instance_done(const char *path, int temp);
+/* The file to serve an instance's Part-10 bytes from: dw_instance_file for an own instance; for
+ * a retrieved copy a temp file coerced to our patient ids (huren_dicom_file_coerce; *temp set).
+ * Returns 0 or -1 (logged). */
+int dw_instance_served(node *n, const dw_instance *x, char *out, size_t len, int *temp);
+/* Answer with instance x as one application/dicom body: the stored bytes of an own instance,
+ * a retrieved copy coerced. Returns 0 or -1. */
+int dw_reply_instance(node *n, http_response *res, const char *content_type, const dw_instance *x);
 
 #endif

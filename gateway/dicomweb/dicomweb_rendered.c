@@ -4,6 +4,7 @@
 #define LOG_COMPONENT "dicomweb"
 #include "dicomweb.h"
 #include "log.h"
+#include "multipart.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -188,7 +189,7 @@ int dicomweb_thumbnail(http_request *req, http_response *res)
 /* ---- WADO-URI ---- */
 
 typedef struct uri_req {
-    const char *request_type, *study, *series, *object, *content_type;
+    const char *request_type, *study, *series, *object, *content_type, *transfer_syntax;
     render_req r;
     long rows, columns;
     double wc, ww;
@@ -199,16 +200,17 @@ static int on_uri_arg(void *payload, const char *key, const char *value)
 {
     uri_req *u = payload;
     double v;
-    const char **slots[] = {&u->request_type, &u->study, &u->series, &u->object, &u->content_type};
-    static const char *const names[] = {"requestType", "studyUID", "seriesUID", "objectUID",
-                                        "contentType"};
+    const char **slots[] = {&u->request_type, &u->study,        &u->series,
+                            &u->object,       &u->content_type, &u->transfer_syntax};
+    static const char *const names[] = {"requestType", "studyUID",    "seriesUID",
+                                        "objectUID",   "contentType", "transferSyntax"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(key, names[i]) == 0) {
             *slots[i] = value;
             return 0;
         }
-    if (strcmp(key, "transferSyntax") == 0 || strcmp(key, "charset") == 0)
-        return 0; /* served as stored, in UTF-8 */
+    if (strcmp(key, "charset") == 0)
+        return 0; /* served in UTF-8 */
     int ok = 1;
     if (strcmp(key, "frameNumber") == 0)
         ok = parse_num(value, 1, 1000000, &v) == 0 && (u->r.o.frame = (unsigned)v);
@@ -231,6 +233,28 @@ static int on_uri_arg(void *payload, const char *key, const char *value)
     return !ok;
 }
 
+/* The transfer syntax a WADO-URI request for the file asks for (PS3.18 9.1.2.3.x: the
+ * transferSyntax parameter, or a transfer-syntax parameter of contentType); "" = any. Returns 0,
+ * or -1 with a 400 answered when it is not a UID. */
+static int uri_transfer_syntax(const uri_req *u, const char *ct, char *ts, size_t len,
+                               http_response *res)
+{
+    ts[0] = 0;
+    if (u->transfer_syntax)
+        snprintf(ts, len, "%s", u->transfer_syntax);
+    else if (multipart_param(ct, "transfer-syntax", ts, len) < 0)
+        return 0; /* not asked */
+    if (strcmp(ts, "*") == 0) {
+        ts[0] = 0;
+        return 0;
+    }
+    if (!huren_dicom_uid_valid(ts)) {
+        dw_error(res, 400, "transferSyntax: not a UID: \"%.64s\"", ts);
+        return -1;
+    }
+    return 0;
+}
+
 int dicomweb_wado_uri(http_request *req, http_response *res)
 {
     uri_req u = {.r.o = HUREN_DICOM_RENDER_OPTIONS_INIT};
@@ -249,11 +273,14 @@ int dicomweb_wado_uri(http_request *req, http_response *res)
     u.r.o.window_center = u.wc;
     u.r.o.window_width = u.ww;
     const char *ct = u.content_type ? u.content_type : "image/jpeg";
-    int dicom = strncmp(ct, "application/dicom", 17) == 0 && (!ct[17] || ct[17] == ',');
+    int dicom = strncmp(ct, "application/dicom", 17) == 0 && (!ct[17] || strchr(",; ", ct[17]));
     if (!dicom && strncmp(ct, "image/jpeg", 10) != 0 && strncmp(ct, "image/png", 9) != 0)
         return dw_error(res, 406, "contentType: application/dicom, image/jpeg or image/png");
     u.r.o.format =
         strncmp(ct, "image/png", 9) == 0 ? HUREN_DICOM_IMAGE_PNG : HUREN_DICOM_IMAGE_JPEG;
+    char ts[80] = ""; /* a transfer syntax only means something for the file */
+    if (dicom && uri_transfer_syntax(&u, ct, ts, sizeof ts, res) < 0)
+        return 0;
     dw_path p = {.study = u.study, .series = u.series, .instance = u.object};
     dw_instances set;
     if (dw_find_instances(req->app, &p, 1, &set, res) < 0)
@@ -261,8 +288,15 @@ int dicomweb_wado_uri(http_request *req, http_response *res)
     if (set.n == 0)
         return dw_error(res, 404, "no such instance");
     dw_audit(res, set.patient_id, set.v[0].study_uid);
-    int rc = dicom ? dw_reply_file(res, "application/dicom", set.v[0].path, set.v[0].offset,
-                                   set.v[0].size)
+    if (ts[0] && strcmp(ts, set.v[0].ts) != 0) { /* no transcoding: like WADO-RS, 406 */
+        dw_error(res, 406,
+                 "the instance is stored as %s and served only so (transcoding is not "
+                 "supported): ask transferSyntax=%s or leave it out",
+                 set.v[0].ts, set.v[0].ts);
+        dw_instances_free(&set);
+        return 0;
+    }
+    int rc = dicom ? dw_reply_instance(req->app, res, "application/dicom", &set.v[0])
                    : render_set(req->app, res, &set, &u.r);
     dw_instances_free(&set);
     return rc;

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define WADO_MAX_FRAMES 256
 
@@ -66,6 +68,63 @@ static int find_or_404(http_request *req, http_response *res, dw_path *p, dw_ins
     return 0;
 }
 
+/* A retrieval's multipart body, with the coerced temp files of the retrieved copies in it
+ * (removed once the answer is sent or abandoned). */
+typedef struct served {
+    multipart_writer *w;
+    char **temps;
+    size_t ntemps;
+} served;
+
+static void served_free(void *cls)
+{
+    served *sv = cls;
+    if (!sv)
+        return;
+    multipart_writer_free(sv->w);
+    for (size_t i = 0; i < sv->ntemps; i++) {
+        unlink(sv->temps[i]);
+        free(sv->temps[i]);
+    }
+    free(sv->temps);
+    free(sv);
+}
+
+static served *served_new(size_t n)
+{
+    served *sv = calloc(1, sizeof *sv);
+    if (sv &&
+        (!(sv->w = multipart_writer_new()) || !(sv->temps = calloc(n ? n : 1, sizeof(char *))))) {
+        served_free(sv);
+        sv = NULL;
+    }
+    return sv;
+}
+
+static ssize_t served_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    return multipart_writer_read(((served *)cls)->w, pos, buf, max);
+}
+
+/* One part: an own instance's stored bytes, or a retrieved copy coerced to a temp file. */
+static int served_add(node *n, served *sv, const char *ct, const char *url, const dw_instance *x)
+{
+    if (!x->coerce_pid)
+        return multipart_writer_add_file(sv->w, ct, url, x->path, x->offset, x->size);
+    char path[4096];
+    struct stat st;
+    int temp;
+    if (dw_instance_served(n, x, path, sizeof path, &temp) < 0)
+        return -1;
+    if (!(sv->temps[sv->ntemps] = strdup(path)) || stat(path, &st) != 0) {
+        free(sv->temps[sv->ntemps]);
+        dw_instance_done(path, temp);
+        return -1;
+    }
+    sv->ntemps++;
+    return multipart_writer_add_file(sv->w, ct, url, path, 0, (uint64_t)st.st_size);
+}
+
 int dicomweb_retrieve(http_request *req, http_response *res)
 {
     dw_path p;
@@ -82,28 +141,27 @@ int dicomweb_retrieve(http_request *req, http_response *res)
     char ct[256];
     if (form == 2) {
         snprintf(ct, sizeof ct, "application/dicom; transfer-syntax=%s", set.v[0].ts);
-        rc = dw_reply_file(res, ct, set.v[0].path, set.v[0].offset, set.v[0].size);
+        rc = dw_reply_instance(req->app, res, ct, &set.v[0]);
         dw_instances_free(&set);
         return rc;
     }
-    multipart_writer *w = multipart_writer_new();
-    for (size_t i = 0; w && i < set.n; i++) {
+    served *sv = served_new(set.n);
+    for (size_t i = 0; sv && i < set.n; i++) {
         char url[1024];
         instance_url(req, &set.v[i], url, sizeof url);
         snprintf(ct, sizeof ct, "application/dicom; transfer-syntax=%s", set.v[i].ts);
-        if (multipart_writer_add_file(w, ct, url, set.v[i].path, set.v[i].offset, set.v[i].size) <
-            0) {
-            multipart_writer_free(w);
-            w = NULL;
+        if (served_add(req->app, sv, ct, url, &set.v[i]) < 0) {
+            served_free(sv);
+            sv = NULL;
         }
     }
     dw_instances_free(&set);
-    if (!w)
+    if (!sv)
         return -1;
     snprintf(ct, sizeof ct, "multipart/related; type=\"application/dicom\"; boundary=%s",
-             multipart_writer_boundary(w));
-    return http_reply_stream(res, 200, ct, multipart_writer_size(w), multipart_writer_read, w,
-                             (void (*)(void *))multipart_writer_free);
+             multipart_writer_boundary(sv->w));
+    return http_reply_stream(res, 200, ct, multipart_writer_size(sv->w), served_read, sv,
+                             served_free);
 }
 
 /* ---- metadata: a JSON array produced one instance at a time ---- */
@@ -140,7 +198,7 @@ static int meta_refill(meta_stream *m)
         int temp, rc = HUREN_DICOM_EIO;
         snprintf(prefix, sizeof prefix, "%s/studies/%s/series/%s/instances/%s/bulkdata/", m->base,
                  x->study_uid, x->series_uid, x->sop_uid);
-        if (dw_instance_file(m->n, x, path, sizeof path, &temp) == 0) {
+        if (dw_instance_served(m->n, x, path, sizeof path, &temp) == 0) {
             rc = huren_dicom_file_to_json(path, prefix, &json, &jlen, err, sizeof err);
             dw_instance_done(path, temp);
         }

@@ -321,6 +321,13 @@ static int on_retrieve_row(void *payload, const huren_index_row *row)
         c->failed = 1;
         return 1;
     }
+    /* a retrieved copy goes out with our patient ids, the source's kept inside */
+    huren_dicom_coercion co = {row->values[HUREN_INDEX_F_PATIENT_ID],
+                               row->values[HUREN_INDEX_F_ISSUER_OF_PATIENT_ID]};
+    if (row->copy_of && co.patient_id && huren_dicom_retrieve_list_coerce(c->out, &co) < 0) {
+        c->failed = 1;
+        return 1;
+    }
     return 0;
 }
 

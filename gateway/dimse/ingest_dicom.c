@@ -18,15 +18,28 @@ static const struct {
     {HUREN_INDEX_F_SOP_CLASS_UID, "SOPClassUID"},
 };
 
-ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size_t nel,
-                                    const char *transfer_syntax_uid, const char *tmp_path,
-                                    unsigned put_flags, huren_index_put_outcome *outcome,
-                                    char *err, size_t errlen)
+static ingest_result ingest(node *n, const huren_dicom_element *el, size_t nel,
+                            const char *transfer_syntax_uid, const char *tmp_path,
+                            unsigned put_flags, const ingest_copy *copy,
+                            huren_index_put_outcome *outcome, char *err, size_t errlen)
 {
     const char *values[HUREN_INDEX_F_COUNT] = {0};
     for (size_t i = 0; i < dicom_nfields; i++)
         values[dicom_fields[i].field] = huren_dicom_elements_find(el, nel, dicom_fields[i].tag);
     values[HUREN_INDEX_F_TRANSFER_SYNTAX_UID] = transfer_syntax_uid;
+    huren_index_copy source = {0};
+    if (copy) {
+        /* the source's ids stay with the copy; the index keys it under ours */
+        source = copy->source;
+        if (!source.patient_id) {
+            source.patient_id = values[HUREN_INDEX_F_PATIENT_ID];
+            source.issuer = values[HUREN_INDEX_F_ISSUER_OF_PATIENT_ID];
+        }
+        values[HUREN_INDEX_F_PATIENT_ID] = copy->patient_id;
+        values[HUREN_INDEX_F_ISSUER_OF_PATIENT_ID] = copy->issuer;
+        if (copy->other_patient_ids)
+            values[HUREN_INDEX_F_OTHER_PATIENT_IDS] = copy->other_patient_ids;
+    }
 
     for (size_t i = 0; i < sizeof required_uids / sizeof required_uids[0]; i++) {
         const char *uid = values[required_uids[i].field];
@@ -39,7 +52,9 @@ ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size
             goto invalid;
         }
     }
-    int rc = huren_index_instance_put_ex(n->index, values, tmp_path, put_flags, outcome);
+    int rc = copy ? huren_index_instance_put_copy(n->index, values, tmp_path, put_flags, &source,
+                                                  outcome)
+                  : huren_index_instance_put_ex(n->index, values, tmp_path, put_flags, outcome);
     if (rc == HUREN_INDEX_EINVAL) {
         snprintf(err, errlen, "%s", huren_index_errmsg(n->index));
         goto invalid;
@@ -65,4 +80,20 @@ invalid:
     unlink(tmp_path);
     atomic_fetch_add(&n->metrics.instances_rejected, 1);
     return INGEST_INVALID;
+}
+
+ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size_t nel,
+                                    const char *transfer_syntax_uid, const char *tmp_path,
+                                    unsigned put_flags, huren_index_put_outcome *outcome, char *err,
+                                    size_t errlen)
+{
+    return ingest(n, el, nel, transfer_syntax_uid, tmp_path, put_flags, NULL, outcome, err, errlen);
+}
+
+ingest_result ingest_dicom_copy(node *n, const huren_dicom_element *el, size_t nel,
+                                const char *transfer_syntax_uid, const char *tmp_path,
+                                const ingest_copy *copy, huren_index_put_outcome *outcome,
+                                char *err, size_t errlen)
+{
+    return ingest(n, el, nel, transfer_syntax_uid, tmp_path, 0, copy, outcome, err, errlen);
 }

@@ -8,9 +8,9 @@
 #include "node.h"
 
 typedef enum ingest_result {
-    INGEST_OK = 0,        /* stored, a duplicate kept once, or replaced: see *outcome */
-    INGEST_INVALID = -1,  /* the data is unacceptable (missing or bad UID): not stored */
-    INGEST_FAILED = -2    /* the archive could not store it (disk, database): not stored */
+    INGEST_OK = 0,       /* stored, a duplicate kept once, or replaced: see *outcome */
+    INGEST_INVALID = -1, /* the data is unacceptable (missing or bad UID): not stored */
+    INGEST_FAILED = -2   /* the archive could not store it (disk, database): not stored */
 } ingest_result;
 
 /* Store the Part-10 file tmp_path (inside the archive's tmp dir) whose text elements are
@@ -19,7 +19,22 @@ typedef enum ingest_result {
  * in n->metrics. err gets the reason. */
 ingest_result ingest_dicom_instance(node *n, const huren_dicom_element *el, size_t nel,
                                     const char *transfer_syntax_uid, const char *tmp_path,
-                                    unsigned put_flags, huren_index_put_outcome *outcome,
-                                    char *err, size_t errlen);
+                                    unsigned put_flags, huren_index_put_outcome *outcome, char *err,
+                                    size_t errlen);
+
+/* A retrieved copy of another hospital's instance: indexed under this hospital's patient
+ * (patient_id, issuer; other_patient_ids when not NULL) and marked with its source, whose
+ * PatientID and IssuerOfPatientID are taken from the instance when source.patient_id is NULL. */
+typedef struct ingest_copy {
+    const char *patient_id, *issuer;
+    const char *other_patient_ids;
+    huren_index_copy source;
+} ingest_copy;
+
+/* ingest_dicom_instance for a retrieved copy. */
+ingest_result ingest_dicom_copy(node *n, const huren_dicom_element *el, size_t nel,
+                                const char *transfer_syntax_uid, const char *tmp_path,
+                                const ingest_copy *copy, huren_index_put_outcome *outcome,
+                                char *err, size_t errlen);
 
 #endif

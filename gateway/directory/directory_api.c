@@ -18,11 +18,10 @@
 
 /* The fields an entry may carry: anything else (patient_name, patient_id, ...) is refused. */
 static const char *const entry_fields[] = {
-    "pseudonym",      "institution",  "record_key", "version",
-    "kind",           "item_code",    "item_name",  "modality",
-    "body_part",      "date",         "hr",         "hr_scope",
-    "qualified_from", "qualified_to", "source_url", "deleted",
-    "status",         "revision",     NULL};
+    "pseudonym",      "institution",  "record_key", "version", "kind",   "item_code",
+    "item_name",      "modality",     "body_part",  "date",    "hr",     "hr_scope",
+    "qualified_from", "qualified_to", "source_url", "deleted", "status", "revision",
+    "images",         "report",       "report_key", NULL};
 
 static int field_known(const char *k)
 {
@@ -91,6 +90,12 @@ static const char *entry_map(json_t *o, const char *institution, huren_index_dir
     e->hr = bool_member(o, "hr", &bad);
     e->deleted = bool_member(o, "deleted", &bad);
     e->status = str_member(o, "status", &bad);
+    e->report_key = str_member(o, "report_key", &bad);
+    /* absent: as the record key says (a gateway from before schema 10) */
+    if (json_object_get(o, "images") && !json_is_null(json_object_get(o, "images")))
+        e->images = bool_member(o, "images", &bad) ? 1 : -1;
+    if (json_object_get(o, "report") && !json_is_null(json_object_get(o, "report")))
+        e->report = bool_member(o, "report", &bad) ? 1 : -1;
     json_t *rev = json_object_get(o, "revision");
     if (rev && !json_is_null(rev) && !json_is_integer(rev))
         bad = "revision";
@@ -325,6 +330,9 @@ static json_t *entry_json(const huren_index_dir_entry *e)
         json_object_set_new(o, "revision", json_integer(e->revision));
     if (e->deleted)
         json_object_set_new(o, "deleted", json_true());
+    json_object_set_new(o, "images", json_boolean(e->images > 0));
+    json_object_set_new(o, "report", json_boolean(e->report > 0));
+    set_str(o, "report_key", e->report_key);
     set_str(o, "received_at", e->received_at);
     return o;
 }

@@ -1,7 +1,8 @@
 /* publisher.c: what a hospital tells the regional directory, and its lifecycle. The publish
  * hook turns a stored study or report into an entry: the patient's pseudonym (from the
- * national id, see below), the catalogue item, date, modality, body part and HR mark; never a
- * name, id, accession number or free text. The sender (sender.c) drains the outbox. */
+ * national id, see below), the catalogue item, date, modality, body part and HR mark, and
+ * whether the exam has images and a report (a study and its exam report are one entry);
+ * never a name, id, accession number or free text. The sender (sender.c) drains the outbox. */
 #define LOG_COMPONENT "directory"
 #include "publisher.h"
 #include "identity.h"
@@ -95,10 +96,39 @@ static void hr_mark(const publisher *p, json_t *o, const catalogue_item *item, c
         set_str(o, "hr_scope", item_rank < inst_rank ? item->hr_scope : c->dir_hr_scope);
 }
 
-static json_t *study_entry(publisher *p, const huren_index_publish_study *s)
+/* Cancelled results (HL7 table 0123 X, D, W) are withdrawn from the directory. */
+static int cancelled(const huren_index_report *r)
 {
+    const char *s = r->result_status;
+    return s && (s[0] == 'X' || s[0] == 'D' || s[0] == 'W');
+}
+
+static const char *report_status(const char *s);
+
+/* One exam, one entry: the study's entry says it has images and, when its exam report
+ * (linked by the index) is there and not cancelled, a report too, with that report's key
+ * (where peers read it), status and version (a correction is news). */
+static void exam_parts(json_t *o, const huren_index_publish_event *ev)
+{
+    const huren_index_report *r = ev->report;
+    int report = r && ev->report_key && !cancelled(r);
+    json_object_set_new(o, "images", json_true());
+    json_object_set_new(o, "report", json_boolean(report));
+    if (!report)
+        return;
+    set_str(o, "report_key", ev->report_key);
+    set_str(o, "status", report_status(r->result_status));
+    json_object_set_new(o, "revision", json_integer(r->version));
+}
+
+static json_t *study_entry(publisher *p, const huren_index_publish_event *ev)
+{
+    const huren_index_publish_study *s = ev->study;
     const catalogue_item *item =
         catalogue_by_local_code(p->cat, p->cfg->dir_institution, "imaging", s->study_description);
+    if (!item && ev->report)
+        item = catalogue_by_local_code(p->cat, p->cfg->dir_institution, "imaging",
+                                       ev->report->item_code);
     if (!item)
         item = catalogue_by_exam(p->cat, s->modalities, s->body_parts);
     char d[9];
@@ -116,6 +146,7 @@ static json_t *study_entry(publisher *p, const huren_index_publish_study *s)
     set_str(o, "date", date);
     hr_mark(p, o, item, date);
     set_str(o, "source_url", p->cfg->dir_source_url);
+    exam_parts(o, ev);
     return o;
 }
 
@@ -159,14 +190,9 @@ static json_t *report_entry(publisher *p, const huren_index_report *r)
     json_object_set_new(o, "revision", json_integer(r->version)); /* a correction is news */
     hr_mark(p, o, item, date);
     set_str(o, "source_url", p->cfg->dir_source_url);
+    json_object_set_new(o, "images", json_false()); /* its study is not held here (yet) */
+    json_object_set_new(o, "report", json_true());
     return o;
-}
-
-/* Cancelled results (HL7 table 0123 X, D, W) are withdrawn from the directory. */
-static int cancelled(const huren_index_report *r)
-{
-    const char *s = r->result_status;
-    return s && (s[0] == 'X' || s[0] == 'D' || s[0] == 'W');
 }
 
 int publisher_describe(const huren_index_publish_event *ev, char pseudonym[65], char **entry,
@@ -179,9 +205,13 @@ int publisher_describe(const huren_index_publish_event *ev, char pseudonym[65], 
     pseudonym[0] = 0;
     *entry = NULL;
     if (ev->kind == HUREN_INDEX_PUBLISH_STUDY) {
+        /* a study retrieved from another hospital is that hospital's result, which the
+         * directory lists already: never published as ours (one held before is withdrawn) */
+        if (ev->study->copy_of)
+            return 0;
         if (study_national_id(ev, nid, &type) < 0)
             return 0; /* not publishable: counted by the index */
-        o = study_entry(p, ev->study);
+        o = study_entry(p, ev);
     } else {
         if (cancelled(ev->report) || !ev->national_id ||
             normalise(ev->national_id, strlen(ev->national_id), nid, &type) < 0)

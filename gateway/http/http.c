@@ -5,6 +5,7 @@
 #define LOG_COMPONENT "http"
 #include "http.h"
 #include "auth.h"
+#include "cors.h"
 #include "log.h"
 
 #include <arpa/inet.h>
@@ -135,6 +136,29 @@ static int route_match(const char *pattern, const char *path, http_request *req)
     return *p == 0 && *s == 0;
 }
 
+/* The methods routed at path, as an Allow header lists them ("GET, POST, OPTIONS"; "*" is
+ * the whole server). Returns how many routes matched (0: path unknown). */
+static size_t allowed_methods(http_server *srv, const char *path, char *out, size_t len)
+{
+    static const char *const methods[] = {"GET", "POST", "PUT", "DELETE"};
+    http_request scratch = {0};
+    size_t found = 0, used = 0;
+    out[0] = 0;
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        int has = 0;
+        for (size_t i = 0; i < srv->nroutes && !has; i++)
+            has = strcmp(srv->routes[i].method, methods[m]) == 0 &&
+                  (strcmp(path, "*") == 0 || route_match(srv->routes[i].pattern, path, &scratch));
+        if (!has)
+            continue;
+        found++;
+        used += (size_t)snprintf(out + used, len - used, "%s, ", methods[m]);
+    }
+    if (found)
+        snprintf(out + used, len - used, "OPTIONS");
+    return found;
+}
+
 static void remote_address(struct MHD_Connection *conn, char *buf, size_t len)
 {
     const union MHD_ConnectionInfo *ci =
@@ -258,6 +282,20 @@ static enum MHD_Result queue(struct MHD_Connection *conn, http_response *res)
     return ret;
 }
 
+/* Every answer goes out here: the CORS headers of its path and origin, then the queue. */
+/* OPTIONS: answered from the route table and the CORS policy alone, before authentication
+ * (a browser's preflight carries no credentials), never running a route nor audited. */
+static void options(http_server *srv, const http_request *req, http_response *res)
+{
+    char allow[128];
+    if (allowed_methods(srv, req->path, allow, sizeof allow) == 0) {
+        http_reply_error(res, 404, "not found");
+        return;
+    }
+    if (cors_options(srv->opts.cors_origins, req, allow, res) < 0)
+        http_reply_error(res, 500, "internal error");
+}
+
 static void audit(http_server *srv, const http_request *req, const char *action,
                   http_response *res)
 {
@@ -296,6 +334,9 @@ static void dispatch(http_server *srv, http_request *req, http_response *res)
         return;
     }
     http_reply_error(res, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
+    char allow[128];
+    if (path_known && allowed_methods(srv, req->path, allow, sizeof allow) > 0)
+        http_response_header(res, "Allow", allow);
 }
 
 static const http_body_route *body_route(http_server *srv, const char *method, const char *url)
@@ -409,13 +450,14 @@ static int identify(http_server *srv, struct MHD_Connection *conn, http_request 
 }
 
 /* Count the answer by family and class, then queue it. */
-static enum MHD_Result answer(http_server *srv, struct MHD_Connection *conn, const char *path,
-                              http_response *res)
+/* Every answer: CORS headers for a listed origin, counted by route family and status class. */
+static enum MHD_Result answer(http_server *srv, const http_request *req, http_response *res)
 {
     int c = res->status / 100;
+    cors_response_headers(srv->opts.cors_origins, req, res);
     if (c >= 2 && c <= 5)
-        atomic_fetch_add(&srv->answers[family_of(path)][c - 2], 1);
-    return queue(conn, res);
+        atomic_fetch_add(&srv->answers[family_of(req->path)][c - 2], 1);
+    return queue(req->conn, res);
 }
 
 /* First call of a streamed-body route: identify the client and let the sink accept or refuse
@@ -451,7 +493,7 @@ static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, 
 refuse:
     atomic_fetch_add(&srv->requests, 1);
     log_debug("%s %s %s -> %d (before the body)", remote, method, url, res.status);
-    return answer(srv, conn, url, &res);
+    return answer(srv, &req, &res);
 }
 
 static int buffer_body(http_server *srv, conn_state *st, const char *data, size_t n)
@@ -505,8 +547,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         .app = srv->app, .body_ctx = st->sink_ctx};
     http_response res = {.status = 200};
     auth_identity who;
+    if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) {
+        options(srv, &req, &res);
+        log_debug("%s OPTIONS %s -> %d", remote, url, res.status);
+        return answer(srv, &req, &res);
+    }
     if (identify(srv, conn, &req, &who, &res) < 0 || request_malformed(srv, &req, &res))
-        return answer(srv, conn, url, &res);
+        return answer(srv, &req, &res);
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
     } else {
@@ -517,7 +564,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         dispatch(srv, &req, &res);
     }
     log_debug("%s %s %s -> %d", remote, method, url, res.status);
-    return answer(srv, conn, url, &res);
+    return answer(srv, &req, &res);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -48,7 +48,7 @@ typedef struct http_request {
  * return the count, 0 at the end, or -1 on error (the connection is then closed). */
 typedef ssize_t (*http_stream_read)(void *cls, uint64_t pos, char *buf, size_t max);
 #define HTTP_SIZE_UNKNOWN UINT64_MAX
-#define HTTP_MAX_HEADERS 4
+#define HTTP_MAX_HEADERS 12
 
 typedef struct http_response {
     int status;
@@ -129,6 +129,7 @@ typedef struct http_options {
     size_t nbody_routes;
     const void *access;        /* auth.c's table of clients (certificate subjects, tokens) */
     http_audit_fn audit;       /* NULL = no audit trail */
+    const char *cors_origins;  /* origins allowed cross-origin access (cors.h); NULL, "": none */
 } http_options;
 
 typedef struct http_server http_server;

@@ -66,6 +66,8 @@ static const http_route hospital_routes[] = {
      "recognition.decision"},
     {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
      "recognition.stats"},
+    {"GET", "/api/v1/patients/*/timeline", api_patient_timeline, HTTP_ROLES_STAFF,
+     "recognition.timeline"},
     {"POST", "/api/v1/retrievals", api_retrieval_create, HTTP_ROLES_STAFF, "retrieval.create"},
     {"GET", "/api/v1/retrievals/*", api_retrieval_get, HTTP_ROLES_STAFF, "retrieval.read"},
 };

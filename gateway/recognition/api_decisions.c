@@ -6,6 +6,7 @@
 #include "log.h"
 #include "random_id.h"
 #include "recognition.h"
+#include "recognition_int.h"
 #include "rules.h"
 
 #include <errno.h>
@@ -137,7 +138,7 @@ static json_t *row_json(const huren_index_rec_stats_row *r)
     return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:f}", "key", r->key, "prompts",
                      (json_int_t)r->prompts, "shown", (json_int_t)r->shown, "accepted",
                      (json_int_t)r->accepted, "rejected", (json_int_t)r->rejected, "by_reason",
-                     reasons, "rate", r->shown ? (double)r->accepted / (double)r->shown : 0.0);
+                     reasons, "rate", rec_rate(r->accepted, r->shown));
 }
 
 /* Sum of the rows (by institution, prompts are counted once per institution: the total of
@@ -180,8 +181,7 @@ static int stats_csv(http_response *res, const huren_index_rec_stats *s)
             fputc('"', f);
         }
         fprintf(f, ",%lld,%lld,%lld,%lld,%.4f", (long long)r->prompts, (long long)r->shown,
-                (long long)r->accepted, (long long)r->rejected,
-                r->shown ? (double)r->accepted / (double)r->shown : 0.0);
+                (long long)r->accepted, (long long)r->rejected, rec_rate(r->accepted, r->shown));
         for (int j = 0; rec_reasons[j]; j++) {
             long long c = 0;
             for (size_t k = 0; k < r->nreasons; k++)

@@ -1,32 +1,29 @@
 /* api_recognition.c: GET /api/v1/recognition: a patient's recognisable results for one
  * catalogue item, from every hospital. Checks the patient's recognition consent, looks the
- * pseudonym up at the regional directory, keeps what is inside the item's validity window and
- * HR scope (rules.c), asks the holding peers for metadata in parallel (fetch.c), and records
- * the prompt (index/recognition.c) so that decisions and statistics can refer to it. */
+ * pseudonym up at the regional directory (lookup.c), keeps what is inside the item's validity
+ * window and HR scope (rules.c), asks the holding peers for metadata in parallel (fetch.c),
+ * and records the prompt (index/recognition.c) so that decisions and statistics can refer to
+ * it: one prompt per patient, item, order or visit and day, asked again the same prompt with
+ * the decisions already recorded. A study and its exam report are one result. */
 #define LOG_COMPONENT "recognition"
-#include "consent.h"
-#include "identity.h"
 #include "log.h"
 #include "random_id.h"
 #include "recognition.h"
 #include "recognition_int.h"
 #include "rules.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define MAX_RESULTS 200 /* recognisable results listed per prompt */
 
 typedef struct query {
-    const char *patient, *item_arg, *doctor, *dept;
-    char nid[IDENTITY_ID_LEN + 1], local[128], at[9], since[9];
-    identity_type type;
-    char pseudonym[IDENTITY_PSEUDONYM_HEX + 1];
+    const char *patient, *item_arg, *doctor, *dept, *order, *visit;
+    char at[9], since[9];
+    rec_patient pt;
     const catalogue_item *item;
 } query;
 
@@ -39,69 +36,6 @@ typedef struct result {
     int study;
 } result;
 
-/* Does s look like an identity number (15 or 18 characters, digits but the last) rather
- * than a local id? Full-width digits count as digits. */
-static int looks_like_id(const char *s)
-{
-    size_t n = 0, digits = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; n++) {
-        if (isdigit(*p)) {
-            digits++;
-            p++;
-        } else if (p[0] == 0xEF && p[1] == 0xBC && p[2] >= 0x90 && p[2] <= 0x99) {
-            digits++; /* U+FF10..FF19 */
-            p += 3;
-        } else {
-            p++;
-        }
-    }
-    return (n == 15 || n == 18) && digits >= n - 1;
-}
-
-/* The patient's national id from what was given; answers and returns -1 when there is none. */
-static int patient_resolve(node *n, query *q, http_response *res)
-{
-    char err[200];
-    if (identity_normalise(q->patient, q->nid, &q->type, err, sizeof err) == 0)
-        return 0;
-    int found = huren_index_rec_patient_exists(n->index, q->patient, q->local, sizeof q->local);
-    if (found < 0) {
-        http_reply_error(res, 503, "archive unavailable");
-        return -1;
-    }
-    if (!found) {
-        char msg[300];
-        if (looks_like_id(q->patient)) {
-            snprintf(msg, sizeof msg, "patient: not a valid resident ID number: %s", err);
-            http_reply_error(res, 400, msg);
-        } else {
-            http_reply_error(res, 404, "unknown patient");
-        }
-        return -1;
-    }
-    char nid[128];
-    int has = huren_index_rec_patient_national(n->index, q->local, nid, sizeof nid);
-    if (has < 0) {
-        http_reply_error(res, 503, "archive unavailable");
-        return -1;
-    }
-    if (!has || identity_normalise(nid, q->nid, &q->type, err, sizeof err) < 0) {
-        http_reply_error(res, 422,
-                         "no valid resident ID number on file for this patient: the "
-                         "directory cannot be asked");
-        return -1;
-    }
-    return 0;
-}
-
-static void today(char out[9])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, 9, "%Y%m%d", &tm);
-}
-
 /* Parse and check the arguments; answers and returns -1 on a bad one. */
 static int query_parse(http_request *req, http_response *res, recognition *rec, query *q)
 {
@@ -112,16 +46,19 @@ static int query_parse(http_request *req, http_response *res, recognition *rec, 
     q->item_arg = http_request_arg(req, "item");
     q->doctor = http_request_arg(req, "doctor");
     q->dept = http_request_arg(req, "dept");
+    q->order = http_request_arg(req, "order");
+    q->visit = http_request_arg(req, "visit");
     if (!q->patient || !*q->patient || strlen(q->patient) > 64 || !q->item_arg || !*q->item_arg)
         return http_reply_error(res, 400, "patient and item are required"), -1;
-    if ((q->doctor && strlen(q->doctor) > 64) || (q->dept && strlen(q->dept) > 64))
-        return http_reply_error(res, 400, "doctor, dept: at most 64 bytes"), -1;
+    if ((q->doctor && strlen(q->doctor) > 64) || (q->dept && strlen(q->dept) > 64) ||
+        (q->order && strlen(q->order) > 64) || (q->visit && strlen(q->visit) > 64))
+        return http_reply_error(res, 400, "doctor, dept, order, visit: at most 64 bytes"), -1;
     if (at && *at) {
         if (rec_day_parse(at, &d) < 0)
             return http_reply_error(res, 400, "at: a date YYYYMMDD"), -1;
         snprintf(q->at, sizeof q->at, "%s", at);
     } else {
-        today(q->at);
+        rec_today(q->at);
         rec_day_parse(q->at, &d);
     }
     snprintf(res->audit_patient, sizeof res->audit_patient, "%s", q->patient);
@@ -134,64 +71,44 @@ static int query_parse(http_request *req, http_response *res, recognition *rec, 
     if (!q->item)
         return http_reply_error(res, 404, "item not in the catalogue"), -1;
     rec_day_format(d - q->item->window_days, q->since);
-    if (patient_resolve(n, q, res) < 0)
-        return -1;
-    return 0;
-}
-
-/* The patient's consent for recognition by this institution; answers and returns -1 if none. */
-static int consent_require(node *n, http_response *res, const query *q)
-{
-    int64_t id = 0;
-    consent_result r =
-        consent_check(n, q->local[0] ? q->local : q->nid, HUREN_INDEX_CONSENT_RECOGNITION,
-                      n->cfg->dir_institution, NULL, time(NULL), &id);
-    if (r == CONSENT_OK)
-        return 0;
-    if (r == CONSENT_ERROR)
-        return http_reply_error(res, 503, "archive unavailable"), -1;
-    char msg[200];
-    snprintf(msg, sizeof msg, "no recognition consent in force for this patient: %s",
-             consent_result_text(r));
-    snprintf(res->audit_object, sizeof res->audit_object, "recognition refused: %s",
-             consent_result_text(r));
-    http_reply_error(res, 403, msg);
-    return -1;
-}
-
-/* GET the directory's entries of the pseudonym for the item since the window's start. */
-static json_t *directory_lookup(recognition *rec, const query *q, http_response *res)
-{
-    char url[1400];
-    char *item = rec_url_escape(q->item->code);
-    snprintf(url, sizeof url,
-             "%s/api/v1/directory/records?pseudonym=%s&kind=%s&item=%s&since=%s&limit=1000",
-             rec->cfg->dir_url, q->pseudonym, q->item->kind, item ? item : "", q->since);
-    free(item);
-    rec_fetch f = {.url = url};
-    long timeout = rec->cfg->dir_timeout * 1000 < 10000 ? rec->cfg->dir_timeout * 1000 : 10000;
-    json_t *o = NULL;
-    if (rec_fetch_all(rec, &f, 1, timeout) == 0 && f.status == 200 && f.body)
-        o = json_loadb(f.body, f.len, 0, NULL);
-    if (!o || !json_is_array(json_object_get(o, "records"))) {
-        char msg[300];
-        log_warnx("directory lookup: HTTP %ld %s", f.status, f.error);
-        snprintf(msg, sizeof msg, "the regional directory did not answer (%s)",
-                 f.error[0] ? f.error
-                 : f.status ? "unexpected answer"
-                            : "no answer");
-        http_reply_error(res, 502, msg);
-        json_decref(o);
-        o = NULL;
-    }
-    rec_fetch_clear(&f);
-    return o;
+    return rec_patient_resolve(n, q->patient, &q->pt, res);
 }
 
 static const char *jstr(json_t *o, const char *k)
 {
     const char *v = json_string_value(json_object_get(o, k));
     return v ? v : "";
+}
+
+static void count_excluded(json_t *excluded, const char *why)
+{
+    json_object_set_new(excluded, why,
+                        json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
+}
+
+/* An exam is listed once, at its source. A study this hospital holds as a retrieved copy is
+ * not listed as its own (an entry published before copies were told apart): returns -2. A
+ * record key already kept from another institution (a peer's copy, published by an older
+ * gateway) is listed once, at whichever announced it first (a copy is made after its source
+ * was announced): returns the kept slot when this entry came first (it takes the slot), -2
+ * when it came later; -1 for a new record. Counts what it leaves out. */
+static long listed_once(node *n, const result *kept, size_t k, const rec_entry *re, const char *rk,
+                        json_t *e, json_t *excluded)
+{
+    char inst[128];
+    if (!strncmp(rk, "study:", 6) && !strcmp(re->institution, n->cfg->dir_institution) &&
+        huren_index_study_copy_of(n->index, rk + 6, inst, sizeof inst) == 1) {
+        count_excluded(excluded, "a copy held here");
+        return -2;
+    }
+    for (size_t j = 0; j < k; j++)
+        if (!strcmp(jstr(kept[j].entry, "record_key"), rk)) {
+            count_excluded(excluded, "listed at another institution");
+            /* received_at: YYYYMMDDHHMMSS, compares as text */
+            return strcmp(jstr(e, "received_at"), jstr(kept[j].entry, "received_at")) < 0 ? (long)j
+                                                                                          : -2;
+        }
+    return -1;
 }
 
 /* Keep the entries inside the window and HR scope; count the others by verdict. */
@@ -211,19 +128,24 @@ static size_t entries_filter(node *n, const query *q, json_t *records, result *o
                         .deleted = json_is_true(json_object_get(e, "deleted"))};
         const char *rk = jstr(e, "record_key");
         char until[9];
+        if (rec_entry_folded(records, e))
+            continue; /* its study's entry is the result */
         rec_verdict v = rec_entry_check(&re, q->item->window_days, q->item->hr_scope, q->at,
                                         n->cfg->dir_institution, until);
         int study = !strncmp(rk, "study:", 6), report = !strncmp(rk, "report:", 7);
         if (v == REC_OK && !study && !report)
             v = REC_BAD_DATE; /* a record key this gateway cannot open */
-        if (v != REC_OK || k == MAX_RESULTS || !*jstr(e, "source_url")) {
+        long slot = v == REC_OK ? listed_once(n, out, k, &re, rk, e, excluded) : -1;
+        if (slot == -2)
+            continue;
+        if (v != REC_OK || (slot < 0 && k == MAX_RESULTS) || !*jstr(e, "source_url")) {
             const char *why = v == REC_OK ? "not listed" : rec_verdict_text(v);
             json_object_set_new(
                 excluded, why,
                 json_integer(json_integer_value(json_object_get(excluded, why)) + 1));
             continue;
         }
-        result *r = &out[k++];
+        result *r = slot >= 0 ? &out[slot] : &out[k++];
         r->entry = e;
         r->study = study;
         r->record_id = rk + (study ? 6 : 7);
@@ -238,8 +160,14 @@ static json_t *open_link(const result *r, const char *source)
     char url[1200];
     if (r->study) {
         snprintf(url, sizeof url, "%s/dicom-web/studies/%s", source, r->record_id);
-        return json_pack("{s:s, s:s, s:s}", "type", "study", "study_uid", r->record_id, "dicomweb",
-                         url);
+        json_t *o = json_pack("{s:s, s:s, s:s}", "type", "study", "study_uid", r->record_id,
+                              "dicomweb", url);
+        const char *rk = jstr(r->entry, "report_key");
+        if (!strncmp(rk, "report:", 7)) { /* the exam's report, at the same holder */
+            snprintf(url, sizeof url, "%s/api/v1/reports/%s", source, rk + 7);
+            json_object_set_new(o, "report_url", json_string(url));
+        }
+        return o;
     }
     snprintf(url, sizeof url, "%s/api/v1/reports/%s", source, r->record_id);
     return json_pack("{s:s, s:s}", "type", "report", "url", url);
@@ -341,6 +269,7 @@ static void results_build(recognition *rec, result *r, size_t n, json_t *results
         json_object_set_new(o, "hr_scope", json_string(jstr(e, "hr_scope")));
         json_object_set_new(o, "valid_until", json_string(r[i].valid_until));
         json_object_set_new(o, "source", json_string(src));
+        rec_exam_parts(o, e);
         json_object_set_new(o, "open", open_link(&r[i], src));
         json_object_set_new(o, "summary", summary);
         json_array_append_new(results, o);
@@ -355,18 +284,24 @@ done:
     free(urls);
 }
 
-static int prompt_record(http_request *req, const query *q, char id[33], const shown *sh)
+/* Open the prompt of (patient, item, order or visit, today): the one asked before, or a new
+ * one; the results listed now are added to those it showed. */
+static int prompt_record(http_request *req, const query *q, char id[65], int *reused,
+                         const shown *sh)
 {
     node *nd = req->app;
-    char day[9];
-    today(day);
-    if (random_id(id) < 0) { /* fail closed: never a guessable prompt id */
-        log_error("no random bytes for a prompt id: %s", strerror(errno));
+    char day[9], fresh[33], key[65];
+    rec_today(day);
+    if (rec_random_id(fresh) < 0)
         return -1;
-    }
-    huren_index_rec_prompt p = {.prompt_id = id,
+    if (rec_prompt_key(q->pt.pseudonym, q->item->code, q->order, q->visit, day, key) < 0)
+        return -1;
+    huren_index_rec_prompt p = {.prompt_id = fresh,
+                                .prompt_key = key,
+                                .order_id = q->order,
+                                .visit_id = q->visit,
                                 .day = day,
-                                .pseudonym = q->pseudonym,
+                                .pseudonym = q->pt.pseudonym,
                                 .item_code = q->item->code,
                                 .doctor = q->doctor,
                                 .department = q->dept,
@@ -374,11 +309,47 @@ static int prompt_record(http_request *req, const query *q, char id[33], const s
                                 .result_keys = sh->keys,
                                 .institutions = sh->insts,
                                 .sources = sh->sources,
-                                .nresults = sh->n};
-    int rc = huren_index_rec_prompt_put(nd->index, &p);
+                                .nresults = sh->n,
+                                /* whom it is about: a study retrieved from it is theirs here */
+                                .patient_id = q->pt.local[0] ? q->pt.local : NULL,
+                                .national_id = q->pt.nid[0] ? q->pt.nid : NULL,
+                                .national_id_type = q->pt.type == IDENTITY_FOREIGN ? "FPR" : "ID"};
+    int rc = huren_index_rec_prompt_open(nd->index, &p, id, reused);
     if (rc < 0)
         log_warnx("recording a prompt: %s", huren_index_errmsg(nd->index));
     return rc;
+}
+
+/* The decisions the prompt holds, as a list and on each result they concern. */
+static int decisions_attach(node *n, const char *prompt, json_t *results, json_t **out)
+{
+    huren_index_rec_decision_list l;
+    *out = json_array();
+    if (huren_index_rec_decisions_get(n->index, prompt, &l) < 0) {
+        log_warnx("reading a prompt's decisions: %s", huren_index_errmsg(n->index));
+        return -1;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        const huren_index_rec_decision *d = &l.items[i];
+        json_t *o = json_pack("{s:s, s:s, s:s}", "decision_id", d->decision_id, "result_key",
+                              d->result_key, "decision", d->decision);
+        if (d->reason)
+            json_object_set_new(o, "reason", json_string(d->reason));
+        if (d->reason_text)
+            json_object_set_new(o, "reason_text", json_string(d->reason_text));
+        if (d->doctor)
+            json_object_set_new(o, "doctor", json_string(d->doctor));
+        size_t k;
+        json_t *r;
+        json_array_foreach(results, k, r)
+        {
+            if (!strcmp(jstr(r, "result_key"), d->result_key))
+                json_object_set(r, "decision", o);
+        }
+        json_array_append_new(*out, o);
+    }
+    huren_index_rec_decision_list_free(&l);
+    return 0;
 }
 
 static json_t *item_json(const catalogue_item *it)
@@ -390,7 +361,8 @@ static json_t *item_json(const catalogue_item *it)
 /* The lookup, the peers, the prompt and the answer, once the request is allowed. */
 static int query_answer(http_request *req, http_response *res, recognition *rec, query *q)
 {
-    json_t *dir = directory_lookup(rec, q, res);
+    json_t *dir =
+        rec_directory_lookup(rec, q->pt.pseudonym, q->item->kind, q->item->code, q->since, res);
     if (!dir)
         return 0;
     json_t *records = json_object_get(dir, "records");
@@ -398,19 +370,26 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
     result *r = calloc(m, sizeof *r);
     shown sh = {calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), 0};
     json_t *results = json_array(), *unavailable = json_array(), *excluded = json_object();
-    int rc = -1;
-    char prompt[33];
+    int rc = -1, reused = 0;
+    char prompt[65];
+    json_t *decisions = NULL;
     if (!r || !sh.keys || !sh.insts || !sh.sources)
         goto done;
     size_t k = entries_filter(req->app, q, records, r, excluded);
     results_build(rec, r, k, results, unavailable, excluded, &sh);
-    if (prompt_record(req, q, prompt, &sh) < 0) {
+    if (prompt_record(req, q, prompt, &reused, &sh) < 0 ||
+        decisions_attach(req->app, prompt, results, &decisions) < 0) {
         rc = http_reply_error(res, 503, "archive unavailable");
         goto done;
     }
-    json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:O, s:O, s:O}", "patient", q->patient, "item",
-                          item_json(q->item), "prompt_id", prompt, "at", q->at, "results", results,
-                          "unavailable", unavailable, "excluded", excluded);
+    json_t *o = json_pack("{s:s, s:o, s:s, s:b, s:s, s:O, s:O, s:O, s:O}", "patient", q->patient,
+                          "item", item_json(q->item), "prompt_id", prompt, "repeated", reused, "at",
+                          q->at, "results", results, "decisions", decisions, "unavailable",
+                          unavailable, "excluded", excluded);
+    if (o && q->order && *q->order)
+        json_object_set_new(o, "order", json_string(q->order));
+    if (o && q->visit && *q->visit)
+        json_object_set_new(o, "visit", json_string(q->visit));
     snprintf(res->audit_object, sizeof res->audit_object,
              "recognition %s: %zu results shown, %zu peers unavailable, prompt %s", q->item->code,
              sh.n, json_array_size(unavailable), prompt);
@@ -418,6 +397,7 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
     json_decref(o);
 done:
     json_decref(results);
+    json_decref(decisions);
     json_decref(unavailable);
     json_decref(excluded);
     json_decref(dir);
@@ -437,13 +417,12 @@ int api_recognition_query(http_request *req, http_response *res)
         return http_reply_error(res, 503,
                                 "recognition is not configured ([directory] url, "
                                 "region_key, institution and catalogue)");
-    if (query_parse(req, res, rec, &q) < 0 || consent_require(n, res, &q) < 0)
+    if (query_parse(req, res, rec, &q) < 0 || rec_consent_require(n, &q.pt, res) < 0 ||
+        rec_patient_pseudonym(rec, &q.pt, res) < 0) {
+        memset(q.pt.nid, 0, sizeof q.pt.nid);
         return 0;
-    int rc = 0;
-    if (identity_pseudonym(rec->key, rec->keylen, q.type, q.nid, q.pseudonym) < 0)
-        rc = http_reply_error(res, 500, "pseudonym");
-    else
-        rc = query_answer(req, res, rec, &q);
-    memset(q.nid, 0, sizeof q.nid);
+    }
+    int rc = query_answer(req, res, rec, &q);
+    memset(q.pt.nid, 0, sizeof q.pt.nid);
     return rc;
 }

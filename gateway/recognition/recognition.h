@@ -23,6 +23,11 @@ int api_recognition_decision(http_request *req, http_response *res);
 /* GET /api/v1/recognition/stats?from=&to=&by=item|department|institution|month[&format=csv] */
 int api_recognition_stats(http_request *req, http_response *res);
 
+/* GET /api/v1/patients/{id}/timeline?scope=region: the patient's results at every hospital of
+ * the region (from the directory, with the recognition consent), marked local, other or copy,
+ * newest first and grouped by item (api_timeline.c) */
+int api_patient_timeline(http_request *req, http_response *res);
+
 /* POST /api/v1/retrievals {"prompt_id", "result_key"}: a study a prompt listed, fetched from
  * its holder over WADO-RS and stored here (retrieval.c) */
 int api_retrieval_create(http_request *req, http_response *res);

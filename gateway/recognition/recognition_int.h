@@ -7,7 +7,12 @@
 
 #include "catalogue.h"
 #include "config.h"
+#include "ingest_dicom.h"
+#include "http.h"
+#include "identity.h"
 #include "node.h"
+
+#include <jansson.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -42,6 +47,18 @@ typedef struct recognition {
     rec_job jobs[REC_JOBS_MAX];
 } recognition;
 
+/* Whom a retrieved study belongs to here (copy.c): the ids it is indexed under and its
+ * source, for ingest_dicom_copy (in points into the buffers). */
+typedef struct rec_copy {
+    ingest_copy in;
+    char patient_id[128], issuer[128], other_ids[64], institution[128], source[1024];
+} rec_copy;
+/* Prepare *c for result `key` of prompt `prompt_id` ("<institution>/study:<uid>"), or with
+ * prompt_id NULL for record `key` ("study:<uid>") as the newest prompt listed it. Returns 0,
+ * or -1 with err (the archive failed). */
+int rec_copy_prepare(node *n, const char *prompt_id, const char *key, rec_copy *c, char *err,
+                     size_t errlen);
+
 /* One study's retrieval over WADO-RS into the archive (retrieval.c); job, when not NULL, gets
  * the progress. Returns the source's HTTP status (0: no answer); counters and err in *out. */
 typedef struct rec_retrieve_out {
@@ -75,5 +92,34 @@ void rec_fetch_clear(rec_fetch *f);
 
 /* A query-string value escaped for a URL (caller frees), NULL when out of memory. */
 char *rec_url_escape(const char *s);
+
+/* ---- the steps of a consent-checked query across hospitals (lookup.c) ----
+ * Each answers the request (res) and returns -1 (NULL) when the query cannot go on. */
+typedef struct rec_patient {
+    char nid[IDENTITY_ID_LEN + 1]; /* the national id (wiped once the pseudonym is made) */
+    identity_type type;
+    char local[128]; /* this hospital's patient id, "" when given a national id */
+    char pseudonym[IDENTITY_PSEUDONYM_HEX + 1];
+} rec_patient;
+
+/* The patient's national id from `patient` (a resident ID, or a local id with one on file):
+ * 400 malformed resident ID, 404 unknown, 422 none on file, 503 archive. */
+int rec_patient_resolve(node *n, const char *patient, rec_patient *p, http_response *res);
+/* The patient's recognition consent for this institution in force now: 403 with the reason. */
+int rec_consent_require(node *n, const rec_patient *p, http_response *res);
+/* p->pseudonym from p->nid with the region key; the caller wipes p->nid when done (a prompt
+ * keeps it: a study retrieved from it is indexed under it). */
+int rec_patient_pseudonym(const recognition *rec, rec_patient *p, http_response *res);
+/* The directory's answer for the pseudonym (kind, item and since optional): the JSON object
+ * with its "records" array (caller decrefs), or NULL after answering 502. */
+json_t *rec_directory_lookup(const recognition *rec, const char *pseudonym, const char *kind,
+                             const char *item_code, const char *since, http_response *res);
+/* Is the directory entry e a report described by another entry of records (its study's)? */
+int rec_entry_folded(json_t *records, json_t *e);
+/* Copy what the exam of directory entry e has onto the result o: "images", "report" (booleans)
+ * and "report_key" (the report folded into a study's entry). */
+void rec_exam_parts(json_t *o, json_t *e);
+void rec_today(char out[9]);      /* YYYYMMDD, local time */
+int rec_random_id(char out[33]); /* 32 hex characters from the CSPRNG; -1 (logged) when none */
 
 #endif

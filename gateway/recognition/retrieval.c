@@ -15,9 +15,9 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +38,9 @@ typedef struct retrieval {
     int status; /* a local failure (500) found while streaming, or 0 */
     char err[256];
     const recognition *rec;
-    rec_job *job; /* background: progress goes there too; NULL when synchronous */
+    rec_job *job;  /* background: progress goes there too; NULL when synchronous */
+    rec_copy copy; /* whom the copy belongs to here, and its source (copy.c) */
+    int copy_ready;
     /* received parts handed to the store workers; counters, status and err under mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -123,9 +125,10 @@ static void store_part(retrieval *r, const char *path)
     size_t nel;
     const huren_dicom_element *el = huren_dicom_file_elements(f, &nel);
     huren_index_put_outcome outcome;
-    ingest_result ir = ingest_dicom_instance(r->n, el, nel, huren_dicom_file_transfer_syntax(f),
-                                             path, 0, &outcome, err, sizeof err);
-    result = ir == INGEST_OK ? (outcome == HUREN_INDEX_PUT_STORED ? STORED : HELD)
+    /* a copy of the source's record, under our patient (copy.c) */
+    ingest_result ir = ingest_dicom_copy(r->n, el, nel, huren_dicom_file_transfer_syntax(f), path,
+                                         &r->copy.in, &outcome, err, sizeof err);
+    result = ir == INGEST_OK        ? (outcome == HUREN_INDEX_PUT_STORED ? STORED : HELD)
              : ir == INGEST_INVALID ? REFUSED
                                     : FAILED;
     if (ir != INGEST_OK)
@@ -258,6 +261,15 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 static long retrieve(const recognition *rec, retrieval *r, const char *source)
 {
     char url[1400];
+    if (!r->copy_ready) { /* whom it belongs to: the newest prompt that listed it */
+        char key[80];
+        snprintf(key, sizeof key, "study:%s", r->study);
+        if (rec_copy_prepare(r->n, NULL, key, &r->copy, r->err, sizeof r->err) < 0) {
+            r->status = 500;
+            return 0;
+        }
+        r->copy_ready = 1;
+    }
     char *uid = rec_url_escape(r->study);
     snprintf(url, sizeof url, "%s/dicom-web/studies/%s", source, uid ? uid : "");
     free(uid);
@@ -441,6 +453,13 @@ int api_retrieval_create(http_request *req, http_response *res)
         goto done;
     }
     retrieval r = {.n = n, .study = study + 7, .fd = -1, .rec = rec};
+    char err[256];
+    if (rec_copy_prepare(n, prompt, key, &r.copy, err, sizeof err) < 0) {
+        log_warnx("retrieval of %s: %s", r.study, err);
+        rc = http_reply_error(res, 503, "archive unavailable");
+        goto done;
+    }
+    r.copy_ready = 1;
     long code = retrieve(rec, &r, source);
     if (code == 0)
         log_warnx("retrieval of %s from %s: %s", r.study, source, r.err);

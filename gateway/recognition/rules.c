@@ -3,6 +3,7 @@
 #include "rules.h"
 
 #include <ctype.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -185,4 +186,39 @@ int rec_decision_check(const char *decision, const char *reason, const char *rea
         return -1;
     }
     return 0;
+}
+
+/* ---- prompt identity, rate ---- */
+
+static int part_add(EVP_MD_CTX *c, const char *v)
+{
+    char len[24];
+    size_t n = v ? strlen(v) : 0;
+    snprintf(len, sizeof len, "%zu:", n);
+    return EVP_DigestUpdate(c, len, strlen(len)) == 1 && (!n || EVP_DigestUpdate(c, v, n) == 1);
+}
+
+int rec_prompt_key(const char *pseudonym, const char *item_code, const char *order_id,
+                   const char *visit_id, const char *day, char key[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    key[0] = 0;
+    if (!pseudonym || !*pseudonym || !item_code || !*item_code || !day || strlen(day) != 8)
+        return -1;
+    const char *kind = order_id && *order_id ? "o" : visit_id && *visit_id ? "v" : "-";
+    const char *ref = *kind == 'o' ? order_id : *kind == 'v' ? visit_id : "";
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 && part_add(c, pseudonym) &&
+             part_add(c, item_code) && part_add(c, kind) && part_add(c, ref) && part_add(c, day) &&
+             EVP_DigestFinal_ex(c, md, &mdlen) == 1 && mdlen == 32;
+    EVP_MD_CTX_free(c);
+    for (unsigned i = 0; ok && i < 32; i++)
+        snprintf(key + 2 * i, 3, "%02x", md[i]);
+    return ok ? 0 : -1;
+}
+
+double rec_rate(long long recognised, long long recognisable)
+{
+    return recognisable > 0 ? (double)recognised / (double)recognisable : 0.0;
 }

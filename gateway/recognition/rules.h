@@ -53,4 +53,18 @@ extern const char *const rec_reasons[];
 int rec_decision_check(const char *decision, const char *reason, const char *reason_text, char *why,
                        size_t whylen);
 
+/* A prompt is one (patient, ordered item, order or visit, day): asking again for the same
+ * returns the same prompt. key (65 bytes) gets the hex SHA-256 of those parts, each
+ * length-prefixed (no two different tuples give one key): the pseudonym, the catalogue code,
+ * "o" and the order id when there is one, else "v" and the visit id, else "-" (one prompt
+ * per patient, item and day), and the day YYYYMMDD. Returns 0, or -1 when a required part
+ * (pseudonym, item, day) is missing or hashing fails. */
+int rec_prompt_key(const char *pseudonym, const char *item_code, const char *order_id,
+                   const char *visit_id, const char *day, char key[65]);
+
+/* The recognition rate (national definition): results recognised ÷ the prior recognisable
+ * results the patient had when the item was ordered, i.e. accepted ÷ the distinct results the
+ * prompts listed. 0 when nothing was recognisable. */
+double rec_rate(long long recognised, long long recognisable);
+
 #endif

@@ -220,30 +220,33 @@ class RecognitionTest(NodeTestCase):
                                      "clinician", "POST", raw)
             self.assertEqual(status, 400, (raw[:40], body))
 
-        # statistics: prompts made above (CT: 4 answered, LAB: 2), shown, decisions
+        # statistics: one prompt per patient, item and day (no order given), however often it
+        # was asked (CT: 3 times, by local id and by resident id; LAB: twice), each result
+        # shown counted once: the CT's rate is 1 of 1
+        self.assertEqual(by_id["prompt_id"], ct["prompt_id"])
+        self.assertTrue(by_id["repeated"])
         status, st = self.stats("item")
         self.assertEqual(status, 200, st)
         rows = {x["key"]: x for x in st["rows"]}
         self.assertEqual({k: (v["prompts"], v["shown"], v["accepted"], v["rejected"])
                           for k, v in rows.items()},
-                         {"CT-CHEST-PLAIN": (3, 2, 1, 0), "LAB-CBC": (2, 1, 0, 1)})
+                         {"CT-CHEST-PLAIN": (1, 1, 1, 0), "LAB-CBC": (1, 1, 0, 1)})
         self.assertEqual(rows["LAB-CBC"]["by_reason"], {"fast_changing": 1})
-        self.assertEqual(rows["CT-CHEST-PLAIN"]["rate"], 0.5)
+        self.assertEqual(rows["CT-CHEST-PLAIN"]["rate"], 1.0)
         self.assertEqual((st["totals"]["prompts"], st["totals"]["shown"],
-                          st["totals"]["accepted"], st["totals"]["rejected"]), (5, 3, 1, 1))
+                          st["totals"]["accepted"], st["totals"]["rejected"]), (2, 2, 1, 1))
         status, st = self.stats("institution")
         self.assertEqual([(x["key"], x["shown"], x["accepted"], x["rejected"])
-                          for x in st["rows"]], [(B_INST, 3, 1, 1)])
+                          for x in st["rows"]], [(B_INST, 2, 1, 1)])
         status, st = self.stats("department")
-        self.assertEqual({x["key"]: x["prompts"] for x in st["rows"]},
-                         {"": 3, "RAD": 1, "LAB": 1})
+        self.assertEqual({x["key"]: x["prompts"] for x in st["rows"]}, {"RAD": 1, "LAB": 1})
         status, st = self.stats("month")
         self.assertEqual(len(st["rows"]), 1)
         status, csv = self.stats("item", "csv")
         self.assertEqual(status, 200)
         lines = csv.strip().splitlines()
         self.assertTrue(lines[0].startswith("key,prompts,shown,accepted,rejected,rate,"))
-        self.assertIn("LAB-CBC,2,1,0,1,0.0000", lines[2])
+        self.assertIn("LAB-CBC,1,1,0,1,0.0000", lines[2])
         status, body = self.stats("weekday")
         self.assertEqual(status, 400)
         # insurers and peers have no access to recognition

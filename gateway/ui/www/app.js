@@ -198,6 +198,12 @@
       problems.map(function (p) { return H.message(t("error", p)); }),
       h("h2", null, t("timeline")),
       items.length ? list : H.message(t("patient.unknown"), "info"));
+    /* and what the patient has at every hospital of the region (recognition.js) */
+    if (H.regionTimeline) {
+      var region = h("section", {id: "region", class: "region-box"});
+      H.main().appendChild(region);
+      H.regionTimeline(id, region);
+    }
   }
 
   /* Abnormal flags of HL7 OBX-8 (H, L, HH, LL, A, AA, >, <), or a number outside "lo-hi". */

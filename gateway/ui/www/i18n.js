@@ -51,7 +51,11 @@ HUREN.dict = {
     "stats.by.institution": "按机构", "stats.csv": "下载 CSV", "stats.key": "分组",
     "stats.prompts": "提示次数", "stats.shown": "展示结果", "stats.accepted": "互认",
     "stats.rejected": "不互认", "stats.rate": "互认率", "stats.reasons": "不互认原因",
-    "stats.empty": "该时段没有数据", "stats.unavailable": "统计接口不可用：{0}"
+    "stats.empty": "该时段没有数据", "stats.unavailable": "统计接口不可用：{0}",
+    "region.title": "各医院的结果（按项目）", "region.none": "其他医院没有该患者的结果",
+    "region.unavailable": "暂不能查询其他医院的结果：{0}",
+    "origin.local": "本院", "origin.other": "外院", "origin.copy": "已调阅副本",
+    "part.images": "影像", "part.report": "报告", "region.uncatalogued": "未编目的{0}结果"
   },
   en: {
     "brand": "Result recognition", "nav.patient": "Patient", "nav.stats": "Statistics",
@@ -105,7 +109,13 @@ HUREN.dict = {
     "stats.csv": "Download CSV", "stats.key": "Group", "stats.prompts": "Prompts",
     "stats.shown": "Results shown", "stats.accepted": "Recognised",
     "stats.rejected": "Not recognised", "stats.rate": "Rate", "stats.reasons": "Reasons",
-    "stats.empty": "No data in this period", "stats.unavailable": "Statistics unavailable: {0}"
+    "stats.empty": "No data in this period", "stats.unavailable": "Statistics unavailable: {0}",
+    "region.title": "Results at every hospital (by item)",
+    "region.none": "No results of this patient at other hospitals",
+    "region.unavailable": "Other hospitals' results cannot be asked now: {0}",
+    "origin.local": "This hospital", "origin.other": "Other hospital",
+    "origin.copy": "Retrieved copy", "part.images": "Images", "part.report": "Report",
+    "region.uncatalogued": "Uncatalogued {0} results"
   }
 };
 HUREN.lang = (function () {

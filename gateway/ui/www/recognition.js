@@ -1,6 +1,7 @@
-/* recognition.js: the recognition prompt (/ui/recognition?patient=&item=&order=&doctor=&dept=)
- * and the statistics page (/ui/stats), both on the recognition API (GET /api/v1/recognition,
- * POST /api/v1/recognition/decisions, GET /api/v1/recognition/stats). */
+/* recognition.js: the recognition prompt (/ui/recognition?patient=&item=&order=&doctor=&dept=),
+ * the statistics page (/ui/stats), both on the recognition API (GET /api/v1/recognition,
+ * POST /api/v1/recognition/decisions, GET /api/v1/recognition/stats), and the patient page's
+ * results at every hospital (GET /api/v1/patients/{id}/timeline?scope=region). */
 "use strict";
 (function () {
   var H = window.HUREN, t = H.t, h = H.h;
@@ -24,6 +25,9 @@
     if (p.get("doctor")) q += "&doctor=" + H.enc(p.get("doctor"));
     if (p.get("dept")) q += "&dept=" + H.enc(p.get("dept"));
     if (p.get("at")) q += "&at=" + H.enc(p.get("at"));
+    /* the prompt is one per patient, item, order (or visit) and day: asked again, the same */
+    if (p.get("order")) q += "&order=" + H.enc(p.get("order"));
+    if (p.get("visit")) q += "&visit=" + H.enc(p.get("visit"));
     H.api("/api/v1/recognition?" + q).then(function (r) {
       if (r.status !== 200 || !r.body) {
         H.show(h("h1", null, t("rec.title")), H.message(t("error", H.errText(r))));
@@ -50,6 +54,7 @@
           h("span", {class: "item"}, [res.item_name || res.item_code, res.modality,
             res.body_part].filter(Boolean).join(" · ")),
           h("span", {class: "inst"}, res.institution),
+          partsOf(res),
           res.hr_scope ? h("span", {class: "hr"}, "HR " + res.hr_scope) : null,
           h("span", {class: "validity"}, valid ? t("rec.valid", H.fmtDate(res.valid_until))
             : t("rec.expired")),
@@ -66,6 +71,13 @@
       }),
       results.length ? h("ol", {class: "results", id: "results"}, cards) :
         H.message(t("rec.none"), "info"));
+  }
+
+  /* One exam, one result: what it has (images, a report, both). */
+  function partsOf(res) {
+    var parts = [res.images ? t("part.images") : null, res.report ? t("part.report") : null];
+    parts = parts.filter(Boolean);
+    return parts.length ? h("span", {class: "parts"}, parts.join(" + ")) : null;
   }
 
   /* A result is held by another hospital: "调取" asks this node to fetch it (POST
@@ -176,8 +188,72 @@
       }
       post("rejected", select.value, text);
     });
+    /* asked again (a reload, the same order): the decision already recorded, not a new one */
+    var done = res.decision;
+    if (done && done.decision_id) {
+      buttons.forEach(function (b) { b.disabled = true; });
+      status.hidden = false;
+      status.className = "msg ok decision-status recorded";
+      status.textContent = t("rec.saved", t("rec." + done.decision), done.decision_id) +
+        (done.reason ? " · " + t("reason." + done.reason) : "");
+    }
     return h("div", {class: "decision"}, h("div", {class: "row"}, accept, reject), rejectBox,
       status);
+  }
+
+  /* The patient page's results at every hospital, grouped by item (the group of the newest
+   * result first, newest first inside), each marked this hospital / another hospital /
+   * retrieved copy; another hospital's result is fetched as the prompt does, naming the
+   * listing the API answered with. 403 (no recognition consent) and 503 (no directory) are
+   * said, the local timeline stays. */
+  H.regionTimeline = function (id, box) {
+    var wait = h("p", {class: "muted"}, t("loading"));
+    box.appendChild(h("h2", null, t("region.title")));
+    box.appendChild(wait);
+    H.api("/api/v1/patients/" + H.enc(id) + "/timeline?scope=region").then(function (r) {
+      box.removeChild(wait);
+      if (r.status !== 200 || !r.body) {
+        box.appendChild(H.message(t("region.unavailable", H.errText(r)),
+          r.status === 403 || r.status === 503 ? "info unavailable" : "error"));
+        return;
+      }
+      var tl = r.body, groups = tl.groups || [];
+      if (!groups.length) {
+        box.appendChild(H.message(t("region.none"), "info"));
+        return;
+      }
+      box.appendChild(h("div", {class: "region", id: "region-groups"}, groups.map(function (g) {
+        return h("section", {class: "group", "data-item": g.key},
+          h("h3", null, g.item_name || t("region.uncatalogued", t("kind." + g.kind)),
+            g.item_code && g.item_code !== g.item_name ?
+              h("span", {class: "muted code"}, " " + g.item_code) : null),
+          h("ol", {class: "timeline region-results"}, (g.results || []).map(function (res) {
+            return regionEntry(tl, res, id);
+          })));
+      })));
+    });
+  };
+
+  function regionEntry(tl, res, id) {
+    var o = res.open || {};
+    var action;
+    if (o.page) {
+      action = h("span", {class: "opener"},
+        h("a", {href: o.page + (o.type === "study" ? "&patient=" + H.enc(id) : "")},
+          t(o.type === "study" ? "open.study" : "open.report")),
+        o.report_page ? [" ", h("a", {href: o.report_page}, t("open.report"))] : null);
+    } else {
+      action = openButton({prompt_id: tl.listing_id}, res);
+    }
+    return h("li", {class: "entry " + res.kind + " " + res.origin, "data-key": res.result_key,
+                    "data-origin": res.origin, "data-kind": res.kind},
+      h("span", {class: "date"}, H.fmtDate(res.date)),
+      h("span", {class: "badge " + res.kind}, t("kind." + res.kind)),
+      h("span", {class: "origin " + res.origin}, t("origin." + res.origin)),
+      h("span", {class: "item"}, [res.modality, res.body_part].filter(Boolean).join(" · ")),
+      partsOf(res),
+      h("span", {class: "inst"}, res.institution),
+      action);
   }
 
   /* /ui/stats?from=&to=: recognition rate by item, department and month (SVG bars), counts

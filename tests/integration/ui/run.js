@@ -72,6 +72,7 @@ async function main() {
     if (cfg.scenario === "recognition-mock") await recognitionMock(ctx, page);
     else if (cfg.scenario === "recognition-live") await recognitionLive(page);
     else if (cfg.scenario === "recognition-peer-down") await recognitionPeerDown(page);
+    else if (cfg.scenario === "region-timeline") await regionTimeline(page);
     else await views(page);
     check(errors.length === 0, "no script errors: " + errors.join("; "));
   } finally {
@@ -430,6 +431,53 @@ async function recognitionPeerDown(page) {
   await page.waitForSelector("#results li[data-key='" + cfg.result_key + "'] button.accept");
   check((await page.$$("#results li")).length === 1, "the other peer's result still listed");
   await shot(page, "recognition-peer-down");
+}
+
+// The patient page's results at every hospital (test_region_counts.py): grouped by item, the
+// group of the newest result first, each result marked, newest first inside its group; another
+// hospital's study fetched from the page and, on the next visit, marked as a retrieved copy.
+async function regionTimeline(page) {
+  const rows = () => page.$$eval("#region-groups section.group", (gs) => gs.map((g) => ({
+    item: g.getAttribute("data-item"),
+    results: Array.from(g.querySelectorAll("li")).map((li) => ({
+      key: li.getAttribute("data-key"), origin: li.getAttribute("data-origin"),
+      date: li.querySelector(".date").textContent, text: li.textContent })) })));
+  await page.goto(cfg.base + "/ui/patient?id=" + cfg.patient);
+  await page.waitForSelector("#region-groups li");
+  const groups = await rows();
+  summary.groups = groups;
+  check(JSON.stringify(groups.map((g) => g.item)) === JSON.stringify(cfg.groups),
+    "grouped by item, newest group first: " + groups.map((g) => g.item).join(","));
+  for (const g of groups) {
+    const want = cfg.results[g.item];
+    check(JSON.stringify(g.results.map((r) => r.key)) === JSON.stringify(want),
+      g.item + ": newest first " + g.results.map((r) => r.key + "@" + r.date).join(","));
+    check(g.results.every((r) => r.origin === "other" && r.text.includes("外院")),
+      g.item + ": marked as another hospital's");
+  }
+  if (cfg.uncatalogued)
+    check((await page.textContent("#region-groups section[data-item='imaging'] h3")) ===
+      "未编目的影像结果", "uncatalogued results grouped under their kind");
+  const exam = groups[0].results[0].text;
+  check(exam.includes("影像 + 报告") && exam.includes(cfg.fetch_institution),
+    "one exam, one result with images and report: " + exam);
+  await shot(page, "region-timeline");
+
+  // open another hospital's study from the timeline: fetched as the prompt does, then viewed
+  const li = "#region-groups li[data-key='" + cfg.fetch_key + "']";
+  await page.click(li + " button.open");
+  await page.waitForSelector(li + " .retrieved a");
+  await page.click(li + " .retrieved a");
+  const v = await viewLoaded(page);
+  check(v.w > 0, "the other hospital's study opens in the viewer");
+
+  // back on the patient page: that study is now a retrieved copy, opened here
+  await page.goto(cfg.base + "/ui/patient?id=" + cfg.patient);
+  await page.waitForSelector(li + "[data-origin='copy']");
+  const copy = await page.textContent(li);
+  check(copy.includes("已调阅副本") && (await page.$(li + " a[href^='/ui/study']")) !== null,
+    "marked as a retrieved copy, opened locally: " + copy);
+  await shot(page, "region-timeline-copy");
 }
 
 main().then(() => {

@@ -958,6 +958,127 @@ static void test_scp_limit_and_stop(void **state)
     assert_int_equal(rc_free, 0);
 }
 
+/* ---- patient identity coercion of retrieved copies (coerce.cpp) ----------------------------- */
+
+static int count_of(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+static char *json_of(const char *path)
+{
+    char *json = NULL, err[256];
+    size_t len = 0;
+    assert_int_equal(huren_dicom_file_to_json(path, NULL, &json, &len, err, sizeof err), 0);
+    return json;
+}
+
+static void test_coerce_file(void **state)
+{
+    (void)state;
+    char in[512], out[512], again[512], err[256];
+    path_of(in, sizeof in, "copy-in.dcm");
+    path_of(out, sizeof out, "copy-out.dcm");
+    path_of(again, sizeof again, "copy-again.dcm");
+    tdw_kv kv[] = {{T_PATIENT_ID, "B-77"}, {HUREN_DICOM_TAG(0x0010, 0x0021), "HOSP-B"}};
+    assert_int_equal(tdw_write(in, kv, 2), 0);
+    huren_dicom_coercion c = {"A-123", "HOSP-A"};
+    assert_int_equal(huren_dicom_file_coerce(in, &c, out, err, sizeof err), 0);
+    huren_dicom_file *f = NULL;
+    assert_int_equal(huren_dicom_file_parse(out, &f, err, sizeof err), 0);
+    assert_string_equal(huren_dicom_file_value(f, T_PATIENT_ID), "A-123");
+    assert_string_equal(huren_dicom_file_value(f, HUREN_DICOM_TAG(0x0010, 0x0021)), "HOSP-A");
+    assert_string_equal(huren_dicom_file_value(f, T_SOP_INSTANCE), "1.2.3.4.1.100");
+    huren_dicom_file_free(f);
+    /* the source's ids in OtherPatientIDsSequence, once even when coerced again */
+    char *json = json_of(out);
+    assert_non_null(strstr(json, "\"00101002\":{\"vr\":\"SQ\""));
+    assert_int_equal(count_of(json, "\"B-77\""), 1);
+    assert_int_equal(count_of(json, "\"HOSP-B\""), 1);
+    assert_int_equal(count_of(json, "\"TEXT\""), 1);
+    free(json);
+    assert_int_equal(huren_dicom_file_coerce(out, &c, again, err, sizeof err), 0);
+    json = json_of(again);
+    assert_int_equal(count_of(json, "\"B-77\""), 1);
+    assert_int_equal(count_of(json, "\"A-123\""), 1);
+    free(json);
+    /* the pixel data goes out as it came */
+    char *a = NULL, *b = NULL;
+    size_t la = 0, lb = 0;
+    assert_int_equal(huren_dicom_file_frame(in, 1, &a, &la, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(huren_dicom_file_frame(out, 1, &b, &lb, NULL, NULL, err, sizeof err), 0);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    free(a);
+    free(b);
+    /* no issuer to give: the source's one does not stay as ours */
+    huren_dicom_coercion no_issuer = {"A-9", NULL};
+    assert_int_equal(huren_dicom_file_coerce(in, &no_issuer, out, err, sizeof err), 0);
+    assert_int_equal(huren_dicom_file_parse(out, &f, err, sizeof err), 0);
+    assert_string_equal(huren_dicom_file_value(f, T_PATIENT_ID), "A-9");
+    assert_null(huren_dicom_file_value(f, HUREN_DICOM_TAG(0x0010, 0x0021)));
+    huren_dicom_file_free(f);
+    /* bad arguments and input */
+    huren_dicom_coercion none = {NULL, NULL};
+    assert_int_equal(huren_dicom_file_coerce(in, &none, out, err, sizeof err), HUREN_DICOM_EINVAL);
+    FILE *fp = fopen(again, "w");
+    fputs("not dicom", fp);
+    fclose(fp);
+    assert_int_equal(huren_dicom_file_coerce(again, &c, out, err, sizeof err),
+                     HUREN_DICOM_ECORRUPT);
+}
+
+/* Files we did not make (pydicom's test data): compressed pixel data keeps its fragments, and
+ * a GB18030/other charset dataset stays readable. */
+static void test_coerce_public_files(void **state)
+{
+    (void)state;
+    static const char *const files[] = {
+        "/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm",
+        "/usr/lib/python3/dist-packages/pydicom/data/test_files/JPEG2000.dcm",
+        "/usr/lib/python3/dist-packages/pydicom/data/test_files/MR_small_RLE.dcm",
+        "/usr/lib/python3/dist-packages/pydicom/data/charset_files/chrX2.dcm",
+    };
+    char out[512], err[256];
+    path_of(out, sizeof out, "public-out.dcm");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        if (access(files[i], R_OK) != 0)
+            fail_msg("%s: missing (python3-pydicom)", files[i]);
+        huren_dicom_coercion c = {"A-123", "HOSP-A"};
+        assert_int_equal(huren_dicom_file_coerce(files[i], &c, out, err, sizeof err), 0);
+        huren_dicom_file *fi = NULL, *fo = NULL;
+        assert_int_equal(huren_dicom_file_parse(files[i], &fi, err, sizeof err), 0);
+        assert_int_equal(huren_dicom_file_parse(out, &fo, err, sizeof err), 0);
+        assert_string_equal(huren_dicom_file_value(fo, T_PATIENT_ID), "A-123");
+        assert_string_equal(huren_dicom_file_transfer_syntax(fo),
+                            huren_dicom_file_transfer_syntax(fi));
+        const char *name = huren_dicom_file_value(fi, HUREN_DICOM_TAG(0x0010, 0x0010));
+        if (name)
+            assert_string_equal(huren_dicom_file_value(fo, HUREN_DICOM_TAG(0x0010, 0x0010)), name);
+        const char *pid = huren_dicom_file_value(fi, T_PATIENT_ID);
+        char *json = json_of(out);
+        if (pid && *pid)
+            assert_non_null(strstr(json, pid));
+        free(json);
+        char *a = NULL, *b = NULL;
+        size_t la = 0, lb = 0;
+        int ra = huren_dicom_file_frame(files[i], 0, &a, &la, NULL, NULL, err, sizeof err);
+        int rb = huren_dicom_file_frame(out, 0, &b, &lb, NULL, NULL, err, sizeof err);
+        assert_int_equal(ra, rb);
+        if (ra == 0) {
+            assert_int_equal(la, lb);
+            assert_memory_equal(a, b, la);
+        }
+        free(a);
+        free(b);
+        huren_dicom_file_free(fi);
+        huren_dicom_file_free(fo);
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -972,6 +1093,8 @@ int main(void)
         cmocka_unit_test(test_parse_charsets),
         cmocka_unit_test(test_parse_iso2022),
         cmocka_unit_test(test_parse_file),
+        cmocka_unit_test(test_coerce_file),
+        cmocka_unit_test(test_coerce_public_files),
     };
     const struct CMUnitTest scp[] = {
         cmocka_unit_test(test_scp_echo),

@@ -186,6 +186,13 @@ static void publish_hook(void **state)
     assert_string_equal(pseudonym, want);
     free(entry);
 
+    /* a study retrieved from another hospital is that hospital's: never published as ours */
+    st.copy_of = "H37010002";
+    assert_int_equal(publisher_describe(&ev, pseudonym, &entry, p), 0);
+    assert_string_equal(pseudonym, "");
+    assert_null(entry);
+    st.copy_of = NULL;
+
     /* a lab report by its local code; a cancelled one is withdrawn */
     huren_index_report r = {.kind = HUREN_INDEX_REPORT_LAB,
                             .item_code = "XCG",

@@ -128,13 +128,56 @@ static void decisions(void **state)
     assert_false(rec_reason_valid("OTHER"));
 }
 
+/* A prompt is one (patient, item, order or visit, day): the same parts give the same key,
+ * any other part another; the order wins over the visit; parts cannot run into each other. */
+static void prompt_keys(void **state)
+{
+    (void)state;
+    const char *ps = "3f1c0000000000000000000000000000000000000000000000000000000000aa";
+    char k1[65], k2[65];
+    assert_int_equal(rec_prompt_key(ps, "CT-CHEST-PLAIN", "ORD-9", "V-1", "20261202", k1), 0);
+    assert_int_equal(strlen(k1), 64);
+    assert_int_equal(rec_prompt_key(ps, "CT-CHEST-PLAIN", "ORD-9", "V-2", "20261202", k2), 0);
+    assert_string_equal(k1, k2); /* the order names it: the visit does not matter */
+    assert_int_equal(rec_prompt_key(ps, "CT-CHEST-PLAIN", "ORD-8", "V-1", "20261202", k2), 0);
+    assert_string_not_equal(k1, k2);
+    assert_int_equal(rec_prompt_key(ps, "CT-CHEST-PLAIN", "ORD-9", NULL, "20261203", k2), 0);
+    assert_string_not_equal(k1, k2); /* another day */
+    assert_int_equal(rec_prompt_key(ps, "LAB-CBC", "ORD-9", NULL, "20261202", k2), 0);
+    assert_string_not_equal(k1, k2);
+    /* an order id equal to a visit id is still another prompt */
+    assert_int_equal(rec_prompt_key(ps, "CT-CHEST-PLAIN", NULL, "ORD-9", "20261202", k2), 0);
+    assert_string_not_equal(k1, k2);
+    /* no order or visit: one prompt per patient, item and day */
+    assert_int_equal(rec_prompt_key(ps, "CT-CHEST-PLAIN", "", "", "20261202", k1), 0);
+    assert_int_equal(rec_prompt_key(ps, "CT-CHEST-PLAIN", NULL, NULL, "20261202", k2), 0);
+    assert_string_equal(k1, k2);
+    /* parts are length-prefixed: "CT" + "-CHEST" is not "CT-" + "CHEST" */
+    assert_int_equal(rec_prompt_key(ps, "A", "BC", NULL, "20261202", k1), 0);
+    assert_int_equal(rec_prompt_key(ps, "AB", "C", NULL, "20261202", k2), 0);
+    assert_string_not_equal(k1, k2);
+    assert_int_equal(rec_prompt_key(NULL, "CT", NULL, NULL, "20261202", k1), -1);
+    assert_int_equal(rec_prompt_key(ps, "", NULL, NULL, "20261202", k1), -1);
+    assert_int_equal(rec_prompt_key(ps, "CT", NULL, NULL, "2026", k1), -1);
+}
+
+/* The national definition: recognised ÷ the prior recognisable results (the worked example of
+ * the README: two CTs listed, one recognised, reloads changing nothing). */
+static void rates(void **state)
+{
+    (void)state;
+    assert_true(rec_rate(1, 2) == 0.5);
+    assert_true(rec_rate(1, 1) == 1.0);
+    assert_true(rec_rate(3, 4) == 0.75);
+    assert_true(rec_rate(0, 0) == 0.0);
+    assert_true(rec_rate(0, 3) == 0.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(windows),
-        cmocka_unit_test(scopes),
-        cmocka_unit_test(days),
-        cmocka_unit_test(decisions),
+        cmocka_unit_test(windows),   cmocka_unit_test(scopes),      cmocka_unit_test(days),
+        cmocka_unit_test(decisions), cmocka_unit_test(prompt_keys), cmocka_unit_test(rates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

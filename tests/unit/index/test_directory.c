@@ -138,6 +138,45 @@ static void dir_refusals(void **state)
     tfix_close(&t);
 }
 
+/* An exam's entry says whether it has images and a report; without, the record key says. */
+static void dir_exam_parts(void **state)
+{
+    (void)state;
+    tfix t;
+    huren_index_dir_list l;
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    huren_index_dir_entry e = entry(P1, "H1", "study:1.2", 1, "CT-CHEST", "20240105");
+    e.kind = "imaging";
+    e.images = 1;
+    e.report = 1;
+    e.report_key = "report:17";
+    put1(t.idx, &e, HUREN_INDEX_DIR_STORED);
+    huren_index_dir_entry old = entry(P1, "H1", "report:9", 1, "CBC", "20240104");
+    put1(t.idx, &old, HUREN_INDEX_DIR_STORED);
+    huren_index_dir_entry bad = entry(P1, "H1", "study:3", 1, "CT", "20240104");
+    bad.report_key = "study:3";
+    put1(t.idx, &bad, HUREN_INDEX_DIR_REFUSED);
+    assert_int_equal(huren_index_dir_find(t.idx, P1, NULL, &l), 2);
+    assert_string_equal(l.items[0].record_key, "study:1.2");
+    assert_int_equal(l.items[0].images, 1);
+    assert_int_equal(l.items[0].report, 1);
+    assert_string_equal(l.items[0].report_key, "report:17");
+    assert_int_equal(l.items[1].images, -1);
+    assert_int_equal(l.items[1].report, 1);
+    assert_null(l.items[1].report_key);
+    huren_index_dir_list_free(&l);
+    /* the exam's next version without its report (cancelled): report false */
+    e.version = 2;
+    e.report = -1;
+    e.report_key = NULL;
+    put1(t.idx, &e, HUREN_INDEX_DIR_REPLACED);
+    assert_int_equal(huren_index_dir_find(t.idx, P1, NULL, &l), 2);
+    assert_int_equal(l.items[0].report, -1);
+    assert_int_equal(l.items[0].images, 1);
+    huren_index_dir_list_free(&l);
+    tfix_close(&t);
+}
+
 static void dir_lookup(void **state)
 {
     (void)state;
@@ -264,9 +303,11 @@ static int hook(const huren_index_publish_event *ev, char pseudonym[65], char **
     if (ev->kind == HUREN_INDEX_PUBLISH_STUDY) {
         if (!ev->study->other_patient_ids && !ev->national_id)
             return 0; /* not publishable: pseudonym stays "" */
-        snprintf(buf, sizeof(buf), "study %s %s %s", ev->study->modalities,
+        snprintf(buf, sizeof(buf), "study %s %s %s%s%s%s", ev->study->modalities,
                  ev->study->body_parts ? ev->study->body_parts : "-",
-                 ev->national_id ? ev->national_id : "-");
+                 ev->national_id ? ev->national_id : "-", ev->report_key ? " +" : "",
+                 ev->report_key ? ev->report_key : "",
+                 ev->report && ev->report->result_status ? ev->report->result_status : "");
     } else {
         snprintf(buf, sizeof(buf), "report %s %s v%d nid=%s", ev->report->item_code,
                  ev->report->result_status ? ev->report->result_status : "-", ev->report->version,
@@ -414,6 +455,113 @@ static void outbox_reports(void **state)
     tfix_close(&t);
 }
 
+/* One exam, one entry: an exam report and the study with its accession number are described
+ * together under the study's key, whichever arrives first; the report's own entry goes. */
+static int put_exam_report(huren_index *idx, const char *msgid, const char *status)
+{
+    huren_index_rec_patient p = {"L1", "110105194912310029", "ID", "张三", "F", "19800102"};
+    huren_index_report r = {.kind = HUREN_INDEX_REPORT_EXAM,
+                            .placer_number = "ORD7",
+                            .accession_number = "ACC7",
+                            .item_code = "CT-CHEST",
+                            .item_name = "胸部CT",
+                            .result_status = status,
+                            .observed_time = "20240105"};
+    huren_index_records m = {.source = "RIS|H1",
+                             .message_id = msgid,
+                             .message_type = "ORU^R01",
+                             .patient = &p,
+                             .reports = &r,
+                             .nreports = 1};
+    huren_index_put_outcome out;
+    return huren_index_records_put(idx, &m, &out);
+}
+
+static void outbox_exam(void **state)
+{
+    (void)state;
+    tfix t;
+    tinst in;
+    huren_index_outbox_batch b;
+    huren_index_outbox_stats st;
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    huren_index_publish_set(t.idx, hook, NULL);
+    memcpy(hook_pseudonym, P1, 65);
+    /* the report first: published on its own */
+    assert_int_equal(put_exam_report(t.idx, "r1", "F"), 0);
+    assert_int_equal(outbox_list(t.idx, &b), 1);
+    assert_string_equal(b.items[0].record_key, "report:1");
+    int64_t id = b.items[0].id;
+    huren_index_outbox_batch_free(&b);
+    assert_int_equal(huren_index_outbox_ack(t.idx, &id, 1), 0);
+    /* then its study: one entry with both, and the report's own entry withdrawn */
+    tinst_init(&in, "L1", "7.7", "7.7.1", "7.7.1.1", "CT", "1.2.840.10008.5.1.4.1.1.2");
+    in.v[HUREN_INDEX_F_OTHER_PATIENT_IDS] = "110105194912310029";
+    in.v[HUREN_INDEX_F_ACCESSION_NUMBER] = "ACC7";
+    put_ok(t.idx, &in, "a");
+    assert_int_equal(outbox_list(t.idx, &b), 2);
+    assert_string_equal(b.items[0].record_key, "study:7.7");
+    assert_string_equal(b.items[0].entry, "study CT - 110105194912310029 +report:1F");
+    assert_string_equal(b.items[1].record_key, "report:1");
+    assert_true(b.items[1].deleted);
+    assert_int_equal(b.items[1].version, 2);
+    int64_t ids[2] = {b.items[0].id, b.items[1].id};
+    huren_index_outbox_batch_free(&b);
+    assert_int_equal(huren_index_outbox_ack(t.idx, ids, 2), 0);
+    /* a correction of the report is a new version of the study's entry, nothing else */
+    assert_int_equal(put_exam_report(t.idx, "r2", "C"), 0);
+    assert_int_equal(outbox_list(t.idx, &b), 1);
+    assert_string_equal(b.items[0].record_key, "study:7.7");
+    assert_int_equal(b.items[0].version, 2);
+    assert_string_equal(b.items[0].entry, "study CT - 110105194912310029 +report:1C");
+    id = b.items[0].id;
+    huren_index_outbox_batch_free(&b);
+    assert_int_equal(huren_index_outbox_ack(t.idx, &id, 1), 0);
+    /* a study first, then its report: the study's entry takes it, the report never goes alone */
+    tinst_init(&in, "L1", "8.8", "8.8.1", "8.8.1.1", "CT", "1.2.840.10008.5.1.4.1.1.2");
+    in.v[HUREN_INDEX_F_OTHER_PATIENT_IDS] = "110105194912310029";
+    in.v[HUREN_INDEX_F_ACCESSION_NUMBER] = "ACC8";
+    put_ok(t.idx, &in, "b");
+    huren_index_rec_patient p = {"L1", "110105194912310029", "ID", NULL, NULL, NULL};
+    huren_index_report r = {.kind = HUREN_INDEX_REPORT_EXAM,
+                            .placer_number = "ORD8",
+                            .accession_number = "ACC8",
+                            .item_code = "CT-CHEST",
+                            .result_status = "F",
+                            .observed_time = "20240106"};
+    huren_index_records m = {.source = "RIS|H1",
+                             .message_id = "r3",
+                             .message_type = "ORU^R01",
+                             .patient = &p,
+                             .reports = &r,
+                             .nreports = 1};
+    huren_index_put_outcome out;
+    assert_int_equal(huren_index_records_put(t.idx, &m, &out), 0);
+    assert_int_equal(outbox_list(t.idx, &b), 1);
+    assert_string_equal(b.items[0].record_key, "study:8.8");
+    assert_int_equal(b.items[0].version, 2);
+    assert_string_equal(b.items[0].entry, "study CT - 110105194912310029 +report:2F");
+    /* the version in flight superseded by a newer one (its report corrected): acknowledging
+     * the old id (the sender's answer arriving late) must not remove the new row, whose id is
+     * never the old one's */
+    int64_t inflight = b.items[0].id;
+    huren_index_outbox_batch_free(&b);
+    r.result_status = "C";
+    m.message_id = "r5";
+    assert_int_equal(huren_index_records_put(t.idx, &m, &out), 0);
+    assert_int_equal(huren_index_outbox_ack(t.idx, &inflight, 1), 0);
+    assert_int_equal(outbox_list(t.idx, &b), 1);
+    assert_string_equal(b.items[0].record_key, "study:8.8");
+    assert_true(b.items[0].id != inflight);
+    assert_int_equal(b.items[0].version, 3);
+    assert_string_equal(b.items[0].entry, "study CT - 110105194912310029 +report:2C");
+    huren_index_outbox_batch_free(&b);
+    /* merged reports are not counted as unpublishable */
+    assert_int_equal(huren_index_outbox_stats_get(t.idx, &st), 0);
+    assert_int_equal(st.unpublishable, 0);
+    tfix_close(&t);
+}
+
 static void outbox_hook_failure(void **state)
 {
     (void)state;
@@ -489,6 +637,7 @@ const struct CMUnitTest directory_tests[] = {
     cmocka_unit_test(dir_versions),        cmocka_unit_test(dir_refusals),
     cmocka_unit_test(dir_lookup),          cmocka_unit_test(dir_concurrent),
     cmocka_unit_test(outbox_study),        cmocka_unit_test(outbox_reports),
+    cmocka_unit_test(outbox_exam),         cmocka_unit_test(dir_exam_parts),
     cmocka_unit_test(outbox_hook_failure), cmocka_unit_test(migrate_directory),
 };
 const size_t directory_ntests = sizeof(directory_tests) / sizeof(directory_tests[0]);

@@ -696,7 +696,145 @@ static void seed_rows(void **state)
     tfix_close(&t);
 }
 
+/* ---- retrieved copies (schema 9) ---- */
+
+typedef struct copy_rows {
+    char copy_of[64], patient[64], source_pid[64], source_issuer[64];
+    int n, copies;
+} copy_rows;
+
+static int copy_row_cb(void *payload, const huren_index_row *row)
+{
+    copy_rows *c = payload;
+    c->n++;
+    if (row->copy_of) {
+        c->copies++;
+        snprintf(c->copy_of, sizeof c->copy_of, "%s", row->copy_of);
+        snprintf(c->source_pid, sizeof c->source_pid, "%s",
+                 row->copy_patient_id ? row->copy_patient_id : "(null)");
+        snprintf(c->source_issuer, sizeof c->source_issuer, "%s",
+                 row->copy_issuer ? row->copy_issuer : "(null)");
+    }
+    snprintf(c->patient, sizeof c->patient, "%s",
+             row->values[HUREN_INDEX_F_PATIENT_ID] ? row->values[HUREN_INDEX_F_PATIENT_ID] : "");
+    return 0;
+}
+
+static copy_rows copy_find(huren_index *idx, huren_index_level level, const char *study)
+{
+    copy_rows c = {0};
+    huren_index_match m = {HUREN_INDEX_F_STUDY_UID, study};
+    huren_index_query q = {level, &m, 1, 0, 0};
+    assert_true(huren_index_find(idx, &q, copy_row_cb, &c) >= 0);
+    return c;
+}
+
+static void put_copy_ok(huren_index *idx, const tinst *t, const huren_index_copy *copy,
+                        huren_index_put_outcome expect)
+{
+    char path[PATH_MAX];
+    huren_index_put_outcome out = (huren_index_put_outcome)-1;
+    tmp_write(idx, "copy bytes", path, sizeof path);
+    int rc = huren_index_instance_put_copy(idx, t->v, path, 0, copy, &out);
+    if (rc != 0)
+        fail_msg("put copy: %d %s", rc, huren_index_errmsg(idx));
+    assert_int_equal(out, expect);
+}
+
+static void put_copy_marks_source(void **state)
+{
+    (void)state;
+    tfix t;
+    tinst a, b, own;
+    char inst[64];
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    huren_index_copy src = {"HB", "https://gw-b", "B-77", "HOSP-B", 1700000000};
+    /* indexed under this hospital's id; the source's kept beside it */
+    tinst_init(&a, "A-123", "1.2.9", "1.2.9.1", "1.2.9.1.1", "CT", "1.2.840.10008.5.1.4.1.1.2");
+    tinst_init(&b, "A-123", "1.2.9", "1.2.9.1", "1.2.9.1.2", "CT", "1.2.840.10008.5.1.4.1.1.2");
+    put_copy_ok(t.idx, &a, &src, HUREN_INDEX_PUT_STORED);
+    put_copy_ok(t.idx, &b, &src, HUREN_INDEX_PUT_STORED);
+    copy_rows c = copy_find(t.idx, HUREN_INDEX_LEVEL_INSTANCE, "1.2.9");
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.copies, 2);
+    assert_string_equal(c.copy_of, "HB");
+    assert_string_equal(c.patient, "A-123");
+    assert_string_equal(c.source_pid, "B-77");
+    assert_string_equal(c.source_issuer, "HOSP-B");
+    c = copy_find(t.idx, HUREN_INDEX_LEVEL_STUDY, "1.2.9");
+    assert_int_equal(c.copies, 1);
+    assert_string_equal(c.copy_of, "HB");
+    assert_int_equal(huren_index_study_copy_of(t.idx, "1.2.9", inst, sizeof inst), 1);
+    assert_string_equal(inst, "HB");
+
+    /* a copy of our patient's study does not change our patient's data */
+    tinst mine, theirs;
+    tinst_init(&mine, "A-5", "1.2.10", "1.2.10.1", "1.2.10.1.1", "CT", "1.2.840.10008.5.1.4.1.1.2");
+    mine.v[HUREN_INDEX_F_PATIENT_NAME] = "Wang^Xiaoming";
+    assert_int_equal(put_ok(t.idx, &mine, "own"), HUREN_INDEX_PUT_STORED);
+    tinst_init(&theirs, "A-5", "1.2.11", "1.2.11.1", "1.2.11.1.1", "CT",
+               "1.2.840.10008.5.1.4.1.1.2");
+    theirs.v[HUREN_INDEX_F_PATIENT_NAME] = "WANG^XM";
+    put_copy_ok(t.idx, &theirs, &src, HUREN_INDEX_PUT_STORED);
+    huren_index_match pm = {HUREN_INDEX_F_PATIENT_ID, "A-5"};
+    int frc;
+    char *names =
+        find_list(t.idx, HUREN_INDEX_LEVEL_STUDY, &pm, 1, HUREN_INDEX_F_PATIENT_NAME, &frc);
+    assert_string_equal(names, "Wang^Xiaoming,Wang^Xiaoming");
+    free(names);
+
+    /* a copy of an instance held already stays what it was (kept duplicate) */
+    put_copy_ok(t.idx, &a, &src, HUREN_INDEX_PUT_DUPLICATE);
+    /* an own instance added to the study: the study is no longer a copy; the copies stay */
+    tinst_init(&own, "A-123", "1.2.9", "1.2.9.2", "1.2.9.2.1", "SR",
+               "1.2.840.10008.5.1.4.1.1.88.11");
+    assert_int_equal(put_ok(t.idx, &own, "own"), HUREN_INDEX_PUT_STORED);
+    assert_int_equal(huren_index_study_copy_of(t.idx, "1.2.9", inst, sizeof inst), 0);
+    c = copy_find(t.idx, HUREN_INDEX_LEVEL_STUDY, "1.2.9");
+    assert_int_equal(c.copies, 0);
+    c = copy_find(t.idx, HUREN_INDEX_LEVEL_INSTANCE, "1.2.9");
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.copies, 2);
+
+    /* an own study is no copy; an unknown one neither */
+    assert_int_equal(huren_index_study_copy_of(t.idx, "7.7", inst, sizeof inst), 0);
+    /* a copy needs its source */
+    char path[PATH_MAX];
+    huren_index_copy bad = {NULL, NULL, NULL, NULL, 0};
+    tmp_write(t.idx, "x", path, sizeof path);
+    assert_int_equal(huren_index_instance_put_copy(t.idx, a.v, path, 0, &bad, NULL),
+                     HUREN_INDEX_EINVAL);
+    assert_false(file_exists(path)); /* a refused put removes its file */
+    assert_totals_consistent(&t);
+    tfix_close(&t);
+}
+
+/* A replaced copy (DUP_REPLACE) drops its mark with its row and the study's count follows. */
+static void put_copy_replaced_by_own(void **state)
+{
+    (void)state;
+    tfix t;
+    tinst a;
+    char inst[64];
+    tfix_open(&t, 0, HUREN_INDEX_DUP_REPLACE);
+    huren_index_copy src = {"HB", NULL, "B-1", NULL, 0};
+    tinst_init(&a, "A-1", "1.3.9", "1.3.9.1", "1.3.9.1.1", "CT", "1.2.840.10008.5.1.4.1.1.2");
+    put_copy_ok(t.idx, &a, &src, HUREN_INDEX_PUT_STORED);
+    assert_int_equal(huren_index_study_copy_of(t.idx, "1.3.9", inst, sizeof inst), 1);
+    assert_int_equal(put_ok(t.idx, &a, "own now"), HUREN_INDEX_PUT_REPLACED);
+    assert_int_equal(huren_index_study_copy_of(t.idx, "1.3.9", inst, sizeof inst), 0);
+    copy_rows c = copy_find(t.idx, HUREN_INDEX_LEVEL_INSTANCE, "1.3.9");
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.copies, 0);
+    put_copy_ok(t.idx, &a, &src, HUREN_INDEX_PUT_REPLACED);
+    assert_int_equal(huren_index_study_copy_of(t.idx, "1.3.9", inst, sizeof inst), 1);
+    assert_totals_consistent(&t);
+    tfix_close(&t);
+}
+
 const struct CMUnitTest put_tests[] = {
+    cmocka_unit_test(put_copy_marks_source),
+    cmocka_unit_test(put_copy_replaced_by_own),
     cmocka_unit_test(put_new_hash_path),
     cmocka_unit_test(put_duplicate_keep),
     cmocka_unit_test(put_duplicate_replace),

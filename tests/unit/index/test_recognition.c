@@ -3,6 +3,7 @@
  * same result is a conflict; the statistics add up by item, department, institution, month. */
 #include "test_index.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void prompt(huren_index *idx, const char *id, const char *day, const char *item,
@@ -134,6 +135,79 @@ static void decisions_and_stats(void **state)
     tfix_close(&t);
 }
 
+/* A prompt is one (patient, item, order or visit, day): asked again, the same prompt, each
+ * result counted once however often it is listed; a timeline listing is no prompt. */
+static void prompt_identity(void **state)
+{
+    (void)state;
+    tfix t;
+    char id[65];
+    int reused = -1;
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    const char *k[] = {"H1/study:1", "H2/study:5"}, *in[] = {"H1", "H2"};
+    huren_index_rec_prompt p = {.prompt_id = "q1",
+                                .prompt_key = "key-A",
+                                .order_id = "ORD-1",
+                                .day = "20261101",
+                                .pseudonym = "ps1",
+                                .item_code = "CT-CHEST-PLAIN",
+                                .result_keys = k,
+                                .institutions = in,
+                                .nresults = 1};
+    assert_int_equal(huren_index_rec_prompt_open(t.idx, &p, id, &reused), 0);
+    assert_string_equal(id, "q1");
+    assert_int_equal(reused, 0);
+    /* ten reloads, the second result appearing on the last: still prompt q1, two results */
+    for (int i = 0; i < 10; i++) {
+        char fresh[8];
+        snprintf(fresh, sizeof fresh, "q1-%d", i);
+        p.prompt_id = fresh;
+        p.nresults = i == 9 ? 2 : 1;
+        assert_int_equal(huren_index_rec_prompt_open(t.idx, &p, id, &reused), 0);
+        assert_string_equal(id, "q1");
+        assert_int_equal(reused, 1);
+    }
+    char did[65];
+    assert_int_equal(decide(t.idx, "d1", "q1", "H1/study:1", "accepted", NULL, did),
+                     HUREN_INDEX_REC_STORED);
+    huren_index_rec_decision_list dl;
+    assert_int_equal(huren_index_rec_decisions_get(t.idx, "q1", &dl), 1);
+    assert_string_equal(dl.items[0].decision_id, "d1");
+    assert_string_equal(dl.items[0].result_key, "H1/study:1");
+    assert_string_equal(dl.items[0].decision, "accepted");
+    huren_index_rec_decision_list_free(&dl);
+    assert_int_equal(huren_index_rec_decisions_get(t.idx, "nope", &dl), 0);
+    huren_index_rec_decision_list_free(&dl);
+
+    /* another day: another prompt */
+    p.prompt_id = "q2";
+    p.prompt_key = "key-B";
+    p.day = "20261102";
+    p.nresults = 1;
+    assert_int_equal(huren_index_rec_prompt_open(t.idx, &p, id, &reused), 0);
+    assert_string_equal(id, "q2");
+    assert_int_equal(reused, 0);
+    /* a timeline listing: retrievals may name it, decisions may not, statistics skip it */
+    huren_index_rec_prompt l = p;
+    l.prompt_id = "t1";
+    l.prompt_key = "timeline-key";
+    l.listing = 1;
+    l.nresults = 2;
+    assert_int_equal(huren_index_rec_prompt_open(t.idx, &l, id, &reused), 0);
+    char src[16];
+    assert_int_equal(huren_index_rec_shown_source(t.idx, "t1", "H2/study:5", src, sizeof src), 1);
+    assert_int_equal(decide(t.idx, "d9", "t1", "H2/study:5", "accepted", NULL, did),
+                     HUREN_INDEX_REC_NO_PROMPT);
+
+    huren_index_rec_stats s;
+    assert_int_equal(huren_index_rec_stats_get(t.idx, NULL, NULL, HUREN_INDEX_REC_BY_ITEM, &s), 1);
+    assert_int_equal(s.rows[0].prompts, 2);
+    assert_int_equal(s.rows[0].shown, 3); /* q1: 2 distinct results, q2: 1 */
+    assert_int_equal(s.rows[0].accepted, 1);
+    huren_index_rec_stats_free(&s);
+    tfix_close(&t);
+}
+
 static void national_of_local(void **state)
 {
     (void)state;
@@ -144,8 +218,54 @@ static void national_of_local(void **state)
     tfix_close(&t);
 }
 
+/* The origin of a listed study: its source and institution, and whom the prompt was about. */
+static void origin_of_result(void **state)
+{
+    (void)state;
+    tfix t;
+    huren_index_rec_origin o;
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    const char *k[] = {"HB/study:5"}, *i[] = {"HB"}, *s[] = {"https://gw-b"};
+    huren_index_rec_prompt p = {.prompt_id = "q1",
+                                .day = "20261202",
+                                .pseudonym = "ps",
+                                .item_code = "CT",
+                                .result_keys = k,
+                                .institutions = i,
+                                .sources = s,
+                                .nresults = 1,
+                                .patient_id = "A-123",
+                                .national_id = "11010519491231002X",
+                                .national_id_type = "ID"};
+    assert_int_equal(huren_index_rec_prompt_put(t.idx, &p), 0);
+    assert_int_equal(huren_index_rec_origin_get(t.idx, "q1", "HB/study:5", &o), 1);
+    assert_string_equal(o.source, "https://gw-b");
+    assert_string_equal(o.institution, "HB");
+    assert_string_equal(o.patient_id, "A-123");
+    assert_string_equal(o.national_id, "11010519491231002X");
+    assert_string_equal(o.national_id_type, "ID");
+    assert_int_equal(huren_index_rec_origin_get(t.idx, NULL, "study:5", &o), 1);
+    assert_string_equal(o.patient_id, "A-123");
+    assert_int_equal(huren_index_rec_origin_get(t.idx, "q1", "HB/study:6", &o), 0);
+    /* a prompt for a patient known only by resident id; without a patient at all */
+    p.prompt_id = "q2";
+    p.patient_id = NULL;
+    assert_int_equal(huren_index_rec_prompt_put(t.idx, &p), 0);
+    assert_int_equal(huren_index_rec_origin_get(t.idx, "q2", "HB/study:5", &o), 1);
+    assert_string_equal(o.patient_id, "");
+    assert_string_equal(o.national_id, "11010519491231002X");
+    p.prompt_id = "q3";
+    p.national_id = NULL;
+    assert_int_equal(huren_index_rec_prompt_put(t.idx, &p), 0);
+    assert_int_equal(huren_index_rec_origin_get(t.idx, "q3", "HB/study:5", &o), 1);
+    assert_string_equal(o.national_id, "");
+    tfix_close(&t);
+}
+
 const struct CMUnitTest recognition_tests[] = {
+    cmocka_unit_test(origin_of_result),
     cmocka_unit_test(decisions_and_stats),
+    cmocka_unit_test(prompt_identity),
     cmocka_unit_test(national_of_local),
 };
 const size_t recognition_ntests = sizeof(recognition_tests) / sizeof(recognition_tests[0]);

@@ -95,13 +95,13 @@ static void migrate_steps_memory(void **state)
                                     "'diagnoses','charges','messages')"),
                      10);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM patients"), 1);
-    assert_int_equal(
-        sqlite3_exec(db, "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')", NULL,
-                     NULL, NULL),
-        SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
     assert_int_not_equal(
-        sqlite3_exec(db, "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')", NULL,
-                     NULL, NULL),
+        sqlite3_exec(db, "INSERT INTO messages(source, control_id) VALUES ('A|B', '1')", NULL, NULL,
+                     NULL),
         SQLITE_OK);
 
     /* step 5: pack offsets; rows from before get offset 0 (a file of their own) */
@@ -118,9 +118,11 @@ static void migrate_steps_memory(void **state)
                                     " name IN ('consents','consent_visits','claims')"),
                      3);
     assert_int_not_equal(
-        sqlite3_exec(db, "INSERT INTO consents(patient_id, purpose, grantee, valid_from,"
-                         " expires_at, form_ref, created_by, created_at)"
-                         " VALUES ('P', 'marketing', 'I', 0, 1, 'F', 'x', 0)", NULL, NULL, NULL),
+        sqlite3_exec(db,
+                     "INSERT INTO consents(patient_id, purpose, grantee, valid_from,"
+                     " expires_at, form_ref, created_by, created_at)"
+                     " VALUES ('P', 'marketing', 'I', 0, 1, 'F', 'x', 0)",
+                     NULL, NULL, NULL),
         SQLITE_OK);
 
     /* step 7: the regional directory and the outbox (test_directory.c checks them) */
@@ -137,8 +139,69 @@ static void migrate_steps_memory(void **state)
                                     " name IN ('rec_prompts','rec_shown','rec_decisions')"),
                      3);
     assert_int_not_equal(
-        sqlite3_exec(db, "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
-                         " created_at) VALUES ('d', 1, 'k', 'maybe', 0)", NULL, NULL, NULL),
+        sqlite3_exec(db,
+                     "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
+                     " created_at) VALUES ('d', 1, 'k', 'maybe', 0)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+
+    /* step 9: retrieved copies; studies from before count no copies (they are own) */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO patients(patient_id) VALUES ('P9');"
+                                  "INSERT INTO studies(patient_pk, study_uid) VALUES (1, '9.9')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(huren_index__schema_migrate(db, 9, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 9);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND"
+                                    " name IN ('instance_copies','rec_prompt_patients')"),
+                     2);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM studies WHERE study_uid='9.9' AND"
+                                    " copy_instances=0 AND copy_source IS NULL"),
+                     1);
+    /* a copy names its source institution */
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO instance_copies(instance_pk, retrieved_at)"
+                                      " VALUES (1, 0)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+
+    /* step 10: exam parts of directory entries, the prompt's identity; rows from before keep working (NULL parts, no key) */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO dir_entries(pseudonym, institution, record_key,"
+                                  " version, kind, received_at) VALUES ('p', 'H', 'study:1', 1,"
+                                  " 'imaging', '20260101000000');"
+                                  "INSERT INTO rec_prompts(prompt_id, created_at, day, pseudonym,"
+                                  " item_code) VALUES ('old1', 0, '20260101', 'p', 'CT'),"
+                                  " ('old2', 0, '20260101', 'p', 'CT');"
+                                  "INSERT INTO outbox(pk, record_key, version, pseudonym,"
+                                  " created_at) VALUES (7, 'study:1', 1, 'p', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    int ten = huren_index__schema_latest();
+    assert_int_equal(huren_index__schema_migrate(db, ten, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, ten);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM dir_entries WHERE images IS NULL AND"
+                                    " report IS NULL AND report_key IS NULL"),
+                     1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM rec_prompts WHERE counted = 1 AND"
+                                    " prompt_key IS NULL"),
+                     2);
+    /* the outbox keeps its rows; a row id is never given again, even the highest one's */
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM outbox WHERE pk = 7"), 1);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DELETE FROM outbox; INSERT INTO outbox(record_key, version,"
+                                  " pseudonym, created_at) VALUES ('study:1', 2, 'p', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT max(pk) FROM outbox"), 8);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE rec_prompts SET prompt_key = 'k' WHERE prompt_id = 'old1'", NULL,
+                     NULL, NULL),
+        SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE rec_prompts SET prompt_key = 'k' WHERE prompt_id = 'old2'", NULL,
+                     NULL, NULL),
         SQLITE_OK);
 
     /* the rest, then again: nothing to do */
