@@ -48,7 +48,8 @@ struct MemReader : Reader {
     long fill(unsigned char *buf, size_t n) override
     {
         size_t k = n < left ? n : left;
-        memcpy(buf, p, k);
+        if (k) /* an empty buffer may be NULL */
+            memcpy(buf, p, k);
         p += k;
         left -= k;
         return (long)k;
