@@ -129,6 +129,10 @@ static int get_frame(const char *path, unsigned frame, bytes &b, unsigned *nfram
         huren_dicom__seterr(err, errlen, "frame %u of %ld", frame, nf);
         return HUREN_DICOM_ERANGE;
     }
+    if (el->ident() != EVR_PixelData) { /* e.g. (7FE0,0010) written with VR OF or OD */
+        huren_dicom__seterr(err, errlen, "pixel data with VR %s", DcmVR(el->ident()).getVRName());
+        return HUREN_DICOM_ENOTSUP;
+    }
     DcmPixelData *pd = OFstatic_cast(DcmPixelData *, el);
     E_TransferSyntax xfer = ds->getOriginalXfer();
     DcmPixelSequence *seq = NULL;
