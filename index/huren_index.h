@@ -240,67 +240,6 @@ typedef struct huren_index_stats {
 } huren_index_stats;
 int huren_index_stats_get(huren_index *idx, huren_index_stats *out);
 
-/* ---- audit trail (index/audit.c) ----
- * An append-only file of JSON lines, one per access to patient data, each carrying the SHA-256
- * of the previous line, so that an edited, removed or reordered entry breaks the chain:
- *   {"seq":N,"prev":"<64 hex>","time":"...Z","actor":"...","role":"...","institution":"...",
- *    "action":"...","patient":"...","object":"...","outcome":"...","status":S,"remote":"...",
- *    "hash":"<64 hex>"}
- * hash = SHA-256 of the line's bytes before ,"hash"; the first entry's prev is 64 zeros. Knows
- * nothing of who calls it: the gateway fills the fields. */
-typedef struct huren_index_audit huren_index_audit; /* opaque; safe to share between threads */
-
-/* One entry. Strings are UTF-8 (invalid bytes are written as U+FFFD), NULL = "", each cut at
- * 1024 bytes. The time is stamped by the log, so entries are in time order in the file. */
-typedef struct huren_index_audit_entry {
-    const char *actor;       /* certificate subject, token name, calling AE title */
-    const char *role;        /* clinician, peer, insurer, admin, dicom, ... */
-    const char *institution; /* institution code of the actor */
-    const char *action;      /* "dicomweb.read", "dimse.c-find", "hl7.store", ... */
-    const char *patient;     /* patient id(s), '\'-separated */
-    const char *object;      /* study UID, report id, request path, ... */
-    const char *outcome;     /* "success", "refused", "failed", "error" */
-    int status;              /* the protocol's status (HTTP status, DIMSE status), or 0 */
-    const char *remote;      /* numeric address of the actor */
-} huren_index_audit_entry;
-
-/* Open (creating, mode 0640) the audit log at path and read its head (last sequence number and
- * hash). A last line cut short by a crash (never acknowledged) is removed and *repaired (if not
- * NULL) set to the number of bytes dropped. A damaged last entry, or a file another process
- * cannot share, is an error: returns a negative code, *out NULL, the reason in err. fsync = 1:
- * an append returns only after the entry is on disk (fdatasync; concurrent appends share one).
- * Other processes may append to the same file: appends hold an flock and follow their entries. */
-int huren_index_audit_open(huren_index_audit **out, const char *path, int fsync, long *repaired,
-                           char *err, size_t errlen);
-/* Append one entry (thread-safe). Returns 0 and the entry's number in *seq (if not NULL), or
- * HUREN_INDEX_EIO (nothing appended, or not durable; reason in err), HUREN_INDEX_ERROR. */
-int huren_index_audit_append(huren_index_audit *a, const huren_index_audit_entry *e, uint64_t *seq,
-                             char *err, size_t errlen);
-/* Number of entries and hash of the last one (65 bytes with NUL; zeros when empty). */
-uint64_t huren_index_audit_head(huren_index_audit *a, char head[65]);
-void huren_index_audit_close(huren_index_audit *a); /* NULL-safe */
-
-/* Result of huren_index_audit_verify. */
-typedef struct huren_index_audit_check {
-    int intact;        /* 1: every link holds */
-    uint64_t entries;  /* entries checked and intact */
-    uint64_t bad_line; /* when !intact: 1-based line of the first broken link */
-    char reason[256];  /* when !intact: what is wrong there */
-    char head[65];     /* hash of the last intact entry */
-} huren_index_audit_check;
-
-/* Check the whole chain of the file at path. Returns 0 with *out filled (intact or not), or a
- * negative code when the file cannot be read (reason in err). */
-int huren_index_audit_verify(const char *path, huren_index_audit_check *out, char *err,
-                             size_t errlen);
-
-/* Called with each complete line (without its newline; borrowed for the call). Nonzero stops. */
-typedef int (*huren_index_audit_line_cb)(void *payload, const char *line, size_t len);
-/* Read the lines of the log at path in order. Returns 0, HUREN_INDEX_ECANCEL if cb stopped, or
- * a negative code (reason in err). A missing file has no lines. */
-int huren_index_audit_scan(const char *path, huren_index_audit_line_cb cb, void *payload, char *err,
-                           size_t errlen);
-
 /* ---- additions (index module, after the first contract) ---- */
 
 /* Fills values[] (all NULL on entry, indexed by huren_index_field) for the i-th seeded instance;
@@ -882,5 +821,25 @@ int huren_index_rec_patient_national(huren_index *idx, const char *patient_id, c
 
 #ifdef __cplusplus
 }
+#endif
+
+/* Transitional (issue 17): the audit log moved to audit/ (huren_audit.h). Until every gateway
+ * file includes it itself (tools/s5-includes.sh), its old names resolve to the new ones. */
+#ifndef HUREN_INDEX_NO_COMPAT
+#if defined(__has_include)
+#if __has_include("audit/huren_audit.h")
+#include "audit/huren_audit.h"
+#define huren_index_audit huren_audit
+#define huren_index_audit_entry huren_audit_entry
+#define huren_index_audit_open huren_audit_open
+#define huren_index_audit_append huren_audit_append
+#define huren_index_audit_head huren_audit_head
+#define huren_index_audit_close huren_audit_close
+#define huren_index_audit_check huren_audit_check
+#define huren_index_audit_verify huren_audit_verify
+#define huren_index_audit_line_cb huren_audit_line_cb
+#define huren_index_audit_scan huren_audit_scan
+#endif
+#endif
 #endif
 #endif
