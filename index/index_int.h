@@ -5,6 +5,11 @@
 #define HUREN_INDEX_INT_H
 
 #include "huren_index.h"
+#include "index_consents.h"
+#include "index_directory.h"
+#include "index_recognition.h"
+#include "index_records.h"
+#include "index_sys.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
