@@ -226,34 +226,4 @@ int huren_index_stats_get(huren_index *idx, huren_index_stats *out);
 #ifdef __cplusplus
 }
 #endif
-
-/* Transitional (issue 17): the areas moved to headers of their own. Until every gateway file
- * includes those it uses (tools/s5-includes.sh), this header brings them all in. */
-#ifndef HUREN_INDEX_NO_COMPAT
-#include "index_consents.h"
-#include "index_directory.h"
-#include "index_recognition.h"
-#include "index_records.h"
-#include "index_sys.h"
-#endif
-
-/* Transitional (issue 17): the audit log moved to audit/ (huren_audit.h). Until every gateway
- * file includes it itself (tools/s5-includes.sh), its old names resolve to the new ones. */
-#ifndef HUREN_INDEX_NO_COMPAT
-#if defined(__has_include)
-#if __has_include("audit/huren_audit.h")
-#include "audit/huren_audit.h"
-#define huren_index_audit huren_audit
-#define huren_index_audit_entry huren_audit_entry
-#define huren_index_audit_open huren_audit_open
-#define huren_index_audit_append huren_audit_append
-#define huren_index_audit_head huren_audit_head
-#define huren_index_audit_close huren_audit_close
-#define huren_index_audit_check huren_audit_check
-#define huren_index_audit_verify huren_audit_verify
-#define huren_index_audit_line_cb huren_audit_line_cb
-#define huren_index_audit_scan huren_audit_scan
-#endif
-#endif
-#endif
 #endif

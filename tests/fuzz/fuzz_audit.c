@@ -5,6 +5,7 @@
 
 #include "fuzz_node.h"
 #include "huren_audit.h"
+#include "audit/huren_audit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "huren_audit.h"
+#include "audit/huren_audit.h"
 
 typedef struct job {
     huren_audit *a;

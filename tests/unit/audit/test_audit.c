@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "huren_audit.h"
+#include "audit/huren_audit.h"
 
 typedef struct fixture {
     char dir[64];
