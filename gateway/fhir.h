@@ -13,6 +13,9 @@
 #include <time.h>
 
 #include "huren_index.h"
+#include "index/index_records.h"
+#include "index/index_consents.h"
+#include "index/index_directory.h"
 
 /* Our extensions and identifier systems (documented in README, "FHIR R4"). */
 #define FHIR_EXT "https://huren.example/fhir/StructureDefinition/"

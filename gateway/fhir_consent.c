@@ -2,6 +2,7 @@
  * patient-privacy, one permit provision naming the grantee, the purpose, the period and the
  * visits covered; the signed form as its source. */
 #include "fhir.h"
+#include "index/index_consents.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -2,6 +2,8 @@
  * (lab: numeric values as Quantity with the exact number sent, coded values as
  * CodeableConcept, text as string) or with its conclusion (imaging and other exams). */
 #include "fhir.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,6 +3,7 @@
  * records (fhir.h), placed as Bundle entries with urn:uuid full URLs or contained in one
  * resource. Unit prices are written the R4 way: Invoice.lineItem.priceComponent. */
 #include "fhir.h"
+#include "index/index_records.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>

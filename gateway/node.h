@@ -9,6 +9,7 @@
 #include "huren_dicom.h"
 #include "huren_hl7.h"
 #include "huren_index.h"
+#include "audit/huren_audit.h"
 #include "http.h"
 #include "metrics.h"
 
@@ -18,7 +19,7 @@ typedef struct node {
     huren_dicom_scp *scp;
     huren_hl7_mllp *mllp;
     http_server *http;
-    huren_index_audit *audit;   /* the audit trail (audit.c); NULL until opened */
+    huren_audit *audit;   /* the audit trail (audit.c); NULL until opened */
     struct auth_table *auth;    /* the [client] sections, for lookups (auth.c) */
     struct claims_ctx *claims;  /* insurer claims: signer, rate limit (claims.c) */
     struct publisher *publisher; /* publishing to the directory (publisher.c), or NULL */

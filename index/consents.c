@@ -23,14 +23,6 @@ static int text_ok(const char *s, int required)
     return strlen(s) <= TEXT_MAX;
 }
 
-static void bind_opt(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v && *v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 static int consent_check(huren_index *idx, const huren_index_consent *c)
 {
     if (!text_ok(c->patient_id, 1) || !text_ok(c->grantee, 1) || !text_ok(c->form_ref, 1) ||
@@ -55,19 +47,6 @@ static int consent_check(huren_index *idx, const huren_index_consent *c)
     return 0;
 }
 
-/* Run one statement on the writer connection inside the caller's transaction. */
-static int wexec(huren_index *idx, const char *sql, sqlite3_stmt **out)
-{
-    int rc = sqlite3_prepare_v2(idx->wdb, sql, -1, out, NULL);
-    return rc == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, rc, "preparing");
-}
-
-
-static int step_done(huren_index *idx, sqlite3_stmt *s, const char *what)
-{
-    int src = sqlite3_step(s);
-    return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, what);
-}
 
 static int consent_insert(huren_index *idx, const huren_index_consent *c, int64_t *id)
 {
@@ -75,31 +54,31 @@ static int consent_insert(huren_index *idx, const huren_index_consent *c, int64_
         "INSERT INTO consents(patient_id, national_id, policy_ref, purpose, grantee, valid_from,"
         " expires_at, form_ref, created_by, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
     sqlite3_stmt *s = NULL;
-    int rc = wexec(idx, sql, &s);
+    int rc = huren_index__wprep(idx, sql, &s);
     if (rc == 0) {
-        bind_opt(s, 1, c->patient_id);
-        bind_opt(s, 2, c->national_id);
-        bind_opt(s, 3, c->policy_ref);
+        huren_index__bind_opt(s, 1, c->patient_id);
+        huren_index__bind_opt(s, 2, c->national_id);
+        huren_index__bind_opt(s, 3, c->policy_ref);
         sqlite3_bind_text(s, 4, purpose_name(c->purpose), -1, SQLITE_STATIC);
-        bind_opt(s, 5, c->grantee);
+        huren_index__bind_opt(s, 5, c->grantee);
         sqlite3_bind_int64(s, 6, c->valid_from);
         sqlite3_bind_int64(s, 7, c->expires_at);
-        bind_opt(s, 8, c->form_ref);
-        bind_opt(s, 9, c->created_by);
+        huren_index__bind_opt(s, 8, c->form_ref);
+        huren_index__bind_opt(s, 9, c->created_by);
         sqlite3_bind_int64(s, 10, c->created_at ? c->created_at : (int64_t)time(NULL));
-        rc = step_done(idx, s, "storing consent");
+        rc = huren_index__step_done(idx, s, "storing consent");
     }
     sqlite3_finalize(s);
     if (rc < 0)
         return rc;
     *id = sqlite3_last_insert_rowid(idx->wdb);
-    if ((rc = wexec(idx, "INSERT OR IGNORE INTO consent_visits VALUES (?1, ?2)", &s)) < 0)
+    if ((rc = huren_index__wprep(idx, "INSERT OR IGNORE INTO consent_visits VALUES (?1, ?2)", &s)) < 0)
         return rc;
     for (size_t i = 0; i < c->nvisits && rc == 0; i++) {
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, *id);
         sqlite3_bind_text(s, 2, c->visits[i], -1, SQLITE_STATIC);
-        rc = step_done(idx, s, "storing consent visits");
+        rc = huren_index__step_done(idx, s, "storing consent visits");
     }
     sqlite3_finalize(s);
     return rc;
@@ -127,17 +106,17 @@ int huren_index_consent_revoke(huren_index *idx, int64_t id, const char *by, int
     int rc = huren_index__txn_begin(idx);
     if (rc < 0)
         return rc;
-    rc = wexec(idx, "UPDATE consents SET revoked_at = ?2, revoked_by = ?3 WHERE pk = ?1 AND"
+    rc = huren_index__wprep(idx, "UPDATE consents SET revoked_at = ?2, revoked_by = ?3 WHERE pk = ?1 AND"
                     " revoked_at = 0", &s);
     if (rc == 0) {
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, at > 0 ? at : (int64_t)time(NULL));
         sqlite3_bind_text(s, 3, by, -1, SQLITE_STATIC);
-        rc = step_done(idx, s, "revoking consent");
+        rc = huren_index__step_done(idx, s, "revoking consent");
     }
     sqlite3_finalize(s);
     if (rc == 0 && sqlite3_changes(idx->wdb) == 0) {
-        rc = wexec(idx, "SELECT 1 FROM consents WHERE pk = ?1", &s);
+        rc = huren_index__wprep(idx, "SELECT 1 FROM consents WHERE pk = ?1", &s);
         if (rc == 0) {
             sqlite3_bind_int64(s, 1, id);
             if (sqlite3_step(s) != SQLITE_ROW) {
@@ -170,8 +149,7 @@ typedef struct reader {
 
 static const char *col(reader *r, sqlite3_stmt *s, int i)
 {
-    const char *v = (const char *)sqlite3_column_text(s, i);
-    return v && *v ? huren_index__arena_str(r->arena, v) : NULL;
+    return huren_index__col_copy_opt(r->arena, s, i);
 }
 
 static int visits_load(reader *r, sqlite3_stmt *vs, huren_index_consent *c)
@@ -286,12 +264,12 @@ static int consents_query(huren_index *idx, const char *sql,
 static void bind_filter(sqlite3_stmt *s, const void *arg)
 {
     const huren_index_consent_filter *f = arg;
-    bind_opt(s, 1, f->patient);
+    huren_index__bind_opt(s, 1, f->patient);
     if (f->purpose >= 0)
         sqlite3_bind_text(s, 2, purpose_name((huren_index_consent_purpose)f->purpose), -1,
                           SQLITE_STATIC);
-    bind_opt(s, 3, f->grantee);
-    bind_opt(s, 4, f->policy_ref);
+    huren_index__bind_opt(s, 3, f->grantee);
+    huren_index__bind_opt(s, 4, f->policy_ref);
 }
 
 int huren_index_consents_find(huren_index *idx, const huren_index_consent_filter *f,
@@ -355,7 +333,7 @@ int huren_index_claim_put(huren_index *idx, const huren_index_claim *c, int *exi
     int rc = huren_index__txn_begin(idx);
     if (rc < 0)
         return rc;
-    if ((rc = wexec(idx, sql, &s)) == 0) {
+    if ((rc = huren_index__wprep(idx, sql, &s)) == 0) {
         const char *t[] = {c->claim_id, c->insurer, c->request_id, c->request_hash};
         for (int i = 0; i < 4; i++)
             sqlite3_bind_text(s, i + 1, t[i], -1, SQLITE_STATIC);
@@ -364,7 +342,7 @@ int huren_index_claim_put(huren_index *idx, const huren_index_claim *c, int *exi
         sqlite3_bind_text(s, 7, c->visit_number, -1, SQLITE_STATIC);
         sqlite3_bind_blob64(s, 8, c->jws, c->jws_len, SQLITE_STATIC);
         sqlite3_bind_int64(s, 9, c->created_at ? c->created_at : (int64_t)time(NULL));
-        rc = step_done(idx, s, "storing claim");
+        rc = huren_index__step_done(idx, s, "storing claim");
     }
     sqlite3_finalize(s);
     if (rc == 0 && existing)
@@ -413,9 +391,9 @@ int huren_index_claim_find(huren_index *idx, const char *claim_id, const char *i
     if (rc < 0)
         return rc;
     if ((src = sqlite3_prepare_v2(db, sql, -1, &s, NULL)) == SQLITE_OK) {
-        bind_opt(s, 1, claim_id);
-        bind_opt(s, 2, insurer);
-        bind_opt(s, 3, request_id);
+        huren_index__bind_opt(s, 1, claim_id);
+        huren_index__bind_opt(s, 2, insurer);
+        huren_index__bind_opt(s, 3, request_id);
         src = sqlite3_step(s);
     }
     if (src == SQLITE_ROW) {

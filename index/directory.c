@@ -200,14 +200,6 @@ static sqlite3_stmt *stmt(huren_index__dirrows *r, enum dir_stmt id)
     return s;
 }
 
-static void bt(sqlite3_stmt *s, int i, const char *v)
-{
-    if (present(v))
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 /* Has the exam this part (1/0)? Given (1 yes, -1 no), or as its record key says. */
 static int part_of(int given, const char *record_key, const char *prefix)
 {
@@ -218,30 +210,30 @@ static int part_of(int given, const char *record_key, const char *prefix)
 
 static void entry_bind(sqlite3_stmt *s, const huren_index_dir_entry *e)
 {
-    bt(s, 1, e->pseudonym);
-    bt(s, 2, e->institution);
-    bt(s, 3, e->record_key);
+    huren_index__bind_opt(s, 1, e->pseudonym);
+    huren_index__bind_opt(s, 2, e->institution);
+    huren_index__bind_opt(s, 3, e->record_key);
     sqlite3_bind_int64(s, 4, e->version);
     sqlite3_bind_text(s, 5, e->kind ? e->kind : "", -1, SQLITE_STATIC);
-    bt(s, 6, e->item_code);
-    bt(s, 7, e->item_name);
-    bt(s, 8, e->modality);
-    bt(s, 9, e->body_part);
-    bt(s, 10, e->date);
+    huren_index__bind_opt(s, 6, e->item_code);
+    huren_index__bind_opt(s, 7, e->item_name);
+    huren_index__bind_opt(s, 8, e->modality);
+    huren_index__bind_opt(s, 9, e->body_part);
+    huren_index__bind_opt(s, 10, e->date);
     sqlite3_bind_int(s, 11, e->hr ? 1 : 0);
-    bt(s, 12, e->hr_scope);
-    bt(s, 13, e->qualified_from);
-    bt(s, 14, e->qualified_to);
-    bt(s, 15, e->source_url);
+    huren_index__bind_opt(s, 12, e->hr_scope);
+    huren_index__bind_opt(s, 13, e->qualified_from);
+    huren_index__bind_opt(s, 14, e->qualified_to);
+    huren_index__bind_opt(s, 15, e->source_url);
     sqlite3_bind_int(s, 16, e->deleted ? 1 : 0);
-    bt(s, 17, e->status);
+    huren_index__bind_opt(s, 17, e->status);
     if (e->revision > 0)
         sqlite3_bind_int64(s, 18, e->revision);
     else
         sqlite3_bind_null(s, 18);
     sqlite3_bind_int(s, 19, part_of(e->images, e->record_key, "study:"));
     sqlite3_bind_int(s, 20, part_of(e->report, e->record_key, "report:"));
-    bt(s, 21, e->report_key);
+    huren_index__bind_opt(s, 21, e->report_key);
 }
 
 static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_index_dir_entry *e,
@@ -268,9 +260,9 @@ static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_inde
     }
     /* neither new nor newer: report the version held */
     sqlite3_stmt *s = stmt(r, D_FIND);
-    bt(s, 1, e->pseudonym);
-    bt(s, 2, e->institution);
-    bt(s, 3, e->record_key);
+    huren_index__bind_opt(s, 1, e->pseudonym);
+    huren_index__bind_opt(s, 2, e->institution);
+    huren_index__bind_opt(s, 3, e->record_key);
     int src = sqlite3_step(s);
     res->held_version = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_reset(s);
@@ -387,36 +379,30 @@ const char *huren_index__dir_find_sql(void)
     return find_sql;
 }
 
-static const char *col(huren_index__arena *a, sqlite3_stmt *s, int i)
-{
-    const unsigned char *v = sqlite3_column_text(s, i);
-    return v ? huren_index__arena_str(a, (const char *)v) : NULL;
-}
-
 static void row_read(huren_index__arena *a, sqlite3_stmt *s, huren_index_dir_entry *e)
 {
-    e->pseudonym = col(a, s, 0);
-    e->institution = col(a, s, 1);
-    e->record_key = col(a, s, 2);
+    e->pseudonym = huren_index__col_copy(a, s, 0);
+    e->institution = huren_index__col_copy(a, s, 1);
+    e->record_key = huren_index__col_copy(a, s, 2);
     e->version = sqlite3_column_int64(s, 3);
-    e->kind = col(a, s, 4);
-    e->item_code = col(a, s, 5);
-    e->item_name = col(a, s, 6);
-    e->modality = col(a, s, 7);
-    e->body_part = col(a, s, 8);
-    e->date = col(a, s, 9);
+    e->kind = huren_index__col_copy(a, s, 4);
+    e->item_code = huren_index__col_copy(a, s, 5);
+    e->item_name = huren_index__col_copy(a, s, 6);
+    e->modality = huren_index__col_copy(a, s, 7);
+    e->body_part = huren_index__col_copy(a, s, 8);
+    e->date = huren_index__col_copy(a, s, 9);
     e->hr = sqlite3_column_int(s, 10);
-    e->hr_scope = col(a, s, 11);
-    e->qualified_from = col(a, s, 12);
-    e->qualified_to = col(a, s, 13);
-    e->source_url = col(a, s, 14);
+    e->hr_scope = huren_index__col_copy(a, s, 11);
+    e->qualified_from = huren_index__col_copy(a, s, 12);
+    e->qualified_to = huren_index__col_copy(a, s, 13);
+    e->source_url = huren_index__col_copy(a, s, 14);
     e->deleted = sqlite3_column_int(s, 15);
-    e->received_at = col(a, s, 16);
-    e->status = col(a, s, 17);
+    e->received_at = huren_index__col_copy(a, s, 16);
+    e->status = huren_index__col_copy(a, s, 17);
     e->revision = sqlite3_column_int64(s, 18);
     e->images = sqlite3_column_int(s, 19) ? 1 : -1;
     e->report = sqlite3_column_int(s, 20) ? 1 : -1;
-    e->report_key = col(a, s, 21);
+    e->report_key = huren_index__col_copy(a, s, 21);
 }
 
 static int filter_check(huren_index *idx, const char *pseudonym, const huren_index_dir_filter *f)
@@ -467,10 +453,10 @@ int huren_index_dir_find(huren_index *idx, const char *pseudonym,
         goto done;
     src = sqlite3_prepare_v2(db, find_sql, -1, &s, NULL);
     if (src == SQLITE_OK) {
-        bt(s, 1, pseudonym);
-        bt(s, 2, f->kind);
-        bt(s, 3, f->item_code);
-        bt(s, 4, f->since);
+        huren_index__bind_opt(s, 1, pseudonym);
+        huren_index__bind_opt(s, 2, f->kind);
+        huren_index__bind_opt(s, 3, f->item_code);
+        huren_index__bind_opt(s, 4, f->since);
         sqlite3_bind_int(s, 5, f->include_deleted ? 1 : 0);
         sqlite3_bind_int64(s, 6, (int64_t)limit + 1); /* one more tells of truncation */
         while ((src = sqlite3_step(s)) == SQLITE_ROW) {

@@ -5,6 +5,11 @@
 #define HUREN_INDEX_INT_H
 
 #include "huren_index.h"
+#include "index_consents.h"
+#include "index_directory.h"
+#include "index_recognition.h"
+#include "index_records.h"
+#include "index_sys.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -144,6 +149,17 @@ int huren_index__records_check(huren_index *idx, const huren_index_records *recs
 /* Write recs inside the writer's open transaction (the caller holds a savepoint). Sets
  * *duplicate when the message was stored before (and writes nothing). */
 int huren_index__records_write(huren_index *idx, const huren_index_records *recs, int *duplicate);
+
+/* ---- statement helpers (stmt.c), shared by every area ---- */
+/* Bind v as text, or NULL when v is NULL or "". */
+void huren_index__bind_opt(sqlite3_stmt *s, int i, const char *v);
+/* Prepare sql on the writer connection (error message set on failure). */
+int huren_index__wprep(huren_index *idx, const char *sql, sqlite3_stmt **out);
+/* Step a statement that returns no row, then reset it. 0 or the error (named by what). */
+int huren_index__step_done(huren_index *idx, sqlite3_stmt *s, const char *what);
+/* Column i copied into arena a: NULL stays NULL (col_copy), or NULL and "" give NULL (_opt). */
+const char *huren_index__col_copy(huren_index__arena *a, sqlite3_stmt *s, int i);
+const char *huren_index__col_copy_opt(huren_index__arena *a, sqlite3_stmt *s, int i);
 
 /* ---- the handle (archive.c) ---- */
 typedef struct huren_index__put huren_index__put;

@@ -152,13 +152,6 @@ static const char *ct(sqlite3_stmt *s, int i)
     return (const char *)sqlite3_column_text(s, i);
 }
 
-static int step_done(huren_index *idx, sqlite3_stmt *s, const char *what)
-{
-    int src = sqlite3_step(s);
-    sqlite3_reset(s);
-    return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, what);
-}
-
 /* hex SHA-256 of pseudonym "\n" entry: what the directory was last told about a record */
 static int signature(const char *pseudonym, const char *entry, char out[65])
 {
@@ -207,7 +200,7 @@ static int queue_row(huren_index *idx, const char *key, int64_t version, const c
     sqlite3_stmt *s = stmt(idx, O_SUPERSEDE);
     bt(s, 1, key);
     bt(s, 2, pseudonym);
-    int rc = step_done(idx, s, "superseding outbox rows");
+    int rc = huren_index__step_done(idx, s, "superseding outbox rows");
     if (rc < 0)
         return rc;
     s = stmt(idx, O_INSERT);
@@ -217,7 +210,7 @@ static int queue_row(huren_index *idx, const char *key, int64_t version, const c
     sqlite3_bind_int(s, 4, entry ? 0 : 1);
     bt(s, 5, entry);
     sqlite3_bind_int64(s, 6, (int64_t)time(NULL));
-    return step_done(idx, s, "writing outbox row");
+    return huren_index__step_done(idx, s, "writing outbox row");
 }
 
 /* Ask the hook about one record; queue a new version when its answer changed. *published
@@ -259,7 +252,7 @@ static int publish(huren_index *idx, const huren_index_publish_event *ev, int *p
     sqlite3_bind_int64(s, 2, version);
     sqlite3_bind_text(s, 3, pseudonym, -1, SQLITE_STATIC);
     bt(s, 4, sig);
-    if ((rc = step_done(idx, s, "writing publish state")) < 0)
+    if ((rc = huren_index__step_done(idx, s, "writing publish state")) < 0)
         goto done;
     /* the record moved to another patient (a merge, a corrected id) or became unpublishable:
      * the old pseudonym's entry goes */
@@ -287,7 +280,7 @@ static int withdraw(huren_index *idx, const char *key)
     sqlite3_bind_int64(s, 2, version);
     sqlite3_bind_text(s, 3, "", -1, SQLITE_STATIC);
     bt(s, 4, MERGED);
-    if ((rc = step_done(idx, s, "writing publish state")) < 0)
+    if ((rc = huren_index__step_done(idx, s, "writing publish state")) < 0)
         return rc;
     return st.pseudonym[0] ? queue_row(idx, key, version, st.pseudonym, NULL) : 0;
 }

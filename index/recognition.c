@@ -19,26 +19,6 @@ static int text_ok(const char *s, int required)
     return strlen(s) <= TEXT_MAX;
 }
 
-static void bind_opt(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v && *v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
-static int wprep(huren_index *idx, const char *sql, sqlite3_stmt **out)
-{
-    int rc = sqlite3_prepare_v2(idx->wdb, sql, -1, out, NULL);
-    return rc == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, rc, "preparing");
-}
-
-static int step_done(huren_index *idx, sqlite3_stmt *s, const char *what)
-{
-    int src = sqlite3_step(s);
-    return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, what);
-}
-
 static int day_ok(const char *d)
 {
     if (!d || strlen(d) != 8)
@@ -82,10 +62,10 @@ static int prompt_find(huren_index *idx, const char *key, int64_t *pk, char id_o
     *pk = 0;
     if (!key || !*key)
         return 0;
-    int rc = wprep(idx, "SELECT pk, prompt_id FROM rec_prompts WHERE prompt_key = ?1", &s);
+    int rc = huren_index__wprep(idx, "SELECT pk, prompt_id FROM rec_prompts WHERE prompt_key = ?1", &s);
     if (rc < 0)
         return rc;
-    bind_opt(s, 1, key);
+    huren_index__bind_opt(s, 1, key);
     int src = sqlite3_step(s);
     if (src == SQLITE_ROW) {
         *pk = sqlite3_column_int64(s, 0);
@@ -100,26 +80,26 @@ static int prompt_find(huren_index *idx, const char *key, int64_t *pk, char id_o
 static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p, int64_t *pk)
 {
     sqlite3_stmt *s = NULL;
-    int rc = wprep(idx,
+    int rc = huren_index__wprep(idx,
                    "INSERT INTO rec_prompts(prompt_id, created_at, day, pseudonym, item_code,"
                    " doctor, department, actor, prompt_key, order_id, visit_id, counted)"
                    " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
                    &s);
     if (rc < 0)
         return rc;
-    bind_opt(s, 1, p->prompt_id);
+    huren_index__bind_opt(s, 1, p->prompt_id);
     sqlite3_bind_int64(s, 2, p->created_at ? p->created_at : (int64_t)time(NULL));
-    bind_opt(s, 3, p->day);
-    bind_opt(s, 4, p->pseudonym);
-    bind_opt(s, 5, p->item_code);
-    bind_opt(s, 6, p->doctor);
-    bind_opt(s, 7, p->department);
-    bind_opt(s, 8, p->actor);
-    bind_opt(s, 9, p->prompt_key);
-    bind_opt(s, 10, p->order_id);
-    bind_opt(s, 11, p->visit_id);
+    huren_index__bind_opt(s, 3, p->day);
+    huren_index__bind_opt(s, 4, p->pseudonym);
+    huren_index__bind_opt(s, 5, p->item_code);
+    huren_index__bind_opt(s, 6, p->doctor);
+    huren_index__bind_opt(s, 7, p->department);
+    huren_index__bind_opt(s, 8, p->actor);
+    huren_index__bind_opt(s, 9, p->prompt_key);
+    huren_index__bind_opt(s, 10, p->order_id);
+    huren_index__bind_opt(s, 11, p->visit_id);
     sqlite3_bind_int(s, 12, p->listing ? 0 : 1);
-    rc = step_done(idx, s, "storing prompt");
+    rc = huren_index__step_done(idx, s, "storing prompt");
     sqlite3_finalize(s);
     *pk = sqlite3_last_insert_rowid(idx->wdb);
     return rc;
@@ -129,29 +109,29 @@ static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p, int6
 static int shown_insert(huren_index *idx, const huren_index_rec_prompt *p, int64_t pk)
 {
     sqlite3_stmt *s = NULL;
-    int rc = wprep(idx, "INSERT OR IGNORE INTO rec_shown VALUES (?1, ?2, ?3, ?4)", &s);
+    int rc = huren_index__wprep(idx, "INSERT OR IGNORE INTO rec_shown VALUES (?1, ?2, ?3, ?4)", &s);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < p->nresults && rc == 0; i++) {
         sqlite3_reset(s);
         sqlite3_bind_int64(s, 1, pk);
-        bind_opt(s, 2, p->result_keys[i]);
-        bind_opt(s, 3, p->institutions[i]);
-        bind_opt(s, 4, p->sources ? p->sources[i] : NULL);
-        rc = step_done(idx, s, "storing prompt results");
+        huren_index__bind_opt(s, 2, p->result_keys[i]);
+        huren_index__bind_opt(s, 3, p->institutions[i]);
+        huren_index__bind_opt(s, 4, p->sources ? p->sources[i] : NULL);
+        rc = huren_index__step_done(idx, s, "storing prompt results");
     }
     sqlite3_finalize(s);
     if (rc < 0 || ((!p->patient_id || !*p->patient_id) && (!p->national_id || !*p->national_id)))
         return rc;
     /* whom it was about (schema 9; the latest asking of a reused prompt): a study retrieved
      * from this prompt is indexed under them */
-    if ((rc = wprep(idx, "INSERT OR REPLACE INTO rec_prompt_patients VALUES (?1, ?2, ?3, ?4)", &s)) < 0)
+    if ((rc = huren_index__wprep(idx, "INSERT OR REPLACE INTO rec_prompt_patients VALUES (?1, ?2, ?3, ?4)", &s)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, pk);
-    bind_opt(s, 2, p->patient_id);
-    bind_opt(s, 3, p->national_id);
-    bind_opt(s, 4, p->national_id_type);
-    rc = step_done(idx, s, "storing the prompt's patient");
+    huren_index__bind_opt(s, 2, p->patient_id);
+    huren_index__bind_opt(s, 3, p->national_id);
+    huren_index__bind_opt(s, 4, p->national_id_type);
+    rc = huren_index__step_done(idx, s, "storing the prompt's patient");
     sqlite3_finalize(s);
     return rc;
 }
@@ -197,10 +177,10 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
                            huren_index_rec_outcome *outcome, char id_out[65], int64_t *pk_out)
 {
     sqlite3_stmt *s = NULL;
-    int rc = wprep(idx, "SELECT pk FROM rec_prompts WHERE prompt_id = ?1 AND counted", &s);
+    int rc = huren_index__wprep(idx, "SELECT pk FROM rec_prompts WHERE prompt_id = ?1 AND counted", &s);
     if (rc < 0)
         return rc;
-    bind_opt(s, 1, d->prompt_id);
+    huren_index__bind_opt(s, 1, d->prompt_id);
     int src = sqlite3_step(s);
     *pk_out = src == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sqlite3_finalize(s);
@@ -208,24 +188,24 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
         *outcome = HUREN_INDEX_REC_NO_PROMPT;
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt");
     }
-    if ((rc = wprep(idx, "SELECT 1 FROM rec_shown WHERE prompt_pk = ?1 AND result_key = ?2", &s)) <
+    if ((rc = huren_index__wprep(idx, "SELECT 1 FROM rec_shown WHERE prompt_pk = ?1 AND result_key = ?2", &s)) <
         0)
         return rc;
     sqlite3_bind_int64(s, 1, *pk_out);
-    bind_opt(s, 2, d->result_key);
+    huren_index__bind_opt(s, 2, d->result_key);
     src = sqlite3_step(s);
     sqlite3_finalize(s);
     if (src != SQLITE_ROW) {
         *outcome = HUREN_INDEX_REC_NOT_SHOWN;
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt results");
     }
-    if ((rc = wprep(idx,
+    if ((rc = huren_index__wprep(idx,
                     "SELECT decision_id, decision, reason, reason_text FROM rec_decisions"
                     " WHERE prompt_pk = ?1 AND result_key = ?2",
                     &s)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, *pk_out);
-    bind_opt(s, 2, d->result_key);
+    huren_index__bind_opt(s, 2, d->result_key);
     src = sqlite3_step(s);
     if (src == SQLITE_ROW) {
         snprintf(id_out, 65, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -245,25 +225,25 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
 static int decision_insert(huren_index *idx, const huren_index_rec_decision *d, int64_t pk)
 {
     sqlite3_stmt *s = NULL;
-    int rc = wprep(idx,
+    int rc = huren_index__wprep(idx,
                    "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
                    " reason, reason_text, doctor, department, order_id, visit_id, created_at)"
                    " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
                    &s);
     if (rc < 0)
         return rc;
-    bind_opt(s, 1, d->decision_id);
+    huren_index__bind_opt(s, 1, d->decision_id);
     sqlite3_bind_int64(s, 2, pk);
-    bind_opt(s, 3, d->result_key);
-    bind_opt(s, 4, d->decision);
-    bind_opt(s, 5, d->reason);
-    bind_opt(s, 6, d->reason_text);
-    bind_opt(s, 7, d->doctor);
-    bind_opt(s, 8, d->department);
-    bind_opt(s, 9, d->order_id);
-    bind_opt(s, 10, d->visit_id);
+    huren_index__bind_opt(s, 3, d->result_key);
+    huren_index__bind_opt(s, 4, d->decision);
+    huren_index__bind_opt(s, 5, d->reason);
+    huren_index__bind_opt(s, 6, d->reason_text);
+    huren_index__bind_opt(s, 7, d->doctor);
+    huren_index__bind_opt(s, 8, d->department);
+    huren_index__bind_opt(s, 9, d->order_id);
+    huren_index__bind_opt(s, 10, d->visit_id);
     sqlite3_bind_int64(s, 11, d->created_at ? d->created_at : (int64_t)time(NULL));
-    rc = step_done(idx, s, "storing decision");
+    rc = huren_index__step_done(idx, s, "storing decision");
     sqlite3_finalize(s);
     return rc;
 }
@@ -297,12 +277,6 @@ int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decisio
     return huren_index__txn_end(idx, rc);
 }
 
-static const char *arena_col(huren_index__arena *a, sqlite3_stmt *s, int i)
-{
-    const unsigned char *v = sqlite3_column_text(s, i);
-    return v ? huren_index__arena_str(a, (const char *)v) : NULL;
-}
-
 static int decisions_read(huren_index *idx, sqlite3 *db, const char *prompt_id,
                           huren_index__arena *a, huren_index_rec_decision_list *out)
 {
@@ -321,16 +295,16 @@ static int decisions_read(huren_index *idx, sqlite3 *db, const char *prompt_id,
             huren_index__arena_push(a, (void **)&out->items, &out->n, &cap, sizeof *d);
         if (!d)
             break;
-        d->decision_id = arena_col(a, s, 0);
-        d->prompt_id = arena_col(a, s, 1);
-        d->result_key = arena_col(a, s, 2);
-        d->decision = arena_col(a, s, 3);
-        d->reason = arena_col(a, s, 4);
-        d->reason_text = arena_col(a, s, 5);
-        d->doctor = arena_col(a, s, 6);
-        d->department = arena_col(a, s, 7);
-        d->order_id = arena_col(a, s, 8);
-        d->visit_id = arena_col(a, s, 9);
+        d->decision_id = huren_index__col_copy(a, s, 0);
+        d->prompt_id = huren_index__col_copy(a, s, 1);
+        d->result_key = huren_index__col_copy(a, s, 2);
+        d->decision = huren_index__col_copy(a, s, 3);
+        d->reason = huren_index__col_copy(a, s, 4);
+        d->reason_text = huren_index__col_copy(a, s, 5);
+        d->doctor = huren_index__col_copy(a, s, 6);
+        d->department = huren_index__col_copy(a, s, 7);
+        d->order_id = huren_index__col_copy(a, s, 8);
+        d->visit_id = huren_index__col_copy(a, s, 9);
         d->created_at = sqlite3_column_int64(s, 10);
     }
     int rc = src == SQLITE_DONE || src == SQLITE_ROW
@@ -428,8 +402,8 @@ static int stats_query(stats_ctx *c, sqlite3 *db, const char *sql, const char *f
     int src = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
     if (src != SQLITE_OK)
         return huren_index__sqlerr(c->idx, db, src, "preparing statistics");
-    bind_opt(s, 1, from);
-    bind_opt(s, 2, to);
+    huren_index__bind_opt(s, 1, from);
+    huren_index__bind_opt(s, 2, to);
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         const char *key = (const char *)sqlite3_column_text(s, 0);
         huren_index_rec_stats_row *r = row_for(c, key ? key : "");

@@ -290,14 +290,6 @@ void huren_index__bind_item(sqlite3_stmt *s, int i, const char *item_code)
     sqlite3_bind_text(s, i, present(item_code) ? item_code : "", -1, SQLITE_STATIC);
 }
 
-static void bt(sqlite3_stmt *s, int i, const char *v)
-{
-    if (present(v))
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 /* Step s to its end; *pk (if not NULL) receives the first column of a returned row. */
 static int run(huren_index *idx, sqlite3_stmt *s, int64_t *pk, int *found, const char *what)
 {
@@ -319,12 +311,12 @@ static int run(huren_index *idx, sqlite3_stmt *s, int64_t *pk, int *found, const
 static int patient_put(huren_index *idx, const huren_index_rec_patient *p, int64_t *pk)
 {
     sqlite3_stmt *s = stmt(idx->recrows, R_PATIENT_UPSERT);
-    bt(s, 1, p->patient_id);
-    bt(s, 2, p->national_id);
-    bt(s, 3, p->national_id_type);
-    bt(s, 4, p->name);
-    bt(s, 5, p->sex);
-    bt(s, 6, p->birth_date);
+    huren_index__bind_opt(s, 1, p->patient_id);
+    huren_index__bind_opt(s, 2, p->national_id);
+    huren_index__bind_opt(s, 3, p->national_id_type);
+    huren_index__bind_opt(s, 4, p->name);
+    huren_index__bind_opt(s, 5, p->sex);
+    huren_index__bind_opt(s, 6, p->birth_date);
     return run(idx, s, pk, NULL, "storing patient");
 }
 
@@ -342,7 +334,7 @@ static int merge(huren_index *idx, const huren_index_records *m, int64_t into_pk
     sqlite3_stmt *s = stmt(idx->recrows, R_PATIENT_FIND);
     int64_t from_pk = -1, from_final = -1;
     int src, rc;
-    bt(s, 1, m->merge_from_patient_id);
+    huren_index__bind_opt(s, 1, m->merge_from_patient_id);
     if ((src = sqlite3_step(s)) == SQLITE_ROW) {
         from_pk = sqlite3_column_int64(s, 0);
         from_final = sqlite3_column_int64(s, 1);
@@ -362,10 +354,10 @@ static int merge(huren_index *idx, const huren_index_records *m, int64_t into_pk
         (rc = run_2pk(idx, R_MERGE_NATIONAL, from_final, into_pk, "merging patient")) < 0)
         return rc;
     s = stmt(idx->recrows, R_MERGE_LOG);
-    bt(s, 1, m->merge_from_patient_id);
-    bt(s, 2, m->patient->patient_id);
-    bt(s, 3, m->source);
-    bt(s, 4, m->message_id);
+    huren_index__bind_opt(s, 1, m->merge_from_patient_id);
+    huren_index__bind_opt(s, 2, m->patient->patient_id);
+    huren_index__bind_opt(s, 3, m->source);
+    huren_index__bind_opt(s, 4, m->message_id);
     return run(idx, s, NULL, NULL, "recording merge");
 }
 
@@ -374,11 +366,11 @@ static int visit_put(huren_index *idx, const huren_index_visit *v, int64_t patie
 {
     sqlite3_stmt *s = stmt(idx->recrows, R_VISIT_UPSERT);
     sqlite3_bind_int64(s, 1, patient_pk);
-    bt(s, 2, v->visit_number);
-    bt(s, 3, v->visit_class);
-    bt(s, 4, v->department);
-    bt(s, 5, v->admit_time);
-    bt(s, 6, v->discharge_time);
+    huren_index__bind_opt(s, 2, v->visit_number);
+    huren_index__bind_opt(s, 3, v->visit_class);
+    huren_index__bind_opt(s, 4, v->department);
+    huren_index__bind_opt(s, 5, v->admit_time);
+    huren_index__bind_opt(s, 6, v->discharge_time);
     return run(idx, s, pk, NULL, "storing visit");
 }
 
@@ -390,9 +382,9 @@ static void report_bind(sqlite3_stmt *s, const huren_index_records *m,
         sqlite3_bind_int64(s, 2, visit_pk);
     else
         sqlite3_bind_null(s, 2);
-    bt(s, 3, m->source);
-    bt(s, 4, present(r->filler_number) ? r->filler_number : r->placer_number);
-    bt(s, 5, r->kind == HUREN_INDEX_REPORT_EXAM ? "exam" : "lab");
+    huren_index__bind_opt(s, 3, m->source);
+    huren_index__bind_opt(s, 4, present(r->filler_number) ? r->filler_number : r->placer_number);
+    huren_index__bind_opt(s, 5, r->kind == HUREN_INDEX_REPORT_EXAM ? "exam" : "lab");
     const char *v[] = {r->placer_number,        r->filler_number,
                        r->accession_number,     r->item_code,
                        r->item_name,            r->item_system,
@@ -403,7 +395,7 @@ static void report_bind(sqlite3_stmt *s, const huren_index_records *m,
                        r->result_status,        r->sender_app,
                        r->sender_facility,      m->message_id};
     for (int k = 0; k < (int)(sizeof(v) / sizeof(v[0])); k++)
-        bt(s, 6 + k, v[k]);
+        huren_index__bind_opt(s, 6 + k, v[k]);
     huren_index__bind_item(s, 9, r->item_code);
 }
 
@@ -418,7 +410,7 @@ static int observations_put(huren_index *idx, const huren_index_report *r, int64
                            o->code_system, o->value, o->units,          o->reference_range,
                            o->abnormal_flags, o->status, o->observed_time};
         for (int j = 0; j < (int)(sizeof(v) / sizeof(v[0])); j++)
-            bt(s, 3 + j, v[j]);
+            huren_index__bind_opt(s, 3 + j, v[j]);
         int rc = run(idx, s, NULL, NULL, "storing observation");
         if (rc < 0)
             return rc;
@@ -449,8 +441,8 @@ static int report_put(huren_index *idx, const huren_index_records *m, const hure
     int64_t pk = -1;
     int found = 0, rc;
     sqlite3_stmt *s = stmt(idx->recrows, R_REPORT_FIND);
-    bt(s, 1, m->source);
-    bt(s, 2, present(r->filler_number) ? r->filler_number : r->placer_number);
+    huren_index__bind_opt(s, 1, m->source);
+    huren_index__bind_opt(s, 2, present(r->filler_number) ? r->filler_number : r->placer_number);
     huren_index__bind_item(s, 3, r->item_code);
     if ((rc = run(idx, s, &pk, &found, "finding report")) < 0)
         return rc;
@@ -473,13 +465,13 @@ static int diagnosis_put(huren_index *idx, const huren_index_diagnosis *d, int64
 {
     sqlite3_stmt *s = stmt(idx->recrows, R_DIAGNOSIS_UPSERT);
     sqlite3_bind_int64(s, 1, visit_pk);
-    bt(s, 2, d->set_id);
-    bt(s, 3, d->code);
-    bt(s, 4, d->description);
-    bt(s, 5, d->code_system);
+    huren_index__bind_opt(s, 2, d->set_id);
+    huren_index__bind_opt(s, 3, d->code);
+    huren_index__bind_opt(s, 4, d->description);
+    huren_index__bind_opt(s, 5, d->code_system);
     /* '' rather than NULL: NULLs never conflict, and the same code would be stored twice */
     sqlite3_bind_text(s, 6, d->type ? d->type : "", -1, SQLITE_STATIC);
-    bt(s, 7, d->diagnosed_time);
+    huren_index__bind_opt(s, 7, d->diagnosed_time);
     return run(idx, s, NULL, NULL, "storing diagnosis");
 }
 
@@ -489,18 +481,18 @@ static int charge_put(huren_index *idx, const huren_index_records *m, const hure
     sqlite3_stmt *s =
         stmt(idx->recrows, present(c->transaction_id) ? R_CHARGE_UPSERT : R_CHARGE_INSERT);
     sqlite3_bind_int64(s, 1, visit_pk);
-    bt(s, 2, c->transaction_id);
-    bt(s, 3, c->item_code);
-    bt(s, 4, c->item_name);
-    bt(s, 5, c->quantity);
+    huren_index__bind_opt(s, 2, c->transaction_id);
+    huren_index__bind_opt(s, 3, c->item_code);
+    huren_index__bind_opt(s, 4, c->item_name);
+    huren_index__bind_opt(s, 5, c->quantity);
     if (c->has_unit_price)
         sqlite3_bind_int64(s, 6, c->unit_price_fen);
     else
         sqlite3_bind_null(s, 6);
     sqlite3_bind_int64(s, 7, c->amount_fen);
-    bt(s, 8, c->charged_time);
-    bt(s, 9, c->department);
-    bt(s, 10, m->message_id);
+    huren_index__bind_opt(s, 8, c->charged_time);
+    huren_index__bind_opt(s, 9, c->department);
+    huren_index__bind_opt(s, 10, m->message_id);
     return run(idx, s, NULL, NULL, "storing charge");
 }
 
@@ -509,9 +501,9 @@ int huren_index__records_write(huren_index *idx, const huren_index_records *m, i
     int64_t patient_pk = -1, visit_pk = -1;
     int rc;
     sqlite3_stmt *s = stmt(idx->recrows, R_MESSAGE_ADD);
-    bt(s, 1, m->source);
-    bt(s, 2, m->message_id);
-    bt(s, 3, m->message_type);
+    huren_index__bind_opt(s, 1, m->source);
+    huren_index__bind_opt(s, 2, m->message_id);
+    huren_index__bind_opt(s, 3, m->message_type);
     if ((rc = run(idx, s, NULL, NULL, "recording message")) < 0)
         return rc;
     *duplicate = sqlite3_changes(idx->wdb) == 0;

@@ -33,8 +33,7 @@ typedef struct rq {
 
 static const char *col(rq *q, sqlite3_stmt *s, int i)
 {
-    const char *v = (const char *)sqlite3_column_text(s, i);
-    return (v && *v) ? huren_index__arena_str(q->arena, v) : NULL;
+    return huren_index__col_copy_opt(q->arena, s, i);
 }
 
 static int prepare(rq *q, const char *sql, sqlite3_stmt **s)

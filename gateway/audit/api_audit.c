@@ -5,6 +5,7 @@
 #include "api.h"
 #include "audit.h"
 #include "log.h"
+#include "audit/huren_audit.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -88,7 +89,7 @@ int api_audit(http_request *req, http_response *res)
     char path[4200], err[512];
     if (audit_path(n->cfg, path, sizeof path) < 0 || !(q.entries = json_array()))
         return -1;
-    int rc = huren_index_audit_scan(path, on_line, &q, err, sizeof err);
+    int rc = huren_audit_scan(path, on_line, &q, err, sizeof err);
     if (rc < 0 && rc != HUREN_INDEX_ECANCEL) {
         log_error("GET /api/v1/audit: %s", err);
         json_decref(q.entries);

@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "log.h"
+#include "audit/huren_audit.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ int audit_open(node *n, char *err, size_t errlen)
         return -1;
     }
     long repaired = 0;
-    if (huren_index_audit_open(&n->audit, path, n->cfg->audit_fsync, &repaired, why, sizeof why) <
+    if (huren_audit_open(&n->audit, path, n->cfg->audit_fsync, &repaired, why, sizeof why) <
         0) {
         snprintf(err, errlen, "audit log %s", why);
         return -1;
@@ -34,25 +35,25 @@ int audit_open(node *n, char *err, size_t errlen)
         log_warnx("audit log %s: removed an incomplete last line (%ld bytes, never acknowledged)",
                   path, repaired);
     char head[65];
-    uint64_t count = huren_index_audit_head(n->audit, head);
+    uint64_t count = huren_audit_head(n->audit, head);
     log_info("audit log %s: %llu entries, head %.16s...", path, (unsigned long long)count, head);
     return 0;
 }
 
 void audit_close(node *n)
 {
-    huren_index_audit_close(n->audit);
+    huren_audit_close(n->audit);
     n->audit = NULL;
 }
 
-int audit_record(node *n, const huren_index_audit_entry *e)
+int audit_record(node *n, const huren_audit_entry *e)
 {
     if (!n->audit) {
         log_error("audit log not open: %s by %s not recorded", e->action, e->actor);
         return -1;
     }
     char err[512];
-    if (huren_index_audit_append(n->audit, e, NULL, err, sizeof err) == 0)
+    if (huren_audit_append(n->audit, e, NULL, err, sizeof err) == 0)
         return 0;
     log_error("audit entry %s by %s not recorded: %s", e->action, e->actor ? e->actor : "", err);
     return -1;
@@ -74,7 +75,7 @@ int audit_http(void *app, const http_request *req, const char *action, const htt
         snprintf(object, sizeof object, "%s", res->audit_object);
     else
         snprintf(object, sizeof object, "%s %s", req->method, req->path);
-    huren_index_audit_entry e = {
+    huren_audit_entry e = {
         .actor = req->actor ? req->actor : "",
         .role = auth_role_name(req->roles),
         .institution = req->institution,

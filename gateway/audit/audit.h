@@ -7,6 +7,7 @@
 #include "config.h"
 #include "http.h"
 #include "node.h"
+#include "audit/huren_audit.h"
 
 /* The audit log's path: [audit] file, or DATA/audit.log. Returns 0, -1 if too long. */
 int audit_path(const config *cfg, char *buf, size_t len);
@@ -16,7 +17,7 @@ void audit_close(node *n);
 
 /* Append one entry (thread-safe). On failure logs it at error level and returns -1: callers
  * that can still refuse the request do so. */
-int audit_record(node *n, const huren_index_audit_entry *e);
+int audit_record(node *n, const huren_audit_entry *e);
 
 /* The http_audit_fn of the node (app is the node). */
 int audit_http(void *app, const http_request *req, const char *action, const http_response *res);

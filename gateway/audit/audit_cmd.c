@@ -5,6 +5,7 @@
 #include "audit_xml.h"
 #include "cli.h"
 #include "commands.h"
+#include "audit/huren_audit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +28,9 @@ static const char usage_audit[] =
 
 static int verify(const char *path)
 {
-    huren_index_audit_check c;
+    huren_audit_check c;
     char err[512];
-    if (huren_index_audit_verify(path, &c, err, sizeof err) < 0) {
+    if (huren_audit_verify(path, &c, err, sizeof err) < 0) {
         fprintf(stderr, "huren audit verify: %s\n", err);
         return 1;
     }

@@ -4,6 +4,7 @@
  * (DCM codes of CID 400-403) is the table below. */
 #include "audit_xml.h"
 #include "huren_index.h"
+#include "audit/huren_audit.h"
 
 #include <jansson.h>
 #include <libxml/xmlwriter.h>
@@ -200,7 +201,7 @@ long audit_xml_export(const char *path, const char *since, const char *source_id
     xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL);
     xmlTextWriterStartElement(w, BAD_CAST "AuditMessages");
     export_ctx c = {w, since, source_id, 0, 0};
-    int rc = huren_index_audit_scan(path, on_line, &c, err, errlen);
+    int rc = huren_audit_scan(path, on_line, &c, err, errlen);
     xmlTextWriterEndElement(w);
     xmlTextWriterEndDocument(w);
     xmlFreeTextWriter(w); /* flushes and closes ob, not out */

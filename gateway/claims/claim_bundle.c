@@ -5,6 +5,8 @@
  * double. */
 #include "claim_bundle.h"
 #include "fhir.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "huren_index.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 typedef struct claim_bundle_input {
     const char *claim_id;   /* the bundle's identifier */

@@ -14,6 +14,8 @@
 #include "log.h"
 #include "random_id.h"
 #include "ratelimit.h"
+#include "index/index_records.h"
+#include "index/index_consents.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -8,6 +8,8 @@
 #include "fhir.h"
 #include "identity.h"
 #include "log.h"
+#include "index/index_records.h"
+#include "index/index_consents.h"
 
 #include <ctype.h>
 #include <jansson.h>

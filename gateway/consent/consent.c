@@ -2,6 +2,7 @@
  * small parsers consents share with the APIs that record them (times, identifiers). The
  * records themselves are read from index/; nothing here writes. */
 #include "consent.h"
+#include "index/index_consents.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "huren_index.h"
+#include "index/index_consents.h"
 #include "node.h"
 
 /* Outcome of a check. Callers answering a third party must not tell the reasons apart (an

@@ -9,6 +9,7 @@
 #include "ingest_dicom.h"
 #include "log.h"
 #include "recognition.h"
+#include "audit/huren_audit.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -416,7 +417,7 @@ static int audit_dimse(node *n, const char *op, const huren_dicom_peer *peer, ui
     for (size_t i = 0, k = strlen(action); op[i] && k < sizeof action - 1; i++, k++)
         action[k] = (char)(op[i] >= 'A' && op[i] <= 'Z' ? op[i] - 'A' + 'a' : op[i]);
     const config_client *c = auth_by_ae(n->auth, peer->calling_ae);
-    huren_index_audit_entry e = {
+    huren_audit_entry e = {
         .actor = peer->calling_ae,
         .role = c ? c->role : "dicom",
         .institution = c ? c->institution : "",

@@ -4,6 +4,7 @@
 #include "ingest_dicom.h"
 #include "dicom_fields.h"
 #include "log.h"
+#include "index/index_recognition.h"
 
 #include <stdio.h>
 #include <unistd.h>

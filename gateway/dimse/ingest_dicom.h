@@ -5,6 +5,7 @@
 
 #include "huren_dicom.h"
 #include "huren_index.h"
+#include "index/index_recognition.h"
 #include "node.h"
 
 typedef enum ingest_result {

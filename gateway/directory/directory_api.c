@@ -8,6 +8,8 @@
 #include "audit.h"
 #include "auth.h"
 #include "log.h"
+#include "index/index_directory.h"
+#include "audit/huren_audit.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -149,7 +151,7 @@ static void audit_refusals(node *n, const http_request *req, json_t *results, si
         const char *key = json_string_value(json_object_get(r, "record_key"));
         snprintf(object, sizeof object, "entry %zu %.60s: %.160s", i + 1, key ? key : "-",
                  json_string_value(json_object_get(r, "reason")));
-        huren_index_audit_entry e = {.actor = req->actor,
+        huren_audit_entry e = {.actor = req->actor,
                                      .role = auth_role_name(req->roles),
                                      .institution = req->institution,
                                      .action = "directory.publish",
@@ -163,7 +165,7 @@ static void audit_refusals(node *n, const http_request *req, json_t *results, si
     if (nrefused > done) {
         char object[128];
         snprintf(object, sizeof object, "%zu more entries refused in this batch", nrefused - done);
-        huren_index_audit_entry e = {.actor = req->actor,
+        huren_audit_entry e = {.actor = req->actor,
                                      .role = auth_role_name(req->roles),
                                      .institution = req->institution,
                                      .action = "directory.publish",

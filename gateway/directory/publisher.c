@@ -8,6 +8,8 @@
 #include "identity.h"
 #include "log.h"
 #include "publisher_int.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,6 +8,7 @@
 
 #include "catalogue.h"
 #include "huren_index.h"
+#include "index/index_directory.h"
 #include "node.h"
 
 #include <jansson.h>

@@ -6,6 +6,7 @@
 #define LOG_COMPONENT "directory"
 #include "log.h"
 #include "publisher_int.h"
+#include "index/index_directory.h"
 
 #include <curl/curl.h>
 #include <errno.h>

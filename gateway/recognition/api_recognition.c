@@ -11,6 +11,7 @@
 #include "recognition.h"
 #include "recognition_int.h"
 #include "rules.h"
+#include "index/index_recognition.h"
 
 #include <errno.h>
 #include <jansson.h>

@@ -9,6 +9,7 @@
 #include "recognition.h"
 #include "recognition_int.h"
 #include "rules.h"
+#include "index/index_recognition.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -6,6 +6,8 @@
 #define LOG_COMPONENT "recognition"
 #include "log.h"
 #include "recognition_int.h"
+#include "index/index_records.h"
+#include "index/index_recognition.h"
 
 #include <stdio.h>
 #include <string.h>

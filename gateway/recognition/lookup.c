@@ -10,6 +10,9 @@
 
 #include <ctype.h>
 #include "random_id.h"
+#include "index/index_records.h"
+#include "index/index_consents.h"
+#include "index/index_recognition.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -12,6 +12,7 @@
 #include "multipart.h"
 #include "recognition.h"
 #include "recognition_int.h"
+#include "index/index_recognition.h"
 
 #include <curl/curl.h>
 #include <errno.h>

@@ -7,6 +7,8 @@
 #include "api.h"
 #include "log.h"
 #include "records/records_fhir.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 #include <ctype.h>
 #include <jansson.h>

@@ -6,6 +6,7 @@
 #include "audit.h"
 #include "ingest_hl7.h"
 #include "log.h"
+#include "audit/huren_audit.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +40,7 @@ static void on_message(const huren_hl7_msg *msg, const char *raw, size_t len, co
              huren_hl7_msg_sending_facility(msg));
     snprintf(object, sizeof object, "%s %s", what, id);
     const char *pid = huren_hl7_msg_get(msg, "PID", 1, 3, 1, 1, 1);
-    huren_index_audit_entry e = {
+    huren_audit_entry e = {
         .actor = actor, .role = "hl7-sender", .institution = huren_hl7_msg_sending_facility(msg),
         .action = "hl7.store", .patient = pid ? pid : "", .object = object,
         .outcome = r == INGEST_OK ? "success" : r == INGEST_INVALID ? "failed" : "error",

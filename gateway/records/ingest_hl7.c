@@ -7,6 +7,8 @@
 #include "ingest_hl7.h"
 #include "ingest_hl7_value.h"
 #include "log.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -4,6 +4,8 @@
  * same name in every answer. */
 #include "records_fhir.h"
 #include "fhir.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,6 +5,8 @@
 #define HUREN_GATEWAY_RECORDS_FHIR_H
 
 #include "api.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 /* Does the request ask for FHIR? "Accept: application/fhir+json", or ?_format=json,
  * application/fhir+json or fhir (FHIR's own parameter). */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "huren_index.h"
+#include "index/index_sys.h"
 
 typedef struct seed_row {
     char pid[32], name[96], study[96], series[128], sop[160], date[32], acc[32], num[32];

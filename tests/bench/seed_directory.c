@@ -7,6 +7,7 @@
  * Pseudonyms are generated in ascending order so that seeding appends to the primary key;
  * they look random (a 64-bit hash fills the rest) like HMAC outputs. */
 #include "huren_index.h"
+#include "index/index_directory.h"
 
 #include <inttypes.h>
 #include <stdio.h>

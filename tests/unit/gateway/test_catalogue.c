@@ -13,6 +13,8 @@
 #include "config.h"
 #include "identity.h"
 #include "publisher.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 #include <stdio.h>
 #include <stdlib.h>

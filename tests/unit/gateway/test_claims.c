@@ -13,6 +13,8 @@
 #include "jws.h"
 #include "node.h"
 #include "ratelimit.h"
+#include "index/index_records.h"
+#include "index/index_consents.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>

@@ -3,6 +3,7 @@
  * queries. Usage: bench_find DATA_DIR [instances, default 1000000] [writers]: with writers > 0,
  * that many threads put small files (fsync on) while the queries run. */
 #include "huren_index.h"
+#include "index/index_sys.h"
 
 #include <fcntl.h>
 #include <pthread.h>

@@ -3,6 +3,8 @@
  * announce, new versions only when the description changes, superseded rows, pseudonym changes,
  * acknowledgement and deferral, a failing hook failing the put), and migration 7. */
 #include "test_index.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 #include <limits.h>
 #include <pthread.h>

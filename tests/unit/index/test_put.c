@@ -2,6 +2,8 @@
  * computed counts, failed puts that leave nothing, hash-derived blob names, concurrent puts
  * from several threads, and the failure-after-rename paths that stand in for a crash. */
 #include "test_index.h"
+#include "index/index_recognition.h"
+#include "index/index_sys.h"
 
 #include <limits.h>
 #include <openssl/evp.h>

@@ -2,6 +2,7 @@
  * a decision needs a listed result, a repeated one is recorded once, a different one for the
  * same result is a conflict; the statistics add up by item, department, institution, month. */
 #include "test_index.h"
+#include "index/index_recognition.h"
 
 #include <stdio.h>
 #include <string.h>

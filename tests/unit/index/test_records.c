@@ -3,6 +3,8 @@
  * diagnoses and exact charge totals, queries by local and national id, bad input, and many
  * threads sharing group commits. */
 #include "test_index.h"
+#include "index/index_records.h"
+#include "index/index_directory.h"
 
 #include <pthread.h>
 #include <stdio.h>

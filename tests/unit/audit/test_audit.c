@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "huren_index.h"
+#include "huren_audit.h"
+#include "audit/huren_audit.h"
 
 typedef struct fixture {
     char dir[64];
@@ -42,11 +43,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void append_n(huren_index_audit *a, int n, const char *action)
+static void append_n(huren_audit *a, int n, const char *action)
 {
     char err[256];
     for (int i = 0; i < n; i++) {
-        huren_index_audit_entry e = {"CN=admin,O=Hospital A",
+        huren_audit_entry e = {"CN=admin,O=Hospital A",
                                      "admin",
                                      "H1",
                                      action,
@@ -55,16 +56,16 @@ static void append_n(huren_index_audit *a, int n, const char *action)
                                      "success",
                                      200,
                                      "127.0.0.1"};
-        if (huren_index_audit_append(a, &e, NULL, err, sizeof err) != 0)
+        if (huren_audit_append(a, &e, NULL, err, sizeof err) != 0)
             fail_msg("append: %s", err);
     }
 }
 
-static huren_index_audit_check verify(const char *path)
+static huren_audit_check verify(const char *path)
 {
-    huren_index_audit_check c;
+    huren_audit_check c;
     char err[256];
-    if (huren_index_audit_verify(path, &c, err, sizeof err) != 0)
+    if (huren_audit_verify(path, &c, err, sizeof err) != 0)
         fail_msg("verify: %s", err);
     return c;
 }
@@ -98,26 +99,26 @@ static char *line_at(char *s, int n)
 static void test_append_reopen_verify(void **state)
 {
     fixture *f = *state;
-    huren_index_audit *a;
+    huren_audit *a;
     char err[256], head[65];
-    assert_int_equal(huren_index_audit_open(&a, f->path, 1, NULL, err, sizeof err), 0);
-    assert_int_equal(huren_index_audit_head(a, head), 0);
+    assert_int_equal(huren_audit_open(&a, f->path, 1, NULL, err, sizeof err), 0);
+    assert_int_equal(huren_audit_head(a, head), 0);
     append_n(a, 3, "dicomweb.read");
-    huren_index_audit_close(a);
+    huren_audit_close(a);
     struct stat st;
     assert_int_equal(stat(f->path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0640);
 
-    assert_int_equal(huren_index_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
-    assert_int_equal(huren_index_audit_head(a, head), 3);
+    assert_int_equal(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
+    assert_int_equal(huren_audit_head(a, head), 3);
     uint64_t seq = 0;
-    huren_index_audit_entry e = {.action = "dimse.c-find", .outcome = "success"};
-    assert_int_equal(huren_index_audit_append(a, &e, &seq, err, sizeof err), 0);
+    huren_audit_entry e = {.action = "dimse.c-find", .outcome = "success"};
+    assert_int_equal(huren_audit_append(a, &e, &seq, err, sizeof err), 0);
     assert_int_equal(seq, 4);
-    huren_index_audit_head(a, head);
-    huren_index_audit_close(a);
+    huren_audit_head(a, head);
+    huren_audit_close(a);
 
-    huren_index_audit_check c = verify(f->path);
+    huren_audit_check c = verify(f->path);
     assert_true(c.intact);
     assert_int_equal(c.entries, 4);
     assert_string_equal(c.head, head);
@@ -130,7 +131,7 @@ static void test_append_reopen_verify(void **state)
 
 static void expect_broken_at(const char *path, uint64_t line, const char *needle)
 {
-    huren_index_audit_check c = verify(path);
+    huren_audit_check c = verify(path);
     assert_false(c.intact);
     assert_int_equal(c.bad_line, line);
     assert_int_equal(c.entries, line - 1);
@@ -141,11 +142,11 @@ static void expect_broken_at(const char *path, uint64_t line, const char *needle
 static void test_tampering_found(void **state)
 {
     fixture *f = *state;
-    huren_index_audit *a;
+    huren_audit *a;
     char err[256];
-    assert_int_equal(huren_index_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
+    assert_int_equal(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
     append_n(a, 5, "dicomweb.read");
-    huren_index_audit_close(a);
+    huren_audit_close(a);
     size_t len;
     char *orig = slurp(f->path, &len);
     char *s = malloc(len + 1);
@@ -179,10 +180,10 @@ static void test_tampering_found(void **state)
     /* an entry rewritten with a fresh hash still breaks the next link */
     memcpy(s, orig, len + 1);
     spit(f->path, s, (size_t)(line_at(s, 2) - s));
-    assert_int_equal(huren_index_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
-    huren_index_audit_entry e = {.actor = "forger", .outcome = "success"};
-    assert_int_equal(huren_index_audit_append(a, &e, NULL, err, sizeof err), 0);
-    huren_index_audit_close(a);
+    assert_int_equal(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
+    huren_audit_entry e = {.actor = "forger", .outcome = "success"};
+    assert_int_equal(huren_audit_append(a, &e, NULL, err, sizeof err), 0);
+    huren_audit_close(a);
     size_t flen;
     char *forged = slurp(f->path, &flen);
     char *rebuilt = malloc(len + flen + 1);
@@ -205,21 +206,21 @@ static void test_tampering_found(void **state)
 static void test_torn_tail_repaired(void **state)
 {
     fixture *f = *state;
-    huren_index_audit *a;
+    huren_audit *a;
     char err[256];
-    assert_int_equal(huren_index_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
+    assert_int_equal(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
     append_n(a, 2, "hl7.store");
-    huren_index_audit_close(a);
+    huren_audit_close(a);
     FILE *fp = fopen(f->path, "ab");
     fputs("{\"seq\":3,\"prev\":\"abc", fp);
     fclose(fp);
     expect_broken_at(f->path, 3, "incomplete last line");
     long repaired = 0;
-    assert_int_equal(huren_index_audit_open(&a, f->path, 0, &repaired, err, sizeof err), 0);
+    assert_int_equal(huren_audit_open(&a, f->path, 0, &repaired, err, sizeof err), 0);
     assert_int_equal(repaired, 20);
     append_n(a, 1, "hl7.store");
-    huren_index_audit_close(a);
-    huren_index_audit_check c = verify(f->path);
+    huren_audit_close(a);
+    huren_audit_check c = verify(f->path);
     assert_true(c.intact);
     assert_int_equal(c.entries, 3);
 
@@ -227,7 +228,7 @@ static void test_torn_tail_repaired(void **state)
     fp = fopen(f->path, "ab");
     fputs("{\"seq\":4,\"prev\":\"nonsense\"}\n", fp);
     fclose(fp);
-    assert_true(huren_index_audit_open(&a, f->path, 0, NULL, err, sizeof err) < 0);
+    assert_true(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err) < 0);
     assert_null(a);
     assert_non_null(strstr(err, "damaged"));
 }
@@ -235,16 +236,16 @@ static void test_torn_tail_repaired(void **state)
 static void test_hostile_text(void **state)
 {
     fixture *f = *state;
-    huren_index_audit *a;
+    huren_audit *a;
     char err[256];
-    assert_int_equal(huren_index_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
+    assert_int_equal(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
     char longv[3000];
     memset(longv, 'x', sizeof longv - 1);
     longv[sizeof longv - 1] = 0;
-    huren_index_audit_entry e = {"a\"b\\c\nd", "r\x01",    "\xff\xfe", "x", "\xe7\x8e\x8b",
+    huren_audit_entry e = {"a\"b\\c\nd", "r\x01",    "\xff\xfe", "x", "\xe7\x8e\x8b",
                                  longv,        "\xc0\xaf", -1,         NULL};
-    assert_int_equal(huren_index_audit_append(a, &e, NULL, err, sizeof err), 0);
-    huren_index_audit_close(a);
+    assert_int_equal(huren_audit_append(a, &e, NULL, err, sizeof err), 0);
+    huren_audit_close(a);
     size_t len;
     char *s = slurp(f->path, &len);
     assert_ptr_equal(strchr(s, '\n'), s + len - 1); /* one line */
@@ -260,7 +261,7 @@ static void test_hostile_text(void **state)
 }
 
 typedef struct worker {
-    huren_index_audit *a;
+    huren_audit *a;
     int n;
 } worker;
 
@@ -274,10 +275,10 @@ static void *work(void *p)
 static void test_concurrent_appends(void **state)
 {
     fixture *f = *state;
-    huren_index_audit *a, *b;
+    huren_audit *a, *b;
     char err[256];
-    assert_int_equal(huren_index_audit_open(&a, f->path, 1, NULL, err, sizeof err), 0);
-    assert_int_equal(huren_index_audit_open(&b, f->path, 1, NULL, err, sizeof err), 0);
+    assert_int_equal(huren_audit_open(&a, f->path, 1, NULL, err, sizeof err), 0);
+    assert_int_equal(huren_audit_open(&b, f->path, 1, NULL, err, sizeof err), 0);
     pthread_t t[8];
     worker w[8];
     for (int i = 0; i < 8; i++) {
@@ -287,13 +288,13 @@ static void test_concurrent_appends(void **state)
     for (int i = 0; i < 8; i++)
         pthread_join(t[i], NULL);
     char head[65];
-    uint64_t n = huren_index_audit_head(a, head);
+    uint64_t n = huren_audit_head(a, head);
     assert_true(n >= 200 && n <= 400); /* a knows its own entries, b's up to its last append */
     append_n(a, 1, "dimse.c-find"); /* an append follows the entries b wrote meanwhile */
-    assert_int_equal(huren_index_audit_head(a, head), 401);
-    huren_index_audit_close(a);
-    huren_index_audit_close(b);
-    huren_index_audit_check c = verify(f->path);
+    assert_int_equal(huren_audit_head(a, head), 401);
+    huren_audit_close(a);
+    huren_audit_close(b);
+    huren_audit_check c = verify(f->path);
     assert_true(c.intact);
     assert_int_equal(c.entries, 401);
 }
@@ -310,14 +311,14 @@ static void test_scan(void **state)
     fixture *f = *state;
     char err[256];
     int n = 0;
-    assert_int_equal(huren_index_audit_scan(f->path, count_line, &n, err, sizeof err), 0);
+    assert_int_equal(huren_audit_scan(f->path, count_line, &n, err, sizeof err), 0);
     assert_int_equal(n, 0); /* missing file: no lines */
-    huren_index_audit *a;
-    assert_int_equal(huren_index_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
+    huren_audit *a;
+    assert_int_equal(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
     append_n(a, 3, "audit.read");
-    huren_index_audit_close(a);
-    assert_int_equal(huren_index_audit_scan(f->path, count_line, &n, err, sizeof err),
-                     HUREN_INDEX_ECANCEL);
+    huren_audit_close(a);
+    assert_int_equal(huren_audit_scan(f->path, count_line, &n, err, sizeof err),
+                     HUREN_AUDIT_ECANCEL);
     assert_int_equal(n, 2);
 }
 

@@ -8,10 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "huren_index.h"
+#include "huren_audit.h"
+#include "audit/huren_audit.h"
 
 typedef struct job {
-    huren_index_audit *a;
+    huren_audit *a;
     int n;
 } job;
 
@@ -20,7 +21,7 @@ static void *run(void *p)
     job *j = p;
     char err[256];
     for (int i = 0; i < j->n; i++) {
-        huren_index_audit_entry e = {"CN=clinician,O=Hospital A,C=CN",
+        huren_audit_entry e = {"CN=clinician,O=Hospital A,C=CN",
                                      "clinician",
                                      "H37010001",
                                      "dicomweb.read",
@@ -29,7 +30,7 @@ static void *run(void *p)
                                      "success",
                                      200,
                                      "10.1.2.3"};
-        if (huren_index_audit_append(j->a, &e, NULL, err, sizeof err) != 0) {
+        if (huren_audit_append(j->a, &e, NULL, err, sizeof err) != 0) {
             fprintf(stderr, "append: %s\n", err);
             exit(1);
         }
@@ -40,9 +41,9 @@ static void *run(void *p)
 static double measure(const char *path, int fsync, int threads, int n)
 {
     unlink(path);
-    huren_index_audit *a;
+    huren_audit *a;
     char err[256];
-    if (huren_index_audit_open(&a, path, fsync, NULL, err, sizeof err) != 0) {
+    if (huren_audit_open(&a, path, fsync, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "open: %s\n", err);
         exit(1);
     }
@@ -55,7 +56,7 @@ static double measure(const char *path, int fsync, int threads, int n)
     for (int i = 0; i < threads; i++)
         pthread_join(t[i], NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    huren_index_audit_close(a);
+    huren_audit_close(a);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     return (double)(j.n * threads) / s;
 }
