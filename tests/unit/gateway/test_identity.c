@@ -16,7 +16,7 @@ static void expect_ok(const char *in, const char *want, identity_type want_type)
     char out[IDENTITY_ID_LEN + 1], err[128] = "";
     identity_type t;
     if (identity_normalise(in, out, &t, err, sizeof err) != 0)
-        fail_msg("%s: %s", in, err);
+        fail_msg("%s: %s", in ? in : "(NULL)", err);
     assert_string_equal(out, want);
     assert_int_equal(t, want_type);
 }
@@ -27,7 +27,7 @@ static void expect_err(const char *in, const char *needle)
     identity_type t;
     assert_int_equal(identity_normalise(in, out, &t, err, sizeof err), -1);
     if (!strstr(err, needle))
-        fail_msg("%s: expected \"%s\" in \"%s\"", in, needle, err);
+        fail_msg("%s: expected \"%s\" in \"%s\"", in ? in : "(NULL)", needle, err);
 }
 
 static void test_valid_and_normalised(void **state)
