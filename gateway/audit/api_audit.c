@@ -90,7 +90,7 @@ int api_audit(http_request *req, http_response *res)
     if (audit_path(n->cfg, path, sizeof path) < 0 || !(q.entries = json_array()))
         return -1;
     int rc = huren_audit_scan(path, on_line, &q, err, sizeof err);
-    if (rc < 0 && rc != HUREN_INDEX_ECANCEL) {
+    if (rc < 0 && rc != HUREN_AUDIT_ECANCEL) {
         log_error("GET /api/v1/audit: %s", err);
         json_decref(q.entries);
         return -1;
