@@ -46,6 +46,19 @@ struct huren_dicom__charset {
                  std::string &why) const;
 };
 
+/* codecs.cpp: register DCMTK's JPEG, JPEG-LS and RLE decoders (once; thread-safe). */
+void huren_dicom__register_codecs();
+
+/* send_raw.cpp: C-STORE of a stored instance on dst as it lies on disk: the dataset after the
+ * meta header of [offset, offset+length) of path (length 0: to the end), unchanged, in the
+ * context pid (whose transfer syntax must be the stored one). rsp gets the peer's answer.
+ * started tells whether anything was sent: if not, the caller may still send another way; if
+ * so, an error means the association is lost. */
+OFCondition huren_dicom__store_raw(T_ASC_Association *dst, T_ASC_PresentationContextID pid,
+                                   const T_DIMSE_C_StoreRQ &rq, const char *path, uint64_t offset,
+                                   uint64_t length, int timeout_s, T_DIMSE_C_StoreRSP &rsp,
+                                   bool &started);
+
 /* j2k.cpp: one JPEG 2000 codestream (or JP2 file) decoded by OpenJPEG; pixels interleaved
  * (colour-by-pixel), 1 byte per sample up to 8 bits, else 2 (little endian). */
 struct huren_dicom__j2k_image {

@@ -11,7 +11,6 @@
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
 #include "dcmtk/dcmdata/dcpixel.h"
-#include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmimgle/dcmimage.h"
@@ -19,18 +18,6 @@
 #include "dcmtk/dcmimage/dipipng.h"
 #include "dcmtk/dcmimage/diregist.h"
 #include "dcmtk/dcmjpeg/dipijpeg.h"
-#include "dcmtk/dcmjpeg/djdecode.h"
-#include "dcmtk/dcmjpls/djdecode.h"
-
-static void register_codecs()
-{
-    static std::once_flag once;
-    std::call_once(once, [] {
-        DJDecoderRegistration::registerCodecs();
-        DJLSDecoderRegistration::registerCodecs();
-        DcmRLEDecoderRegistration::registerCodecs();
-    });
-}
 
 static void apply_window(DicomImage &img, const huren_dicom_render_options *o)
 {
@@ -161,7 +148,7 @@ static int j2k_to_native(const char *path, DcmDataset *ds, unsigned frame, char 
 static int render(const char *path, const huren_dicom_render_options *o, char **out, size_t *len,
                   unsigned *width, unsigned *height, char *err, size_t errlen)
 {
-    register_codecs();
+    huren_dicom__register_codecs();
     DcmFileFormat ff;
     OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange, 4096, ERM_autoDetect);
     if (c.bad()) {

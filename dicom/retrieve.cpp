@@ -193,41 +193,6 @@ static OFCondition load_item(const huren_dicom_retrieve_item *it, DcmFileFormat 
     return c;
 }
 
-/* The item as a file of its own for DCMTK to stream: its path, or a temp copy of its byte range
- * of a pack file in tmp_dir (removed by the caller); "" if that cannot be made. */
-static std::string item_file(const huren_dicom_retrieve_item *it, const std::string &tmp_dir,
-                             bool *is_tmp)
-{
-    *is_tmp = false;
-    if (whole_file(it))
-        return it->path;
-    std::string path = tmp_dir + "/huren-send-XXXXXX";
-    std::vector<char> name(path.begin(), path.end());
-    name.push_back('\0');
-    int out = mkstemp(name.data());
-    if (out < 0)
-        return "";
-    int in = open(it->path, O_RDONLY | O_CLOEXEC);
-    std::vector<char> buf(64 * 1024);
-    uint64_t done = 0;
-    while (in >= 0 && done < it->length) {
-        size_t want = (size_t)std::min<uint64_t>(buf.size(), it->length - done);
-        ssize_t n = pread(in, buf.data(), want, (off_t)(it->offset + done));
-        if (n <= 0 || write(out, buf.data(), (size_t)n) != n)
-            break;
-        done += (uint64_t)n;
-    }
-    if (in >= 0)
-        close(in);
-    close(out);
-    if (done != it->length) {
-        unlink(name.data());
-        return "";
-    }
-    *is_tmp = true;
-    return name.data();
-}
-
 /* The coercion hook: a retrieved copy goes out with this hospital's patient ids. */
 static OFCondition coerce_item(const huren_dicom_retrieve_item *it, DcmFileFormat &ff)
 {
@@ -243,10 +208,9 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
                           const huren_dicom_retrieve_item *it, bool *net_err)
 {
     huren_dicom_scp *scp = op.a->scp;
+    /* the stored syntax first, then explicit, then implicit little endian */
     T_ASC_PresentationContextID pid =
         ASC_findAcceptedPresentationContextID(dst, it->sop_class_uid, it->transfer_syntax_uid);
-    if (pid == 0 && uncompressed(it->transfer_syntax_uid))
-        pid = ASC_findAcceptedPresentationContextID(dst, it->sop_class_uid);
     T_ASC_PresentationContext pc;
     if (pid == 0 || ASC_findAcceptedPresentationContext(dst->params, pid, &pc).bad()) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
@@ -255,8 +219,13 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
         return HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
     }
     if (pc.acceptedTransferSyntax[0] && !uncompressed(pc.acceptedTransferSyntax) &&
-        strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) != 0)
+        strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) != 0) {
+        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
+                          "sub-operation %s: stored as %s, the receiver accepted only %s",
+                          it->sop_instance_uid, it->transfer_syntax_uid,
+                          pc.acceptedTransferSyntax);
         return HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
+    }
 
     T_DIMSE_C_StoreRQ rq;
     memset(&rq, 0, sizeof(rq));
@@ -279,17 +248,20 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
     /* a retrieved copy is coerced in memory; everything else goes as stored when it can */
     bool as_stored = strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0 &&
                      !it->coerce_patient_id;
-    bool is_tmp = false;
-    std::string file = as_stored ? item_file(it, scp->tmp_dir, &is_tmp) : std::string();
-    if (!file.empty()) {
-        /* as stored, byte for byte: DCMTK streams the file's dataset as it is */
-        cond = DIMSE_storeUser(dst, pid, &rq, file.c_str(), NULL, NULL, NULL, DIMSE_NONBLOCKING,
-                               scp->opts.dimse_timeout_s, &rsp, &detail);
-        if (is_tmp)
-            unlink(file.c_str());
-    } else {
-        /* from a pack, or uncompressed in another byte order or VR encoding: in memory */
+    bool started = false;
+    if (as_stored) {
+        /* as stored, byte for byte, from its own file or its range of a pack */
+        cond = huren_dicom__store_raw(dst, pid, rq, it->path, it->offset, it->length,
+                                      scp->opts.dimse_timeout_s, rsp, started);
+        if (cond.bad() && !started)
+            huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
+                              "sub-operation %s: %s; sent through DCMTK instead",
+                              it->sop_instance_uid, cond.text());
+    }
+    if (!as_stored || (cond.bad() && !started)) {
+        /* coerced, or uncompressed in another byte order or VR encoding: in memory */
         DcmFileFormat ff;
+        huren_dicom__register_codecs(); /* a compressed instance to an uncompressed-only peer */
         OFCondition lc = load_item(it, ff);
         if (lc.good())
             lc = coerce_item(it, ff);
@@ -298,7 +270,10 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
                 ->chooseRepresentation(DcmXfer(pc.acceptedTransferSyntax).getXfer(), NULL)
                 .bad()) {
             huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "sub-operation %s: %s",
-                              it->sop_instance_uid, lc.bad() ? lc.text() : "cannot re-encode");
+                              it->sop_instance_uid,
+                              lc.bad() ? lc.text()
+                                       : "no decoder for the stored transfer syntax: the "
+                                         "receiver accepted it only uncompressed");
             return HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
         }
         cond = DIMSE_storeUser(dst, pid, &rq, NULL, ff.getDataset(), NULL, NULL, DIMSE_NONBLOCKING,
@@ -347,32 +322,30 @@ static void run_subops(retrieve_op &op, T_ASC_Association *dst,
 
 /* ---- C-MOVE -------------------------------------------------------------------------------- */
 
+/* Per SOP class and stored transfer syntax, one context with that syntax alone (the instance goes
+ * byte for byte when it is accepted), and per SOP class one with the uncompressed ones (for a
+ * receiver that does not take the stored syntax: sent converted or decompressed). Separate
+ * contexts let the receiver accept both; ASC_findAcceptedPresentationContextID() then picks the
+ * stored syntax first. */
 static void add_contexts(T_ASC_Parameters *params, const huren_dicom_retrieve_list &list)
 {
+    static const char *plain[2] = {UID_LittleEndianExplicitTransferSyntax,
+                                   UID_LittleEndianImplicitTransferSyntax};
     std::set<std::pair<std::string, std::string>> seen;
     int id = 1;
-    for (size_t i = 0; i < list.n && id <= 255; i++) {
+    for (size_t i = 0; i < list.n && id <= 253; i++) {
         const huren_dicom_retrieve_item &it = list.items[i];
-        bool plain = uncompressed(it.transfer_syntax_uid);
-        std::pair<std::string, std::string> key(it.sop_class_uid, plain ? std::string("plain")
-                                                                        : it.transfer_syntax_uid);
-        if (!seen.insert(key).second)
-            continue;
-        if (plain) {
-            const char *ts[3] = {it.transfer_syntax_uid, UID_LittleEndianExplicitTransferSyntax,
-                                 UID_LittleEndianImplicitTransferSyntax};
-            int n = 1;
-            for (int k = 1; k < 3; k++)
-                if (strcmp(ts[k], it.transfer_syntax_uid) != 0)
-                    ts[n++] = ts[k];
-            (void)ASC_addPresentationContext(params, (T_ASC_PresentationContextID)id,
-                                             it.sop_class_uid, ts, n);
-        } else {
+        if (seen.insert({it.sop_class_uid, it.transfer_syntax_uid}).second) {
             const char *ts[1] = {it.transfer_syntax_uid};
             (void)ASC_addPresentationContext(params, (T_ASC_PresentationContextID)id,
                                              it.sop_class_uid, ts, 1);
+            id += 2;
         }
-        id += 2;
+        if (seen.insert({it.sop_class_uid, std::string()}).second) {
+            (void)ASC_addPresentationContext(params, (T_ASC_PresentationContextID)id,
+                                             it.sop_class_uid, plain, 2);
+            id += 2;
+        }
     }
 }
 

@@ -102,11 +102,12 @@ class CorpusTest(NodeTestCase):
 
     def setUp(self):
         super().setUp()
-        self.node(config_text="[dicom]\nduplicates = replace\n").start()
+        self.ref_port = free_port()
+        self.node(config_text="[dicom]\nduplicates = replace\n[dicom_aes]\nREF = 127.0.0.1:%d\n"
+                  % self.ref_port).start()
         self.huren = self._procs[-1]
         self.ref_dir = os.path.join(self.tmp, "storescp")
         os.makedirs(self.ref_dir)
-        self.ref_port = free_port()
         # +xa: every transfer syntax DCMTK knows; +B: the dataset written as received
         self.process(["storescp", "-aet", "REF", "+xa", "+B", "-od", self.ref_dir,
                       str(self.ref_port)], "storescp")
@@ -155,11 +156,25 @@ class CorpusTest(NodeTestCase):
         prefer = GETSCU_PREFER.get(ts)
         if not prefer:
             return None
-        run(["getscu", "-S", prefer, "-aec", "HUREN", "-od", out,
+        run(["getscu", "-S", "+B", prefer, "-aec", "HUREN", "-od", out,
              "-k", "QueryRetrieveLevel=IMAGE", "-k", "StudyInstanceUID=" + study,
              "-k", "SeriesInstanceUID=" + series, "-k", "SOPInstanceUID=" + sop,
              "127.0.0.1", str(self.huren.dicom_port)], timeout=120)
         got = glob.glob(os.path.join(out, "*"))
+        if len(got) != 1:
+            return None
+        with open(got[0], "rb") as f:
+            return f.read()
+
+    def cmove(self, study, series, sop):
+        """The instance moved to the reference storescp (bit-preserving): its bytes."""
+        for f in glob.glob(os.path.join(self.ref_dir, "*")):
+            os.unlink(f)
+        run(["movescu", "-S", "-aet", "MOVER", "-aec", "HUREN", "-aem", "REF",
+             "-k", "QueryRetrieveLevel=IMAGE", "-k", "StudyInstanceUID=" + study,
+             "-k", "SeriesInstanceUID=" + series, "-k", "SOPInstanceUID=" + sop,
+             "127.0.0.1", str(self.huren.dicom_port)], timeout=120)
+        got = glob.glob(os.path.join(self.ref_dir, "*"))
         if len(got) != 1:
             return None
         with open(got[0], "rb") as f:
@@ -189,8 +204,8 @@ class CorpusTest(NodeTestCase):
         files = sorted(glob.glob(os.path.join(DATA, "test_files", "*.dcm"))) + \
             sorted(glob.glob(os.path.join(DATA, "charset_files", "*.dcm")))
         self.assertGreater(len(files), 60)
-        counts = dict(tried=0, storescp=0, huren=0, found=0, qido=0, cget=0, wado=0,
-                      images=0, rendered=0)
+        counts = dict(tried=0, storescp=0, huren=0, found=0, qido=0, cget=0, cget_identical=0,
+                      cmove_identical=0, wado=0, images=0, rendered=0)
         problems = []
         for path in files:
             name = os.path.basename(path)
@@ -238,10 +253,16 @@ class CorpusTest(NodeTestCase):
                 problems.append("%s (%s): C-GET failed" % (name, ts))
             else:
                 counts["cget"] += 1
-                # DCMTK's C-STORE SCU re-encodes a file it sends (sequence and item lengths),
-                # so identical bytes by C-GET are counted, not yet required
                 if dataset_part(got) == dataset_part(ref_bytes):
-                    counts["cget_identical"] = counts.get("cget_identical", 0) + 1
+                    counts["cget_identical"] += 1
+                else:
+                    problems.append("%s (%s): C-GET returned other bytes" % (name, ts))
+            got = self.cmove(study, series, sop)
+            if got is not None and dataset_part(got) == dataset_part(ref_bytes):
+                counts["cmove_identical"] += 1
+            else:
+                problems.append("%s (%s): C-MOVE %s" % (name, ts, "failed" if got is None
+                                                        else "delivered other bytes"))
             got = self.wado(study, series, sop)
             if got is not None and dataset_part(got) == dataset_part(ref_bytes):
                 counts["wado"] += 1
@@ -269,9 +290,65 @@ class CorpusTest(NodeTestCase):
         self.assertEqual(counts["found"], counts["huren"], problems)
         self.assertEqual(counts["qido"], counts["huren"], problems)
         self.assertEqual(counts["cget"], counts["huren"], problems)
+        self.assertEqual(counts["cget_identical"], counts["huren"], problems)
+        self.assertEqual(counts["cmove_identical"], counts["huren"], problems)
         self.assertEqual(counts["wado"], counts["huren"], problems)
         self.assertEqual(counts["rendered"], counts["images"], problems)
         self.assertEqual(problems, [])
+
+
+# compressed corpus files and the DCMTK tool that decompresses each (the reference)
+DECOMPRESSIBLE = {
+    "MR_small_jpeg_ls_lossless.dcm": "dcmdjpls", "SC_rgb_jpeg_gdcm.dcm": "dcmdjpeg",
+    "JPGExtended.dcm": "dcmdjpeg", "MR_small_RLE.dcm": "dcmdrle",
+    "SC_rgb_rle_16bit_2frame.dcm": "dcmdrle",
+}
+
+
+@unittest.skipIf(pydicom is None, "python3-pydicom is not installed")
+class DecompressOnTheWayOutTest(NodeTestCase):
+    """A receiver that takes only uncompressed transfer syntaxes (storescp's default) gets a
+    compressed instance decompressed, with the pixels DCMTK's own decompressors give; one whose
+    syntax huren cannot decode (JPEG 2000) is a failed sub-operation, not a crash or a wrong
+    image."""
+
+    def test_move_to_an_uncompressed_only_receiver(self):
+        port = free_port()
+        self.node(config_text="[dicom]\nduplicates = replace\n[dicom_aes]\nPLAIN = 127.0.0.1:%d\n"
+                  % port).start()
+        n = self._procs[-1]
+        out = os.path.join(self.tmp, "plain")
+        os.makedirs(out)
+        self.process(["storescp", "-aet", "PLAIN", "+B", "-od", out, str(port)], "storescp")
+        wait_for(lambda: port_open(port), 30, "storescp")
+        for name, tool in sorted(DECOMPRESSIBLE.items()) + [("JPEG2000.dcm", None)]:
+            path = os.path.join(DATA, "test_files", name)
+            p = run(["dcmsend", "-aec", "HUREN", "127.0.0.1", str(n.dicom_port), path])
+            self.assertEqual(p.returncode, 0, p.stdout)
+            ds = pydicom.dcmread(path)
+            for f in glob.glob(os.path.join(out, "*")):
+                os.unlink(f)
+            p = run(["movescu", "-S", "-aet", "MOVER", "-aec", "HUREN", "-aem", "PLAIN",
+                     "-k", "QueryRetrieveLevel=IMAGE", "-k", "StudyInstanceUID=%s" %
+                     ds.StudyInstanceUID, "-k", "SeriesInstanceUID=%s" % ds.SeriesInstanceUID,
+                     "-k", "SOPInstanceUID=%s" % ds.SOPInstanceUID,
+                     "127.0.0.1", str(n.dicom_port)])
+            got = glob.glob(os.path.join(out, "*"))
+            if tool is None:
+                self.assertEqual(got, [], name)
+                self.assertIn("SubOperationsCompleteOneOrMoreFailures", p.stdout, name)
+                self.assertIn("no decoder for the stored transfer syntax", n.output())
+                continue
+            self.assertEqual(len(got), 1, "%s: %s" % (name, p.stdout))
+            ref = os.path.join(self.tmp, "ref.dcm")
+            run([tool, path, ref])
+            mine, theirs = pydicom.dcmread(got[0]), pydicom.dcmread(ref)
+            self.assertIn(str(mine.file_meta.TransferSyntaxUID),
+                          ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2"), name)
+            self.assertTrue(mine.PixelData == theirs.PixelData, "%s: %d bytes, want %d" % (
+                name, len(mine.PixelData), len(theirs.PixelData)))
+            self.assertEqual(mine.SOPInstanceUID, ds.SOPInstanceUID)
+        self.assertGreater(len(DECOMPRESSIBLE), 4)
 
 
 if __name__ == "__main__":
