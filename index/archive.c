@@ -106,7 +106,6 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
     pthread_mutex_init(&idx->qlock, NULL);
     pthread_cond_init(&idx->qcond, NULL);
     pthread_mutex_init(&idx->rlock, NULL);
-    pthread_mutex_init(&idx->dirlock, NULL);
     if (!(idx->batch = calloc((size_t)idx->batch_max, sizeof(*idx->batch)))) {
         snprintf(ebuf, sizeof(ebuf), "out of memory");
         goto done;
@@ -161,7 +160,6 @@ void huren_index_close(huren_index *idx)
     pthread_mutex_destroy(&idx->qlock);
     pthread_cond_destroy(&idx->qcond);
     pthread_mutex_destroy(&idx->rlock);
-    pthread_mutex_destroy(&idx->dirlock);
     free(idx->batch);
     free(idx->data_dir);
     free(idx->blob_dir);

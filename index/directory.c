@@ -272,44 +272,16 @@ static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_inde
     return 0;
 }
 
-static int wexec(huren_index *idx, const char *sql)
-{
-    int src = sqlite3_exec(idx->wdb, sql, NULL, NULL, NULL);
-    return src == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, src, sql);
-}
-
-/* Concurrent batches share a commit: the first caller to find no leader takes every queued
- * batch and applies them in one transaction (one fsync), then wakes their callers. */
-typedef struct huren_index__dirjob {
-    const huren_index_dir_entry *entries;
-    size_t n;
-    huren_index_dir_result *results;
-    int rc, done;
-    char err[HUREN_INDEX__ERR_MAX];
-    pthread_cond_t cond;
-    struct huren_index__dirjob *next;
-} dirjob;
-
-static void jobs_run(huren_index *idx, dirjob *jobs)
+/* The entries inside the transaction the write queue opened (writer.c); an error rolls the
+ * whole batch back there. */
+int huren_index__dir_write(huren_index *idx, const huren_index_dir_entry *entries, size_t n,
+                           huren_index_dir_result *results)
 {
     huren_index__dirrows *r = NULL;
-    huren_index__writer_acquire(idx);
     int rc = dirrows_get(idx, &r);
-    if (rc == 0)
-        rc = wexec(idx, "BEGIN IMMEDIATE");
-    for (dirjob *j = jobs; rc == 0 && j; j = j->next)
-        for (size_t i = 0; rc == 0 && i < j->n; i++)
-            rc = entry_put(idx, r, &j->entries[i], &j->results[i]);
-    if (rc == 0)
-        rc = wexec(idx, "COMMIT");
-    if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
-        sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
-    huren_index__writer_release(idx);
-    for (dirjob *j = jobs; j; j = j->next) {
-        j->rc = rc;
-        if (rc < 0)
-            snprintf(j->err, sizeof(j->err), "%s", huren_index_errmsg(idx));
-    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = entry_put(idx, r, &entries[i], &results[i]);
+    return rc;
 }
 
 int huren_index_dir_put(huren_index *idx, const huren_index_dir_entry *entries, size_t n,
@@ -324,42 +296,8 @@ int huren_index_dir_put(huren_index *idx, const huren_index_dir_entry *entries, 
     if (n == 0)
         return 0;
     memset(results, 0, n * sizeof(*results));
-    dirjob job = {.entries = entries, .n = n, .results = results};
-    pthread_cond_init(&job.cond, NULL);
-    pthread_mutex_lock(&idx->dirlock);
-    job.next = idx->dirq;
-    idx->dirq = &job;
-    while (!job.done) {
-        if (idx->dir_leader) {
-            pthread_cond_wait(&job.cond, &idx->dirlock);
-            continue;
-        }
-        /* lead: take every queued batch (oldest first) */
-        dirjob *jobs = NULL;
-        for (dirjob *j = idx->dirq, *next; j; j = next) {
-            next = j->next;
-            j->next = jobs;
-            jobs = j;
-        }
-        idx->dirq = NULL;
-        idx->dir_leader = 1;
-        pthread_mutex_unlock(&idx->dirlock);
-        jobs_run(idx, jobs);
-        pthread_mutex_lock(&idx->dirlock);
-        idx->dir_leader = 0;
-        for (dirjob *j = jobs, *next; j; j = next) {
-            next = j->next;
-            j->done = 1;
-            pthread_cond_signal(&j->cond);
-        }
-        if (idx->dirq) /* the next leader */
-            pthread_cond_signal(&idx->dirq->cond);
-    }
-    pthread_mutex_unlock(&idx->dirlock);
-    pthread_cond_destroy(&job.cond);
-    if (job.rc < 0)
-        huren_index__seterr(idx, "%s", job.err);
-    return job.rc;
+    /* one write queue: the batch shares a commit with whatever else is being written */
+    return huren_index__dir_put_queued(idx, entries, n, results);
 }
 
 /* ---- lookups ---- */

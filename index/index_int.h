@@ -149,6 +149,12 @@ int huren_index__records_check(huren_index *idx, const huren_index_records *recs
 /* Write recs inside the writer's open transaction (the caller holds a savepoint). Sets
  * *duplicate when the message was stored before (and writes nothing). */
 int huren_index__records_write(huren_index *idx, const huren_index_records *recs, int *duplicate);
+/* directory.c: store a batch of entries inside the open transaction (the write queue's). */
+int huren_index__dir_write(huren_index *idx, const huren_index_dir_entry *entries, size_t n,
+                           huren_index_dir_result *results);
+/* writer.c: queue a batch of directory entries and wait for the commit it shares. */
+int huren_index__dir_put_queued(huren_index *idx, const huren_index_dir_entry *entries, size_t n,
+                                huren_index_dir_result *results);
 
 /* ---- statement helpers (stmt.c), shared by every area ---- */
 /* Bind v as text, or NULL when v is NULL or "". */
@@ -204,10 +210,6 @@ struct huren_index {
     struct huren_index__outrows *outrows;
     huren_index_publish_fn publish_fn;
     void *publish_payload;
-    /* directory batches waiting to share one commit (directory.c) */
-    pthread_mutex_t dirlock;
-    struct huren_index__dirjob *dirq;
-    int dir_leader;
 
     /* idle reader connections */
     pthread_mutex_t rlock;

@@ -1,7 +1,9 @@
-/* writer.c: the write path. Puts from many threads queue up; whichever thread finds no leader
- * becomes one, runs every queued put (up to group_commit_max) in one transaction with a
- * savepoint each, commits once and wakes the others with their own results. A put is either
- * an instance (file + rows) or a message's clinical records (rows only, records.c). */
+/* writer.c: the one write queue. Writes from many threads queue up; whichever thread finds no
+ * leader becomes one, runs every queued write (up to group_commit_max) in one transaction with
+ * a savepoint each, commits once and wakes the others with their own results. A write is an
+ * instance (file + rows), a message's clinical records (rows only, records.c) or a batch of
+ * directory entries (directory.c): every writer of the archive shares this queue and its
+ * fsyncs. */
 #include "index_int.h"
 
 #include <errno.h>
@@ -14,7 +16,11 @@
 #include <unistd.h>
 
 struct huren_index__put {
-    const huren_index_records *records; /* set: a records put; NULL: an instance put */
+    const huren_index_records *records; /* set: a records put */
+    const huren_index_dir_entry *dir_entries; /* set: a directory batch of dir_n entries */
+    size_t dir_n;
+    huren_index_dir_result *dir_results;
+    /* neither set: an instance put */
     const char *const *values;
     const huren_index_copy *copy; /* a retrieved copy, or NULL */
     const char *tmp_path;
@@ -195,6 +201,23 @@ static void records_one(huren_index *idx, huren_index__put *p)
     }
 }
 
+/* A batch of directory entries inside the open transaction, under its own savepoint. */
+static void dir_one(huren_index *idx, huren_index__put *p)
+{
+    int rc = exec(idx, "SAVEPOINT dir");
+    if (rc == 0)
+        rc = huren_index__dir_write(idx, p->dir_entries, p->dir_n, p->dir_results);
+    if (rc == 0 && (rc = exec(idx, "RELEASE dir")) == 0) {
+        p->outcome = HUREN_INDEX_PUT_STORED;
+        return;
+    }
+    put_fail(idx, p, rc);
+    if (!sqlite3_get_autocommit(idx->wdb)) {
+        sqlite3_exec(idx->wdb, "ROLLBACK TO dir", NULL, NULL, NULL);
+        sqlite3_exec(idx->wdb, "RELEASE dir", NULL, NULL, NULL);
+    }
+}
+
 /* fsync each blob folder that received a file in this batch, once. */
 static int dirs_sync(huren_index *idx, huren_index__put **batch, int n)
 {
@@ -230,6 +253,8 @@ static void batch_run(huren_index *idx, huren_index__put **batch, int n)
                 unlink(batch[i]->tmp_path);
         } else if (batch[i]->records) {
             records_one(idx, batch[i]);
+        } else if (batch[i]->dir_entries) {
+            dir_one(idx, batch[i]);
         } else {
             put_one(idx, batch[i]);
         }
@@ -528,5 +553,24 @@ int huren_index__txn_end(huren_index *idx, int rc)
     if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
         sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
     huren_index__writer_release(idx);
+    return rc;
+}
+
+int huren_index__dir_put_queued(huren_index *idx, const huren_index_dir_entry *entries, size_t n,
+                                huren_index_dir_result *results)
+{
+    huren_index__put *p = calloc(1, sizeof(*p));
+    if (!p) {
+        huren_index__seterr(idx, "out of memory");
+        return HUREN_INDEX_ERROR;
+    }
+    p->dir_entries = entries;
+    p->dir_n = n;
+    p->dir_results = results;
+    put_wait(idx, p);
+    int rc = p->rc;
+    if (rc < 0)
+        huren_index__seterr(idx, "%s", p->err);
+    free(p);
     return rc;
 }
