@@ -63,9 +63,7 @@ int cli_parse(int argc, char **argv, const char *usage, config *cfg, int *first_
         fprintf(stderr, "huren: %s\n", err);
         return -1;
     }
-    log_level level = LOG_LEVEL_INFO;
-    log_level_parse(cfg->log_level, &level);
-    log_init(level, stderr);
+    log_init(cfg->log_level, stderr);
     *first_operand = optind;
     return 0;
 }

@@ -22,16 +22,23 @@ typedef struct cfg_key {
     cfg_type type;
     const char *def;
     long min, max;       /* CFG_INT bounds; CFG_STR maximum length in max */
-    const char *choices; /* CFG_ENUM: '|'-separated */
+    const char *const *choices; /* CFG_ENUM: the names, NULL-terminated, in enum order */
     size_t offset;
 } cfg_key;
 
 #define OFF(f) offsetof(config, f)
 
+/* The names of each CFG_ENUM key's values, in the order of its enum in config.h. */
+static const char *const role_names[] = {"hospital", "directory", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const dup_names[] = {"keep", "replace", NULL};
+static const char *const verify_names[] = {"none", "optional", "require", NULL};
+static const char *const scope_names[] = {"none", "city", "province", "national", NULL};
+
 static const cfg_key cfg_table[] = {
-    {"node", "role", CFG_ENUM, "hospital", 0, 0, "hospital|directory", OFF(role)},
+    {"node", "role", CFG_ENUM, "hospital", 0, 0, role_names, OFF(role)},
     {"node", "data_dir", CFG_STR, "./var", 0, 4000, NULL, OFF(data_dir)},
-    {"node", "log_level", CFG_ENUM, "info", 0, 0, "error|warn|info|debug", OFF(log_level)},
+    {"node", "log_level", CFG_ENUM, "info", 0, 0, level_names, OFF(log_level)},
     {"node", "bind_address", CFG_ADDR, "127.0.0.1", 0, 0, NULL, OFF(bind_address)},
     {"node", "utc_offset", CFG_STR, "+08:00", 1, 6, NULL, OFF(utc_offset)},
     {"node", "patient_id_issuer", CFG_STR, "", 0, 64, NULL, OFF(patient_id_issuer)},
@@ -45,7 +52,7 @@ static const cfg_key cfg_table[] = {
     {"dicom", "accept_unknown_sop_classes", CFG_BOOL, "yes", 0, 0, NULL,
      OFF(accept_unknown_sop_classes)},
     {"dicom", "allowed_calling_aes", CFG_STR, "", 0, 4000, NULL, OFF(allowed_calling_aes)},
-    {"dicom", "duplicates", CFG_ENUM, "keep", 0, 0, "keep|replace", OFF(duplicates)},
+    {"dicom", "duplicates", CFG_ENUM, "keep", 0, 0, dup_names, OFF(duplicates)},
     {"dicom", "find_max_results", CFG_INT, "10000", 1, 10000000, NULL, OFF(find_max_results)},
     {"dicom", "max_sequence_depth", CFG_INT, "64", 1, 1000, NULL, OFF(max_sequence_depth)},
     {"dicom", "max_negotiating", CFG_INT, "16", 1, 10000, NULL, OFF(max_negotiating)},
@@ -55,8 +62,7 @@ static const cfg_key cfg_table[] = {
     {"http", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(tls_cert)},
     {"http", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(tls_key)},
     {"http", "tls_client_ca", CFG_STR, "", 0, 4000, NULL, OFF(tls_client_ca)},
-    {"http", "tls_client_verify", CFG_ENUM, "none", 0, 0, "none|optional|require",
-     OFF(tls_client_verify)},
+    {"http", "tls_client_verify", CFG_ENUM, "none", 0, 0, verify_names, OFF(tls_client_verify)},
     {"http", "threads", CFG_INT, "4", 1, 256, NULL, OFF(http_threads)},
     {"http", "max_body", CFG_INT, "1048576", 1024, 1073741824, NULL, OFF(http_max_body)},
     {"hl7", "port", CFG_INT, "2575", 0, 65535, NULL, OFF(hl7_port)},
@@ -90,8 +96,7 @@ static const cfg_key cfg_table[] = {
     {"directory", "region_key", CFG_STR, "", 0, 4000, NULL, OFF(dir_region_key)},
     {"directory", "institution", CFG_STR, "", 0, 64, NULL, OFF(dir_institution)},
     {"directory", "source_url", CFG_STR, "", 0, 500, NULL, OFF(dir_source_url)},
-    {"directory", "hr_scope", CFG_ENUM, "none", 0, 0, "none|city|province|national",
-     OFF(dir_hr_scope)},
+    {"directory", "hr_scope", CFG_ENUM, "none", 0, 0, scope_names, OFF(dir_hr_scope)},
     {"directory", "qualified_from", CFG_STR, "", 0, 8, NULL, OFF(dir_qualified_from)},
     {"directory", "qualified_to", CFG_STR, "", 0, 8, NULL, OFF(dir_qualified_to)},
     {"directory", "catalogue", CFG_STR, "", 0, 4000, NULL, OFF(dir_catalogue)},
@@ -116,17 +121,24 @@ static const cfg_key *cfg_lookup(const char *section, const char *key)
     return NULL;
 }
 
-static int enum_has(const char *choices, const char *value)
+/* The position of value among choices, or -1: a CFG_ENUM key stores the position. */
+static int enum_index(const char *const *choices, const char *value)
 {
-    size_t n = strlen(value);
-    for (const char *p = choices; p;) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && strncmp(p, value, n) == 0)
-            return 1;
-        p = bar ? bar + 1 : NULL;
-    }
-    return 0;
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(choices[i], value) == 0)
+            return i;
+    return -1;
+}
+
+const char *config_choice_name(const char *section, const char *key, int value)
+{
+    const cfg_key *k = cfg_lookup(section, key);
+    if (!k || k->type != CFG_ENUM || value < 0)
+        return "?";
+    for (int i = 0; k->choices[i]; i++)
+        if (i == value)
+            return k->choices[i];
+    return "?";
 }
 
 static int parse_bool(const char *v, int *out)
@@ -196,13 +208,20 @@ static int apply_key(config *cfg, const cfg_key *k, const char *value, char *err
             return -1;
         }
         return 0;
-    case CFG_ENUM:
-        if (!enum_has(k->choices, value)) {
+    case CFG_ENUM: {
+        int i = enum_index(k->choices, value);
+        if (i < 0) {
+            char list[128] = "";
+            for (int j = 0; k->choices[j]; j++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? "|" : "",
+                         k->choices[j]);
             snprintf(err, errlen, "[%s] %s: \"%s\" is not one of %s", k->section, k->key, value,
-                     k->choices);
+                     list);
             return -1;
         }
-        break;
+        *(int *)(base + k->offset) = i;
+        return 0;
+    }
     case CFG_ADDR:
         if (!addr_valid(value)) {
             snprintf(err, errlen, "[%s] %s: \"%s\" is not a numeric IPv4 or IPv6 address",
@@ -369,9 +388,9 @@ int config_validate(const config *cfg, char *err, size_t errlen)
                  where, cfg->bind_address);
         return -1;
     }
-    if (strcmp(cfg->tls_client_verify, "none") != 0 && !cfg->tls_client_ca[0]) {
+    if (cfg->tls_client_verify != CONFIG_VERIFY_NONE && !cfg->tls_client_ca[0]) {
         snprintf(err, errlen, "%s: [http] tls_client_verify = %s needs tls_client_ca", where,
-                 cfg->tls_client_verify);
+                 config_choice_name("http", "tls_client_verify", (int)cfg->tls_client_verify));
         return -1;
     }
     if (cfg->tls_client_ca[0] && !has_cert) {
@@ -422,7 +441,7 @@ void config_free(config *cfg)
     free(cfg->path);
     for (size_t i = 0; i < sizeof cfg_table / sizeof cfg_table[0]; i++) {
         const cfg_key *k = &cfg_table[i];
-        if (k->type != CFG_INT && k->type != CFG_BOOL)
+        if (k->type != CFG_INT && k->type != CFG_BOOL && k->type != CFG_ENUM)
             free(*(char **)((char *)cfg + k->offset));
     }
     for (size_t i = 0; i < cfg->naes; i++) {

@@ -6,9 +6,29 @@
 
 #include <stddef.h>
 
+#include "log.h"
+
 #define CONFIG_MAX_PEERS 256
 #define CONFIG_MAX_CLIENTS 512
 #define CONFIG_CLIENT_NAME_MAX 64
+
+/* The values of the keys that take one of a list; each follows its names' order in config.c. */
+typedef enum config_role { CONFIG_ROLE_HOSPITAL, CONFIG_ROLE_DIRECTORY } config_role;
+typedef enum config_duplicates {
+    CONFIG_DUPLICATES_KEEP,
+    CONFIG_DUPLICATES_REPLACE
+} config_duplicates;
+typedef enum config_verify {
+    CONFIG_VERIFY_NONE,
+    CONFIG_VERIFY_OPTIONAL,
+    CONFIG_VERIFY_REQUIRE
+} config_verify;
+typedef enum config_hr_scope {
+    CONFIG_HR_NONE,
+    CONFIG_HR_CITY,
+    CONFIG_HR_PROVINCE,
+    CONFIG_HR_NATIONAL
+} config_hr_scope;
 
 /* A DICOM application entity we may send to (C-MOVE destination). */
 typedef struct config_ae {
@@ -32,9 +52,9 @@ typedef struct config_client {
 typedef struct config {
     char *path; /* the file read, or NULL for the embedded defaults */
     /* [node] */
-    char *role; /* "hospital" | "directory" */
+    config_role role;
     char *data_dir;
-    char *log_level;
+    log_level log_level;
     char *bind_address;      /* numeric address all listeners bind */
     char *utc_offset;        /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
     char *patient_id_issuer; /* IssuerOfPatientID of our local ids ("": [directory] institution) */
@@ -48,7 +68,7 @@ typedef struct config {
     int tcp_nodelay;
     int accept_unknown_sop_classes; /* store SOP classes DCMTK does not know */
     char *allowed_calling_aes;      /* space- or comma-separated; empty = any */
-    char *duplicates;               /* "keep" | "replace" */
+    config_duplicates duplicates;
     long find_max_results;
     long max_sequence_depth;   /* nested sequences a dataset may have (checked before parsing) */
     long max_negotiating;      /* association requests arriving or negotiated at once */
@@ -59,7 +79,7 @@ typedef struct config {
     char *tls_cert;
     char *tls_key;
     char *tls_client_ca;
-    char *tls_client_verify; /* "none" | "optional" | "require" */
+    config_verify tls_client_verify;
     long http_threads;
     long http_max_body;
     /* [hl7] */
@@ -100,7 +120,7 @@ typedef struct config {
     char *dir_region_key;     /* hex key, or the path of a file holding it */
     char *dir_institution;    /* this institution's code, as the directory knows it */
     char *dir_source_url;     /* this gateway's URL as peers reach it */
-    char *dir_hr_scope;       /* none | city | province | national: HR qualification */
+    config_hr_scope dir_hr_scope; /* HR qualification */
     char *dir_qualified_from; /* YYYYMMDD */
     char *dir_qualified_to;   /* YYYYMMDD */
     char *dir_catalogue;      /* the recognition catalogue (CSV), "" = none */
@@ -130,6 +150,9 @@ int config_set(config *cfg, const char *section, const char *key, const char *va
                size_t errlen);
 /* Checks that span keys (TLS needed off loopback, ...). Returns -1 with a reason in err. */
 int config_validate(const config *cfg, char *err, size_t errlen);
+/* The name of a listed value as the file spells it (config_choice_name("node", "role",
+ * cfg->role) is "hospital"); "?" for a key without a list or a value out of it. */
+const char *config_choice_name(const char *section, const char *key, int value);
 /* Look up a C-MOVE destination; NULL if unknown. */
 const config_ae *config_find_ae(const config *cfg, const char *title);
 /* Is this bind address a loopback address (127.0.0.0/8, ::1)? */

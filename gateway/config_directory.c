@@ -109,7 +109,7 @@ int config__directory_validate(const config *cfg, char *err, size_t errlen)
         }
         catalogue_free(c);
     }
-    if (!cfg->dir_publish || strcmp(cfg->role, "hospital") != 0)
+    if (!cfg->dir_publish || cfg->role != CONFIG_ROLE_HOSPITAL)
         return 0;
     if (!url_valid(cfg->dir_url, 0)) {
         snprintf(err, errlen, "%s: [directory] publish = yes needs url = https://HOST:PORT", where);

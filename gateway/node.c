@@ -36,8 +36,8 @@ int node_open_index(node *n, char *err, size_t errlen)
         return -1;
     huren_index_options io = HUREN_INDEX_OPTIONS_INIT;
     io.data_dir = n->cfg->data_dir;
-    io.dup_policy = strcmp(n->cfg->duplicates, "replace") == 0 ? HUREN_INDEX_DUP_REPLACE
-                                                               : HUREN_INDEX_DUP_KEEP;
+    io.dup_policy = n->cfg->duplicates == CONFIG_DUPLICATES_REPLACE ? HUREN_INDEX_DUP_REPLACE
+                                                                    : HUREN_INDEX_DUP_KEEP;
     io.fsync = n->cfg->fsync;
     io.busy_timeout_ms = (int)n->cfg->busy_timeout_ms;
     io.group_commit_max = (int)n->cfg->group_commit_max;

@@ -82,9 +82,9 @@ static int start_http(node *n)
         .tls_cert = c->tls_cert,
         .tls_key = c->tls_key,
         .tls_client_ca = c->tls_client_ca,
-        .client_verify = !strcmp(c->tls_client_verify, "require")    ? 2
-                         : !strcmp(c->tls_client_verify, "optional") ? 1
-                                                                     : 0,
+        .client_verify = c->tls_client_verify == CONFIG_VERIFY_REQUIRE    ? 2
+                         : c->tls_client_verify == CONFIG_VERIFY_OPTIONAL ? 1
+                                                                          : 0,
         /* plain HTTP (loopback only): full local access unless [access] says otherwise */
         .loopback_roles = c->loopback_full_access ? HTTP_ROLES_ALL : 0,
         .access = n->auth,
@@ -92,8 +92,9 @@ static int start_http(node *n)
         .cors_origins = c->dicomweb_cors_origins,
     };
     size_t nroutes;
-    const http_route *routes = api_routes(c->role, &nroutes);
-    ho.body_routes = api_body_routes(c->role, &ho.nbody_routes);
+    const char *role = config_choice_name("node", "role", (int)c->role);
+    const http_route *routes = api_routes(role, &nroutes);
+    ho.body_routes = api_body_routes(role, &ho.nbody_routes);
     char err[512];
     if (http_server_start(&n->http, &ho, routes, nroutes, n, err, sizeof err) < 0) {
         log_error("HTTP: %s", err);
@@ -118,11 +119,12 @@ int cmd_serve(const config *cfg)
     char err[1024];
     char **allowed = NULL;
     int rc = 1;
-    log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION, cfg->role, cfg->data_dir,
+    log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION,
+             config_choice_name("node", "role", (int)cfg->role), cfg->data_dir,
              cfg->path ? ", config " : " (embedded defaults)", cfg->path ? cfg->path : "");
     if (node_open_index(&n, err, sizeof err) < 0 || audit_open(&n, err, sizeof err) < 0 ||
         auth_table_build(cfg, &n.auth, err, sizeof err) < 0 ||
-        (strcmp(cfg->role, "hospital") == 0 && claims_open(&n, err, sizeof err) < 0)) {
+        (cfg->role == CONFIG_ROLE_HOSPITAL && claims_open(&n, err, sizeof err) < 0)) {
         log_error("%s", err);
         goto done;
     }
@@ -136,9 +138,9 @@ int cmd_serve(const config *cfg)
     }
     /* C-STORE, STOW-RS and identifiers: nesting checked before DCMTK parses */
     huren_dicom_max_sequence_depth_set((unsigned)cfg->max_sequence_depth);
-    if (strcmp(cfg->role, "hospital") == 0 && start_dicom(&n, &allowed) < 0)
+    if (cfg->role == CONFIG_ROLE_HOSPITAL && start_dicom(&n, &allowed) < 0)
         goto done;
-    if (strcmp(cfg->role, "hospital") == 0 && hl7feed_start(&n) < 0)
+    if (cfg->role == CONFIG_ROLE_HOSPITAL && hl7feed_start(&n) < 0)
         goto done;
     if (start_http(&n) < 0)
         goto done;

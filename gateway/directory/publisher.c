@@ -87,7 +87,8 @@ static void hr_mark(const publisher *p, json_t *o, const catalogue_item *item, c
 {
     const config *c = p->cfg;
     int item_rank = item ? catalogue_scope_rank(item->hr_scope) : 0;
-    int inst_rank = catalogue_scope_rank(c->dir_hr_scope);
+    int inst_rank =
+        catalogue_scope_rank(config_choice_name("directory", "hr_scope", (int)c->dir_hr_scope));
     set_str(o, "qualified_from", c->dir_qualified_from);
     set_str(o, "qualified_to", c->dir_qualified_to);
     int qualified = item_rank && inst_rank && date &&
@@ -95,7 +96,10 @@ static void hr_mark(const publisher *p, json_t *o, const catalogue_item *item, c
                     (!*c->dir_qualified_to || strcmp(date, c->dir_qualified_to) <= 0);
     json_object_set_new(o, "hr", json_boolean(qualified));
     if (qualified)
-        set_str(o, "hr_scope", item_rank < inst_rank ? item->hr_scope : c->dir_hr_scope);
+        set_str(o, "hr_scope",
+                item_rank < inst_rank
+                    ? item->hr_scope
+                    : config_choice_name("directory", "hr_scope", (int)c->dir_hr_scope));
 }
 
 /* Cancelled results (HL7 table 0123 X, D, W) are withdrawn from the directory. */
@@ -271,7 +275,7 @@ static int attach(node *n, int with_sender, char *err, size_t errlen)
     unsigned char key[CONFIG_REGION_KEY_MAX];
     catalogue *cat = NULL;
     n->publisher = NULL;
-    if (!c->dir_publish || strcmp(c->role, "hospital") != 0)
+    if (!c->dir_publish || c->role != CONFIG_ROLE_HOSPITAL)
         return 0;
     int keylen = config_region_key(c, key, err, errlen);
     if (keylen < 0)

@@ -28,9 +28,9 @@ int api_health(http_request *req, http_response *res)
     int archive_ok = huren_index_stats_get(n->index, &st) == 0;
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:{s:i, s:I}}", "status", archive_ok ? "ok" : "degraded",
-        "version", HUREN_VERSION, "role", n->cfg->role, "aet", n->cfg->aet, "uptime_s",
-        (json_int_t)(time(NULL) - n->started), "dicom", "associations_active",
-        n->scp ? huren_dicom_scp_active(n->scp) : 0, "associations_total",
+        "version", HUREN_VERSION, "role", config_choice_name("node", "role", (int)n->cfg->role),
+        "aet", n->cfg->aet, "uptime_s", (json_int_t)(time(NULL) - n->started), "dicom",
+        "associations_active", n->scp ? huren_dicom_scp_active(n->scp) : 0, "associations_total",
         (json_int_t)(n->scp ? huren_dicom_scp_total(n->scp) : 0));
     if (!o)
         return -1;
@@ -191,9 +191,9 @@ int api_metrics(http_request *req, http_response *res)
     gauge(&t, "huren_disk_free_bytes", "Free bytes on the archive's file system.",
           disk_free(n->cfg->data_dir));
     /* the regional directory: publishing (hospital) or serving it (directory) */
-    char *dir = n->publisher ? publisher_metrics(n->publisher)
-                : strcmp(n->cfg->role, "directory") == 0 ? directory_api_metrics(n)
-                                                           : NULL;
+    char *dir = n->publisher                            ? publisher_metrics(n->publisher)
+                : n->cfg->role == CONFIG_ROLE_DIRECTORY ? directory_api_metrics(n)
+                                                        : NULL;
     if (dir)
         put(&t, "%s", dir);
     free(dir);

@@ -14,7 +14,7 @@ int recognition_start(node *n, char *err, size_t errlen)
 {
     const config *c = n->cfg;
     n->recognition = NULL;
-    if (strcmp(c->role, "hospital") != 0 || !*c->dir_url || !*c->dir_catalogue ||
+    if (c->role != CONFIG_ROLE_HOSPITAL || !*c->dir_url || !*c->dir_catalogue ||
         !*c->dir_institution || !*c->dir_region_key)
         return 0;
     recognition *rec = calloc(1, sizeof *rec);

@@ -29,7 +29,12 @@ static void test_defaults(void **state)
     (void)state;
     config c;
     assert_int_equal(config_defaults(&c), 0);
-    assert_string_equal(c.role, "hospital");
+    assert_int_equal(c.role, CONFIG_ROLE_HOSPITAL);
+    assert_string_equal(config_choice_name("node", "role", (int)c.role), "hospital");
+    assert_int_equal(c.duplicates, CONFIG_DUPLICATES_KEEP);
+    assert_int_equal(c.tls_client_verify, CONFIG_VERIFY_NONE);
+    assert_int_equal(c.dir_hr_scope, CONFIG_HR_NONE);
+    assert_int_equal(c.log_level, LOG_LEVEL_INFO);
     assert_string_equal(c.data_dir, "./var");
     assert_string_equal(c.aet, "HUREN");
     assert_string_equal(c.bind_address, "127.0.0.1");
@@ -113,7 +118,33 @@ static void test_validate(void **state)
     config_set(&c, "http", "tls_key", "/etc/key.pem", err, sizeof err);
     assert_int_equal(config_validate(&c, err, sizeof err), 0);
     config_set(&c, "http", "tls_client_verify", "require", err, sizeof err);
+    assert_int_equal(c.tls_client_verify, CONFIG_VERIFY_REQUIRE);
     assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tls_client_verify = require needs tls_client_ca"));
+    config_free(&c);
+
+    /* every listed key stores its position, and its name reads back as written */
+    config_defaults(&c);
+    const char *listed[][3] = {{"node", "role", "directory"},
+                               {"node", "log_level", "debug"},
+                               {"dicom", "duplicates", "replace"},
+                               {"http", "tls_client_verify", "optional"},
+                               {"directory", "hr_scope", "province"}};
+    for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++)
+        assert_int_equal(config_set(&c, listed[i][0], listed[i][1], listed[i][2], err, sizeof err),
+                         0);
+    assert_int_equal(c.role, CONFIG_ROLE_DIRECTORY);
+    assert_int_equal(c.log_level, LOG_LEVEL_DEBUG);
+    assert_int_equal(c.duplicates, CONFIG_DUPLICATES_REPLACE);
+    assert_int_equal(c.tls_client_verify, CONFIG_VERIFY_OPTIONAL);
+    assert_int_equal(c.dir_hr_scope, CONFIG_HR_PROVINCE);
+    assert_string_equal(config_choice_name("directory", "hr_scope", (int)c.dir_hr_scope),
+                        "province");
+    assert_string_equal(config_choice_name("dicom", "port", 0), "?");
+    assert_string_equal(config_choice_name("node", "role", 7), "?");
+    assert_int_equal(config_set(&c, "dicom", "duplicates", "merge", err, sizeof err), -1);
+    assert_non_null(strstr(err, "is not one of keep|replace"));
+    assert_int_equal(c.duplicates, CONFIG_DUPLICATES_REPLACE); /* a refused value changes nothing */
     config_free(&c);
 
     config_defaults(&c);
