@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h> /* after the headers it needs */
+#include "../unit_filter.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -322,8 +323,9 @@ static void test_scan(void **state)
     assert_int_equal(n, 2);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_append_reopen_verify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tampering_found, setup, teardown),

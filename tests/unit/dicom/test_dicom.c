@@ -22,6 +22,7 @@
 /* clang-format off */
 #include <setjmp.h>
 #include <cmocka.h>
+#include "../unit_filter.h"
 /* clang-format on */
 
 #include "association_holder.h"
@@ -1079,8 +1080,9 @@ static void test_coerce_public_files(void **state)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     snprintf(g_dir, sizeof(g_dir), "/tmp/huren-unit-dicom-XXXXXX");
     if (!mkdtemp(g_dir)) {

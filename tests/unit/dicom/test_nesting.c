@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include "../unit_filter.h"
 /* clang-format on */
 
 #include "huren_dicom.h"
@@ -373,8 +374,9 @@ static void test_pydicom_corpus(void **state)
     assert_int_equal(nknown, 8);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_explicit_le_undefined),
         cmocka_unit_test(test_implicit_le),

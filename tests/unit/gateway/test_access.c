@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h> /* after the headers it needs */
+#include "../unit_filter.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,8 +183,9 @@ static void test_bad_clients(void **state)
     config_free(&c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clients_parsed),
         cmocka_unit_test(test_lookups),

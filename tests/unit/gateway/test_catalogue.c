@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include "../unit_filter.h"
 
 #include "catalogue.h"
 #include "config.h"
@@ -221,8 +222,9 @@ static void publish_hook(void **state)
     config_free(&cfg);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(starter_catalogue),
         cmocka_unit_test(institution_aliases_and_quotes),

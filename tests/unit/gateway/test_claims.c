@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include "../unit_filter.h"
 
 #include "consent.h"
 #include "jws.h"
@@ -305,8 +306,9 @@ static void records(void **state)
     huren_index_close(n.index);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/huren-test-claims-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;

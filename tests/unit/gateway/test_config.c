@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "../unit_filter.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,8 +161,9 @@ static void test_validate(void **state)
     assert_false(config_is_loopback("::"));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_bad_values_name_file_line_key),

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include "../unit_filter.h"
 #include <string.h>
 
 #include "api.h"
@@ -99,8 +100,9 @@ static void test_scope_and_methods(void **state)
     assert_true(cors_in_scope("/dicom-web"));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_origin_lists),
         cmocka_unit_test(test_origin_listed),

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include "../unit_filter.h"
 
 #include "fhir.h"
 
@@ -125,8 +126,9 @@ static void test_code_systems(void **state)
     assert_null(fhir_code_system(NULL));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decimal),
         cmocka_unit_test(test_money),

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "../unit_filter.h"
 
 #include <string.h>
 
@@ -88,8 +89,9 @@ static void test_pseudonym(void **state)
     assert_int_equal(identity_pseudonym(key, 0, IDENTITY_RESIDENT, "11010519491231002X", q), -1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_and_normalised),
         cmocka_unit_test(test_errors_name_the_problem),

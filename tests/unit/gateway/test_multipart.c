@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include "../unit_filter.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,8 +225,9 @@ static void test_dicom_json(void **state)
     json_decref(o);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reader_every_chunking),
         cmocka_unit_test(test_reader_refusals),

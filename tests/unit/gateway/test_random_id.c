@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include "../unit_filter.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,8 +135,9 @@ static void test_error_reply_always_builds(void **state)
     free(res.body);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_are_hex_and_distinct),
         cmocka_unit_test(test_fails_closed),

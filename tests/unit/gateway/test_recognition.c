@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include "../unit_filter.h"
 #include <string.h>
 
 #include "rules.h"
@@ -173,8 +174,9 @@ static void rates(void **state)
     assert_true(rec_rate(0, 3) == 0.0);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(windows),   cmocka_unit_test(scopes),      cmocka_unit_test(days),
         cmocka_unit_test(decisions), cmocka_unit_test(prompt_keys), cmocka_unit_test(rates),

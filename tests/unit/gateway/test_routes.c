@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include "../unit_filter.h"
 #include <string.h>
 
 #include "api.h"
@@ -96,8 +97,9 @@ static void test_ui_files(void **state)
     assert_string_equal(ui_content_type("noext"), "application/octet-stream");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dicomweb_roles),
         cmocka_unit_test(test_body_routes_are_routes),

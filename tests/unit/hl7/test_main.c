@@ -1,8 +1,10 @@
 /* test_main.c: entry point of test_hl7, running every group of the hl7 module's unit tests. */
 #include "test_hl7.h"
+#include "../unit_filter.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     int failed = 0;
 
     failed += run_parse_tests();

@@ -1,6 +1,7 @@
 /* test_main.c: the index unit test binary: shared fixtures and helpers, and main() running the
  * schema, put, query and records groups. */
 #include "test_index.h"
+#include "../unit_filter.h"
 
 #include <ftw.h>
 #include <limits.h>
@@ -197,8 +198,9 @@ int count_files(const char *dir)
     return nfiles;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    unit_filter(argc, argv);
     int failed = 0;
     failed += _cmocka_run_group_tests("schema", schema_tests, schema_ntests, NULL, NULL);
     failed += _cmocka_run_group_tests("put", put_tests, put_ntests, NULL, NULL);
