@@ -51,7 +51,21 @@ static uint16_t check_and_hand_over(huren_dicom__assoc *a, T_DIMSE_C_StoreRQ *re
     const char *inst = huren_dicom_file_value(f, TAG_SOP_INSTANCE);
     const char *study = huren_dicom_file_value(f, TAG_STUDY);
     const char *series = huren_dicom_file_value(f, TAG_SERIES);
-    if (!cls || !inst || !same_uid(inst, req->AffectedSOPInstanceUID)) {
+    /* A sender that could not read the dataset's own UID (DCMTK's dcmsend takes the first byte of
+     * a UID sent with VR UN, "31") names no instance at all: as storescp does, the dataset's
+     * UID is the instance's. Two valid UIDs that differ are refused: the sender believes it is
+     * sending another instance. */
+    char req_uid[sizeof req->AffectedSOPInstanceUID];
+    OFStandard::strlcpy(req_uid, req->AffectedSOPInstanceUID, sizeof req_uid);
+    for (size_t n = strlen(req_uid); n > 0 && (req_uid[n - 1] == ' ' || req_uid[n - 1] == 0);)
+        req_uid[--n] = 0;
+    bool req_named = huren_dicom_uid_valid(req_uid) && strchr(req_uid, '.') != nullptr;
+    if (inst && !req_named && huren_dicom_uid_valid(inst))
+        huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
+                          "C-STORE from %s: the request names no valid SOP instance UID (\"%s\"); "
+                          "stored by the dataset's, %s",
+                          a->calling_ae.c_str(), req_uid, inst);
+    else if (!cls || !inst || !same_uid(inst, req->AffectedSOPInstanceUID)) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
                           "C-STORE %s from %s: the dataset's SOP instance UID (%s) differs from "
                           "the request's",

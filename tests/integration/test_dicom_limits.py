@@ -112,6 +112,25 @@ class DicomLimitsTest(NodeTestCase):
         p = self.store(ok)
         self.assertIn("Store Response (Success)", p.stdout)
 
+    def test_request_instance_uid(self):
+        """The request's Affected SOP Instance UID against the dataset's: a request naming no
+        valid UID (dcmsend sends "31" for a UID of VR UN) is stored by the dataset's UID, as
+        storescp does; two valid UIDs that differ are refused and nothing is stored."""
+        self.start()
+        sop = uid(9, 1, 1)
+        ds = dataset([(0x0008, 0x0016, "UI", BASIC_TEXT_SR), (0x0008, 0x0018, "UI", sop),
+                      (0x0010, 0x0020, "LO", "P9"), (0x0020, 0x000D, "UI", uid(9)),
+                      (0x0020, 0x000E, "UI", uid(9, 1))], 1, True)
+        a = Association(self.n.dicom_port, BASIC_TEXT_SR, EXPLICIT_LE)
+        self.assertEqual(a.request(command(0x0001, BASIC_TEXT_SR, 1, uid(9, 1, 2)), ds), 0xA900)
+        self.assertEqual(a.request(command(0x0001, BASIC_TEXT_SR, 2, "31"), ds), 0x0000)
+        a.release()
+        self.assertIn("names no valid SOP instance UID", self.n.output())
+        got = [r.get((0x0008, 0x0018)) for r in find(
+            self.n, "IMAGE", ["SOPInstanceUID", "StudyInstanceUID=" + uid(9),
+                              "SeriesInstanceUID=" + uid(9, 1)])]
+        self.assertEqual(got, [sop])
+
     # ---- nesting --------------------------------------------------------------------------
 
     def test_deep_cstore(self):
