@@ -72,6 +72,10 @@ bool huren_dicom__j2k_decode(const std::string &codestream, huren_dicom__j2k_ima
 /* Collect the top-level elements of ds converted to UTF-8 from its Specific Character Set.
  * keep_empty: also collect zero-length elements (query keys). A charset that cannot be used is
  * not fatal: values fall back (UTF-8 kept, else GB18030, else Latin-1) and warn says why. */
+/* Every string value of ds and of its sequences' items converted to UTF-8 in place by the same
+ * rules as huren_dicom__collect() (ISO 2022 code extensions included), and the Specific
+ * Character Set set to ISO_IR 192. warn gets the first problem. */
+void huren_dicom__dataset_to_utf8(DcmItem *ds, std::string &warn);
 void huren_dicom__collect(DcmItem *ds, bool keep_empty, huren_dicom__elements &out,
                           std::string &warn);
 

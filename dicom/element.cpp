@@ -9,6 +9,7 @@
 
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcelem.h"
+#include "dcmtk/dcmdata/dcsequen.h"
 #include "dcmtk/dcmdata/dcspchrs.h"
 #include "dcmtk/dcmdata/dcvr.h"
 
@@ -316,4 +317,49 @@ extern "C" const char *huren_dicom_elements_find(const huren_dicom_element *e, s
         if (e[i].tag == tag)
             return e[i].value;
     return NULL;
+}
+
+/* One item's string values to UTF-8 in place, then its sequences' items (each may name a
+ * Specific Character Set of its own, else inherits scs). Depth is bounded by the nesting scan
+ * every stored dataset passed. */
+static void item_to_utf8(DcmItem *item, const OFString &outer_scs, std::string &warn)
+{
+    OFString scs = outer_scs;
+    if (item->tagExists(DCM_SpecificCharacterSet))
+        item->findAndGetOFStringArray(DCM_SpecificCharacterSet, scs);
+    huren_dicom__charset conv;
+    bool have_conv = select_charset(scs, conv, warn);
+    for (unsigned long i = 0; i < item->card(); i++) {
+        DcmElement *el = item->getElement(i);
+        if (!el)
+            continue;
+        DcmEVR evr = el->ident();
+        if (evr == EVR_SQ) {
+            DcmSequenceOfItems *sq = dynamic_cast<DcmSequenceOfItems *>(el);
+            for (unsigned long k = 0; sq && k < sq->card(); k++)
+                item_to_utf8(sq->getItem(k), scs, warn);
+            continue;
+        }
+        DcmTag tag = el->getTag();
+        if (tag.getGroup() == 0x0002 || tag == DCM_SpecificCharacterSet || el->getLength() == 0 ||
+            !text_vr(evr, el->getVM()) || evr == EVR_UI)
+            continue;
+        OFString raw;
+        if (el->getOFStringArray(raw).bad())
+            continue;
+        std::string value(raw.c_str(), raw.length());
+        if (plain_ascii(value))
+            continue;
+        value = charset_vr(evr) && have_conv ? convert_value(conv, scs, tag, evr, value, warn)
+                                             : fallback(value, delimiters(evr));
+        el->putOFStringArray(OFString(value.c_str(), value.size()));
+    }
+    if (item->tagExists(DCM_SpecificCharacterSet))
+        item->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
+}
+
+void huren_dicom__dataset_to_utf8(DcmItem *ds, std::string &warn)
+{
+    item_to_utf8(ds, OFString(), warn);
+    ds->putAndInsertString(DCM_SpecificCharacterSet, "ISO_IR 192");
 }

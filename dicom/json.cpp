@@ -66,8 +66,11 @@ static int to_json(const char *path, const char *prefix, char **out, size_t *out
     }
     DcmDataset *ds = ff.getDataset();
     prune(ds, prefix != NULL);
-    /* a charset that cannot be converted is not fatal here: values are sent as stored */
-    (void)ds->convertToUTF8();
+    /* huren's converter, not DCMTK's convertToUTF8(): that refuses ISO 2022 code extensions
+     * (IR 87, 159, 149, 58) and leaves their escape sequences in the JSON; a value that
+     * cannot be converted goes as UTF-8, GB18030 or Latin-1, never refusing the answer */
+    std::string warn;
+    huren_dicom__dataset_to_utf8(ds, warn);
     std::ostringstream os;
     BulkFormat fmt(prefix);
     os << '{'; /* DcmDataset writes the members only; DcmFileFormat adds the braces */

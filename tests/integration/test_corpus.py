@@ -352,5 +352,74 @@ class DecompressOnTheWayOutTest(NodeTestCase):
         self.assertGreater(len(DECOMPRESSIBLE), 4)
 
 
+TEXT_VRS = ("PN", "LO", "SH", "ST", "LT", "UT", "UC")
+
+
+def pydicom_texts(ds, path=""):
+    """{tag path: [values]} of every text value of ds and its sequences, decoded by pydicom."""
+    out = {}
+    for el in ds:
+        key = path + "%08X" % el.tag
+        if el.VR == "SQ":
+            for i, item in enumerate(el.value):
+                out.update(pydicom_texts(item, "%s[%d]." % (key, i)))
+        elif el.VR in TEXT_VRS and el.value not in (None, "") and el.tag.group % 2 == 0:
+            # (private elements: their VR is unknown without the creator's dictionary)
+            vals = [str(v).rstrip("=") for v in (el.value if el.VM > 1 else [el.value])]
+            if any(v.strip("^=") for v in vals):  # a name of only separators is empty (PS3.5)
+                out[key] = vals
+    return out
+
+
+def json_texts(obj, path=""):
+    """The same from a DICOM JSON dataset (PN groups joined by '=')."""
+    out = {}
+    for tag, el in obj.items():
+        key = path + tag.upper()
+        if el.get("vr") == "SQ":
+            for i, item in enumerate(el.get("Value", [])):
+                out.update(json_texts(item, "%s[%d]." % (key, i)))
+        elif el.get("vr") in TEXT_VRS and el.get("Value"):
+            vals = []
+            for v in el["Value"]:
+                if isinstance(v, dict):
+                    v = "=".join(v.get(k, "") for k in ("Alphabetic", "Ideographic", "Phonetic"))
+                vals.append(str(v).rstrip("="))
+            out[key] = vals
+    return out
+
+
+@unittest.skipIf(pydicom is None, "python3-pydicom is not installed")
+class MetadataInUtf8Test(NodeTestCase):
+    """WADO-RS /metadata gives every text value in UTF-8 whatever the stored Specific Character
+    Set, ISO 2022 code extensions (IR 87, 159, 149, 58) and sequence items with a charset of
+    their own included, and says ISO_IR 192; pydicom's decoding of the file is the oracle."""
+
+    def test_every_charset_file(self):
+        self.node(config_text="[dicom]\nduplicates = replace\n").start()
+        n = self._procs[-1]
+        files = sorted(glob.glob(os.path.join(DATA, "charset_files", "*.dcm")))
+        checked = 0
+        for path in files:
+            try:
+                ds = pydicom.dcmread(path)
+                ds.decode()
+            except Exception:  # noqa: BLE001 - pydicom cannot decode it: no oracle
+                continue
+            if run(["dcmsend", "-aec", "HUREN", "127.0.0.1", str(n.dicom_port),
+                    path]).returncode != 0:
+                continue
+            url = n.url("/dicom-web/studies/%s/series/%s/instances/%s/metadata" % (
+                ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID))
+            p = subprocess.run(["curl", "-s", url], stdout=subprocess.PIPE, timeout=60)
+            meta = json.loads(p.stdout.decode("utf-8"))[0]
+            self.assertEqual(meta["00080005"]["Value"], ["ISO_IR 192"], path)
+            want, got = pydicom_texts(ds), json_texts(meta)
+            for key, value in want.items():
+                self.assertEqual(got.get(key), value, "%s %s" % (os.path.basename(path), key))
+            checked += 1
+        self.assertGreaterEqual(checked, 15)
+
+
 if __name__ == "__main__":
     unittest.main()
