@@ -352,6 +352,76 @@ class DecompressOnTheWayOutTest(NodeTestCase):
         self.assertGreater(len(DECOMPRESSIBLE), 4)
 
 
+PRIVATE_CLASS = "1.2.826.0.1.3680043.9999.1.1"  # a storage SOP class no dictionary knows
+
+
+@unittest.skipIf(pydicom is None, "python3-pydicom is not installed")
+class UnknownSopClassTest(NodeTestCase):
+    """A storage SOP class DCMTK does not know (a vendor's private one) is stored, found and
+    returned by default, as Orthanc's UnknownSopClassAccepted; `accept_unknown_sop_classes = no`
+    refuses its presentation context and stores nothing."""
+
+    def private_file(self):
+        ds = pydicom.dcmread(os.path.join(DATA, "test_files", "CT_small.dcm"))
+        ds.SOPClassUID = PRIVATE_CLASS
+        ds.file_meta.MediaStorageSOPClassUID = PRIVATE_CLASS
+        path = os.path.join(self.tmp, "private.dcm")
+        ds.save_as(path, write_like_original=False)
+        return path, ds
+
+    def test_accepted_by_default_refused_when_off(self):
+        path, ds = self.private_file()
+        port = free_port()
+        self.node(config_text="[dicom_aes]\nANY = 127.0.0.1:%d\n" % port).start()
+        n = self._procs[-1]
+        p = run(["dcmsend", "-v", "-aec", "HUREN", "127.0.0.1", str(n.dicom_port), path])
+        self.assertIn("Received C-STORE Response (Success)", p.stdout, p.stdout)
+        p = run(["findscu", "-S", "-aec", "HUREN", "-k", "QueryRetrieveLevel=IMAGE",
+                 "-k", "SOPInstanceUID=" + ds.SOPInstanceUID, "-k", "SOPClassUID",
+                 "127.0.0.1", str(n.dicom_port)])
+        self.assertIn(PRIVATE_CLASS, p.stdout)
+        q = subprocess.run(["curl", "-s", n.url("/dicom-web/instances?SOPInstanceUID=%s"
+                                                % ds.SOPInstanceUID)],
+                           stdout=subprocess.PIPE, timeout=60)
+        self.assertEqual(json.loads(q.stdout)[0]["00080016"]["Value"], [PRIVATE_CLASS])
+        w = subprocess.run(["curl", "-s", "-o", os.path.join(self.tmp, "w.dcm"), "-w",
+                            "%{http_code}", "-H", "Accept: application/dicom; transfer-syntax=*",
+                            n.url("/dicom-web/studies/%s/series/%s/instances/%s" % (
+                                ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID))],
+                           stdout=subprocess.PIPE, timeout=60, text=True)
+        self.assertEqual(w.stdout, "200")
+        self.assertEqual(pydicom.dcmread(os.path.join(self.tmp, "w.dcm")).SOPClassUID,
+                         PRIVATE_CLASS)
+        # C-MOVE proposes the private class too: a receiver that takes it gets it
+        out = os.path.join(self.tmp, "any")
+        os.makedirs(out)
+        cfg = os.path.join(self.tmp, "storescp.cfg")
+        with open(cfg, "w") as f:
+            f.write("[[TransferSyntaxes]]\n[Any]\nTransferSyntax1 = LittleEndianExplicit\n"
+                    "TransferSyntax2 = LittleEndianImplicit\n[[PresentationContexts]]\n"
+                    "[Private]\nPresentationContext1 = %s\\Any\n[[Profiles]]\n[Default]\n"
+                    "PresentationContexts = Private\n" % PRIVATE_CLASS)
+        self.process(["storescp", "-aet", "ANY", "-xf", cfg, "Default", "+B", "-od", out,
+                      str(port)], "storescp")
+        wait_for(lambda: port_open(port), 30, "storescp")
+        p = run(["movescu", "-S", "-aet", "MOVER", "-aec", "HUREN", "-aem", "ANY",
+                 "-k", "QueryRetrieveLevel=IMAGE", "-k", "StudyInstanceUID=" + ds.StudyInstanceUID,
+                 "-k", "SeriesInstanceUID=" + ds.SeriesInstanceUID,
+                 "-k", "SOPInstanceUID=" + ds.SOPInstanceUID, "127.0.0.1", str(n.dicom_port)])
+        got = glob.glob(os.path.join(out, "*"))
+        self.assertEqual(len(got), 1, p.stdout)
+        self.assertEqual(pydicom.dcmread(got[0]).SOPClassUID, PRIVATE_CLASS)
+        n.stop()
+
+        self.node(name="strict", config_text="[dicom]\naccept_unknown_sop_classes = no\n").start()
+        m = self._procs[-1]
+        p = run(["dcmsend", "-v", "-aec", "HUREN", "127.0.0.1", str(m.dicom_port), path])
+        self.assertNotIn("Received C-STORE Response (Success)", p.stdout)
+        p = run(["findscu", "-S", "-aec", "HUREN", "-k", "QueryRetrieveLevel=IMAGE",
+                 "-k", "SOPInstanceUID=" + ds.SOPInstanceUID, "127.0.0.1", str(m.dicom_port)])
+        self.assertNotIn(ds.SOPInstanceUID, p.stdout)
+
+
 TEXT_VRS = ("PN", "LO", "SH", "ST", "LT", "UT", "UC")
 
 
