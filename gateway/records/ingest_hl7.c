@@ -5,6 +5,7 @@
  * huren_index_records_put (one transaction, group commit). */
 #define LOG_COMPONENT "hl7"
 #include "ingest_hl7.h"
+#include "identity.h"
 #include "ingest_hl7_value.h"
 #include "log.h"
 #include "index/index_records.h"
@@ -115,28 +116,6 @@ static const char *ts(mapping *m, const huren_hl7_seg *s, int field)
 
 /* ---- identifiers ---- */
 
-int ingest_hl7_resident_id_valid(const char *id)
-{
-    static const int weight[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-    static const char check[] = "10X98765432";
-    size_t n = id ? strlen(id) : 0;
-    if (n == 15) {
-        for (size_t i = 0; i < 15; i++)
-            if (!isdigit((unsigned char)id[i]))
-                return 0;
-        return 1;
-    }
-    if (n != 18)
-        return 0;
-    int sum = 0;
-    for (int i = 0; i < 17; i++) {
-        if (!isdigit((unsigned char)id[i]))
-            return 0;
-        sum += (id[i] - '0') * weight[i];
-    }
-    return toupper((unsigned char)id[17]) == check[sum % 11];
-}
-
 /* Identifier types (PID-3.5) that carry the national resident id. */
 static int national_type(const char *t)
 {
@@ -170,12 +149,16 @@ static int patient_ids(mapping *m, const huren_hl7_seg *pid)
         if (!id || !*id)
             continue;
         if (national_type(type)) {
-            if (!ingest_hl7_resident_id_valid(id)) {
-                note(m, "PID-3 repetition %d: type %s is not a valid resident id, not used as one",
-                     r, type);
+            /* identity.c's rule, the one the directory publisher applies: an id accepted here
+             * is one that can be published; it is stored normalised (15 digits upgraded) */
+            char norm[IDENTITY_ID_LEN + 1], why[128];
+            identity_type it;
+            if (identity_normalise(id, norm, &it, why, sizeof why) < 0) {
+                note(m, "PID-3 repetition %d: type %s is not a valid resident id (%s), not used "
+                     "as one", r, type, why);
                 bad_national = bad_national ? bad_national : id;
             } else if (!p->national_id) {
-                p->national_id = id;
+                p->national_id = pool_add(m, strdup(norm));
                 p->national_id_type = type;
             }
         } else if (local_type(type)) {

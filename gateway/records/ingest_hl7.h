@@ -16,10 +16,6 @@
 ingest_result ingest_hl7_message(node *n, const huren_hl7_msg *msg, huren_hl7_handler_result *res,
                                  huren_index_put_outcome *outcome);
 
-/* Is this an 18-character resident id with a valid ISO 7064 MOD 11-2 check digit (or the
- * older 15-digit form)? */
-int ingest_hl7_resident_id_valid(const char *id);
-
 /* "123.45" -> 12345 fen. Refuses anything not exact to the fen, signs other than a leading
  * '-', and more than 15 integer digits. Returns 0 or -1. */
 int ingest_hl7_money_parse(const char *text, int64_t *fen);

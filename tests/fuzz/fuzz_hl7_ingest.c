@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fuzz_node.h"
+#include "identity.h"
 #include "ingest_hl7.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
@@ -18,7 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     int64_t fen;
     snprintf(text, sizeof text, "%.*s", (int)(size < 63 ? size : 63), (const char *)in);
     ingest_hl7_money_parse(text, &fen);
-    ingest_hl7_resident_id_valid(text);
+    char norm[IDENTITY_ID_LEN + 1], why[128];
+    identity_type type;
+    (void)identity_normalise(text, norm, &type, why, sizeof why);
     if (huren_hl7_msg_parse((const char *)in, size, &opts, &msg, err, sizeof err) != 0)
         return 0;
     uint64_t stored = atomic_load(&n->metrics.hl7_stored);

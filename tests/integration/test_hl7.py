@@ -181,6 +181,26 @@ class HL7Test(NodeTestCase):
             m = r.read().decode()
         self.assertIn('huren_hl7_messages_total{ack="AA"} 2', m)
 
+    def test_resident_id_by_the_publishers_rule(self):
+        """PID-3 resident ids are checked by identity.c, the rule the directory publisher uses:
+        a legacy 15-digit id is stored upgraded to 18 characters, lowercase x as X; an id with a
+        right check digit but an impossible birth date is not taken as a resident id (AA, the
+        patient stored under the local id), so nothing is accepted here that cannot be
+        published."""
+        legacy15 = "370102800101123"          # 1980-01-01, sequence 123
+        upgraded = resident_id("37010219800101123")
+        bad_date = resident_id("37010219801301123")  # month 13: MOD 11-2 alone accepts it
+        for pid, nid, want in (("PL15", legacy15, upgraded), ("PBAD", bad_date, None),
+                               ("PLOW", upgraded.replace("X", "x"), upgraded)):
+            adt = "\r".join([msh("ADT^A01", "RID-" + pid),
+                              "EVN|A01|20240105",
+                              "PID|1||%s^^^H1^PI~%s^^^CHN^ID||王^五||19800101|M" % (pid, nid),
+                              "PV1|1|O|内科||||||||||||||||V%s" % pid]) + "\r"
+            self.send_ok(adt, "utf-8")
+            st, v = get(self.n, "/api/v1/patients/%s/visits/V%s" % (pid, pid))
+            self.assertEqual(st, 200, v)
+            self.assertEqual(v["patient"].get("national_id"), want, pid)
+
     def test_gb18030_and_utf8_names(self):
         gb = oru("GB-1", pid="PGB", nid=NID2, name="李^四", item="GLU^葡萄糖^L")
         gb = gb.replace("UNICODE UTF-8", "GB18030")
