@@ -4,9 +4,10 @@
  * timeout, HTTP error, an answer that does not match the batch) keeps every row and waits,
  * doubling the wait up to retry_max_ms. Refused entries are kept and retried after the maximum. */
 #define LOG_COMPONENT "directory"
+#include "http/client.h"
+#include "index/index_directory.h"
 #include "log.h"
 #include "publisher_int.h"
-#include "index/index_directory.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -17,30 +18,6 @@
 
 #define ANSWER_MAX (4 << 20) /* the longest answer read from the directory */
 #define PATH_ENTRIES "/api/v1/directory/entries"
-
-typedef struct answer {
-    char *buf;
-    size_t len;
-    int too_long;
-} answer;
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *userp)
-{
-    answer *a = userp;
-    size_t n = size * nmemb;
-    if (a->len + n > ANSWER_MAX) {
-        a->too_long = 1;
-        return 0; /* aborts the transfer */
-    }
-    char *b = realloc(a->buf, a->len + n + 1);
-    if (!b)
-        return 0;
-    memcpy(b + a->len, data, n);
-    a->buf = b;
-    a->len += n;
-    b[a->len] = 0;
-    return n;
-}
 
 static int on_progress(void *clientp, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
@@ -74,42 +51,8 @@ static char *batch_body(struct publisher *p, const huren_index_outbox_batch *b)
     return text;
 }
 
-static CURL *easy_setup(struct publisher *p, const char *url, const char *body,
-                        struct curl_slist *hdrs, answer *a)
-{
-    const config *c = p->cfg;
-    CURL *h = curl_easy_init();
-    if (!h)
-        return NULL;
-    const char *cert = *c->dir_tls_cert ? c->dir_tls_cert : c->tls_cert;
-    const char *key = *c->dir_tls_cert ? c->dir_tls_key : c->tls_key;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, p);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, c->dir_timeout);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, c->dir_timeout < 10 ? c->dir_timeout : 10L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    if (*cert) {
-        curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
-        curl_easy_setopt(h, CURLOPT_SSLKEY, key);
-    }
-    if (*c->dir_tls_ca)
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->dir_tls_ca);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-    return h;
-}
-
 /* POST body; returns 0 with the HTTP status and answer, or -1 with why. */
-static int post(struct publisher *p, const char *body, long *status, answer *a, char *why,
+static int post(struct publisher *p, const char *body, long *status, http_body *a, char *why,
                 size_t whylen)
 {
     char url[1200];
@@ -120,7 +63,23 @@ static int post(struct publisher *p, const char *body, long *status, answer *a, 
         snprintf(url, sizeof url, "%.*s%s", (int)(base - 1), p->cfg->dir_url, PATH_ENTRIES);
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Expect:");
-    CURL *h = hdrs ? easy_setup(p, url, body, hdrs, a) : NULL;
+    const config *c = p->cfg;
+    long timeout_ms = c->dir_timeout * 1000L;
+    http_client_opts o = {
+        .url = url,
+        .cert = *c->dir_tls_cert ? c->dir_tls_cert : c->tls_cert,
+        .key = *c->dir_tls_cert ? c->dir_tls_key : c->tls_key,
+        .ca = c->dir_tls_ca,
+        .timeout_ms = timeout_ms,
+        .connect_timeout_ms = timeout_ms < 10000 ? timeout_ms : 10000,
+        .headers = hdrs,
+        .post_body = body,
+        .on_data = http_body_write,
+        .data = a,
+        .on_progress = on_progress,
+        .progress = p,
+    };
+    CURL *h = hdrs ? http_client_new(&o) : NULL;
     int rc = -1;
     if (!h) {
         snprintf(why, whylen, "cannot set up the HTTP client");
@@ -186,7 +145,7 @@ done:
 static int round_send(struct publisher *p, const huren_index_outbox_batch *b, char *why,
                       size_t whylen)
 {
-    answer a = {0};
+    http_body a = {.max = ANSWER_MAX};
     long status = 0;
     int64_t *acked = calloc(b->n, sizeof *acked), *refused = calloc(b->n, sizeof *refused);
     size_t nacked = 0, nrefused = 0;
@@ -220,7 +179,7 @@ static int round_send(struct publisher *p, const huren_index_outbox_batch *b, ch
     atomic_fetch_add(&p->refused, nrefused);
     rc = 0;
 done:
-    free(a.buf);
+    http_body_free(&a);
     free(body);
     free(acked);
     free(refused);

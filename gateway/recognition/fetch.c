@@ -2,6 +2,7 @@
  * holding peers, run in parallel with libcurl multi over mutual TLS, each with its own timeout
  * and size bound, so that one slow or absent peer never holds up the others. */
 #define LOG_COMPONENT "recognition"
+#include "http/client.h"
 #include "log.h"
 #include "recognition_int.h"
 
@@ -10,47 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    rec_fetch *f = userdata;
-    size_t n = size * nmemb;
-    if (f->len + n > REC_BODY_MAX) {
-        snprintf(f->error, sizeof f->error, "answer larger than %d bytes", REC_BODY_MAX);
-        return 0; /* aborts the transfer */
-    }
-    char *b = realloc(f->body, f->len + n + 1);
-    if (!b)
-        return 0;
-    memcpy(b + f->len, ptr, n);
-    f->body = b;
-    f->len += n;
-    b[f->len] = 0;
-    return n;
-}
-
 static CURL *easy_new(const recognition *rec, rec_fetch *f, long timeout_ms)
 {
-    CURL *h = curl_easy_init();
-    if (!h)
-        return NULL;
-    curl_easy_setopt(h, CURLOPT_URL, f->url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, f);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    if (rec->cert && *rec->cert) {
-        curl_easy_setopt(h, CURLOPT_SSLCERT, rec->cert);
-        curl_easy_setopt(h, CURLOPT_SSLKEY, rec->key_file);
-    }
-    if (rec->ca && *rec->ca)
-        curl_easy_setopt(h, CURLOPT_CAINFO, rec->ca);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    f->body.max = REC_BODY_MAX;
+    http_client_opts o = {
+        .url = f->url,
+        .cert = rec->cert,
+        .key = rec->key_file,
+        .ca = rec->ca,
+        .timeout_ms = timeout_ms,
+        .connect_timeout_ms = timeout_ms,
+        .on_data = http_body_write,
+        .data = &f->body,
+    };
+    CURL *h = http_client_new(&o);
+    if (h)
+        curl_easy_setopt(h, CURLOPT_PRIVATE, f);
     return h;
 }
 
@@ -68,7 +44,9 @@ static void collect(CURLM *m)
             curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &f->status);
         } else {
             f->status = 0;
-            if (!f->error[0])
+            if (f->body.too_long)
+                snprintf(f->error, sizeof f->error, "answer larger than %d bytes", REC_BODY_MAX);
+            else if (!f->error[0])
                 snprintf(f->error, sizeof f->error, "%s", curl_easy_strerror(msg->data.result));
         }
     }
@@ -114,9 +92,7 @@ void rec_fetch_clear(rec_fetch *f)
 {
     if (!f)
         return;
-    free(f->body);
-    f->body = NULL;
-    f->len = 0;
+    http_body_free(&f->body);
 }
 
 char *rec_url_escape(const char *s)

@@ -3,6 +3,7 @@
 #ifndef HUREN_GATEWAY_RECOGNITION_INT_H
 #define HUREN_GATEWAY_RECOGNITION_INT_H
 
+#include "http/client.h"
 #include <stddef.h>
 
 #include "catalogue.h"
@@ -79,8 +80,7 @@ void rec_jobs_stop(recognition *rec);                    /* abort and join them 
 typedef struct rec_fetch {
     const char *url;
     long status; /* HTTP status, 0 when no answer */
-    char *body;  /* NUL-terminated answer (owned; free with rec_fetch_clear) */
-    size_t len;
+    http_body body;  /* the answer, bounded by REC_BODY_MAX (free with rec_fetch_clear) */
     char error[200]; /* why there is no answer */
 } rec_fetch;
 

@@ -6,13 +6,14 @@
  * transfer goes on. Synchronous: a retrieval that failed halfway is asked again, and what was
  * stored is kept once. */
 #define LOG_COMPONENT "recognition"
+#include "http/client.h"
 #include "huren_dicom.h"
+#include "index/index_recognition.h"
 #include "ingest_dicom.h"
 #include "log.h"
 #include "multipart.h"
 #include "recognition.h"
 #include "recognition_int.h"
-#include "index/index_recognition.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -276,29 +277,24 @@ static long retrieve(const recognition *rec, retrieval *r, const char *source)
     free(uid);
     struct curl_slist *hdrs =
         curl_slist_append(NULL, "Accept: multipart/related; type=\"application/dicom\"");
-    if (!(r->h = curl_easy_init()) || !hdrs) {
+    http_client_opts o = {
+        .url = url,
+        .cert = rec->cert,
+        .key = rec->key_file,
+        .ca = rec->ca,
+        .timeout_ms = RETRIEVE_TIMEOUT_S * 1000L,
+        .connect_timeout_ms = REC_PEER_TIMEOUT_MS,
+        .headers = hdrs,
+        .on_data = on_data,
+        .data = r,
+        .on_progress = on_progress,
+        .progress = r,
+    };
+    if (!hdrs || !(r->h = http_client_new(&o))) {
         curl_slist_free_all(hdrs);
         snprintf(r->err, sizeof r->err, "out of memory");
         return 0;
     }
-    curl_easy_setopt(r->h, CURLOPT_URL, url);
-    curl_easy_setopt(r->h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(r->h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(r->h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(r->h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(r->h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(r->h, CURLOPT_XFERINFODATA, r);
-    curl_easy_setopt(r->h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(r->h, CURLOPT_TIMEOUT, (long)RETRIEVE_TIMEOUT_S);
-    curl_easy_setopt(r->h, CURLOPT_CONNECTTIMEOUT_MS, (long)REC_PEER_TIMEOUT_MS);
-    curl_easy_setopt(r->h, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(r->h, CURLOPT_NOPROXY, "*");
-    if (rec->cert && *rec->cert) {
-        curl_easy_setopt(r->h, CURLOPT_SSLCERT, rec->cert);
-        curl_easy_setopt(r->h, CURLOPT_SSLKEY, rec->key_file);
-    }
-    if (rec->ca && *rec->ca)
-        curl_easy_setopt(r->h, CURLOPT_CAINFO, rec->ca);
     workers_start(r);
     CURLcode cc = curl_easy_perform(r->h);
     workers_finish(r);
@@ -369,8 +365,8 @@ static int report_fetch(const recognition *rec, http_response *res, const char *
     snprintf(inst, sizeof inst, "%.*s", (int)(strchr(key, '/') - key), key);
     rec_fetch f = {.url = url};
     json_t *o = NULL;
-    if (rec_fetch_all(rec, &f, 1, REC_PEER_TIMEOUT_MS) == 0 && f.status == 200 && f.body)
-        o = json_loadb(f.body, f.len, 0, NULL);
+    if (rec_fetch_all(rec, &f, 1, REC_PEER_TIMEOUT_MS) == 0 && f.status == 200 && f.body.buf)
+        o = json_loadb(f.body.buf, f.body.len, 0, NULL);
     snprintf(res->audit_object, sizeof res->audit_object, "report %.64s from %.80s: HTTP %ld", id,
              source, f.status);
     int rc;
