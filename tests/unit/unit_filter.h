@@ -1,13 +1,19 @@
 /* unit_filter.h: every unit test binary takes one optional argument, a cmocka pattern of test
  * names (`*` and `?`), and runs only the tests it matches, e.g.
  *   build/tests/unit/index/test_index 'put_*'
- * Include after <cmocka.h>; call first thing in main(). */
+ * Call first thing in main(). Includes cmocka itself, so its place among includes is free. */
 #ifndef HUREN_UNIT_FILTER_H
 #define HUREN_UNIT_FILTER_H
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cmocka.h>
 
 static inline void unit_filter(int argc, char **argv)
 {
