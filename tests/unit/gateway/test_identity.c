@@ -47,6 +47,40 @@ static void test_valid_and_normalised(void **state)
     expect_ok("931100199001010012", "931100199001010012", IDENTITY_FOREIGN);
 }
 
+/* The HL7 feed had its own check (digits and the MOD 11-2 character only) and took ids the
+ * publisher then refused; it now uses identity_normalise. Ids on both sides of every place the
+ * two rules differed: */
+static void test_one_rule_for_the_hl7_feed(void **state)
+{
+    (void)state;
+    /* right check character, but what the old HL7 check never looked at is wrong: refused */
+    expect_err("110105194913310021", "birth date 19491331"); /* month 13 */
+    expect_err("110105194902290029", "birth date 19490229"); /* no leap day in 1949 */
+    expect_err("110105300001010022", "birth date");          /* born in the future */
+    expect_err("110105189912310023", "birth date");          /* before 1900 */
+    expect_err("010105194912310026", "region code");         /* no region starts with 0 */
+    /* legacy 15 digits: the old check took any 15 digits; now the upgraded id must be real */
+    expect_err("110105491331002", "birth date 19491331");
+    expect_err("010105491231002", "region code");
+    expect_ok("110105491231002", "11010519491231002X", IDENTITY_RESIDENT);
+    expect_err("11010549123100X", "15-character ID number must be all digits");
+    /* the same ids just inside the rule: accepted */
+    expect_ok("110105200002290021", "110105200002290021", IDENTITY_RESIDENT); /* 2000: leap */
+    expect_ok("11010519491231002x", "11010519491231002X", IDENTITY_RESIDENT); /* x as X */
+    /* separators the old check refused (strlen != 18), as senders type them: accepted */
+    expect_ok(" 11010519491231002X ", "11010519491231002X", IDENTITY_RESIDENT);
+    expect_ok("110105-19491231-002X", "11010519491231002X", IDENTITY_RESIDENT);
+    expect_ok("110105\t19491231002X", "11010519491231002X", IDENTITY_RESIDENT);
+    /* lengths on both sides of 15 and 18 */
+    expect_err("11010549123100", "14 characters");
+    expect_err("1101054912310021", "16 characters");
+    expect_err("11010519491231002", "17 characters");
+    expect_err("11010519491231002X0", "19 characters");
+    /* the check character itself, both rules: wrong is refused */
+    expect_err("11010519491231002Y", "check character must be a digit or X");
+    expect_err("110105194912310020", "check character is 0, expected X");
+}
+
 static void test_errors_name_the_problem(void **state)
 {
     (void)state;
@@ -95,6 +129,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_and_normalised),
         cmocka_unit_test(test_errors_name_the_problem),
+        cmocka_unit_test(test_one_rule_for_the_hl7_feed),
         cmocka_unit_test(test_check_char),
         cmocka_unit_test(test_pseudonym),
     };
