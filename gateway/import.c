@@ -5,7 +5,7 @@
 #define LOG_COMPONENT "import"
 #include "commands.h"
 #include "import_hl7.h"
-#include "ingest_dicom.h"
+#include "ingest/ingest_dicom.h"
 #include "log.h"
 #include "node.h"
 #include "publisher.h"

@@ -4,9 +4,10 @@
 Every #include "..." of a C/C++ file is resolved to the folder that owns the header. Then:
   - the leaves (dicom/, hl7/, index/, audit/) include nothing of another folder;
   - the gateway root (serve.c, node.c, ...) is the wiring and may include every folder;
-  - gateway/http/ (transport) and every gateway feature folder (claims/, consent/, dicomweb/,
-    dimse/, directory/, recognition/, records/, ui/, audit/) may include the leaves, the
-    gateway root (node.h, log.h, config.h, identity.h, ...) and http/, never each other.
+  - gateway/http/ (transport), gateway/ingest/ (received data into records) and every gateway
+    feature folder (claims/, consent/, dicomweb/, dimse/, directory/, recognition/, records/,
+    ui/, audit/) may include the leaves, the gateway root (node.h, log.h, config.h,
+    identity.h, ...), http/ and ingest/, never each other.
 A pair "FOLDER -> FOLDER" that breaks a rule but is listed in tools/layering-allow.txt is
 known (today's debts, to be removed as issue 17's node hooks land) and only reported; any
 other breaks the check. A listed pair that no longer occurs is reported too, so the list only
@@ -68,7 +69,7 @@ def main():
             if dst == src or dst.split("/")[0] in LEAVES and src not in LEAVES:
                 continue
             allowed = src == "gateway" or (  # the root is the wiring: it may include anything
-                src.startswith("gateway") and dst in ("gateway", "gateway/http"))
+                src.startswith("gateway") and dst in ("gateway", "gateway/http", "gateway/ingest"))
             if not allowed:
                 pairs.setdefault("%s -> %s" % (src, dst), set()).add(
                     "%s: %s" % (os.path.relpath(f, repo), inc))

@@ -2,7 +2,7 @@
  * become one archive query through the field table (dicom_fields.c), the same mapping C-FIND
  * uses; rows come back as DICOM JSON with the default attributes of PS3.18 10.6.3.3. */
 #define LOG_COMPONENT "dicomweb"
-#include "dicom_fields.h"
+#include "ingest/dicom_fields.h"
 #include "dicom_json.h"
 #include "dicomweb.h"
 #include "log.h"

@@ -5,7 +5,7 @@
 #define LOG_COMPONENT "dicomweb"
 #include "dicom_json.h"
 #include "dicomweb.h"
-#include "ingest_dicom.h"
+#include "ingest/ingest_dicom.h"
 #include "log.h"
 #include "multipart.h"
 

@@ -8,7 +8,7 @@
 
 #include "catalogue.h"
 #include "config.h"
-#include "ingest_dicom.h"
+#include "ingest/ingest_dicom.h"
 #include "http.h"
 #include "identity.h"
 #include "node.h"

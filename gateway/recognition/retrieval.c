@@ -9,7 +9,7 @@
 #include "http/client.h"
 #include "huren_dicom.h"
 #include "index/index_recognition.h"
-#include "ingest_dicom.h"
+#include "ingest/ingest_dicom.h"
 #include "log.h"
 #include "multipart.h"
 #include "recognition.h"

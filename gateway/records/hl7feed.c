@@ -4,7 +4,7 @@
 #define LOG_COMPONENT "hl7"
 #include "hl7feed.h"
 #include "audit.h"
-#include "ingest_hl7.h"
+#include "ingest/ingest_hl7.h"
 #include "log.h"
 #include "audit/huren_audit.h"
 

@@ -3,7 +3,7 @@
  * ingest_hl7.c exactly as if it had come over MLLP; refusals are logged and counted. */
 #define LOG_COMPONENT "import"
 #include "import_hl7.h"
-#include "ingest_hl7.h"
+#include "ingest/ingest_hl7.h"
 #include "log.h"
 
 #include <fcntl.h>

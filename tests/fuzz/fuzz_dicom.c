@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dicom_fields.h"
+#include "ingest/dicom_fields.h"
 #include "fuzz_node.h"
 #include "huren_dicom.h"
 

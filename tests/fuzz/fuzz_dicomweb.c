@@ -10,7 +10,7 @@
 
 #include "dicomweb.h"
 #include "fuzz_node.h"
-#include "ingest_dicom.h"
+#include "ingest/ingest_dicom.h"
 
 #define PYDICOM "/usr/lib/python3/dist-packages/pydicom/data/test_files/"
 

@@ -1,5 +1,5 @@
 /* fuzz_hl7_ingest.c: HL7 v2 messages parsed and mapped onto the archive's clinical records
- * (gateway/records/ingest_hl7.c, its public entry point) on a real archive: ADT, ORU and DFT
+ * (gateway/ingest/ingest_hl7.c, its public entry point) on a real archive: ADT, ORU and DFT
  * fields, money, identifiers. Checks: AA only with a stored outcome, and a refusal stores
  * nothing (the archive's counters do not move). Also the money and resident id parsers. */
 #include <stdio.h>
@@ -8,7 +8,7 @@
 
 #include "fuzz_node.h"
 #include "identity.h"
-#include "ingest_hl7.h"
+#include "ingest/ingest_hl7.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {

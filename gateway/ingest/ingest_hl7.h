@@ -5,7 +5,7 @@
 #define HUREN_GATEWAY_INGEST_HL7_H
 
 #include "huren_hl7.h"
-#include "ingest_dicom.h"
+#include "ingest/ingest.h"
 #include "node.h"
 
 /* Map and store msg. Fills res (code AA only after the commit; AE with an ERR reason and table

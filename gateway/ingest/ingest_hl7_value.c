@@ -1,7 +1,7 @@
 /* ingest_hl7_value.c: HL7 v2 data types as ingest_hl7.c stores them. Coded elements take
  * their alternate identifier when the identifier is empty; OBX-5 is read by OBX-2, every
  * value type kept (unknown ones as written, with their type), as interface engines do. */
-#include "ingest_hl7_value.h"
+#include "ingest/ingest_hl7_value.h"
 
 #include <errno.h>
 #include <stdio.h>

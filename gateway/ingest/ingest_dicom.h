@@ -6,13 +6,8 @@
 #include "huren_dicom.h"
 #include "huren_index.h"
 #include "index/index_recognition.h"
+#include "ingest/ingest.h"
 #include "node.h"
-
-typedef enum ingest_result {
-    INGEST_OK = 0,       /* stored, a duplicate kept once, or replaced: see *outcome */
-    INGEST_INVALID = -1, /* the data is unacceptable (missing or bad UID): not stored */
-    INGEST_FAILED = -2   /* the archive could not store it (disk, database): not stored */
-} ingest_result;
 
 /* Store the Part-10 file tmp_path (inside the archive's tmp dir) whose text elements are
  * el[0..nel). The file is consumed, except that with HUREN_INDEX_PUT_KEEP_TMP in put_flags a

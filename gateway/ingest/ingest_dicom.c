@@ -1,8 +1,8 @@
 /* ingest_dicom.c: maps a DICOM instance's elements onto archive fields (dicom_fields.c) and
  * hands the file to index/, which makes it durable before we acknowledge anything. */
 #define LOG_COMPONENT "ingest"
-#include "ingest_dicom.h"
-#include "dicom_fields.h"
+#include "ingest/ingest_dicom.h"
+#include "ingest/dicom_fields.h"
 #include "log.h"
 #include "index/index_recognition.h"
 

@@ -4,9 +4,9 @@
  * amount to store. Walks the segments once, then stores everything with one
  * huren_index_records_put (one transaction, group commit). */
 #define LOG_COMPONENT "hl7"
-#include "ingest_hl7.h"
+#include "ingest/ingest_hl7.h"
 #include "identity.h"
-#include "ingest_hl7_value.h"
+#include "ingest/ingest_hl7_value.h"
 #include "log.h"
 #include "index/index_records.h"
 #include "index/index_directory.h"

@@ -1,6 +1,6 @@
 /* dicom_fields.c: the table from archive fields to DICOM attributes (PS3.4 C.6 and PS3.18
  * 10.6 default return keys). Computed fields map to the attributes that report them. */
-#include "dicom_fields.h"
+#include "ingest/dicom_fields.h"
 
 #include "huren_dicom.h"
 
