@@ -3,6 +3,7 @@
 #define HUREN_AUDIT_INT_H
 
 #include "huren_audit.h"
+#include "huren_buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -12,11 +13,8 @@
 #define AUDIT_HASH_HEX 64
 extern const char huren_audit_zero_hash_[AUDIT_HASH_HEX + 1];
 
-/* A growing line buffer (malloc'ed p). */
-typedef struct huren_audit_buf_ {
-    char *p;
-    size_t len, cap;
-} huren_audit_buf_;
+/* A line is assembled in common/'s bounded buffer. */
+typedef huren_buf huren_audit_buf_;
 
 /* Format entry seq (after prev) as one line with its hash and newline into b; the line's
  * hash goes to hash. Returns 0 or -1 (out of memory). */

@@ -24,20 +24,7 @@ typedef huren_audit_buf_ buf;
 
 static int buf_add(buf *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return 0;
+    return huren_buf_add(b, s, n) == 0 ? 0 : -1;
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is not one. */
@@ -134,7 +121,7 @@ int huren_audit_format_line_(buf *b, uint64_t seq, const char *prev, const huren
         add_field(b, "outcome", e->outcome) < 0 || buf_add(b, status, (size_t)sn) < 0 ||
         add_field(b, "remote", e->remote) < 0)
         return -1;
-    if (sha256_hex(b->p, b->len, hash) < 0)
+    if (sha256_hex(b->data, b->len, hash) < 0)
         return -1;
     char tail[AUDIT_HASH_HEX + 16];
     n = snprintf(tail, sizeof tail, ",\"hash\":\"%s\"}\n", hash);

@@ -174,7 +174,7 @@ static int write_entry(huren_audit *a, const huren_audit_entry *e, char *err,
         rc = HUREN_AUDIT_ERROR;
     }
     for (size_t done = 0; rc == 0 && done < b.len;) {
-        ssize_t w = write(a->fd, b.p + done, b.len - done);
+        ssize_t w = write(a->fd, b.data + done, b.len - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -192,7 +192,7 @@ static int write_entry(huren_audit *a, const huren_audit_entry *e, char *err,
         a->end += (off_t)b.len;
     }
     flock(a->fd, LOCK_UN);
-    free(b.p);
+    huren_buf_free(&b);
     return rc;
 }
 

@@ -8,7 +8,7 @@
 #include "hl7_int.h"
 
 struct huren_hl7_enc {
-    hl7_strbuf sb;
+    huren_buf sb;
     char delims[6];
     int in_segment;
     char err[160];
@@ -29,7 +29,7 @@ int huren_hl7_enc_new(huren_hl7_enc **out, const char *delimiters, size_t max_si
     if (enc == NULL)
         return HUREN_HL7_ENOMEM;
     memcpy(enc->delims, delimiters, 5);
-    huren_hl7__sb_init(&enc->sb, max_size ? max_size : (size_t)16 << 20);
+    huren_buf_init(&enc->sb, max_size ? max_size : (size_t)16 << 20);
     *out = enc;
     return 0;
 }
@@ -38,7 +38,7 @@ void huren_hl7_enc_free(huren_hl7_enc *enc)
 {
     if (enc == NULL)
         return;
-    huren_hl7__sb_free(&enc->sb);
+    huren_buf_free(&enc->sb);
     free(enc);
 }
 
@@ -64,11 +64,11 @@ int huren_hl7_enc_segment(huren_hl7_enc *enc, const char *name)
             huren_hl7__seterr(enc->err, sizeof(enc->err), "invalid segment name");
         return HUREN_HL7_EINVAL;
     }
-    rc = huren_hl7__sb_add(&enc->sb, name, 3);
+    rc = huren_buf_add(&enc->sb, name, 3);
     if (rc == 0 && strcmp(name, "MSH") == 0)
-        rc = huren_hl7__sb_add(&enc->sb, enc->delims, 5);
+        rc = huren_buf_add(&enc->sb, enc->delims, 5);
     if (rc == 0)
-        rc = huren_hl7__sb_addc(&enc->sb, '\r');
+        rc = huren_buf_addc(&enc->sb, '\r');
     enc->in_segment = rc == 0;
     return fail(enc, rc, "segment");
 }
@@ -85,12 +85,12 @@ static int append(huren_hl7_enc *enc, int sep, const char *value, int escape)
         return HUREN_HL7_EINVAL;
     }
     enc->sb.len--; /* reopen the segment: drop its CR */
-    rc = sep >= 0 ? huren_hl7__sb_addc(&enc->sb, enc->delims[sep]) : 0;
+    rc = sep >= 0 ? huren_buf_addc(&enc->sb, enc->delims[sep]) : 0;
     if (rc == 0)
         rc = escape ? huren_hl7__escape_to(&enc->sb, value, enc->delims)
-                    : huren_hl7__sb_adds(&enc->sb, value);
+                    : huren_buf_adds(&enc->sb, value);
     if (rc == 0)
-        rc = huren_hl7__sb_addc(&enc->sb, '\r');
+        rc = huren_buf_addc(&enc->sb, '\r');
     if (rc < 0) {
         enc->in_segment = 0; /* the buffer is in a failed state from now on */
         return fail(enc, rc, "value");
@@ -129,9 +129,9 @@ int huren_hl7_enc_raw(huren_hl7_enc *enc, const char *text, size_t len)
         return HUREN_HL7_EINVAL;
     }
     enc->sb.len--;
-    rc = huren_hl7__sb_add(&enc->sb, text, len);
+    rc = huren_buf_add(&enc->sb, text, len);
     if (rc == 0)
-        rc = huren_hl7__sb_addc(&enc->sb, '\r');
+        rc = huren_buf_addc(&enc->sb, '\r');
     if (rc < 0)
         enc->in_segment = 0;
     return fail(enc, rc, "raw text");

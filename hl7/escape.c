@@ -151,7 +151,7 @@ int huren_hl7__unescape(const huren_hl7_msg *msg, const char *in, size_t len, ch
     return (int)o;
 }
 
-int huren_hl7__escape_to(hl7_strbuf *sb, const char *value, const char *delims)
+int huren_hl7__escape_to(huren_buf *sb, const char *value, const char *delims)
 {
     static const char letters[5] = {'F', 'S', 'R', 'E', 'T'};
     char esc = delims[HL7_ESC];
@@ -164,15 +164,15 @@ int huren_hl7__escape_to(hl7_strbuf *sb, const char *value, const char *delims)
 
         if (d != NULL) {
             seq[0] = esc, seq[1] = letters[d - delims], seq[2] = esc;
-            rc = huren_hl7__sb_add(sb, seq, 3);
+            rc = huren_buf_add(sb, seq, 3);
         } else if (*p == '\n' || (*p == '\r' && p[1] == '\n')) {
             p += (*p == '\r');
             seq[0] = esc, memcpy(seq + 1, ".br", 3), seq[4] = esc;
-            rc = huren_hl7__sb_add(sb, seq, 5);
+            rc = huren_buf_add(sb, seq, 5);
         } else if ((unsigned char)*p < 0x20 && *p != '\t') {
-            rc = huren_hl7__sb_printf(sb, "%cX%02X%c", esc, (unsigned char)*p, esc);
+            rc = huren_buf_printf(sb, "%cX%02X%c", esc, (unsigned char)*p, esc);
         } else {
-            rc = huren_hl7__sb_addc(sb, *p);
+            rc = huren_buf_addc(sb, *p);
         }
     }
     return rc;
@@ -180,7 +180,7 @@ int huren_hl7__escape_to(hl7_strbuf *sb, const char *value, const char *delims)
 
 int huren_hl7_escape(const char *value, const char *delimiters, char *dst, size_t dstlen)
 {
-    hl7_strbuf sb;
+    huren_buf sb;
     int rc;
 
     if (dst == NULL || dstlen == 0)
@@ -189,12 +189,12 @@ int huren_hl7_escape(const char *value, const char *delimiters, char *dst, size_
         delimiters = "|^~\\&";
     if (strlen(delimiters) < 5)
         return HUREN_HL7_EINVAL;
-    huren_hl7__sb_init(&sb, dstlen - 1);
+    huren_buf_init(&sb, dstlen - 1);
     rc = huren_hl7__escape_to(&sb, value, delimiters);
     if (rc == 0) {
         memcpy(dst, sb.data ? sb.data : "", sb.len + 1);
         rc = (int)sb.len;
     }
-    huren_hl7__sb_free(&sb);
+    huren_buf_free(&sb);
     return rc;
 }

@@ -3,6 +3,7 @@
 #ifndef HUREN_HL7_INT_H
 #define HUREN_HL7_INT_H
 
+#include "huren_buf.h"
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -41,22 +42,10 @@ void huren_hl7__seterr(char *err, size_t errlen, const char *fmt, ...)
 /* Replaces control characters in s by '?'. */
 void huren_hl7__printable(char *s);
 
-/* A growing byte buffer with a hard maximum; always NUL-terminated after data. */
-typedef struct hl7_strbuf {
-    char *data;
-    size_t len;
-    size_t cap;
-    size_t max;
-    int failed; /* sticky: HUREN_HL7_ENOMEM or HUREN_HL7_ETOOBIG once a write failed */
-} hl7_strbuf;
-
-void huren_hl7__sb_init(hl7_strbuf *sb, size_t max);
-int huren_hl7__sb_add(hl7_strbuf *sb, const char *data, size_t len);
-int huren_hl7__sb_adds(hl7_strbuf *sb, const char *s);
-int huren_hl7__sb_addc(hl7_strbuf *sb, char c);
-int huren_hl7__sb_printf(hl7_strbuf *sb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void huren_hl7__sb_free(hl7_strbuf *sb);
+/* the bounded buffer the encoder, the ACK builder and the MLLP decoder write into
+ * (common/huren_buf.h); its error codes are hl7's own HUREN_HL7_ENOMEM and _ETOOBIG */
+_Static_assert(HUREN_BUF_ENOMEM == HUREN_HL7_ENOMEM, "buffer and hl7 error codes agree");
+_Static_assert(HUREN_BUF_ETOOBIG == HUREN_HL7_ETOOBIG, "buffer and hl7 error codes agree");
 
 /* charset.c */
 /* Maps an MSH-18 label (table 0211 or a vendor spelling, case, spaces, '-', '_' and '.'
@@ -85,7 +74,7 @@ int huren_hl7__unescape(const huren_hl7_msg *msg, const char *in, size_t len, ch
                         size_t dstcap, huren_hl7_escape_policy policy, int lossy, char *err,
                         size_t errlen);
 /* Appends value escaped for the delimiters to sb. */
-int huren_hl7__escape_to(hl7_strbuf *sb, const char *value, const char *delims);
+int huren_hl7__escape_to(huren_buf *sb, const char *value, const char *delims);
 
 /* message.c */
 /* Finds the leaf at (field, rep, comp, sub) in seg: 0 and [*a, *b) as text offsets, or -1. */

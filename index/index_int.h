@@ -4,6 +4,7 @@
 #ifndef HUREN_INDEX_INT_H
 #define HUREN_INDEX_INT_H
 
+#include "huren_buf.h"
 #include "huren_index.h"
 #include "index_consents.h"
 #include "index_directory.h"
@@ -54,17 +55,7 @@ int huren_index__sqlerr(const huren_index *idx, sqlite3 *db, int rc, const char 
  * report key (source, order_key, item_code) is NOT NULL. */
 void huren_index__bind_item(sqlite3_stmt *s, int i, const char *item_code);
 
-/* ---- growable string (strbuf.c) ---- */
-typedef struct huren_index__strbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} huren_index__strbuf;
-
-void huren_index__strbuf_add(huren_index__strbuf *b, const char *s);
-void huren_index__strbuf_addf(huren_index__strbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void huren_index__strbuf_free(huren_index__strbuf *b);
+/* ---- growable string: common/huren_buf.h (SQL text of the query builder) ---- */
 
 /* ---- schema and migrations (schema.c) ---- */
 /* Number of migration steps known to this build (= the newest schema version). */
@@ -244,15 +235,15 @@ typedef struct huren_index__params {
 
 /* Append to where the SQL condition for one match (with " AND " before it), its parameters to
  * params. Returns 0, HUREN_INDEX_EINVAL with a message naming the field, or HUREN_INDEX_ERROR. */
-int huren_index__match_sql(const huren_index *idx, const huren_index_match *m,
-                           huren_index__strbuf *where, huren_index__params *params);
+int huren_index__match_sql(const huren_index *idx, const huren_index_match *m, huren_buf *where,
+                           huren_index__params *params);
 void huren_index__params_free(huren_index__params *p);
 
 /* ---- queries (query.c) ---- */
 /* The SELECT for a query, with its parameters (limit and offset are the last two). Exposed for
  * the unit tests' EXPLAIN QUERY PLAN checks. */
-int huren_index__find_sql(const huren_index *idx, const huren_index_query *q,
-                          huren_index__strbuf *sql, huren_index__params *params);
+int huren_index__find_sql(const huren_index *idx, const huren_index_query *q, huren_buf *sql,
+                          huren_index__params *params);
 
 /* ---- the directory and publishing to it (directory.c, outbox.c) ---- */
 typedef struct huren_index__dirrows huren_index__dirrows;

@@ -76,8 +76,8 @@ static char *glob_pattern(const char *s, size_t n)
 }
 
 /* "col = ?N" or "col GLOB ?N" for one text alternative; lower folds case first. */
-static int text_term(huren_index__strbuf *w, huren_index__params *p, const char *col, const char *v,
-                     size_t n, int lower)
+static int text_term(huren_buf *w, huren_index__params *p, const char *col, const char *v, size_t n,
+                     int lower)
 {
     int wild = has_wildcard(v, n);
     char *s = wild ? glob_pattern(v, n) : dupn(v, n);
@@ -86,12 +86,12 @@ static int text_term(huren_index__strbuf *w, huren_index__params *p, const char 
     size_t k = param_take(p, s);
     if (!k)
         return HUREN_INDEX_ERROR;
-    huren_index__strbuf_addf(w, "%s %s ?%zu", col, wild ? "GLOB" : "=", k);
+    huren_buf_printf(w, "%s %s ?%zu", col, wild ? "GLOB" : "=", k);
     return 0;
 }
 
-static int pn_cond(huren_index__strbuf *w, huren_index__params *p, const char *alias,
-                   const char *name, const char *v)
+static int pn_cond(huren_buf *w, huren_index__params *p, const char *alias, const char *name,
+                   const char *v)
 {
     static const char *const cols[] = {"norm", "alpha", "ideo", "phon"};
     size_t n = strlen(v);
@@ -104,11 +104,11 @@ static int pn_cond(huren_index__strbuf *w, huren_index__params *p, const char *a
     size_t k = param_take(p, s);
     if (!k)
         return HUREN_INDEX_ERROR;
-    huren_index__strbuf_add(w, "(");
+    huren_buf_adds(w, "(");
     for (int c = 0; c < 4; c++)
-        huren_index__strbuf_addf(w, "%s%s.%s_%s %s ?%zu", c ? " OR " : "", alias, name, cols[c],
-                                 wild ? "GLOB" : "=", k);
-    huren_index__strbuf_add(w, ")");
+        huren_buf_printf(w, "%s%s.%s_%s %s ?%zu", c ? " OR " : "", alias, name, cols[c],
+                         wild ? "GLOB" : "=", k);
+    huren_buf_adds(w, ")");
     return 0;
 }
 
@@ -147,8 +147,8 @@ static int time_ok(const char *s, size_t n)
     return 1;
 }
 
-static int range_cond(const huren_index *idx, huren_index__strbuf *w, huren_index__params *p,
-                      const char *col, const char *name, const char *v, int is_time)
+static int range_cond(const huren_index *idx, huren_buf *w, huren_index__params *p, const char *col,
+                      const char *name, const char *v, int is_time)
 {
     const char *dash = strchr(v, '-');
     size_t n = strlen(v);
@@ -161,19 +161,19 @@ static int range_cond(const huren_index *idx, huren_index__strbuf *w, huren_inde
         size_t k = param_take(p, dupn(v, n));
         if (!k)
             return HUREN_INDEX_ERROR;
-        huren_index__strbuf_addf(w, "%s = ?%zu", col, k);
+        huren_buf_printf(w, "%s = ?%zu", col, k);
         return 0;
     }
     size_t lon = (size_t)(dash - v), hin = n - lon - 1;
     const char *hi = dash + 1;
     if ((lon == 0 && hin == 0) || (lon && !ok(v, lon)) || (hin && !ok(hi, hin)))
         goto bad;
-    huren_index__strbuf_add(w, "(");
+    huren_buf_adds(w, "(");
     if (lon) {
         size_t k = param_take(p, dupn(v, lon));
         if (!k)
             return HUREN_INDEX_ERROR;
-        huren_index__strbuf_addf(w, "%s >= ?%zu", col, k);
+        huren_buf_printf(w, "%s >= ?%zu", col, k);
     }
     if (hin) {
         /* an upper time bound is inclusive at its precision: "-1200" includes 12:00:59.9 */
@@ -183,9 +183,9 @@ static int range_cond(const huren_index *idx, huren_index__strbuf *w, huren_inde
         size_t k = param_take(p, s);
         if (!k)
             return HUREN_INDEX_ERROR;
-        huren_index__strbuf_addf(w, "%s%s <= ?%zu", lon ? " AND " : "", col, k);
+        huren_buf_printf(w, "%s%s <= ?%zu", lon ? " AND " : "", col, k);
     }
-    huren_index__strbuf_add(w, ")");
+    huren_buf_adds(w, ")");
     return 0;
 bad:
     huren_index__seterr(idx, "%s: malformed %s or range \"%s\"", name, is_time ? "time" : "date",
@@ -203,11 +203,11 @@ static int uid_ok(const char *s, size_t n)
     return 1;
 }
 
-static int uid_cond(const huren_index *idx, huren_index__strbuf *w, huren_index__params *p,
-                    const char *col, const char *name, const char *v)
+static int uid_cond(const huren_index *idx, huren_buf *w, huren_index__params *p, const char *col,
+                    const char *name, const char *v)
 {
     size_t count = 0;
-    huren_index__strbuf_addf(w, "%s IN (", col);
+    huren_buf_printf(w, "%s IN (", col);
     for (const char *s = v; s; count++) {
         const char *bs = strchr(s, '\\');
         size_t n = bs ? (size_t)(bs - s) : strlen(s);
@@ -219,15 +219,15 @@ static int uid_cond(const huren_index *idx, huren_index__strbuf *w, huren_index_
         size_t k = param_take(p, dupn(s, n));
         if (!k)
             return HUREN_INDEX_ERROR;
-        huren_index__strbuf_addf(w, "%s?%zu", count ? "," : "", k);
+        huren_buf_printf(w, "%s?%zu", count ? "," : "", k);
         s = bs ? bs + 1 : NULL;
     }
-    huren_index__strbuf_add(w, ")");
+    huren_buf_adds(w, ")");
     return 0;
 }
 
 /* "(col = ?1 OR col GLOB ?2 ...)" for a list of text alternatives separated by backslashes. */
-static int alternatives(const huren_index *idx, huren_index__strbuf *w, huren_index__params *p,
+static int alternatives(const huren_index *idx, huren_buf *w, huren_index__params *p,
                         const char *col, const char *name, const char *v)
 {
     int first = 1, rc;
@@ -238,19 +238,19 @@ static int alternatives(const huren_index *idx, huren_index__strbuf *w, huren_in
             huren_index__seterr(idx, "%s: empty value in list", name);
             return HUREN_INDEX_EINVAL;
         }
-        huren_index__strbuf_add(w, first ? "(" : " OR ");
+        huren_buf_adds(w, first ? "(" : " OR ");
         if ((rc = text_term(w, p, col, s, n, 0)) < 0)
             return rc;
         first = 0;
         s = bs ? bs + 1 : NULL;
     }
-    huren_index__strbuf_add(w, ")");
+    huren_buf_adds(w, ")");
     return 0;
 }
 
 /* Multi-valued fields are kept one value per row in a side table (or, for modalities, in the
  * series), so "any stored value matches any alternative" is an indexed IN (subquery). */
-static int multi_cond(const huren_index *idx, huren_index__strbuf *w, huren_index__params *p,
+static int multi_cond(const huren_index *idx, huren_buf *w, huren_index__params *p,
                       huren_index_field f, const char *v)
 {
     const char *head, *col;
@@ -271,9 +271,9 @@ static int multi_cond(const huren_index *idx, huren_index__strbuf *w, huren_inde
         huren_index__seterr(idx, "%s: no multi-valued matching", huren_index_field_name(f));
         return HUREN_INDEX_EINVAL;
     }
-    huren_index__strbuf_add(w, head);
+    huren_buf_adds(w, head);
     int rc = alternatives(idx, w, p, col, huren_index_field_name(f), v);
-    huren_index__strbuf_add(w, ")");
+    huren_buf_adds(w, ")");
     return rc;
 }
 
@@ -285,8 +285,8 @@ static int all_stars(const char *v)
     return 1;
 }
 
-int huren_index__match_sql(const huren_index *idx, const huren_index_match *m,
-                           huren_index__strbuf *where, huren_index__params *params)
+int huren_index__match_sql(const huren_index *idx, const huren_index_match *m, huren_buf *where,
+                           huren_index__params *params)
 {
     const huren_index__field_def *d = huren_index__field(m->field);
     char col[96];
@@ -302,7 +302,7 @@ int huren_index__match_sql(const huren_index *idx, const huren_index_match *m,
         return HUREN_INDEX_EINVAL;
     }
     snprintf(col, sizeof(col), "%s.\"%s\"", d->alias, d->name);
-    huren_index__strbuf_add(where, " AND ");
+    huren_buf_adds(where, " AND ");
     switch (d->kind) {
     case HUREN_INDEX_KIND_TEXT:
         /* a list of values (DICOM's backslash) matches any one of them */

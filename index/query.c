@@ -41,27 +41,27 @@ static const char *const order_sql[] = {
     [HUREN_INDEX_LEVEL_INSTANCE] = SERIES_ORDER ", i.instance_number_int, i.sop_instance_uid",
 };
 
-int huren_index__find_sql(const huren_index *idx, const huren_index_query *q,
-                          huren_index__strbuf *sql, huren_index__params *params)
+int huren_index__find_sql(const huren_index *idx, const huren_index_query *q, huren_buf *sql,
+                          huren_index__params *params)
 {
-    huren_index__strbuf where = {0};
+    huren_buf where = {0};
     int rc = 0;
     if (!q || (int)q->level < HUREN_INDEX_LEVEL_PATIENT || q->level > HUREN_INDEX_LEVEL_INSTANCE ||
         (q->nmatches && !q->matches)) {
         huren_index__seterr(idx, "malformed query");
         return HUREN_INDEX_EINVAL;
     }
-    huren_index__strbuf_add(sql, "SELECT ");
+    huren_buf_adds(sql, "SELECT ");
     for (int f = 0; f < HUREN_INDEX_F_COUNT; f++) {
         const huren_index__field_def *d = huren_index__field(f);
         if (d->level <= q->level)
-            huren_index__strbuf_addf(sql, "%s.\"%s\", ", d->alias, d->name);
+            huren_buf_printf(sql, "%s.\"%s\", ", d->alias, d->name);
     }
-    huren_index__strbuf_add(sql, q->level == HUREN_INDEX_LEVEL_INSTANCE
-                                     ? "i.blob_name, i.blob_size, i.blob_offset"
-                                     : "NULL, 0, 0");
-    huren_index__strbuf_addf(sql, ", %s", copy_sql[q->level]);
-    huren_index__strbuf_addf(sql, " FROM %s WHERE 1", from_sql[q->level]);
+    huren_buf_adds(sql, q->level == HUREN_INDEX_LEVEL_INSTANCE
+                            ? "i.blob_name, i.blob_size, i.blob_offset"
+                            : "NULL, 0, 0");
+    huren_buf_printf(sql, ", %s", copy_sql[q->level]);
+    huren_buf_printf(sql, " FROM %s WHERE 1", from_sql[q->level]);
     for (size_t i = 0; i < q->nmatches; i++) {
         huren_index_field f = q->matches[i].field;
         if (huren_index__field(f) && huren_index_field_level(f) > q->level) {
@@ -72,18 +72,18 @@ int huren_index__find_sql(const huren_index *idx, const huren_index_query *q,
         if ((rc = huren_index__match_sql(idx, &q->matches[i], &where, params)) < 0)
             goto done;
     }
-    if (where.s)
-        huren_index__strbuf_add(sql, where.s);
-    huren_index__strbuf_addf(sql, " ORDER BY %s LIMIT ?%zu OFFSET ?%zu", order_sql[q->level],
-                             params->n + 1, params->n + 2);
-    if (sql->oom || where.oom) {
+    if (where.data)
+        huren_buf_adds(sql, where.data);
+    huren_buf_printf(sql, " ORDER BY %s LIMIT ?%zu OFFSET ?%zu", order_sql[q->level], params->n + 1,
+                     params->n + 2);
+    if (sql->failed || where.failed) {
         huren_index__seterr(idx, "out of memory");
         rc = HUREN_INDEX_ERROR;
     }
 done:
-    if (rc == HUREN_INDEX_ERROR && !sql->oom && !where.oom)
+    if (rc == HUREN_INDEX_ERROR && !sql->failed && !where.failed)
         huren_index__seterr(idx, "out of memory");
-    huren_index__strbuf_free(&where);
+    huren_buf_free(&where);
     return rc;
 }
 
@@ -127,7 +127,7 @@ static int rows_deliver(huren_index *idx, sqlite3 *db, sqlite3_stmt *st, const h
 int huren_index_find(huren_index *idx, const huren_index_query *q, huren_index_row_cb cb,
                      void *payload)
 {
-    huren_index__strbuf sql = {0};
+    huren_buf sql = {0};
     huren_index__params params = {0};
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -138,7 +138,7 @@ int huren_index_find(huren_index *idx, const huren_index_query *q, huren_index_r
         goto done;
     if ((rc = huren_index__reader_get(idx, &db)) < 0)
         goto done;
-    src = sqlite3_prepare_v2(db, sql.s, -1, &st, NULL);
+    src = sqlite3_prepare_v2(db, sql.data, -1, &st, NULL);
     if (src != SQLITE_OK) {
         rc = huren_index__sqlerr(idx, db, src, "preparing query");
         goto done;
@@ -154,6 +154,6 @@ done:
     sqlite3_finalize(st);
     huren_index__reader_put(idx, db);
     huren_index__params_free(&params);
-    huren_index__strbuf_free(&sql);
+    huren_buf_free(&sql);
     return rc;
 }

@@ -52,7 +52,7 @@ static char *batch_body(struct publisher *p, const huren_index_outbox_batch *b)
 }
 
 /* POST body; returns 0 with the HTTP status and answer, or -1 with why. */
-static int post(struct publisher *p, const char *body, long *status, http_body *a, char *why,
+static int post(struct publisher *p, const char *body, long *status, huren_buf *a, char *why,
                 size_t whylen)
 {
     char url[1200];
@@ -74,7 +74,7 @@ static int post(struct publisher *p, const char *body, long *status, http_body *
         .connect_timeout_ms = timeout_ms < 10000 ? timeout_ms : 10000,
         .headers = hdrs,
         .post_body = body,
-        .on_data = http_body_write,
+        .on_data = http_client_body_write,
         .data = a,
         .on_progress = on_progress,
         .progress = p,
@@ -89,7 +89,8 @@ static int post(struct publisher *p, const char *body, long *status, http_body *
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
             rc = 0;
         } else {
-            snprintf(why, whylen, "%s", a->too_long ? "answer too long" : curl_easy_strerror(cc));
+            snprintf(why, whylen, "%s",
+                     a->failed == HUREN_BUF_ETOOBIG ? "answer too long" : curl_easy_strerror(cc));
         }
         curl_easy_cleanup(h);
     }
@@ -145,7 +146,8 @@ done:
 static int round_send(struct publisher *p, const huren_index_outbox_batch *b, char *why,
                       size_t whylen)
 {
-    http_body a = {.max = ANSWER_MAX};
+    huren_buf a;
+    huren_buf_init(&a, ANSWER_MAX);
     long status = 0;
     int64_t *acked = calloc(b->n, sizeof *acked), *refused = calloc(b->n, sizeof *refused);
     size_t nacked = 0, nrefused = 0;
@@ -158,13 +160,14 @@ static int round_send(struct publisher *p, const huren_index_outbox_batch *b, ch
     if (post(p, body, &status, &a, why, whylen) < 0)
         goto done;
     if (status != 200) {
-        json_t *e = a.buf ? json_loads(a.buf, 0, NULL) : NULL;
+        json_t *e = a.data ? json_loads(a.data, 0, NULL) : NULL;
         const char *msg = json_string_value(json_object_get(e, "error"));
         snprintf(why, whylen, "HTTP %ld%s%.200s", status, msg ? ": " : "", msg ? msg : "");
         json_decref(e);
         goto done;
     }
-    if (answer_apply(p, b, a.buf ? a.buf : "", acked, &nacked, refused, &nrefused, why, whylen) < 0)
+    if (answer_apply(p, b, a.data ? a.data : "", acked, &nacked, refused, &nrefused, why, whylen) <
+        0)
         goto done;
     int64_t later = (int64_t)time(NULL) + p->cfg->dir_retry_max_ms / 1000 + 1;
     if ((rc = huren_index_outbox_ack(p->index, acked, nacked)) == 0)
@@ -179,7 +182,7 @@ static int round_send(struct publisher *p, const huren_index_outbox_batch *b, ch
     atomic_fetch_add(&p->refused, nrefused);
     rc = 0;
 done:
-    http_body_free(&a);
+    huren_buf_free(&a);
     free(body);
     free(acked);
     free(refused);

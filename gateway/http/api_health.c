@@ -3,6 +3,7 @@
 #define LOG_COMPONENT "api"
 #include "api.h"
 #include "dimse.h"
+#include "huren_buf.h"
 #include "log.h"
 #include "publisher.h"
 
@@ -50,39 +51,15 @@ int api_health(http_request *req, http_response *res)
     return http_reply_json(res, archive_ok ? 200 : 503, text);
 }
 
-/* A growing text buffer for the exposition; metrics pages are small. */
-typedef struct text {
-    char *buf;
-    size_t len, cap;
-    int oom;
-} text;
+/* The exposition is assembled in common/'s growing buffer; metrics pages are small. */
+typedef huren_buf text;
 
 __attribute__((format(printf, 2, 3))) static void put(text *t, const char *fmt, ...)
 {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = t->oom ? -1 : vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            t->oom = 1;
-            return;
-        }
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        size_t cap = t->cap ? t->cap * 2 : 4096;
-        while (cap - t->len <= (size_t)n)
-            cap *= 2;
-        char *b = realloc(t->buf, cap);
-        if (!b) {
-            t->oom = 1;
-            return;
-        }
-        t->buf = b;
-        t->cap = cap;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    (void)huren_buf_vprintf(t, fmt, ap); /* a failure sticks: checked once at the end */
+    va_end(ap);
 }
 
 static void counter(text *t, const char *name, const char *help, uint64_t v)
@@ -197,13 +174,13 @@ int api_metrics(http_request *req, http_response *res)
     if (dir)
         put(&t, "%s", dir);
     free(dir);
-    if (t.oom) {
-        free(t.buf);
+    if (t.failed) {
+        huren_buf_free(&t);
         return -1;
     }
     res->status = 200;
-    res->body = t.buf;
     res->body_len = t.len;
+    res->body = huren_buf_release(&t);
     res->content_type = "text/plain; version=0.0.4; charset=utf-8";
     return 0;
 }

@@ -2,9 +2,6 @@
  * bounded answer body (client.h). */
 #include "client.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 static size_t discard(char *data, size_t size, size_t nmemb, void *payload)
 {
     (void)data, (void)payload;
@@ -48,30 +45,8 @@ CURL *http_client_new(const http_client_opts *o)
     return h;
 }
 
-size_t http_body_write(char *data, size_t size, size_t nmemb, void *payload)
+size_t http_client_body_write(char *data, size_t size, size_t nmemb, void *payload)
 {
-    http_body *b = payload;
     size_t n = size * nmemb;
-    if (n > b->max || b->len > b->max - n) {
-        b->too_long = 1;
-        return 0; /* aborts the transfer */
-    }
-    char *p = realloc(b->buf, b->len + n + 1);
-    if (!p)
-        return 0;
-    memcpy(p + b->len, data, n);
-    b->buf = p;
-    b->len += n;
-    p[b->len] = 0;
-    return n;
-}
-
-void http_body_free(http_body *b)
-{
-    if (!b)
-        return;
-    free(b->buf);
-    b->buf = NULL;
-    b->len = 0;
-    b->too_long = 0;
+    return huren_buf_add(payload, data, n) == 0 ? n : 0; /* 0 aborts the transfer */
 }

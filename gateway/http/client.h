@@ -2,12 +2,14 @@
  * directory, to peer hospitals for recognition and retrieval) gets its libcurl handle here, with
  * the same rules: mutual TLS with the node's certificate when one is given, peer and host
  * verified, https or http only, no redirects, no proxy, no signals, a total and a connect
- * timeout; and answers read into a bounded body. */
+ * timeout; and answers read into a bounded buffer (common/huren_buf.h). */
 #ifndef HUREN_GATEWAY_HTTP_CLIENT_H
 #define HUREN_GATEWAY_HTTP_CLIENT_H
 
 #include <curl/curl.h>
 #include <stddef.h>
+
+#include "huren_buf.h"
 
 typedef size_t (*http_client_write_fn)(char *data, size_t size, size_t nmemb, void *payload);
 typedef int (*http_client_progress_fn)(void *payload, curl_off_t dltotal, curl_off_t dlnow,
@@ -31,16 +33,8 @@ typedef struct http_client_opts {
  * make one. The caller cleans it up. */
 CURL *http_client_new(const http_client_opts *o);
 
-/* An answer read into memory up to max bytes (NUL-terminated when buf is set). */
-typedef struct http_body {
-    char *buf;
-    size_t len;
-    size_t max;   /* set by the caller */
-    int too_long; /* the answer passed max: the transfer was aborted */
-} http_body;
-
-/* The write callback that fills an http_body (payload): aborts past max or when out of memory. */
-size_t http_body_write(char *data, size_t size, size_t nmemb, void *payload);
-void http_body_free(http_body *b);
+/* The write callback that reads an answer into a huren_buf (payload; its max bounds it):
+ * aborts the transfer past max (failed = HUREN_BUF_ETOOBIG) or when out of memory. */
+size_t http_client_body_write(char *data, size_t size, size_t nmemb, void *payload);
 
 #endif

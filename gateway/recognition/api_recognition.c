@@ -178,7 +178,7 @@ static json_t *open_link(const result *r, const char *source)
  * history. NULL when the answer is not what was asked. */
 static json_t *summary_of(const result *r, const rec_fetch *f)
 {
-    json_t *o = f->body.buf ? json_loadb(f->body.buf, f->body.len, 0, NULL) : NULL;
+    json_t *o = f->body.data ? json_loadb(f->body.data, f->body.len, 0, NULL) : NULL;
     if (r->study) {
         json_t *first = json_is_array(o) ? json_incref(json_array_get(o, 0)) : NULL;
         json_decref(o);

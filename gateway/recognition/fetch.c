@@ -21,7 +21,7 @@ static CURL *easy_new(const recognition *rec, rec_fetch *f, long timeout_ms)
         .ca = rec->ca,
         .timeout_ms = timeout_ms,
         .connect_timeout_ms = timeout_ms,
-        .on_data = http_body_write,
+        .on_data = http_client_body_write,
         .data = &f->body,
     };
     CURL *h = http_client_new(&o);
@@ -44,7 +44,7 @@ static void collect(CURLM *m)
             curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &f->status);
         } else {
             f->status = 0;
-            if (f->body.too_long)
+            if (f->body.failed == HUREN_BUF_ETOOBIG)
                 snprintf(f->error, sizeof f->error, "answer larger than %d bytes", REC_BODY_MAX);
             else if (!f->error[0])
                 snprintf(f->error, sizeof f->error, "%s", curl_easy_strerror(msg->data.result));
@@ -92,7 +92,7 @@ void rec_fetch_clear(rec_fetch *f)
 {
     if (!f)
         return;
-    http_body_free(&f->body);
+    huren_buf_free(&f->body);
 }
 
 char *rec_url_escape(const char *s)

@@ -114,8 +114,8 @@ json_t *rec_directory_lookup(const recognition *rec, const char *pseudonym, cons
     rec_fetch f = {.url = url};
     long timeout = rec->cfg->dir_timeout * 1000 < 10000 ? rec->cfg->dir_timeout * 1000 : 10000;
     json_t *o = NULL;
-    if (rec_fetch_all(rec, &f, 1, timeout) == 0 && f.status == 200 && f.body.buf)
-        o = json_loadb(f.body.buf, f.body.len, 0, NULL);
+    if (rec_fetch_all(rec, &f, 1, timeout) == 0 && f.status == 200 && f.body.data)
+        o = json_loadb(f.body.data, f.body.len, 0, NULL);
     if (!o || !json_is_array(json_object_get(o, "records"))) {
         char msg[300];
         log_warnx("directory lookup: HTTP %ld %s", f.status, f.error);

@@ -80,7 +80,7 @@ void rec_jobs_stop(recognition *rec);                    /* abort and join them 
 typedef struct rec_fetch {
     const char *url;
     long status; /* HTTP status, 0 when no answer */
-    http_body body;  /* the answer, bounded by REC_BODY_MAX (free with rec_fetch_clear) */
+    huren_buf body;  /* the answer, bounded by REC_BODY_MAX (free with rec_fetch_clear) */
     char error[200]; /* why there is no answer */
 } rec_fetch;
 

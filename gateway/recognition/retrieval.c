@@ -365,8 +365,8 @@ static int report_fetch(const recognition *rec, http_response *res, const char *
     snprintf(inst, sizeof inst, "%.*s", (int)(strchr(key, '/') - key), key);
     rec_fetch f = {.url = url};
     json_t *o = NULL;
-    if (rec_fetch_all(rec, &f, 1, REC_PEER_TIMEOUT_MS) == 0 && f.status == 200 && f.body.buf)
-        o = json_loadb(f.body.buf, f.body.len, 0, NULL);
+    if (rec_fetch_all(rec, &f, 1, REC_PEER_TIMEOUT_MS) == 0 && f.status == 200 && f.body.data)
+        o = json_loadb(f.body.data, f.body.len, 0, NULL);
     snprintf(res->audit_object, sizeof res->audit_object, "report %.64s from %.80s: HTTP %ld", id,
              source, f.status);
     int rc;

@@ -76,14 +76,14 @@ static void server_stop(server *s)
     close(s->fd);
 }
 
-static CURLcode get(server *s, const char *path, http_body *b, long *status, const char *post)
+static CURLcode get(server *s, const char *path, huren_buf *b, long *status, const char *post)
 {
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
     http_client_opts o = {.url = url,
                           .timeout_ms = 500,
                           .connect_timeout_ms = 500,
-                          .on_data = http_body_write,
+                          .on_data = http_client_body_write,
                           .data = b,
                           .post_body = post};
     CURL *h = http_client_new(&o);
@@ -100,15 +100,15 @@ static void answer_within_bound(void **state)
     (void)state;
     server s;
     server_start(&s, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
-    http_body b = {.max = 5};
+    huren_buf b = {.max = 5};
     long status;
     assert_int_equal(get(&s, "/ok", &b, &status, NULL), CURLE_OK);
     server_stop(&s);
     assert_int_equal(status, 200);
-    assert_string_equal(b.buf, "hello");
-    assert_int_equal(b.too_long, 0);
-    http_body_free(&b);
-    assert_null(b.buf);
+    assert_string_equal(b.data, "hello");
+    assert_int_equal((b.failed == HUREN_BUF_ETOOBIG), 0);
+    huren_buf_free(&b);
+    assert_null(b.data);
 }
 
 static void answer_past_bound_aborts(void **state)
@@ -116,12 +116,12 @@ static void answer_past_bound_aborts(void **state)
     (void)state;
     server s;
     server_start(&s, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello!");
-    http_body b = {.max = 5};
+    huren_buf b = {.max = 5};
     long status;
     assert_int_equal(get(&s, "/big", &b, &status, NULL), CURLE_WRITE_ERROR);
     server_stop(&s);
-    assert_int_equal(b.too_long, 1);
-    http_body_free(&b);
+    assert_int_equal((b.failed == HUREN_BUF_ETOOBIG), 1);
+    huren_buf_free(&b);
 }
 
 static void redirect_not_followed(void **state)
@@ -130,12 +130,12 @@ static void redirect_not_followed(void **state)
     server s;
     server_start(&s, "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
                      "Content-Length: 0\r\nConnection: close\r\n\r\n");
-    http_body b = {.max = 100};
+    huren_buf b = {.max = 100};
     long status;
     assert_int_equal(get(&s, "/moved", &b, &status, NULL), CURLE_OK);
     server_stop(&s);
     assert_int_equal(status, 302);
-    http_body_free(&b);
+    huren_buf_free(&b);
 }
 
 static void silent_server_times_out(void **state)
@@ -143,11 +143,11 @@ static void silent_server_times_out(void **state)
     (void)state;
     server s;
     server_start(&s, NULL);
-    http_body b = {.max = 100};
+    huren_buf b = {.max = 100};
     long status;
     assert_int_equal(get(&s, "/silent", &b, &status, NULL), CURLE_OPERATION_TIMEDOUT);
     server_stop(&s);
-    http_body_free(&b);
+    huren_buf_free(&b);
 }
 
 static void post_carries_body(void **state)
@@ -155,26 +155,27 @@ static void post_carries_body(void **state)
     (void)state;
     server s;
     server_start(&s, "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
-    http_body b = {.max = 100};
+    huren_buf b = {.max = 100};
     long status;
     assert_int_equal(get(&s, "/post", &b, &status, "{\"a\":1}"), CURLE_OK);
     server_stop(&s);
     assert_int_equal(status, 204);
     assert_non_null(strstr(s.request, "POST /post HTTP/1.1"));
     assert_non_null(strstr(s.request, "\r\n\r\n{\"a\":1}"));
-    http_body_free(&b);
+    huren_buf_free(&b);
 }
 
 static void other_protocols_refused(void **state)
 {
     (void)state;
-    http_body b = {.max = 100};
-    http_client_opts o = {.url = "file:///etc/hostname", .on_data = http_body_write, .data = &b};
+    huren_buf b = {.max = 100};
+    http_client_opts o = {
+        .url = "file:///etc/hostname", .on_data = http_client_body_write, .data = &b};
     CURL *h = http_client_new(&o);
     assert_non_null(h);
     assert_int_equal(curl_easy_perform(h), CURLE_UNSUPPORTED_PROTOCOL);
     curl_easy_cleanup(h);
-    assert_null(b.buf);
+    assert_null(b.data);
     http_client_opts none = {.url = NULL};
     assert_null(http_client_new(&none));
 }

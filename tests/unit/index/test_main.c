@@ -91,7 +91,7 @@ huren_index_put_outcome put_ok(huren_index *idx, const tinst *t, const char *con
 
 struct collect {
     huren_index_field f;
-    huren_index__strbuf b;
+    huren_buf b;
     int n;
 };
 
@@ -99,8 +99,8 @@ static int collect_cb(void *payload, const huren_index_row *row)
 {
     struct collect *c = payload;
     const char *v = row->values[c->f];
-    huren_index__strbuf_add(&c->b, c->n++ ? "," : "");
-    huren_index__strbuf_add(&c->b, v ? v : "(null)");
+    huren_buf_adds(&c->b, c->n++ ? "," : "");
+    huren_buf_adds(&c->b, v ? v : "(null)");
     return 0;
 }
 
@@ -109,14 +109,14 @@ char *find_list_lim(huren_index *idx, huren_index_level level, const huren_index
 {
     struct collect c = {f, {0}, 0};
     huren_index_query q = {level, m, n, limit, offset};
-    huren_index__strbuf_add(&c.b, "");
+    huren_buf_adds(&c.b, "");
     *rc = huren_index_find(idx, &q, collect_cb, &c);
     if (*rc < 0) {
-        huren_index__strbuf_free(&c.b);
+        huren_buf_free(&c.b);
         return NULL;
     }
     assert_int_equal(*rc, c.n);
-    return c.b.s;
+    return c.b.data;
 }
 
 char *find_list(huren_index *idx, huren_index_level level, const huren_index_match *m, size_t n,

@@ -297,31 +297,31 @@ static void callback_cancel(void **state)
 /* The plan of a query, one detail line per row of EXPLAIN QUERY PLAN, joined by " | ". */
 static char *plan_of(huren_index_level level, const huren_index_match *m, size_t n)
 {
-    huren_index__strbuf sql = {0}, plan = {0};
+    huren_buf sql = {0}, plan = {0};
     huren_index__params params = {0};
     huren_index_query q = {level, m, n, 0, 0};
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     assert_int_equal(huren_index__find_sql(T.idx, &q, &sql, &params), 0);
     assert_int_equal(huren_index__reader_get(T.idx, &db), 0);
-    huren_index__strbuf_add(&plan, "");
+    huren_buf_adds(&plan, "");
     char *eqp = NULL;
-    assert_true(asprintf(&eqp, "EXPLAIN QUERY PLAN %s", sql.s) > 0);
+    assert_true(asprintf(&eqp, "EXPLAIN QUERY PLAN %s", sql.data) > 0);
     assert_int_equal(sqlite3_prepare_v2(db, eqp, -1, &st, NULL), SQLITE_OK);
     for (size_t i = 0; i < params.n; i++)
         sqlite3_bind_text(st, (int)i + 1, params.v[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, (int)params.n + 1, -1);
     sqlite3_bind_int64(st, (int)params.n + 2, 0);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        huren_index__strbuf_add(&plan, plan.len ? " | " : "");
-        huren_index__strbuf_add(&plan, (const char *)sqlite3_column_text(st, 3));
+        huren_buf_adds(&plan, plan.len ? " | " : "");
+        huren_buf_adds(&plan, (const char *)sqlite3_column_text(st, 3));
     }
     sqlite3_finalize(st);
     huren_index__reader_put(T.idx, db);
     free(eqp);
     huren_index__params_free(&params);
-    huren_index__strbuf_free(&sql);
-    return plan.s;
+    huren_buf_free(&sql);
+    return plan.data;
 }
 
 static void query_plans(void **state)
