@@ -1,6 +1,7 @@
 /* cli.c: getopt_long over the flags every subcommand accepts. Each flag maps to one
  * configuration key, so `--dicom-port 0x1` fails with the same message as the file would. */
 #include "cli.h"
+#include "huren_err.h"
 #include "log.h"
 
 #include <getopt.h>
@@ -47,7 +48,7 @@ int cli_parse(int argc, char **argv, const char *usage, config *cfg, int *first_
             return -1;
         }
     }
-    char err[1024];
+    char err[HUREN_ERRLEN];
     if (config_defaults(cfg) < 0 || (file && config_load(cfg, file, err, sizeof err) < 0)) {
         fprintf(stderr, "huren: %s\n", file ? err : "bad embedded defaults");
         return -1;

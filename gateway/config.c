@@ -2,6 +2,7 @@
  * row {section, key, type, default, min, max, choices}; the reader, the flag overrides and
  * `huren check-config` all go through it, so a bad value is reported the same way everywhere. */
 #include "config.h"
+#include "huren_err.h"
 #include "config_client.h"
 #include "fhir.h"
 #include "http/cors.h"
@@ -311,7 +312,7 @@ int config_set(config *cfg, const char *section, const char *key, const char *va
 
 int config_defaults(config *cfg)
 {
-    char err[256];
+    char err[HUREN_ERRLEN];
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < sizeof cfg_table / sizeof cfg_table[0]; i++)
         if (apply_key(cfg, &cfg_table[i], cfg_table[i].def, err, sizeof err) < 0)
@@ -407,7 +408,7 @@ int config_validate(const config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s: [claims] key and cert must be set together", where);
         return -1;
     }
-    char why[256];
+    char why[HUREN_ERRLEN];
     if (cors_origins_check(cfg->dicomweb_cors_origins, why, sizeof why) < 0) {
         snprintf(err, errlen, "%s: [dicomweb] cors_origins: %s", where, why);
         return -1;

@@ -2,6 +2,7 @@
  * (hex in the file, or a key file). A publishing node must name the directory, the region key
  * and its institution; the catalogue, when given, must load (so check-config checks it). */
 #include "catalogue.h"
+#include "huren_err.h"
 #include "config.h"
 
 #include <ctype.h>
@@ -90,7 +91,7 @@ static int url_valid(const char *u, int https_only)
 int config__directory_validate(const config *cfg, char *err, size_t errlen)
 {
     const char *where = cfg->path ? cfg->path : "configuration";
-    char why[512];
+    char why[HUREN_ERRLEN];
     unsigned char key[CONFIG_REGION_KEY_MAX];
     if ((*cfg->dir_qualified_from && !date_valid(cfg->dir_qualified_from)) ||
         (*cfg->dir_qualified_to && !date_valid(cfg->dir_qualified_to))) {

@@ -4,6 +4,7 @@
  * and prints a summary. Safe to run twice. */
 #define LOG_COMPONENT "import"
 #include "commands.h"
+#include "huren_err.h"
 #include "import_hl7.h"
 #include "ingest/ingest_dicom.h"
 #include "log.h"
@@ -116,7 +117,7 @@ static void import_file(import_run *r, const char *path)
         return;
     }
     r->done++;
-    char err[512];
+    char err[HUREN_ERRLEN];
     huren_dicom_file *f = NULL;
     if (import_hl7_sniff(path)) {
         import_hl7_file(r->n, path, &r->hl7);
@@ -208,7 +209,7 @@ static void walk(import_run *r, const char *path, int depth)
 int cmd_import(const config *cfg, int npaths, char *const paths[])
 {
     node n = {.cfg = cfg, .started = time(NULL)};
-    char err[1024];
+    char err[HUREN_ERRLEN];
     huren_dicom_max_sequence_depth_set((unsigned)cfg->max_sequence_depth);
     if (node_open_index(&n, err, sizeof err) < 0) {
         log_error("%s", err);

@@ -1,5 +1,6 @@
 /* main.c: the huren executable: picks the subcommand, parses its options, runs it. */
 #include "claims.h"
+#include "huren_err.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -78,7 +79,7 @@ int main(int argc, char **argv)
     }
     int nops = argc - 1 - first;
     char **ops = argv + 1 + first;
-    char err[1024];
+    char err[HUREN_ERRLEN];
     if (!strcmp(cmd, "check-config") && claims_check_config(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         rc = EXIT_USAGE;

@@ -2,6 +2,7 @@
  * SIGTERM/SIGINT, then stop them in reverse order, letting associations in flight finish. */
 #define LOG_COMPONENT "serve"
 #include "api.h"
+#include "huren_err.h"
 #include "audit.h"
 #include "auth.h"
 #include "claims.h"
@@ -61,7 +62,7 @@ static int start_dicom(node *n, char ***allowed)
     so.allowed_calling_aes = (const char *const *)*allowed;
     huren_dicom_handlers h;
     dimse_handlers_init(&h, n);
-    char err[512];
+    char err[HUREN_ERRLEN];
     if (huren_dicom_scp_start(&n->scp, &so, &h, err, sizeof err) < 0) {
         log_error("DICOM: %s", err);
         return -1;
@@ -95,7 +96,7 @@ static int start_http(node *n)
     const char *role = config_choice_name("node", "role", (int)c->role);
     const http_route *routes = api_routes(role, &nroutes);
     ho.body_routes = api_body_routes(role, &ho.nbody_routes);
-    char err[512];
+    char err[HUREN_ERRLEN];
     if (http_server_start(&n->http, &ho, routes, nroutes, n, err, sizeof err) < 0) {
         log_error("HTTP: %s", err);
         return -1;
@@ -116,7 +117,7 @@ int cmd_serve(const config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     node n = {.cfg = cfg, .started = time(NULL)};
-    char err[1024];
+    char err[HUREN_ERRLEN];
     char **allowed = NULL;
     int rc = 1;
     log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION,

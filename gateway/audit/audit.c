@@ -3,6 +3,7 @@
  * chain itself (format, hashing, fsync) is index/audit.c. */
 #define LOG_COMPONENT "audit"
 #include "audit.h"
+#include "huren_err.h"
 #include "auth.h"
 #include "log.h"
 #include "audit/huren_audit.h"
@@ -52,7 +53,7 @@ int audit_record(node *n, const huren_audit_entry *e)
         log_error("audit log not open: %s by %s not recorded", e->action, e->actor);
         return -1;
     }
-    char err[512];
+    char err[HUREN_ERRLEN];
     if (huren_audit_append(n->audit, e, NULL, err, sizeof err) == 0)
         return 0;
     log_error("audit entry %s by %s not recorded: %s", e->action, e->actor ? e->actor : "", err);

@@ -2,6 +2,7 @@
  * first broken link) and `huren audit export --since T` (entries as DICOM/ATNA audit messages
  * on stdout). Both read the log named by the configuration and may run beside a live node. */
 #include "audit.h"
+#include "huren_err.h"
 #include "audit_xml.h"
 #include "cli.h"
 #include "commands.h"
@@ -29,7 +30,7 @@ static const char usage_audit[] =
 static int verify(const char *path)
 {
     huren_audit_check c;
-    char err[512];
+    char err[HUREN_ERRLEN];
     if (huren_audit_verify(path, &c, err, sizeof err) < 0) {
         fprintf(stderr, "huren audit verify: %s\n", err);
         return 1;
@@ -48,7 +49,7 @@ static int verify(const char *path)
 
 static int export(const config *cfg, const char *path, const char *since)
 {
-    char err[512], source[64];
+    char err[HUREN_ERRLEN], source[64];
     long skipped = 0;
     snprintf(source, sizeof source, "huren:%s", cfg->aet);
     long n = audit_xml_export(path, since, source, stdout, &skipped, err, sizeof err);

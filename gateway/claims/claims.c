@@ -5,6 +5,7 @@
  * the reason goes to the audit trail and the log. */
 #define LOG_COMPONENT "claims"
 #include "claims.h"
+#include "huren_err.h"
 #include "api.h"
 #include "claim_bundle.h"
 #include "consent.h"
@@ -54,7 +55,7 @@ int claims_open(node *n, char *err, size_t errlen)
     n->claims = cc;
     if (!c->claims_key[0])
         return 0;
-    char why[512];
+    char why[HUREN_ERRLEN];
     if (jws_signer_load(&cc->signer, c->claims_key, c->claims_cert, c->claims_chain, why,
                         sizeof why) < 0) {
         snprintf(err, errlen, "[claims] %s", why);
@@ -67,7 +68,7 @@ int claims_open(node *n, char *err, size_t errlen)
 int claims_check_config(const config *cfg, char *err, size_t errlen)
 {
     jws_signer *s = NULL;
-    char why[512];
+    char why[HUREN_ERRLEN];
     if (!cfg->claims_key[0])
         return 0;
     if (jws_signer_load(&s, cfg->claims_key, cfg->claims_cert, cfg->claims_chain, why,
@@ -117,7 +118,7 @@ static void hex_sha256(const char *text, char out[65])
  * and tells nothing about the archive. */
 static const char *request_parse(json_t *body, claim_req *cr)
 {
-    char why[128], key[256];
+    char why[HUREN_ERRLEN], key[256];
     identity_type type;
     if (!json_is_object(body))
         return "body must be a JSON object";

@@ -3,6 +3,7 @@
  * uses; rows come back as DICOM JSON with the default attributes of PS3.18 10.6.3.3. */
 #define LOG_COMPONENT "dicomweb"
 #include "ingest/dicom_fields.h"
+#include "huren_err.h"
 #include "dicom_json.h"
 #include "dicomweb.h"
 #include "log.h"
@@ -29,7 +30,7 @@ typedef struct qido {
     unsigned char ret[HUREN_INDEX_F_COUNT]; /* fields to return */
     int include_all, has_limit, fuzzy;
     long limit, offset;
-    char err[320];
+    char err[HUREN_ERRLEN];
     json_t *arr;
     size_t rows;
     int more;

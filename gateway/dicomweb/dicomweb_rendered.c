@@ -3,6 +3,7 @@
  * (PS3.18 chapter 9, ?requestType=WADO) for older viewers, either as image or as the file. */
 #define LOG_COMPONENT "dicomweb"
 #include "dicomweb.h"
+#include "huren_err.h"
 #include "log.h"
 #include "multipart.h"
 
@@ -16,7 +17,7 @@
 typedef struct render_req {
     huren_dicom_render_options o;
     const char *accept_param; /* ?accept= */
-    char err[256];
+    char err[HUREN_ERRLEN];
 } render_req;
 
 static int parse_num(const char *s, double lo, double hi, double *out)
@@ -114,7 +115,7 @@ static int pick_format(const http_request *req, const char *param)
 /* Render the first instance of set that renders; the answer goes into res. */
 static int render_set(node *n, http_response *res, const dw_instances *set, const render_req *r)
 {
-    char err[512] = "no instance";
+    char err[HUREN_ERRLEN] = "no instance";
     int rc = HUREN_DICOM_ENOTSUP;
     for (size_t i = 0; i < set->n; i++) {
         char *img;

@@ -4,6 +4,7 @@
  * the durability of C-STORE, and the answer lists what was stored and what failed, and why. */
 #define LOG_COMPONENT "dicomweb"
 #include "dicom_json.h"
+#include "huren_err.h"
 #include "dicomweb.h"
 #include "ingest/ingest_dicom.h"
 #include "log.h"
@@ -42,7 +43,7 @@ typedef struct stow {
     int fd; /* temp file of the part being received */
     uint64_t received;
     int status; /* an error found while streaming (400, 413, 500), or 0 */
-    char err[256];
+    char err[HUREN_ERRLEN];
     char study[65]; /* the study the path names, or "" */
 } stow;
 
@@ -273,7 +274,7 @@ static void store_part(stow *s, size_t i, stow_result *r)
         return;
     }
     huren_dicom_file *f = NULL;
-    char err[512] = "not a DICOM Part-10 file";
+    char err[HUREN_ERRLEN] = "not a DICOM Part-10 file";
     if (!is_part10(p->path) || huren_dicom_file_parse(p->path, &f, err, sizeof err) != 0) {
         log_warnx("STOW-RS part %zu refused: %s", i + 1, err);
         add_failed(r, NULL, NULL, FAIL_CANNOT_UNDERSTAND);

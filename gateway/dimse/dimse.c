@@ -3,6 +3,7 @@
  * identifier to the instances' files; dicom/ does the sending. */
 #define LOG_COMPONENT "dicom"
 #include "dimse.h"
+#include "huren_err.h"
 #include "audit.h"
 #include "auth.h"
 #include "ingest/dicom_fields.h"
@@ -95,7 +96,7 @@ static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
 {
     node *n = payload;
     huren_index_put_outcome outcome;
-    char err[512];
+    char err[HUREN_ERRLEN];
     note_patient(element_value(req->elements, req->nelements, TAG_PATIENT_ID));
     const char *study = element_value(req->elements, req->nelements, TAG_STUDY_UID);
     snprintf(audit_ctx.object, sizeof audit_ctx.object, "%.200s", study ? study : "");
@@ -349,7 +350,7 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
     const char *study = element_value(q->keys, q->nkeys, TAG_STUDY_UID);
     if (rc == 0 && c.rows == 0 && !c.failed && study && *study) {
         /* a study held elsewhere that a recognition prompt listed: fetch it, then answer */
-        char err[300] = "";
+        char err[HUREN_ERRLEN] = "";
         int got = recognition_retrieve_study(n, study, err, sizeof err);
         if (got < 0)
             log_warnx("C-MOVE from %s: retrieving study %s failed: %s", q->peer->calling_ae, study,

@@ -5,6 +5,7 @@
  * doubling the wait up to retry_max_ms. Refused entries are kept and retried after the maximum. */
 #define LOG_COMPONENT "directory"
 #include "http/client.h"
+#include "huren_err.h"
 #include "index/index_directory.h"
 #include "log.h"
 #include "publisher_int.h"
@@ -225,7 +226,7 @@ static void *sender_main(void *arg)
     struct publisher *p = arg;
     const config *c = p->cfg;
     long backoff = 0;
-    char why[512];
+    char why[HUREN_ERRLEN];
     while (!atomic_load(&p->stopping)) {
         huren_index_outbox_batch b;
         int n =

@@ -4,6 +4,7 @@
  * by item, department, institution or month). */
 #define LOG_COMPONENT "recognition"
 #include "log.h"
+#include "huren_err.h"
 #include "random_id.h"
 #include "recognition.h"
 #include "recognition_int.h"
@@ -61,7 +62,7 @@ int api_recognition_decision(http_request *req, http_response *res)
 {
     node *n = req->app;
     json_error_t je;
-    char why[300], id[33], held[65];
+    char why[HUREN_ERRLEN], id[33], held[65];
     huren_index_rec_decision d = {0};
     huren_index_rec_outcome out;
     json_t *o = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);

@@ -7,6 +7,7 @@
  * the decisions already recorded. A study and its exam report are one result. */
 #define LOG_COMPONENT "recognition"
 #include "log.h"
+#include "huren_err.h"
 #include "random_id.h"
 #include "recognition.h"
 #include "recognition_int.h"
@@ -243,7 +244,7 @@ static void results_build(recognition *rec, result *r, size_t n, json_t *results
         const char *src = jstr(e, "source_url");
         if (f[i].status == 0 || f[i].status >= 500) {
             if (!listed(unavailable, src)) {
-                char why[260];
+                char why[HUREN_ERRLEN];
                 snprintf(why, sizeof why, "%s", f[i].error[0] ? f[i].error : "HTTP error");
                 if (f[i].status)
                     snprintf(why, sizeof why, "HTTP %ld", f[i].status);

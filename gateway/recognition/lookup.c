@@ -4,6 +4,7 @@
  * for it. Each step answers the request itself when it cannot go on. */
 #define LOG_COMPONENT "recognition"
 #include "consent.h"
+#include "huren_err.h"
 #include "identity.h"
 #include "log.h"
 #include "recognition_int.h"
@@ -41,7 +42,7 @@ static int looks_like_id(const char *s)
 
 int rec_patient_resolve(node *n, const char *patient, rec_patient *p, http_response *res)
 {
-    char err[200];
+    char err[HUREN_ERRLEN];
     memset(p, 0, sizeof *p);
     if (identity_normalise(patient, p->nid, &p->type, err, sizeof err) == 0)
         return 0;
@@ -51,7 +52,7 @@ int rec_patient_resolve(node *n, const char *patient, rec_patient *p, http_respo
     if (!found) {
         char msg[300];
         if (looks_like_id(patient)) {
-            snprintf(msg, sizeof msg, "patient: not a valid resident ID number: %s", err);
+            snprintf(msg, sizeof msg, "patient: not a valid resident ID number: %.200s", err);
             http_reply_error(res, 400, msg);
         } else {
             http_reply_error(res, 404, "unknown patient");
@@ -119,7 +120,7 @@ json_t *rec_directory_lookup(const recognition *rec, const char *pseudonym, cons
     if (!o || !json_is_array(json_object_get(o, "records"))) {
         char msg[300];
         log_warnx("directory lookup: HTTP %ld %s", f.status, f.error);
-        snprintf(msg, sizeof msg, "the regional directory did not answer (%s)",
+        snprintf(msg, sizeof msg, "the regional directory did not answer (%.200s)",
                  f.error[0] ? f.error
                  : f.status ? "unexpected answer"
                             : "no answer");

@@ -3,6 +3,7 @@
  * certificate for the directory and the peers. Immutable afterwards: shared by all threads. */
 #define LOG_COMPONENT "recognition"
 #include "recognition.h"
+#include "huren_err.h"
 #include "log.h"
 #include "recognition_int.h"
 
@@ -23,7 +24,7 @@ int recognition_start(node *n, char *err, size_t errlen)
         return -1;
     }
     rec->cfg = c;
-    char why[512];
+    char why[HUREN_ERRLEN];
     int keylen = config_region_key(c, rec->key, why, sizeof why);
     if (keylen < 0) {
         snprintf(err, errlen, "recognition: %s", why);

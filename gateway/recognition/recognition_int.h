@@ -4,6 +4,7 @@
 #define HUREN_GATEWAY_RECOGNITION_INT_H
 
 #include "http/client.h"
+#include "huren_err.h"
 #include <stddef.h>
 
 #include "catalogue.h"
@@ -28,7 +29,7 @@ typedef struct rec_job {
     char id[33];
     char study[65];
     char source[1024];
-    char error[256];  /* set before state leaves "running" */
+    char error[HUREN_ERRLEN];  /* set before state leaves "running" */
     atomic_int state; /* 0 free, 1 running, 2 complete, 3 incomplete */
     atomic_size_t stored, held, refused, failed, bytes;
     pthread_t thread;
@@ -65,7 +66,7 @@ int rec_copy_prepare(node *n, const char *prompt_id, const char *key, rec_copy *
 typedef struct rec_retrieve_out {
     size_t stored, held, refused, failed;
     int local_error; /* 500: the archive or a temp file failed */
-    char err[256];
+    char err[HUREN_ERRLEN];
 } rec_retrieve_out;
 long rec_retrieve(node *n, const char *study, const char *source, rec_job *job,
                   rec_retrieve_out *out);
@@ -81,7 +82,7 @@ typedef struct rec_fetch {
     const char *url;
     long status; /* HTTP status, 0 when no answer */
     huren_buf body;  /* the answer, bounded by REC_BODY_MAX (free with rec_fetch_clear) */
-    char error[200]; /* why there is no answer */
+    char error[HUREN_ERRLEN]; /* why there is no answer */
 } rec_fetch;
 
 /* Run the n GETs in parallel (libcurl multi, mTLS with rec's certificate), each bounded by

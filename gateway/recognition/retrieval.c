@@ -7,6 +7,7 @@
  * stored is kept once. */
 #define LOG_COMPONENT "recognition"
 #include "http/client.h"
+#include "huren_err.h"
 #include "huren_dicom.h"
 #include "index/index_recognition.h"
 #include "ingest/ingest_dicom.h"
@@ -38,7 +39,7 @@ typedef struct retrieval {
     int fd;
     size_t stored, duplicates, refused, failed;
     int status; /* a local failure (500) found while streaming, or 0 */
-    char err[256];
+    char err[HUREN_ERRLEN];
     const recognition *rec;
     rec_job *job;  /* background: progress goes there too; NULL when synchronous */
     rec_copy copy; /* whom the copy belongs to here, and its source (copy.c) */
@@ -109,7 +110,7 @@ static int part_data(void *payload, const char *data, size_t len)
 static void store_part(retrieval *r, const char *path)
 {
     huren_dicom_file *f = NULL;
-    char err[512] = "not a DICOM file";
+    char err[HUREN_ERRLEN] = "not a DICOM file";
     enum { STORED, HELD, REFUSED, FAILED } result = REFUSED;
     if (huren_dicom_file_parse(path, &f, err, sizeof err) != 0) {
         log_warnx("retrieval of %s: a part refused: %s", r->study, err);
@@ -338,7 +339,7 @@ static int answer(http_response *res, const retrieval *r, const char *source, lo
                           (json_int_t)r->stored, "already_held", (json_int_t)r->duplicates,
                           "refused", (json_int_t)r->refused, "failed", (json_int_t)r->failed);
     if (!ok) {
-        char why[300];
+        char why[HUREN_ERRLEN];
         snprintf(why, sizeof why, "%s", r->err[0] ? r->err : "the source refused");
         if (code && code != 200)
             snprintf(why, sizeof why, "the source answered HTTP %ld", code);
@@ -376,8 +377,8 @@ static int report_fetch(const recognition *rec, http_response *res, const char *
         rc = http_reply_json(res, 200, a ? json_dumps(a, JSON_COMPACT) : NULL);
         json_decref(a);
     } else {
-        char why[300];
-        snprintf(why, sizeof why, "the source did not give the report (%s)",
+        char why[HUREN_ERRLEN];
+        snprintf(why, sizeof why, "the source did not give the report (%.200s)",
                  f.error[0] ? f.error
                  : f.status ? "unexpected answer"
                             : "no answer");
@@ -450,7 +451,7 @@ int api_retrieval_create(http_request *req, http_response *res)
         goto done;
     }
     retrieval r = {.n = n, .study = study + 7, .fd = -1, .rec = rec};
-    char err[256];
+    char err[HUREN_ERRLEN];
     if (rec_copy_prepare(n, prompt, key, &r.copy, err, sizeof err) < 0) {
         log_warnx("retrieval of %s: %s", r.study, err);
         rc = http_reply_error(res, 503, "archive unavailable");

@@ -3,6 +3,7 @@
  * and the listener sends the ACK; its events are routed into log.h. */
 #define LOG_COMPONENT "hl7"
 #include "hl7feed.h"
+#include "huren_err.h"
 #include "audit.h"
 #include "ingest/ingest_hl7.h"
 #include "log.h"
@@ -79,7 +80,7 @@ int hl7feed_start(node *n)
     o.idle_timeout_s = (int)c->hl7_idle_timeout;
     o.max_message_size = (size_t)c->hl7_max_message;
     o.log = on_log;
-    char err[512];
+    char err[HUREN_ERRLEN];
     if (huren_hl7_mllp_start(&n->mllp, &o, on_message, n, err, sizeof err) < 0) {
         log_error("HL7: %s", err);
         return -1;

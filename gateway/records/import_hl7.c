@@ -3,6 +3,7 @@
  * ingest_hl7.c exactly as if it had come over MLLP; refusals are logged and counted. */
 #define LOG_COMPONENT "import"
 #include "import_hl7.h"
+#include "huren_err.h"
 #include "ingest/ingest_hl7.h"
 #include "log.h"
 
@@ -48,7 +49,7 @@ static int on_message(const char *data, size_t len, size_t index, size_t offset,
     huren_hl7_msg *msg = NULL;
     huren_hl7_handler_result res;
     huren_index_put_outcome outcome;
-    char err[256];
+    char err[HUREN_ERRLEN];
     x->c->messages++;
     if (huren_hl7_msg_parse(data, len, &x->opts, &msg, err, sizeof err) < 0) {
         log_warnx("%s: message %zu (offset %zu) refused: %s", x->path, index + 1, offset, err);
@@ -80,7 +81,7 @@ static int on_message(const char *data, size_t len, size_t index, size_t offset,
 void import_hl7_file(node *n, const char *path, import_hl7_counts *c)
 {
     split_ctx x = {.n = n, .path = path, .c = c, .opts = HUREN_HL7_OPTIONS_INIT};
-    char err[256];
+    char err[HUREN_ERRLEN];
     x.opts.max_message_size = (size_t)n->cfg->hl7_max_message;
     c->files++;
     int rc = huren_hl7_file_split(path, MAX_FILE, on_message, &x, err, sizeof err);

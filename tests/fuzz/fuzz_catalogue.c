@@ -4,12 +4,13 @@
 #include <stdlib.h>
 
 #include "catalogue.h"
+#include "huren_err.h"
 #include "fuzz_node.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
     catalogue *c = NULL;
-    char err[512];
+    char err[HUREN_ERRLEN];
     if (catalogue_load(fuzz_file(in, size), &c, err, sizeof err) < 0)
         return 0;
     for (size_t i = 0; i < catalogue_count(c); i++) {

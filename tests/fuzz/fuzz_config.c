@@ -5,12 +5,13 @@
 #include <stdlib.h>
 
 #include "config.h"
+#include "huren_err.h"
 #include "fuzz_node.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
     config cfg;
-    char err[1024];
+    char err[HUREN_ERRLEN];
     if (config_defaults(&cfg) < 0)
         abort();
     if (config_load(&cfg, fuzz_file(in, size), err, sizeof err) == 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ingest/dicom_fields.h"
+#include "huren_err.h"
 #include "fuzz_node.h"
 #include "huren_dicom.h"
 
@@ -42,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
     const char *path = fuzz_file(in, size);
     huren_dicom_file *f = NULL;
-    char err[512];
+    char err[HUREN_ERRLEN];
     if (huren_dicom_file_parse(path, &f, err, sizeof err) != 0)
         return 0;
     size_t nel;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "huren_hl7.h"
+#include "huren_err.h"
 
 static int split_cb(const char *data, size_t len, size_t index, size_t offset, void *payload)
 {
@@ -50,7 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *p = (const char *)data;
     huren_hl7_msg *msg = NULL;
     huren_hl7_mllp_decoder *dec = NULL;
-    char err[256], *ack = NULL;
+    char err[HUREN_ERRLEN], *ack = NULL;
     size_t ack_len;
 
     if (huren_hl7_msg_parse(p, size, NULL, &msg, err, sizeof(err)) == 0) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fuzz_node.h"
+#include "huren_err.h"
 #include "identity.h"
 #include "ingest/ingest_hl7.h"
 
@@ -15,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
     node *n = fuzz_node("hospital");
     huren_hl7_options opts = HUREN_HL7_OPTIONS_INIT;
     huren_hl7_msg *msg = NULL;
-    char err[256], text[64];
+    char err[HUREN_ERRLEN], text[64];
     int64_t fen;
     snprintf(text, sizeof text, "%.*s", (int)(size < 63 ? size : 63), (const char *)in);
     ingest_hl7_money_parse(text, &fen);

@@ -6,11 +6,12 @@
 #include <string.h>
 
 #include "jws.h"
+#include "huren_err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
     jws_verified v;
-    char err[512];
+    char err[HUREN_ERRLEN];
     if (jws_verify((const char *)in, size, NULL, &v, err, sizeof err) == 0)
         jws_verified_free(&v);
     unsigned char *dec = NULL;

@@ -1,6 +1,7 @@
 /* fuzz_node.c: a listener-less node for the fuzz targets and the checked call of a handler
  * (see fuzz_node.h). */
 #include "fuzz_node.h"
+#include "huren_err.h"
 #include "claims.h"
 #include "log.h"
 #include "recognition.h"
@@ -30,7 +31,7 @@ static void remove_tmp(void)
 
 static void set(config *cfg, const char *section, const char *key, const char *value)
 {
-    char err[512];
+    char err[HUREN_ERRLEN];
     if (config_set(cfg, section, key, value, err, sizeof err) < 0) {
         fprintf(stderr, "fuzz: [%s] %s = %s: %s\n", section, key, value, err);
         abort();

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "huren_audit.h"
+#include "huren_err.h"
 #include "audit/huren_audit.h"
 
 typedef struct job {
@@ -19,7 +20,7 @@ typedef struct job {
 static void *run(void *p)
 {
     job *j = p;
-    char err[256];
+    char err[HUREN_ERRLEN];
     for (int i = 0; i < j->n; i++) {
         huren_audit_entry e = {"CN=clinician,O=Hospital A,C=CN",
                                      "clinician",
@@ -42,7 +43,7 @@ static double measure(const char *path, int fsync, int threads, int n)
 {
     unlink(path);
     huren_audit *a;
-    char err[256];
+    char err[HUREN_ERRLEN];
     if (huren_audit_open(&a, path, fsync, NULL, err, sizeof err) != 0) {
         fprintf(stderr, "open: %s\n", err);
         exit(1);

@@ -8,6 +8,7 @@
 
 #include <cmocka.h> /* after the headers it needs */
 #include "../unit_filter.h"
+#include "huren_err.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -46,7 +47,7 @@ static int teardown(void **state)
 
 static void append_n(huren_audit *a, int n, const char *action)
 {
-    char err[256];
+    char err[HUREN_ERRLEN];
     for (int i = 0; i < n; i++) {
         huren_audit_entry e = {"CN=admin,O=Hospital A",
                                      "admin",
@@ -65,7 +66,7 @@ static void append_n(huren_audit *a, int n, const char *action)
 static huren_audit_check verify(const char *path)
 {
     huren_audit_check c;
-    char err[256];
+    char err[HUREN_ERRLEN];
     if (huren_audit_verify(path, &c, err, sizeof err) != 0)
         fail_msg("verify: %s", err);
     return c;
@@ -101,7 +102,7 @@ static void test_append_reopen_verify(void **state)
 {
     fixture *f = *state;
     huren_audit *a;
-    char err[256], head[65];
+    char err[HUREN_ERRLEN], head[65];
     assert_int_equal(huren_audit_open(&a, f->path, 1, NULL, err, sizeof err), 0);
     assert_int_equal(huren_audit_head(a, head), 0);
     append_n(a, 3, "dicomweb.read");
@@ -144,7 +145,7 @@ static void test_tampering_found(void **state)
 {
     fixture *f = *state;
     huren_audit *a;
-    char err[256];
+    char err[HUREN_ERRLEN];
     assert_int_equal(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
     append_n(a, 5, "dicomweb.read");
     huren_audit_close(a);
@@ -208,7 +209,7 @@ static void test_torn_tail_repaired(void **state)
 {
     fixture *f = *state;
     huren_audit *a;
-    char err[256];
+    char err[HUREN_ERRLEN];
     assert_int_equal(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
     append_n(a, 2, "hl7.store");
     huren_audit_close(a);
@@ -238,7 +239,7 @@ static void test_hostile_text(void **state)
 {
     fixture *f = *state;
     huren_audit *a;
-    char err[256];
+    char err[HUREN_ERRLEN];
     assert_int_equal(huren_audit_open(&a, f->path, 0, NULL, err, sizeof err), 0);
     char longv[3000];
     memset(longv, 'x', sizeof longv - 1);
@@ -277,7 +278,7 @@ static void test_concurrent_appends(void **state)
 {
     fixture *f = *state;
     huren_audit *a, *b;
-    char err[256];
+    char err[HUREN_ERRLEN];
     assert_int_equal(huren_audit_open(&a, f->path, 1, NULL, err, sizeof err), 0);
     assert_int_equal(huren_audit_open(&b, f->path, 1, NULL, err, sizeof err), 0);
     pthread_t t[8];
@@ -310,7 +311,7 @@ static int count_line(void *payload, const char *line, size_t len)
 static void test_scan(void **state)
 {
     fixture *f = *state;
-    char err[256];
+    char err[HUREN_ERRLEN];
     int n = 0;
     assert_int_equal(huren_audit_scan(f->path, count_line, &n, err, sizeof err), 0);
     assert_int_equal(n, 0); /* missing file: no lines */

@@ -23,6 +23,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include "../unit_filter.h"
+#include "huren_err.h"
 /* clang-format on */
 
 #include "association_holder.h"
@@ -222,7 +223,7 @@ static void check_name(const char *cs, const char *raw, const char *want_utf8, i
     tdw_kv kv[2] = {{T_PATIENT_NAME, raw}, {T_CHARSET, cs}};
     assert_int_equal(tdw_write(path, kv, 2), 0);
     huren_dicom_file *f = NULL;
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     int rc = huren_dicom_file_parse(path, &f, err, sizeof(err));
     if (rc)
         fail_msg("parse %s: %d %s", cs ? cs : "(none)", rc, err);

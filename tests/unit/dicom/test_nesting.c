@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include "../unit_filter.h"
+#include "huren_err.h"
 /* clang-format on */
 
 #include "huren_dicom.h"
@@ -127,7 +128,7 @@ static buf deep_defined(int explicit_vr, int be, int levels)
 
 static int scan(const buf *b, const char *ts, unsigned max, unsigned *depth)
 {
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     return huren_dicom_nesting_scan(b->p, b->len, ts, max, depth, err, sizeof err);
 }
 
@@ -141,7 +142,7 @@ static void test_explicit_le_undefined(void **state)
     assert_int_equal(scan(&b, EXPLICIT_LE, 63, NULL), HUREN_DICOM_ETOODEEP);
     free(b.p);
     b = deep_undefined(1, 0, 20000);
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     uint64_t before = huren_dicom_depth_refused();
     assert_int_equal(huren_dicom_nesting_scan(b.p, b.len, EXPLICIT_LE, 64, NULL, err, sizeof err),
                      HUREN_DICOM_ETOODEEP);
@@ -220,7 +221,7 @@ static void test_un_and_fragments(void **state)
 static void test_corrupt(void **state)
 {
     (void)state;
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     buf b = deep_defined(1, 0, 3);
     assert_int_equal(
         huren_dicom_nesting_scan(b.p, b.len - 3, EXPLICIT_LE, 64, NULL, err, sizeof err),

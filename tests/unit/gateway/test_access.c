@@ -8,6 +8,7 @@
 
 #include <cmocka.h> /* after the headers it needs */
 #include "../unit_filter.h"
+#include "huren_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,7 @@ static char *write_conf(const char *text)
 
 static void load(config *c, const char *text)
 {
-    char err[512];
+    char err[HUREN_ERRLEN];
     config_defaults(c);
     char *path = write_conf(text);
     if (config_load(c, path, err, sizeof err) != 0)
@@ -65,7 +66,7 @@ static void test_clients_parsed(void **state)
     (void)state;
     config c;
     load(&c, good_conf);
-    char err[512];
+    char err[HUREN_ERRLEN];
     assert_int_equal(config_validate(&c, err, sizeof err), 0);
     assert_int_equal(c.nclients, 3);
     assert_string_equal(c.clients[0].name, "gw-b");
@@ -85,7 +86,7 @@ static void test_lookups(void **state)
     config c;
     load(&c, good_conf);
     auth_table *t;
-    char err[512];
+    char err[HUREN_ERRLEN];
     assert_int_equal(auth_table_build(&c, &t, err, sizeof err), 0);
     /* GnuTLS prints subjects in either order, without spaces */
     const config_client *k = auth_by_subject(t, "CN=gw.hospital-b,O=Hospital B,C=CN");
@@ -136,7 +137,7 @@ static void test_roles(void **state)
 static void expect_error(const char *text, const char *needle, int at_load)
 {
     config c;
-    char err[512] = "";
+    char err[HUREN_ERRLEN] = "";
     config_defaults(&c);
     char *path = write_conf(text);
     int rc = config_load(&c, path, err, sizeof err);
@@ -176,7 +177,7 @@ static void test_bad_clients(void **state)
     load(&c, "[http]\ntls_cert = a\ntls_key = b\ntls_client_ca = c\n"
              "[client \"x\"]\nrole = admin\ninstitution = H\nsubject = no equals sign\n");
     auth_table *t;
-    char err[512];
+    char err[HUREN_ERRLEN];
     assert_int_equal(auth_table_build(&c, &t, err, sizeof err), -1);
     assert_null(t);
     assert_non_null(strstr(err, "not a distinguished name"));

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include "../unit_filter.h"
+#include "huren_err.h"
 
 #include "catalogue.h"
 #include "config.h"
@@ -29,7 +30,7 @@ static void starter_catalogue(void **state)
 {
     (void)state;
     catalogue *c = NULL;
-    char err[512] = "";
+    char err[HUREN_ERRLEN] = "";
     if (catalogue_load(STARTER, &c, err, sizeof err) != 0)
         fail_msg("%s", err);
     assert_true(catalogue_count(c) >= 15);
@@ -61,7 +62,7 @@ static void starter_catalogue(void **state)
 /* Write text to a temp file and load it: returns the error (static) or NULL when it loads. */
 static const char *load_text(const char *text, catalogue **out)
 {
-    static char err[512];
+    static char err[HUREN_ERRLEN];
     char path[] = "/tmp/huren-catalogue-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
@@ -133,7 +134,7 @@ static void publish_hook(void **state)
     (void)state;
     config cfg;
     catalogue *cat = NULL;
-    char err[512];
+    char err[HUREN_ERRLEN];
     unsigned char key[32];
     memset(key, 0x42, sizeof key);
     assert_int_equal(config_defaults(&cfg), 0);

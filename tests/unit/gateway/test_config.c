@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include "../unit_filter.h"
+#include "huren_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.hl7_port, 2575);
     assert_int_equal(c.fsync, 1);
     assert_null(c.path);
-    char err[256];
+    char err[HUREN_ERRLEN];
     assert_int_equal(config_validate(&c, err, sizeof err), 0);
     config_free(&c);
 }
@@ -54,7 +55,7 @@ static void expect_load_error(const char *text, const char *needle)
     config c;
     config_defaults(&c);
     char *path = write_conf(text);
-    char err[512];
+    char err[HUREN_ERRLEN];
     assert_int_equal(config_load(&c, path, err, sizeof err), -1);
     if (!strstr(err, needle))
         fail_msg("expected \"%s\" in \"%s\"", needle, err);
@@ -87,7 +88,7 @@ static void test_file_then_flags(void **state)
     config_defaults(&c);
     char *path = write_conf("; comment\n[dicom]\naet = PACSGW\nport = 104\n"
                             "[dicom_aes]\nSTORESCP = 127.0.0.1:11113\nPACS = ::1:104\n");
-    char err[512];
+    char err[HUREN_ERRLEN];
     assert_int_equal(config_load(&c, path, err, sizeof err), 0);
     assert_string_equal(c.aet, "PACSGW");
     assert_int_equal(c.dicom_port, 104);
@@ -109,7 +110,7 @@ static void test_validate(void **state)
 {
     (void)state;
     config c;
-    char err[512];
+    char err[HUREN_ERRLEN];
     config_defaults(&c);
     assert_int_equal(config_set(&c, "node", "bind_address", "0.0.0.0", err, sizeof err), 0);
     assert_int_equal(config_validate(&c, err, sizeof err), -1);

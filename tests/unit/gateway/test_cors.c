@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include "../unit_filter.h"
+#include "huren_err.h"
 #include <string.h>
 
 #include "api.h"
@@ -17,7 +18,7 @@
 static void test_origin_lists(void **state)
 {
     (void)state;
-    char err[256];
+    char err[HUREN_ERRLEN];
     static const char *const good[] = {"",
                                        "   ",
                                        "http://127.0.0.1:3000",

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 #include "../unit_filter.h"
+#include "huren_err.h"
 #include <string.h>
 
 #include "rules.h"
@@ -112,7 +113,7 @@ static void days(void **state)
 static void decisions(void **state)
 {
     (void)state;
-    char why[300];
+    char why[HUREN_ERRLEN];
     assert_int_equal(rec_decision_check("accepted", NULL, NULL, why, sizeof why), 0);
     assert_int_equal(rec_decision_check("accepted", "too_old", NULL, why, sizeof why), -1);
     assert_int_equal(rec_decision_check("rejected", "too_old", NULL, why, sizeof why), 0);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "huren_hl7.h"
+#include "huren_err.h"
 
 #define PYTHON "/usr/bin/python3"
 #define MLLP_SEND "/usr/bin/mllp_send"
@@ -103,7 +104,7 @@ int main(void)
 {
     huren_hl7_mllp_options opts = HUREN_HL7_MLLP_OPTIONS_INIT;
     huren_hl7_mllp *srv = NULL;
-    char err[256], out[8192], framed[] = "/tmp/huren_mllp_send_XXXXXX", loose[64];
+    char err[HUREN_ERRLEN], out[8192], framed[] = "/tmp/huren_mllp_send_XXXXXX", loose[64];
     int fd, rc, failed = 0;
 
     if (access(PYTHON, X_OK) != 0 || access(MLLP_SEND, R_OK) != 0) {

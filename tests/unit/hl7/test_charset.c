@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "test_hl7.h"
+#include "huren_err.h"
 
 #define MSH_AT(cs) "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|C1|P|2.5||||||" cs "\r"
 
@@ -84,7 +85,7 @@ static void test_vendor_spellings(void **state)
     };
     for (size_t i = 0; i < sizeof(spell) / sizeof(spell[0]); i++)
         assert_string_equal(iconv_of(spell[i].label), spell[i].iconv);
-    char err[256];
+    char err[HUREN_ERRLEN];
     const char *refused[] = {MSH_AT("UNICODE UTF-16") "PID|1\r", MSH_AT("UNICODE UTF-32") "PID|1\r",
                              MSH_AT("EBCDIC") "PID|1\r", MSH_AT("GB18030X") "PID|1\r"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
@@ -154,7 +155,7 @@ static void test_framings(void **state)
         huren_hl7_msg_free(msg);
     }
     /* a line that is not a segment is still an error, naming where it is */
-    char err[256];
+    char err[HUREN_ERRLEN];
     const char *bad = "MSH|^~\\&|A|B|C|D|2024||ORU^R01|1|P|2.5\rPID|1||X\rnot a segment\r";
     parse_fails(bad, strlen(bad), HUREN_HL7_ESYNTAX, err, sizeof(err));
     assert_non_null(strstr(err, "segment 3"));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "test_hl7.h"
+#include "huren_err.h"
 
 #define ORU                                                                                        \
     "MSH|^~\\&|LIS^1.2.3^ISO|HOSPA|HUREN|HOSPB|20240102||ORU^R01^ORU_R01|CTL42|P|2.5.1\r"          \
@@ -186,7 +187,7 @@ static void test_ack_partial_and_minimal(void **state)
 {
     (void)state;
     const char *bad = "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|CTL7|P|3.0\rPID|\\Z\\\r";
-    char err[256];
+    char err[HUREN_ERRLEN];
     huren_hl7_msg *msg = NULL, *ack;
     int rc = huren_hl7_msg_parse(bad, strlen(bad), NULL, &msg, err, sizeof(err));
 
@@ -257,7 +258,7 @@ static int collect(const char *data, size_t len, size_t index, size_t offset, vo
 {
     struct chunks *c = payload;
     huren_hl7_msg *msg = NULL;
-    char err[256];
+    char err[HUREN_ERRLEN];
 
     assert_int_equal(index, c->n);
     if (c->base)
@@ -279,7 +280,7 @@ static void test_split(void **state)
 {
     (void)state;
     struct chunks c;
-    char err[128];
+    char err[HUREN_ERRLEN];
     const char *batch =
         "FHS|^~\\&|A|B\rBHS|^~\\&|A|B\r" M("B1") "PID|1\r" M("B2") "PID|2\rBTS|2\rFTS|1\r";
     const char *blank = M("N1") "PID|1\r\n\r\n" M("N2") "\r\n\r\n\r\n" M("N3");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "test_hl7.h"
+#include "huren_err.h"
 
 #define M(id) "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|" id "|P|2.5.1\rPID|1||P" id "\r"
 
@@ -185,7 +186,7 @@ static void log_cb(huren_hl7_log_level level, const char *message, void *payload
 static huren_hl7_mllp *start(struct ctx *c, huren_hl7_mllp_options *opts)
 {
     huren_hl7_mllp *srv = NULL;
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
 
     opts->bind_address = "127.0.0.1";
     opts->port = 0;
@@ -427,7 +428,7 @@ static void test_listener_busy_port_and_limit(void **state)
     struct ctx c;
     huren_hl7_mllp_options opts = HUREN_HL7_MLLP_OPTIONS_INIT, opts2;
     huren_hl7_mllp *srv, *srv2 = NULL;
-    char err[256] = "", buf[64];
+    char err[HUREN_ERRLEN] = "", buf[64];
     int fd, fd2;
 
     ctx_init(&c);
@@ -559,7 +560,7 @@ static void test_listener_ipv6_and_null(void **state)
     huren_hl7_mllp_options opts = HUREN_HL7_MLLP_OPTIONS_INIT;
     huren_hl7_mllp *srv = NULL;
     struct sockaddr_in6 sa;
-    char err[256];
+    char err[HUREN_ERRLEN];
     int fd;
 
     huren_hl7_mllp_stop(NULL, 0); /* NULL-safe */

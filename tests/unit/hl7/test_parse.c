@@ -4,11 +4,12 @@
 #include <stdlib.h>
 
 #include "test_hl7.h"
+#include "huren_err.h"
 
 huren_hl7_msg *parse_ok(const char *text)
 {
     huren_hl7_msg *msg = NULL;
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     int rc = huren_hl7_msg_parse(text, strlen(text), NULL, &msg, err, sizeof(err));
 
     if (rc != 0)
@@ -157,7 +158,7 @@ static void test_escapes(void **state)
 static void test_escape_errors(void **state)
 {
     (void)state;
-    char err[256];
+    char err[HUREN_ERRLEN];
     huren_hl7_options opts = HUREN_HL7_OPTIONS_INIT;
     huren_hl7_msg *msg = NULL;
     const char *unknown = MSH_STD "\rOBX|1|ST|X||a\\Zfoo\\b\r";
@@ -221,7 +222,7 @@ static void test_other_delimiters(void **state)
 static void test_bad_msh(void **state)
 {
     (void)state;
-    char err[256];
+    char err[HUREN_ERRLEN];
     const char *cases[] = {
         "PID|1||X\r",                                 /* no MSH */
         "",                                           /* empty */
@@ -245,7 +246,7 @@ static void test_bad_msh(void **state)
 static void test_truncated_and_missing(void **state)
 {
     (void)state;
-    char err[256];
+    char err[HUREN_ERRLEN];
     const char *trunc = "MSH|^~\\&|LIS|HOSPA|HUREN";
     const char *noid = "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01||P|2.5\r";
     const char *nover = "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|X|P\r";
@@ -347,7 +348,7 @@ static void test_charset_utf8_latin1(void **state)
 static void test_charset_errors(void **state)
 {
     (void)state;
-    char err[256];
+    char err[HUREN_ERRLEN];
     huren_hl7_msg *msg = NULL;
     /* GB18030 bytes in a message that says UTF-8 */
     const char *wrong = MSH_CS("UNICODE UTF-8") "PID|1||ID1||\xCD\xF5\xD0\xA1\xC3\xF7\r";
@@ -378,7 +379,7 @@ static void test_charset_errors(void **state)
 static void test_hostile(void **state)
 {
     (void)state;
-    char err[256], noise[4096];
+    char err[HUREN_ERRLEN], noise[4096];
     huren_hl7_options opts = HUREN_HL7_OPTIONS_INIT;
     huren_hl7_msg *msg = NULL;
     size_t i;
@@ -416,7 +417,7 @@ static void test_hostile(void **state)
 static void test_header_only(void **state)
 {
     (void)state;
-    char err[256];
+    char err[HUREN_ERRLEN];
     huren_hl7_msg *msg = NULL;
     const char *bad = "MSH|^~\\&|LIS|HOSPA|HUREN|HOSPB|2024||ORU^R01|CTL9|P|3.0||||||UTF-16\r"
                       "PID|1||\\Zbad\\\r";

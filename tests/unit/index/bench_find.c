@@ -3,6 +3,7 @@
  * queries. Usage: bench_find DATA_DIR [instances, default 1000000] [writers]: with writers > 0,
  * that many threads put small files (fsync on) while the queries run. */
 #include "huren_index.h"
+#include "huren_err.h"
 #include "index/index_sys.h"
 
 #include <fcntl.h>
@@ -112,7 +113,7 @@ static void *writer_run(void *arg)
 
 int main(int argc, char **argv)
 {
-    char err[256];
+    char err[HUREN_ERRLEN];
     huren_index *idx = NULL;
     huren_index_options o = HUREN_INDEX_OPTIONS_INIT;
     size_t n = argc > 2 ? strtoull(argv[2], NULL, 10) : 1000000;

@@ -3,6 +3,7 @@
  * announce, new versions only when the description changes, superseded rows, pseudonym changes,
  * acknowledgement and deferral, a failing hook failing the put), and migration 7. */
 #include "test_index.h"
+#include "huren_err.h"
 #include "index/index_records.h"
 #include "index/index_directory.h"
 
@@ -602,7 +603,7 @@ static void migrate_directory(void **state)
 {
     (void)state;
     sqlite3 *db = NULL;
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     int v = -1;
     sqlite3_stmt *s = NULL;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);

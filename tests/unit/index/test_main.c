@@ -1,6 +1,7 @@
 /* test_main.c: the index unit test binary: shared fixtures and helpers, and main() running the
  * schema, put, query and records groups. */
 #include "test_index.h"
+#include "huren_err.h"
 #include "../unit_filter.h"
 
 #include <ftw.h>
@@ -13,7 +14,7 @@
 
 void tfix_open(tfix *t, int fsync, huren_index_dup_policy dup)
 {
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     huren_index_options o = HUREN_INDEX_OPTIONS_INIT;
     snprintf(t->dir, sizeof(t->dir), "%s/huren-index-XXXXXX", P_tmpdir);
     assert_non_null(mkdtemp(t->dir));
@@ -27,7 +28,7 @@ void tfix_open(tfix *t, int fsync, huren_index_dup_policy dup)
 
 void tfix_reopen(tfix *t)
 {
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     huren_index_options o = HUREN_INDEX_OPTIONS_INIT;
     o.data_dir = t->dir;
     o.fsync = 0;

@@ -2,6 +2,7 @@
  * many instances, KEEP_TMP leaves the temp file for reuse, a replacement leaves the old bytes
  * unreferenced, bytes of a batch that never committed are trimmed at open, and packs rotate. */
 #include "test_index.h"
+#include "huren_err.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -16,7 +17,7 @@
 static void open_packed(tfix *t, int64_t max_instance, int64_t max_bytes,
                         huren_index_dup_policy dup)
 {
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     huren_index_options o = HUREN_INDEX_OPTIONS_INIT;
     if (!t->dir[0] || !file_exists(t->dir)) {
         snprintf(t->dir, sizeof(t->dir), "%s/huren-pack-XXXXXX", P_tmpdir);

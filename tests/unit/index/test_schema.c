@@ -1,6 +1,7 @@
 /* test_schema.c: the field table, each schema migration step on :memory:, and open/reopen of
  * an archive on disk (WAL mode, leftover temp files removed). */
 #include "test_index.h"
+#include "huren_err.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ static void migrate_steps_memory(void **state)
 {
     (void)state;
     sqlite3 *db = NULL;
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     int v = -1;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
     assert_true(huren_index__schema_latest() >= 8);
@@ -221,7 +222,7 @@ static void migrate_failure_rolls_back(void **state)
 {
     (void)state;
     sqlite3 *db = NULL;
-    char err[256] = "";
+    char err[HUREN_ERRLEN] = "";
     int v = -1;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
     assert_int_equal(huren_index__schema_migrate(db, 1, &v, err, sizeof(err)), 0);
@@ -277,7 +278,7 @@ static void open_errors(void **state)
 {
     (void)state;
     huren_index *idx = (huren_index *)1;
-    char err[128] = "";
+    char err[HUREN_ERRLEN] = "";
     huren_index_options o = HUREN_INDEX_OPTIONS_INIT;
     assert_int_equal(huren_index_open(&idx, &o, err, sizeof(err)), HUREN_INDEX_EINVAL);
     assert_null(idx);
