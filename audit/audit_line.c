@@ -107,7 +107,7 @@ static void utc_now(char *out, size_t len)
 
 /* Build the complete line (with its newline) of entry seq after prev; its hash in hash. */
 int huren_audit_format_line_(buf *b, uint64_t seq, const char *prev, const huren_audit_entry *e,
-                       char hash[AUDIT_HASH_HEX + 1])
+                             char hash[AUDIT_HASH_HEX + 1])
 {
     char head[128], now[40];
     utc_now(now, sizeof now);
@@ -138,8 +138,8 @@ static int is_hex64(const char *s)
 
 /* Split a line (no newline) into its number, prev and hash, and check the hash against the
  * content. Returns NULL, or what is wrong. */
-const char *huren_audit_parse_line_(const char *line, size_t len, uint64_t *seq, char prev[AUDIT_HASH_HEX + 1],
-                              char hash[AUDIT_HASH_HEX + 1])
+const char *huren_audit_parse_line_(const char *line, size_t len, uint64_t *seq,
+                                    char prev[AUDIT_HASH_HEX + 1], char hash[AUDIT_HASH_HEX + 1])
 {
     static const char p1[] = "{\"seq\":", p2[] = ",\"prev\":\"", tail[] = ",\"hash\":\"";
     const size_t tail_len = sizeof tail - 1 + AUDIT_HASH_HEX + 2; /* ,"hash":"<hex>"} */

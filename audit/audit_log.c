@@ -76,7 +76,8 @@ static int load_head(huren_audit *a, long *repaired, char *err, size_t errlen)
     while (start > 0 && tailbuf[start - 1] != '\n')
         start--;
     char prev[AUDIT_HASH_HEX + 1];
-    const char *why = huren_audit_parse_line_(tailbuf + start, keep - 1 - start, &a->seq, prev, a->head);
+    const char *why =
+        huren_audit_parse_line_(tailbuf + start, keep - 1 - start, &a->seq, prev, a->head);
     if (why) {
         snprintf(err, errlen, "last entry of the audit log is damaged: %s (see huren audit verify)",
                  why);
@@ -106,8 +107,8 @@ static int sync_dir_of(const char *path)
     return rc;
 }
 
-int huren_audit_open(huren_audit **out, const char *path, int fsync, long *repaired,
-                           char *err, size_t errlen)
+int huren_audit_open(huren_audit **out, const char *path, int fsync, long *repaired, char *err,
+                     size_t errlen)
 {
     *out = NULL;
     if (repaired)
@@ -152,8 +153,7 @@ int huren_audit_open(huren_audit **out, const char *path, int fsync, long *repai
 }
 
 /* Write one line at the end under the flock, following another process's entries. */
-static int write_entry(huren_audit *a, const huren_audit_entry *e, char *err,
-                       size_t errlen)
+static int write_entry(huren_audit *a, const huren_audit_entry *e, char *err, size_t errlen)
 {
     if (flock(a->fd, LOCK_EX) != 0) {
         snprintf(err, errlen, "flock: %s", strerror(errno));
@@ -196,8 +196,8 @@ static int write_entry(huren_audit *a, const huren_audit_entry *e, char *err,
     return rc;
 }
 
-int huren_audit_append(huren_audit *a, const huren_audit_entry *e, uint64_t *seq,
-                             char *err, size_t errlen)
+int huren_audit_append(huren_audit *a, const huren_audit_entry *e, uint64_t *seq, char *err,
+                       size_t errlen)
 {
     pthread_mutex_lock(&a->mu);
     int rc = write_entry(a, e, err, errlen);

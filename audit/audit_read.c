@@ -58,7 +58,7 @@ static int next_line(line_reader *r, const char **line, size_t *n)
 }
 
 int huren_audit_scan(const char *path, huren_audit_line_cb cb, void *payload, char *err,
-                           size_t errlen)
+                     size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)
@@ -84,8 +84,7 @@ int huren_audit_scan(const char *path, huren_audit_line_cb cb, void *payload, ch
     return rc;
 }
 
-int huren_audit_verify(const char *path, huren_audit_check *out, char *err,
-                             size_t errlen)
+int huren_audit_verify(const char *path, huren_audit_check *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     memcpy(out->head, huren_audit_zero_hash_, sizeof huren_audit_zero_hash_);
@@ -115,7 +114,8 @@ int huren_audit_verify(const char *path, huren_audit_check *out, char *err,
         }
         if (got == -2)
             why = "line too long to be an entry";
-        else if (!(why = huren_audit_parse_line_(line, n, &seq, prev, hash)) && seq != out->entries + 1)
+        else if (!(why = huren_audit_parse_line_(line, n, &seq, prev, hash)) &&
+                 seq != out->entries + 1)
             why = "entry number out of sequence (an entry was removed, inserted or reordered)";
         else if (!why && strcmp(prev, out->head) != 0)
             why = "\"prev\" is not the hash of the entry before (an entry was removed, inserted, "

@@ -45,12 +45,12 @@ typedef struct huren_audit_entry {
  * cannot share, is an error: returns a negative code, *out NULL, the reason in err. fsync = 1:
  * an append returns only after the entry is on disk (fdatasync; concurrent appends share one).
  * Other processes may append to the same file: appends hold an flock and follow their entries. */
-int huren_audit_open(huren_audit **out, const char *path, int fsync, long *repaired,
-                           char *err, size_t errlen);
+int huren_audit_open(huren_audit **out, const char *path, int fsync, long *repaired, char *err,
+                     size_t errlen);
 /* Append one entry (thread-safe). Returns 0 and the entry's number in *seq (if not NULL), or
  * HUREN_AUDIT_EIO (nothing appended, or not durable; reason in err), HUREN_AUDIT_ERROR. */
-int huren_audit_append(huren_audit *a, const huren_audit_entry *e, uint64_t *seq,
-                             char *err, size_t errlen);
+int huren_audit_append(huren_audit *a, const huren_audit_entry *e, uint64_t *seq, char *err,
+                       size_t errlen);
 /* Number of entries and hash of the last one (65 bytes with NUL; zeros when empty). */
 uint64_t huren_audit_head(huren_audit *a, char head[65]);
 void huren_audit_close(huren_audit *a); /* NULL-safe */
@@ -66,15 +66,14 @@ typedef struct huren_audit_check {
 
 /* Check the whole chain of the file at path. Returns 0 with *out filled (intact or not), or a
  * negative code when the file cannot be read (reason in err). */
-int huren_audit_verify(const char *path, huren_audit_check *out, char *err,
-                             size_t errlen);
+int huren_audit_verify(const char *path, huren_audit_check *out, char *err, size_t errlen);
 
 /* Called with each complete line (without its newline; borrowed for the call). Nonzero stops. */
 typedef int (*huren_audit_line_cb)(void *payload, const char *line, size_t len);
 /* Read the lines of the log at path in order. Returns 0, HUREN_AUDIT_ECANCEL if cb stopped, or
  * a negative code (reason in err). A missing file has no lines. */
 int huren_audit_scan(const char *path, huren_audit_line_cb cb, void *payload, char *err,
-                           size_t errlen);
+                     size_t errlen);
 
 #ifdef __cplusplus
 }

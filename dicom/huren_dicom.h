@@ -235,21 +235,23 @@ typedef struct huren_dicom_scp_options {
     const char *const *allowed_calling_aes; /* NULL-terminated; NULL = any calling AE */
     unsigned max_pdu;                       /* our maximum receive PDU */
     int acse_timeout_s;
-    int dimse_timeout_s;         /* idle time within an association before it is aborted */
-    int tcp_nodelay;             /* 1 (default): Nagle off on our sockets and sub-associations */
-    const char *tmp_dir;         /* where C-STORE datasets are streamed (same fs as the store) */
+    int dimse_timeout_s; /* idle time within an association before it is aborted */
+    int tcp_nodelay;     /* 1 (default): Nagle off on our sockets and sub-associations */
+    const char *tmp_dir; /* where C-STORE datasets are streamed (same fs as the store) */
     /* Sockets whose A-ASSOCIATE-RQ has started to arrive but is not negotiated yet; beyond it a
      * new one is closed at once. Connections that have sent nothing are held apart (without a
      * thread; the oldest is closed when 4 x max_negotiating of them wait). */
     int max_negotiating;
-    int negotiation_timeout_s;   /* from accept to a complete A-ASSOCIATE-RQ, else closed */
-    unsigned max_identifier;     /* bytes of a C-FIND/C-MOVE/C-GET identifier, else refused */
+    int negotiation_timeout_s;      /* from accept to a complete A-ASSOCIATE-RQ, else closed */
+    unsigned max_identifier;        /* bytes of a C-FIND/C-MOVE/C-GET identifier, else refused */
     int accept_unknown_sop_classes; /* 1 (default): a UID DCMTK does not know is taken as a
                                      * storage SOP class; 0: only the storage classes it knows */
 } huren_dicom_scp_options;
 
-#define HUREN_DICOM_SCP_OPTIONS_INIT \
-    { "HUREN", "127.0.0.1", 11112, 16, NULL, 131072, 30, 60, 1, NULL, 16, 10, 1048576, 1 }
+#define HUREN_DICOM_SCP_OPTIONS_INIT                                                               \
+    {                                                                                              \
+        "HUREN", "127.0.0.1", 11112, 16, NULL, 131072, 30, 60, 1, NULL, 16, 10, 1048576, 1         \
+    }
 
 typedef struct huren_dicom_scp huren_dicom_scp;
 

@@ -105,8 +105,7 @@ bool interleave(const opj_image_t *img, huren_dicom__j2k_image &out, std::string
 }
 } // namespace
 
-bool huren_dicom__j2k_decode(const std::string &data, huren_dicom__j2k_image &out,
-                             std::string &err)
+bool huren_dicom__j2k_decode(const std::string &data, huren_dicom__j2k_image &out, std::string &err)
 {
     static const unsigned char jp2_sig[] = {0, 0, 0, 12, 'j', 'P', ' ', ' '};
     mem_stream m = {reinterpret_cast<const unsigned char *>(data.data()), data.size(), 0};

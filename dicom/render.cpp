@@ -89,8 +89,7 @@ static bool is_j2k(E_TransferSyntax xfer)
 
 /* Replace the JPEG 2000 pixel data of ds by frame `frame` of it decoded (OpenJPEG), with the
  * image pixel module made to describe the native frame. */
-static int j2k_to_native(const char *path, DcmDataset *ds, unsigned frame, char *err,
-                         size_t errlen)
+static int j2k_to_native(const char *path, DcmDataset *ds, unsigned frame, char *err, size_t errlen)
 {
     char *buf = NULL;
     size_t len = 0;

@@ -222,8 +222,7 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
         strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) != 0) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
                           "sub-operation %s: stored as %s, the receiver accepted only %s",
-                          it->sop_instance_uid, it->transfer_syntax_uid,
-                          pc.acceptedTransferSyntax);
+                          it->sop_instance_uid, it->transfer_syntax_uid, pc.acceptedTransferSyntax);
         return HUREN_DICOM_STATUS_UNABLE_TO_PROCESS;
     }
 
@@ -246,8 +245,8 @@ static uint16_t store_one(retrieve_op &op, T_ASC_Association *dst,
     DcmDataset *detail = nullptr;
     OFCondition cond;
     /* a retrieved copy is coerced in memory; everything else goes as stored when it can */
-    bool as_stored = strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0 &&
-                     !it->coerce_patient_id;
+    bool as_stored =
+        strcmp(pc.acceptedTransferSyntax, it->transfer_syntax_uid) == 0 && !it->coerce_patient_id;
     bool started = false;
     if (as_stored) {
         /* as stored, byte for byte, from its own file or its range of a pack */

@@ -27,10 +27,10 @@ static long dataset_start(const unsigned char *b, size_t len)
         unsigned group = b[i] | (unsigned)b[i + 1] << 8;
         if (group != 0x0002)
             return (long)i;
-        bool long_form = (b[i + 4] == 'O' && (b[i + 5] == 'B' || b[i + 5] == 'W' ||
-                                              b[i + 5] == 'F')) ||
-                         (b[i + 4] == 'S' && b[i + 5] == 'Q') ||
-                         (b[i + 4] == 'U' && (b[i + 5] == 'T' || b[i + 5] == 'N'));
+        bool long_form =
+            (b[i + 4] == 'O' && (b[i + 5] == 'B' || b[i + 5] == 'W' || b[i + 5] == 'F')) ||
+            (b[i + 4] == 'S' && b[i + 5] == 'Q') ||
+            (b[i + 4] == 'U' && (b[i + 5] == 'T' || b[i + 5] == 'N'));
         size_t vlen;
         if (long_form) {
             if (i + 12 > len)

@@ -12,10 +12,14 @@ static const struct {
     const char *flag;
     const char *section, *key;
 } flag_keys[] = {
-    {"data", "node", "data_dir"},         {"role", "node", "role"},
-    {"log-level", "node", "log_level"},   {"bind", "node", "bind_address"},
-    {"aet", "dicom", "aet"},              {"dicom-port", "dicom", "port"},
-    {"http-port", "http", "port"},        {"hl7-port", "hl7", "port"},
+    {"data", "node", "data_dir"},
+    {"role", "node", "role"},
+    {"log-level", "node", "log_level"},
+    {"bind", "node", "bind_address"},
+    {"aet", "dicom", "aet"},
+    {"dicom-port", "dicom", "port"},
+    {"http-port", "http", "port"},
+    {"hl7-port", "hl7", "port"},
 };
 #define NFLAGS (sizeof flag_keys / sizeof flag_keys[0])
 

@@ -22,7 +22,7 @@ typedef struct cfg_key {
     const char *key;
     cfg_type type;
     const char *def;
-    long min, max;       /* CFG_INT bounds; CFG_STR maximum length in max */
+    long min, max;              /* CFG_INT bounds; CFG_STR maximum length in max */
     const char *const *choices; /* CFG_ENUM: the names, NULL-terminated, in enum order */
     size_t offset;
 } cfg_key;

@@ -70,10 +70,10 @@ typedef struct config {
     char *allowed_calling_aes;      /* space- or comma-separated; empty = any */
     config_duplicates duplicates;
     long find_max_results;
-    long max_sequence_depth;   /* nested sequences a dataset may have (checked before parsing) */
-    long max_negotiating;      /* association requests arriving or negotiated at once */
-    long negotiation_timeout;  /* seconds from connect to a complete A-ASSOCIATE-RQ */
-    long max_identifier;       /* bytes of a C-FIND/C-MOVE/C-GET identifier */
+    long max_sequence_depth;  /* nested sequences a dataset may have (checked before parsing) */
+    long max_negotiating;     /* association requests arriving or negotiated at once */
+    long negotiation_timeout; /* seconds from connect to a complete A-ASSOCIATE-RQ */
+    long max_identifier;      /* bytes of a C-FIND/C-MOVE/C-GET identifier */
     /* [http] */
     long http_port;
     char *tls_cert;
@@ -96,7 +96,7 @@ typedef struct config {
     long dicomweb_max_stow_bytes;
     long dicomweb_max_stow_parts;
     long qido_max_results;
-    char *dicomweb_base_url;  /* "" = from the request's Host header */
+    char *dicomweb_base_url;     /* "" = from the request's Host header */
     char *dicomweb_cors_origins; /* exact origins allowed cross-origin access; "" = none */
     /* [access] */
     int loopback_full_access; /* plain HTTP on loopback: every role without credentials */
@@ -115,16 +115,16 @@ typedef struct config {
     long claims_max_body;     /* bytes of a claim request */
     /* [directory]: publishing to the regional directory (role hospital) and serving it
      * (role directory); cross-key checks in config_directory.c */
-    int dir_publish;          /* hospital: publish stored studies and reports */
-    char *dir_url;            /* https://directory:8443 (the base URL) */
-    char *dir_region_key;     /* hex key, or the path of a file holding it */
-    char *dir_institution;    /* this institution's code, as the directory knows it */
-    char *dir_source_url;     /* this gateway's URL as peers reach it */
+    int dir_publish;              /* hospital: publish stored studies and reports */
+    char *dir_url;                /* https://directory:8443 (the base URL) */
+    char *dir_region_key;         /* hex key, or the path of a file holding it */
+    char *dir_institution;        /* this institution's code, as the directory knows it */
+    char *dir_source_url;         /* this gateway's URL as peers reach it */
     config_hr_scope dir_hr_scope; /* HR qualification */
-    char *dir_qualified_from; /* YYYYMMDD */
-    char *dir_qualified_to;   /* YYYYMMDD */
-    char *dir_catalogue;      /* the recognition catalogue (CSV), "" = none */
-    char *dir_tls_cert;       /* client certificate towards the directory ("" = [http]'s) */
+    char *dir_qualified_from;     /* YYYYMMDD */
+    char *dir_qualified_to;       /* YYYYMMDD */
+    char *dir_catalogue;          /* the recognition catalogue (CSV), "" = none */
+    char *dir_tls_cert;           /* client certificate towards the directory ("" = [http]'s) */
     char *dir_tls_key;
     char *dir_tls_ca;      /* CAs that may sign the directory's certificate */
     long dir_batch_size;   /* entries per POST */

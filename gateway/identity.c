@@ -93,8 +93,8 @@ int identity_normalise(const char *in, char out[IDENTITY_ID_LEN + 1], identity_t
     char buf[64], bad = 0;
     size_t n = 0;
     if (!in || fold(in, buf, sizeof buf, &n, &bad) < 0) {
-        snprintf(err, errlen, in ? "ID number contains characters other than digits and X"
-                                 : "no ID number");
+        snprintf(err, errlen,
+                 in ? "ID number contains characters other than digits and X" : "no ID number");
         return -1;
     }
     if (n == 15) {

@@ -11,8 +11,8 @@
 #define IDENTITY_PSEUDONYM_HEX 64
 
 typedef enum identity_type {
-    IDENTITY_RESIDENT = 0,  /* 居民身份证 */
-    IDENTITY_FOREIGN,       /* 外国人永久居留身份证 (18 characters, starts with 9) */
+    IDENTITY_RESIDENT = 0, /* 居民身份证 */
+    IDENTITY_FOREIGN,      /* 外国人永久居留身份证 (18 characters, starts with 9) */
 } identity_type;
 
 /* Normalise `in` (full-width digits and letters to ASCII, lowercase x to X, spaces and hyphens

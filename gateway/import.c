@@ -27,12 +27,12 @@ typedef struct import_run {
     node *n;
     size_t total, done;
     size_t stored, duplicates, replaced, skipped, rejected, failed;
-    int progress;           /* stderr is a terminal */
+    int progress; /* stderr is a terminal */
     struct timespec last_progress;
-    int counting;           /* first pass: only count files */
+    int counting;               /* first pass: only count files */
     char *reasons[MAX_REASONS]; /* the first rejections, for the summary */
     size_t nreasons;
-    import_hl7_counts hl7;  /* files of HL7 messages */
+    import_hl7_counts hl7; /* files of HL7 messages */
 } import_run;
 
 /* Remember why a file was refused, for the summary; later ones are only counted. */
@@ -59,8 +59,8 @@ static void show_progress(import_run *r, int force)
     if (!force && ms < 200)
         return;
     r->last_progress = now;
-    fprintf(stderr, "\rimport: %zu/%zu files, %zu stored, %zu duplicates, %zu rejected   ",
-            r->done, r->total, r->stored, r->duplicates, r->rejected + r->failed);
+    fprintf(stderr, "\rimport: %zu/%zu files, %zu stored, %zu duplicates, %zu rejected   ", r->done,
+            r->total, r->stored, r->duplicates, r->rejected + r->failed);
     if (force)
         fputc('\n', stderr);
 }
@@ -136,8 +136,7 @@ static void import_file(import_run *r, const char *path)
         goto done;
     }
     char tmp[4096];
-    if (copy_to_tmp(path, huren_index_tmp_dir(r->n->index), tmp, sizeof tmp, err, sizeof err) <
-        0) {
+    if (copy_to_tmp(path, huren_index_tmp_dir(r->n->index), tmp, sizeof tmp, err, sizeof err) < 0) {
         log_error("%s: cannot copy into the archive: %s", path, err);
         note_reason(r, path, err);
         r->failed++;

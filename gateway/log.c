@@ -43,8 +43,7 @@ const char *log_level_name(log_level level)
     return level <= LOG_LEVEL_DEBUG ? level_names[level] : "?";
 }
 
-void log_emitv(log_level level, const char *component, int with_errno, const char *fmt,
-               va_list ap)
+void log_emitv(log_level level, const char *component, int with_errno, const char *fmt, va_list ap)
 {
     if (level > g_level)
         return;

@@ -7,7 +7,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-typedef enum log_level { LOG_LEVEL_ERROR = 0, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG } log_level;
+typedef enum log_level {
+    LOG_LEVEL_ERROR = 0,
+    LOG_LEVEL_WARN,
+    LOG_LEVEL_INFO,
+    LOG_LEVEL_DEBUG
+} log_level;
 
 #ifndef LOG_COMPONENT
 #define LOG_COMPONENT "huren"
@@ -23,8 +28,8 @@ const char *log_level_name(log_level level);
 
 void log_emit(log_level level, const char *component, int with_errno, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void log_emitv(log_level level, const char *component, int with_errno, const char *fmt,
-               va_list ap) __attribute__((format(printf, 4, 0)));
+void log_emitv(log_level level, const char *component, int with_errno, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* log_warn appends strerror(errno); log_warnx does not. fatal logs and exits with status 1. */
 #define log_warn(...) log_emit(LOG_LEVEL_WARN, LOG_COMPONENT, 1, __VA_ARGS__)

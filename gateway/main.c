@@ -7,16 +7,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#define COMMON_FLAGS \
-    "  -c, --config FILE   read FILE (INI; see conf/huren.conf); flags below override it\n" \
-    "  --data DIR          archive folder (default ./var)\n"                               \
-    "  --role ROLE         hospital | directory (default hospital)\n"                      \
-    "  --bind ADDR         address to listen on (default 127.0.0.1; others need TLS)\n"     \
-    "  --aet AE            DICOM AE title (default HUREN)\n"                               \
-    "  --dicom-port N      DICOM port (default 11112; 0 = any free port)\n"                \
-    "  --http-port N       HTTP port (default 8080; 0 = any free port)\n"                  \
-    "  --hl7-port N        HL7 MLLP port (default 2575; 0 = any free port)\n"              \
-    "  --log-level LEVEL   error | warn | info | debug (default info)\n"                   \
+#define COMMON_FLAGS                                                                               \
+    "  -c, --config FILE   read FILE (INI; see conf/huren.conf); flags below override it\n"        \
+    "  --data DIR          archive folder (default ./var)\n"                                       \
+    "  --role ROLE         hospital | directory (default hospital)\n"                              \
+    "  --bind ADDR         address to listen on (default 127.0.0.1; others need TLS)\n"            \
+    "  --aet AE            DICOM AE title (default HUREN)\n"                                       \
+    "  --dicom-port N      DICOM port (default 11112; 0 = any free port)\n"                        \
+    "  --http-port N       HTTP port (default 8080; 0 = any free port)\n"                          \
+    "  --hl7-port N        HL7 MLLP port (default 2575; 0 = any free port)\n"                      \
+    "  --log-level LEVEL   error | warn | info | debug (default info)\n"                           \
     "  -h, --help          this help\n"
 
 static const char usage_main[] =

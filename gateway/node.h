@@ -19,10 +19,10 @@ typedef struct node {
     huren_dicom_scp *scp;
     huren_hl7_mllp *mllp;
     http_server *http;
-    huren_audit *audit;   /* the audit trail (audit.c); NULL until opened */
-    struct auth_table *auth;    /* the [client] sections, for lookups (auth.c) */
-    struct claims_ctx *claims;  /* insurer claims: signer, rate limit (claims.c) */
-    struct publisher *publisher; /* publishing to the directory (publisher.c), or NULL */
+    huren_audit *audit;              /* the audit trail (audit.c); NULL until opened */
+    struct auth_table *auth;         /* the [client] sections, for lookups (auth.c) */
+    struct claims_ctx *claims;       /* insurer claims: signer, rate limit (claims.c) */
+    struct publisher *publisher;     /* publishing to the directory (publisher.c), or NULL */
     struct recognition *recognition; /* recognition/ (catalogue, region key), or NULL */
     metrics metrics;
     time_t started;

@@ -27,8 +27,10 @@ static int consent_check(huren_index *idx, const huren_index_consent *c)
 {
     if (!text_ok(c->patient_id, 1) || !text_ok(c->grantee, 1) || !text_ok(c->form_ref, 1) ||
         !text_ok(c->created_by, 1) || !text_ok(c->national_id, 0) || !text_ok(c->policy_ref, 0)) {
-        huren_index__seterr(idx, "consent: patient, grantee, form reference and creator are "
-                                 "required (each up to %d bytes)", TEXT_MAX);
+        huren_index__seterr(idx,
+                            "consent: patient, grantee, form reference and creator are "
+                            "required (each up to %d bytes)",
+                            TEXT_MAX);
         return HUREN_INDEX_EINVAL;
     }
     if (c->nvisits > HUREN_INDEX_CONSENT_MAX_VISITS || (c->nvisits && !c->visits)) {
@@ -46,7 +48,6 @@ static int consent_check(huren_index *idx, const huren_index_consent *c)
     }
     return 0;
 }
-
 
 static int consent_insert(huren_index *idx, const huren_index_consent *c, int64_t *id)
 {
@@ -72,7 +73,8 @@ static int consent_insert(huren_index *idx, const huren_index_consent *c, int64_
     if (rc < 0)
         return rc;
     *id = sqlite3_last_insert_rowid(idx->wdb);
-    if ((rc = huren_index__wprep(idx, "INSERT OR IGNORE INTO consent_visits VALUES (?1, ?2)", &s)) < 0)
+    if ((rc = huren_index__wprep(idx, "INSERT OR IGNORE INTO consent_visits VALUES (?1, ?2)", &s)) <
+        0)
         return rc;
     for (size_t i = 0; i < c->nvisits && rc == 0; i++) {
         sqlite3_reset(s);
@@ -106,8 +108,10 @@ int huren_index_consent_revoke(huren_index *idx, int64_t id, const char *by, int
     int rc = huren_index__txn_begin(idx);
     if (rc < 0)
         return rc;
-    rc = huren_index__wprep(idx, "UPDATE consents SET revoked_at = ?2, revoked_by = ?3 WHERE pk = ?1 AND"
-                    " revoked_at = 0", &s);
+    rc = huren_index__wprep(idx,
+                            "UPDATE consents SET revoked_at = ?2, revoked_by = ?3 WHERE pk = ?1 AND"
+                            " revoked_at = 0",
+                            &s);
     if (rc == 0) {
         sqlite3_bind_int64(s, 1, id);
         sqlite3_bind_int64(s, 2, at > 0 ? at : (int64_t)time(NULL));
@@ -132,12 +136,12 @@ int huren_index_consent_revoke(huren_index *idx, int64_t id, const char *by, int
 /* ---- reads ---- */
 
 #define CONSENT_COLS                                                                               \
-    "c.pk, c.patient_id, c.national_id, c.policy_ref, c.purpose, c.grantee, c.valid_from,"        \
+    "c.pk, c.patient_id, c.national_id, c.policy_ref, c.purpose, c.grantee, c.valid_from,"         \
     " c.expires_at, c.form_ref, c.created_by, c.created_at, c.revoked_at, c.revoked_by"
 
 /* The local ids a local or national id stands for, merges followed both ways. */
 #define IDS_OF_PATIENT                                                                             \
-    "SELECT p2.patient_id FROM rec_patients p2 WHERE coalesce(p2.merged_into, p2.pk) IN ("        \
+    "SELECT p2.patient_id FROM rec_patients p2 WHERE coalesce(p2.merged_into, p2.pk) IN ("         \
     " SELECT coalesce(merged_into, pk) FROM rec_patients WHERE patient_id=?1"                      \
     " UNION SELECT coalesce(merged_into, pk) FROM rec_patients WHERE national_id=?1)"
 
@@ -184,7 +188,7 @@ static void consent_fill(reader *r, sqlite3_stmt *s, huren_index_consent *c)
     c->national_id = col(r, s, 2);
     c->policy_ref = col(r, s, 3);
     c->purpose = purpose && !strcmp(purpose, "recognition") ? HUREN_INDEX_CONSENT_RECOGNITION
-                                                             : HUREN_INDEX_CONSENT_CLAIM;
+                                                            : HUREN_INDEX_CONSENT_CLAIM;
     c->grantee = col(r, s, 5);
     c->valid_from = sqlite3_column_int64(s, 6);
     c->expires_at = sqlite3_column_int64(s, 7);
@@ -202,7 +206,8 @@ static int consents_read(reader *r, sqlite3_stmt *s, huren_index_consent_list *o
     size_t cap = 0;
     int src = sqlite3_prepare_v2(r->db,
                                  "SELECT visit_number FROM consent_visits WHERE consent_pk=?1"
-                                 " ORDER BY visit_number", -1, &vs, NULL);
+                                 " ORDER BY visit_number",
+                                 -1, &vs, NULL);
     if (src != SQLITE_OK)
         return huren_index__sqlerr(r->idx, r->db, src, "preparing consent visits");
     int rc = 0;
@@ -277,11 +282,12 @@ int huren_index_consents_find(huren_index *idx, const huren_index_consent_filter
 {
     static const char *const sql =
         "SELECT " CONSENT_COLS " FROM consents c WHERE"
-        " (?1 IS NULL OR c.patient_id = ?1 OR c.national_id = ?1 OR c.patient_id IN ("
-        IDS_OF_PATIENT "))"
+        " (?1 IS NULL OR c.patient_id = ?1 OR c.national_id = ?1 OR c.patient_id IN "
+        "(" IDS_OF_PATIENT "))"
         " AND (?2 IS NULL OR c.purpose = ?2) AND (?3 IS NULL OR c.grantee = ?3)"
         " AND (?4 IS NULL OR c.policy_ref = ?4) ORDER BY c.pk DESC LIMIT 1000";
-    if (!idx || !f || !out || ((!f->patient || !*f->patient) && (!f->policy_ref || !*f->policy_ref)))
+    if (!idx || !f || !out ||
+        ((!f->patient || !*f->patient) && (!f->policy_ref || !*f->policy_ref)))
         return HUREN_INDEX_EINVAL;
     int rc = consents_query(idx, sql, bind_filter, f, out);
     return rc < 0 ? rc : (int)out->n;
@@ -296,8 +302,8 @@ int huren_index_consent_get(huren_index *idx, int64_t id, huren_index_consent_li
 {
     if (!idx || !out)
         return HUREN_INDEX_EINVAL;
-    int rc = consents_query(idx, "SELECT " CONSENT_COLS " FROM consents c WHERE c.pk = ?1",
-                            bind_id, &id, out);
+    int rc = consents_query(idx, "SELECT " CONSENT_COLS " FROM consents c WHERE c.pk = ?1", bind_id,
+                            &id, out);
     if (rc == 0 && out->n == 0) {
         huren_index_consent_list_free(out);
         huren_index__seterr(idx, "no consent %lld", (long long)id);
@@ -324,8 +330,8 @@ int huren_index_claim_put(huren_index *idx, const huren_index_claim *c, int *exi
         " ON CONFLICT(insurer, request_id) DO NOTHING";
     sqlite3_stmt *s = NULL;
     if (!idx || !c || !text_ok(c->claim_id, 1) || !text_ok(c->insurer, 1) ||
-        !text_ok(c->request_id, 1) || !text_ok(c->request_hash, 1) ||
-        !text_ok(c->patient_id, 1) || !text_ok(c->visit_number, 1) || !c->jws || !c->jws_len) {
+        !text_ok(c->request_id, 1) || !text_ok(c->request_hash, 1) || !text_ok(c->patient_id, 1) ||
+        !text_ok(c->visit_number, 1) || !c->jws || !c->jws_len) {
         if (idx)
             huren_index__seterr(idx, "claim: a required value is missing or too long");
         return HUREN_INDEX_EINVAL;

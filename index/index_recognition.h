@@ -22,18 +22,18 @@ extern "C" {
 #define HUREN_INDEX_REC_MAX_SHOWN 1000
 
 typedef struct huren_index_rec_prompt {
-    const char *prompt_id;  /* required: opaque public id (of a new prompt) */
+    const char *prompt_id; /* required: opaque public id (of a new prompt) */
     /* The prompt's identity (<= 256 bytes; NULL: none, every put is a new prompt): asking
      * again with the same key reuses the prompt (its id, its decisions); the results listed
      * are added to those it showed, each counted once. */
     const char *prompt_key;
     const char *order_id, *visit_id; /* optional: the order or visit it was asked for */
-    int listing; /* 1: a timeline listing (retrievals may refer to it; no decisions, and not
-                  * counted in the statistics) */
-    int64_t created_at;     /* 0 = now */
-    const char *day;        /* required: YYYYMMDD of created_at */
-    const char *pseudonym;  /* required */
-    const char *item_code;  /* required */
+    int listing;        /* 1: a timeline listing (retrievals may refer to it; no decisions, and not
+                         * counted in the statistics) */
+    int64_t created_at; /* 0 = now */
+    const char *day;    /* required: YYYYMMDD of created_at */
+    const char *pseudonym;                   /* required */
+    const char *item_code;                   /* required */
     const char *doctor, *department, *actor; /* optional */
     const char *const *result_keys;          /* the results shown (nresults <= MAX_SHOWN) */
     const char *const *institutions;         /* the institution of each */
@@ -49,8 +49,8 @@ typedef struct huren_index_rec_prompt {
 int huren_index_rec_prompt_put(huren_index *idx, const huren_index_rec_prompt *p);
 /* The same, reusing the prompt of the same prompt_key when there is one: id_out (65 bytes)
  * gets the id of the prompt (p->prompt_id when new), *reused 1 when it was there before. */
-int huren_index_rec_prompt_open(huren_index *idx, const huren_index_rec_prompt *p,
-                                char id_out[65], int *reused);
+int huren_index_rec_prompt_open(huren_index *idx, const huren_index_rec_prompt *p, char id_out[65],
+                                int *reused);
 
 typedef struct huren_index_rec_decision {
     const char *decision_id;          /* required: opaque public id (used when stored) */
@@ -100,8 +100,8 @@ typedef struct huren_index_rec_reason_count {
 
 typedef struct huren_index_rec_stats_row {
     const char *key;
-    int64_t prompts;  /* prompts of the group (by institution: prompts listing one of its) */
-    int64_t shown;    /* distinct results listed per prompt: the recognisable results */
+    int64_t prompts; /* prompts of the group (by institution: prompts listing one of its) */
+    int64_t shown;   /* distinct results listed per prompt: the recognisable results */
     int64_t accepted, rejected;
     huren_index_rec_reason_count *reasons; /* rejections by reason code */
     size_t nreasons;
@@ -148,8 +148,6 @@ int huren_index_rec_origin_get(huren_index *idx, const char *prompt_id, const ch
  * into out (len bytes). Returns 1 when found, 0 when unknown or without one, < 0 on error. */
 int huren_index_rec_patient_national(huren_index *idx, const char *patient_id, char *out,
                                      size_t len);
-
-
 
 /* An instance stored by retrieval from another hospital is a copy of that hospital's record:
  * indexed under this hospital's patient (the caller maps the ids), marked with its source.

@@ -160,8 +160,8 @@ static int copy_into(int src, int dst, off_t off, int64_t size)
     return 0;
 }
 
-int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size,
-                             char name[32], int64_t *offset)
+int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size, char name[32],
+                             int64_t *offset)
 {
     int rc;
     if (idx->pack_off > 0 && idx->pack_off + size > idx->opts.pack_max_bytes) {

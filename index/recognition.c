@@ -62,7 +62,8 @@ static int prompt_find(huren_index *idx, const char *key, int64_t *pk, char id_o
     *pk = 0;
     if (!key || !*key)
         return 0;
-    int rc = huren_index__wprep(idx, "SELECT pk, prompt_id FROM rec_prompts WHERE prompt_key = ?1", &s);
+    int rc =
+        huren_index__wprep(idx, "SELECT pk, prompt_id FROM rec_prompts WHERE prompt_key = ?1", &s);
     if (rc < 0)
         return rc;
     huren_index__bind_opt(s, 1, key);
@@ -80,11 +81,12 @@ static int prompt_find(huren_index *idx, const char *key, int64_t *pk, char id_o
 static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p, int64_t *pk)
 {
     sqlite3_stmt *s = NULL;
-    int rc = huren_index__wprep(idx,
-                   "INSERT INTO rec_prompts(prompt_id, created_at, day, pseudonym, item_code,"
-                   " doctor, department, actor, prompt_key, order_id, visit_id, counted)"
-                   " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
-                   &s);
+    int rc = huren_index__wprep(
+        idx,
+        "INSERT INTO rec_prompts(prompt_id, created_at, day, pseudonym, item_code,"
+        " doctor, department, actor, prompt_key, order_id, visit_id, counted)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
+        &s);
     if (rc < 0)
         return rc;
     huren_index__bind_opt(s, 1, p->prompt_id);
@@ -125,7 +127,8 @@ static int shown_insert(huren_index *idx, const huren_index_rec_prompt *p, int64
         return rc;
     /* whom it was about (schema 9; the latest asking of a reused prompt): a study retrieved
      * from this prompt is indexed under them */
-    if ((rc = huren_index__wprep(idx, "INSERT OR REPLACE INTO rec_prompt_patients VALUES (?1, ?2, ?3, ?4)", &s)) < 0)
+    if ((rc = huren_index__wprep(
+             idx, "INSERT OR REPLACE INTO rec_prompt_patients VALUES (?1, ?2, ?3, ?4)", &s)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, pk);
     huren_index__bind_opt(s, 2, p->patient_id);
@@ -177,7 +180,8 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
                            huren_index_rec_outcome *outcome, char id_out[65], int64_t *pk_out)
 {
     sqlite3_stmt *s = NULL;
-    int rc = huren_index__wprep(idx, "SELECT pk FROM rec_prompts WHERE prompt_id = ?1 AND counted", &s);
+    int rc =
+        huren_index__wprep(idx, "SELECT pk FROM rec_prompts WHERE prompt_id = ?1 AND counted", &s);
     if (rc < 0)
         return rc;
     huren_index__bind_opt(s, 1, d->prompt_id);
@@ -188,8 +192,8 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
         *outcome = HUREN_INDEX_REC_NO_PROMPT;
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt");
     }
-    if ((rc = huren_index__wprep(idx, "SELECT 1 FROM rec_shown WHERE prompt_pk = ?1 AND result_key = ?2", &s)) <
-        0)
+    if ((rc = huren_index__wprep(
+             idx, "SELECT 1 FROM rec_shown WHERE prompt_pk = ?1 AND result_key = ?2", &s)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, *pk_out);
     huren_index__bind_opt(s, 2, d->result_key);
@@ -199,10 +203,11 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
         *outcome = HUREN_INDEX_REC_NOT_SHOWN;
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt results");
     }
-    if ((rc = huren_index__wprep(idx,
-                    "SELECT decision_id, decision, reason, reason_text FROM rec_decisions"
-                    " WHERE prompt_pk = ?1 AND result_key = ?2",
-                    &s)) < 0)
+    if ((rc = huren_index__wprep(
+             idx,
+             "SELECT decision_id, decision, reason, reason_text FROM rec_decisions"
+             " WHERE prompt_pk = ?1 AND result_key = ?2",
+             &s)) < 0)
         return rc;
     sqlite3_bind_int64(s, 1, *pk_out);
     huren_index__bind_opt(s, 2, d->result_key);
@@ -225,11 +230,12 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
 static int decision_insert(huren_index *idx, const huren_index_rec_decision *d, int64_t pk)
 {
     sqlite3_stmt *s = NULL;
-    int rc = huren_index__wprep(idx,
-                   "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
-                   " reason, reason_text, doctor, department, order_id, visit_id, created_at)"
-                   " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-                   &s);
+    int rc = huren_index__wprep(
+        idx,
+        "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
+        " reason, reason_text, doctor, department, order_id, visit_id, created_at)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+        &s);
     if (rc < 0)
         return rc;
     huren_index__bind_opt(s, 1, d->decision_id);

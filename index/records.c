@@ -33,12 +33,12 @@ enum rec_stmt {
 
 #define NOW "strftime('%Y%m%d%H%M%S','now')"
 #define REPORT_COLS                                                                                \
-    "kind, placer_number, filler_number, accession_number, item_code, item_name, item_system,"   \
-    " specimen, requested_time, observed_time, reported_time, ordering_institution,"             \
-    " ordering_department, performing_institution, performing_department, result_status,"        \
+    "kind, placer_number, filler_number, accession_number, item_code, item_name, item_system,"     \
+    " specimen, requested_time, observed_time, reported_time, ordering_institution,"               \
+    " ordering_department, performing_institution, performing_department, result_status,"          \
     " sender_app, sender_facility, message_id"
 #define OBS_COLS                                                                                   \
-    "seq, set_id, value_type, code, name, code_system, value, units, reference_range,"            \
+    "seq, set_id, value_type, code, name, code_system, value, units, reference_range,"             \
     " abnormal_flags, status, observed_time"
 
 static const char *const rsql[R_COUNT] = {
@@ -179,20 +179,31 @@ static int report_check(huren_index *idx, const huren_index_report *r, size_t i)
         huren_index__seterr(idx, "%s: malformed", what);
         return HUREN_INDEX_EINVAL;
     }
-    const char *v[] = {r->placer_number,        r->filler_number,         r->accession_number,
-                       r->item_code,            r->item_name,             r->item_system,
-                       r->specimen,             r->requested_time,        r->observed_time,
-                       r->reported_time,        r->ordering_institution,  r->ordering_department,
-                       r->performing_institution, r->performing_department, r->result_status,
-                       r->sender_app,           r->sender_facility};
+    const char *v[] = {r->placer_number,
+                       r->filler_number,
+                       r->accession_number,
+                       r->item_code,
+                       r->item_name,
+                       r->item_system,
+                       r->specimen,
+                       r->requested_time,
+                       r->observed_time,
+                       r->reported_time,
+                       r->ordering_institution,
+                       r->ordering_department,
+                       r->performing_institution,
+                       r->performing_department,
+                       r->result_status,
+                       r->sender_app,
+                       r->sender_facility};
     for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
         if (CHECK_LEN(what, v[k]))
             return HUREN_INDEX_EINVAL;
     for (size_t k = 0; k < r->nobs; k++) {
         const huren_index_observation *o = &r->obs[k];
-        const char *ov[] = {o->set_id, o->value_type,      o->code,           o->name,
-                            o->code_system, o->units,       o->reference_range, o->abnormal_flags,
-                            o->status,  o->observed_time};
+        const char *ov[] = {
+            o->set_id, o->value_type,      o->code,           o->name,   o->code_system,
+            o->units,  o->reference_range, o->abnormal_flags, o->status, o->observed_time};
         for (size_t j = 0; j < sizeof(ov) / sizeof(ov[0]); j++)
             if (CHECK_LEN(what, ov[j]))
                 return HUREN_INDEX_EINVAL;
@@ -361,8 +372,7 @@ static int merge(huren_index *idx, const huren_index_records *m, int64_t into_pk
     return run(idx, s, NULL, NULL, "recording merge");
 }
 
-static int visit_put(huren_index *idx, const huren_index_visit *v, int64_t patient_pk,
-                     int64_t *pk)
+static int visit_put(huren_index *idx, const huren_index_visit *v, int64_t patient_pk, int64_t *pk)
 {
     sqlite3_stmt *s = stmt(idx->recrows, R_VISIT_UPSERT);
     sqlite3_bind_int64(s, 1, patient_pk);
@@ -374,8 +384,8 @@ static int visit_put(huren_index *idx, const huren_index_visit *v, int64_t patie
     return run(idx, s, pk, NULL, "storing visit");
 }
 
-static void report_bind(sqlite3_stmt *s, const huren_index_records *m,
-                        const huren_index_report *r, int64_t patient_pk, int64_t visit_pk)
+static void report_bind(sqlite3_stmt *s, const huren_index_records *m, const huren_index_report *r,
+                        int64_t patient_pk, int64_t visit_pk)
 {
     sqlite3_bind_int64(s, 1, patient_pk);
     if (visit_pk > 0)
@@ -385,15 +395,24 @@ static void report_bind(sqlite3_stmt *s, const huren_index_records *m,
     huren_index__bind_opt(s, 3, m->source);
     huren_index__bind_opt(s, 4, present(r->filler_number) ? r->filler_number : r->placer_number);
     huren_index__bind_opt(s, 5, r->kind == HUREN_INDEX_REPORT_EXAM ? "exam" : "lab");
-    const char *v[] = {r->placer_number,        r->filler_number,
-                       r->accession_number,     r->item_code,
-                       r->item_name,            r->item_system,
-                       r->specimen,             r->requested_time,
-                       r->observed_time,        r->reported_time,
-                       r->ordering_institution, r->ordering_department,
-                       r->performing_institution, r->performing_department,
-                       r->result_status,        r->sender_app,
-                       r->sender_facility,      m->message_id};
+    const char *v[] = {r->placer_number,
+                       r->filler_number,
+                       r->accession_number,
+                       r->item_code,
+                       r->item_name,
+                       r->item_system,
+                       r->specimen,
+                       r->requested_time,
+                       r->observed_time,
+                       r->reported_time,
+                       r->ordering_institution,
+                       r->ordering_department,
+                       r->performing_institution,
+                       r->performing_department,
+                       r->result_status,
+                       r->sender_app,
+                       r->sender_facility,
+                       m->message_id};
     for (int k = 0; k < (int)(sizeof(v) / sizeof(v[0])); k++)
         huren_index__bind_opt(s, 6 + k, v[k]);
     huren_index__bind_item(s, 9, r->item_code);
@@ -406,9 +425,9 @@ static int observations_put(huren_index *idx, const huren_index_report *r, int64
         sqlite3_stmt *s = stmt(idx->recrows, R_OBS_INSERT);
         sqlite3_bind_int64(s, 1, report_pk);
         sqlite3_bind_int64(s, 2, (int64_t)k + 1);
-        const char *v[] = {o->set_id, o->value_type, o->code,           o->name,
-                           o->code_system, o->value, o->units,          o->reference_range,
-                           o->abnormal_flags, o->status, o->observed_time};
+        const char *v[] = {o->set_id,         o->value_type, o->code,         o->name,
+                           o->code_system,    o->value,      o->units,        o->reference_range,
+                           o->abnormal_flags, o->status,     o->observed_time};
         for (int j = 0; j < (int)(sizeof(v) / sizeof(v[0])); j++)
             huren_index__bind_opt(s, 3 + j, v[j]);
         int rc = run(idx, s, NULL, NULL, "storing observation");

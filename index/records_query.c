@@ -9,16 +9,16 @@
 
 /* The surviving patients a local or national id stands for. */
 #define PATIENTS_OF_ID                                                                             \
-    "SELECT coalesce(merged_into, pk) FROM rec_patients WHERE patient_id=?1"                      \
+    "SELECT coalesce(merged_into, pk) FROM rec_patients WHERE patient_id=?1"                       \
     " UNION SELECT coalesce(merged_into, pk) FROM rec_patients WHERE national_id=?1"
 
 #define REPORT_SELECT                                                                              \
-    "kind, placer_number, filler_number, accession_number, item_code, item_name, item_system,"   \
-    " specimen, requested_time, observed_time, reported_time, ordering_institution,"             \
-    " ordering_department, performing_institution, performing_department, result_status,"        \
+    "kind, placer_number, filler_number, accession_number, item_code, item_name, item_system,"     \
+    " specimen, requested_time, observed_time, reported_time, ordering_institution,"               \
+    " ordering_department, performing_institution, performing_department, result_status,"          \
     " sender_app, sender_facility, message_id, stored_at"
 #define OBS_SELECT                                                                                 \
-    "set_id, value_type, code, name, code_system, value, units, reference_range,"                 \
+    "set_id, value_type, code, name, code_system, value, units, reference_range,"                  \
     " abnormal_flags, status, observed_time"
 /* exam reports point at the DICOM study holding their accession number, if the archive has it */
 #define STUDY_OF(acc)                                                                              \
@@ -47,15 +47,24 @@ static void report_fill(rq *q, sqlite3_stmt *s, int c, huren_index_report *r)
 {
     const char *kind = (const char *)sqlite3_column_text(s, c);
     r->kind = kind && strcmp(kind, "exam") == 0 ? HUREN_INDEX_REPORT_EXAM : HUREN_INDEX_REPORT_LAB;
-    const char **f[] = {&r->placer_number,        &r->filler_number,
-                        &r->accession_number,     &r->item_code,
-                        &r->item_name,            &r->item_system,
-                        &r->specimen,             &r->requested_time,
-                        &r->observed_time,        &r->reported_time,
-                        &r->ordering_institution, &r->ordering_department,
-                        &r->performing_institution, &r->performing_department,
-                        &r->result_status,        &r->sender_app,
-                        &r->sender_facility,      &r->message_id,
+    const char **f[] = {&r->placer_number,
+                        &r->filler_number,
+                        &r->accession_number,
+                        &r->item_code,
+                        &r->item_name,
+                        &r->item_system,
+                        &r->specimen,
+                        &r->requested_time,
+                        &r->observed_time,
+                        &r->reported_time,
+                        &r->ordering_institution,
+                        &r->ordering_department,
+                        &r->performing_institution,
+                        &r->performing_department,
+                        &r->result_status,
+                        &r->sender_app,
+                        &r->sender_facility,
+                        &r->message_id,
                         &r->stored_at};
     for (int k = 0; k < (int)(sizeof(f) / sizeof(f[0])); k++)
         *f[k] = col(q, s, c + 1 + k);
@@ -76,9 +85,10 @@ static int observations_load(rq *q, const char *sql, int64_t pk, huren_index_rep
             huren_index__arena_push(q->arena, &obs, &r->nobs, &cap, sizeof(*o));
         if (!o)
             break;
-        const char **f[] = {&o->set_id, &o->value_type,      &o->code,           &o->name,
-                            &o->code_system, &o->value,      &o->units,          &o->reference_range,
-                            &o->abnormal_flags, &o->status,  &o->observed_time};
+        const char **f[] = {&o->set_id, &o->value_type,      &o->code,
+                            &o->name,   &o->code_system,     &o->value,
+                            &o->units,  &o->reference_range, &o->abnormal_flags,
+                            &o->status, &o->observed_time};
         for (int k = 0; k < (int)(sizeof(f) / sizeof(f[0])); k++)
             *f[k] = col(q, s, k);
     }
@@ -148,14 +158,13 @@ static int reports_read(rq *q, sqlite3_stmt *s, huren_index_report_list *out)
 }
 
 #define REPORT_FROM                                                                                \
-    "SELECT r.pk, r.version, p.patient_id, v.visit_number, " STUDY_OF(                            \
+    "SELECT r.pk, r.version, p.patient_id, v.visit_number, " STUDY_OF(                             \
         "r.accession_number") ", " REPORT_SELECT " FROM reports r"                                 \
                               " JOIN rec_patients p ON p.pk = r.patient_pk"                        \
                               " LEFT JOIN visits v ON v.pk = r.visit_pk"
 
 int huren_index_reports_find(huren_index *idx, const char *id,
-                             const huren_index_report_filter *filter,
-                             huren_index_report_list *out)
+                             const huren_index_report_filter *filter, huren_index_report_list *out)
 {
     return huren_index_visit_reports_find(idx, id, NULL, filter, out);
 }
@@ -168,7 +177,8 @@ int huren_index_visit_reports_find(huren_index *idx, const char *id, const char 
         REPORT_FROM " WHERE r.patient_pk IN (" PATIENTS_OF_ID ")"
                     " AND (?2 IS NULL OR r.kind = ?2) AND (?3 IS NULL OR r.item_code = ?3)"
                     " AND (?4 IS NULL OR coalesce(r.observed_time, r.reported_time, r.stored_at)"
-                    " >= ?4) AND (?6 IS NULL OR v.visit_number = ?6) ORDER BY coalesce(r.observed_time, r.reported_time, r.stored_at)"
+                    " >= ?4) AND (?6 IS NULL OR v.visit_number = ?6) ORDER BY "
+                    "coalesce(r.observed_time, r.reported_time, r.stored_at)"
                     " DESC, r.pk DESC LIMIT ?5";
     rq q;
     sqlite3_stmt *s = NULL;
@@ -321,8 +331,8 @@ static int visit_head(rq *q, const char *patient, const char *visit_number,
         *vpk = sqlite3_column_int64(s, 0);
         huren_index_visit *v = &out->visit;
         huren_index_rec_patient *p = &out->patient;
-        const char **f[] = {&v->visit_number, &v->visit_class, &v->department,
-                            &v->admit_time,   &v->discharge_time, &p->patient_id,
+        const char **f[] = {&v->visit_number, &v->visit_class,      &v->department,
+                            &v->admit_time,   &v->discharge_time,   &p->patient_id,
                             &p->national_id,  &p->national_id_type, &p->name,
                             &p->sex,          &p->birth_date};
         for (int k = 0; k < (int)(sizeof(f) / sizeof(f[0])); k++)
@@ -349,12 +359,12 @@ static int diagnoses_read(rq *q, int64_t vpk, huren_index_visit_record *out)
         return rc;
     sqlite3_bind_int64(s, 1, vpk);
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        huren_index_diagnosis *d = huren_index__arena_push(
-            q->arena, (void **)&out->diagnoses, &out->ndiagnoses, &cap, sizeof(*d));
+        huren_index_diagnosis *d = huren_index__arena_push(q->arena, (void **)&out->diagnoses,
+                                                           &out->ndiagnoses, &cap, sizeof(*d));
         if (!d)
             break;
-        const char **f[] = {&d->set_id, &d->code, &d->description, &d->code_system, &d->type,
-                            &d->diagnosed_time};
+        const char **f[] = {&d->set_id,      &d->code, &d->description,
+                            &d->code_system, &d->type, &d->diagnosed_time};
         for (int k = 0; k < (int)(sizeof(f) / sizeof(f[0])); k++)
             *f[k] = col(q, s, k);
     }

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 struct huren_index__put {
-    const huren_index_records *records; /* set: a records put */
+    const huren_index_records *records;       /* set: a records put */
     const huren_index_dir_entry *dir_entries; /* set: a directory batch of dir_n entries */
     size_t dir_n;
     huren_index_dir_result *dir_results;

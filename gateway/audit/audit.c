@@ -27,8 +27,7 @@ int audit_open(node *n, char *err, size_t errlen)
         return -1;
     }
     long repaired = 0;
-    if (huren_audit_open(&n->audit, path, n->cfg->audit_fsync, &repaired, why, sizeof why) <
-        0) {
+    if (huren_audit_open(&n->audit, path, n->cfg->audit_fsync, &repaired, why, sizeof why) < 0) {
         snprintf(err, errlen, "audit log %s", why);
         return -1;
     }

@@ -42,8 +42,8 @@ int claims_open(node *n, char *err, size_t errlen)
 {
     const config *c = n->cfg;
     struct claims_ctx *cc = calloc(1, sizeof *cc);
-    if (!cc || !(cc->rl = ratelimit_new((double)c->claims_rate, (double)c->claims_burst,
-                                        RATE_SLOTS))) {
+    if (!cc ||
+        !(cc->rl = ratelimit_new((double)c->claims_rate, (double)c->claims_burst, RATE_SLOTS))) {
         free(cc);
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -71,8 +71,8 @@ int claims_check_config(const config *cfg, char *err, size_t errlen)
     char why[HUREN_ERRLEN];
     if (!cfg->claims_key[0])
         return 0;
-    if (jws_signer_load(&s, cfg->claims_key, cfg->claims_cert, cfg->claims_chain, why,
-                        sizeof why) < 0) {
+    if (jws_signer_load(&s, cfg->claims_key, cfg->claims_cert, cfg->claims_chain, why, sizeof why) <
+        0) {
         snprintf(err, errlen, "%s: [claims] %s", cfg->path ? cfg->path : "configuration", why);
         return -1;
     }
@@ -238,10 +238,14 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
         rc = http_reply_error(res, 503, "cannot make a claim id now; try again later");
         goto done;
     }
-    claim_bundle_input in = {.claim_id = claim_id, .request_id = cr->request_id,
-                             .insurer = req->institution, .hospital = n->claims->hospital,
-                             .consent_id = consent_id, .now = time(NULL),
-                             .offset_min = n->claims->offset_min, .visit = &v,
+    claim_bundle_input in = {.claim_id = claim_id,
+                             .request_id = cr->request_id,
+                             .insurer = req->institution,
+                             .hospital = n->claims->hospital,
+                             .consent_id = consent_id,
+                             .now = time(NULL),
+                             .offset_min = n->claims->offset_min,
+                             .visit = &v,
                              .reports = &reports};
     if (!(bundle = claim_bundle_build(&in, &blen)) ||
         jws_sign(n->claims->signer, "application/fhir+json", bundle, blen, &jws, &jlen, err,
@@ -251,10 +255,15 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
         goto done;
     }
     double t1 = monotonic_s(); /* read, built and signed; the store (fsync) follows */
-    huren_index_claim c = {.claim_id = claim_id, .insurer = req->institution,
-                           .request_id = cr->request_id, .request_hash = cr->hash,
-                           .consent_id = consent_id, .patient_id = v.patient.patient_id,
-                           .visit_number = cr->visit, .jws = jws, .jws_len = jlen};
+    huren_index_claim c = {.claim_id = claim_id,
+                           .insurer = req->institution,
+                           .request_id = cr->request_id,
+                           .request_hash = cr->hash,
+                           .consent_id = consent_id,
+                           .patient_id = v.patient.patient_id,
+                           .visit_number = cr->visit,
+                           .jws = jws,
+                           .jws_len = jlen};
     if (huren_index_claim_put(n->index, &c, &existing) < 0) {
         log_error("claims: storing: %s", huren_index_errmsg(n->index));
         rc = http_reply_error(res, 503, "archive unavailable");
@@ -264,8 +273,9 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
         snprintf(res->audit_object, sizeof res->audit_object, "claim/%s visit %s consent %lld",
                  claim_id, cr->visit, (long long)consent_id);
         log_info("claim %s: visit %s for %s (%zu charges, %zu reports, %zu bytes): built and "
-                 "signed in %.2f ms, stored in %.2f ms", claim_id, cr->visit, req->institution,
-                 v.ncharges, reports.n, jlen, (t1 - t0) * 1e3, (monotonic_s() - t1) * 1e3);
+                 "signed in %.2f ms, stored in %.2f ms",
+                 claim_id, cr->visit, req->institution, v.ncharges, reports.n, jlen,
+                 (t1 - t0) * 1e3, (monotonic_s() - t1) * 1e3);
         rc = reply_jws(res, 201, jws, jlen);
     }
 done:

@@ -436,8 +436,8 @@ static X509 *header_check(const char *b64, size_t n, json_t **hdr, char *err, si
     return leaf;
 }
 
-int jws_verify(const char *compact, size_t len, const char *ca_path, jws_verified *out,
-               char *err, size_t errlen)
+int jws_verify(const char *compact, size_t len, const char *ca_path, jws_verified *out, char *err,
+               size_t errlen)
 {
     json_t *hdr = NULL;
     X509 *leaf = NULL;

@@ -28,9 +28,9 @@ int jws_sign(const jws_signer *s, const char *cty, const void *payload, size_t l
 
 /* What jws_verify found (payload malloc'ed; free with jws_verified_free). */
 typedef struct jws_verified {
-    char subject[512];  /* signer certificate subject (RFC 2253) */
+    char subject[512]; /* signer certificate subject (RFC 2253) */
     char issuer[512];
-    int chain_checked;  /* 1: the x5c chain was verified against the CA file given */
+    int chain_checked; /* 1: the x5c chain was verified against the CA file given */
     unsigned char *payload;
     size_t payload_len;
 } jws_verified;
@@ -39,8 +39,8 @@ typedef struct jws_verified {
  * alg ES256 and no "crit", the signature checked with the public key of x5c[0]; when ca_path
  * is given (PEM file of trusted CAs), x5c[0] must also chain to it through x5c[1..] (validity
  * dates checked, now). Returns 0 with *out filled, or -1 with err saying what failed. */
-int jws_verify(const char *compact, size_t len, const char *ca_path, jws_verified *out,
-               char *err, size_t errlen);
+int jws_verify(const char *compact, size_t len, const char *ca_path, jws_verified *out, char *err,
+               size_t errlen);
 void jws_verified_free(jws_verified *v); /* NULL-safe */
 
 /* base64url without padding: out holds at least (n + 2) / 3 * 4 + 1 bytes; returns the length

@@ -68,8 +68,7 @@ int cmd_verify_claim(int argc, char **argv)
         } else if (!file && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) {
             file = argv[i];
         } else {
-            fprintf(stderr, "huren verify-claim: unexpected argument \"%s\"\n\n%s", argv[i],
-                    usage);
+            fprintf(stderr, "huren verify-claim: unexpected argument \"%s\"\n\n%s", argv[i], usage);
             return EXIT_USAGE;
         }
     }
@@ -94,7 +93,8 @@ int cmd_verify_claim(int argc, char **argv)
         fwrite(v.payload, 1, v.payload_len, stdout);
     fprintf(payload ? stderr : stdout, "claim signature OK: %s: signed by %s (issuer %s); %s\n",
             file, v.subject, v.issuer,
-            v.chain_checked ? "certificate chain verified" : "certificate chain NOT checked (no --ca)");
+            v.chain_checked ? "certificate chain verified"
+                            : "certificate chain NOT checked (no --ca)");
     jws_verified_free(&v);
     return 0;
 }

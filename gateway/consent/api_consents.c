@@ -111,8 +111,8 @@ static int reply_consents_fhir(http_request *req, http_response *res,
         char url[FHIR_URL_LEN], id[24];
         snprintf(id, sizeof id, "%lld", (long long)l->items[i].id);
         fhir_url(&b, "Consent", id, url);
-        json_array_append_new(entries, json_pack("{s:s, s:o, s:{s:s}}", "fullUrl", url,
-                                                 "resource", c, "search", "mode", "match"));
+        json_array_append_new(entries, json_pack("{s:s, s:o, s:{s:s}}", "fullUrl", url, "resource",
+                                                 c, "search", "mode", "match"));
     }
     json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o}", "resourceType", "Bundle", "type",
                           "searchset", "timestamp", fhir_time_format(now, b.offset_min, ts),

@@ -69,8 +69,10 @@ static int visit_covered(const huren_index_consent *c, const char *visit)
  * grantee. */
 static int closeness(consent_result r)
 {
-    return r == CONSENT_OTHER_GRANTEE ? 1 : r == CONSENT_OTHER_VISIT ? 2 : r >= CONSENT_NOT_YET ? 3
-                                                                                    : 0;
+    return r == CONSENT_OTHER_GRANTEE ? 1
+           : r == CONSENT_OTHER_VISIT ? 2
+           : r >= CONSENT_NOT_YET     ? 3
+                                      : 0;
 }
 
 consent_result consent_evaluate(const huren_index_consent *items, size_t n,
@@ -146,9 +148,8 @@ consent_result consent_check_policy(node *n, const char *policy_ref, const char 
 {
     if (!policy_ref || !*policy_ref || !grantee)
         return CONSENT_NONE;
-    huren_index_consent_filter f = {.purpose = HUREN_INDEX_CONSENT_CLAIM,
-                                    .grantee = grantee,
-                                    .policy_ref = policy_ref};
+    huren_index_consent_filter f = {
+        .purpose = HUREN_INDEX_CONSENT_CLAIM, .grantee = grantee, .policy_ref = policy_ref};
     return check_filter(n, &f, HUREN_INDEX_CONSENT_CLAIM, grantee, visit, now, consent_id,
                         patient_id, len);
 }

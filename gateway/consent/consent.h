@@ -17,14 +17,14 @@
  * insurer would learn that a visit exists): they answer 403 for every value but CONSENT_OK and
  * keep the reason for the audit trail and the log. */
 typedef enum consent_result {
-    CONSENT_ERROR = -1,      /* the archive could not be read: answer 503 */
-    CONSENT_OK = 0,          /* a consent in force allows it (its id in *consent_id) */
-    CONSENT_NONE,            /* no consent of this purpose for this patient at all */
-    CONSENT_OTHER_GRANTEE,   /* consents exist, none for this grantee */
-    CONSENT_OTHER_VISIT,     /* consents for this grantee exist, none covers this visit */
-    CONSENT_NOT_YET,         /* the matching consent starts later */
-    CONSENT_EXPIRED,         /* the matching consent has expired */
-    CONSENT_REVOKED,         /* the matching consent was revoked */
+    CONSENT_ERROR = -1,    /* the archive could not be read: answer 503 */
+    CONSENT_OK = 0,        /* a consent in force allows it (its id in *consent_id) */
+    CONSENT_NONE,          /* no consent of this purpose for this patient at all */
+    CONSENT_OTHER_GRANTEE, /* consents exist, none for this grantee */
+    CONSENT_OTHER_VISIT,   /* consents for this grantee exist, none covers this visit */
+    CONSENT_NOT_YET,       /* the matching consent starts later */
+    CONSENT_EXPIRED,       /* the matching consent has expired */
+    CONSENT_REVOKED,       /* the matching consent was revoked */
 } consent_result;
 
 /* Does patient `patient` (local or national id) allow `grantee` (an institution code) to read

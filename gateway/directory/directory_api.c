@@ -152,13 +152,13 @@ static void audit_refusals(node *n, const http_request *req, json_t *results, si
         snprintf(object, sizeof object, "entry %zu %.60s: %.160s", i + 1, key ? key : "-",
                  json_string_value(json_object_get(r, "reason")));
         huren_audit_entry e = {.actor = req->actor,
-                                     .role = auth_role_name(req->roles),
-                                     .institution = req->institution,
-                                     .action = "directory.publish",
-                                     .object = object,
-                                     .outcome = "refused",
-                                     .status = 200,
-                                     .remote = req->remote};
+                               .role = auth_role_name(req->roles),
+                               .institution = req->institution,
+                               .action = "directory.publish",
+                               .object = object,
+                               .outcome = "refused",
+                               .status = 200,
+                               .remote = req->remote};
         audit_record(n, &e);
         done++;
     }
@@ -166,13 +166,13 @@ static void audit_refusals(node *n, const http_request *req, json_t *results, si
         char object[128];
         snprintf(object, sizeof object, "%zu more entries refused in this batch", nrefused - done);
         huren_audit_entry e = {.actor = req->actor,
-                                     .role = auth_role_name(req->roles),
-                                     .institution = req->institution,
-                                     .action = "directory.publish",
-                                     .object = object,
-                                     .outcome = "refused",
-                                     .status = 200,
-                                     .remote = req->remote};
+                               .role = auth_role_name(req->roles),
+                               .institution = req->institution,
+                               .action = "directory.publish",
+                               .object = object,
+                               .outcome = "refused",
+                               .status = 200,
+                               .remote = req->remote};
         audit_record(n, &e);
     }
 }

@@ -106,8 +106,11 @@ int api_metrics(http_request *req, http_response *res)
     const struct {
         const char *op;
         atomic_uint_fast64_t *v;
-    } ops[] = {{"echo", &m->dimse_echo}, {"store", &m->dimse_store}, {"find", &m->dimse_find},
-               {"move", &m->dimse_move}, {"get", &m->dimse_get}};
+    } ops[] = {{"echo", &m->dimse_echo},
+               {"store", &m->dimse_store},
+               {"find", &m->dimse_find},
+               {"move", &m->dimse_move},
+               {"get", &m->dimse_get}};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
         put(&t, "huren_dimse_requests_total{op=\"%s\"} %llu\n", ops[i].op,
             (unsigned long long)atomic_load(ops[i].v));
@@ -128,10 +131,11 @@ int api_metrics(http_request *req, http_response *res)
     /* HL7 feed: ACKs sent by code (the listener's counts), and what the archive made of them */
     huren_hl7_mllp_stats hs;
     huren_hl7_mllp_stats_get(n->mllp, &hs);
-    put(&t, "# HELP huren_hl7_messages_total HL7 messages acknowledged, by ACK code.\n"
-            "# TYPE huren_hl7_messages_total counter\n"
-            "huren_hl7_messages_total{ack=\"AA\"} %llu\nhuren_hl7_messages_total{ack=\"AE\"} %llu\n"
-            "huren_hl7_messages_total{ack=\"AR\"} %llu\n",
+    put(&t,
+        "# HELP huren_hl7_messages_total HL7 messages acknowledged, by ACK code.\n"
+        "# TYPE huren_hl7_messages_total counter\n"
+        "huren_hl7_messages_total{ack=\"AA\"} %llu\nhuren_hl7_messages_total{ack=\"AE\"} %llu\n"
+        "huren_hl7_messages_total{ack=\"AR\"} %llu\n",
         hs.acks_aa, hs.acks_ae, hs.acks_ar);
     counter(&t, "huren_hl7_stored_total", "HL7 messages stored.", atomic_load(&m->hl7_stored));
     counter(&t, "huren_hl7_duplicate_total", "Re-sent HL7 messages (same sender and MSH-10).",

@@ -296,8 +296,7 @@ static void options(http_server *srv, const http_request *req, http_response *re
         http_reply_error(res, 500, "internal error");
 }
 
-static void audit(http_server *srv, const http_request *req, const char *action,
-                  http_response *res)
+static void audit(http_server *srv, const http_request *req, const char *action, http_response *res)
 {
     if (!srv->opts.audit || srv->opts.audit(srv->app, req, action, res) == 0 || res->status >= 400)
         return;
@@ -468,8 +467,8 @@ static enum MHD_Result open_sink(http_server *srv, struct MHD_Connection *conn, 
 {
     char remote[64];
     remote_address(conn, remote, sizeof remote);
-    http_request req = {.method = method, .path = url, .remote = remote, .conn = conn,
-                        .app = srv->app};
+    http_request req = {
+        .method = method, .path = url, .remote = remote, .conn = conn, .app = srv->app};
     http_response res = {.status = 200};
     auth_identity who;
     const http_route *rt;
@@ -520,9 +519,8 @@ static int buffer_body(http_server *srv, conn_state *st, const char *data, size_
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     http_server *srv = cls;
@@ -543,8 +541,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     atomic_fetch_add(&srv->requests, 1);
     char remote[64];
     remote_address(conn, remote, sizeof remote);
-    http_request req = {.method = method, .path = url, .remote = remote, .conn = conn,
-                        .app = srv->app, .body_ctx = st->sink_ctx};
+    http_request req = {.method = method,
+                        .path = url,
+                        .remote = remote,
+                        .conn = conn,
+                        .app = srv->app,
+                        .body_ctx = st->sink_ctx};
     http_response res = {.status = 200};
     auth_identity who;
     if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) {
@@ -761,8 +763,7 @@ static enum MHD_Result args_iter(void *cls, enum MHD_ValueKind kind, const char 
 }
 
 int http_request_args(const http_request *req,
-                      int (*cb)(void *payload, const char *key, const char *value),
-                      void *payload)
+                      int (*cb)(void *payload, const char *key, const char *value), void *payload)
 {
     args_ctx a = {cb, payload, 0};
     if (!req->conn) {

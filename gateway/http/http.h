@@ -24,18 +24,18 @@ typedef enum http_role {
 typedef struct http_request {
     const char *method;
     const char *path;
-    const char *remote;        /* numeric address of the client */
-    const char *client_dn;     /* verified client certificate subject, or NULL */
-    const char *institution;   /* institution code of the client (from auth.c), or NULL */
-    const char *actor;         /* who, for the audit trail: client name, subject, "loopback" */
-    unsigned roles;            /* HTTP_ROLE_* the client holds */
+    const char *remote;      /* numeric address of the client */
+    const char *client_dn;   /* verified client certificate subject, or NULL */
+    const char *institution; /* institution code of the client (from auth.c), or NULL */
+    const char *actor;       /* who, for the audit trail: client name, subject, "loopback" */
+    unsigned roles;          /* HTTP_ROLE_* the client holds */
     const char *captures[HTTP_MAX_CAPTURES]; /* path segments matched by '*' in the route */
     size_t ncaptures;
-    const char *body;          /* request body (NUL-terminated), bounded by max_body */
+    const char *body; /* request body (NUL-terminated), bounded by max_body */
     size_t body_len;
-    void *conn;                /* the library's connection, for http_request_arg() */
-    void *app;                 /* the application context given to http_server_start */
-    void *body_ctx;            /* streamed-body routes: the context the body sink opened */
+    void *conn;     /* the library's connection, for http_request_arg() */
+    void *app;      /* the application context given to http_server_start */
+    void *body_ctx; /* streamed-body routes: the context the body sink opened */
     /* Without a connection (conn NULL: unit tests and fuzz targets call handlers directly),
      * the query arguments and headers are these name/value pairs ([2i] name, [2i+1] value). */
     const char *const *direct_args;
@@ -52,9 +52,9 @@ typedef ssize_t (*http_stream_read)(void *cls, uint64_t pos, char *buf, size_t m
 
 typedef struct http_response {
     int status;
-    char *body;                /* owned, freed by the server */
+    char *body; /* owned, freed by the server */
     size_t body_len;
-    const char *content_type;  /* static string */
+    const char *content_type; /* static string */
     /* For the audit trail: the patient and the object (study UID, report id, ...) this answer
      * concerned. Handlers that touch patient data fill them; empty otherwise. */
     char audit_patient[128];
@@ -68,7 +68,7 @@ typedef struct http_response {
     struct {
         char name[64];
         char value[448];
-    } headers[HTTP_MAX_HEADERS];    /* extra response headers (http_response_header) */
+    } headers[HTTP_MAX_HEADERS]; /* extra response headers (http_response_header) */
     size_t nheaders;
     const char *www_authenticate; /* static string: a WWW-Authenticate header (401) */
 } http_response;
@@ -78,10 +78,10 @@ typedef struct http_response {
 typedef int (*http_handler)(http_request *req, http_response *res);
 
 typedef struct http_route {
-    const char *method;        /* "GET", "POST", ... */
-    const char *pattern;       /* "/api/v1/patients/ * /reports" without spaces: '*' = one segment */
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/api/v1/patients/ * /reports" without spaces: '*' = one segment */
     http_handler handler;
-    unsigned roles;            /* which roles may call it */
+    unsigned roles; /* which roles may call it */
     /* Routes that read or write patient data name their action for the audit trail
      * ("dicomweb.read", "records.read", ...): every answer of such a route is audited. */
     const char *audit_action;
@@ -117,19 +117,19 @@ typedef int (*http_audit_fn)(void *app, const http_request *req, const char *act
 
 typedef struct http_options {
     const char *bind_address;
-    int port;                  /* 0 = pick a free port */
+    int port; /* 0 = pick a free port */
     unsigned threads;
     size_t max_body;
-    const char *tls_cert;      /* PEM file paths; NULL or "" = plain HTTP (loopback only) */
+    const char *tls_cert; /* PEM file paths; NULL or "" = plain HTTP (loopback only) */
     const char *tls_key;
     const char *tls_client_ca;
-    int client_verify;         /* 0 none, 1 optional, 2 require */
-    unsigned loopback_roles;   /* roles granted to plain-HTTP loopback clients */
+    int client_verify;                  /* 0 none, 1 optional, 2 require */
+    unsigned loopback_roles;            /* roles granted to plain-HTTP loopback clients */
     const http_body_route *body_routes; /* routes with streamed bodies; may be NULL */
     size_t nbody_routes;
-    const void *access;        /* auth.c's table of clients (certificate subjects, tokens) */
-    http_audit_fn audit;       /* NULL = no audit trail */
-    const char *cors_origins;  /* origins allowed cross-origin access (cors.h); NULL, "": none */
+    const void *access;       /* auth.c's table of clients (certificate subjects, tokens) */
+    http_audit_fn audit;      /* NULL = no audit trail */
+    const char *cors_origins; /* origins allowed cross-origin access (cors.h); NULL, "": none */
 } http_options;
 
 typedef struct http_server http_server;
@@ -154,8 +154,7 @@ const char *http_request_header(const http_request *req, const char *name);
 /* Call cb for every query-string argument in order (repeated keys included; value "" when the
  * key has no value). Stops when cb returns nonzero and returns that value; else 0. */
 int http_request_args(const http_request *req,
-                      int (*cb)(void *payload, const char *key, const char *value),
-                      void *payload);
+                      int (*cb)(void *payload, const char *key, const char *value), void *payload);
 
 /* Add a response header (copied; name < 64, value < 448 bytes). Returns 0, or -1 if full. */
 int http_response_header(http_response *res, const char *name, const char *value);

@@ -39,7 +39,8 @@ static const http_route hospital_routes[] = {
     {"GET", DW_INSTANCE "/rendered", dicomweb_rendered, DICOMWEB_ROLES, "dicomweb.read"},
     {"GET", DW_INSTANCE "/frames/*/rendered", dicomweb_rendered, DICOMWEB_ROLES, "dicomweb.read"},
     {"GET", DW_INSTANCE "/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES,
+     "dicomweb.read"},
     {"GET", DW "/studies/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
     /* WADO-URI */
     {"GET", DW "/wado", dicomweb_wado_uri, DICOMWEB_ROLES, "dicomweb.read"},
@@ -49,8 +50,7 @@ static const http_route hospital_routes[] = {
     {"POST", DW "/studies/*", dicomweb_store, DICOMWEB_ROLES, "dicomweb.write"},
     /* consents (staff) and insurer claims */
     {"POST", "/api/v1/consents", api_consent_create, HTTP_ROLES_STAFF, "consent.write"},
-    {"GET", "/api/v1/patients/*/consents", api_patient_consents, HTTP_ROLES_STAFF,
-     "consent.read"},
+    {"GET", "/api/v1/patients/*/consents", api_patient_consents, HTTP_ROLES_STAFF, "consent.read"},
     {"POST", "/api/v1/consents/*/revoke", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
     {"DELETE", "/api/v1/consents/*", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
     /* the doctors' web page (gateway/ui/): staff only, page views audited like API reads */

@@ -154,8 +154,10 @@ static int patient_ids(mapping *m, const huren_hl7_seg *pid)
             char norm[IDENTITY_ID_LEN + 1], why[128];
             identity_type it;
             if (identity_normalise(id, norm, &it, why, sizeof why) < 0) {
-                note(m, "PID-3 repetition %d: type %s is not a valid resident id (%s), not used "
-                     "as one", r, type, why);
+                note(m,
+                     "PID-3 repetition %d: type %s is not a valid resident id (%s), not used "
+                     "as one",
+                     r, type, why);
                 bad_national = bad_national ? bad_national : id;
             } else if (!p->national_id) {
                 p->national_id = pool_add(m, strdup(norm));

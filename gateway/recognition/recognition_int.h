@@ -29,8 +29,8 @@ typedef struct rec_job {
     char id[33];
     char study[65];
     char source[1024];
-    char error[HUREN_ERRLEN];  /* set before state leaves "running" */
-    atomic_int state; /* 0 free, 1 running, 2 complete, 3 incomplete */
+    char error[HUREN_ERRLEN]; /* set before state leaves "running" */
+    atomic_int state;         /* 0 free, 1 running, 2 complete, 3 incomplete */
     atomic_size_t stored, held, refused, failed, bytes;
     pthread_t thread;
     int joinable;
@@ -80,8 +80,8 @@ void rec_jobs_stop(recognition *rec);                    /* abort and join them 
 /* One GET: url in, status/body/error out. */
 typedef struct rec_fetch {
     const char *url;
-    long status; /* HTTP status, 0 when no answer */
-    huren_buf body;  /* the answer, bounded by REC_BODY_MAX (free with rec_fetch_clear) */
+    long status;              /* HTTP status, 0 when no answer */
+    huren_buf body;           /* the answer, bounded by REC_BODY_MAX (free with rec_fetch_clear) */
     char error[HUREN_ERRLEN]; /* why there is no answer */
 } rec_fetch;
 
@@ -120,7 +120,7 @@ int rec_entry_folded(json_t *records, json_t *e);
 /* Copy what the exam of directory entry e has onto the result o: "images", "report" (booleans)
  * and "report_key" (the report folded into a study's entry). */
 void rec_exam_parts(json_t *o, json_t *e);
-void rec_today(char out[9]);      /* YYYYMMDD, local time */
+void rec_today(char out[9]);     /* YYYYMMDD, local time */
 int rec_random_id(char out[33]); /* 32 hex characters from the CSPRNG; -1 (logged) when none */
 
 #endif

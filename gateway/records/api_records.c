@@ -252,7 +252,8 @@ static json_t *charge_json(const huren_index_charge *c)
     json_object_set_new(j, "code", coding(c->item_code, c->item_name, NULL));
     set_str(j, "quantity", c->quantity);
     if (c->has_unit_price) {
-        json_object_set_new(j, "unit_price", json_string(money(c->unit_price_fen, buf, sizeof buf)));
+        json_object_set_new(j, "unit_price",
+                            json_string(money(c->unit_price_fen, buf, sizeof buf)));
         json_object_set_new(j, "unit_price_fen", json_integer(c->unit_price_fen));
     }
     json_object_set_new(j, "amount", json_string(money(c->amount_fen, buf, sizeof buf)));

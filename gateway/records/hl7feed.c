@@ -31,8 +31,7 @@ static void on_message(const huren_hl7_msg *msg, const char *raw, size_t len, co
         return; /* unparseable: the listener answers and logs it */
     ingest_result r = ingest_hl7_message(n, msg, res, &outcome);
     snprintf(id, sizeof id, "%s", huren_hl7_msg_control_id(msg));
-    snprintf(what, sizeof what, "%.8s^%.8s", huren_hl7_msg_type(msg),
-             huren_hl7_msg_trigger(msg));
+    snprintf(what, sizeof what, "%.8s^%.8s", huren_hl7_msg_type(msg), huren_hl7_msg_trigger(msg));
     printable(id);
     printable(what);
     /* the audit entry is on disk before the listener sends the ACK */
@@ -41,11 +40,17 @@ static void on_message(const huren_hl7_msg *msg, const char *raw, size_t len, co
              huren_hl7_msg_sending_facility(msg));
     snprintf(object, sizeof object, "%s %s", what, id);
     const char *pid = huren_hl7_msg_get(msg, "PID", 1, 3, 1, 1, 1);
-    huren_audit_entry e = {
-        .actor = actor, .role = "hl7-sender", .institution = huren_hl7_msg_sending_facility(msg),
-        .action = "hl7.store", .patient = pid ? pid : "", .object = object,
-        .outcome = r == INGEST_OK ? "success" : r == INGEST_INVALID ? "failed" : "error",
-        .status = 0, .remote = peer};
+    huren_audit_entry e = {.actor = actor,
+                           .role = "hl7-sender",
+                           .institution = huren_hl7_msg_sending_facility(msg),
+                           .action = "hl7.store",
+                           .patient = pid ? pid : "",
+                           .object = object,
+                           .outcome = r == INGEST_OK        ? "success"
+                                      : r == INGEST_INVALID ? "failed"
+                                                            : "error",
+                           .status = 0,
+                           .remote = peer};
     if (audit_record(n, &e) < 0 && r == INGEST_OK) {
         /* stored, but not accountable: the sender is told to send again (stored once) */
         res->code = HUREN_HL7_AE;

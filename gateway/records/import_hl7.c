@@ -32,8 +32,8 @@ int import_hl7_sniff(const char *path)
         i++;
     if (i < n && b[i] == 0x0B)
         return 1;
-    return n - i >= 4 && (!memcmp(b + i, "MSH", 3) || !memcmp(b + i, "FHS", 3) ||
-                          !memcmp(b + i, "BHS", 3));
+    return n - i >= 4 &&
+           (!memcmp(b + i, "MSH", 3) || !memcmp(b + i, "FHS", 3) || !memcmp(b + i, "BHS", 3));
 }
 
 typedef struct split_ctx {

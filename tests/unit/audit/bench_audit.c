@@ -23,14 +23,14 @@ static void *run(void *p)
     char err[HUREN_ERRLEN];
     for (int i = 0; i < j->n; i++) {
         huren_audit_entry e = {"CN=clinician,O=Hospital A,C=CN",
-                                     "clinician",
-                                     "H37010001",
-                                     "dicomweb.read",
-                                     "P000123",
-                                     "1.2.840.113619.2.55.3.604688119.969.1234567890.123",
-                                     "success",
-                                     200,
-                                     "10.1.2.3"};
+                               "clinician",
+                               "H37010001",
+                               "dicomweb.read",
+                               "P000123",
+                               "1.2.840.113619.2.55.3.604688119.969.1234567890.123",
+                               "success",
+                               200,
+                               "10.1.2.3"};
         if (huren_audit_append(j->a, &e, NULL, err, sizeof err) != 0) {
             fprintf(stderr, "append: %s\n", err);
             exit(1);

@@ -50,14 +50,14 @@ static void append_n(huren_audit *a, int n, const char *action)
     char err[HUREN_ERRLEN];
     for (int i = 0; i < n; i++) {
         huren_audit_entry e = {"CN=admin,O=Hospital A",
-                                     "admin",
-                                     "H1",
-                                     action,
-                                     "P001",
-                                     "1.2.3",
-                                     "success",
-                                     200,
-                                     "127.0.0.1"};
+                               "admin",
+                               "H1",
+                               action,
+                               "P001",
+                               "1.2.3",
+                               "success",
+                               200,
+                               "127.0.0.1"};
         if (huren_audit_append(a, &e, NULL, err, sizeof err) != 0)
             fail_msg("append: %s", err);
     }
@@ -245,7 +245,7 @@ static void test_hostile_text(void **state)
     memset(longv, 'x', sizeof longv - 1);
     longv[sizeof longv - 1] = 0;
     huren_audit_entry e = {"a\"b\\c\nd", "r\x01",    "\xff\xfe", "x", "\xe7\x8e\x8b",
-                                 longv,        "\xc0\xaf", -1,         NULL};
+                           longv,        "\xc0\xaf", -1,         NULL};
     assert_int_equal(huren_audit_append(a, &e, NULL, err, sizeof err), 0);
     huren_audit_close(a);
     size_t len;
@@ -292,7 +292,7 @@ static void test_concurrent_appends(void **state)
     char head[65];
     uint64_t n = huren_audit_head(a, head);
     assert_true(n >= 200 && n <= 400); /* a knows its own entries, b's up to its last append */
-    append_n(a, 1, "dimse.c-find"); /* an append follows the entries b wrote meanwhile */
+    append_n(a, 1, "dimse.c-find");    /* an append follows the entries b wrote meanwhile */
     assert_int_equal(huren_audit_head(a, head), 401);
     huren_audit_close(a);
     huren_audit_close(b);

@@ -1092,12 +1092,9 @@ int main(int argc, char **argv)
     }
     atexit(kill_all);
     const struct CMUnitTest files[] = {
-        cmocka_unit_test(test_uid_valid),
-        cmocka_unit_test(test_parse_charsets),
-        cmocka_unit_test(test_parse_iso2022),
-        cmocka_unit_test(test_parse_file),
-        cmocka_unit_test(test_coerce_file),
-        cmocka_unit_test(test_coerce_public_files),
+        cmocka_unit_test(test_uid_valid),     cmocka_unit_test(test_parse_charsets),
+        cmocka_unit_test(test_parse_iso2022), cmocka_unit_test(test_parse_file),
+        cmocka_unit_test(test_coerce_file),   cmocka_unit_test(test_coerce_public_files),
     };
     const struct CMUnitTest scp[] = {
         cmocka_unit_test(test_scp_echo),

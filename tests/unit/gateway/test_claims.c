@@ -73,8 +73,9 @@ static void jws_round_trip_and_tamper(void **state)
     char *jws = NULL, err[256], ca[512];
     size_t len = 0;
     jws_verified v;
-    assert_int_equal(jws_sign(s, "application/fhir+json", payload, strlen(payload), &jws, &len,
-                              err, sizeof err), 0);
+    assert_int_equal(
+        jws_sign(s, "application/fhir+json", payload, strlen(payload), &jws, &len, err, sizeof err),
+        0);
     assert_int_equal(strlen(jws), len);
     snprintf(ca, sizeof ca, "%s/a.crt", tmpdir);
     assert_int_equal(jws_verify(jws, len, ca, &v, err, sizeof err), 0);
@@ -140,13 +141,18 @@ static void b64url(void **state)
 
 #define T0 1790000000 /* 2026-09-21 */
 
-static huren_index_consent consent(int64_t id, const char *grantee, const char *visit,
-                                   int64_t from, int64_t to)
+static huren_index_consent consent(int64_t id, const char *grantee, const char *visit, int64_t from,
+                                   int64_t to)
 {
     static const char *visits[16][1];
-    huren_index_consent c = {.id = id, .patient_id = "P1", .grantee = grantee,
-                             .purpose = HUREN_INDEX_CONSENT_CLAIM, .valid_from = from,
-                             .expires_at = to, .form_ref = "F", .created_by = "t"};
+    huren_index_consent c = {.id = id,
+                             .patient_id = "P1",
+                             .grantee = grantee,
+                             .purpose = HUREN_INDEX_CONSENT_CLAIM,
+                             .valid_from = from,
+                             .expires_at = to,
+                             .form_ref = "F",
+                             .created_by = "t"};
     if (visit) {
         visits[id % 16][0] = visit;
         c.visits = visits[id % 16];
@@ -170,8 +176,9 @@ static void consent_rules(void **state)
     assert_int_equal(consent_evaluate(c, 1, CL, "INS01", "V2", T0, NULL), CONSENT_OTHER_VISIT);
     assert_int_equal(consent_evaluate(c, 1, CL, "INS02", "V1", T0, NULL), CONSENT_OTHER_GRANTEE);
     assert_int_equal(consent_evaluate(c, 1, CL, "INS01", NULL, T0, NULL), CONSENT_OTHER_VISIT);
-    assert_int_equal(consent_evaluate(c, 1, HUREN_INDEX_CONSENT_RECOGNITION, "INS01", "V1", T0,
-                                      NULL), CONSENT_NONE);
+    assert_int_equal(
+        consent_evaluate(c, 1, HUREN_INDEX_CONSENT_RECOGNITION, "INS01", "V1", T0, NULL),
+        CONSENT_NONE);
     assert_int_equal(consent_evaluate(c, 0, CL, "INS01", "V1", T0, NULL), CONSENT_NONE);
     /* revoked: from the revocation on, not before */
     c[0].revoked_at = T0 + 100;
@@ -187,10 +194,10 @@ static void consent_rules(void **state)
     /* "*" grants any hospital, for recognition only; no visits = any visit and no visit */
     c[3] = consent(4, "*", NULL, T0, T0 + 1000);
     c[3].purpose = HUREN_INDEX_CONSENT_RECOGNITION;
-    assert_int_equal(consent_evaluate(c, 4, HUREN_INDEX_CONSENT_RECOGNITION, "H1", NULL, T0,
-                                      NULL), CONSENT_OK);
-    assert_int_equal(consent_evaluate(c, 4, HUREN_INDEX_CONSENT_RECOGNITION, "H1", "V7", T0,
-                                      NULL), CONSENT_OK);
+    assert_int_equal(consent_evaluate(c, 4, HUREN_INDEX_CONSENT_RECOGNITION, "H1", NULL, T0, NULL),
+                     CONSENT_OK);
+    assert_int_equal(consent_evaluate(c, 4, HUREN_INDEX_CONSENT_RECOGNITION, "H1", "V7", T0, NULL),
+                     CONSENT_OK);
     c[3].purpose = CL;
     assert_int_equal(consent_evaluate(&c[3], 1, CL, "H1", "V7", T0, NULL), CONSENT_OTHER_GRANTEE);
 }
@@ -207,8 +214,9 @@ static void consent_times(void **state)
     assert_int_equal(t8, t);
     assert_int_equal(consent_time_parse("2026-11-26", &t), 0);
     assert_string_equal(consent_time_format(t, buf), "2026-11-26T00:00:00Z");
-    const char *bad[] = {"2026-02-30", "2026-11-26T08:00:00", "26-11-2026", "2026-11-26T25:00:00Z",
-                         "", "2026-11-26T08:00:00+0800", "tomorrow"};
+    const char *bad[] = {
+        "2026-02-30", "2026-11-26T08:00:00",      "26-11-2026", "2026-11-26T25:00:00Z",
+        "",           "2026-11-26T08:00:00+0800", "tomorrow"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(consent_time_parse(bad[i], &t), -1);
     assert_true(consent_token_valid("V-1.2_3"));
@@ -245,16 +253,21 @@ static void records(void **state)
     assert_int_equal(huren_index_open(&n.index, &o, err, sizeof err), 0);
     huren_index_rec_patient p = {.patient_id = "P1", .national_id = "110105194912310029"};
     huren_index_visit v = {.visit_number = "V1"};
-    huren_index_records recs = {.source = "HIS|H1", .message_id = "1", .patient = &p,
-                                .visit = &v};
+    huren_index_records recs = {.source = "HIS|H1", .message_id = "1", .patient = &p, .visit = &v};
     assert_int_equal(huren_index_records_put(n.index, &recs, NULL), 0);
 
     const char *visits[] = {"V1"};
     time_t now = time(NULL);
-    huren_index_consent c = {.patient_id = "P1", .national_id = "110105194912310029",
-                             .purpose = HUREN_INDEX_CONSENT_CLAIM, .grantee = "INS01",
-                             .visits = visits, .nvisits = 1, .valid_from = now - 10,
-                             .expires_at = now + 3600, .form_ref = "F-1", .created_by = "dr"};
+    huren_index_consent c = {.patient_id = "P1",
+                             .national_id = "110105194912310029",
+                             .purpose = HUREN_INDEX_CONSENT_CLAIM,
+                             .grantee = "INS01",
+                             .visits = visits,
+                             .nvisits = 1,
+                             .valid_from = now - 10,
+                             .expires_at = now + 3600,
+                             .form_ref = "F-1",
+                             .created_by = "dr"};
     int64_t id = 0, bad_id;
     assert_int_equal(huren_index_consent_put(n.index, &c, &id), 0);
     assert_true(id > 0);
@@ -264,19 +277,22 @@ static void records(void **state)
 
     int64_t got = 0;
     assert_int_equal(consent_check(&n, "110105194912310029", HUREN_INDEX_CONSENT_CLAIM, "INS01",
-                                   "V1", now, &got), CONSENT_OK);
+                                   "V1", now, &got),
+                     CONSENT_OK);
     assert_int_equal(got, id);
     assert_int_equal(consent_check(&n, "P1", HUREN_INDEX_CONSENT_CLAIM, "INS01", "V2", now, NULL),
                      CONSENT_OTHER_VISIT);
     assert_int_equal(consent_check(&n, "P1", HUREN_INDEX_CONSENT_CLAIM, "INS02", "V1", now, NULL),
                      CONSENT_OTHER_GRANTEE);
-    assert_int_equal(consent_check(&n, "P1", HUREN_INDEX_CONSENT_CLAIM, "INS01", "V1", now + 3600,
-                                   NULL), CONSENT_EXPIRED);
+    assert_int_equal(
+        consent_check(&n, "P1", HUREN_INDEX_CONSENT_CLAIM, "INS01", "V1", now + 3600, NULL),
+        CONSENT_EXPIRED);
     assert_int_equal(consent_check(&n, "P9", HUREN_INDEX_CONSENT_CLAIM, "INS01", "V1", now, NULL),
                      CONSENT_NONE);
     assert_int_equal(huren_index_consent_revoke(n.index, id, "dr2", now), 0);
     assert_int_equal(huren_index_consent_revoke(n.index, id, "dr3", now + 5), 0); /* kept */
-    assert_int_equal(huren_index_consent_revoke(n.index, id + 100, "dr3", now), HUREN_INDEX_ENOTFOUND);
+    assert_int_equal(huren_index_consent_revoke(n.index, id + 100, "dr3", now),
+                     HUREN_INDEX_ENOTFOUND);
     assert_int_equal(consent_check(&n, "P1", HUREN_INDEX_CONSENT_CLAIM, "INS01", "V1", now, NULL),
                      CONSENT_REVOKED);
     huren_index_consent_list l;
@@ -287,9 +303,15 @@ static void records(void **state)
     huren_index_consent_list_free(&l);
 
     /* a claim is stored once per (insurer, request_id) */
-    huren_index_claim cl = {.claim_id = "c1", .insurer = "INS01", .request_id = "r1",
-                            .request_hash = "h", .consent_id = id, .patient_id = "P1",
-                            .visit_number = "V1", .jws = "a.b.c", .jws_len = 5};
+    huren_index_claim cl = {.claim_id = "c1",
+                            .insurer = "INS01",
+                            .request_id = "r1",
+                            .request_hash = "h",
+                            .consent_id = id,
+                            .patient_id = "P1",
+                            .visit_number = "V1",
+                            .jws = "a.b.c",
+                            .jws_len = 5};
     int existing = -1;
     assert_int_equal(huren_index_claim_put(n.index, &cl, &existing), 0);
     assert_int_equal(existing, 0);

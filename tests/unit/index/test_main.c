@@ -209,7 +209,7 @@ int main(int argc, char **argv)
     failed += _cmocka_run_group_tests("query", query_tests, query_ntests, NULL, NULL);
     failed += _cmocka_run_group_tests("records", records_tests, records_ntests, NULL, NULL);
     failed += _cmocka_run_group_tests("directory", directory_tests, directory_ntests, NULL, NULL);
-    failed += _cmocka_run_group_tests("recognition", recognition_tests, recognition_ntests, NULL,
-                                      NULL);
+    failed +=
+        _cmocka_run_group_tests("recognition", recognition_tests, recognition_ntests, NULL, NULL);
     return failed ? 1 : 0;
 }

@@ -123,8 +123,7 @@ static void keep_tmp_and_replace(void **state)
     open_packed(&t, 100, 0, HUREN_INDEX_DUP_REPLACE);
     tinst_init(&in, "P1", "1.2.3", "1.2.3.4", "1.2.3.4.5", "CT", CT);
     tmp_write(t.idx, "old bytes", path, sizeof(path));
-    assert_int_equal(huren_index_instance_put_ex(t.idx, in.v, path, HUREN_INDEX_PUT_KEEP_TMP,
-                                                 &out),
+    assert_int_equal(huren_index_instance_put_ex(t.idx, in.v, path, HUREN_INDEX_PUT_KEEP_TMP, &out),
                      0);
     assert_int_equal(out, HUREN_INDEX_PUT_STORED);
     assert_true(file_exists(path)); /* left for the caller to reuse */

@@ -170,12 +170,13 @@ static void merge_patients(void **state)
     assert_int_equal(put(t.idx, "M1", &old, &a.r, 1, &out), 0);
     assert_int_equal(put(t.idx, "M2", &keep, &b.r, 1, &out), 0);
     huren_index_visit v = {"V-OLD", "O", "内科", "20240101", NULL};
-    huren_index_records m = {.source = "HIS|H1", .message_id = "A01", .patient = &old,
-                             .visit = &v};
+    huren_index_records m = {.source = "HIS|H1", .message_id = "A01", .patient = &old, .visit = &v};
     assert_int_equal(huren_index_records_put(t.idx, &m, &out), 0);
 
-    huren_index_records merge = {.source = "HIS|H1", .message_id = "A40",
-                                 .message_type = "ADT^A40", .patient = &keep,
+    huren_index_records merge = {.source = "HIS|H1",
+                                 .message_id = "A40",
+                                 .message_type = "ADT^A40",
+                                 .patient = &keep,
                                  .merge_from_patient_id = "OLD"};
     assert_int_equal(huren_index_records_put(t.idx, &merge, &out), 0);
     assert_int_equal(out, HUREN_INDEX_PUT_STORED);
@@ -236,8 +237,13 @@ static void visit_charges(void **state)
         {"T2", "250101015", "血常规", "3", 1033, 1, 3099, "20240106", NULL},
         {NULL, "X", "材料", "0.5", 0, 0, 1, "20240107", NULL},
     };
-    huren_index_records m = {.source = "HIS|H1", .message_id = "D1", .patient = &p,
-                             .visit = &v, .diagnoses = d, .ndiagnoses = 2, .charges = c,
+    huren_index_records m = {.source = "HIS|H1",
+                             .message_id = "D1",
+                             .patient = &p,
+                             .visit = &v,
+                             .diagnoses = d,
+                             .ndiagnoses = 2,
+                             .charges = c,
                              .ncharges = 3};
     assert_int_equal(huren_index_records_put(t.idx, &m, &out), 0);
     /* a re-sent charge with its transaction id replaces; a diagnosis is not doubled */
@@ -310,8 +316,13 @@ static void message_atomic(void **state)
     huren_index_visit v = {"V7", NULL, NULL, NULL, NULL};
     tlab a;
     tlab_init(&a, "O7", "CBC", "F", NULL, 1, "x");
-    huren_index_records m = {.source = "S", .message_id = "A1", .patient = &p, .visit = &v,
-                             .reports = &a.r, .nreports = 1, .merge_from_patient_id = "GHOST"};
+    huren_index_records m = {.source = "S",
+                             .message_id = "A1",
+                             .patient = &p,
+                             .visit = &v,
+                             .reports = &a.r,
+                             .nreports = 1,
+                             .merge_from_patient_id = "GHOST"};
     assert_int_equal(huren_index_records_put(t.idx, &m, &out), HUREN_INDEX_ENOTFOUND);
     assert_int_equal(huren_index_rec_patient_exists(t.idx, "P7", NULL, 0), 0);
     m.merge_from_patient_id = NULL;
@@ -383,9 +394,12 @@ static void concurrent_group_commit(void **state)
 }
 
 const struct CMUnitTest records_tests[] = {
-    cmocka_unit_test(store_and_dedup),  cmocka_unit_test(correction_history),
-    cmocka_unit_test(merge_patients),   cmocka_unit_test(visit_charges),
-    cmocka_unit_test(bad_records),      cmocka_unit_test(message_atomic),
+    cmocka_unit_test(store_and_dedup),
+    cmocka_unit_test(correction_history),
+    cmocka_unit_test(merge_patients),
+    cmocka_unit_test(visit_charges),
+    cmocka_unit_test(bad_records),
+    cmocka_unit_test(message_atomic),
     cmocka_unit_test(concurrent_group_commit),
 };
 const size_t records_ntests = sizeof(records_tests) / sizeof(records_tests[0]);

@@ -167,7 +167,8 @@ static void migrate_steps_memory(void **state)
                                       NULL, NULL, NULL),
                          SQLITE_OK);
 
-    /* step 10: exam parts of directory entries, the prompt's identity; rows from before keep working (NULL parts, no key) */
+    /* step 10: exam parts of directory entries, the prompt's identity; rows from before keep
+     * working (NULL parts, no key) */
     assert_int_equal(sqlite3_exec(db,
                                   "INSERT INTO dir_entries(pseudonym, institution, record_key,"
                                   " version, kind, received_at) VALUES ('p', 'H', 'study:1', 1,"
