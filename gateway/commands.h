@@ -1,5 +1,5 @@
 /* commands.h: the subcommands of the huren executable, each in its own file. They return the
- * process exit status (documented in README.md). */
+ * process exit status (documented in docs/operate.md). */
 #ifndef HUREN_GATEWAY_COMMANDS_H
 #define HUREN_GATEWAY_COMMANDS_H
 

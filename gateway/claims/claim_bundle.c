@@ -25,7 +25,7 @@ static json_t *institution(const char *code)
     return json_pack("{s:s, s:s}", "system", FHIR_SID_INSTITUTION, "value", code);
 }
 
-/* The claim summary, an extension of the Invoice (README, "Claims"). */
+/* The claim summary, an extension of the Invoice (docs/api/claims.md). */
 static json_t *claim_extension(const claim_bundle_input *in, int64_t total)
 {
     char fen[32], consent[32];

@@ -21,7 +21,7 @@ function check(cond, what) {
   summary.steps.push(what);
 }
 
-// The configuration a hospital gives OHIF for a huren node (README, "DICOMweb viewers").
+// The configuration a hospital gives OHIF for a huren node (docs/api/dicomweb.md, "DICOMweb viewers").
 function appConfig() {
   const dw = cfg.node + "/dicom-web";
   const config = {

@@ -164,7 +164,7 @@ static void prompt_keys(void **state)
 }
 
 /* The national definition: recognised ÷ the prior recognisable results (the worked example of
- * the README: two CTs listed, one recognised, reloads changing nothing). */
+ * docs/api/recognition.md: two CTs listed, one recognised, reloads changing nothing). */
 static void rates(void **state)
 {
     (void)state;
