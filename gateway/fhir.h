@@ -17,7 +17,8 @@
 #include "index/index_consents.h"
 #include "index/index_directory.h"
 
-/* Our extensions and identifier systems (documented in docs/api/claims.md and docs/api/records.md). */
+/* Our extensions and identifier systems (documented in docs/api/claims.md and docs/api/records.md).
+ */
 #define FHIR_EXT "https://huren.example/fhir/StructureDefinition/"
 #define FHIR_EXT_AMOUNT_FEN FHIR_EXT "amount-fen" /* on Money: valueDecimal, integer fen */
 #define FHIR_EXT_CLAIM FHIR_EXT "claim"           /* on the claim's Invoice: the claim summary */
