@@ -411,12 +411,31 @@ class UnknownSopClassTest(NodeTestCase):
         got = glob.glob(os.path.join(out, "*"))
         self.assertEqual(len(got), 1, p.stdout)
         self.assertEqual(pydicom.dcmread(got[0]).SOPClassUID, PRIVATE_CLASS)
+        # C-GET: getscu (DCMTK 3.6.7) proposes only the storage classes DCMTK lists and has no
+        # option to propose another, so huren has no context to send on: one failed
+        # sub-operation, and the log says why
+        od = os.path.join(self.tmp, "get")
+        os.makedirs(od)
+        p = run(["getscu", "-v", "-S", "-aec", "HUREN", "-od", od,
+                 "-k", "QueryRetrieveLevel=IMAGE",
+                 "-k", "StudyInstanceUID=" + ds.StudyInstanceUID,
+                 "-k", "SeriesInstanceUID=" + ds.SeriesInstanceUID,
+                 "-k", "SOPInstanceUID=" + ds.SOPInstanceUID, "127.0.0.1", str(n.dicom_port)])
+        self.assertIn("SubOperationsCompleteOneOrMoreFailures", p.stdout)
+        self.assertEqual(os.listdir(od), [])
+        self.assertIn("no accepted presentation context for " + PRIVATE_CLASS, n.output())
         n.stop()
 
         self.node(name="strict", config_text="[dicom]\naccept_unknown_sop_classes = no\n").start()
         m = self._procs[-1]
         p = run(["dcmsend", "-v", "-aec", "HUREN", "127.0.0.1", str(m.dicom_port), path])
         self.assertNotIn("Received C-STORE Response (Success)", p.stdout)
+        self.assertIn("Association Rejected", p.stdout)  # its only context refused
+        p = run(["storescu", "-aec", "HUREN", "127.0.0.1", str(m.dicom_port), path])
+        self.assertIn("No presentation context for: (unknown SOP class) " + PRIVATE_CLASS,
+                      p.stdout)
+        self.assertIn("SOP class %s is unknown and accept_unknown_sop_classes = no"
+                      % PRIVATE_CLASS, m.output())
         p = run(["findscu", "-S", "-aec", "HUREN", "-k", "QueryRetrieveLevel=IMAGE",
                  "-k", "SOPInstanceUID=" + ds.SOPInstanceUID, "127.0.0.1", str(m.dicom_port)])
         self.assertNotIn(ds.SOPInstanceUID, p.stdout)
