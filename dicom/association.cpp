@@ -55,8 +55,8 @@ static void refuse_class(huren_dicom__assoc *a, T_ASC_PresentationContext *pc, b
         huren_dicom__logf(&a->scp->h, HUREN_DICOM_LOG_WARN,
                           "association from %s (%s): presentation context %d refused: SOP class "
                           "%s is unknown and accept_unknown_sop_classes = no",
-                          a->calling_ae.c_str(), a->address.c_str(),
-                          (int)pc->presentationContextID, uid);
+                          a->calling_ae.c_str(), a->address.c_str(), (int)pc->presentationContextID,
+                          uid);
     (void)ASC_refusePresentationContext(a->assoc->params, pc->presentationContextID,
                                         ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
 }
