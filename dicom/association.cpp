@@ -46,10 +46,26 @@ static bool storage_class(const char *uid, bool accept_unknown)
     return n > 7 && strcmp(name + n - 7, "Storage") == 0;
 }
 
+/* A refused abstract syntax is logged with its reason when the reason is the configuration:
+ * a well-formed UID DCMTK does not know, refused because accept_unknown_sop_classes = no. */
+static void refuse_class(huren_dicom__assoc *a, T_ASC_PresentationContext *pc, bool accept_unknown)
+{
+    const char *uid = pc->abstractSyntax;
+    if (!accept_unknown && !dcmFindNameOfUID(uid) && huren_dicom_uid_valid(uid))
+        huren_dicom__logf(&a->scp->h, HUREN_DICOM_LOG_WARN,
+                          "association from %s (%s): presentation context %d refused: SOP class "
+                          "%s is unknown and accept_unknown_sop_classes = no",
+                          a->calling_ae.c_str(), a->address.c_str(), (int)pc->presentationContextID,
+                          uid);
+    (void)ASC_refusePresentationContext(a->assoc->params, pc->presentationContextID,
+                                        ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
+}
+
 /* Accept what we serve, each with the first transfer syntax the requestor proposed that we
  * can handle: any DCMTK knows for storage (stored as received), uncompressed for the rest. */
-static int negotiate(T_ASC_Parameters *params, bool accept_unknown)
+static int negotiate(huren_dicom__assoc *a, bool accept_unknown)
 {
+    T_ASC_Parameters *params = a->assoc->params;
     int n = ASC_countPresentationContexts(params);
     for (int i = 0; i < n; i++) {
         T_ASC_PresentationContext pc;
@@ -59,8 +75,7 @@ static int negotiate(T_ASC_Parameters *params, bool accept_unknown)
                      huren_dicom__is_qr_class(pc.abstractSyntax);
         bool storage = !other && storage_class(pc.abstractSyntax, accept_unknown);
         if (!storage && !other) {
-            (void)ASC_refusePresentationContext(params, pc.presentationContextID,
-                                                ASC_P_ABSTRACTSYNTAXNOTSUPPORTED);
+            refuse_class(a, &pc, accept_unknown);
             continue;
         }
         const char *ts = nullptr;
@@ -120,7 +135,7 @@ bool huren_dicom__assoc_admit(huren_dicom__assoc *a)
             return false;
         }
     }
-    if (negotiate(a->assoc->params, scp->opts.accept_unknown_sop_classes != 0) == 0) {
+    if (negotiate(a, scp->opts.accept_unknown_sop_classes != 0) == 0) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
                           "association from %s (%s) refused: no presentation context accepted",
                           calling, a->address.c_str());

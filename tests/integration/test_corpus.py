@@ -411,12 +411,31 @@ class UnknownSopClassTest(NodeTestCase):
         got = glob.glob(os.path.join(out, "*"))
         self.assertEqual(len(got), 1, p.stdout)
         self.assertEqual(pydicom.dcmread(got[0]).SOPClassUID, PRIVATE_CLASS)
+        # C-GET: getscu (DCMTK 3.6.7) proposes only the storage classes DCMTK lists and has no
+        # option to propose another, so huren has no context to send on: one failed
+        # sub-operation, and the log says why
+        od = os.path.join(self.tmp, "get")
+        os.makedirs(od)
+        p = run(["getscu", "-v", "-S", "-aec", "HUREN", "-od", od,
+                 "-k", "QueryRetrieveLevel=IMAGE",
+                 "-k", "StudyInstanceUID=" + ds.StudyInstanceUID,
+                 "-k", "SeriesInstanceUID=" + ds.SeriesInstanceUID,
+                 "-k", "SOPInstanceUID=" + ds.SOPInstanceUID, "127.0.0.1", str(n.dicom_port)])
+        self.assertIn("SubOperationsCompleteOneOrMoreFailures", p.stdout)
+        self.assertEqual(os.listdir(od), [])
+        self.assertIn("no accepted presentation context for " + PRIVATE_CLASS, n.output())
         n.stop()
 
         self.node(name="strict", config_text="[dicom]\naccept_unknown_sop_classes = no\n").start()
         m = self._procs[-1]
         p = run(["dcmsend", "-v", "-aec", "HUREN", "127.0.0.1", str(m.dicom_port), path])
         self.assertNotIn("Received C-STORE Response (Success)", p.stdout)
+        self.assertIn("Association Rejected", p.stdout)  # its only context refused
+        p = run(["storescu", "-aec", "HUREN", "127.0.0.1", str(m.dicom_port), path])
+        self.assertIn("No presentation context for: (unknown SOP class) " + PRIVATE_CLASS,
+                      p.stdout)
+        self.assertIn("SOP class %s is unknown and accept_unknown_sop_classes = no"
+                      % PRIVATE_CLASS, m.output())
         p = run(["findscu", "-S", "-aec", "HUREN", "-k", "QueryRetrieveLevel=IMAGE",
                  "-k", "SOPInstanceUID=" + ds.SOPInstanceUID, "127.0.0.1", str(m.dicom_port)])
         self.assertNotIn(ds.SOPInstanceUID, p.stdout)
@@ -463,7 +482,22 @@ def json_texts(obj, path=""):
 class MetadataInUtf8Test(NodeTestCase):
     """WADO-RS /metadata gives every text value in UTF-8 whatever the stored Specific Character
     Set, ISO 2022 code extensions (IR 87, 159, 149, 58) and sequence items with a charset of
-    their own included, and says ISO_IR 192; pydicom's decoding of the file is the oracle."""
+    their own included, and says ISO_IR 192; pydicom's decoding of the file is the oracle. QIDO-RS
+    answers for the same instances are checked the same way."""
+
+    def check_qido(self, n, ds, want, name):
+        """QIDO-RS (includefield=all) answers in UTF-8 too: every text attribute it returns reads
+        as pydicom decodes it, the patient's name (all three groups) included."""
+        p = subprocess.run(["curl", "-s", n.url("/dicom-web/instances?SOPInstanceUID=%s"
+                                                "&includefield=all" % ds.SOPInstanceUID)],
+                           stdout=subprocess.PIPE, timeout=60)
+        item = json.loads(p.stdout.decode("utf-8"))[0]
+        self.assertEqual(item["00080005"]["Value"], ["ISO_IR 192"], name)
+        got = json_texts(item)
+        if "00100010" in want:
+            self.assertEqual(got.get("00100010"), want["00100010"], name + " QIDO")
+        for key in set(got) & set(want):
+            self.assertEqual(got[key], want[key], "%s QIDO %s" % (name, key))
 
     def test_every_charset_file(self):
         self.node(config_text="[dicom]\nduplicates = replace\n").start()
@@ -487,6 +521,7 @@ class MetadataInUtf8Test(NodeTestCase):
             want, got = pydicom_texts(ds), json_texts(meta)
             for key, value in want.items():
                 self.assertEqual(got.get(key), value, "%s %s" % (os.path.basename(path), key))
+            self.check_qido(n, ds, want, os.path.basename(path))
             checked += 1
         self.assertGreaterEqual(checked, 15)
 
