@@ -35,6 +35,7 @@ static const char *const level_names[] = {"error", "warn", "info", "debug", NULL
 static const char *const dup_names[] = {"keep", "replace", NULL};
 static const char *const verify_names[] = {"none", "optional", "require", NULL};
 static const char *const scope_names[] = {"none", "city", "province", "national", NULL};
+static const char *const store_names[] = {"sqlite", "postgresql", NULL};
 
 static const cfg_key cfg_table[] = {
     {"node", "role", CFG_ENUM, "hospital", 0, 0, role_names, OFF(role)},
@@ -110,6 +111,12 @@ static const cfg_key cfg_table[] = {
     {"directory", "timeout", CFG_INT, "30", 1, 3600, NULL, OFF(dir_timeout)},
     {"directory", "poll_ms", CFG_INT, "1000", 10, 60000, NULL, OFF(dir_poll_ms)},
     {"directory", "max_batch", CFG_INT, "1000", 1, 10000, NULL, OFF(dir_max_batch)},
+    {"directory", "store", CFG_ENUM, "sqlite", 0, 0, store_names, OFF(dir_store)},
+    {"directory", "dsn", CFG_STR, "", 0, 4000, NULL, OFF(dir_dsn)},
+    {"directory", "read_dsn", CFG_STR, "", 0, 4000, NULL, OFF(dir_read_dsn)},
+    {"directory", "pool", CFG_INT, "8", 1, 256, NULL, OFF(dir_pool)},
+    {"directory", "statement_timeout", CFG_INT, "5000", 0, 3600000, NULL,
+     OFF(dir_statement_timeout)},
 };
 
 #define AES_SECTION "dicom_aes"

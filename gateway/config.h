@@ -29,6 +29,10 @@ typedef enum config_hr_scope {
     CONFIG_HR_PROVINCE,
     CONFIG_HR_NATIONAL
 } config_hr_scope;
+typedef enum config_dir_store {
+    CONFIG_DIR_STORE_SQLITE,
+    CONFIG_DIR_STORE_POSTGRESQL
+} config_dir_store;
 
 /* A DICOM application entity we may send to (C-MOVE destination). */
 typedef struct config_ae {
@@ -133,6 +137,12 @@ typedef struct config {
     long dir_timeout;   /* seconds for one POST */
     long dir_poll_ms;   /* idle wait between outbox reads */
     long dir_max_batch; /* directory: most entries one POST may carry */
+    /* role directory: where entries are kept (gateway/directory/store.h) */
+    config_dir_store dir_store; /* sqlite (the node's index) | postgresql */
+    char *dir_dsn;              /* postgresql: libpq conninfo for publishes (no password=) */
+    char *dir_read_dsn;         /* postgresql: conninfo for lookups ("" = dsn) */
+    long dir_pool;              /* postgresql: connections per DSN */
+    long dir_statement_timeout; /* postgresql: ms per statement (0 = none) */
     /* [client "NAME"] sections */
     config_client clients[CONFIG_MAX_CLIENTS];
     size_t nclients;

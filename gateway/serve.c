@@ -13,6 +13,7 @@
 #include "node.h"
 #include "publisher.h"
 #include "recognition.h"
+#include "store.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -106,6 +107,17 @@ static int start_http(node *n)
     return 0;
 }
 
+/* Role directory: the store of entries (the index, or PostgreSQL, migrated now). */
+static int open_dir_store(node *n, char *err, size_t errlen)
+{
+    directory_store_options so;
+    directory_store_options_from_config(&so, n->cfg, n->index);
+    if (directory_store_open(&so, &n->dir_store, err, errlen) < 0)
+        return -1;
+    log_info("directory store: %s", config_choice_name("directory", "store", n->cfg->dir_store));
+    return 0;
+}
+
 int cmd_serve(const config *cfg)
 {
     /* Block the stop signals in every thread; the main thread waits for them below. */
@@ -127,6 +139,10 @@ int cmd_serve(const config *cfg)
         auth_table_build(cfg, &n.auth, err, sizeof err) < 0 ||
         (cfg->role == CONFIG_ROLE_HOSPITAL && claims_open(&n, err, sizeof err) < 0)) {
         log_error("%s", err);
+        goto done;
+    }
+    if (cfg->role == CONFIG_ROLE_DIRECTORY && open_dir_store(&n, err, sizeof err) < 0) {
+        log_error("directory: %s", err);
         goto done;
     }
     if (publisher_start(&n, err, sizeof err) < 0) { /* before anything can be stored */
@@ -156,6 +172,7 @@ done:
     huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
     publisher_stop(&n);
     recognition_stop(&n); /* its background retrievals write to the archive */
+    directory_store_close(n.dir_store);
     huren_index_close(n.index);
     audit_close(&n);
     auth_table_free(n.auth);

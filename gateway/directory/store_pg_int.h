@@ -1,0 +1,72 @@
+/* store_pg_int.h: the PostgreSQL store's parts, shared by store_pg*.c only: the connection
+ * pool (store_pg_pool.c), the schema and its migrations (store_pg_schema.c), the pipelined
+ * batch (store_pg_put.c) and the lookup (store_pg_find.c). */
+#ifndef HUREN_GATEWAY_DIRECTORY_STORE_PG_INT_H
+#define HUREN_GATEWAY_DIRECTORY_STORE_PG_INT_H
+
+#include "store_int.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define PG_STMT_PUT "huren_dir_put"
+#define PG_STMT_FIND "huren_dir_find"
+
+/* Statements a new connection prepares (bits). */
+#define PG_PREPARE_PUT 1
+#define PG_PREPARE_FIND 2
+
+/* At most size connections to one DSN, opened on first use and again after one broke (a
+ * multi-host DSN then finds the new primary). A caller waits for a free one (mutex + condvar)
+ * up to the statement timeout. */
+typedef struct pg_pool {
+    char *dsn;
+    const char *what; /* "dsn" | "read_dsn": the key, for messages */
+    int size, timeout_ms, prepare;
+    PGconn **conns; /* size slots; NULL: not open */
+    unsigned char *used;
+    int nbusy;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int nopen;
+    atomic_uint_fast64_t connects, failures;
+} pg_pool;
+
+int pg_pool_init(pg_pool *p, const char *dsn, const char *what, int size, int timeout_ms,
+                 int prepare, char *err, size_t errlen);
+void pg_pool_destroy(pg_pool *p);
+/* A connection of the pool (open, statements prepared) in *conn; returns its slot (>= 0), or
+ * DIRECTORY_STORE_EUNAVAIL with err (no free one in time, the server cannot be reached). */
+int pg_pool_get(pg_pool *p, PGconn **conn, char *err, size_t errlen);
+/* Give the slot back; broken: close it (the next get reconnects). */
+void pg_pool_put(pg_pool *p, int slot, int broken);
+/* A failure of the connection itself (server gone, read-only now, shut down) rather than of
+ * the statement? Such a connection is not reused. */
+int pg_conn_broken(PGconn *c, const PGresult *r);
+/* "what: libpq's message" (trailing newline cut) into err. */
+void pg_error(PGconn *c, const PGresult *r, const char *what, char *err, size_t errlen);
+
+typedef struct pg_store {
+    directory_store base;
+    pg_pool write, read; /* read unused (read.size 0) without read_dsn */
+    int has_read;
+} pg_store;
+
+/* Bring the schema up to date on c (one transaction, under an advisory lock). Returns 0 or
+ * DIRECTORY_STORE_ERROR with err. */
+int pg_schema_migrate(PGconn *c, char *err, size_t errlen);
+/* The schema version this build writes (the newest migration). */
+int pg_schema_latest(void);
+/* The upsert of one entry (store_pg_put.c), prepared as PG_STMT_PUT. */
+extern const char pg_put_sql_text[];
+/* Prepare the statements of prepare (PG_PREPARE_*) on a new connection. */
+int pg_prepare(PGconn *c, int prepare, char *err, size_t errlen);
+
+int pg_put(pg_store *s, const huren_index_dir_entry *entries, size_t n,
+           huren_index_dir_result *results, char *err, size_t errlen);
+int pg_find(pg_store *s, const char *pseudonym, const huren_index_dir_filter *f, size_t limit,
+            huren_index_dir_list *out, char *err, size_t errlen);
+void pg_list_free(huren_index_dir_list *list);
+
+#endif
