@@ -60,7 +60,7 @@ static const directory_store_ops pg_ops = {
 /* Migrate on a connection of its own, before the pools prepare statements on the tables. */
 static int migrate(const char *dsn, char *err, size_t errlen)
 {
-    PGconn *c = PQconnectdb(dsn);
+    PGconn *c = pg_connect(dsn);
     int rc;
     if (!c || PQstatus(c) != CONNECTION_OK) {
         pg_error(c, NULL, "connecting to PostgreSQL (dsn)", err, errlen);

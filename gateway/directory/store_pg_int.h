@@ -44,6 +44,8 @@ void pg_pool_put(pg_pool *p, int slot, int broken);
 /* A failure of the connection itself (server gone, read-only now, shut down) rather than of
  * the statement? Such a connection is not reused. */
 int pg_conn_broken(PGconn *c, const PGresult *r);
+/* PQconnectdb, with notices dropped. */
+PGconn *pg_connect(const char *dsn);
 /* "what: libpq's message" (trailing newline cut) into err. */
 void pg_error(PGconn *c, const PGresult *r, const char *what, char *err, size_t errlen);
 

@@ -12,6 +12,21 @@
 
 #define POOL_WAIT_DEFAULT_MS 30000 /* waiting for a free connection without a statement timeout */
 
+/* Notices (a table that exists already, ...) are not errors: the store returns what matters. */
+static void notice_drop(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+PGconn *pg_connect(const char *dsn)
+{
+    PGconn *c = PQconnectdb(dsn);
+    if (c)
+        PQsetNoticeProcessor(c, notice_drop, NULL);
+    return c;
+}
+
 void pg_error(PGconn *c, const PGresult *r, const char *what, char *err, size_t errlen)
 {
     const char *m = r ? PQresultErrorMessage(r) : NULL;
@@ -77,7 +92,7 @@ static PGconn *pool_connect(pg_pool *p, char *err, size_t errlen)
 {
     char what[64];
     snprintf(what, sizeof what, "connecting (%s)", p->what);
-    PGconn *c = PQconnectdb(p->dsn);
+    PGconn *c = pg_connect(p->dsn);
     if (!c || PQstatus(c) != CONNECTION_OK) {
         pg_error(c, NULL, what, err, errlen);
         PQfinish(c);
