@@ -24,7 +24,8 @@ typedef struct node {
     struct claims_ctx *claims;       /* insurer claims: signer, rate limit (claims.c) */
     struct publisher *publisher;     /* publishing to the directory (publisher.c), or NULL */
     struct recognition *recognition; /* recognition/ (catalogue, region key), or NULL */
-    struct directory_store *dir_store; /* role directory: where entries are kept (store.h) */
+    /* role directory: where its entries are kept (directory/store.h), or NULL */
+    struct directory_store *dir_store;
     metrics metrics;
     time_t started;
 } node;
