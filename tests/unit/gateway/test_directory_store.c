@@ -2,7 +2,8 @@
  * cases on both backends: SQLite (the node's index in a temp folder) and PostgreSQL (a real
  * server this test starts, pg_server.c). New, replaced, lower versions ignored with the version
  * held, invalid entries refused with nothing stored, several versions in one batch, lookups'
- * order, filters, limit and truncation, tombstones, every field round-tripped; then what only
+ * order, filters, limit and truncation, tombstones, every field round-tripped, batches from more
+ * threads than connections; then what only
  * PostgreSQL has: the schema (partitions, keys), a password in the DSN refused, the server gone
  * (503-style failure) and back (the next call reconnects). Without PostgreSQL's binaries the
  * PostgreSQL cases are skipped, and the test says so. */
@@ -12,6 +13,7 @@
 #include "pg_server.h"
 #include "store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,6 +346,54 @@ static void fields(void **state)
     assert_string_equal(st.backend, f->idx ? "sqlite" : "postgresql");
 }
 
+/* Batches from more threads than connections: they wait for one another, none is lost. */
+#define WRITERS 6
+#define BATCHES 5
+#define PER_BATCH 30 /* 900 entries: one lookup answers them all */
+
+typedef struct writer {
+    fx *f;
+    int id, failed;
+} writer;
+
+static void *write_batches(void *arg)
+{
+    writer *w = arg;
+    char keys[PER_BATCH][32], err[HUREN_ERRLEN];
+    huren_index_dir_entry e[PER_BATCH];
+    huren_index_dir_result r[PER_BATCH];
+    for (int b = 0; b < BATCHES; b++) {
+        for (int i = 0; i < PER_BATCH; i++) {
+            snprintf(keys[i], sizeof keys[i], "report:%d-%d-%d", w->id, b, i);
+            e[i] = entry(P2, "H1", keys[i], 1, "CBC", "20240105");
+        }
+        if (directory_store_put(w->f->s, e, PER_BATCH, r, err, sizeof err) != 0)
+            w->failed++;
+        for (int i = 0; i < PER_BATCH; i++)
+            w->failed += r[i].outcome != HUREN_INDEX_DIR_STORED;
+    }
+    return NULL;
+}
+
+static void concurrent(void **state)
+{
+    fx *f = *state;
+    pthread_t t[WRITERS];
+    writer w[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (writer){.f = f, .id = i};
+        assert_int_equal(pthread_create(&t[i], NULL, write_batches, &w[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failed, 0);
+    }
+    huren_index_dir_list l;
+    huren_index_dir_filter flt = {.limit = 1000};
+    assert_int_equal(find(f, P2, &flt, &l), WRITERS * BATCHES * PER_BATCH);
+    directory_store_list_free(f->s, &l);
+}
+
 /* ---- PostgreSQL only ---- */
 
 static void pg_schema(void **state)
@@ -467,12 +517,12 @@ int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
     const struct CMUnitTest sqlite_tests[] = {
-        SQLITE(versions), SQLITE(refusals),   SQLITE(batch_versions),
-        SQLITE(lookups),  SQLITE(tombstones), SQLITE(fields),
+        SQLITE(versions),   SQLITE(refusals), SQLITE(batch_versions), SQLITE(lookups),
+        SQLITE(tombstones), SQLITE(fields),   SQLITE(concurrent),
     };
     const struct CMUnitTest pg_tests[] = {
-        PG(versions), PG(refusals),  PG(batch_versions), PG(lookups),        PG(tombstones),
-        PG(fields),   PG(pg_schema), PG(pg_dsn_refused), PG(pg_server_gone),
+        PG(versions), PG(refusals),   PG(batch_versions), PG(lookups),        PG(tombstones),
+        PG(fields),   PG(concurrent), PG(pg_schema),      PG(pg_dsn_refused), PG(pg_server_gone),
     };
     int failed = cmocka_run_group_tests_name("directory_store_sqlite", sqlite_tests, NULL, NULL);
     if (!pg_server_available(&pg)) {
