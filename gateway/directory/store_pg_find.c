@@ -28,7 +28,9 @@ int pg_prepare(PGconn *c, int prepare, char *err, size_t errlen)
     static const struct {
         int bit;
         const char *name, *sql;
-    } stmts[] = {{PG_PREPARE_PUT, PG_STMT_PUT, pg_put_sql_text},
+    } stmts[] = {{PG_PREPARE_PUT, PG_STMT_LOCK, pg_lock_sql},
+                 {PG_PREPARE_PUT, PG_STMT_HELD, pg_held_sql},
+                 {PG_PREPARE_PUT, PG_STMT_PUT, pg_put_sql},
                  {PG_PREPARE_FIND, PG_STMT_FIND, find_sql}};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
         if (!(prepare & stmts[i].bit))

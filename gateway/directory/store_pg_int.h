@@ -4,12 +4,15 @@
 #ifndef HUREN_GATEWAY_DIRECTORY_STORE_PG_INT_H
 #define HUREN_GATEWAY_DIRECTORY_STORE_PG_INT_H
 
+#include "huren_buf.h"
 #include "store_int.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
+#define PG_STMT_LOCK "huren_dir_lock"
+#define PG_STMT_HELD "huren_dir_held"
 #define PG_STMT_PUT "huren_dir_put"
 #define PG_STMT_FIND "huren_dir_find"
 
@@ -60,8 +63,34 @@ typedef struct pg_store {
 int pg_schema_migrate(PGconn *c, char *err, size_t errlen);
 /* The schema version this build writes (the newest migration). */
 int pg_schema_latest(void);
-/* The upsert of one entry (store_pg_put.c), prepared as PG_STMT_PUT. */
-extern const char pg_put_sql_text[];
+/* The statements of a batch (store_pg_put.c), prepared as PG_STMT_LOCK, _HELD, _PUT. */
+extern const char pg_lock_sql[], pg_held_sql[], pg_put_sql[];
+
+#define PG_PUT_COLS 21
+
+/* A batch grouped by key (store_pg_batch.c). */
+typedef struct pg_batch {
+    const huren_index_dir_entry *entries;
+    huren_index_dir_result *results;
+    size_t *order; /* the valid entries' indexes, by key, then batch order */
+    size_t nvalid;
+    size_t *first; /* group g is order[first[g] .. first[g + 1]) */
+    size_t ngroups;
+    int64_t *held;  /* per group: the version held before the batch, 0 none */
+    size_t *winner; /* per group: the entry written (the first of the highest version) */
+} pg_batch;
+
+/* Check the entries (refused ones get their outcome and reason now) and group the others.
+ * Returns 0, or -1 out of memory. */
+int pg_batch_init(pg_batch *b, const huren_index_dir_entry *entries, size_t n,
+                  huren_index_dir_result *results);
+void pg_batch_free(pg_batch *b);
+/* The groups' keys as three text arrays (pseudonym, institution, record_key), in group
+ * order; the winners' rows as PG_PUT_COLS arrays in dir_entries' column order. 0 or -1. */
+int pg_batch_keys(const pg_batch *b, huren_buf key[3]);
+int pg_batch_rows(const pg_batch *b, huren_buf col[PG_PUT_COLS]);
+/* With held[] filled: every valid entry's outcome, as applied in batch order. */
+void pg_batch_outcomes(pg_batch *b);
 /* Prepare the statements of prepare (PG_PREPARE_*) on a new connection. */
 int pg_prepare(PGconn *c, int prepare, char *err, size_t errlen);
 

@@ -1,28 +1,35 @@
-/* store_pg_put.c: a batch of directory entries into PostgreSQL in one transaction, pipelined
- * (libpq pipeline mode: the statements go out in chunks, their answers are read back without a
- * round trip each). Each entry is one upsert that keeps the higher version and says what it
- * did, so outcomes are those of huren_index_dir_put: STORED, REPLACED, IGNORED with the version
- * held; entries run in order, so several versions of one record in a batch apply in turn. */
+/* store_pg_put.c: a batch of directory entries into PostgreSQL: one transaction, one round trip
+ * (libpq pipeline mode), set-based: BEGIN; lock the batch's institutions; read the versions held
+ * for its keys; one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE that keeps the
+ * higher version; COMMIT. Keys never span institutions (the institution is in the key), so the
+ * per-institution advisory lock makes the versions read the ones the INSERT meets, and the
+ * outcomes computed from them (store_pg_batch.c) are exact: those of huren_index_dir_put. */
 #include "store_pg_int.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK 256 /* statements sent before their answers are read: bounds both sides' buffers */
-#define NPARAMS 21
+#define LOCK_CLASS "7809532" /* first key of pg_advisory_xact_lock: directory publishes */
 
-/* The CTE's INSERT is invisible to the outer SELECT (one snapshot): the version read there is
- * the one held before this entry. A row out of the CTE: written, new when nothing was held
- * (STORED) else REPLACED; none: IGNORED, and the version read is the one held. (A system
- * column such as xmax cannot be returned from a partitioned table.) */
-const char pg_put_sql_text[] =
-    "WITH up AS (INSERT INTO dir_entries AS d (pseudonym, institution, record_key, version, kind,"
+/* Institutions in sorted order: two batches never wait for each other crosswise. */
+const char pg_lock_sql[] = "SELECT pg_advisory_xact_lock(" LOCK_CLASS ", hashtext(i))"
+                           " FROM (SELECT DISTINCT i FROM unnest($1::text[]) AS i ORDER BY i) s";
+
+/* One row per key held: its place among the keys (1-based) and its version. */
+const char pg_held_sql[] =
+    "SELECT k.n, d.version FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
+    " AS k(p, i, r, n) JOIN dir_entries d ON d.pseudonym = k.p AND d.institution = k.i"
+    " AND d.record_key = k.r";
+
+const char pg_put_sql[] =
+    "INSERT INTO dir_entries AS d (pseudonym, institution, record_key, version, kind,"
     " item_code, item_name, modality, body_part, item_date, hr, hr_scope, qualified_from,"
     " qualified_to, source_url, deleted, status, revision, images, report, report_key,"
-    " received_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,"
-    "$20,$21, now()) ON CONFLICT (pseudonym, institution, record_key) DO UPDATE SET"
+    " received_at) SELECT u.*, now() FROM unnest($1::text[], $2::text[], $3::text[],"
+    " $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],"
+    " $11::boolean[], $12::text[], $13::text[], $14::text[], $15::text[], $16::boolean[],"
+    " $17::text[], $18::bigint[], $19::boolean[], $20::boolean[], $21::text[]) AS u"
+    " ON CONFLICT (pseudonym, institution, record_key) DO UPDATE SET"
     " version=EXCLUDED.version, kind=EXCLUDED.kind, item_code=EXCLUDED.item_code,"
     " item_name=EXCLUDED.item_name, modality=EXCLUDED.modality, body_part=EXCLUDED.body_part,"
     " item_date=EXCLUDED.item_date, hr=EXCLUDED.hr, hr_scope=EXCLUDED.hr_scope,"
@@ -30,64 +37,22 @@ const char pg_put_sql_text[] =
     " source_url=EXCLUDED.source_url, deleted=EXCLUDED.deleted, status=EXCLUDED.status,"
     " revision=EXCLUDED.revision, images=EXCLUDED.images, report=EXCLUDED.report,"
     " report_key=EXCLUDED.report_key, received_at=EXCLUDED.received_at"
-    " WHERE d.version < EXCLUDED.version RETURNING true AS written)"
-    " SELECT (SELECT written FROM up), (SELECT version FROM dir_entries"
-    " WHERE pseudonym=$1 AND institution=$2 AND record_key=$3)";
+    " WHERE d.version < EXCLUDED.version";
 
-static const char *opt(const char *v)
-{
-    return v && *v ? v : NULL;
-}
-
-/* Has the exam this part? Given (1 yes, -1 no), or as its record key says (index/directory.c). */
-static const char *part_of(int given, const char *record_key, const char *prefix)
-{
-    if (given)
-        return given > 0 ? "t" : "f";
-    return record_key && !strncmp(record_key, prefix, strlen(prefix)) ? "t" : "f";
-}
-
-static int send_entry(PGconn *c, const huren_index_dir_entry *e)
-{
-    char version[24], revision[24];
-    snprintf(version, sizeof version, "%" PRId64, e->version);
-    snprintf(revision, sizeof revision, "%" PRId64, e->revision);
-    const char *v[NPARAMS] = {e->pseudonym,
-                              e->institution,
-                              e->record_key,
-                              version,
-                              e->kind ? e->kind : "",
-                              opt(e->item_code),
-                              opt(e->item_name),
-                              opt(e->modality),
-                              opt(e->body_part),
-                              opt(e->date),
-                              e->hr ? "t" : "f",
-                              opt(e->hr_scope),
-                              opt(e->qualified_from),
-                              opt(e->qualified_to),
-                              opt(e->source_url),
-                              e->deleted ? "t" : "f",
-                              opt(e->status),
-                              e->revision > 0 ? revision : NULL,
-                              part_of(e->images, e->record_key, "study:"),
-                              part_of(e->report, e->record_key, "report:"),
-                              opt(e->report_key)};
-    return PQsendQueryPrepared(c, PG_STMT_PUT, NPARAMS, v, NULL, NULL, 0) ? 0 : -1;
-}
-
-/* One statement's answer: its result (status want), then the NULL that ends it. */
+/* One statement's answer: its result (status want), then the NULL that ends it. NULL with err
+ * (and the failed result in *failed, for its SQLSTATE) otherwise. */
 static PGresult *answer(PGconn *c, ExecStatusType want, const char *what, char *err, size_t errlen,
                         PGresult **failed)
 {
     PGresult *r = PQgetResult(c);
     if (PQresultStatus(r) != want) {
         pg_error(c, r, what, err, errlen);
+        PQclear(*failed);
         *failed = r;
         return NULL;
     }
     PGresult *end = PQgetResult(c);
-    if (end) { /* more than one result: not ours */
+    if (end) {
         PQclear(end);
         PQclear(r);
         snprintf(err, errlen, "%s: unexpected answer", what);
@@ -96,67 +61,53 @@ static PGresult *answer(PGconn *c, ExecStatusType want, const char *what, char *
     return r;
 }
 
-static void outcome_read(const PGresult *r, const huren_index_dir_entry *e,
-                         huren_index_dir_result *res)
+static int command(PGconn *c, const char *what, char *err, size_t errlen, PGresult **failed)
 {
-    if (!PQgetisnull(r, 0, 0)) {
-        res->outcome = PQgetisnull(r, 0, 1) ? HUREN_INDEX_DIR_STORED : HUREN_INDEX_DIR_REPLACED;
-        res->held_version = e->version;
-        return;
-    }
-    res->outcome = HUREN_INDEX_DIR_IGNORED;
-    res->held_version = PQgetisnull(r, 0, 1) ? 0 : strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PGresult *r = answer(c, PGRES_COMMAND_OK, what, err, errlen, failed);
+    PQclear(r);
+    return r ? 0 : -1;
 }
 
-/* Send entries [from, to) that passed the check, then read their answers. */
-static int chunk_run(PGconn *c, const huren_index_dir_entry *entries, size_t from, size_t to,
-                     huren_index_dir_result *results, char *err, size_t errlen, PGresult **failed)
+static int send_all(PGconn *c, const char *const key[3], const char *const col[PG_PUT_COLS])
 {
-    for (size_t i = from; i < to; i++)
-        if (results[i].outcome != HUREN_INDEX_DIR_REFUSED && send_entry(c, &entries[i]) < 0) {
-            pg_error(c, NULL, "sending directory entries", err, errlen);
-            return -1;
-        }
-    if (!PQsendFlushRequest(c) || PQflush(c) != 0) {
-        pg_error(c, NULL, "sending directory entries", err, errlen);
+    const char *inst[1] = {key[1]};
+    return PQenterPipelineMode(c) && PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
+           PQsendQueryPrepared(c, PG_STMT_LOCK, 1, inst, NULL, NULL, 0) &&
+           PQsendQueryPrepared(c, PG_STMT_HELD, 3, key, NULL, NULL, 0) &&
+           PQsendQueryPrepared(c, PG_STMT_PUT, PG_PUT_COLS, col, NULL, NULL, 0) &&
+           PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c);
+}
+
+/* The versions held, into b->held by group. */
+static void held_read(pg_batch *b, const PGresult *r)
+{
+    for (int row = 0; row < PQntuples(r); row++) {
+        long g = strtol(PQgetvalue(r, row, 0), NULL, 10) - 1;
+        if (g >= 0 && (size_t)g < b->ngroups)
+            b->held[g] = strtoll(PQgetvalue(r, row, 1), NULL, 10);
+    }
+}
+
+static int batch_run(PGconn *c, pg_batch *b, const char *const key[3],
+                     const char *const col[PG_PUT_COLS], char *err, size_t errlen,
+                     PGresult **failed)
+{
+    if (!send_all(c, key, col)) {
+        pg_error(c, NULL, "sending the batch", err, errlen);
         return -1;
     }
-    for (size_t i = from; i < to; i++) {
-        if (results[i].outcome == HUREN_INDEX_DIR_REFUSED)
-            continue;
-        PGresult *r = answer(c, PGRES_TUPLES_OK, "storing directory entry", err, errlen, failed);
-        if (!r)
-            return -1;
-        outcome_read(r, &entries[i], &results[i]);
-        PQclear(r);
-    }
-    return 0;
-}
-
-/* The batch on c in pipeline mode: BEGIN, the entries chunk by chunk, COMMIT, sync. */
-static int batch_run(PGconn *c, const huren_index_dir_entry *entries, size_t n,
-                     huren_index_dir_result *results, char *err, size_t errlen, PGresult **failed)
-{
     PGresult *r;
-    if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
-        !PQsendFlushRequest(c) || PQflush(c) != 0) {
-        pg_error(c, NULL, "starting the batch", err, errlen);
-        return -1;
-    }
-    if (!(r = answer(c, PGRES_COMMAND_OK, "starting the batch", err, errlen, failed)))
+    if (command(c, "starting the batch", err, errlen, failed) < 0 ||
+        !(r = answer(c, PGRES_TUPLES_OK, "locking the institution", err, errlen, failed)))
         return -1;
     PQclear(r);
-    for (size_t i = 0; i < n; i += CHUNK)
-        if (chunk_run(c, entries, i, i + CHUNK < n ? i + CHUNK : n, results, err, errlen, failed) <
-            0)
-            return -1;
-    if (!PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c)) {
-        pg_error(c, NULL, "committing the batch", err, errlen);
+    if (!(r = answer(c, PGRES_TUPLES_OK, "reading the versions held", err, errlen, failed)))
         return -1;
-    }
-    if (!(r = answer(c, PGRES_COMMAND_OK, "committing the batch", err, errlen, failed)))
-        return -1;
+    held_read(b, r);
     PQclear(r);
+    if (command(c, "storing directory entries", err, errlen, failed) < 0 ||
+        command(c, "committing the batch", err, errlen, failed) < 0)
+        return -1;
     r = PQgetResult(c);
     int synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
     PQclear(r);
@@ -164,31 +115,58 @@ static int batch_run(PGconn *c, const huren_index_dir_entry *entries, size_t n,
         pg_error(c, NULL, "ending the batch", err, errlen);
         return -1;
     }
+    pg_batch_outcomes(b);
     return 0;
+}
+
+/* Build the parameters, then run the batch on a connection of the write pool. */
+static int batch_store(pg_store *s, pg_batch *b, char *err, size_t errlen)
+{
+    huren_buf key[3], col[PG_PUT_COLS];
+    const char *kv[3], *cv[PG_PUT_COLS];
+    int rc = DIRECTORY_STORE_ERROR;
+    memset(key, 0, sizeof key);
+    memset(col, 0, sizeof col);
+    if (pg_batch_keys(b, key) < 0 || pg_batch_rows(b, col) < 0) {
+        snprintf(err, errlen, "out of memory (a batch of %zu entries)", b->nvalid);
+        goto done;
+    }
+    for (int i = 0; i < 3; i++)
+        kv[i] = key[i].data;
+    for (int i = 0; i < PG_PUT_COLS; i++)
+        cv[i] = col[i].data;
+    PGconn *c = NULL;
+    int slot = pg_pool_get(&s->write, &c, err, errlen);
+    if (slot < 0) {
+        rc = slot;
+        goto done;
+    }
+    PGresult *failed = NULL;
+    rc = batch_run(c, b, kv, cv, err, errlen, &failed) < 0 ? DIRECTORY_STORE_EUNAVAIL : 0;
+    /* A failed pipeline leaves the connection mid-protocol: close it rather than drain it
+     * (failures are rare: the entries were checked). Nothing is stored unless COMMIT
+     * answered. */
+    pg_pool_put(&s->write, slot, rc < 0);
+    PQclear(failed);
+done:
+    for (int i = 0; i < 3; i++)
+        huren_buf_free(&key[i]);
+    for (int i = 0; i < PG_PUT_COLS; i++)
+        huren_buf_free(&col[i]);
+    return rc;
 }
 
 int pg_put(pg_store *s, const huren_index_dir_entry *entries, size_t n,
            huren_index_dir_result *results, char *err, size_t errlen)
 {
-    size_t valid = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (huren_index_dir_entry_check(&entries[i], results[i].reason) < 0)
-            results[i].outcome = HUREN_INDEX_DIR_REFUSED;
-        else
-            valid++;
+    pg_batch b;
+    int rc = 0;
+    if (pg_batch_init(&b, entries, n, results) < 0) {
+        snprintf(err, errlen, "out of memory");
+        rc = DIRECTORY_STORE_ERROR;
+    } else if (b.nvalid > 0) {
+        rc = batch_store(s, &b, err, errlen);
     }
-    if (valid == 0)
-        return 0;
-    PGconn *c = NULL;
-    int slot = pg_pool_get(&s->write, &c, err, errlen);
-    if (slot < 0)
-        return slot;
-    PGresult *failed = NULL;
-    int rc = batch_run(c, entries, n, results, err, errlen, &failed);
-    /* A failed pipeline leaves the connection mid-protocol: closing it is simpler and safer than
-     * draining it, and failures are rare (entries were checked above). Nothing was committed
-     * unless COMMIT answered. */
-    pg_pool_put(&s->write, slot, rc < 0);
-    PQclear(failed);
-    return rc < 0 ? DIRECTORY_STORE_EUNAVAIL : 0;
+    pg_batch_free(&b);
+    return rc;
 }

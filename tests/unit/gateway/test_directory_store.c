@@ -227,6 +227,21 @@ static void batch_versions(void **state)
     assert_string_equal(l.items[0].item_code, "C");
     assert_string_equal(l.items[1].item_code, "J4");
     directory_store_list_free(f->s, &l);
+    /* against a version held before the batch */
+    huren_index_dir_entry again[3] = {
+        entry(P1, "H1", "report:k", 2, "B", "20240105"),
+        entry(P1, "H1", "report:k", 5, "E", "20240105"),
+        entry(P1, "H1", "report:k", 4, "D", "20240105"),
+    };
+    put_ok(f, again, 3, r);
+    assert_int_equal(r[0].outcome, HUREN_INDEX_DIR_IGNORED);
+    assert_int_equal(r[0].held_version, 3);
+    assert_int_equal(r[1].outcome, HUREN_INDEX_DIR_REPLACED);
+    assert_int_equal(r[2].outcome, HUREN_INDEX_DIR_IGNORED);
+    assert_int_equal(r[2].held_version, 5);
+    assert_int_equal(find(f, P1, NULL, &l), 2);
+    assert_string_equal(l.items[0].item_code, "E");
+    directory_store_list_free(f->s, &l);
 }
 
 /* Newest first by date (undated last), filters, limit and truncation. */
