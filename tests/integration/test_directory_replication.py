@@ -1,8 +1,8 @@
 """test_directory_replication.py: the regional directory on a replicated PostgreSQL, black-box.
 A primary and a streaming standby (pg_basebackup -R) run in temp folders (pg.py); the directory
 node publishes to dsn = primary,standby (target_session_attrs=read-write) and looks up from
-read_dsn = the standby; hospital B publishes through its outbox. Lookups are answered from the
-standby; the primary is killed: publishes are answered 503 and B's outbox keeps them, lookups go
+read_dsn = the standby, replication synchronous (remote_apply); hospital B publishes through its
+outbox. Lookups are answered from the standby, an acknowledged publish at once; the primary is killed: publishes are answered 503 and B's outbox keeps them, lookups go
 on; the standby is promoted: B's backlog drains without restarting huren, and every entry
 acknowledged before is there."""
 
@@ -36,6 +36,13 @@ class ReplicationTest(NodeTestCase):
         self.standby = pg.Cluster("standby", standby_of=self.primary)
         self.addCleanup(self.standby.destroy)
         self.standby.start()
+        # synchronous replication, applied: an acknowledged publish is on the standby already
+        # (what a province runs so that losing the primary loses nothing acknowledged)
+        self.primary.sql("ALTER SYSTEM SET synchronous_standby_names = '*'")
+        self.primary.sql("ALTER SYSTEM SET synchronous_commit = remote_apply")
+        self.primary.sql("SELECT pg_reload_conf()")
+        wait_for(lambda: self.primary.sql("SELECT sync_state FROM pg_stat_replication").strip()
+                 == "sync", 30, "the standby to be synchronous")
         self.pki = os.path.join(self.tmp, "pki")
         run(["bash", os.path.join(td.REPO, "conf", "make-test-pki.sh"), self.pki], check=True)
         with open(os.path.join(self.pki, "subjects.txt")) as f:
@@ -70,6 +77,11 @@ class ReplicationTest(NodeTestCase):
         wait_for(lambda: self.health(b)["directory"]["backlog"] == 0, 30, "B's outbox acked")
         self.assertGreaterEqual(self.lookups_on(self.standby), 1)
         self.assertEqual(self.lookups_on(self.primary), 0)
+        sync = {"pseudonym": p, "record_key": "report:sync", "version": 1, "kind": "lab",
+                "date": "20240106"}
+        status, body = self.publish([sync])
+        self.assertEqual((status, body["results"][0]["status"]), (200, "stored"), body)
+        self.assertEqual(self.lookup(p)["count"], 3)  # at once, from the standby
 
         # the primary dies: publishes fail (503), B keeps them; lookups go on from the standby
         self.primary.kill()
@@ -81,7 +93,7 @@ class ReplicationTest(NodeTestCase):
                  "date": "20240105"}
         status, body = self.publish([entry])
         self.assertEqual(status, 503, body)
-        self.assertEqual(self.lookup(p)["count"], 2)
+        self.assertEqual(self.lookup(p)["count"], 3)
         self.assertTrue(self.dir.proc.alive())
 
         # promoted: the directory finds the new primary by itself, B's backlog drains
@@ -91,11 +103,11 @@ class ReplicationTest(NodeTestCase):
         status, body = self.publish([entry])
         self.assertEqual((status, body["results"][0]["status"]), (200, "stored"), body)
         recs = self.lookup(p)["records"]
-        self.assertEqual(len(recs), 4)
+        self.assertEqual(len(recs), 5)
         self.assertEqual(sorted(r["record_key"].split(":")[0] for r in recs),
-                         ["report", "report", "report", "study"])
+                         ["report"] * 4 + ["study"])
         # every acknowledged entry is on the new primary
-        self.assertEqual(self.standby.sql("SELECT count(*) FROM dir_entries").strip(), "4")
+        self.assertEqual(self.standby.sql("SELECT count(*) FROM dir_entries").strip(), "5")
         status, text = td.curl_json(self.dir.url("/metrics"), self.pki, "admin")
         self.assertIn("huren_directory_store_reconnects_total", text)
         self.assertNotIn("huren_directory_store_reconnects_total 0\n", text)
