@@ -162,6 +162,38 @@ static void test_validate(void **state)
     assert_false(config_is_loopback("::"));
 }
 
+/* [directory] store and the PostgreSQL keys: defaults, choices, a DSN that must parse and
+ * must not carry a password (never echoed). */
+static void test_directory_store(void **state)
+{
+    (void)state;
+    config c;
+    char err[HUREN_ERRLEN];
+    config_defaults(&c);
+    assert_int_equal(c.dir_store, CONFIG_DIR_STORE_SQLITE);
+    assert_string_equal(config_choice_name("directory", "store", (int)c.dir_store), "sqlite");
+    assert_int_equal(c.dir_pool, 8);
+    assert_int_equal(c.dir_statement_timeout, 5000);
+    assert_int_equal(config_set(&c, "directory", "store", "postgresql", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "store = postgresql needs dsn"));
+    config_set(&c, "directory", "dsn", "host=db1,db2 dbname=huren user=huren password=hunter2", err,
+               sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[directory] dsn: a password is not allowed"));
+    assert_null(strstr(err, "hunter2"));
+    config_set(&c, "directory", "dsn", "host=db1,db2 dbname=huren target_session_attrs=read-write",
+               err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    config_set(&c, "directory", "read_dsn", "host='db2", err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[directory] read_dsn: not a PostgreSQL connection string"));
+    assert_int_equal(config_set(&c, "directory", "pool", "0", err, sizeof err), -1);
+    assert_int_equal(config_set(&c, "directory", "store", "mysql", err, sizeof err), -1);
+    assert_non_null(strstr(err, "sqlite|postgresql"));
+    config_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
@@ -170,6 +202,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_values_name_file_line_key),
         cmocka_unit_test(test_file_then_flags),
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_directory_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
