@@ -117,16 +117,23 @@ int pg_find(pg_store *s, const char *pseudonym, const huren_index_dir_filter *f,
                         f->since && *f->since ? f->since : NULL,
                         f->include_deleted ? "t" : "f",
                         lim};
+    PGresult *r = NULL;
+    int slot, fresh;
     PGconn *c = NULL;
-    int slot = pg_pool_get(p, &c, err, errlen);
-    if (slot < 0)
-        return slot;
-    PGresult *r = PQexecPrepared(c, PG_STMT_FIND, 6, v, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQnfields(r) != NCOLS) {
+    /* A connection that sat idle may have broken meanwhile (server restarted, failed over):
+     * once more on a new one before failing. */
+    for (int attempt = 0;; attempt++) {
+        if ((slot = pg_pool_get(p, &c, &fresh, err, errlen)) < 0)
+            return slot;
+        r = PQexecPrepared(c, PG_STMT_FIND, 6, v, NULL, NULL, 0);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQnfields(r) == NCOLS)
+            break;
         pg_error(c, r, "reading the directory", err, errlen);
-        pg_pool_put(p, slot, pg_conn_broken(c, r));
+        int broken = pg_conn_broken(c, r);
+        pg_pool_put(p, slot, broken);
         PQclear(r);
-        return DIRECTORY_STORE_EUNAVAIL;
+        if (!broken || fresh || attempt > 0)
+            return DIRECTORY_STORE_EUNAVAIL;
     }
     pg_pool_put(p, slot, 0);
     if (!list_make(r, limit, out)) {

@@ -39,9 +39,10 @@ typedef struct pg_pool {
 int pg_pool_init(pg_pool *p, const char *dsn, const char *what, int size, int timeout_ms,
                  int prepare, char *err, size_t errlen);
 void pg_pool_destroy(pg_pool *p);
-/* A connection of the pool (open, statements prepared) in *conn; returns its slot (>= 0), or
- * DIRECTORY_STORE_EUNAVAIL with err (no free one in time, the server cannot be reached). */
-int pg_pool_get(pg_pool *p, PGconn **conn, char *err, size_t errlen);
+/* A connection of the pool (open, statements prepared) in *conn, *fresh 1 when it was opened
+ * for this call; returns its slot (>= 0), or DIRECTORY_STORE_EUNAVAIL with err (no free one in
+ * time, the server cannot be reached). */
+int pg_pool_get(pg_pool *p, PGconn **conn, int *fresh, char *err, size_t errlen);
 /* Give the slot back; broken: close it (the next get reconnects). */
 void pg_pool_put(pg_pool *p, int slot, int broken);
 /* A failure of the connection itself (server gone, read-only now, shut down) rather than of

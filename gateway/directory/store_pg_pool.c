@@ -143,8 +143,9 @@ static int pool_slot(pg_pool *p)
     }
 }
 
-int pg_pool_get(pg_pool *p, PGconn **conn, char *err, size_t errlen)
+int pg_pool_get(pg_pool *p, PGconn **conn, int *fresh, char *err, size_t errlen)
 {
+    *fresh = 0;
     pthread_mutex_lock(&p->mu);
     int slot = pool_slot(p);
     if (slot >= 0) {
@@ -168,6 +169,7 @@ int pg_pool_get(pg_pool *p, PGconn **conn, char *err, size_t errlen)
             pg_pool_put(p, slot, 0);
             return DIRECTORY_STORE_EUNAVAIL;
         }
+        *fresh = 1;
     }
     *conn = c;
     return slot;

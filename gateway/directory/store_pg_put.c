@@ -119,7 +119,33 @@ static int batch_run(PGconn *c, pg_batch *b, const char *const key[3],
     return 0;
 }
 
-/* Build the parameters, then run the batch on a connection of the write pool. */
+/* Run the batch on a connection of the write pool. One that sat idle may have broken meanwhile
+ * (server restarted, failed over): once more on a new one (the batch is idempotent). */
+static int batch_try(pg_store *s, pg_batch *b, const char *const key[3],
+                     const char *const col[PG_PUT_COLS], char *err, size_t errlen)
+{
+    for (int attempt = 0;; attempt++) {
+        PGconn *c = NULL;
+        int fresh, slot = pg_pool_get(&s->write, &c, &fresh, err, errlen);
+        if (slot < 0)
+            return slot;
+        PGresult *failed = NULL;
+        memset(b->held, 0, b->ngroups * sizeof(*b->held));
+        int rc = batch_run(c, b, key, col, err, errlen, &failed);
+        int broken = rc < 0 && pg_conn_broken(c, failed);
+        /* A failed pipeline leaves the connection mid-protocol: close it rather than drain
+         * it (failures are rare: the entries were checked). Nothing is stored unless COMMIT
+         * answered. */
+        pg_pool_put(&s->write, slot, rc < 0);
+        PQclear(failed);
+        if (rc == 0)
+            return 0;
+        if (!broken || fresh || attempt > 0)
+            return DIRECTORY_STORE_EUNAVAIL;
+    }
+}
+
+/* Build the parameters, then run the batch. */
 static int batch_store(pg_store *s, pg_batch *b, char *err, size_t errlen)
 {
     huren_buf key[3], col[PG_PUT_COLS];
@@ -135,19 +161,7 @@ static int batch_store(pg_store *s, pg_batch *b, char *err, size_t errlen)
         kv[i] = key[i].data;
     for (int i = 0; i < PG_PUT_COLS; i++)
         cv[i] = col[i].data;
-    PGconn *c = NULL;
-    int slot = pg_pool_get(&s->write, &c, err, errlen);
-    if (slot < 0) {
-        rc = slot;
-        goto done;
-    }
-    PGresult *failed = NULL;
-    rc = batch_run(c, b, kv, cv, err, errlen, &failed) < 0 ? DIRECTORY_STORE_EUNAVAIL : 0;
-    /* A failed pipeline leaves the connection mid-protocol: close it rather than drain it
-     * (failures are rare: the entries were checked). Nothing is stored unless COMMIT
-     * answered. */
-    pg_pool_put(&s->write, slot, rc < 0);
-    PQclear(failed);
+    rc = batch_try(s, b, kv, cv, err, errlen);
 done:
     for (int i = 0; i < 3; i++)
         huren_buf_free(&key[i]);
