@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "http/auth.h"
 #include "config.h"
 
 /* SHA-256 of "secret-token-1" */

@@ -12,7 +12,7 @@
 #include "huren_err.h"
 #include <string.h>
 
-#include "api.h"
+#include "routes.h"
 #include "http/cors.h"
 
 static void test_origin_lists(void **state)

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dicom_json.h"
-#include "multipart.h"
+#include "dicomweb/dicom_json.h"
+#include "http/multipart.h"
 
 typedef struct got {
     char headers[8][256];

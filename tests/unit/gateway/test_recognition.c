@@ -11,7 +11,7 @@
 #include "huren_err.h"
 #include <string.h>
 
-#include "rules.h"
+#include "recognition/rules.h"
 
 static rec_entry entry(const char *date, const char *scope)
 {
