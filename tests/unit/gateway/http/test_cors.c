@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 #include "huren_err.h"
 #include <string.h>
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 
 #include "consent.h"
 #include "claims/jws.h"

@@ -1,4 +1,4 @@
-/* test_recognition.c: the recognition rules (gateway/recognition/rules.c): validity windows
+/* test_rules.c: the recognition rules (gateway/recognition/rules.c): validity windows
  * counted back from the reference day, HR marks, scopes and qualification dates, calendar
  * arithmetic, and what a decision must carry. */
 #include <setjmp.h>
@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 #include "huren_err.h"
 #include <string.h>
 

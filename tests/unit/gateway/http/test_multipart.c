@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
