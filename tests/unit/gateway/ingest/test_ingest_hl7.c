@@ -241,8 +241,8 @@ static void test_refusals_store_nothing(void **state)
                            : o.res.code == HUREN_HL7_AR ? "AR"
                                                         : "AE";
         if (strcmp(code, cases[i].code) || o.rc != INGEST_INVALID ||
-            strcmp(o.res.error_code, cases[i].error) ||
-            strcmp(o.res.location, cases[i].location) || !strstr(o.res.text, cases[i].why))
+            strcmp(o.res.error_code, cases[i].error) || strcmp(o.res.location, cases[i].location) ||
+            !strstr(o.res.text, cases[i].why))
             fail_msg("case %zu: %s %s at '%s': %s", i, code, o.res.error_code, o.res.location,
                      o.res.text);
     }
@@ -259,9 +259,8 @@ static void test_bad_resident_id_is_not_a_national_id(void **state)
                         "OBR|1|PL8||GLU^Glucose^L\nOBX|1|NM|GLU||5||||||F\n");
     assert_int_equal(o.rc, INGEST_OK);
     char local[64];
-    assert_int_equal(huren_index_rec_patient_exists(f->n.index, "110105194912310021", local,
-                                                    sizeof local),
-                     1);
+    assert_int_equal(
+        huren_index_rec_patient_exists(f->n.index, "110105194912310021", local, sizeof local), 1);
     huren_index_report_list l = {0};
     huren_index_report_filter any = {.kind = -1};
     assert_int_equal(huren_index_reports_find(f->n.index, "110105194912310021", &any, &l), 1);
@@ -323,8 +322,8 @@ static void test_money_is_exact_to_the_fen(void **state)
     assert_int_equal(fen, 700);
     assert_int_equal(ingest_hl7_money_parse("+5", &fen), 0); /* NM: an optional leading sign */
     assert_int_equal(fen, 500);
-    static const char *const bad[] = {"1.234", "1e3", "+-5", "1,50", "", "--1", "12.3.4",
-                                      "1234567890123456", "0x10", "5 5"};
+    static const char *const bad[] = {
+        "1.234", "1e3", "+-5", "1,50", "", "--1", "12.3.4", "1234567890123456", "0x10", "5 5"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (ingest_hl7_money_parse(bad[i], &fen) == 0)
             fail_msg("'%s' parsed as %lld fen", bad[i], (long long)fen);
@@ -394,8 +393,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_correction_replaces_and_keeps_history, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_refusals_store_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_resident_id_is_not_a_national_id, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bad_resident_id_is_not_a_national_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_charges_in_fen_and_diagnoses, setup, teardown),
         cmocka_unit_test(test_money_is_exact_to_the_fen),
         cmocka_unit_test_setup_teardown(test_merge_moves_reports, setup, teardown),
