@@ -52,6 +52,18 @@ int huren_buf_add(huren_buf *b, const void *data, size_t len)
     return 0;
 }
 
+int huren_buf_read(huren_buf *b, FILE *f)
+{
+    char chunk[16384];
+    int rc = huren_buf_add(b, "", 0);
+    size_t n;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = huren_buf_add(b, chunk, n);
+    if (rc == 0 && ferror(f))
+        rc = HUREN_BUF_EIO;
+    return rc;
+}
+
 int huren_buf_adds(huren_buf *b, const char *s)
 {
     return huren_buf_add(b, s ? s : "", s ? strlen(s) : 0);

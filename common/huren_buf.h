@@ -8,9 +8,11 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define HUREN_BUF_ENOMEM (-3)  /* out of memory (the value of HUREN_HL7_ENOMEM) */
 #define HUREN_BUF_ETOOBIG (-4) /* past the maximum (the value of HUREN_HL7_ETOOBIG) */
+#define HUREN_BUF_EIO (-5)     /* huren_buf_read: the stream failed */
 
 typedef struct huren_buf {
     char *data; /* NULL until the first write */
@@ -29,6 +31,10 @@ int huren_buf_addc(huren_buf *b, char c);
 int huren_buf_printf(huren_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int huren_buf_vprintf(huren_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* Append all that f holds, up to its end: 0, the sticky HUREN_BUF_E* of a write (past the
+ * maximum: the file is too large), or HUREN_BUF_EIO when reading failed. The data is then
+ * never NULL (an empty file gives ""). */
+int huren_buf_read(huren_buf *b, FILE *f);
 /* The data, owned by the caller from now on (NULL if nothing was written); b is emptied. */
 char *huren_buf_release(huren_buf *b);
 void huren_buf_free(huren_buf *b);

@@ -2,7 +2,7 @@
  * (hex in the file, or a key file). A publishing node must name the directory, the region key
  * and its institution; the catalogue, when given, must load (so check-config checks it). */
 #include "catalogue.h"
-#include "store.h"
+#include "directory/store.h"
 #include "huren_err.h"
 #include "config.h"
 

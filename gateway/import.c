@@ -5,11 +5,11 @@
 #define LOG_COMPONENT "import"
 #include "commands.h"
 #include "huren_err.h"
-#include "import_hl7.h"
+#include "records/import_hl7.h"
 #include "ingest/ingest_dicom.h"
 #include "log.h"
 #include "node.h"
-#include "publisher.h"
+#include "directory/publisher.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* main.c: the huren executable: picks the subcommand, parses its options, runs it. */
-#include "claims.h"
+#include "claims/claims.h"
 #include "huren_err.h"
 #include "cli.h"
 #include "commands.h"

@@ -3,6 +3,7 @@
 #ifndef HUREN_GATEWAY_NODE_H
 #define HUREN_GATEWAY_NODE_H
 
+#include <stddef.h>
 #include <time.h>
 
 #include "config.h"
@@ -10,8 +11,19 @@
 #include "huren_hl7.h"
 #include "huren_index.h"
 #include "audit/huren_audit.h"
-#include "http.h"
+#include "http/http.h"
 #include "metrics.h"
+
+struct node;
+
+/* Calls one feature offers another through the node, so that neither includes the other: the
+ * root (serve.c) installs them; NULL means no feature offers it. */
+typedef struct node_hooks {
+    /* A C-MOVE or C-GET asked for study_uid and the archive holds none of it: bring it here
+     * if it is known elsewhere (recognition installs recognition_retrieve_study). Returns 1
+     * when instances were stored, 0 when there was nothing to fetch, -1 with err. */
+    int (*study_not_held)(struct node *n, const char *study_uid, char *err, size_t errlen);
+} node_hooks;
 
 typedef struct node {
     const config *cfg;
@@ -24,6 +36,7 @@ typedef struct node {
     struct claims_ctx *claims;       /* insurer claims: signer, rate limit (claims.c) */
     struct publisher *publisher;     /* publishing to the directory (publisher.c), or NULL */
     struct recognition *recognition; /* recognition/ (catalogue, region key), or NULL */
+    node_hooks hooks;
     /* role directory: where its entries are kept (directory/store.h), or NULL */
     struct directory_store *dir_store;
     metrics metrics;

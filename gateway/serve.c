@@ -1,19 +1,19 @@
 /* serve.c: `huren serve`: open the archive, start the listeners of the node's role, wait for
  * SIGTERM/SIGINT, then stop them in reverse order, letting associations in flight finish. */
 #define LOG_COMPONENT "serve"
-#include "api.h"
+#include "routes.h"
 #include "huren_err.h"
-#include "audit.h"
-#include "auth.h"
-#include "claims.h"
+#include "audit_trail.h"
+#include "http/auth.h"
+#include "claims/claims.h"
 #include "commands.h"
-#include "dimse.h"
-#include "hl7feed.h"
+#include "dimse/dimse.h"
+#include "records/hl7feed.h"
 #include "log.h"
 #include "node.h"
-#include "publisher.h"
-#include "recognition.h"
-#include "store.h"
+#include "directory/publisher.h"
+#include "recognition/recognition.h"
+#include "directory/store.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -153,6 +153,8 @@ int cmd_serve(const config *cfg)
         log_error("%s", err);
         goto done;
     }
+    n.hooks.study_not_held =
+        recognition_retrieve_study; /* C-MOVE/C-GET of a prior held elsewhere */
     /* C-STORE, STOW-RS and identifiers: nesting checked before DCMTK parses */
     huren_dicom_max_sequence_depth_set((unsigned)cfg->max_sequence_depth);
     if (cfg->role == CONFIG_ROLE_HOSPITAL && start_dicom(&n, &allowed) < 0)

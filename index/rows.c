@@ -169,14 +169,6 @@ static const char *val(const char *const values[], huren_index_field f)
     return (v && *v) ? v : NULL;
 }
 
-static void bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    if (v && *v)
-        sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, i);
-}
-
 /* IS values ("  12") sort numerically; anything that is not a plain integer sorts as NULL */
 static void bind_intval(sqlite3_stmt *s, int i, const char *v)
 {
@@ -292,14 +284,14 @@ static int other_ids_write(huren_index__rows *r, int64_t ppk, const char *ids)
 
 static void bind_patient(sqlite3_stmt *s, const char *const values[], const huren_index__pname *pn)
 {
-    bind_text(s, 3, val(values, HUREN_INDEX_F_PATIENT_NAME));
-    bind_text(s, 4, pn->full);
-    bind_text(s, 5, pn->group[0]);
-    bind_text(s, 6, pn->group[1]);
-    bind_text(s, 7, pn->group[2]);
-    bind_text(s, 8, val(values, HUREN_INDEX_F_PATIENT_BIRTH_DATE));
-    bind_text(s, 9, val(values, HUREN_INDEX_F_PATIENT_SEX));
-    bind_text(s, 10, val(values, HUREN_INDEX_F_OTHER_PATIENT_IDS));
+    huren_index__bind_opt(s, 3, val(values, HUREN_INDEX_F_PATIENT_NAME));
+    huren_index__bind_opt(s, 4, pn->full);
+    huren_index__bind_opt(s, 5, pn->group[0]);
+    huren_index__bind_opt(s, 6, pn->group[1]);
+    huren_index__bind_opt(s, 7, pn->group[2]);
+    huren_index__bind_opt(s, 8, val(values, HUREN_INDEX_F_PATIENT_BIRTH_DATE));
+    huren_index__bind_opt(s, 9, val(values, HUREN_INDEX_F_PATIENT_SEX));
+    huren_index__bind_opt(s, 10, val(values, HUREN_INDEX_F_OTHER_PATIENT_IDS));
 }
 
 /* Find the patient (patient_id, issuer); with must_be >= 0 only update it if it is that row.
@@ -378,18 +370,18 @@ static int study_insert(huren_index__rows *r, const char *const values[], int64_
     }
     sqlite3_stmt *s = stmt(r, S_INSERT_STUDY);
     sqlite3_bind_int64(s, 1, ppk);
-    bind_text(s, 2, val(values, HUREN_INDEX_F_STUDY_UID));
-    bind_text(s, 3, val(values, HUREN_INDEX_F_STUDY_DATE));
-    bind_text(s, 4, val(values, HUREN_INDEX_F_STUDY_TIME));
-    bind_text(s, 5, val(values, HUREN_INDEX_F_ACCESSION_NUMBER));
-    bind_text(s, 6, val(values, HUREN_INDEX_F_STUDY_ID));
-    bind_text(s, 7, val(values, HUREN_INDEX_F_STUDY_DESCRIPTION));
-    bind_text(s, 8, val(values, HUREN_INDEX_F_REFERRING_PHYSICIAN));
-    bind_text(s, 9, pn.full);
-    bind_text(s, 10, pn.group[0]);
-    bind_text(s, 11, pn.group[1]);
-    bind_text(s, 12, pn.group[2]);
-    bind_text(s, 13, val(values, HUREN_INDEX_F_INSTITUTION_NAME));
+    huren_index__bind_opt(s, 2, val(values, HUREN_INDEX_F_STUDY_UID));
+    huren_index__bind_opt(s, 3, val(values, HUREN_INDEX_F_STUDY_DATE));
+    huren_index__bind_opt(s, 4, val(values, HUREN_INDEX_F_STUDY_TIME));
+    huren_index__bind_opt(s, 5, val(values, HUREN_INDEX_F_ACCESSION_NUMBER));
+    huren_index__bind_opt(s, 6, val(values, HUREN_INDEX_F_STUDY_ID));
+    huren_index__bind_opt(s, 7, val(values, HUREN_INDEX_F_STUDY_DESCRIPTION));
+    huren_index__bind_opt(s, 8, val(values, HUREN_INDEX_F_REFERRING_PHYSICIAN));
+    huren_index__bind_opt(s, 9, pn.full);
+    huren_index__bind_opt(s, 10, pn.group[0]);
+    huren_index__bind_opt(s, 11, pn.group[1]);
+    huren_index__bind_opt(s, 12, pn.group[2]);
+    huren_index__bind_opt(s, 13, val(values, HUREN_INDEX_F_INSTITUTION_NAME));
     int rc = run(r, s, NULL, "storing study");
     huren_index__pname_clear(&pn);
     if (rc == 0)
@@ -402,16 +394,16 @@ static int series_insert(huren_index__rows *r, const char *const values[], int64
 {
     sqlite3_stmt *s = stmt(r, S_INSERT_SERIES);
     sqlite3_bind_int64(s, 1, stpk);
-    bind_text(s, 2, val(values, HUREN_INDEX_F_SERIES_UID));
-    bind_text(s, 3, val(values, HUREN_INDEX_F_MODALITY));
-    bind_text(s, 4, val(values, HUREN_INDEX_F_SERIES_NUMBER));
+    huren_index__bind_opt(s, 2, val(values, HUREN_INDEX_F_SERIES_UID));
+    huren_index__bind_opt(s, 3, val(values, HUREN_INDEX_F_MODALITY));
+    huren_index__bind_opt(s, 4, val(values, HUREN_INDEX_F_SERIES_NUMBER));
     bind_intval(s, 5, val(values, HUREN_INDEX_F_SERIES_NUMBER));
-    bind_text(s, 6, val(values, HUREN_INDEX_F_SERIES_DESCRIPTION));
-    bind_text(s, 7, val(values, HUREN_INDEX_F_BODY_PART));
-    bind_text(s, 8, val(values, HUREN_INDEX_F_SERIES_DATE));
-    bind_text(s, 9, val(values, HUREN_INDEX_F_SERIES_TIME));
-    bind_text(s, 10, val(values, HUREN_INDEX_F_PPS_START_DATE));
-    bind_text(s, 11, val(values, HUREN_INDEX_F_PPS_START_TIME));
+    huren_index__bind_opt(s, 6, val(values, HUREN_INDEX_F_SERIES_DESCRIPTION));
+    huren_index__bind_opt(s, 7, val(values, HUREN_INDEX_F_BODY_PART));
+    huren_index__bind_opt(s, 8, val(values, HUREN_INDEX_F_SERIES_DATE));
+    huren_index__bind_opt(s, 9, val(values, HUREN_INDEX_F_SERIES_TIME));
+    huren_index__bind_opt(s, 10, val(values, HUREN_INDEX_F_PPS_START_DATE));
+    huren_index__bind_opt(s, 11, val(values, HUREN_INDEX_F_PPS_START_TIME));
     int rc = run(r, s, NULL, "storing series");
     if (rc == 0)
         *sepk = sqlite3_last_insert_rowid(r->db);
@@ -423,16 +415,16 @@ static int instance_insert(huren_index__rows *r, const char *const values[], int
 {
     sqlite3_stmt *s = stmt(r, S_INSERT_INSTANCE);
     sqlite3_bind_int64(s, 1, sepk);
-    bind_text(s, 2, val(values, HUREN_INDEX_F_SOP_INSTANCE_UID));
-    bind_text(s, 3, val(values, HUREN_INDEX_F_SOP_CLASS_UID));
-    bind_text(s, 4, val(values, HUREN_INDEX_F_INSTANCE_NUMBER));
+    huren_index__bind_opt(s, 2, val(values, HUREN_INDEX_F_SOP_INSTANCE_UID));
+    huren_index__bind_opt(s, 3, val(values, HUREN_INDEX_F_SOP_CLASS_UID));
+    huren_index__bind_opt(s, 4, val(values, HUREN_INDEX_F_INSTANCE_NUMBER));
     bind_intval(s, 5, val(values, HUREN_INDEX_F_INSTANCE_NUMBER));
-    bind_text(s, 6, val(values, HUREN_INDEX_F_ROWS));
-    bind_text(s, 7, val(values, HUREN_INDEX_F_COLUMNS));
-    bind_text(s, 8, val(values, HUREN_INDEX_F_BITS_ALLOCATED));
-    bind_text(s, 9, val(values, HUREN_INDEX_F_NUMBER_OF_FRAMES));
-    bind_text(s, 10, val(values, HUREN_INDEX_F_TRANSFER_SYNTAX_UID));
-    bind_text(s, 11, blob_name);
+    huren_index__bind_opt(s, 6, val(values, HUREN_INDEX_F_ROWS));
+    huren_index__bind_opt(s, 7, val(values, HUREN_INDEX_F_COLUMNS));
+    huren_index__bind_opt(s, 8, val(values, HUREN_INDEX_F_BITS_ALLOCATED));
+    huren_index__bind_opt(s, 9, val(values, HUREN_INDEX_F_NUMBER_OF_FRAMES));
+    huren_index__bind_opt(s, 10, val(values, HUREN_INDEX_F_TRANSFER_SYNTAX_UID));
+    huren_index__bind_opt(s, 11, blob_name);
     sqlite3_bind_int64(s, 12, gen);
     sqlite3_bind_int64(s, 13, size);
     sqlite3_bind_int64(s, 14, offset);
@@ -505,10 +497,10 @@ static int copy_mark(huren_index__rows *r, int64_t stpk, const huren_index_copy 
 {
     sqlite3_stmt *s = stmt(r, S_COPY_INSERT);
     sqlite3_bind_int64(s, 1, sqlite3_last_insert_rowid(r->db));
-    bind_text(s, 2, copy->institution);
-    bind_text(s, 3, copy->source_url);
-    bind_text(s, 4, copy->patient_id);
-    bind_text(s, 5, copy->issuer);
+    huren_index__bind_opt(s, 2, copy->institution);
+    huren_index__bind_opt(s, 3, copy->source_url);
+    huren_index__bind_opt(s, 4, copy->patient_id);
+    huren_index__bind_opt(s, 5, copy->issuer);
     sqlite3_bind_int64(s, 6, copy->retrieved_at ? copy->retrieved_at : (int64_t)time(NULL));
     int rc = run(r, s, NULL, "marking a copy");
     if (rc < 0)
@@ -516,7 +508,7 @@ static int copy_mark(huren_index__rows *r, int64_t stpk, const huren_index_copy 
     s = stmt(r, S_STUDY_COPIES);
     sqlite3_bind_int64(s, 1, stpk);
     sqlite3_bind_int(s, 2, 1);
-    bind_text(s, 3, copy->institution);
+    huren_index__bind_opt(s, 3, copy->institution);
     return run(r, s, NULL, "counting copies");
 }
 

@@ -2,8 +2,8 @@
  * trail from a time on, optionally of one patient, oldest first, as JSON. The log is read from
  * disk on each call (it is append-only; a filter over a stream needs no index). */
 #define LOG_COMPONENT "api"
-#include "api.h"
-#include "audit.h"
+#include "audit_api.h"
+#include "audit_trail.h"
 #include "log.h"
 #include "audit/huren_audit.h"
 

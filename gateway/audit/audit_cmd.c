@@ -1,7 +1,7 @@
 /* audit_cmd.c: `huren audit verify` (walk the hash chain; report the count and head, or the
  * first broken link) and `huren audit export --since T` (entries as DICOM/ATNA audit messages
  * on stdout). Both read the log named by the configuration and may run beside a live node. */
-#include "audit.h"
+#include "audit_trail.h"
 #include "huren_err.h"
 #include "audit_xml.h"
 #include "cli.h"

@@ -6,7 +6,7 @@
 #define LOG_COMPONENT "claims"
 #include "claims.h"
 #include "huren_err.h"
-#include "api.h"
+#include "claims.h"
 #include "claim_bundle.h"
 #include "consent.h"
 #include "fhir.h"

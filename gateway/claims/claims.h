@@ -1,11 +1,12 @@
 /* claims.h: the insurer claims service of a hospital node: the signing key and certificate
  * chain ([claims] key, cert, chain), the per-insurer rate limit, and the two endpoints
- * POST /api/v1/claims and GET /api/v1/claims/{id} (handlers declared in api.h). */
+ * POST /api/v1/claims and GET /api/v1/claims/{id}. */
 #ifndef HUREN_GATEWAY_CLAIMS_H
 #define HUREN_GATEWAY_CLAIMS_H
 
 #include <stddef.h>
 
+#include "http/http.h"
 #include "node.h"
 
 /* Load n->cfg's [claims] section into n->claims. Without a key and certificate the service
@@ -15,5 +16,9 @@ int claims_open(node *n, char *err, size_t errlen);
 void claims_close(node *n);
 /* For `huren check-config`: can [claims] key, cert and chain be used? 0, or -1 with err. */
 int claims_check_config(const config *cfg, char *err, size_t errlen);
+
+/* POST /api/v1/claims and GET /api/v1/claims/{id} (insurers, mTLS). */
+int api_claim_create(http_request *req, http_response *res);
+int api_claim_get(http_request *req, http_response *res);
 
 #endif

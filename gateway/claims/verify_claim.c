@@ -3,6 +3,7 @@
  * the certificate in its x5c header and, with --ca, that certificate's chain to a trusted CA. */
 #include "commands.h"
 #include "jws.h"
+#include "huren_buf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,36 +22,19 @@ static const char usage[] =
 static char *slurp(const char *path, size_t *len)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
     if (!f)
         return NULL;
-    for (;;) {
-        if (cap - n < 65536) {
-            char *b = cap < MAX_FILE ? realloc(buf, cap + 65536 + 1) : NULL;
-            if (!b) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap += 65536;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    if (buf && ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
+    huren_buf b;
+    huren_buf_init(&b, MAX_FILE);
+    int rc = huren_buf_read(&b, f);
     if (f != stdin)
         fclose(f);
-    if (buf)
-        buf[n] = 0;
-    *len = n;
-    return buf;
+    if (rc < 0) {
+        huren_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return huren_buf_release(&b);
 }
 
 int cmd_verify_claim(int argc, char **argv)

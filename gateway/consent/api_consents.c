@@ -3,7 +3,7 @@
  * (and DELETE /api/v1/consents/{id}). Answers are FHIR-shaped Consent resources; the rules
  * that use them are consent.c. */
 #define LOG_COMPONENT "api"
-#include "api.h"
+#include "consent_api.h"
 #include "consent.h"
 #include "fhir.h"
 #include "identity.h"

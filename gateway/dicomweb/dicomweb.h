@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "node.h"
 
 /* Who may use DICOMweb: the hospital's own staff and peer gateways, never insurers. */

@@ -5,7 +5,7 @@
 #include "dicomweb.h"
 #include "huren_err.h"
 #include "log.h"
-#include "multipart.h"
+#include "http/multipart.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include "dicomweb.h"
 #include "ingest/ingest_dicom.h"
 #include "log.h"
-#include "multipart.h"
+#include "http/multipart.h"
 
 #include <errno.h>
 #include <fcntl.h>

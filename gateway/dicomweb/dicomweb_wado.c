@@ -4,7 +4,7 @@
 #define LOG_COMPONENT "dicomweb"
 #include "dicomweb.h"
 #include "log.h"
-#include "multipart.h"
+#include "http/multipart.h"
 
 #include <stdio.h>
 #include <stdlib.h>

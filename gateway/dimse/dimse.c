@@ -4,12 +4,11 @@
 #define LOG_COMPONENT "dicom"
 #include "dimse.h"
 #include "huren_err.h"
-#include "audit.h"
-#include "auth.h"
+#include "audit_trail.h"
+#include "http/auth.h"
 #include "ingest/dicom_fields.h"
 #include "ingest/ingest_dicom.h"
 #include "log.h"
-#include "recognition.h"
 #include "audit/huren_audit.h"
 
 #include <stddef.h>
@@ -348,10 +347,10 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
     huren_index_query iq = {HUREN_INDEX_LEVEL_INSTANCE, matches, (size_t)nm, 0, 0};
     int rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
     const char *study = element_value(q->keys, q->nkeys, TAG_STUDY_UID);
-    if (rc == 0 && c.rows == 0 && !c.failed && study && *study) {
-        /* a study held elsewhere that a recognition prompt listed: fetch it, then answer */
+    if (rc == 0 && c.rows == 0 && !c.failed && study && *study && n->hooks.study_not_held) {
+        /* a study held elsewhere (a recognition prompt listed it): fetch it, then answer */
         char err[HUREN_ERRLEN] = "";
-        int got = recognition_retrieve_study(n, study, err, sizeof err);
+        int got = n->hooks.study_not_held(n, study, err, sizeof err);
         if (got < 0)
             log_warnx("C-MOVE from %s: retrieving study %s failed: %s", q->peer->calling_ae, study,
                       err);

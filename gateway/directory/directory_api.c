@@ -4,9 +4,9 @@
  * GET /api/v1/directory/records (peers, clinicians): one pseudonym's entries, newest first.
  * Entries carry pseudonyms only: a field the contract does not list (a name, an id) is refused. */
 #define LOG_COMPONENT "directory"
-#include "api.h"
-#include "audit.h"
-#include "auth.h"
+#include "directory_api.h"
+#include "audit_trail.h"
+#include "http/auth.h"
 #include "log.h"
 #include "store.h"
 #include "index/index_directory.h"

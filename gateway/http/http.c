@@ -4,6 +4,7 @@
  * libmicrohttpd) the client certificate is verified here, before routing. */
 #define LOG_COMPONENT "http"
 #include "http.h"
+#include "huren_buf.h"
 #include "auth.h"
 #include "cors.h"
 #include "log.h"
@@ -57,8 +58,7 @@ struct http_server {
 
 /* Per-request state kept between libmicrohttpd's calls. */
 typedef struct conn_state {
-    char *body;
-    size_t len, cap;
+    huren_buf body; /* a buffered body (bounded by max_body before it is written) */
     int too_large;
     const http_body_sink *sink; /* streamed body: the sink and its context */
     void *sink_ctx;
@@ -80,36 +80,19 @@ static char *read_file(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (cap - len < 4096) {
-            if (cap > (1u << 24)) {
-                snprintf(err, errlen, "%s: too large for a PEM file", path);
-                goto fail;
-            }
-            char *n = realloc(buf, cap ? cap * 2 : 8192);
-            if (!n)
-                goto fail;
-            buf = n;
-            cap = cap ? cap * 2 : 8192;
-        }
-        size_t r = fread(buf + len, 1, cap - len - 1, f);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
-        goto fail;
-    }
+    huren_buf b;
+    huren_buf_init(&b, 1u << 24);
+    int rc = huren_buf_read(&b, f);
     fclose(f);
-    buf[len] = 0;
-    return buf;
-fail:
-    fclose(f);
-    free(buf);
-    return NULL;
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: %s", path,
+                 rc == HUREN_BUF_ETOOBIG ? "too large for a PEM file"
+                 : rc == HUREN_BUF_EIO   ? "read error"
+                                         : "out of memory");
+        huren_buf_free(&b);
+        return NULL;
+    }
+    return huren_buf_release(&b);
 }
 
 static int route_match(const char *pattern, const char *path, http_request *req)
@@ -499,23 +482,11 @@ static int buffer_body(http_server *srv, conn_state *st, const char *data, size_
 {
     if (st->sink)
         return st->sink->write(st->sink_ctx, data, n) < 0 ? -1 : 0;
-    if (st->too_large || st->len + n > srv->opts.max_body) {
+    if (st->too_large || st->body.len + n > srv->opts.max_body) {
         st->too_large = 1; /* keep reading (and dropping) so the answer can be sent */
         return 0;
     }
-    if (st->len + n + 1 > st->cap) {
-        size_t cap = st->cap ? st->cap : 4096;
-        while (cap < st->len + n + 1)
-            cap *= 2;
-        char *b = realloc(st->body, cap);
-        if (!b)
-            return -1;
-        st->body = b;
-        st->cap = cap;
-    }
-    memcpy(st->body + st->len, data, n);
-    st->len += n;
-    return 0;
+    return huren_buf_add(&st->body, data, n) < 0 ? -1 : 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -559,10 +530,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
     } else {
-        if (st->body)
-            st->body[st->len] = 0;
-        req.body = st->body ? st->body : "";
-        req.body_len = st->len;
+        req.body = st->body.data ? st->body.data : "";
+        req.body_len = st->body.len;
         dispatch(srv, &req, &res);
     }
     log_debug("%s %s %s -> %d", remote, method, url, res.status);
@@ -579,7 +548,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (st) {
         if (st->sink)
             st->sink->close(st->sink_ctx);
-        free(st->body);
+        huren_buf_free(&st->body);
         free(st);
         *con_cls = NULL;
     }

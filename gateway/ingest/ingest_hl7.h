@@ -16,8 +16,8 @@
 ingest_result ingest_hl7_message(node *n, const huren_hl7_msg *msg, huren_hl7_handler_result *res,
                                  huren_index_put_outcome *outcome);
 
-/* "123.45" -> 12345 fen. Refuses anything not exact to the fen, signs other than a leading
- * '-', and more than 15 integer digits. Returns 0 or -1. */
+/* "123.45" -> 12345 fen. Refuses anything not exact to the fen, signs other than one leading
+ * '+' or '-' (HL7 NM), and more than 15 digits. Returns 0 or -1. */
 int ingest_hl7_money_parse(const char *text, int64_t *fen);
 
 #endif

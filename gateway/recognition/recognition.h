@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "node.h"
 
 /* Role hospital with [directory] url, region_key, institution and catalogue set: load them

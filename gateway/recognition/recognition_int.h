@@ -10,7 +10,7 @@
 #include "catalogue.h"
 #include "config.h"
 #include "ingest/ingest_dicom.h"
-#include "http.h"
+#include "http/http.h"
 #include "identity.h"
 #include "node.h"
 

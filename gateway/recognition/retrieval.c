@@ -12,7 +12,7 @@
 #include "index/index_recognition.h"
 #include "ingest/ingest_dicom.h"
 #include "log.h"
-#include "multipart.h"
+#include "http/multipart.h"
 #include "recognition.h"
 #include "recognition_int.h"
 

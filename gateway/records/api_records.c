@@ -4,7 +4,8 @@
  * Observation, Encounter with Condition and ChargeItem; money as exact decimal text and
  * integer fen); FHIR R4 itself when the client asks for it (records_fhir.c). */
 #define LOG_COMPONENT "api"
-#include "api.h"
+#include "records.h"
+#include "node.h"
 #include "log.h"
 #include "records/records_fhir.h"
 #include "index/index_records.h"

@@ -4,7 +4,7 @@
 #define LOG_COMPONENT "hl7"
 #include "hl7feed.h"
 #include "huren_err.h"
-#include "audit.h"
+#include "audit_trail.h"
 #include "ingest/ingest_hl7.h"
 #include "log.h"
 #include "audit/huren_audit.h"

@@ -3,6 +3,7 @@
  * resources' full URLs are urn:uuid names derived from the patient, so the same report has the
  * same name in every answer. */
 #include "records_fhir.h"
+#include "node.h"
 #include "fhir.h"
 #include "index/index_records.h"
 #include "index/index_directory.h"

@@ -4,7 +4,7 @@
 #ifndef HUREN_GATEWAY_RECORDS_FHIR_H
 #define HUREN_GATEWAY_RECORDS_FHIR_H
 
-#include "api.h"
+#include "http/http.h"
 #include "index/index_records.h"
 #include "index/index_directory.h"
 

@@ -2,7 +2,7 @@
  * build time by embed.cmake) with its content type and a self-only Content-Security-Policy.
  * Page views (/ui, /ui/patient, ...) are audited as "ui.view" (routes.c); the scripts and
  * styles under /ui/static/ are not patient data and are not audited. */
-#include "api.h"
+#include "ui.h"
 #include "ui_files.h"
 
 #include <ctype.h>

@@ -5,7 +5,7 @@
  * and prints entries/s; then K lookups of published pseudonyms: p50 and p99 in ms. The same
  * entries in the same order on both, so the figures compare the stores, not the data. */
 #include "huren_err.h"
-#include "store.h"
+#include "directory/store.h"
 
 #include <inttypes.h>
 #include <stdio.h>

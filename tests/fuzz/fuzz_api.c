@@ -8,9 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "routes.h"
+#include "audit/audit_api.h"
+#include "claims/claims.h"
+#include "consent/consent_api.h"
+#include "directory/directory_api.h"
+#include "records/records.h"
 #include "fuzz_node.h"
-#include "recognition.h"
+#include "recognition/recognition.h"
 
 static const struct {
     const char *method, *role, *prefix, *suffix, *pattern;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dicomweb.h"
+#include "dicomweb/dicomweb.h"
 #include "fuzz_node.h"
 #include "ingest/ingest_dicom.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jws.h"
+#include "claims/jws.h"
 #include "huren_err.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)

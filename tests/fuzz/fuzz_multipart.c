@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "multipart.h"
+#include "http/multipart.h"
 
 typedef struct totals {
     size_t parts, bytes, open;

@@ -2,9 +2,9 @@
  * (see fuzz_node.h). */
 #include "fuzz_node.h"
 #include "huren_err.h"
-#include "claims.h"
+#include "claims/claims.h"
 #include "log.h"
-#include "recognition.h"
+#include "recognition/recognition.h"
 
 #include <jansson.h>
 #include <stdio.h>

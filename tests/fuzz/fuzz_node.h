@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "node.h"
 
 /* The process's node of that role ("hospital" or "directory"), made on first use. A hospital

@@ -69,14 +69,47 @@ static void release_hands_over(void **state)
     huren_buf_free(&b);
 }
 
+/* huren_buf_read: a whole stream, an empty one as "", a bound that fails the read */
+static void read_whole_stream(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    for (int i = 0; i < 5000; i++)
+        fprintf(f, "line %04d\n", i); /* 50,000 bytes: several chunks */
+    rewind(f);
+    huren_buf b = {0};
+    assert_int_equal(huren_buf_read(&b, f), 0);
+    assert_int_equal(b.len, 50000);
+    assert_memory_equal(b.data + 49990, "line 4999\n", 10);
+    assert_int_equal(b.data[b.len], 0);
+    huren_buf_free(&b);
+
+    rewind(f);
+    huren_buf_init(&b, 49999);
+    assert_int_equal(huren_buf_read(&b, f), HUREN_BUF_ETOOBIG);
+    huren_buf_free(&b);
+    fclose(f);
+
+    f = tmpfile();
+    assert_non_null(f);
+    huren_buf_init(&b, 10);
+    assert_int_equal(huren_buf_read(&b, f), 0);
+    assert_non_null(b.data);
+    assert_string_equal(b.data, "");
+    char *data = huren_buf_release(&b);
+    assert_non_null(data);
+    free(data);
+    fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(unbounded_when_zeroed),
-        cmocka_unit_test(bound_is_hard_and_sticky),
-        cmocka_unit_test(printf_of_any_length),
-        cmocka_unit_test(release_hands_over),
+        cmocka_unit_test(unbounded_when_zeroed), cmocka_unit_test(bound_is_hard_and_sticky),
+        cmocka_unit_test(printf_of_any_length),  cmocka_unit_test(release_hands_over),
+        cmocka_unit_test(read_whole_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,7 @@
 #include "catalogue.h"
 #include "config.h"
 #include "identity.h"
-#include "publisher.h"
+#include "directory/publisher.h"
 #include "index/index_records.h"
 #include "index/index_directory.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "random_id.h"
 
 static void test_ids_are_hex_and_distinct(void **state)

@@ -10,8 +10,9 @@
 #include "../unit_filter.h"
 #include <string.h>
 
-#include "api.h"
-#include "ui_files.h"
+#include "routes.h"
+#include "ui/ui.h"
+#include "ui/ui_files.h"
 
 static int is_dicomweb(const char *pattern)
 {

@@ -8,11 +8,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 #include "huren_err.h"
 #include <string.h>
 
-#include "api.h"
+#include "routes.h"
 #include "http/cors.h"
 
 static void test_origin_lists(void **state)

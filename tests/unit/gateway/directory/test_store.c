@@ -1,4 +1,4 @@
-/* test_directory_store.c: the directory's store contract (gateway/directory/store.h), the same
+/* test_store.c: the directory's store contract (gateway/directory/store.h), the same
  * cases on both backends: SQLite (the node's index in a temp folder) and PostgreSQL (a real
  * server this test starts, pg_server.c). New, replaced, lower versions ignored with the version
  * held, invalid entries refused with nothing stored, several versions in one batch, lookups'
@@ -7,11 +7,11 @@
  * PostgreSQL has: the schema (partitions, keys), a password in the DSN refused, the server gone
  * (503-style failure) and back (the next call reconnects), restarted unseen (calls go on). Without
  * PostgreSQL's binaries the PostgreSQL cases are skipped, and the test says so. */
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 #include "huren_err.h"
 
-#include "pg_server.h"
-#include "store.h"
+#include "../../pg_server.h"
+#include "directory/store.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -1,11 +1,12 @@
-/* audit.h: the node's audit trail. Every read or write of patient data over any interface, and
- * every refused access, becomes one entry of the hash-chained log kept by index/ (format in
- * huren_index.h): HTTP through the hook http.c calls, DIMSE from dimse.c, HL7 from its ingest. */
-#ifndef HUREN_GATEWAY_AUDIT_H
-#define HUREN_GATEWAY_AUDIT_H
+/* audit_trail.h: the node's audit trail, a service of the node every feature records into. Every
+ * read or write of patient data over any interface, and every refused access, becomes one entry of
+ * the hash-chained log kept by index/ (format in huren_index.h): HTTP through the hook http.c
+ * calls, DIMSE from dimse.c, HL7 from its ingest. */
+#ifndef HUREN_GATEWAY_AUDIT_TRAIL_H
+#define HUREN_GATEWAY_AUDIT_TRAIL_H
 
 #include "config.h"
-#include "http.h"
+#include "http/http.h"
 #include "node.h"
 #include "audit/huren_audit.h"
 

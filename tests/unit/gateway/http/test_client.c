@@ -1,4 +1,4 @@
-/* test_http_client.c: the one HTTP client setup (gateway/http/client.c) against a tiny server
+/* test_client.c: the one HTTP client setup (gateway/http/client.c) against a tiny server
  * on a loopback socket: redirects are not followed, an answer past the body's bound aborts the
  * transfer, a silent server times out, a POST carries its body, and https is the only other
  * protocol (file:// is refused). */
@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 #include <cmocka.h> /* after the headers it needs */
 
 #include <arpa/inet.h>

@@ -1,10 +1,10 @@
-/* audit.c: the node's side of the audit trail: where the log lives, the HTTP hook that turns a
- * request and its answer into an entry, and the one place append failures are logged. The
- * chain itself (format, hashing, fsync) is index/audit.c. */
+/* audit_trail.c: the node's side of the audit trail: where the log lives, the HTTP hook that turns
+ * a request and its answer into an entry, and the one place append failures are logged. The chain
+ * itself (format, hashing, fsync) is index/audit.c. */
 #define LOG_COMPONENT "audit"
-#include "audit.h"
+#include "audit_trail.h"
 #include "huren_err.h"
-#include "auth.h"
+#include "http/auth.h"
 #include "log.h"
 #include "audit/huren_audit.h"
 

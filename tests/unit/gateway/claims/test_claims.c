@@ -8,12 +8,12 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 
 #include "consent.h"
-#include "jws.h"
+#include "claims/jws.h"
 #include "node.h"
-#include "ratelimit.h"
+#include "claims/ratelimit.h"
 #include "index/index_records.h"
 #include "index/index_consents.h"
 

@@ -2,9 +2,15 @@
  * touch patient data, the action its answers are audited as (NULL: not audited; refusals are
  * audited always). Adding an endpoint means adding a row here; http.c refuses any role not
  * listed before the handler runs. Insurers reach no DICOMweb or records endpoint. */
-#include "api.h"
-#include "dicomweb.h"
-#include "recognition.h"
+#include "routes.h"
+#include "audit/audit_api.h"
+#include "claims/claims.h"
+#include "consent/consent_api.h"
+#include "dicomweb/dicomweb.h"
+#include "directory/directory_api.h"
+#include "recognition/recognition.h"
+#include "records/records.h"
+#include "ui/ui.h"
 
 #include <string.h>
 

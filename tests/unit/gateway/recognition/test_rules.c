@@ -1,4 +1,4 @@
-/* test_recognition.c: the recognition rules (gateway/recognition/rules.c): validity windows
+/* test_rules.c: the recognition rules (gateway/recognition/rules.c): validity windows
  * counted back from the reference day, HR marks, scopes and qualification dates, calendar
  * arithmetic, and what a decision must carry. */
 #include <setjmp.h>
@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 #include "huren_err.h"
 #include <string.h>
 
-#include "rules.h"
+#include "recognition/rules.h"
 
 static rec_entry entry(const char *date, const char *scope)
 {

@@ -1,11 +1,12 @@
 /* api_health.c: GET /api/v1/health (JSON: version, role, archive counts, disk free) and
  * GET /metrics (Prometheus text exposition format 0.0.4). */
 #define LOG_COMPONENT "api"
-#include "api.h"
-#include "dimse.h"
+#include "routes.h"
+#include "directory/directory_api.h"
+#include "dimse/dimse.h"
 #include "huren_buf.h"
 #include "log.h"
-#include "publisher.h"
+#include "directory/publisher.h"
 
 #include <jansson.h>
 #include <stdarg.h>

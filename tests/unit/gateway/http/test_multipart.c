@@ -7,14 +7,14 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "dicom_json.h"
-#include "multipart.h"
+#include "dicomweb/dicom_json.h"
+#include "http/multipart.h"
 
 typedef struct got {
     char headers[8][256];

@@ -1,4 +1,4 @@
-/* test_access.c: the [client "NAME"] sections of the configuration and auth.c's lookups over
+/* test_auth.c: the [client "NAME"] sections of the configuration and auth.c's lookups over
  * them: subjects in any of the usual spellings, tokens by their SHA-256, AE titles, role names,
  * and each kind of bad section reported with its file and line. */
 #include <setjmp.h>
@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h> /* after the headers it needs */
-#include "../unit_filter.h"
+#include "../../unit_filter.h"
 #include "huren_err.h"
 
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "auth.h"
+#include "http/auth.h"
 #include "config.h"
 
 /* SHA-256 of "secret-token-1" */
