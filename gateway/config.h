@@ -5,6 +5,7 @@
 #define HUREN_GATEWAY_CONFIG_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -158,6 +159,14 @@ const config_ae *config_find_ae(const config *cfg, const char *title);
 /* Is this bind address a loopback address (127.0.0.0/8, ::1)? */
 int config_is_loopback(const char *address);
 void config_free(config *cfg);
+
+/* What the configuration names on disk, checked as serve will use it (config_files.c): the
+ * data and audit folders writable, each certificate readable, in date and fit for its use,
+ * each key matching its certificate, CA bundles holding certificates, the catalogue
+ * readable. Each problem is one line "FILE: [section] key: what" given to report (warning 1:
+ * a certificate expiring soon, not counted). Returns the number of problems. */
+typedef void (*config_problem_fn)(void *ctx, int warning, const char *line);
+int config_check_files(const config *cfg, time_t now, config_problem_fn report, void *ctx);
 /* [directory] checks that span keys (config_directory.c): a publishing node needs the URL, the
  * region key (readable, long enough) and its institution; dates and the catalogue must parse.
  * Returns -1 with a reason in err. */

@@ -230,8 +230,19 @@ class PlainLoopbackTokenTest(NodeTestCase):
             p = run([HUREN, "check-config", "-c", path])
             self.assertEqual(p.returncode, 2, text)
             self.assertIn(needle, p.stdout)
-        p = run([HUREN, "check-config", "-c", os.path.join(REPO, "conf", "huren-tls.conf")])
+        # the example as shipped, pointed at a test PKI (check-config reads every file named)
+        self.pki = os.path.join(self.tmp, "pki")
+        run(["bash", os.path.join(REPO, "conf", "make-test-pki.sh"), self.pki], check=True)
+        with open(os.path.join(REPO, "conf", "huren-tls.conf")) as f:
+            example = f.read().replace("/etc/huren/pki", self.pki)
+        path = os.path.join(self.tmp, "example.conf")
+        with open(path, "w") as f:
+            f.write(example)
+        p = run([HUREN, "check-config", "-c", path])
         self.assertEqual(p.returncode, 0, p.stdout)
+        p = run([HUREN, "check-config", "-c", os.path.join(REPO, "conf", "huren-tls.conf")])
+        self.assertEqual(p.returncode, 2, p.stdout)  # /etc/huren/pki does not exist here
+        self.assertIn("[http] tls_cert: /etc/huren/pki/server.crt: No such file", p.stdout)
 
 
 if __name__ == "__main__":
