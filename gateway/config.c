@@ -43,6 +43,7 @@ static const cfg_key cfg_table[] = {
     {"node", "bind_address", CFG_ADDR, "127.0.0.1", 0, 0, NULL, OFF(bind_address)},
     {"node", "utc_offset", CFG_STR, "+08:00", 1, 6, NULL, OFF(utc_offset)},
     {"node", "patient_id_issuer", CFG_STR, "", 0, 64, NULL, OFF(patient_id_issuer)},
+    {"node", "ready_min_free_mb", CFG_INT, "1024", 0, 100000000, NULL, OFF(ready_min_free_mb)},
     {"dicom", "aet", CFG_AET, "HUREN", 0, 0, NULL, OFF(aet)},
     {"dicom", "port", CFG_INT, "11112", 0, 65535, NULL, OFF(dicom_port)},
     {"dicom", "max_associations", CFG_INT, "16", 1, 1000, NULL, OFF(max_associations)},
@@ -110,6 +111,8 @@ static const cfg_key cfg_table[] = {
     {"directory", "timeout", CFG_INT, "30", 1, 3600, NULL, OFF(dir_timeout)},
     {"directory", "poll_ms", CFG_INT, "1000", 10, 60000, NULL, OFF(dir_poll_ms)},
     {"directory", "max_batch", CFG_INT, "1000", 1, 10000, NULL, OFF(dir_max_batch)},
+    {"directory", "ready_max_backlog", CFG_INT, "100000", 1, 1000000000, NULL,
+     OFF(dir_ready_max_backlog)},
 };
 
 #define AES_SECTION "dicom_aes"

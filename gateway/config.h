@@ -59,6 +59,7 @@ typedef struct config {
     char *bind_address;      /* numeric address all listeners bind */
     char *utc_offset;        /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
     char *patient_id_issuer; /* IssuerOfPatientID of our local ids ("": [directory] institution) */
+    long ready_min_free_mb;  /* /readyz: not ready below this much free disk (MiB) */
     /* [dicom] */
     char *aet;
     long dicom_port;
@@ -131,9 +132,10 @@ typedef struct config {
     long dir_batch_size;   /* entries per POST */
     long dir_retry_min_ms; /* backoff after a failed send, doubled up to retry_max_ms */
     long dir_retry_max_ms;
-    long dir_timeout;   /* seconds for one POST */
-    long dir_poll_ms;   /* idle wait between outbox reads */
-    long dir_max_batch; /* directory: most entries one POST may carry */
+    long dir_timeout;           /* seconds for one POST */
+    long dir_poll_ms;           /* idle wait between outbox reads */
+    long dir_max_batch;         /* directory: most entries one POST may carry */
+    long dir_ready_max_backlog; /* /readyz: not ready with more entries waiting to publish */
     /* [client "NAME"] sections */
     config_client clients[CONFIG_MAX_CLIENTS];
     size_t nclients;
