@@ -214,6 +214,9 @@ void huren_dicom__assoc_serve(huren_dicom__assoc *a)
         idle = 0;
         if (cond == DUL_PEERREQUESTEDRELEASE) {
             (void)ASC_acknowledgeRelease(a->assoc);
+            huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_INFO,
+                              "association from %s (%s) released after %lu requests",
+                              a->calling_ae.c_str(), a->address.c_str(), a->requests);
             return;
         }
         if (cond == DUL_PEERABORTEDASSOCIATION) {
@@ -221,8 +224,10 @@ void huren_dicom__assoc_serve(huren_dicom__assoc *a)
                               a->address.c_str());
             return;
         }
-        if (cond.good())
+        if (cond.good()) {
             cond = dispatch(a, msg, pres);
+            a->requests++;
+        }
         if (cond.bad()) {
             huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "association from %s: %s, aborting",
                               a->address.c_str(), cond.text());

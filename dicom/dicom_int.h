@@ -118,7 +118,8 @@ struct huren_dicom__assoc {
     T_ASC_Association *assoc;
     std::string calling_ae, called_ae, address;
     huren_dicom_peer peer;
-    std::string store_tmp; /* C-STORE temp file kept for the next C-STORE ("" = none) */
+    std::string store_tmp;      /* C-STORE temp file kept for the next C-STORE ("" = none) */
+    unsigned long requests = 0; /* DIMSE requests answered, for the closing log line */
 };
 
 struct huren_dicom__worker {

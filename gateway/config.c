@@ -44,6 +44,7 @@ static const cfg_key cfg_table[] = {
     {"node", "bind_address", CFG_ADDR, "127.0.0.1", 0, 0, NULL, OFF(bind_address)},
     {"node", "utc_offset", CFG_STR, "+08:00", 1, 6, NULL, OFF(utc_offset)},
     {"node", "patient_id_issuer", CFG_STR, "", 0, 64, NULL, OFF(patient_id_issuer)},
+    {"node", "ready_min_free_mb", CFG_INT, "1024", 0, 100000000, NULL, OFF(ready_min_free_mb)},
     {"dicom", "aet", CFG_AET, "HUREN", 0, 0, NULL, OFF(aet)},
     {"dicom", "port", CFG_INT, "11112", 0, 65535, NULL, OFF(dicom_port)},
     {"dicom", "max_associations", CFG_INT, "16", 1, 1000, NULL, OFF(max_associations)},
@@ -111,6 +112,8 @@ static const cfg_key cfg_table[] = {
     {"directory", "timeout", CFG_INT, "30", 1, 3600, NULL, OFF(dir_timeout)},
     {"directory", "poll_ms", CFG_INT, "1000", 10, 60000, NULL, OFF(dir_poll_ms)},
     {"directory", "max_batch", CFG_INT, "1000", 1, 10000, NULL, OFF(dir_max_batch)},
+    {"directory", "ready_max_backlog", CFG_INT, "100000", 1, 1000000000, NULL,
+     OFF(dir_ready_max_backlog)},
     {"directory", "store", CFG_ENUM, "sqlite", 0, 0, store_names, OFF(dir_store)},
     {"directory", "dsn", CFG_STR, "", 0, 4000, NULL, OFF(dir_dsn)},
     {"directory", "read_dsn", CFG_STR, "", 0, 4000, NULL, OFF(dir_read_dsn)},
@@ -302,6 +305,66 @@ static int apply_ae(config *cfg, const char *title, const char *value, char *err
     return 0;
 }
 
+/* Edit distance of a and b (short names; a swap of two neighbours counts once), for
+ * "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+    enum { N = 64 };
+    size_t la = strlen(a), lb = strlen(b), d[N][N];
+    if (la >= N || lb >= N)
+        return N;
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int ne = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            size_t v = d[i - 1][j - 1] + (size_t)ne;
+            if (d[i - 1][j] + 1 < v)
+                v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[la][lb];
+}
+
+/* The known name nearest to `name` (a section name, or a key of `section`), or NULL when none
+ * is near enough to be a likely misspelling (at most a third of its letters wrong). */
+static const char *nearest(const char *name, const char *section)
+{
+    const char *best = NULL;
+    size_t bestd = (size_t)-1;
+    for (size_t i = 0; i < sizeof cfg_table / sizeof cfg_table[0]; i++) {
+        if (section && strcmp(cfg_table[i].section, section) != 0)
+            continue;
+        const char *cand = section ? cfg_table[i].key : cfg_table[i].section;
+        size_t d = distance(name, cand);
+        if (d < bestd) {
+            best = cand;
+            bestd = d;
+        }
+    }
+    if (!section && distance(name, AES_SECTION) < bestd) {
+        best = AES_SECTION;
+        bestd = distance(name, AES_SECTION);
+    }
+    size_t allowed = strlen(name) / 3 > 1 ? strlen(name) / 3 : 1;
+    return bestd <= allowed ? best : NULL;
+}
+
+static int section_known(const char *section)
+{
+    for (size_t i = 0; i < sizeof cfg_table / sizeof cfg_table[0]; i++)
+        if (strcmp(cfg_table[i].section, section) == 0)
+            return 1;
+    return 0;
+}
+
 int config_set(config *cfg, const char *section, const char *key, const char *value, char *err,
                size_t errlen)
 {
@@ -310,8 +373,16 @@ int config_set(config *cfg, const char *section, const char *key, const char *va
     if (config__is_client_section(section))
         return config__client_set(cfg, section, key, value, err, errlen);
     const cfg_key *k = cfg_lookup(section, key);
+    if (!k && !section_known(section)) {
+        const char *near = nearest(section, NULL);
+        snprintf(err, errlen, "[%s]: unknown section%s%s%s", section,
+                 near ? " (did you mean [" : "", near ? near : "", near ? "]?)" : "");
+        return -1;
+    }
     if (!k) {
-        snprintf(err, errlen, "[%s] %s: unknown key", section, key);
+        const char *near = nearest(key, section);
+        snprintf(err, errlen, "[%s] %s: unknown key%s%s%s", section, key,
+                 near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
         return -1;
     }
     return apply_key(cfg, k, value, err, errlen);

@@ -5,6 +5,7 @@
 #define HUREN_GATEWAY_CONFIG_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -62,6 +63,7 @@ typedef struct config {
     char *bind_address;      /* numeric address all listeners bind */
     char *utc_offset;        /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
     char *patient_id_issuer; /* IssuerOfPatientID of our local ids ("": [directory] institution) */
+    long ready_min_free_mb;  /* /readyz: not ready below this much free disk (MiB) */
     /* [dicom] */
     char *aet;
     long dicom_port;
@@ -134,9 +136,10 @@ typedef struct config {
     long dir_batch_size;   /* entries per POST */
     long dir_retry_min_ms; /* backoff after a failed send, doubled up to retry_max_ms */
     long dir_retry_max_ms;
-    long dir_timeout;   /* seconds for one POST */
-    long dir_poll_ms;   /* idle wait between outbox reads */
-    long dir_max_batch; /* directory: most entries one POST may carry */
+    long dir_timeout;           /* seconds for one POST */
+    long dir_poll_ms;           /* idle wait between outbox reads */
+    long dir_max_batch;         /* directory: most entries one POST may carry */
+    long dir_ready_max_backlog; /* /readyz: not ready with more entries waiting to publish */
     /* role directory: where entries are kept (gateway/directory/store.h) */
     config_dir_store dir_store; /* sqlite (the node's index) | postgresql */
     char *dir_dsn;              /* postgresql: libpq conninfo for publishes (no password=) */
@@ -168,6 +171,14 @@ const config_ae *config_find_ae(const config *cfg, const char *title);
 /* Is this bind address a loopback address (127.0.0.0/8, ::1)? */
 int config_is_loopback(const char *address);
 void config_free(config *cfg);
+
+/* What the configuration names on disk, checked as serve will use it (config_files.c): the
+ * data and audit folders writable, each certificate readable, in date and fit for its use,
+ * each key matching its certificate, CA bundles holding certificates, the catalogue
+ * readable. Each problem is one line "FILE: [section] key: what" given to report (warning 1:
+ * a certificate expiring soon, not counted). Returns the number of problems. */
+typedef void (*config_problem_fn)(void *ctx, int warning, const char *line);
+int config_check_files(const config *cfg, time_t now, config_problem_fn report, void *ctx);
 /* [directory] checks that span keys (config_directory.c): a publishing node needs the URL, the
  * region key (readable, long enough) and its institution; dates and the catalogue must parse.
  * Returns -1 with a reason in err. */

@@ -99,6 +99,14 @@ int config__directory_validate(const config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "%s: [directory] qualified_from/qualified_to: not YYYYMMDD", where);
         return -1;
     }
+    if (*cfg->dir_qualified_from && *cfg->dir_qualified_to &&
+        strcmp(cfg->dir_qualified_from, cfg->dir_qualified_to) > 0) {
+        snprintf(err, errlen,
+                 "%s: [directory] qualified_from %s is after qualified_to %s: no result would "
+                 "ever carry the HR mark",
+                 where, cfg->dir_qualified_from, cfg->dir_qualified_to);
+        return -1;
+    }
     if (cfg->dir_retry_min_ms > cfg->dir_retry_max_ms) {
         snprintf(err, errlen, "%s: [directory] retry_min_ms is above retry_max_ms", where);
         return -1;

@@ -5,6 +5,7 @@
 #include "commands.h"
 
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 
 #define COMMON_FLAGS                                                                               \
@@ -46,6 +47,32 @@ static const char usage_check[] =
     "Validate the configuration (file and flags); print \"configuration OK\" or\n"
     "FILE:LINE: what is wrong, and exit 0 or 2.\n\n" COMMON_FLAGS;
 
+static void print_problem(void *ctx, int warning, const char *line)
+{
+    (void)warning;
+    (void)ctx;
+    fprintf(stderr, "huren: %s\n", line);
+}
+
+/* Everything serve would check before it starts, every problem on its own line. */
+static int check_config(const config *cfg)
+{
+    char err[HUREN_ERRLEN];
+    int problems = config_check_files(cfg, time(NULL), print_problem, NULL);
+    if (!problems && claims_check_config(cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "huren: %s\n", err);
+        problems++;
+    }
+    if (problems) {
+        fprintf(stderr, "huren: %d problem%s in the configuration\n", problems,
+                problems == 1 ? "" : "s");
+        return EXIT_USAGE;
+    }
+    printf("configuration OK%s%s\n", cfg->path ? ": " : " (embedded defaults)",
+           cfg->path ? cfg->path : "");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
@@ -79,14 +106,8 @@ int main(int argc, char **argv)
     }
     int nops = argc - 1 - first;
     char **ops = argv + 1 + first;
-    char err[HUREN_ERRLEN];
-    if (!strcmp(cmd, "check-config") && claims_check_config(&cfg, err, sizeof err) < 0) {
-        fprintf(stderr, "%s\n", err);
-        rc = EXIT_USAGE;
-    } else if (!strcmp(cmd, "check-config")) {
-        printf("configuration OK%s%s\n", cfg.path ? ": " : " (embedded defaults)",
-               cfg.path ? cfg.path : "");
-        rc = 0;
+    if (!strcmp(cmd, "check-config")) {
+        rc = check_config(&cfg);
     } else if (!strcmp(cmd, "import")) {
         if (nops == 0) {
             fprintf(stderr, "huren import: no PATH given\n\n%s", usage_import);

@@ -118,6 +118,15 @@ static int open_dir_store(node *n, char *err, size_t errlen)
     return 0;
 }
 
+static void log_problem(void *ctx, int warning, const char *line)
+{
+    (void)ctx;
+    if (warning)
+        log_warnx("%s", line);
+    else
+        log_error("%s", line);
+}
+
 int cmd_serve(const config *cfg)
 {
     /* Block the stop signals in every thread; the main thread waits for them below. */
@@ -135,6 +144,14 @@ int cmd_serve(const config *cfg)
     log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION,
              config_choice_name("node", "role", (int)cfg->role), cfg->data_dir,
              cfg->path ? ", config " : " (embedded defaults)", cfg->path ? cfg->path : "");
+    /* the checks of `huren check-config`, so a node never half-starts on a bad file */
+    int problems = config_check_files(cfg, time(NULL), log_problem, NULL);
+    if (problems > 0) {
+        log_error("not starting: %d problem%s in the configuration (huren check-config lists "
+                  "them)",
+                  problems, problems == 1 ? "" : "s");
+        return 1;
+    }
     if (node_open_index(&n, err, sizeof err) < 0 || audit_open(&n, err, sizeof err) < 0 ||
         auth_table_build(cfg, &n.auth, err, sizeof err) < 0 ||
         (cfg->role == CONFIG_ROLE_HOSPITAL && claims_open(&n, err, sizeof err) < 0)) {

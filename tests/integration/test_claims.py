@@ -449,7 +449,7 @@ class ClaimsRateLimitTest(ClaimsBase):
             p = run([HUREN, "check-config", "-c", conf])
             self.assertEqual(p.returncode, 0 if ok else 2, p.stdout)
             if not ok:
-                self.assertIn("does not belong to the certificate", p.stdout)
+                self.assertIn("is not the key of", p.stdout)
                 node = self.node(name="bad-" + key, config_text=open(conf).read())
                 with self.assertRaises(AssertionError):
                     node.start()

@@ -54,6 +54,57 @@ class CliTest(NodeTestCase):
         p = run([HUREN, "check-config", "-c", os.path.join(self.tmp, "missing.conf")])
         self.assertEqual(p.returncode, 2)
 
+    def test_check_config_checks_files_like_serve(self):
+        """Every file the configuration names is checked before serve would use it: each bad
+        case is refused on a line naming the file, section and key; serve refuses the same."""
+        pki = os.path.join(self.tmp, "pki")
+        run(["bash", os.path.join(REPO, "conf", "make-test-pki.sh"), pki], check=True)
+        good = ("[http]\ntls_cert = {p}/server.crt\ntls_key = {p}/server.key\n"
+                "tls_client_ca = {p}/ca.crt\n[directory]\ntls_cert = {p}/peer.crt\n"
+                "tls_key = {p}/peer.key\ntls_ca = {p}/ca.crt\n[claims]\n"
+                "key = {p}/claims-signer.key\ncert = {p}/claims-signer.crt\n"
+                "chain = {p}/ca.crt\n[node]\ndata_dir = {d}\n").format(
+                    p=pki, d=os.path.join(self.tmp, "new", "data"))
+        p = run([HUREN, "check-config", "-c", self.conf(good)])
+        self.assertEqual(p.returncode, 0, p.stdout)
+        plain = os.path.join(self.tmp, "plain-file")
+        with open(plain, "w") as f:
+            f.write("not a folder")
+        cases = [  # (replace, with, expected line)
+            ("{}/server.crt".format(pki), os.path.join(pki, "missing.crt"),
+             "[http] tls_cert: %s/missing.crt: No such file or directory" % pki),
+            ("tls_key = {}/server.key".format(pki), "tls_key = %s/peer.key" % pki,
+             "[http] tls_key: %s/peer.key is not the key of %s/server.crt" % (pki, pki)),
+            ("tls_client_ca = {}/ca.crt".format(pki), "tls_client_ca = %s/server.key" % pki,
+             "[http] tls_client_ca: %s/server.key: no PEM certificate in it" % pki),
+            ("tls_cert = {p}/peer.crt\ntls_key = {p}/peer.key".format(p=pki),
+             "tls_cert = {p}/wrongpurpose.crt\ntls_key = {p}/wrongpurpose.key".format(p=pki),
+             "[directory] tls_cert: %s/wrongpurpose.crt: not a TLS client certificate" % pki),
+            ("tls_cert = {p}/peer.crt\ntls_key = {p}/peer.key".format(p=pki),
+             "tls_cert = {p}/expired.crt\ntls_key = {p}/expired.key".format(p=pki),
+             "[directory] tls_cert: %s/expired.crt (" % pki),
+            ("data_dir = " + os.path.join(self.tmp, "new", "data"),
+             "data_dir = " + os.path.join(plain, "data"),
+             "[node] data_dir: %s/data cannot be made: %s is not a folder" % (plain, plain)),
+            ("[claims]", "[clams]", "[clams]: unknown section (did you mean [claims]?)"),
+            ("[node]", "[directory]\nqualified_from = 20260101\nqualified_to = 20250101\n[node]",
+             "[directory] qualified_from 20260101 is after qualified_to 20250101"),
+        ]
+        for old, new, expected in cases:
+            self.assertIn(old, good)
+            path = self.conf(good.replace(old, new, 1))
+            p = run([HUREN, "check-config", "-c", path])
+            self.assertEqual(p.returncode, 2, (expected, p.stdout))
+            self.assertIn("huren: " + path + ":", p.stdout)
+            self.assertIn(expected, p.stdout)
+        # serve runs the same checks first and does not start
+        path = self.conf(good.replace("tls_key = {}/server.key".format(pki),
+                                      "tls_key = %s/peer.key" % pki, 1))
+        p = run([HUREN, "serve", "-c", path], timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("is not the key of", p.stdout)
+        self.assertIn("not starting", p.stdout)
+
     def test_serve_refuses_non_loopback_without_tls(self):
         p = run([HUREN, "serve", "--bind", "0.0.0.0", "--data", os.path.join(self.tmp, "d")],
                 timeout=30)

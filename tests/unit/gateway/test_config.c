@@ -73,7 +73,8 @@ static void test_bad_values_name_file_line_key(void **state)
     expect_load_error("[dicom]\naet = THIS_IS_SEVENTEEN\n", "[dicom] aet");
     expect_load_error("[archive]\nfsync = maybe\n", "[archive] fsync");
     expect_load_error("[node]\nbind_address = localhost\n", "numeric");
-    expect_load_error("[nodes]\nrole = hospital\n", "[nodes] role: unknown key");
+    expect_load_error("[nodes]\nrole = hospital\n",
+                      "[nodes]: unknown section (did you mean [node]?)");
     expect_load_error("[dicom_aes]\nPACS = 10.0.0.1\n", "host:port");
     expect_load_error("[dicom_aes]\nPACS = 10.0.0.1:0\n", "host:port");
     expect_load_error("this is not ini\n", ":1:");

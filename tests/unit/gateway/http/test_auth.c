@@ -162,7 +162,7 @@ static void test_bad_clients(void **state)
     expect_error("[client \"x\"]\nae_title = A\\B\n", "not an AE title", 1);
     expect_error("[client x]\nrole = admin\n", "[client \"NAME\"]", 1);
     expect_error("[client \"\"]\nrole = admin\n", "[client \"NAME\"]", 1);
-    expect_error("[clientele]\nrole = admin\n", "unknown key", 1);
+    expect_error("[clientele]\nrole = admin\n", "[clientele]: unknown section", 1);
     expect_error("[client \"x\"]\nfoo = 1\n", "unknown key", 1);
     expect_error("[client \"x\"]\nrole = admin\ninstitution = H\n", "needs subject", 0);
     expect_error("[client \"x\"]\nrole = admin\nae_title = CT\n", "needs institution", 0);
