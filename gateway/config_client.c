@@ -148,9 +148,10 @@ int config__clients_validate(const config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "%s: [client \"%s\"] needs %s", where, c->name, missing);
             return -1;
         }
-        if (c->subject && !cfg->tls_client_ca[0]) {
+        if (c->subject && !cfg->tls_client_ca[0] && !cfg->dicom_tls_client_ca[0]) {
             snprintf(err, errlen,
-                     "%s: [client \"%s\"] subject: client certificates need [http] tls_client_ca",
+                     "%s: [client \"%s\"] subject: client certificates need [http] "
+                     "tls_client_ca (or, for DICOM TLS, [dicom] tls_client_ca)",
                      where, c->name);
             return -1;
         }
