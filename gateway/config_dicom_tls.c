@@ -39,7 +39,7 @@ int config__dicom_tls_validate(const config *cfg, char *err, size_t errlen)
                           : cfg->dicom_tls_client_ca[0] ? "tls_client_ca"
                                                         : NULL;
         if (set) {
-            snprintf(err, errlen, "%s: [dicom] %s is set but tls_port is not", where, set);
+            snprintf(err, errlen, "%s: [dicom] %s: set, but tls_port is not", where, set);
             return -1;
         }
         return 0;
