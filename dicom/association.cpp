@@ -163,7 +163,8 @@ bool huren_dicom__assoc_admit(huren_dicom__assoc *a)
     }
     scp->total++;
     huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_INFO, "association from %s (%s) to %s accepted%s%s",
-                      calling, a->address.c_str(), called, !a->tls                    ? ""
+                      calling, a->address.c_str(), called,
+                      !a->tls                  ? ""
                       : a->tls_subject.empty() ? " over TLS without client certificate"
                                                : " over TLS as ",
                       a->tls ? a->tls_subject.c_str() : "");
