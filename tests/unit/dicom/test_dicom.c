@@ -706,8 +706,8 @@ static int on_admit(const huren_dicom_peer *peer, char *why, size_t whylen, void
     return refuse;
 }
 
-static void tls_files(huren_dicom_scp_options *o, const char *pki, char *cert, char *key,
-                      char *ca, size_t len)
+static void tls_files(huren_dicom_scp_options *o, const char *pki, char *cert, char *key, char *ca,
+                      size_t len)
 {
     snprintf(cert, len, "%s/server.crt", pki);
     snprintf(key, len, "%s/server.key", pki);
@@ -757,8 +757,8 @@ static void test_scp_tls(void **state)
     (void)state;
     char pki[512], cmd[1200];
     path_of(pki, sizeof(pki), "pki");
-    snprintf(cmd, sizeof(cmd), "bash '%s/conf/make-test-pki.sh' '%s' >/dev/null",
-             HUREN_SOURCE_DIR, pki);
+    snprintf(cmd, sizeof(cmd), "bash '%s/conf/make-test-pki.sh' '%s' >/dev/null", HUREN_SOURCE_DIR,
+             pki);
     assert_int_equal(system(cmd), 0);
     test_tls_check(pki);
 
@@ -776,12 +776,14 @@ static void test_scp_tls(void **state)
     char ckey[600], ccert[600];
     snprintf(ckey, sizeof(ckey), "%s/clinician.key", pki);
     snprintf(ccert, sizeof(ccert), "%s/clinician.crt", pki);
-    char *good[] = {"echoscu", "-aet", "CT1", "-aec", "HUREN", "--enable-tls", ckey, ccert,
-                    "--add-cert-file", ca, "127.0.0.1", port, NULL};
-    char *refused[] = {"echoscu", "-aet", "NOPE", "-aec", "HUREN", "--enable-tls", ckey, ccert,
-                       "--add-cert-file", ca, "127.0.0.1", port, NULL};
-    char *anon[] = {"echoscu", "-aet", "CT1", "-aec", "HUREN", "--anonymous-tls",
-                    "--add-cert-file", ca, "127.0.0.1", port, NULL};
+    char *good[] = {
+        "echoscu",         "-aet", "CT1",       "-aec", "HUREN", "--enable-tls", ckey, ccert,
+        "--add-cert-file", ca,     "127.0.0.1", port,   NULL};
+    char *refused[] = {
+        "echoscu",         "-aet", "NOPE",      "-aec", "HUREN", "--enable-tls", ckey, ccert,
+        "--add-cert-file", ca,     "127.0.0.1", port,   NULL};
+    char *anon[] = {"echoscu",         "-aet", "CT1",       "-aec", "HUREN", "--anonymous-tls",
+                    "--add-cert-file", ca,     "127.0.0.1", port,   NULL};
     char *plain[] = {"echoscu", "-aet", "CT1", "-aec", "HUREN", "127.0.0.1", port, NULL};
     int rc_good = scu("tls-good.out", good);
     pthread_mutex_lock(&g_tls.mu);
@@ -1219,18 +1221,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_coerce_file),   cmocka_unit_test(test_coerce_public_files),
     };
     const struct CMUnitTest scp[] = {
-        cmocka_unit_test(test_scp_echo),
-        cmocka_unit_test(test_scp_half_open),
-        cmocka_unit_test(test_scp_busy_port),
-        cmocka_unit_test(test_scp_allowed_calling),
-        cmocka_unit_test(test_scp_tls),
-        cmocka_unit_test(test_scp_store),
-        cmocka_unit_test(test_scp_store_invalid),
-        cmocka_unit_test(test_scp_find),
-        cmocka_unit_test(test_scp_move),
-        cmocka_unit_test(test_scp_get),
-        cmocka_unit_test(test_scp_find_cancel),
-        cmocka_unit_test(test_scp_limit_and_stop),
+        cmocka_unit_test(test_scp_echo),          cmocka_unit_test(test_scp_half_open),
+        cmocka_unit_test(test_scp_busy_port),     cmocka_unit_test(test_scp_allowed_calling),
+        cmocka_unit_test(test_scp_tls),           cmocka_unit_test(test_scp_store),
+        cmocka_unit_test(test_scp_store_invalid), cmocka_unit_test(test_scp_find),
+        cmocka_unit_test(test_scp_move),          cmocka_unit_test(test_scp_get),
+        cmocka_unit_test(test_scp_find_cancel),   cmocka_unit_test(test_scp_limit_and_stop),
     };
     int rc = cmocka_run_group_tests_name("files", files, NULL, NULL);
     rc += cmocka_run_group_tests_name("scp", scp, scp_setup, scp_teardown);
