@@ -7,9 +7,11 @@ serve refuse the bad files with a line naming file, section and key."""
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import unittest
+import urllib.request
 
 from dicomgen import uid, write_instance
 from harness import HUREN, NodeTestCase, dcmdump_values, free_port, run
@@ -129,6 +131,12 @@ class DicomTlsTest(NodeTestCase):
                          [("CN=stranger,O=Hospital A,C=CN", "CT1", "refused"),
                           ("ct1", "OTHER", "refused"), ("claims", "INS", "refused")])
         self.assertEqual(run([HUREN, "audit", "verify", "--data", self.n.data]).returncode, 0)
+        with urllib.request.urlopen(self.n.url("/metrics"), timeout=10) as r:
+            metrics = r.read().decode()
+        closed = re.search(r'huren_dicom_connections_closed_total\{reason="tls_handshake"\} (\d+)',
+                           metrics)
+        self.assertGreaterEqual(int(closed.group(1)), 3, metrics)
+        self.assertIn('huren_dicom_associations_refused_total{reason="ae_title"} 3', metrics)
         # after all that, a good client still gets in
         self.assertEqual(self.dimse("echoscu", "CT1", "clinician").returncode, 0)
 
