@@ -142,10 +142,13 @@ OFCondition configure(DcmTLSTransportLayer &l, const huren_dicom_scp_options *o)
             c = l.addCipherSuite(s);
     if (c.good())
         c = l.activateCipherSuites();
+    SSL_CTX *ctx = l.getNativeHandle();
+    /* the whole chain, where the file holds one, set on the context directly: dcmtls'
+     * setCertificateFile() loads the leaf alone (and leaks a key in 3.6.7) */
+    if (c.good() && SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1)
+        c = EC_IllegalCall;
     if (c.good())
         c = l.setPrivateKeyFile(o->tls_key, DCF_Filetype_PEM);
-    if (c.good())
-        c = l.setCertificateFile(o->tls_cert, DCF_Filetype_PEM);
     bool has_ca = o->tls_client_ca && *o->tls_client_ca;
     if (c.good() && has_ca)
         c = l.addTrustedCertificateFile(o->tls_client_ca, DCF_Filetype_PEM);
@@ -156,10 +159,7 @@ OFCondition configure(DcmTLSTransportLayer &l, const huren_dicom_scp_options *o)
     l.setCertificateVerification(o->tls_require_client_cert ? DCV_requireCertificate
                                  : has_ca                   ? DCV_checkCertificate
                                                             : DCV_ignoreCertificate);
-    SSL_CTX *ctx = l.getNativeHandle();
-    /* the whole chain, where the file holds one; and never below TLS 1.2 */
-    if (SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1 ||
-        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) /* never below TLS 1.2 */
         return EC_IllegalCall;
     if (has_ca) {
         /* the CAs a client may choose its certificate by */
