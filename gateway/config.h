@@ -44,7 +44,7 @@ typedef struct config_client {
     char *name;         /* the section's NAME: the actor of token holders in the audit log */
     char *subject;      /* client certificate subject, e.g. "CN=gw.hospital-b, O=Hospital B" */
     char *token_sha256; /* lowercase hex SHA-256 of the bearer token (never the token) */
-    char *ae_title;     /* calling AE title of its DICOM associations */
+    char *ae_title;     /* calling AE title(s) of its DICOM associations ("CT1 CT1_Q") */
     char *institution;  /* institution code, e.g. "H37010002" */
     char *role;         /* clinician | peer | insurer | admin */
 } config_client;

@@ -1,5 +1,5 @@
 /* dimse_tls.c: who a DICOM TLS client is. Its verified certificate's subject maps through the
- * [client "NAME"] sections (as for HTTPS clients, gateway/http/auth.c) to the AE title it must
+ * [client "NAME"] sections (as for HTTPS clients, gateway/http/auth.c) to the AE titles it may
  * call with and its role; a certificate of no client, another AE title or a role without
  * DICOM services is refused at association, logged by dicom/ and audited here. */
 #define LOG_COMPONENT "dicom"
@@ -49,7 +49,7 @@ int dimse_admit(const huren_dicom_peer *peer, char *why, size_t whylen, void *pa
     const config_client *c = auth_by_subject(n->auth, peer->tls_subject);
     if (!c)
         snprintf(why, whylen, "certificate \"%s\" is no [client]'s", peer->tls_subject);
-    else if (!c->ae_title || strcmp(c->ae_title, peer->calling_ae) != 0)
+    else if (!auth_client_has_ae(c, peer->calling_ae))
         snprintf(why, whylen, "calling AE title \"%s\" is not [client \"%s\"]'s (%s)",
                  peer->calling_ae, c->name, c->ae_title ? c->ae_title : "none set");
     else if (!dicom_role(c->role))

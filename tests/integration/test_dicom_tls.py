@@ -28,7 +28,8 @@ def make_pki(where):
 
 
 def tls_conf(pki, subjects, port, require="yes", extra=()):
-    """[dicom] TLS keys plus the clients: CT1 is the clinician certificate's AE title."""
+    """[dicom] TLS keys plus the clients: CT1 and CT1_Q are the clinician certificate's AE
+    titles."""
     conf = ["[dicom]",
             "tls_port = %d" % port,
             "tls_cert = %s/server.crt" % pki,
@@ -36,7 +37,7 @@ def tls_conf(pki, subjects, port, require="yes", extra=()):
             "tls_client_ca = %s/ca.crt" % pki,
             "tls_require_client_cert = " + require]
     conf += list(extra)
-    conf += ['[client "ct1"]', "subject = " + subjects["clinician"], "ae_title = CT1",
+    conf += ['[client "ct1"]', "subject = " + subjects["clinician"], "ae_title = CT1 CT1_Q",
              "institution = H37010001", "role = clinician",
              '[client "claims"]', "subject = " + subjects["insurer"], "ae_title = INS",
              "institution = INS01", "role = insurer",
@@ -124,7 +125,7 @@ class DicomTlsTest(NodeTestCase):
         log = self.n.output()
         self.assertIn("handshake failed", log)
         self.assertIn('certificate "CN=stranger,O=Hospital A,C=CN" is no [client]\'s', log)
-        self.assertIn('calling AE title "OTHER" is not [client "ct1"]\'s (CT1)', log)
+        self.assertIn('calling AE title "OTHER" is not [client "ct1"]\'s (CT1 CT1_Q)', log)
         self.assertIn('[client "claims"] has role insurer', log)
         refused = [e for e in self.audit() if e["action"] == "dimse.associate"]
         self.assertEqual([(e["actor"], e["object"], e["outcome"]) for e in refused],
@@ -137,8 +138,9 @@ class DicomTlsTest(NodeTestCase):
                            metrics)
         self.assertGreaterEqual(int(closed.group(1)), 3, metrics)
         self.assertIn('huren_dicom_associations_refused_total{reason="ae_title"} 3', metrics)
-        # after all that, a good client still gets in
+        # after all that, a good client still gets in, with either of its AE titles
         self.assertEqual(self.dimse("echoscu", "CT1", "clinician").returncode, 0)
+        self.assertEqual(self.dimse("echoscu", "CT1_Q", "clinician").returncode, 0)
 
     def test_old_tls_refused(self):
         p = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.tls_port, "-tls1_1",
