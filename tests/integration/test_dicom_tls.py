@@ -2,13 +2,15 @@
 Certificates come from conf/make-test-pki.sh in the test's folder. storescu --enable-tls stores
 an instance over the TLS port, findscu finds it, echoscu echoes; a client without a certificate,
 with one of another CA, of no [client], of another AE title or of an insurer is refused (the
-refusals audited); the plain port goes on working; TLS below 1.2 is refused; check-config and
+refusals audited); a client that stalls in the handshake delays nobody; the plain port goes on
+working; TLS below 1.2 is refused; check-config and
 serve refuse the bad files with a line naming file, section and key."""
 
 import json
 import os
 import re
 import shutil
+import socket
 import tempfile
 import unittest
 import urllib.request
@@ -51,7 +53,8 @@ class DicomTlsTest(NodeTestCase):
         super().setUp()
         self.pki, self.subjects = make_pki(self.tmp)
         self.tls_port = free_port()
-        self.n = self.node(config_text=tls_conf(self.pki, self.subjects, self.tls_port)).start()
+        conf = tls_conf(self.pki, self.subjects, self.tls_port, extra=["negotiation_timeout = 2"])
+        self.n = self.node(config_text=conf).start()
 
     def tls(self, who):
         """DCMTK's TLS options for a certificate of the test PKI (None: no certificate)."""
@@ -141,6 +144,22 @@ class DicomTlsTest(NodeTestCase):
         # after all that, a good client still gets in, with either of its AE titles
         self.assertEqual(self.dimse("echoscu", "CT1", "clinician").returncode, 0)
         self.assertEqual(self.dimse("echoscu", "CT1_Q", "clinician").returncode, 0)
+
+    def test_silent_client_delays_nobody(self):
+        """The handshake is driven off the listener's poll loop: a client that starts a TLS
+        record and stops, or says nothing, holds no one up and is closed in time."""
+        half = socket.create_connection(("127.0.0.1", self.tls_port))
+        half.sendall(b"\x16\x03\x01\x02\x00")  # a ClientHello record header, no body
+        silent = socket.create_connection(("127.0.0.1", self.tls_port))
+        try:
+            p = self.dimse("echoscu", "CT1", "clinician")
+            self.assertEqual(p.returncode, 0, p.stdout)
+            half.settimeout(60)
+            self.assertEqual(half.recv(100), b"")  # closed after negotiation_timeout (2 s)
+        finally:
+            half.close()
+            silent.close()
+        self.assertIn("no association request within 2 s", self.n.output())
 
     def test_old_tls_refused(self):
         p = run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % self.tls_port, "-tls1_1",
