@@ -304,7 +304,7 @@ typedef struct huren_dicom_scp_stats {
     uint64_t accepted;             /* associations acknowledged (= huren_dicom_scp_total) */
     uint64_t refused_busy;         /* A-ASSOCIATE-RJ: max_associations in progress */
     uint64_t refused_negotiating;  /* closed at once: max_negotiating requests arriving */
-    uint64_t refused_ae;           /* A-ASSOCIATE-RJ: called AE unknown or calling AE not allowed */
+    uint64_t refused_ae;           /* A-ASSOCIATE-RJ: AE titles refused, or by handlers.admit */
     uint64_t refused_other;        /* A-ASSOCIATE-RJ: no presentation context acceptable */
     uint64_t negotiation_timeouts; /* closed: no complete A-ASSOCIATE-RQ in negotiation_timeout */
     uint64_t idle_closed;          /* silent connections closed to make room for new ones */
