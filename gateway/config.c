@@ -61,6 +61,12 @@ static const cfg_key cfg_table[] = {
     {"dicom", "max_negotiating", CFG_INT, "16", 1, 10000, NULL, OFF(max_negotiating)},
     {"dicom", "negotiation_timeout", CFG_INT, "10", 1, 3600, NULL, OFF(negotiation_timeout)},
     {"dicom", "max_identifier", CFG_INT, "1048576", 1024, 67108864, NULL, OFF(max_identifier)},
+    {"dicom", "tls_port", CFG_INT, "0", 0, 65535, NULL, OFF(dicom_tls_port)},
+    {"dicom", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(dicom_tls_cert)},
+    {"dicom", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(dicom_tls_key)},
+    {"dicom", "tls_client_ca", CFG_STR, "", 0, 4000, NULL, OFF(dicom_tls_client_ca)},
+    {"dicom", "tls_require_client_cert", CFG_BOOL, "yes", 0, 0, NULL,
+     OFF(dicom_tls_require_client_cert)},
     {"http", "port", CFG_INT, "8080", 0, 65535, NULL, OFF(http_port)},
     {"http", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(tls_cert)},
     {"http", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(tls_key)},
@@ -494,6 +500,8 @@ int config_validate(const config *cfg, char *err, size_t errlen)
     if (config__clients_validate(cfg, err, errlen) < 0)
         return -1;
     if (config__directory_validate(cfg, err, errlen) < 0)
+        return -1;
+    if (config__dicom_tls_validate(cfg, err, errlen) < 0)
         return -1;
     const long ports[] = {cfg->dicom_port, cfg->http_port, cfg->hl7_port};
     for (int i = 0; i < 3; i++)

@@ -49,7 +49,7 @@ typedef struct config_client {
     char *name;         /* the section's NAME: the actor of token holders in the audit log */
     char *subject;      /* client certificate subject, e.g. "CN=gw.hospital-b, O=Hospital B" */
     char *token_sha256; /* lowercase hex SHA-256 of the bearer token (never the token) */
-    char *ae_title;     /* calling AE title of its DICOM associations */
+    char *ae_title;     /* calling AE title(s) of its DICOM associations ("CT1 CT1_Q") */
     char *institution;  /* institution code, e.g. "H37010002" */
     char *role;         /* clinician | peer | insurer | admin */
 } config_client;
@@ -80,6 +80,11 @@ typedef struct config {
     long max_negotiating;     /* association requests arriving or negotiated at once */
     long negotiation_timeout; /* seconds from connect to a complete A-ASSOCIATE-RQ */
     long max_identifier;      /* bytes of a C-FIND/C-MOVE/C-GET identifier */
+    long dicom_tls_port;      /* DICOM TLS port; 0 = none (checks in config_dicom_tls.c) */
+    char *dicom_tls_cert;     /* its certificate, key and client CAs (PEM) */
+    char *dicom_tls_key;
+    char *dicom_tls_client_ca;
+    int dicom_tls_require_client_cert;
     /* [http] */
     long http_port;
     char *tls_cert;
@@ -183,6 +188,14 @@ int config_check_files(const config *cfg, time_t now, config_problem_fn report, 
  * region key (readable, long enough) and its institution; dates and the catalogue must parse.
  * Returns -1 with a reason in err. */
 int config__directory_validate(const config *cfg, char *err, size_t errlen);
+/* [dicom] tls_* (config_dicom_tls.c): with tls_port set, the files exist, parse and fit (the
+ * key the certificate's, the certificate in date and for a server, client CAs given when
+ * client certificates are required), checked by dicom/ as the TLS port will load them, and the
+ * port is no other service's. Returns -1 with "file: [dicom] KEY: what is wrong" in err. */
+int config__dicom_tls_validate(const config *cfg, char *err, size_t errlen);
+/* The TLS files of [dicom] into the options of the TLS port (a huren_dicom_scp_options *). */
+struct huren_dicom_scp_options;
+void config_dicom_tls_options(const config *cfg, struct huren_dicom_scp_options *o);
 #define CONFIG_REGION_KEY_MAX 64
 /* The region key of [directory] region_key: the value itself when it is 32 to 128 hex digits,
  * else the file it names, which must hold such hex digits (surrounding space ignored). Returns

@@ -29,6 +29,7 @@ typedef struct node {
     const config *cfg;
     huren_index *index;
     huren_dicom_scp *scp;
+    huren_dicom_scp *scp_tls; /* the DICOM TLS port ([dicom] tls_port), or NULL */
     huren_hl7_mllp *mllp;
     http_server *http;
     huren_audit *audit;              /* the audit trail (audit.c); NULL until opened */

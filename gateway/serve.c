@@ -70,6 +70,17 @@ static int start_dicom(node *n, char ***allowed)
     }
     log_info("DICOM listening: AE %s on %s port %d", n->cfg->aet, n->cfg->bind_address,
              huren_dicom_scp_port(n->scp));
+    if (!n->cfg->dicom_tls_port)
+        return 0;
+    /* the TLS port: the same services and limits, over TLS (its clients: dimse_admit) */
+    so.port = (int)n->cfg->dicom_tls_port;
+    config_dicom_tls_options(n->cfg, &so);
+    if (huren_dicom_scp_start(&n->scp_tls, &so, &h, err, sizeof err) < 0) {
+        log_error("DICOM TLS: %s", err);
+        return -1;
+    }
+    log_info("DICOM TLS listening: AE %s on %s port %d", n->cfg->aet, n->cfg->bind_address,
+             huren_dicom_scp_port(n->scp_tls));
     return 0;
 }
 
@@ -187,6 +198,7 @@ int cmd_serve(const config *cfg)
     rc = 0;
 done:
     http_server_stop(n.http);
+    huren_dicom_scp_stop(n.scp_tls, SHUTDOWN_GRACE_S);
     huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);
     huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
     publisher_stop(&n);
