@@ -11,6 +11,7 @@
 #include "records/hl7feed.h"
 #include "log.h"
 #include "node.h"
+#include "privileges.h"
 #include "directory/publisher.h"
 #include "recognition/recognition.h"
 #include "directory/store.h"
@@ -155,6 +156,12 @@ int cmd_serve(const config *cfg)
     log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION,
              config_choice_name("node", "role", (int)cfg->role), cfg->data_dir,
              cfg->path ? ", config " : " (embedded defaults)", cfg->path ? cfg->path : "");
+    /* [node] user: files opened as the user from here on, ports bound as root */
+    privileges priv;
+    if (privileges_begin(cfg, &priv, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
     /* the checks of `huren check-config`, so a node never half-starts on a bad file */
     int problems = config_check_files(cfg, time(NULL), log_problem, NULL);
     if (problems > 0) {
@@ -191,6 +198,10 @@ int cmd_serve(const config *cfg)
         goto done;
     if (start_http(&n) < 0)
         goto done;
+    if (privileges_drop(&priv, err, sizeof err) < 0) { /* every listener is bound */
+        log_error("%s", err);
+        goto done;
+    }
     log_info("ready");
     int sig = 0;
     sigwait(&stop, &sig);
