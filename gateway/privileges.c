@@ -81,7 +81,8 @@ static int check_data(const config *cfg, uid_t uid, gid_t gid, const char **key,
     /* looked at with the user's eyes (check-config as root sees what serve will) */
     uid_t old_uid = (uid_t)setfsuid(uid);
     gid_t old_gid = (gid_t)setfsgid(gid);
-    int rc = owned(cfg->data_dir, uid, cfg, err, errlen) < 0 ? -1 : owned(db, uid, cfg, err, errlen);
+    int rc =
+        owned(cfg->data_dir, uid, cfg, err, errlen) < 0 ? -1 : owned(db, uid, cfg, err, errlen);
     setfsgid(old_gid);
     setfsuid(old_uid);
     return rc;

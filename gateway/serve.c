@@ -1,5 +1,6 @@
 /* serve.c: `huren serve`: open the archive, start the listeners of the node's role, wait for
- * SIGTERM/SIGINT, then stop them in reverse order, letting associations in flight finish. */
+ * SIGTERM/SIGINT, then stop them in reverse order, letting associations in flight finish.
+ * SIGHUP in between reloads the certificates (reload.c). */
 #define LOG_COMPONENT "serve"
 #include "routes.h"
 #include "huren_err.h"
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "node.h"
 #include "privileges.h"
+#include "reload.h"
 #include "directory/publisher.h"
 #include "recognition/recognition.h"
 #include "directory/store.h"
@@ -146,6 +148,7 @@ int cmd_serve(const config *cfg)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP); /* reload.c */
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -204,7 +207,8 @@ int cmd_serve(const config *cfg)
     }
     log_info("ready");
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP)
+        reload_node(&n);
     log_info("%s received: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = 0;
 done:
