@@ -5,7 +5,9 @@ are opened; the certificate and key files are replaced by a new pair from the sa
 node gets SIGHUP. New HTTPS connections and new DICOM TLS connections (Python's ssl, and
 DCMTK's storescu +tls) then see the new certificate, while the connection and the association
 opened before keep working on the old one. A bad new key is refused with a line naming
-[http] tls_key, and the node keeps the certificate it had; /metrics counts both reloads."""
+[http] tls_key, and the node keeps the certificate it had; /metrics counts both reloads.
+The recognition catalogue is reloaded too: an item added to the file is known to the prompt
+after SIGHUP, and a broken file is refused with its line while the item stays known."""
 
 import hashlib
 import os
@@ -14,11 +16,15 @@ import signal
 import socket
 import ssl
 import http.client
+import json
 import struct
+import urllib.error
+import urllib.request
 
 import dul
 from dicomgen import uid, write_instance
 from harness import NodeTestCase, free_port, run, wait_for
+from test_directory import CATALOGUE
 from test_dicom_tls import make_pki, tls_conf
 
 VERIFICATION = "1.2.840.10008.1.1"
@@ -194,6 +200,48 @@ class ReloadTest(NodeTestCase):
         self.assertIn('huren_reloads_total{outcome="refused"} 1', text)
         m.close()
         self.assertEqual(self.n.stop(), 0)
+
+
+class CatalogueReloadTest(NodeTestCase):
+
+    def test_catalogue_reloaded_or_kept(self):
+        cat = os.path.join(self.tmp, "catalogue.csv")
+        shutil.copy(CATALOGUE, cat)
+        key = os.path.join(self.tmp, "region.key")
+        with open(key, "w") as f:
+            f.write("ab" * 32 + "\n")
+        conf = ("[directory]\nurl = https://127.0.0.1:%d\nregion_key = %s\n"
+                "institution = H37010001\ncatalogue = %s\n" % (free_port(), key, cat))
+        n = self.node(config_text=conf).start()
+
+        def prompt_status():
+            url = n.url("/api/v1/recognition?patient=P1&item=LAB-NEW&doctor=D1&dept=LAB")
+            try:
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    return r.status, json.loads(r.read())
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read())
+
+        def hup(expect):
+            before = n.output().count("reload ")
+            n.proc.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: n.output().count("reload ") > before, 30, "the reload's line")
+            self.assertIn(expect, n.output())
+
+        status, body = prompt_status()
+        self.assertEqual((status, body.get("error")), (404, "item not in the catalogue"), body)
+        with open(cat, "a") as f:
+            f.write("LAB-NEW,新检验项目,lab,,,7,province,NEW01\n")
+        hup("reload done: catalogue")
+        status, body = prompt_status()
+        self.assertNotEqual(body.get("error"), "item not in the catalogue", (status, body))
+        # a broken file: refused with its line, the item still known
+        with open(cat, "a") as f:
+            f.write("LAB-BAD,坏的,lab,,,99999,province,\n")
+        hup("reload refused: [directory] catalogue: %s:" % cat)
+        status, body = prompt_status()
+        self.assertNotEqual(body.get("error"), "item not in the catalogue", (status, body))
+        self.assertEqual(n.stop(), 0)
 
 
 if __name__ == "__main__":
