@@ -11,6 +11,7 @@
 #include "index_recognition.h"
 #include "index_records.h"
 #include "index_sys.h"
+#include "index_pacs.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
