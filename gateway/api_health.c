@@ -1,6 +1,7 @@
 /* api_health.c: GET /api/v1/health (JSON: version, role, archive counts, disk free) and
  * GET /metrics (Prometheus text exposition format 0.0.4). */
 #define LOG_COMPONENT "api"
+#include "pacs/pacs.h"
 #include "routes.h"
 #include "directory/directory_api.h"
 #include "dimse/dimse.h"
@@ -268,6 +269,10 @@ int api_metrics(http_request *req, http_response *res)
     if (dir)
         put(&t, "%s", dir);
     free(dir);
+    char *pacs = pacs_metrics(n); /* beside the hospital's PACS: sync and fetches */
+    if (pacs)
+        put(&t, "%s", pacs);
+    free(pacs);
     feature_metrics(&t, m);
     if (t.failed) {
         huren_buf_free(&t);

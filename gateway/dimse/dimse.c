@@ -240,7 +240,7 @@ static int on_find_row(void *payload, const huren_index_row *row)
         else if (tag == TAG_RETRIEVE_AE_TITLE)
             value = c->n->cfg->aet;
         else if (tag == TAG_INSTANCE_AVAILABILITY)
-            value = "ONLINE";
+            value = row->held_at ? "NEARLINE" : "ONLINE"; /* at the PACS: fetched on demand */
         if (!value)
             continue;
         c->out[k].tag = tag;

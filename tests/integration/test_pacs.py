@@ -1,0 +1,188 @@
+"""test_pacs.py: huren beside a PACS it did not write: DCMTK's dcmqrscp, loaded with storescu.
+
+`huren pacs sync` indexes a few hundred generated studies over several days without copying
+them (a day split by StudyTime at the configured result limit), resumes after being killed
+mid-way, and the node then answers QIDO-RS and C-FIND for them with InstanceAvailability
+NEARLINE;
+a WADO - RS or
+    C - MOVE of such a study makes the node fetch it from the PACS(C - GET or
+                                                                   C - MOVE to its own AE) and
+        answer; a periodic sync finds today's studies by itself."""
+
+import datetime
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+import urllib.request
+
+from dicomgen import uid, write_instance
+from harness import (NodeTestCase, find, free_port, port_open, run, wait_for, HUREN)
+
+DAYS = ["20250301", "20250302", "20250303", "20250304", "20250305"]
+PER_DAY = 60  # 300 studies
+LIMIT = 25
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def qido(node, query):
+    with urllib.request.urlopen(node.url("/dicom-web/studies?" + query), timeout=60) as r:
+        body = r.read()
+    return json.loads(body) if body else []
+
+
+class PacsTestCase(NodeTestCase):
+    def start_pacs(self, days, per_day, today=False):
+        """dcmqrscp as the PACS, in its own folder, loaded by storescu with one instance per
+        study (times spread over the day, so a split by StudyTime finds them all)."""
+        self.pacs_port = free_port()
+        self.mine_port = free_port()
+        db = os.path.join(self.tmp, "pacs-db")
+        os.makedirs(db)
+        cfg = os.path.join(self.tmp, "dcmqrscp.cfg")
+        with open(cfg, "w") as f:
+            f.write("NetworkTCPPort = %d\nMaxPDUSize = 16384\nMaxAssociations = 16\n"
+                    "HostTable BEGIN\nhuren = (HUREN, 127.0.0.1, %d)\n"
+                    "dest = (DEST, 127.0.0.1, %d)\nHostTable END\n"
+                    "VendorTable BEGIN\nVendorTable END\n"
+                    "AETable BEGIN\nDCMQRSCP %s RW (5000, 1024mb) ANY\nAETable END\n"
+                    % (self.pacs_port, self.mine_port, self.mine_port + 1, db))
+        self.pacs = self.process(["dcmqrscp", "-c", cfg, "-dhl", str(self.pacs_port)], "dcmqrscp")
+        wait_for(lambda: port_open(self.pacs_port), 30, "dcmqrscp")
+        src = os.path.join(self.tmp, "src")
+        os.makedirs(src)
+        self.studies = {}
+        for d, day in enumerate(days):
+            for i in range(per_day):
+                st = uid(7, d, i)
+                secs = i * (86000 // per_day)
+                write_instance(os.path.join(src, "%d-%d.dcm" % (d, i)), study_uid=st,
+                               series_uid=uid(7, d, i, 1), sop_uid=uid(7, d, i, 1, 1),
+                               patient_id="PP%d" % (i % 7), study_date=day,
+                               study_time="%02d%02d%02d" % (secs // 3600, secs // 60 % 60,
+                                                            secs % 60),
+                               modality="CT" if i % 2 else "MR", study_desc="study %d" % i)
+                self.studies[st] = day
+        p = run(["storescu", "-aet", "LOADER", "-aec", "DCMQRSCP", "+sd", "127.0.0.1",
+                 str(self.pacs_port), src], timeout=600)
+        self.assertEqual(p.returncode, 0, p.stdout)
+
+    def conf(self, extra=""):
+        return ("[archive]\nfsync = no\n[pacs \"main\"]\nae_title = DCMQRSCP\n"
+                "host = 127.0.0.1\nport = %d\nresult_limit = %d\nqueries_per_minute = 60000\n"
+                "max_associations = 2\n%s" % (self.pacs_port, LIMIT, extra))
+
+    def sync(self, node, *args):
+        return subprocess.run([HUREN, "pacs", "sync", "main", "--data", node.data, "-c",
+                               node.config_path] + list(args), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=600)
+
+
+class SyncTest(PacsTestCase):
+    def test_sync_resume_query_fetch(self):
+        self.start_pacs(DAYS, PER_DAY)
+        node = self.node(config_text=self.conf("sync_interval = 0\n"))
+        node.dicom_port = self.mine_port  # the PACS knows us there (C-MOVE destination)
+#killed after its first days, then run again : the days done are skipped
+        cmd = [HUREN, "pacs", "sync", "main", "--from", DAYS[0], "--to", DAYS[-1], "--data",
+               node.data, "-c", node.config_path]
+        log = os.path.join(self.tmp, "sync1.log")
+        with open(log, "w") as out:
+            p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            try:
+                wait_for(lambda: read(log).count(" queries\n") >= 2, 300, "two days synced")
+            finally:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+        first = read(log)
+        done = [line.split(":")[0] for line in first.splitlines() if "queries" in line]
+        self.assertGreaterEqual(len(done), 2, first)
+        self.assertIn("%d studies (%d new" % (PER_DAY, PER_DAY), first)
+        r = self.sync(node, "--from", DAYS[0], "--to", DAYS[-1])
+        self.assertEqual(r.returncode, 0, r.stdout)
+        for day in done:
+            self.assertIn("%s: already synced, skipped" % day, r.stdout)
+#every day that was read needed more than one query : split at the limit
+        for line in r.stdout.splitlines():
+            if line.startswith("2025") and "queries" in line:
+                self.assertIn("%d studies" % PER_DAY, line)
+                n = int(line.split(", ")[-1].split()[0])
+                self.assertGreater(n, PER_DAY // LIMIT, line)
+#again : nothing new, nothing gone
+        r = self.sync(node, "--from", DAYS[0], "--to", DAYS[-1], "--again")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("%d studies, 0 new, 0 gone" % (PER_DAY * len(DAYS)), r.stdout)
+
+        node.start()
+        for day in DAYS:
+            found = qido(node, "StudyDate=%s&limit=1000" % day)
+            self.assertEqual(len(found), PER_DAY, day)
+            self.assertEqual({s["00080056"]["Value"][0] for s in found}, {"NEARLINE"})
+        one = qido(node, "StudyInstanceUID=%s&includefield=00080061" % uid(7, 0, 3))
+        self.assertEqual(one[0]["00080061"]["Value"], ["CT"])
+        self.assertEqual(one[0]["00201208"]["Value"][0], 1)
+#not copied : no instance here
+        with urllib.request.urlopen(node.url("/api/v1/health"), timeout=10) as r:
+            health = json.loads(r.read())
+        self.assertIn("archive", health)
+        self.assertEqual(health["archive"]["instances"], 0)
+        res = find(node, "STUDY", ["StudyInstanceUID=%s" % uid(7, 1, 4),
+                                   "InstanceAvailability"])
+        self.assertEqual(len(res), 1)
+        self.assertEqual(res[0][(0x0008, 0x0056)], "NEARLINE")
+
+#WADO - RS of a study held only at the PACS : fetched(C - GET), then answered
+        st = uid(7, 2, 5)
+        with urllib.request.urlopen(node.url("/dicom-web/studies/%s" % st), timeout=120) as r:
+            self.assertEqual(r.status, 200)
+            body = r.read()
+        self.assertIn(uid(7, 2, 5, 1, 1).encode(), body)
+        after = qido(node, "StudyInstanceUID=%s" % st)
+        self.assertEqual(after[0]["00080056"]["Value"][0], "ONLINE")
+
+#C - MOVE of another : fetched, then sent on to the destination
+        dest_port = free_port()
+        out = os.path.join(self.tmp, "dest")
+        os.makedirs(out)
+        self.process(["storescp", "-aet", "DEST", "-od", out, str(dest_port)], "storescp")
+        wait_for(lambda: port_open(dest_port), 30, "storescp")
+        node.stop()
+        with open(node.config_path, "a") as f:
+            f.write("[dicom_aes]\nDEST = 127.0.0.1:%d\n" % dest_port)
+        node.start()
+        p = run(["movescu", "-S", "-aet", "MOVESCU", "-aec", "HUREN", "-aem", "DEST",
+                 "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID=%s" % uid(7, 3, 9),
+                 "127.0.0.1", str(node.dicom_port)], timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        wait_for(lambda: len(os.listdir(out)) == 1, 30, "the moved instance")
+        metrics = urllib.request.urlopen(node.url("/metrics"), timeout=10).read().decode()
+        self.assertIn('huren_pacs_requests_total{pacs="main",kind="fetch"} 1', metrics)
+        self.assertIn('huren_pacs_studies_only_there{pacs="main"} %d'
+                      % (PER_DAY * len(DAYS) - 2), metrics)
+
+
+class PeriodicTest(PacsTestCase):
+    def test_periodic_sync_and_move_fetch(self):
+        today = datetime.date.today().strftime("%Y%m%d")
+        self.start_pacs([today], 5)
+        node = self.node(config_text=self.conf("sync_interval = 2\nsync_window_days = 2\n"
+                                               "retrieve = move\n"))
+        node.dicom_port = self.mine_port
+        node.start()
+        wait_for(lambda: len(qido(node, "StudyDate=%s" % today)) == 5, 60, "the periodic sync")
+#fetch by C - MOVE to our own AE : the PACS sends the instances to our DICOM port
+        st = uid(7, 0, 2)
+        with urllib.request.urlopen(node.url("/dicom-web/studies/%s" % st), timeout=120) as r:
+            self.assertEqual(r.status, 200)
+        self.assertEqual(qido(node, "StudyInstanceUID=%s" % st)[0]["00080056"]["Value"][0],
+                         "ONLINE")
+
+
+if __name__ == "__main__":
+    unittest.main()
