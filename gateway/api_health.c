@@ -2,6 +2,7 @@
  * GET /metrics (Prometheus text exposition format 0.0.4). */
 #define LOG_COMPONENT "api"
 #include "pacs/pacs.h"
+#include "forward/forward.h"
 #include "routes.h"
 #include "directory/directory_api.h"
 #include "dimse/dimse.h"
@@ -273,6 +274,10 @@ int api_metrics(http_request *req, http_response *res)
     if (pacs)
         put(&t, "%s", pacs);
     free(pacs);
+    char *fwd = forward_metrics(n); /* forwarding: backlog and failures per rule */
+    if (fwd)
+        put(&t, "%s", fwd);
+    free(fwd);
     feature_metrics(&t, m);
     if (t.failed) {
         huren_buf_free(&t);

@@ -14,6 +14,7 @@
 #include "directory/publisher.h"
 #include "recognition/recognition.h"
 #include "pacs/pacs.h"
+#include "forward/forward.h"
 #include "directory/store.h"
 
 #include <signal.h>
@@ -196,7 +197,13 @@ int cmd_serve(const config *cfg)
         log_error("%s", err);
         goto done;
     }
-    n.hooks.study_not_held = study_not_held; /* C-MOVE/C-GET/WADO-RS of a study held elsewhere */
+    if (forward_start(&n, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto done;
+    }
+    if (n.forwarder)
+        n.hooks.instance_stored = forward_note; /* [forward] rules queue what arrives */
+    n.hooks.study_not_held = study_not_held;    /* C-MOVE/C-GET/WADO-RS of a study held elsewhere */
     /* C-STORE, STOW-RS and identifiers: nesting checked before DCMTK parses */
     huren_dicom_max_sequence_depth_set((unsigned)cfg->max_sequence_depth);
     if (cfg->role == CONFIG_ROLE_HOSPITAL && start_dicom(&n, &allowed) < 0)
@@ -218,6 +225,7 @@ done:
     publisher_stop(&n);
     recognition_stop(&n); /* its background retrievals write to the archive */
     pacs_stop(&n);
+    forward_stop(&n);
     directory_store_close(n.dir_store);
     huren_index_close(n.index);
     audit_close(&n);

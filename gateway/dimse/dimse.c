@@ -127,6 +127,10 @@ static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
               outcome == HUREN_INDEX_PUT_STORED      ? "stored"
               : outcome == HUREN_INDEX_PUT_DUPLICATE ? "duplicate, kept the first"
                                                      : "replaced");
+    if (n->hooks.instance_stored) /* [forward] rules with source cstore */
+        n->hooks.instance_stored(
+            n, CONFIG_FWD_CSTORE, req->peer->calling_ae, req->sop_instance_uid,
+            element_value(req->elements, req->nelements, HUREN_DICOM_TAG(0x0008, 0x0060)));
     return HUREN_DICOM_STATUS_SUCCESS;
 }
 

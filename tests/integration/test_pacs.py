@@ -184,5 +184,66 @@ class PeriodicTest(PacsTestCase):
                          "ONLINE")
 
 
+def metric(node, name):
+    text = urllib.request.urlopen(node.url("/metrics"), timeout=10).read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+class ForwardTest(PacsTestCase):
+    """[forward]: a destination down, the instance kept across a restart and sent once it is
+    up, exactly once; a rule to the [pacs] by calling AE and modality."""
+
+    def test_forward_outage_restart_exactly_once(self):
+        self.start_pacs([DAYS[0]], 1)
+        dest_port = free_port()
+        node = self.node(config_text=self.conf(
+            "sync_interval = 0\n[dicom_aes]\nDEST = 127.0.0.1:%d\n"
+            "[forward \"out\"]\nsource = cstore\ndestination = DEST\nretry_min = 1\n"
+            "retry_max = 2\n[forward \"to-pacs\"]\nsource = cstore\nsource_ae = CT1\n"
+            "modality = CT\ndestination = main\nretry_min = 1\n" % dest_port))
+        node.start()
+        src = os.path.join(self.tmp, "fwd")
+        os.makedirs(src)
+        ct = write_instance(os.path.join(src, "ct.dcm"), study_uid=uid(8, 1),
+                            series_uid=uid(8, 1, 1), sop_uid=uid(8, 1, 1, 1), modality="CT")
+        mr = write_instance(os.path.join(src, "mr.dcm"), study_uid=uid(8, 2),
+                            series_uid=uid(8, 2, 1), sop_uid=uid(8, 2, 1, 1), modality="MR")
+        for f in (ct, mr):
+            p = run(["storescu", "-aet", "CT1", "-aec", "HUREN", "127.0.0.1",
+                     str(node.dicom_port), f])
+            self.assertEqual(p.returncode, 0, p.stdout)
+        # DEST is down: both wait, failing
+        wait_for(lambda: metric(node, 'huren_forward_failing{rule="out"}') == 2, 30,
+                 "the failed attempts")
+        self.assertEqual(metric(node, 'huren_forward_backlog{rule="out"}'), 2)
+        # the CT went to the PACS; the MR did not (modality)
+        wait_for(lambda: metric(node, 'huren_forward_sent_total{rule="to-pacs"}') == 1, 30,
+                 "the CT in the PACS")
+        res = run(["findscu", "-S", "-aet", "CHECK", "-aec", "DCMQRSCP", "-k",
+                   "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID", "-v", "127.0.0.1",
+                   str(self.pacs_port)])
+        self.assertIn(uid(8, 1), res.stdout)
+        self.assertNotIn(uid(8, 2), res.stdout)
+        # kept across a restart of the node
+        node.stop()
+        node.start()
+        self.assertEqual(metric(node, 'huren_forward_backlog{rule="out"}'), 2)
+        out = os.path.join(self.tmp, "dest")
+        os.makedirs(out)
+        self.process(["storescp", "-aet", "DEST", "-od", out, str(dest_port)], "storescp")
+        wait_for(lambda: len(os.listdir(out)) == 2, 60, "both forwarded")
+        wait_for(lambda: metric(node, 'huren_forward_backlog{rule="out"}') == 0, 30, "empty")
+        # stored again: not sent twice
+        p = run(["storescu", "-aet", "CT1", "-aec", "HUREN", "127.0.0.1", str(node.dicom_port),
+                 ct])
+        self.assertEqual(p.returncode, 0, p.stdout)
+        time.sleep(3)
+        self.assertEqual(len(os.listdir(out)), 2)
+        self.assertEqual(metric(node, 'huren_forward_sent_total{rule="out"}'), 2)
+
+
 if __name__ == "__main__":
     unittest.main()
