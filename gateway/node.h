@@ -42,10 +42,10 @@ typedef struct node {
     struct claims_ctx *claims;       /* insurer claims: signer, rate limit (claims.c) */
     struct publisher *publisher;     /* publishing to the directory (publisher.c), or NULL */
     struct recognition *recognition; /* recognition/ (catalogue, region key), or NULL */
+    /* pacs/: the [pacs] sections (sync, fetch), or NULL */
     struct pacs_ctx *pacs;
+    /* forward/: the [forward] rules' queue sender, or NULL */
     struct forwarder *forwarder;
-        /* forward/: the [forward] rules' queue sender, or NULL */ /* pacs/: the [pacs] sections
-                                                                      (sync, fetch), or NULL */
     node_hooks hooks;
     /* role directory: where its entries are kept (directory/store.h), or NULL */
     struct directory_store *dir_store;
