@@ -235,10 +235,14 @@ int huren_index_pacs_studies_put(huren_index *idx, const char *pacs,
 
 /* Remove a study held only at a PACS (no series, no instances here) and its patient if it
  * has no other study. */
-static int study_remove(huren_index *idx, int64_t pk, int64_t ppk)
+static int study_remove(huren_index *idx, int64_t pk, int64_t ppk, const char *uid)
 {
     int64_t left = -1, gone;
-    int rc = exec(idx, "DELETE FROM studies WHERE pk=?1", NULL, 0, &pk, 1, NULL, "removing study");
+    char key[HUREN_INDEX__VALUE_MAX + 8];
+    snprintf(key, sizeof key, "study:%s", uid);
+    int rc = huren_index__outbox_withdraw(idx, key); /* published: withdrawn */
+    if (rc == 0)
+        rc = exec(idx, "DELETE FROM studies WHERE pk=?1", NULL, 0, &pk, 1, NULL, "removing study");
     if (rc == 0)
         rc = exec(idx,
                   "UPDATE patients SET patient_num_studies = patient_num_studies - 1 WHERE pk=?1"
@@ -255,6 +259,11 @@ static int study_remove(huren_index *idx, int64_t pk, int64_t ppk)
     return rc;
 }
 
+typedef struct gone_study {
+    int64_t pk, ppk;
+    char *uid;
+} gone_study;
+
 int huren_index_pacs_day_prune(huren_index *idx, const char *pacs, const char *day,
                                int64_t seen_before, size_t *removed)
 {
@@ -264,12 +273,12 @@ int huren_index_pacs_day_prune(huren_index *idx, const char *pacs, const char *d
         return rc;
     sqlite3_stmt *s = NULL;
     rc = huren_index__wprep(idx,
-                            "SELECT st.pk, st.patient_pk FROM pacs_studies ps"
+                            "SELECT st.pk, st.patient_pk, st.study_uid FROM pacs_studies ps"
                             " JOIN studies st ON st.pk = ps.study_pk WHERE ps.pacs=?1"
                             " AND ps.seen_at < ?3 AND st.study_date=?2"
                             " AND st.study_num_instances = 0 AND st.study_num_series = 0",
                             &s);
-    int64_t(*pks)[2] = NULL;
+    gone_study *pks = NULL;
     size_t cap = 0;
     if (rc == 0) {
         sqlite3_bind_text(s, 1, pacs, -1, SQLITE_STATIC);
@@ -279,7 +288,7 @@ int huren_index_pacs_day_prune(huren_index *idx, const char *pacs, const char *d
         while ((src = sqlite3_step(s)) == SQLITE_ROW) {
             if (count == cap) {
                 size_t ncap = cap ? 2 * cap : 16;
-                int64_t(*np)[2] = realloc(pks, ncap * sizeof *pks);
+                gone_study *np = realloc(pks, ncap * sizeof *pks);
                 if (!np) {
                     huren_index__seterr(idx, "out of memory");
                     rc = HUREN_INDEX_ERROR;
@@ -288,8 +297,14 @@ int huren_index_pacs_day_prune(huren_index *idx, const char *pacs, const char *d
                 pks = np;
                 cap = ncap;
             }
-            pks[count][0] = sqlite3_column_int64(s, 0);
-            pks[count][1] = sqlite3_column_int64(s, 1);
+            const char *u = (const char *)sqlite3_column_text(s, 2);
+            pks[count].pk = sqlite3_column_int64(s, 0);
+            pks[count].ppk = sqlite3_column_int64(s, 1);
+            if (!(pks[count].uid = strdup(u ? u : ""))) {
+                huren_index__seterr(idx, "out of memory");
+                rc = HUREN_INDEX_ERROR;
+                break;
+            }
             count++;
         }
         if (rc == 0 && src != SQLITE_DONE)
@@ -297,7 +312,9 @@ int huren_index_pacs_day_prune(huren_index *idx, const char *pacs, const char *d
         sqlite3_finalize(s);
     }
     for (size_t i = 0; i < count && rc == 0; i++)
-        rc = study_remove(idx, pks[i][0], pks[i][1]);
+        rc = study_remove(idx, pks[i].pk, pks[i].ppk, pks[i].uid);
+    for (size_t i = 0; i < count; i++)
+        free(pks[i].uid);
     free(pks);
     rc = huren_index__txn_end(idx, rc);
     if (removed)

@@ -100,6 +100,14 @@ static void held_studies(void **state)
     assert_int_equal(huren_index_pacs_day_prune(t.idx, "main", "20260101", 300, &removed), 0);
     assert_int_equal(removed, 1);
     assert_string_equal(studies(t.idx, &h), "1.9.2:here:1:CT chest;");
+    /* and withdrawn from the directory: a deletion queued for its published entry */
+    huren_index_outbox_batch b;
+    int nb = huren_index_outbox_fetch(t.idx, INT64_MAX / 2, 100, &b), withdrawn = 0;
+    assert_true(nb >= 1);
+    for (size_t i = 0; i < b.n; i++)
+        withdrawn += b.items[i].deleted && !strcmp(b.items[i].record_key, "study:1.9.1");
+    huren_index_outbox_batch_free(&b);
+    assert_int_equal(withdrawn, 1);
     assert_totals_consistent(&t);
     /* bad input */
     answer(&s[0], "P1", NULL, "20260101", "x");
