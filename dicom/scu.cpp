@@ -248,10 +248,9 @@ OFCondition load(const char *path, uint64_t offset, uint64_t length, DcmFileForm
     in.setBuffer(buf.data(), (offile_off_t)length);
     in.setEos();
     ff.transferInit();
-    OFCondition c = ff.read(in, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
+    /* everything read now: the buffer does not outlive this call */
+    OFCondition c = ff.read(in, EXS_Unknown, EGL_noChange, (Uint32)-1);
     ff.transferEnd();
-    if (c.good())
-        c = ff.loadAllDataIntoMemory();
     return c;
 }
 
