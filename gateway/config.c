@@ -177,7 +177,7 @@ static int parse_bool(const char *v, int *out)
 }
 
 /* An AE title: 1..16 characters of the default repertoire, no backslash or control codes. */
-static int aet_valid(const char *v)
+int config__aet_valid(const char *v)
 {
     size_t n = strlen(v);
     if (n == 0 || n > 16)
@@ -248,7 +248,7 @@ static int apply_key(config *cfg, const cfg_key *k, const char *value, char *err
         }
         break;
     case CFG_AET:
-        if (!aet_valid(value)) {
+        if (!config__aet_valid(value)) {
             snprintf(err, errlen,
                      "[%s] %s: \"%s\" is not an AE title (1-16 printable ASCII, no backslash)",
                      k->section, k->key, value);
@@ -273,7 +273,7 @@ static int apply_key(config *cfg, const cfg_key *k, const char *value, char *err
 /* "[dicom_aes] STORESCP = 127.0.0.1:11113" */
 static int apply_ae(config *cfg, const char *title, const char *value, char *err, size_t errlen)
 {
-    if (!aet_valid(title)) {
+    if (!config__aet_valid(title)) {
         snprintf(err, errlen, "[%s] \"%s\" is not an AE title", AES_SECTION, title);
         return -1;
     }

@@ -90,17 +90,6 @@ static int section_name(const char *section, const char *prefix, char *name, siz
     return 0;
 }
 
-static int aet_ok(const char *v)
-{
-    size_t n = strlen(v);
-    if (n == 0 || n > 16)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e || v[i] == '\\')
-            return 0;
-    return 1;
-}
-
 /* Check value and store it into the struct at base. 0, or -1 with why. */
 static int apply(char *base, const sec_key *k, const char *value, char *why, size_t len)
 {
@@ -128,7 +117,7 @@ static int apply(char *base, const sec_key *k, const char *value, char *why, siz
         snprintf(why, len, "\"%.40s\" is not one of %s", value, list);
         return -1;
     }
-    if (k->type == S_AET && !aet_ok(value)) {
+    if (k->type == S_AET && !config__aet_valid(value)) {
         snprintf(why, len, "\"%.40s\" is not an AE title (1-16 printable ASCII, no backslash)",
                  value);
         return -1;

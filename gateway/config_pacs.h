@@ -17,5 +17,7 @@ int config__forward_set(config *cfg, const char *section, const char *key, const
 /* Checks once every line is read: each [pacs] complete, each [forward]'s destination known. */
 int config__pacs_validate(const config *cfg, char *err, size_t errlen);
 void config__pacs_free(config *cfg);
+/* An AE title: 1..16 characters of the default repertoire, no backslash (config.c). */
+int config__aet_valid(const char *v);
 
 #endif

@@ -221,11 +221,20 @@ static void hhmmss(long s, char out[16])
     snprintf(out, 16, "%02u%02u%02u", v / 3600 % 24, v / 60 % 60, v % 60);
 }
 
-/* Does the answer say the PACS left some out? */
+/* Does the answer say the PACS left some out? At its result limit, past what we hold, or with
+ * a warning or "out of resources" (how PACS refuse too many matches). */
 static int cut(const pacs_conn *c, const answers *a, uint16_t status)
 {
     return a->overflow || (c->cfg->result_limit > 0 && (long)a->n >= c->cfg->result_limit) ||
-           (status != HUREN_DICOM_STATUS_SUCCESS && status != HUREN_DICOM_STATUS_CANCEL);
+           (status & 0xf000) == 0xb000 || (status & 0xff00) == 0xa700;
+}
+
+/* Any other failure is the day's: no split (a PACS refusing every query would be asked
+ * 2^17 times). */
+static int failed(uint16_t status)
+{
+    return status != HUREN_DICOM_STATUS_SUCCESS && status != HUREN_DICOM_STATUS_CANCEL &&
+           (status & 0xf000) != 0xb000 && (status & 0xff00) != 0xa700;
 }
 
 /* The studies of d->day between lo and hi (seconds of the day; the whole day without a
@@ -254,6 +263,12 @@ static int sync_window(day_sync *d, long lo, long hi, char *err, size_t errlen)
     d->rep.queries++;
     int rc =
         find(d->c, HUREN_DICOM_LEVEL_STUDY, keys, NSTUDY_KEYS, on_study, &a, &status, err, errlen);
+    if (rc == 0 && failed(status) && !a.overflow) {
+        snprintf(err, errlen, "%s answered the C-FIND of %s with %s (0x%04x)", d->c->cfg->ae_title,
+                 d->day, huren_dicom_status_str(status), status);
+        answers_clear(&a);
+        return -1;
+    }
     if (rc == 0 && cut(d->c, &a, status)) {
         if (hi > lo) { /* split, each half asked again */
             atomic_fetch_add(&d->c->splits, 1);
