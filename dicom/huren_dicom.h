@@ -392,11 +392,17 @@ typedef struct huren_dicom_scu_options {
     int timeout_s;           /* connecting, the association and each DIMSE message */
     unsigned max_pdu;        /* our maximum receive PDU */
     huren_dicom_model model; /* FIND/GET/MOVE: the Q/R information model */
+    /* DICOM TLS (dcmtls, TLS 1.2 or newer): with tls_ca set, the peer's certificate must be
+     * signed by one of its CAs (PEM) and name host; tls_cert and tls_key (PEM, optional) are
+     * the certificate we show. NULL or "": plain TCP. */
+    const char *tls_ca;
+    const char *tls_cert;
+    const char *tls_key;
 } huren_dicom_scu_options;
 
 #define HUREN_DICOM_SCU_OPTIONS_INIT                                                               \
     {                                                                                              \
-        "HUREN", NULL, NULL, 104, 30, 131072, HUREN_DICOM_MODEL_STUDY_ROOT                         \
+        "HUREN", NULL, NULL, 104, 30, 131072, HUREN_DICOM_MODEL_STUDY_ROOT, NULL, NULL, NULL       \
     }
 
 /* C-FIND at level with keys (an empty value asks for the attribute; values UTF-8, sent with

@@ -14,6 +14,11 @@
 #include "dcmtk/dcmdata/dcistrmb.h"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/scu.h"
+#include "dcmtk/dcmtls/tlslayer.h"
+
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 namespace
 {
@@ -55,6 +60,16 @@ class Scu : public DcmSCU
     bool cancelled = false;
     huren_dicom_scu_result res{};
     std::string store_err;
+    std::unique_ptr<DcmTLSTransportLayer> tls; /* DICOM TLS: outlives the association */
+    OFCondition secure()
+    {
+        return useSecureConnection(tls.get());
+    }
+    ~Scu() override
+    {
+        if (isConnected())
+            abortAssociation();
+    }
 
     OFCondition handleFINDResponse(const T_ASC_PresentationContextID presID, QRResponse *response,
                                    OFBool &waitForNextResponse) override
@@ -172,9 +187,58 @@ int check(const huren_dicom_scu_options *o, char *err, size_t errlen)
     return 0;
 }
 
+bool set(const char *v)
+{
+    return v && *v;
+}
+
+/* The client side of DICOM TLS: the peer verified against tls_ca and named host. */
+OFCondition tls_configure(DcmTLSTransportLayer &l, const huren_dicom_scu_options *o)
+{
+    OFCondition c = l.setTLSProfile(TSP_Profile_BCP195_ND);
+    static const char *const ecdsa[] = {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                                        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"};
+    for (const char *suite : ecdsa)
+        if (c.good())
+            c = l.addCipherSuite(suite);
+    if (c.good())
+        c = l.activateCipherSuites();
+    SSL_CTX *ctx = l.getNativeHandle();
+    if (c.good() && set(o->tls_cert) && SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1)
+        c = EC_IllegalCall;
+    if (c.good() && set(o->tls_cert))
+        c = l.setPrivateKeyFile(set(o->tls_key) ? o->tls_key : o->tls_cert, DCF_Filetype_PEM);
+    if (c.good())
+        c = l.addTrustedCertificateFile(o->tls_ca, DCF_Filetype_PEM);
+    if (c.bad())
+        return c;
+    if (set(o->tls_cert) && !l.checkPrivateKeyMatchesCertificate())
+        return EC_IllegalCall;
+    l.setCertificateVerification(DCV_requireCertificate);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+    unsigned char addr[16];
+    bool numeric =
+        inet_pton(AF_INET, o->host, addr) == 1 || inet_pton(AF_INET6, o->host, addr) == 1;
+    if ((numeric ? X509_VERIFY_PARAM_set1_ip_asc(param, o->host)
+                 : X509_VERIFY_PARAM_set1_host(param, o->host, 0)) != 1)
+        return EC_IllegalCall;
+    return EC_Normal;
+}
+
 int open_assoc(Scu &s, const huren_dicom_scu_options *o, char *err, size_t errlen)
 {
     OFCondition c = s.initNetwork();
+    if (c.good() && set(o->tls_ca)) {
+        s.tls.reset(new DcmTLSTransportLayer(NET_REQUESTOR, NULL, OFFalse));
+        c = tls_configure(*s.tls, o);
+        if (c.bad()) {
+            huren_dicom__seterr(err, errlen, "TLS towards %s: %s (files %s, %s)", o->called_ae,
+                                c.text(), o->tls_ca, set(o->tls_cert) ? o->tls_cert : "-");
+            return HUREN_DICOM_EINVAL;
+        }
+        c = s.secure();
+    }
     if (c.good())
         c = s.negotiateAssociation();
     if (c.bad()) {

@@ -42,6 +42,9 @@ static const sec_key pacs_keys[] = {
     {"sync_window_days", S_INT, "7", 1, 36500, NULL, P(sync_window_days)},
     {"result_limit", S_INT, "0", 0, 10000000, NULL, P(result_limit)},
     {"timeout", S_INT, "30", 1, 3600, NULL, P(timeout)},
+    {"tls_ca", S_STR, NULL, 1, 4000, NULL, P(tls_ca)},
+    {"tls_cert", S_STR, NULL, 1, 4000, NULL, P(tls_cert)},
+    {"tls_key", S_STR, NULL, 1, 4000, NULL, P(tls_key)},
 };
 #undef P
 #define F(f) offsetof(config_forward, f)
@@ -270,6 +273,12 @@ int config__pacs_validate(const config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "%s: [pacs \"%s\"] needs %s", where, p->name, missing);
             return -1;
         }
+        if ((p->tls_cert || p->tls_key) && (!p->tls_cert || !p->tls_key || !p->tls_ca)) {
+            snprintf(err, errlen,
+                     "%s: [pacs \"%s\"] tls_cert and tls_key go together, and need tls_ca", where,
+                     p->name);
+            return -1;
+        }
         if (p->retrieve == CONFIG_RETRIEVE_MOVE && !cfg->dicom_port) {
             snprintf(err, errlen,
                      "%s: [pacs \"%s\"] retrieve = move needs the DICOM port ([dicom] port) "
@@ -292,6 +301,9 @@ void config__pacs_free(config *cfg)
         free(p->ae_title);
         free(p->host);
         free(p->calling_ae);
+        free(p->tls_ca);
+        free(p->tls_cert);
+        free(p->tls_key);
     }
     for (size_t i = 0; i < cfg->nforwards; i++) {
         config_forward *f = &cfg->forwards[i];

@@ -54,6 +54,9 @@ static int destination(const node *n, const config_forward *f, huren_dicom_scu_o
         o->host = p->host;
         o->port = (int)p->port;
         o->timeout_s = (int)p->timeout;
+        o->tls_ca = p->tls_ca;
+        o->tls_cert = p->tls_cert;
+        o->tls_key = p->tls_key;
         if (p->calling_ae)
             o->calling_ae = p->calling_ae;
         return 0;

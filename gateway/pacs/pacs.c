@@ -70,6 +70,9 @@ void pacs__scu_options(const pacs_conn *c, huren_dicom_scu_options *o)
     o->host = c->cfg->host;
     o->port = (int)c->cfg->port;
     o->timeout_s = (int)c->cfg->timeout;
+    o->tls_ca = c->cfg->tls_ca;
+    o->tls_cert = c->cfg->tls_cert;
+    o->tls_key = c->cfg->tls_key;
     o->model = c->cfg->query_model == CONFIG_QR_PATIENT_ROOT ? HUREN_DICOM_MODEL_PATIENT_ROOT
                                                              : HUREN_DICOM_MODEL_STUDY_ROOT;
 }

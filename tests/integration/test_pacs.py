@@ -58,7 +58,7 @@ class PacsTestCase(NodeTestCase):
         wait_for(lambda: port_open(self.pacs_port), 30, "dcmqrscp")
         self.load(days, per_day, "DCMQRSCP")
 
-    def load(self, days, per_day, aec):
+    def load(self, days, per_day, aec, tls=()):
         src = os.path.join(self.tmp, "src")
         os.makedirs(src)
         self.studies = {}
@@ -73,8 +73,8 @@ class PacsTestCase(NodeTestCase):
                                                             secs % 60),
                                modality="CT" if i % 2 else "MR", study_desc="study %d" % i)
                 self.studies[st] = day
-        p = run(["storescu", "-aet", "LOADER", "-aec", aec, "+sd", "127.0.0.1",
-                 str(self.pacs_port), src], timeout=600)
+        p = run(["storescu", "-aet", "LOADER", "-aec", aec, "+sd"] + list(tls)
+                + ["127.0.0.1", str(self.pacs_port), src], timeout=600)
         self.assertEqual(p.returncode, 0, p.stdout)
 
     def conf(self, extra="", ae="DCMQRSCP", limit=LIMIT):
@@ -82,7 +82,7 @@ class PacsTestCase(NodeTestCase):
                 "host = 127.0.0.1\nport = %d\nresult_limit = %d\nqueries_per_minute = 60000\n"
                 "max_associations = 2\n%s" % (ae, self.pacs_port, limit, extra))
 
-    def start_orthanc(self, days, per_day, limit):
+    def start_orthanc(self, days, per_day, limit, extra=None):
         """Orthanc as the PACS (its JSON configuration in the temp folder, its own answer
         limit LimitFindResults), loaded by storescu."""
         self.pacs_port = free_port()
@@ -98,9 +98,11 @@ class PacsTestCase(NodeTestCase):
                 "DicomAlwaysAllowFind": True, "DicomAlwaysAllowGet": True,
                 "DicomAlwaysAllowMove": True, "LimitFindResults": limit,
                 "DicomModalities": {"huren": ["HUREN", "127.0.0.1", self.mine_port]},
-                "Plugins": []}, f)
+                "Plugins": [], **(extra or {})}, f)
         self.pacs = self.process(["Orthanc", cfg], "orthanc")
         wait_for(lambda: port_open(self.pacs_port), 60, "Orthanc")
+        if extra and extra.get("DicomTlsEnabled"):
+            return  # loaded by the caller, over TLS
         self.load(days, per_day, "ORTHANC")
 
     def sync(self, node, *args):
@@ -239,6 +241,37 @@ class OrthancTest(PacsTestCase):
         self.assertEqual(qido(node, "StudyInstanceUID=%s" % st)[0]["00080056"]["Value"][0],
                          "ONLINE")
 
+
+    def test_tls(self):
+        """[pacs] tls_ca/tls_cert/tls_key: sync and fetch over DICOM TLS, Orthanc requiring our
+        client certificate (the test PKI of conf/make-test-pki.sh)."""
+        pki = os.path.join(self.tmp, "pki")
+        run(["bash", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                  "conf", "make-test-pki.sh"), pki], check=True)
+        day = DAYS[0]
+        self.start_orthanc([day], 5, 100, extra={
+            "DicomTlsEnabled": True, "DicomTlsCertificate": pki + "/server.crt",
+            "DicomTlsPrivateKey": pki + "/server.key",
+            "DicomTlsTrustedCertificates": pki + "/ca.crt",
+            "DicomTlsRemoteCertificateRequired": True})
+        self.load([day], 5, "ORTHANC", tls=["+tls", pki + "/peer.key", pki + "/peer.crt",
+                                            "+cf", pki + "/ca.crt"])
+        tls = "tls_ca = %s/ca.crt\ntls_cert = %s/peer.crt\ntls_key = %s/peer.key\n" % (
+            pki, pki, pki)
+        node = self.node(config_text=self.conf("sync_interval = 0\n" + tls, ae="ORTHANC",
+                                               limit=100))
+        r = self.sync(node, "--from", day, "--to", day)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("%s: 5 studies (5 new" % day, r.stdout)
+        node.start()
+        st = uid(7, 0, 3)
+        with urllib.request.urlopen(node.url("/dicom-web/studies/%s" % st), timeout=120) as r:
+            self.assertEqual(r.status, 200)
+        # without our certificate Orthanc refuses: the sync fails and says so
+        with open(node.config_path, "w") as f:
+            f.write(self.conf("sync_interval = 0\ntls_ca = %s/ca.crt\n" % pki, ae="ORTHANC"))
+        r = self.sync(node, "--from", day, "--to", day, "--again")
+        self.assertEqual(r.returncode, 1, r.stdout)
 
 def metric(node, name):
     text = urllib.request.urlopen(node.url("/metrics"), timeout=10).read().decode()

@@ -279,6 +279,14 @@ static void test_pacs_forward(void **state)
     assert_non_null(strstr(err, "[forward \"priors\"] destination: \"NOWHERE\""));
     assert_int_equal(config_set(&c, "dicom_aes", "NOWHERE", "127.0.0.1:104", err, sizeof err), 0);
     assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    /* a client certificate towards the PACS needs its key and the CAs */
+    assert_int_equal(config_set(&c, "pacs \"main\"", "tls_cert", "/x/peer.crt", err, sizeof err),
+                     0);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tls_cert and tls_key go together, and need tls_ca"));
+    assert_int_equal(config_set(&c, "pacs \"main\"", "tls_key", "/x/peer.key", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "pacs \"main\"", "tls_ca", "/x/ca.crt", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
     /* a [pacs] without host */
     assert_int_equal(config_set(&c, "pacs \"b\"", "ae_title", "B", err, sizeof err), 0);
     assert_int_equal(config_validate(&c, err, sizeof err), -1);
