@@ -370,6 +370,70 @@ typedef struct huren_dicom_render_options {
 int huren_dicom_render(const char *path, const huren_dicom_render_options *opts, char **out,
                        size_t *len, unsigned *width, unsigned *height, char *err, size_t errlen);
 
+/* ---- Service class user (scu.cpp): C-FIND, C-GET, C-MOVE, C-STORE as a client ------------
+ * One association per call, to the AE of the options, released at the end. Returns 0 when the
+ * association worked (the DIMSE outcome, success or not, is in the status or result), or
+ * HUREN_DICOM_EIO (cannot connect, association rejected or lost, timeout) or
+ * HUREN_DICOM_EINVAL with the reason in err. */
+typedef struct huren_dicom_scu_options {
+    const char *calling_ae; /* ours */
+    const char *called_ae;  /* the peer's */
+    const char *host;       /* name or numeric address */
+    int port;
+    int timeout_s;           /* connecting, the association and each DIMSE message */
+    unsigned max_pdu;        /* our maximum receive PDU */
+    huren_dicom_model model; /* FIND/GET/MOVE: the Q/R information model */
+    /* DICOM TLS (dcmtls, TLS 1.2 or newer): with tls_ca set, the peer's certificate must be
+     * signed by one of its CAs (PEM) and name host; tls_cert and tls_key (PEM, optional) are
+     * the certificate we show. NULL or "": plain TCP. */
+    const char *tls_ca;
+    const char *tls_cert;
+    const char *tls_key;
+} huren_dicom_scu_options;
+
+#define HUREN_DICOM_SCU_OPTIONS_INIT                                                               \
+    {                                                                                              \
+        "HUREN", NULL, NULL, 104, 30, 131072, HUREN_DICOM_MODEL_STUDY_ROOT, NULL, NULL, NULL       \
+    }
+
+/* C-FIND at level with keys (an empty value asks for the attribute; values UTF-8, sent with
+ * SpecificCharacterSet ISO_IR 192 only when one is not ASCII). emit gets each pending answer's
+ * top-level text elements converted to UTF-8; a nonzero return cancels (C-CANCEL). *status
+ * gets the final status (success, cancel, a warning or failure the peer answered). */
+int huren_dicom_scu_find(const huren_dicom_scu_options *o, huren_dicom_level level,
+                         const huren_dicom_element *keys, size_t nkeys, huren_dicom_find_emit emit,
+                         void *emit_ctx, uint16_t *status, char *err, size_t errlen);
+
+/* The outcome of a C-GET or C-MOVE: final status and sub-operation counts as answered. */
+typedef struct huren_dicom_scu_result {
+    uint16_t status;
+    unsigned completed, failed, warning;
+    unsigned received; /* C-GET: instances received and handed to store */
+} huren_dicom_scu_result;
+
+/* C-GET: the peer sends the instances on this association (storage contexts proposed in SCP
+ * role for the common storage classes, in the uncompressed transfer syntaxes). Each is written
+ * to a Part-10 file of our own name in tmp_dir and handed to store as a C-STORE would be
+ * (req.peer names the peer); the handler adopts the file or leaves it (then removed), and its
+ * status is answered. */
+int huren_dicom_scu_get(const huren_dicom_scu_options *o, huren_dicom_level level,
+                        const huren_dicom_element *keys, size_t nkeys, const char *tmp_dir,
+                        uint16_t (*store)(const huren_dicom_store_req *req, void *payload),
+                        void *payload, huren_dicom_scu_result *res, char *err, size_t errlen);
+
+/* C-MOVE to move_destination (an AE title the peer knows; the instances arrive on its own
+ * associations). */
+int huren_dicom_scu_move(const huren_dicom_scu_options *o, huren_dicom_level level,
+                         const huren_dicom_element *keys, size_t nkeys,
+                         const char *move_destination, huren_dicom_scu_result *res, char *err,
+                         size_t errlen);
+
+/* C-STORE of the Part-10 instance at path (length bytes from offset, 0 = the whole file, as a
+ * pack holds it), proposed in its own transfer syntax and the uncompressed ones. *status gets
+ * the peer's answer. */
+int huren_dicom_scu_store(const huren_dicom_scu_options *o, const char *path, uint64_t offset,
+                          uint64_t length, uint16_t *status, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

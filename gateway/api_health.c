@@ -1,6 +1,8 @@
 /* api_health.c: GET /api/v1/health (JSON: version, role, archive counts, disk free) and
  * GET /metrics (Prometheus text exposition format 0.0.4). */
 #define LOG_COMPONENT "api"
+#include "pacs/pacs.h"
+#include "forward/forward.h"
 #include "reload.h"
 #include "routes.h"
 #include "directory/directory_api.h"
@@ -275,6 +277,14 @@ int api_metrics(http_request *req, http_response *res)
     if (dir)
         put(&t, "%s", dir);
     free(dir);
+    char *pacs = pacs_metrics(n); /* beside the hospital's PACS: sync and fetches */
+    if (pacs)
+        put(&t, "%s", pacs);
+    free(pacs);
+    char *fwd = forward_metrics(n); /* forwarding: backlog and failures per rule */
+    if (fwd)
+        put(&t, "%s", fwd);
+    free(fwd);
     feature_metrics(&t, m);
     if (t.failed) {
         huren_buf_free(&t);

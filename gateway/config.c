@@ -4,6 +4,7 @@
 #include "config.h"
 #include "huren_err.h"
 #include "config_client.h"
+#include "config_pacs.h"
 #include "fhir.h"
 #include "http/cors.h"
 
@@ -178,7 +179,7 @@ static int parse_bool(const char *v, int *out)
 }
 
 /* An AE title: 1..16 characters of the default repertoire, no backslash or control codes. */
-static int aet_valid(const char *v)
+int config__aet_valid(const char *v)
 {
     size_t n = strlen(v);
     if (n == 0 || n > 16)
@@ -249,7 +250,7 @@ static int apply_key(config *cfg, const cfg_key *k, const char *value, char *err
         }
         break;
     case CFG_AET:
-        if (!aet_valid(value)) {
+        if (!config__aet_valid(value)) {
             snprintf(err, errlen,
                      "[%s] %s: \"%s\" is not an AE title (1-16 printable ASCII, no backslash)",
                      k->section, k->key, value);
@@ -274,7 +275,7 @@ static int apply_key(config *cfg, const cfg_key *k, const char *value, char *err
 /* "[dicom_aes] STORESCP = 127.0.0.1:11113" */
 static int apply_ae(config *cfg, const char *title, const char *value, char *err, size_t errlen)
 {
-    if (!aet_valid(title)) {
+    if (!config__aet_valid(title)) {
         snprintf(err, errlen, "[%s] \"%s\" is not an AE title", AES_SECTION, title);
         return -1;
     }
@@ -380,6 +381,10 @@ int config_set(config *cfg, const char *section, const char *key, const char *va
         return apply_ae(cfg, key, value, err, errlen);
     if (config__is_client_section(section))
         return config__client_set(cfg, section, key, value, err, errlen);
+    if (config__is_pacs_section(section))
+        return config__pacs_set(cfg, section, key, value, err, errlen);
+    if (config__is_forward_section(section))
+        return config__forward_set(cfg, section, key, value, err, errlen);
     const cfg_key *k = cfg_lookup(section, key);
     if (!k && !section_known(section)) {
         const char *near = nearest(section, NULL);
@@ -503,6 +508,8 @@ int config_validate(const config *cfg, char *err, size_t errlen)
         return -1;
     if (config__directory_validate(cfg, err, errlen) < 0)
         return -1;
+    if (config__pacs_validate(cfg, err, errlen) < 0)
+        return -1;
     if (config__dicom_tls_validate(cfg, err, errlen) < 0)
         return -1;
     const long ports[] = {cfg->dicom_port, cfg->http_port, cfg->hl7_port};
@@ -538,5 +545,6 @@ void config_free(config *cfg)
         free(cfg->aes[i].host);
     }
     config__clients_free(cfg);
+    config__pacs_free(cfg);
     memset(cfg, 0, sizeof *cfg);
 }

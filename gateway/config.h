@@ -12,6 +12,8 @@
 #define CONFIG_MAX_PEERS 256
 #define CONFIG_MAX_CLIENTS 512
 #define CONFIG_CLIENT_NAME_MAX 64
+#define CONFIG_MAX_PACS 16
+#define CONFIG_MAX_FORWARDS 32
 
 /* The values of the keys that take one of a list; each follows its names' order in config.c. */
 typedef enum config_role { CONFIG_ROLE_HOSPITAL, CONFIG_ROLE_DIRECTORY } config_role;
@@ -53,6 +55,46 @@ typedef struct config_client {
     char *institution;  /* institution code, e.g. "H37010002" */
     char *role;         /* clinician | peer | insurer | admin */
 } config_client;
+
+/* [pacs "NAME"]: a hospital PACS the gateway sits beside (config_pacs.c): indexed by C-FIND,
+ * fetched from on demand, a forwarding destination. */
+typedef enum config_qr_model { CONFIG_QR_STUDY_ROOT, CONFIG_QR_PATIENT_ROOT } config_qr_model;
+typedef enum config_retrieve { CONFIG_RETRIEVE_GET, CONFIG_RETRIEVE_MOVE } config_retrieve;
+typedef struct config_pacs {
+    char *name;       /* the section's NAME (1-64 characters), kept in the index */
+    char *ae_title;   /* the PACS's (called) AE title */
+    char *host;       /* its host name or address */
+    long port;        /* its DICOM port */
+    char *calling_ae; /* our AE title towards it (NULL: [dicom] aet) */
+    config_qr_model query_model;
+    config_retrieve retrieve; /* get: C-GET; move: C-MOVE to our own AE ([dicom] aet) */
+    long max_associations;    /* at most this many associations open to it at once */
+    long queries_per_minute;  /* C-FIND requests per minute, at most */
+    long sync_interval;       /* seconds between periodic syncs of the last days; 0 = none */
+    long sync_window_days;    /* days back from today a periodic sync looks at */
+    long result_limit;        /* the PACS's limit on answers (0 = unknown): at it, split */
+    long timeout;             /* seconds for connecting and for each DIMSE message */
+    char *tls_ca;             /* DICOM TLS to the PACS: the CAs of its certificate (NULL: none) */
+    char *tls_cert;           /* our client certificate and key towards it (PEM, optional) */
+    char *tls_key;
+} config_pacs;
+
+/* [forward "NAME"]: instances that arrive one way are sent on to a destination by C-STORE
+ * from a durable queue (config_pacs.c, gateway/forward/). */
+typedef enum config_fwd_source {
+    CONFIG_FWD_RETRIEVAL, /* studies retrieved from a peer (recognition) */
+    CONFIG_FWD_CSTORE,    /* C-STORE (from source_ae, or any calling AE) */
+    CONFIG_FWD_STOW       /* STOW-RS */
+} config_fwd_source;
+typedef struct config_forward {
+    char *name;
+    config_fwd_source source;
+    char *source_ae;   /* cstore: only from this calling AE (NULL = any) */
+    char *modality;    /* only instances of this Modality (NULL = any) */
+    char *destination; /* a [pacs] NAME or a [dicom_aes] title */
+    long retry_min;    /* seconds after a failed send, doubled up to retry_max */
+    long retry_max;
+} config_forward;
 
 typedef struct config {
     char *path; /* the file read, or NULL for the embedded defaults */
@@ -156,6 +198,11 @@ typedef struct config {
     /* [client "NAME"] sections */
     config_client clients[CONFIG_MAX_CLIENTS];
     size_t nclients;
+    /* [pacs "NAME"] and [forward "NAME"] sections */
+    config_pacs pacs[CONFIG_MAX_PACS];
+    size_t npacs;
+    config_forward forwards[CONFIG_MAX_FORWARDS];
+    size_t nforwards;
     /* [dicom_aes]: TITLE = host:port */
     config_ae aes[CONFIG_MAX_PEERS];
     size_t naes;
@@ -175,6 +222,8 @@ int config_validate(const config *cfg, char *err, size_t errlen);
 const char *config_choice_name(const char *section, const char *key, int value);
 /* Look up a C-MOVE destination; NULL if unknown. */
 const config_ae *config_find_ae(const config *cfg, const char *title);
+/* The [pacs] section named name; NULL if none. */
+const config_pacs *config_find_pacs(const config *cfg, const char *name);
 /* Is this bind address a loopback address (127.0.0.0/8, ::1)? */
 int config_is_loopback(const char *address);
 void config_free(config *cfg);

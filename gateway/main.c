@@ -8,18 +8,6 @@
 #include <time.h>
 #include <string.h>
 
-#define COMMON_FLAGS                                                                               \
-    "  -c, --config FILE   read FILE (INI; see conf/huren.conf); flags below override it\n"        \
-    "  --data DIR          archive folder (default ./var)\n"                                       \
-    "  --role ROLE         hospital | directory (default hospital)\n"                              \
-    "  --bind ADDR         address to listen on (default 127.0.0.1; others need TLS)\n"            \
-    "  --aet AE            DICOM AE title (default HUREN)\n"                                       \
-    "  --dicom-port N      DICOM port (default 11112; 0 = any free port)\n"                        \
-    "  --http-port N       HTTP port (default 8080; 0 = any free port)\n"                          \
-    "  --hl7-port N        HL7 MLLP port (default 2575; 0 = any free port)\n"                      \
-    "  --log-level LEVEL   error | warn | info | debug (default info)\n"                           \
-    "  -h, --help          this help\n"
-
 static const char usage_main[] =
     "usage: huren COMMAND [OPTIONS]\n"
     "\n"
@@ -30,6 +18,7 @@ static const char usage_main[] =
     "  audit verify   check the audit log's hash chain\n"
     "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
     "  verify-claim   check a signed insurer claim bundle (JWS ES256, x5c chain)\n"
+    "  pacs sync      index what a [pacs] holds, day by day (backfill, resumable)\n"
     "  version        print the version\n"
     "\n"
     "`huren COMMAND --help` describes each command. Exit status: 0 success, 1 failure,\n"
@@ -87,6 +76,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "audit"))
         return cmd_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "pacs"))
+        return cmd_pacs(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify-claim"))
         return cmd_verify_claim(argc - 1, argv + 1);
     const char *usage = !strcmp(cmd, "serve")          ? usage_serve

@@ -23,6 +23,11 @@ typedef struct node_hooks {
      * if it is known elsewhere (recognition installs recognition_retrieve_study). Returns 1
      * when instances were stored, 0 when there was nothing to fetch, -1 with err. */
     int (*study_not_held)(struct node *n, const char *study_uid, char *err, size_t errlen);
+    /* An instance arrived by source (C-STORE from calling_ae, STOW-RS, a peer's retrieval;
+     * calling_ae NULL but for C-STORE) and is stored, new or kept once: forwarding rules queue
+     * it (forward/ installs forward_note). */
+    void (*instance_stored)(struct node *n, config_fwd_source source, const char *calling_ae,
+                            const char *sop_uid, const char *modality);
 } node_hooks;
 
 typedef struct node {
@@ -37,6 +42,10 @@ typedef struct node {
     struct claims_ctx *claims;       /* insurer claims: signer, rate limit (claims.c) */
     struct publisher *publisher;     /* publishing to the directory (publisher.c), or NULL */
     struct recognition *recognition; /* recognition/ (catalogue, region key), or NULL */
+    /* pacs/: the [pacs] sections (sync, fetch), or NULL */
+    struct pacs_ctx *pacs;
+    /* forward/: the [forward] rules' queue sender, or NULL */
+    struct forwarder *forwarder;
     node_hooks hooks;
     /* role directory: where its entries are kept (directory/store.h), or NULL */
     struct directory_store *dir_store;

@@ -16,6 +16,8 @@
 #include "reload.h"
 #include "directory/publisher.h"
 #include "recognition/recognition.h"
+#include "pacs/pacs.h"
+#include "forward/forward.h"
 #include "directory/store.h"
 
 #include <signal.h>
@@ -132,6 +134,16 @@ static int open_dir_store(node *n, char *err, size_t errlen)
     return 0;
 }
 
+/* The hook study_not_held: a study held only at the hospital's PACS is fetched from it; else
+ * one a recognition prompt listed is retrieved from its holder. */
+static int study_not_held(node *n, const char *study_uid, char *err, size_t errlen)
+{
+    int got = pacs_fetch_study(n, study_uid, err, errlen);
+    if (got != 0)
+        return got;
+    return recognition_retrieve_study(n, study_uid, err, errlen);
+}
+
 static void log_problem(void *ctx, int warning, const char *line)
 {
     (void)ctx;
@@ -191,8 +203,17 @@ int cmd_serve(const config *cfg)
         log_error("%s", err);
         goto done;
     }
-    n.hooks.study_not_held =
-        recognition_retrieve_study; /* C-MOVE/C-GET of a prior held elsewhere */
+    if (pacs_start(&n, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto done;
+    }
+    if (forward_start(&n, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto done;
+    }
+    if (n.forwarder)
+        n.hooks.instance_stored = forward_note; /* [forward] rules queue what arrives */
+    n.hooks.study_not_held = study_not_held;    /* C-MOVE/C-GET/WADO-RS of a study held elsewhere */
     /* C-STORE, STOW-RS and identifiers: nesting checked before DCMTK parses */
     huren_dicom_max_sequence_depth_set((unsigned)cfg->max_sequence_depth);
     if (cfg->role == CONFIG_ROLE_HOSPITAL && start_dicom(&n, &allowed) < 0)
@@ -218,6 +239,8 @@ done:
     huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
     publisher_stop(&n);
     recognition_stop(&n); /* its background retrievals write to the archive */
+    pacs_stop(&n);
+    forward_stop(&n);
     directory_store_close(n.dir_store);
     huren_index_close(n.index);
     audit_close(&n);

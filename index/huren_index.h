@@ -216,6 +216,10 @@ typedef struct huren_index_row {
     /* instance rows of a copy: PatientID and IssuerOfPatientID at the source, as received
      * (the row's patient fields are this hospital's); NULL otherwise */
     const char *copy_patient_id, *copy_issuer;
+    /* study rows of a study held at a PACS with none of its instances here (schema 12,
+     * index_pacs.h): the PACS's name (its images are NEARLINE); the study's counts are then
+     * the ones the PACS gave. NULL otherwise. */
+    const char *held_at;
 } huren_index_row;
 
 /* Return nonzero from the callback to stop; huren_index_find then returns HUREN_INDEX_ECANCEL. */

@@ -11,6 +11,7 @@
 #include "index_recognition.h"
 #include "index_records.h"
 #include "index_sys.h"
+#include "index_pacs.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -287,5 +288,8 @@ const char *huren_index__dir_find_sql(void);
  * a hook. */
 int huren_index__outbox_study(huren_index *idx, const char *study_uid);
 int huren_index__outbox_records(huren_index *idx, const huren_index_records *recs);
+/* Inside the writer's transaction: the record (e.g. "study:<uid>") is gone here; a published
+ * one is withdrawn from the directory (a deletion queued). No-op without a hook. */
+int huren_index__outbox_withdraw(huren_index *idx, const char *record_key);
 
 #endif

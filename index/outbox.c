@@ -671,3 +671,13 @@ int huren_index_outbox_stats_get(huren_index *idx, huren_index_outbox_stats *out
     huren_index__reader_put(idx, db);
     return rc;
 }
+
+int huren_index__outbox_withdraw(huren_index *idx, const char *record_key)
+{
+    int rc;
+    if (!idx->publish_fn || !record_key)
+        return 0;
+    if ((rc = outrows_get(idx)) < 0)
+        return rc;
+    return withdraw(idx, record_key);
+}

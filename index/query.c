@@ -9,7 +9,8 @@
 
 static const char *const from_sql[] = {
     [HUREN_INDEX_LEVEL_PATIENT] = "patients p",
-    [HUREN_INDEX_LEVEL_STUDY] = "studies st JOIN patients p ON p.pk = st.patient_pk",
+    [HUREN_INDEX_LEVEL_STUDY] = "studies st JOIN patients p ON p.pk = st.patient_pk"
+                                " LEFT JOIN pacs_studies ps ON ps.study_pk = st.pk",
     [HUREN_INDEX_LEVEL_SERIES] = "series se JOIN studies st ON st.pk = se.study_pk"
                                  " JOIN patients p ON p.pk = st.patient_pk",
     [HUREN_INDEX_LEVEL_INSTANCE] = "instances i JOIN series se ON se.pk = i.series_pk"
@@ -28,6 +29,16 @@ static const char *const copy_sql[] = {
     [HUREN_INDEX_LEVEL_STUDY] = STUDY_COPY ", NULL, NULL",
     [HUREN_INDEX_LEVEL_SERIES] = STUDY_COPY ", NULL, NULL",
     [HUREN_INDEX_LEVEL_INSTANCE] = "ic.source_institution, ic.source_patient_id, ic.source_issuer",
+};
+
+/* Held at a PACS (schema 12): on study rows of a study none of whose instances is here, the
+ * PACS's name and the counts it gave. */
+static const char *const held_sql[] = {
+    [HUREN_INDEX_LEVEL_PATIENT] = "NULL, 0, 0",
+    [HUREN_INDEX_LEVEL_STUDY] = "CASE WHEN st.study_num_instances = 0 THEN ps.pacs END,"
+                                " ps.num_series, ps.num_instances",
+    [HUREN_INDEX_LEVEL_SERIES] = "NULL, 0, 0",
+    [HUREN_INDEX_LEVEL_INSTANCE] = "NULL, 0, 0",
 };
 
 /* Below the study level rows stay grouped by their parents: a series list across studies
@@ -60,7 +71,7 @@ int huren_index__find_sql(const huren_index *idx, const huren_index_query *q, hu
     huren_buf_adds(sql, q->level == HUREN_INDEX_LEVEL_INSTANCE
                             ? "i.blob_name, i.blob_size, i.blob_offset"
                             : "NULL, 0, 0");
-    huren_buf_printf(sql, ", %s", copy_sql[q->level]);
+    huren_buf_printf(sql, ", %s, %s", copy_sql[q->level], held_sql[q->level]);
     huren_buf_printf(sql, " FROM %s WHERE 1", from_sql[q->level]);
     for (size_t i = 0; i < q->nmatches; i++) {
         huren_index_field f = q->matches[i].field;
@@ -111,6 +122,13 @@ static int rows_deliver(huren_index *idx, sqlite3 *db, sqlite3_stmt *st, const h
         if (row.copy_of) {
             row.copy_patient_id = (const char *)sqlite3_column_text(st, c + 4);
             row.copy_issuer = (const char *)sqlite3_column_text(st, c + 5);
+        }
+        row.held_at = (const char *)sqlite3_column_text(st, c + 6);
+        if (row.held_at) { /* the counts are the PACS's */
+            row.values[HUREN_INDEX_F_STUDY_NUM_SERIES] =
+                (const char *)sqlite3_column_text(st, c + 7);
+            row.values[HUREN_INDEX_F_STUDY_NUM_INSTANCES] =
+                (const char *)sqlite3_column_text(st, c + 8);
         }
         if (cb && cb(payload, &row) != 0) {
             huren_index__seterr(idx, "stopped by the row callback");

@@ -323,6 +323,28 @@ static const char *const steps[] = {
     " AND c.patient_id = claims.patient_id AND c.visit_number = claims.visit_number"
     " AND c.pk <= claims.pk);"
     "CREATE UNIQUE INDEX claims_visit ON claims(insurer, patient_id, visit_number, version);",
+
+    /* 12: beside a hospital PACS (pacs.c, forward.c). pacs_studies: a study the PACS answered
+     * a C-FIND with (its patient and study rows are in the tables above, with no instance
+     * while it is held only there), its counts as the PACS gave them and when it was last
+     * seen, so that a re-sync of a day notices the studies gone. pacs_sync: the days of each
+     * PACS read completely (the sync's watermark, resumed after a restart). forward_queue:
+     * the instances each [forward] rule sends on; a sent row stays (sent_at) so that an
+     * instance stored again is not sent twice; ids never reused. */
+    "CREATE TABLE pacs_studies ("
+    " study_pk INTEGER PRIMARY KEY REFERENCES studies(pk) ON DELETE CASCADE,"
+    " pacs TEXT NOT NULL, num_series INTEGER NOT NULL DEFAULT 0,"
+    " num_instances INTEGER NOT NULL DEFAULT 0, seen_at INTEGER NOT NULL);"
+    "CREATE INDEX pacs_studies_pacs ON pacs_studies(pacs, seen_at);"
+    "CREATE TABLE pacs_sync ("
+    " pacs TEXT NOT NULL, day TEXT NOT NULL, studies INTEGER NOT NULL,"
+    " synced_at INTEGER NOT NULL, PRIMARY KEY (pacs, day)) WITHOUT ROWID;"
+    "CREATE TABLE forward_queue ("
+    " pk INTEGER PRIMARY KEY AUTOINCREMENT, rule TEXT NOT NULL, sop_instance_uid TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt INTEGER NOT NULL DEFAULT 0, last_error TEXT, sent_at INTEGER,"
+    " UNIQUE (rule, sop_instance_uid));"
+    "CREATE INDEX forward_due ON forward_queue(rule, next_attempt) WHERE sent_at IS NULL;",
 };
 
 int huren_index__schema_latest(void)

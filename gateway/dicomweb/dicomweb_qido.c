@@ -248,7 +248,7 @@ static int on_row(void *payload, const huren_index_row *row)
     dicom_json_put(o, TAG_CHARSET, "CS", "ISO_IR 192");
     dicom_json_put(o, TAG_RETRIEVE_URL, "UR", url);
     if (q->level != HUREN_INDEX_LEVEL_SERIES)
-        dicom_json_put(o, TAG_AVAILABILITY, "CS", "ONLINE");
+        dicom_json_put(o, TAG_AVAILABILITY, "CS", row->held_at ? "NEARLINE" : "ONLINE");
     return json_array_append_new(q->arr, o) < 0;
 }
 

@@ -300,6 +300,9 @@ static void store_part(stow *s, size_t i, stow_result *r)
     if (ir == INGEST_OK) {
         add_ref(r, cls, sop, study, series,
                 huren_dicom_file_value(f, HUREN_DICOM_TAG(0x0010, 0x0020)));
+        if (s->n->hooks.instance_stored) /* [forward] rules with source stow */
+            s->n->hooks.instance_stored(s->n, CONFIG_FWD_STOW, NULL, sop,
+                                        huren_dicom_file_value(f, HUREN_DICOM_TAG(0x0008, 0x0060)));
     } else {
         if (ir == INGEST_INVALID)
             log_warnx("STOW-RS %s refused: %s", sop ? sop : "?", err);

@@ -4,6 +4,7 @@
 #define LOG_COMPONENT "dicomweb"
 #include "dicomweb.h"
 #include "log.h"
+#include "huren_err.h"
 #include "http/multipart.h"
 
 #include <stdio.h>
@@ -60,6 +61,19 @@ static int find_or_404(http_request *req, http_response *res, dw_path *p, dw_ins
         return -1;
     if (dw_find_instances(req->app, p, 0, set, res) < 0)
         return res->status == 400 ? -1 : -2;
+    node *n = req->app;
+    if (set->n == 0 && p->study && n->hooks.study_not_held) {
+        /* held elsewhere (the hospital's PACS, a listed prior): fetched, then answered */
+        char err[HUREN_ERRLEN] = "";
+        int got = n->hooks.study_not_held(n, p->study, err, sizeof err);
+        if (got < 0)
+            log_warnx("WADO-RS: fetching study %s failed: %s", p->study, err);
+        if (got > 0) {
+            dw_instances_free(set);
+            if (dw_find_instances(req->app, p, 0, set, res) < 0)
+                return res->status == 400 ? -1 : -2;
+        }
+    }
     if (set->n == 0) {
         dw_error(res, 404, "no such %s", p->instance ? "instance" : p->series ? "series" : "study");
         return -1;

@@ -133,6 +133,10 @@ static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
               outcome == HUREN_INDEX_PUT_STORED      ? "stored"
               : outcome == HUREN_INDEX_PUT_DUPLICATE ? "duplicate, kept the first"
                                                      : "replaced");
+    if (n->hooks.instance_stored) /* [forward] rules with source cstore */
+        n->hooks.instance_stored(
+            n, CONFIG_FWD_CSTORE, req->peer->calling_ae, req->sop_instance_uid,
+            element_value(req->elements, req->nelements, HUREN_DICOM_TAG(0x0008, 0x0060)));
     return HUREN_DICOM_STATUS_SUCCESS;
 }
 
@@ -246,7 +250,7 @@ static int on_find_row(void *payload, const huren_index_row *row)
         else if (tag == TAG_RETRIEVE_AE_TITLE)
             value = c->n->cfg->aet;
         else if (tag == TAG_INSTANCE_AVAILABILITY)
-            value = "ONLINE";
+            value = row->held_at ? "NEARLINE" : "ONLINE"; /* at the PACS: fetched on demand */
         if (!value)
             continue;
         c->out[k].tag = tag;

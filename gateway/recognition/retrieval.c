@@ -137,6 +137,9 @@ static void store_part(retrieval *r, const char *path)
                                     : FAILED;
     if (ir != INGEST_OK)
         log_warnx("retrieval of %s: instance %s not stored: %s", r->study, sop ? sop : "?", err);
+    else if (r->n->hooks.instance_stored) /* [forward] rules with source retrieval */
+        r->n->hooks.instance_stored(r->n, CONFIG_FWD_RETRIEVAL, NULL, sop,
+                                    huren_dicom_file_value(f, HUREN_DICOM_TAG(0x0008, 0x0060)));
 done:
     huren_dicom_file_free(f);
     pthread_mutex_lock(&r->mu);

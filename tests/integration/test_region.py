@@ -8,7 +8,10 @@ started here delivers instances with A's PatientID and IssuerOfPatientID and B's
 OtherPatientIDsSequence (dcmdump of the received files), C-GET (getscu) likewise; WADO-RS
 from A gives A's PatientID too; the bytes B sent are kept at A as received (read back from A's SQLite index and blob
 store), while own instances go out byte-identical. C, which has no ADT for the patient, finds
-its copy by the resident id."""
+its copy by the resident id. And with B's images only in B's PACS (dcmqrscp): a `huren pacs
+sync` publishes them without copying; A's retrieval through B's gateway makes B fetch them
+from its PACS on demand; A's [forward] rule puts the prior into A's PACS by itself, across
+that PACS's outage, once, with A's patient ids."""
 
 import hashlib
 import json
@@ -18,10 +21,11 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
+import time
 import urllib.parse
 
 from dicomgen import uid, write_instance
-from harness import NodeTestCase, find, free_port, port_open, run, wait_for
+from harness import HUREN, NodeTestCase, find, free_port, port_open, run, wait_for
 import test_directory as td
 from test_directory import CATALOGUE, NAME, curl_json, pseudonym
 from test_hl7 import NID, Client, msh, oru
@@ -380,6 +384,71 @@ class RegionTest(NodeTestCase):
         self.assertEqual(stale["excluded"].get("a copy held here"), 1, stale)
         self.assertEqual(stale["excluded"].get("listed at another institution"), 1, stale)
 
+
+    def test_prior_at_pacs_fetched_on_demand_and_forwarded(self):
+        """B's images live only in B's PACS (dcmqrscp): after a sync they are published
+        without being copied; A's doctor retrieves the CT through B's gateway, which fetches
+        it from its PACS on demand; A forwards the retrieved prior into A's PACS by itself,
+        across an outage of that PACS, with A's patient ids."""
+        pacs_b, pacs_a = free_port(), free_port()
+        db = os.path.join(self.tmp, "pacs-b")
+        os.makedirs(db)
+        cfg = os.path.join(self.tmp, "dcmqrscp.cfg")
+        with open(cfg, "w") as f:
+            f.write("NetworkTCPPort = %d\nMaxPDUSize = 16384\nMaxAssociations = 16\n"
+                    "HostTable BEGIN\nHostTable END\nVendorTable BEGIN\nVendorTable END\n"
+                    "AETable BEGIN\nPACS_B %s RW (100, 1024mb) ANY\nAETable END\n" % (pacs_b, db))
+        self.process(["dcmqrscp", "-c", cfg, "-dhl", str(pacs_b)], "dcmqrscp")
+        wait_for(lambda: port_open(pacs_b), 30, "B's PACS")
+        run(["storescu", "-aet", "MODALITY", "-aec", "PACS_B", "127.0.0.1", str(pacs_b)]
+            + self.write_study(STUDY, B_ID, B_ISSUER, 2, "ACC-B1"), check=True)
+        self.b = self.hospital(B, "GW_B", extra=[
+            '[pacs "pacs-b"]', "ae_title = PACS_B", "host = 127.0.0.1", "port = %d" % pacs_b,
+            "sync_interval = 0", "queries_per_minute = 6000"])
+        self.a = self.hospital(A, "GW_A", extra=[
+            "[dicom_aes]", "PACS_A = 127.0.0.1:%d" % pacs_a, '[forward "priors"]',
+            "source = retrieval", "destination = PACS_A", "retry_min = 1", "retry_max = 2"])
+        # B's report names the resident id; the sync (a backfill beside the running node)
+        # finds the study at the PACS and the node publishes it, copying nothing
+        self.send(self.b, oru("b1", pid=B_ID, nid=NID, order="BORD1", item="CTCHEST^胸部CT平扫^L",
+                              section="CT", accession="ACC-B1", observed="20240105100000",
+                              obx=["OBX|1|TX|IMP^印象^L||右肺下叶小结节||||||F"]))
+        r = run([HUREN, "pacs", "sync",
+                 "pacs-b", "--from", "20240101", "--to", "20240110", "--data", self.b.data,
+                 "-c", self.b.config_path], timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("20240105: 1 studies (1 new, 0 gone)", r.stdout)
+        wait_for(lambda: (B, "study:" + STUDY) in self.directory_entries(), 60,
+                 "B's PACS-held study at the directory")
+        self.assertEqual(self.held_bytes(self.b, STUDY), {})  # not copied
+
+        adt = "\r".join([msh("ADT^A01", "a-adt-1"), "EVN|A01|20240108",
+                         "PID|1||%s^^^H1^PI~%s^^^CHN^ID||%s||19491231|M" % (A_ID, NID, NAME),
+                         "PV1|1|O|内科||||||||||||||||VA1"]) + "\r"
+        self.send(self.a, adt)
+        status, consent = self.call(self.a, A, "/api/v1/consents", method="POST", body=dict(
+            patient=A_ID, purpose="recognition", grantee="*", form_ref="FORM-R-A",
+            expires="2099-12-31"))
+        self.assertEqual(status, 201, consent)
+        first = self.prompt(self.a, A, A_ID)
+        listed = self.study_results(first)
+        self.assertEqual([r["institution"] for r in listed], [B], first)
+        # A's PACS is down while A retrieves
+        status, got = self.call(self.a, A, "/api/v1/retrievals", method="POST", body=dict(
+            prompt_id=first["prompt_id"], result_key=listed[0]["result_key"]))
+        self.assertEqual((status, got["status"], got["stored"]), (200, "complete", 2), got)
+        self.assertEqual(len(self.held_bytes(self.b, STUDY)), 2)  # B fetched it on demand
+        out = os.path.join(self.tmp, "pacs-a")
+        os.mkdir(out)
+        time.sleep(2)  # a failed attempt or two
+        self.process(["storescp", "-aet", "PACS_A", "-od", out, str(pacs_a)], "storescp")
+        wait_for(lambda: len(os.listdir(out)) == 2, 60, "the prior in A's PACS")
+        for name in os.listdir(out):
+            text = dump(os.path.join(out, name))
+            self.assertEqual(top_value(text, "0010,0020"), A_ID, text)
+            self.assertEqual(other_ids(text), [(B_ID, B_ISSUER, "TEXT")], text)
+        time.sleep(2)
+        self.assertEqual(len(os.listdir(out)), 2)  # once each
 
 if __name__ == "__main__":
     import unittest

@@ -1194,6 +1194,164 @@ static void test_coerce_public_files(void **state)
     }
 }
 
+/* ---- the client (scu.cpp) against our own SCP ---- */
+
+static huren_dicom_scu_options scu_opts(void)
+{
+    huren_dicom_scu_options o = HUREN_DICOM_SCU_OPTIONS_INIT;
+    o.calling_ae = "HURENSCU";
+    o.called_ae = "HUREN";
+    o.host = "127.0.0.1";
+    o.port = huren_dicom_scp_port(g_scp);
+    o.timeout_s = 10;
+    return o;
+}
+
+typedef struct scu_answers {
+    int n, stop_after;
+    char names[4][128];
+} scu_answers;
+
+static int on_answer(void *ctx, const huren_dicom_element *el, size_t n)
+{
+    scu_answers *a = ctx;
+    const char *name = huren_dicom_elements_find(el, n, T_PATIENT_NAME);
+    if (a->n < 4)
+        snprintf(a->names[a->n], sizeof a->names[0], "%s", name ? name : "");
+    a->n++;
+    return a->stop_after && a->n >= a->stop_after;
+}
+
+static void test_scu_find(void **state)
+{
+    (void)state;
+    huren_dicom_scu_options o = scu_opts();
+    huren_dicom_element keys[] = {{T_STUDY, "UI", ""}, {T_PATIENT_NAME, "PN", ""}};
+    scu_answers a = {0, 0, {""}};
+    uint16_t status = 1;
+    char err[256] = "";
+    assert_int_equal(huren_dicom_scu_find(&o, HUREN_DICOM_LEVEL_STUDY, keys, 2, on_answer, &a,
+                                          &status, err, sizeof err),
+                     0);
+    assert_int_equal(status, HUREN_DICOM_STATUS_SUCCESS);
+    assert_int_equal(a.n, 2);
+    assert_string_equal(a.names[0], utf8_wang); /* answers in UTF-8 */
+    assert_string_equal(a.names[1], "Smith^John");
+    /* the caller stops: C-CANCEL, status Cancel */
+    huren_dicom_element many[] = {{T_STUDY, "UI", ""}, {T_PATIENT_ID, "LO", "CANCELTEST"}};
+    scu_answers c = {0, 3, {""}};
+    assert_int_equal(huren_dicom_scu_find(&o, HUREN_DICOM_LEVEL_STUDY, many, 2, on_answer, &c,
+                                          &status, err, sizeof err),
+                     0);
+    assert_int_equal(status, HUREN_DICOM_STATUS_CANCEL);
+    assert_true(c.n >= 3 && c.n < 200);
+    /* nobody there */
+    o.port = free_port();
+    assert_int_equal(huren_dicom_scu_find(&o, HUREN_DICOM_LEVEL_STUDY, keys, 2, on_answer, &a,
+                                          &status, err, sizeof err),
+                     HUREN_DICOM_EIO);
+    assert_non_null(strstr(err, "association with HUREN"));
+    o.called_ae = NULL;
+    assert_int_equal(huren_dicom_scu_find(&o, HUREN_DICOM_LEVEL_STUDY, keys, 2, on_answer, &a,
+                                          &status, err, sizeof err),
+                     HUREN_DICOM_EINVAL);
+}
+
+static int scu_got;
+
+static uint16_t on_got(const huren_dicom_store_req *req, void *payload)
+{
+    const char *dir = payload;
+    char to[600];
+    snprintf(to, sizeof to, "%s/%d.dcm", dir, scu_got);
+    const char *study = huren_dicom_elements_find(req->elements, req->nelements, T_STUDY);
+    if (!study || strcmp(study, "1.2.3.4") != 0 || rename(req->tmp_path, to) != 0)
+        return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+    scu_got++;
+    return HUREN_DICOM_STATUS_SUCCESS;
+}
+
+static void test_scu_get_move(void **state)
+{
+    (void)state;
+    huren_dicom_scu_options o = scu_opts();
+    char tmp[512], got[512], dest[512], err[256] = "";
+    path_of(tmp, sizeof tmp, "tmp");
+    path_of(got, sizeof got, "scuget");
+    mkdir(got, 0700);
+    huren_dicom_element keys[] = {{T_STUDY, "UI", "1.2.3.4"}};
+    huren_dicom_scu_result res;
+    assert_int_equal(huren_dicom_scu_get(&o, HUREN_DICOM_LEVEL_STUDY, keys, 1, tmp, on_got, got,
+                                         &res, err, sizeof err),
+                     0);
+    assert_int_equal(res.status, HUREN_DICOM_STATUS_SUCCESS);
+    assert_int_equal(res.received, 2);
+    assert_int_equal(res.completed, 2);
+    assert_int_equal(count_files(got), 2);
+    assert_int_equal(count_files(tmp), 0); /* each file adopted or removed */
+    path_of(dest, sizeof dest, "dest");
+    int before = count_files(dest);
+    huren_dicom_element other[] = {{T_STUDY, "UI", "1.2.3.5"}};
+    assert_int_equal(
+        huren_dicom_scu_move(&o, HUREN_DICOM_LEVEL_STUDY, other, 1, "DEST", &res, err, sizeof err),
+        0);
+    assert_int_equal(res.status, HUREN_DICOM_STATUS_SUCCESS);
+    assert_int_equal(res.completed, 1);
+    assert_int_equal(count_files(dest), before + 1);
+    assert_int_equal(huren_dicom_scu_move(&o, HUREN_DICOM_LEVEL_STUDY, other, 1, "NOWHERE", &res,
+                                          err, sizeof err),
+                     0);
+    assert_int_equal(res.status, HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN);
+}
+
+static void test_scu_store(void **state)
+{
+    (void)state;
+    huren_dicom_scu_options o = scu_opts();
+    char err[256] = "", pack[512];
+    uint16_t status = 0;
+    pthread_mutex_lock(&g.mu);
+    int n0 = g.n;
+    char whole[512];
+    snprintf(whole, sizeof whole, "%s", g.items[2].path);
+    pthread_mutex_unlock(&g.mu);
+    assert_int_equal(huren_dicom_scu_store(&o, whole, 0, 0, &status, err, sizeof err), 0);
+    assert_int_equal(status, HUREN_DICOM_STATUS_SUCCESS);
+    /* an instance inside a larger file (a pack): only its range is read */
+    write_input("r.dcm", "1.2.3.7.1.1", "1.2.3.7", "1.2.3.7.1", "Range^Test", NULL);
+    char in[512];
+    path_of(in, sizeof in, "in/r.dcm");
+    struct stat st;
+    assert_int_equal(stat(in, &st), 0);
+    char *bytes = malloc((size_t)st.st_size);
+    FILE *f = fopen(in, "rb");
+    assert_non_null(f);
+    assert_non_null(bytes);
+    assert_int_equal(fread(bytes, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+    fclose(f);
+    path_of(pack, sizeof pack, "pack.bin");
+    f = fopen(pack, "wb");
+    assert_non_null(f);
+    fwrite("0123456789", 1, 10, f);
+    fwrite(bytes, 1, (size_t)st.st_size, f);
+    fwrite(bytes, 1, (size_t)st.st_size, f); /* what follows it is not read */
+    fclose(f);
+    free(bytes);
+    int rc = huren_dicom_scu_store(&o, pack, 10, (uint64_t)st.st_size, &status, err, sizeof err);
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_int_equal(status, HUREN_DICOM_STATUS_SUCCESS);
+    pthread_mutex_lock(&g.mu);
+    int n = g.n;
+    char inst[128];
+    snprintf(inst, sizeof inst, "%s", g.items[n - 1].inst);
+    pthread_mutex_unlock(&g.mu);
+    assert_int_equal(n, n0 + 2);
+    assert_string_equal(inst, "1.2.3.7.1.1");
+    assert_int_equal(huren_dicom_scu_store(&o, in, 5, 3, &status, err, sizeof err),
+                     HUREN_DICOM_ECORRUPT);
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
@@ -1216,6 +1374,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_scp_store_invalid), cmocka_unit_test(test_scp_find),
         cmocka_unit_test(test_scp_move),          cmocka_unit_test(test_scp_get),
         cmocka_unit_test(test_scp_find_cancel),   cmocka_unit_test(test_scp_limit_and_stop),
+        cmocka_unit_test(test_scu_find),          cmocka_unit_test(test_scu_get_move),
+        cmocka_unit_test(test_scu_store),
     };
     int rc = cmocka_run_group_tests_name("files", files, NULL, NULL);
     rc += cmocka_run_group_tests_name("scp", scp, scp_setup, scp_teardown);

@@ -254,6 +254,71 @@ static void test_dicom_tls(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* [pacs "NAME"] and [forward "NAME"]: defaults, bounds, required keys, destinations. */
+static void test_pacs_forward(void **state)
+{
+    (void)state;
+    config c;
+    config_defaults(&c);
+    char *path = write_conf("[pacs \"main\"]\nae_title = DCMQRSCP\nhost = 127.0.0.1\n"
+                            "port = 11120\nresult_limit = 50\n"
+                            "[forward \"priors\"]\nsource = retrieval\ndestination = main\n"
+                            "modality = CT\n");
+    char err[HUREN_ERRLEN];
+    assert_int_equal(config_load(&c, path, err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    const config_pacs *p = config_find_pacs(&c, "main");
+    assert_non_null(p);
+    assert_string_equal(p->ae_title, "DCMQRSCP");
+    assert_int_equal(p->port, 11120);
+    assert_int_equal(p->max_associations, 2); /* defaults */
+    assert_int_equal(p->queries_per_minute, 60);
+    assert_int_equal(p->query_model, CONFIG_QR_STUDY_ROOT);
+    assert_int_equal(p->retrieve, CONFIG_RETRIEVE_GET);
+    assert_int_equal(p->result_limit, 50);
+    assert_null(p->calling_ae);
+    assert_null(config_find_pacs(&c, "other"));
+    assert_int_equal(c.nforwards, 1);
+    assert_int_equal(c.forwards[0].source, CONFIG_FWD_RETRIEVAL);
+    assert_string_equal(c.forwards[0].modality, "CT");
+    assert_int_equal(c.forwards[0].retry_min, 5);
+    /* a destination that is neither a [pacs] nor a [dicom_aes] title */
+    assert_int_equal(
+        config_set(&c, "forward \"priors\"", "destination", "NOWHERE", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[forward \"priors\"] destination: \"NOWHERE\""));
+    assert_int_equal(config_set(&c, "dicom_aes", "NOWHERE", "127.0.0.1:104", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    /* a client certificate towards the PACS needs its key and the CAs */
+    assert_int_equal(config_set(&c, "pacs \"main\"", "tls_cert", "/x/peer.crt", err, sizeof err),
+                     0);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "tls_cert and tls_key go together, and need tls_ca"));
+    assert_int_equal(config_set(&c, "pacs \"main\"", "tls_key", "/x/peer.key", err, sizeof err), 0);
+    assert_int_equal(config_set(&c, "pacs \"main\"", "tls_ca", "/x/ca.crt", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    /* a [pacs] without host */
+    assert_int_equal(config_set(&c, "pacs \"b\"", "ae_title", "B", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[pacs \"b\"] needs host"));
+    unlink(path);
+    config_free(&c);
+    expect_load_error("[pacs \"a\"]\nmax_associations = 0\n",
+                      ":2: [pacs \"a\"] max_associations: \"0\" is not a number from 1");
+    expect_load_error("[pacs \"a\"]\nquery_model = image\n", "is not one of study|patient");
+    expect_load_error("[pacs \"a b\"]\nhost = x\n", "a pacs section is [pacs \"NAME\"]");
+    expect_load_error("[pacs \"a\"]\ncalling_ae = TOO_LONG_FOR_AN_AE\n", "is not an AE title");
+    expect_load_error("[pacs \"a\"]\nhots = x\n", "unknown key (ae_title, host");
+    expect_load_error("[forward \"f\"]\nsource = email\n", "retrieval|cstore|stow");
+    config_defaults(&c);
+    path = write_conf("[forward \"f\"]\ndestination = X\n");
+    assert_int_equal(config_load(&c, path, err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[forward \"f\"] needs source"));
+    unlink(path);
+    config_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
@@ -264,6 +329,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_validate),
         cmocka_unit_test(test_directory_store),
         cmocka_unit_test(test_dicom_tls),
+        cmocka_unit_test(test_pacs_forward),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,5 +66,7 @@ extern const struct CMUnitTest directory_tests[];
 extern const size_t directory_ntests;
 extern const struct CMUnitTest recognition_tests[];
 extern const size_t recognition_ntests;
+extern const struct CMUnitTest pacs_tests[];
+extern const size_t pacs_ntests;
 
 #endif

@@ -227,6 +227,33 @@ static void migrate_steps_memory(void **state)
         sqlite3_exec(db, "UPDATE claims SET version = 1 WHERE claim_id = 'b'", NULL, NULL, NULL),
         SQLITE_OK);
 
+    /* step 12: PACS-held studies, the sync watermark, the forwarding queue; a study row from
+     * before has no PACS row, and removing a study removes its PACS row */
+    assert_int_equal(huren_index__schema_migrate(db, 12, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 12);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO patients(patient_id) VALUES ('P11');"
+                                  "INSERT INTO studies(patient_pk, study_uid) VALUES"
+                                  " (last_insert_rowid(), '1.11');"
+                                  "INSERT INTO pacs_studies(study_pk, pacs, seen_at) VALUES"
+                                  " (last_insert_rowid(), 'main', 1);"
+                                  "INSERT INTO pacs_sync VALUES ('main', '20260101', 3, 1);"
+                                  "INSERT INTO forward_queue(rule, sop_instance_uid, created_at)"
+                                  " VALUES ('f', '1.2', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO forward_queue(rule, sop_instance_uid,"
+                                      " created_at) VALUES ('f', '1.2', 0)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA foreign_keys=ON;"
+                                  "DELETE FROM studies WHERE study_uid = '1.11'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM pacs_studies"), 0);
+
     /* the rest, then again: nothing to do */
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
     assert_int_equal(v, huren_index__schema_latest());
