@@ -208,6 +208,10 @@ class UnderwritingTest(NodeTestCase):
         self.assertEqual(st, 200, jws)
         out = self.verify_both(self.write("outer.jws", jws))
         self.assertIn("OU=" + C, out)
+        self.assertIn("underwriting bundle OK", out)
+        self.assertIn("3 parts verified", out)
+        for inst in (A, B, C):
+            self.assertRegex(out, r"part \d \(%s\) signature OK: signed by [^\n]*OU=%s" % (inst, inst))
         bundle = b64url_json(jws.decode().split(".")[1])
         self.assertEqual(bundle["resourceType"], "Bundle")
         self.assertEqual(bundle["type"], "collection")
@@ -224,6 +228,7 @@ class UnderwritingTest(NodeTestCase):
             docs["part-" + inst] = parts[inst]
         self.assertEqual(set(parts), {A, B, C})
         assert_valid(self, docs)
+        self.tampered_part_fails(jws, bundle)
 
         def conditions(p):
             return sorted((r["resource"]["code"]["coding"][0]["code"],
@@ -246,6 +251,44 @@ class UnderwritingTest(NodeTestCase):
                                 in e["object"] for e in told), told)
         made = [e for e in self.audit(self.c) if e["action"] == "underwriting.create"]
         self.assertTrue(any("3 parts, 0 missing" in e["object"] for e in made), made)
+
+    def sign_as_c(self, header_b64, payload):
+        """A compact ES256 JWS over payload with C's claims-signer key (openssl), reusing the
+        header (and so the x5c) C's node wrote."""
+        p64 = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+        data = self.write("to-sign", ("%s.%s" % (header_b64, p64)).encode())
+        sig = self.write("sig.der", b"")
+        run(["openssl", "dgst", "-sha256", "-sign",
+             os.path.join(self.pki, C, "claims-signer.key"), "-out", sig, data], check=True)
+        with open(sig, "rb") as f:
+            der = f.read()
+        # SEQUENCE { INTEGER r, INTEGER s } -> r||s, 32 bytes each
+        i, ints = 2 if der[1] < 0x80 else 3, []
+        for _ in range(2):
+            n = der[i + 1]
+            ints.append(int.from_bytes(der[i + 2:i + 2 + n], "big").to_bytes(32, "big"))
+            i += 2 + n
+        s64 = base64.urlsafe_b64encode(ints[0] + ints[1]).rstrip(b"=").decode()
+        return ("%s.%s.%s" % (header_b64, p64, s64)).encode()
+
+    def tampered_part_fails(self, jws, bundle):
+        """An outer bundle signed right around a part changed after its hospital signed it:
+        the outer signature holds, the part does not, and verify-claim says which."""
+        fake = json.loads(json.dumps(bundle))
+        res = fake["entry"][1]["resource"]
+        h, p, sig = base64.b64decode(res["data"]).decode().split(".")
+        part = b64url_json(p)
+        part["entry"].append(dict(part["entry"][-1]))  # one more Condition than was signed
+        p = base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+        res["data"] = base64.b64encode(("%s.%s.%s" % (h, p, sig)).encode()).decode()
+        path = self.write("tampered.jws", self.sign_as_c(jws.decode().split(".")[0],
+                                                          json.dumps(fake).encode()))
+        q = run(["bash", OPENSSL_VERIFY, path, os.path.join(self.pki, "ca.crt")])
+        self.assertEqual(q.returncode, 0, q.stdout)  # the outer signature is fine
+        r = run([HUREN, "verify-claim", path, "--ca", os.path.join(self.pki, "ca.crt")])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("part 2 (%s) signature BAD" % res["meta"]["tag"][0]["code"], r.stdout)
+        self.assertIn("underwriting bundle BAD", r.stdout)
 
     def test_refusals_identical(self):
         self.records()
