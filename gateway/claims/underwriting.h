@@ -48,10 +48,14 @@ int uw_token_check(node *n, const char *jws, const char *caller, uw_facts *f, ch
 const char *uw_region_ca(const node *n);
 
 /* underwriting_summary.c: this hospital's part, a signed Bundle of Conditions (ICD-10 code,
- * year, institution; no free text) for a, under facts f. *jws malloc'ed, *nconditions counted;
+ * year, institution; no free text), and of lab Observations when f->labs, for a, under f. *jws malloc'ed, *nconditions counted;
  * 0, or -1 with err (archive or signer failure). */
 int uw_summary_sign(node *n, const uw_ask *a, const uw_facts *f, char **jws, int *nconditions,
                     char *err, size_t errlen);
+/* underwriting_labs.c: when the scope holds labs, one Observation per numeric lab result of
+ * the period (code, value, unit, year) added to b. The number added, or -1 with err. */
+struct fhir_builder;
+int uw_labs_add(node *n, struct fhir_builder *b, const uw_ask *a, char *err, size_t errlen);
 
 /* underwriting_peer.c: the hospitals the directory lists for pseudonym (other than this one),
  * asked in turn for their parts. parts[i] (malloc'ed compact JWS) or NULL with missing[i] the

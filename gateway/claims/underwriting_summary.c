@@ -1,7 +1,8 @@
 /* underwriting_summary.c: one hospital's part of an underwriting summary (核保), and the peer
  * endpoint that gives it. The part is minimal: a FHIR R4 Bundle (collection) of this
  * hospital's Organization and one Condition per ICD-10 code and year (the code, the year, the
- * institution; no text, no visit, no local id: the subject is the applicant's pseudonym),
+ * institution; no text, no visit, no local id: the subject is the applicant's pseudonym), lab
+ * values only when the consent's scope holds labs (underwriting_labs.c),
  * tagged with the insurer, the consent and the period, and signed by this node. */
 #define LOG_COMPONENT "claims"
 #include "underwriting.h"
@@ -91,6 +92,10 @@ int uw_summary_sign(node *n, const uw_ask *a, const uw_facts *f, char **jws, int
     fhir_add_hospital(&b);
     *nconditions = conditions_add(&b, &l, a->pseudonym);
     huren_index_diagnosis_list_free(&l);
+    if (f->labs && uw_labs_add(n, &b, a, err, errlen) < 0) {
+        json_decref(b.entries);
+        return -1;
+    }
     fhir_time_format(time(NULL), b.offset_min, ts);
     json_t *bundle = json_pack("{s:s, s:s, s:o, s:{s:s, s:s}, s:s, s:s, s:o}", "resourceType",
                                "Bundle", "id", id, "meta", meta_tags(f, a), "identifier", "system",

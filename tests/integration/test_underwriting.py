@@ -251,6 +251,24 @@ class UnderwritingTest(NodeTestCase):
                                 in e["object"] for e in told), told)
         made = [e for e in self.audit(self.c) if e["action"] == "underwriting.create"]
         self.assertTrue(any("3 parts, 0 missing" in e["object"] for e in made), made)
+        # no lab values without the scope saying so; with it, the numeric results of the period
+        for p in parts.values():
+            self.assertFalse([r for r in p["entry"]
+                              if r["resource"]["resourceType"] == "Observation"])
+        labs = self.consent(scope=["diagnoses", "labs"])
+        self.assertEqual(labs["scope"], ["diagnoses", "labs"])
+        st, jws = self.raw_post(self.c, C, "insurer",
+                                {"national_id": NID, "consent": str(labs["id"])})
+        self.assertEqual(st, 200, jws)
+        self.verify_both(self.write("labs.jws", jws))
+        at_a = [b64url_json(base64.b64decode(e["resource"]["data"]).decode().split(".")[1])
+                for e in b64url_json(jws.decode().split(".")[1])["entry"]
+                if e["resource"]["meta"]["tag"][0]["code"] == A][0]
+        obs = sorted((r["resource"]["code"]["coding"][0]["code"],
+                      r["resource"]["valueQuantity"]["value"], r["resource"]["effectiveDateTime"])
+                     for r in at_a["entry"] if r["resource"]["resourceType"] == "Observation")
+        self.assertEqual(obs, [("HGB", 180, "2024"), ("WBC", 6.5, "2024")])
+        assert_valid(self, {"labs-part": at_a})
 
     def sign_as_c(self, header_b64, payload):
         """A compact ES256 JWS over payload with C's claims-signer key (openssl), reusing the
@@ -320,6 +338,18 @@ class UnderwritingTest(NodeTestCase):
         for why in [a[2] for a in asks] + ["consent revoked"]:
             self.assertTrue(any("underwriting refused: " + why in o for o in objects),
                             (why, objects))
+        # an underwriting consent: a period of at most five years, no visits, a known scope
+        now = time.time()
+        for bad in ({"record_period": {"start": day(now - 6 * 365 * 86400), "end": day(now)}},
+                    {"record_period": {"start": day(now - 86400), "end": day(now + 9 * 86400)}},
+                    {"record_period": None}, {"visits": ["VA1"]}, {"scope": ["labs"]},
+                    {"scope": ["images"]}, {"grantee": "*"}):
+            body = dict(patient=NID, purpose="underwriting", grantee=INSURER,
+                        record_period={"start": day(now - 86400 * 30), "end": day(now)},
+                        expires=day(now + 86400), form_ref="UW-FORM-2")
+            body.update(bad)
+            st, data = self.call(self.c, C, "/api/v1/consents", body)
+            self.assertEqual(st, 400, (bad, data))
         # malformed requests say what is wrong (decidable from the request alone)
         st, data = self.raw_post(self.c, C, "insurer", {"national_id": "123", "consent": "1"})
         self.assertEqual(st, 400)
