@@ -49,9 +49,8 @@ static json_t *provision(const fhir_builder *b, const huren_index_consent *c)
 static json_t *extensions(const fhir_builder *b, const huren_index_consent *c)
 {
     json_t *e = json_array();
-    json_array_append_new(
-        e, json_pack("{s:s, s:s}", "url", FHIR_EXT_CONSENT_PURPOSE, "valueCode",
-                     consent_purpose_name(c->purpose)));
+    json_array_append_new(e, json_pack("{s:s, s:s}", "url", FHIR_EXT_CONSENT_PURPOSE, "valueCode",
+                                       consent_purpose_name(c->purpose)));
     if (c->policy_ref && *c->policy_ref)
         json_array_append_new(
             e, json_pack("{s:s, s:s}", "url", FHIR_EXT_POLICY_REF, "valueString", c->policy_ref));

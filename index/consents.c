@@ -146,7 +146,7 @@ int huren_index_consent_revoke(huren_index *idx, int64_t id, const char *by, int
 
 #define CONSENT_COLS                                                                               \
     "c.pk, c.patient_id, c.national_id, c.policy_ref, c.purpose, c.grantee, c.valid_from,"         \
-    " c.expires_at, c.form_ref, c.created_by, c.created_at, c.revoked_at, c.revoked_by,"        \
+    " c.expires_at, c.form_ref, c.created_by, c.created_at, c.revoked_at, c.revoked_by,"           \
     " c.scope, c.record_from, c.record_to"
 
 /* The local ids a local or national id stands for, merges followed both ways. */
@@ -197,7 +197,7 @@ static void consent_fill(reader *r, sqlite3_stmt *s, huren_index_consent *c)
     c->patient_id = col(r, s, 1);
     c->national_id = col(r, s, 2);
     c->policy_ref = col(r, s, 3);
-    c->purpose = !purpose                         ? HUREN_INDEX_CONSENT_CLAIM
+    c->purpose = !purpose                           ? HUREN_INDEX_CONSENT_CLAIM
                  : !strcmp(purpose, "recognition")  ? HUREN_INDEX_CONSENT_RECOGNITION
                  : !strcmp(purpose, "underwriting") ? HUREN_INDEX_CONSENT_UNDERWRITING
                                                     : HUREN_INDEX_CONSENT_CLAIM;

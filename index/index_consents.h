@@ -20,7 +20,7 @@ extern "C" {
  * access live in the gateway (gateway/consent.c); the index only stores and finds. */
 
 typedef enum huren_index_consent_purpose {
-    HUREN_INDEX_CONSENT_CLAIM = 0,  /* an insurer reads the claim data of the visits */
+    HUREN_INDEX_CONSENT_CLAIM = 0,   /* an insurer reads the claim data of the visits */
     HUREN_INDEX_CONSENT_RECOGNITION, /* hospitals of the scope read results for recognition */
     HUREN_INDEX_CONSENT_UNDERWRITING /* an insurer reads the diagnoses of a period (schema 12) */
 } huren_index_consent_purpose;

@@ -73,8 +73,8 @@ static const char *consent_allows(node *n, const huren_index_consent *c, uw_req 
         same = !strcmp(local, c->patient_id);
     if (!same)
         return "consent of another patient";
-    consent_result cr = consent_evaluate(c, 1, HUREN_INDEX_CONSENT_UNDERWRITING, insurer, NULL,
-                                         time(NULL), &which);
+    consent_result cr =
+        consent_evaluate(c, 1, HUREN_INDEX_CONSENT_UNDERWRITING, insurer, NULL, time(NULL), &which);
     if (cr != CONSENT_OK)
         return consent_result_text(cr);
     if (!r->from && !r->to) {
@@ -130,12 +130,12 @@ static int outer_sign(node *n, const uw_facts *f, const uw_part *parts, int np, 
     }
     snprintf(consent, sizeof consent, "%s@%s", f->consent, f->institution);
     fhir_time_format(time(NULL), claims_offset_min(n), ts);
-    json_t *b = json_pack(
-        "{s:s, s:s, s:{s:[{s:s, s:s}, {s:s, s:s}]}, s:{s:s, s:s}, s:s, s:s, s:o}", "resourceType",
-        "Bundle", "id", id, "meta", "tag", "system", "urn:huren:underwriting:insurer", "code",
-        f->insurer, "system", "urn:huren:underwriting:consent", "code", consent, "identifier",
-        "system", "urn:huren:underwriting", "value", id, "type", "collection", "timestamp", ts,
-        "entry", entries);
+    json_t *b = json_pack("{s:s, s:s, s:{s:[{s:s, s:s}, {s:s, s:s}]}, s:{s:s, s:s}, s:s, s:s, s:o}",
+                          "resourceType", "Bundle", "id", id, "meta", "tag", "system",
+                          "urn:huren:underwriting:insurer", "code", f->insurer, "system",
+                          "urn:huren:underwriting:consent", "code", consent, "identifier", "system",
+                          "urn:huren:underwriting", "value", id, "type", "collection", "timestamp",
+                          ts, "entry", entries);
     size_t len = 0, jlen = 0;
     char *text = b ? fhir_dump(b, &len) : NULL;
     json_decref(b);
@@ -143,8 +143,8 @@ static int outer_sign(node *n, const uw_facts *f, const uw_part *parts, int np, 
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int rc = jws_sign(claims_signer(n), "application/fhir+json", text, len, jws, &jlen, err,
-                      errlen);
+    int rc =
+        jws_sign(claims_signer(n), "application/fhir+json", text, len, jws, &jlen, err, errlen);
     free(text);
     return rc;
 }

@@ -19,13 +19,13 @@
 
 /* What the recording hospital signed about the consent, and what a peer checks. */
 typedef struct uw_facts {
-    char consent[24];      /* the consent's id at the recording hospital */
-    char institution[65];  /* the recording hospital */
-    char insurer[65];      /* the grantee */
+    char consent[24];     /* the consent's id at the recording hospital */
+    char institution[65]; /* the recording hospital */
+    char insurer[65];     /* the grantee */
     char pseudonym[IDENTITY_PSEUDONYM_HEX + 1];
-    int labs;              /* the scope holds lab results too */
+    int labs;                       /* the scope holds lab results too */
     int64_t record_from, record_to; /* the records the consent covers */
-    int64_t expires;       /* the consent's end */
+    int64_t expires;                /* the consent's end */
 } uw_facts;
 
 /* What one summary covers: the applicant and the period asked (within the consent's). */
@@ -48,8 +48,8 @@ int uw_token_check(node *n, const char *jws, const char *caller, uw_facts *f, ch
 const char *uw_region_ca(const node *n);
 
 /* underwriting_summary.c: this hospital's part, a signed Bundle of Conditions (ICD-10 code,
- * year, institution; no free text), and of lab Observations when f->labs, for a, under f. *jws malloc'ed, *nconditions counted;
- * 0, or -1 with err (archive or signer failure). */
+ * year, institution; no free text), and of lab Observations when f->labs, for a, under f. *jws
+ * malloc'ed, *nconditions counted; 0, or -1 with err (archive or signer failure). */
 int uw_summary_sign(node *n, const uw_ask *a, const uw_facts *f, char **jws, int *nconditions,
                     char *err, size_t errlen);
 /* underwriting_labs.c: when the scope holds labs, one Observation per numeric lab result of

@@ -13,7 +13,7 @@
 /* The day an observation counts for, YYYYMMDD (its own time, else its report's). */
 static const char *obs_day(const huren_index_observation *o, const huren_index_report *r)
 {
-    const char *t = o->observed_time && strlen(o->observed_time) >= 8 ? o->observed_time
+    const char *t = o->observed_time && strlen(o->observed_time) >= 8   ? o->observed_time
                     : r->observed_time && strlen(r->observed_time) >= 8 ? r->observed_time
                                                                         : r->stored_at;
     return t && strlen(t) >= 8 ? t : NULL;

@@ -25,8 +25,8 @@ static long call(node *n, const char *url, const char *body, huren_buf *out, cha
 {
     const config *c = n->cfg;
     int own = c->dir_tls_cert && *c->dir_tls_cert;
-    struct curl_slist *hdr = body ? curl_slist_append(NULL, "Content-Type: application/json")
-                                  : NULL;
+    struct curl_slist *hdr =
+        body ? curl_slist_append(NULL, "Content-Type: application/json") : NULL;
     huren_buf_init(out, ANSWER_MAX);
     http_client_opts o = {.url = url,
                           .cert = own ? c->dir_tls_cert : c->tls_cert,
@@ -89,7 +89,7 @@ static int institutions(node *n, json_t *records, uw_part **parts, const char **
             seen = !strcmp((*parts)[j].institution, inst);
         if (seen)
             continue;
-        snprintf((*parts)[k].institution, sizeof (*parts)[k].institution, "%s", inst);
+        snprintf((*parts)[k].institution, sizeof(*parts)[k].institution, "%s", inst);
         (*urls)[k++] = src && !strncmp(src, "http", 4) ? src : NULL;
     }
     return k;

@@ -108,8 +108,8 @@ int uw_summary_sign(node *n, const uw_ask *a, const uw_facts *f, char **jws, int
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int rc = jws_sign(claims_signer(n), "application/fhir+json", text, len, jws, &jlen, err,
-                      errlen);
+    int rc =
+        jws_sign(claims_signer(n), "application/fhir+json", text, len, jws, &jlen, err, errlen);
     free(text);
     return rc;
 }
@@ -149,8 +149,8 @@ static const char *summary_parse(json_t *body, char nid[IDENTITY_ID_LEN + 1], id
 }
 
 /* Why the token does not allow this summary, or NULL. */
-static const char *mismatch(const uw_facts *f, const char *psn, const char *insurer,
-                            int64_t from, int64_t to)
+static const char *mismatch(const uw_facts *f, const char *psn, const char *insurer, int64_t from,
+                            int64_t to)
 {
     if (strcmp(f->pseudonym, psn))
         return "consent token for another applicant";
@@ -161,8 +161,7 @@ static const char *mismatch(const uw_facts *f, const char *psn, const char *insu
     return NULL;
 }
 
-static int summary_answer(http_request *req, http_response *res, const uw_ask *a,
-                          const uw_facts *f)
+static int summary_answer(http_request *req, http_response *res, const uw_ask *a, const uw_facts *f)
 {
     node *n = req->app;
     char err[256], local[128];

@@ -45,8 +45,8 @@ int uw_token_make(node *n, const uw_facts *f, char **jws, char *err, size_t errl
         return -1;
     }
     size_t len = 0;
-    int rc = jws_sign(claims_signer(n), "application/json", text, strlen(text), jws, &len, err,
-                      errlen);
+    int rc =
+        jws_sign(claims_signer(n), "application/json", text, strlen(text), jws, &len, err, errlen);
     free(text);
     return rc;
 }
@@ -81,7 +81,8 @@ static int facts_read(const unsigned char *payload, size_t len, uw_facts *f, cha
     size_t i;
     int rc = -1;
     memset(f, 0, sizeof *f);
-    if (!typ || strcmp(typ, UW_CONSENT_TYP) || copy_str(o, "consent", f->consent, sizeof f->consent) ||
+    if (!typ || strcmp(typ, UW_CONSENT_TYP) ||
+        copy_str(o, "consent", f->consent, sizeof f->consent) ||
         copy_str(o, "institution", f->institution, sizeof f->institution) ||
         copy_str(o, "insurer", f->insurer, sizeof f->insurer) ||
         copy_str(o, "pseudonym", f->pseudonym, sizeof f->pseudonym) || !json_is_array(scope) ||

@@ -79,10 +79,9 @@ int cmd_verify_claim(int argc, char **argv)
     FILE *report = payload ? stderr : stdout;
     if (payload)
         fwrite(v.payload, 1, v.payload_len, stdout);
-    fprintf(report, "claim signature OK: %s: signed by %s (issuer %s); %s\n", file, v.subject,
-            v.issuer,
-            v.chain_checked ? "certificate chain verified"
-                            : "certificate chain NOT checked (no --ca)");
+    fprintf(
+        report, "claim signature OK: %s: signed by %s (issuer %s); %s\n", file, v.subject, v.issuer,
+        v.chain_checked ? "certificate chain verified" : "certificate chain NOT checked (no --ca)");
     /* an underwriting bundle: each hospital's part too */
     int parts = verify_parts(v.payload, v.payload_len, ca, report);
     jws_verified_free(&v);

@@ -196,8 +196,8 @@ static const char *consent_parse(json_t *body, consent_req *cr, time_t now)
     cr->patient = json_string_value(json_object_get(body, "patient"));
     if (!consent_token_valid(cr->patient))
         return "patient (local or national id) is required";
-    if (!purpose ||
-        (strcmp(purpose, "claim") && strcmp(purpose, "recognition") && strcmp(purpose, "underwriting")))
+    if (!purpose || (strcmp(purpose, "claim") && strcmp(purpose, "recognition") &&
+                     strcmp(purpose, "underwriting")))
         return "purpose must be claim, recognition or underwriting";
     cr->c.purpose = purpose[0] == 'c'   ? HUREN_INDEX_CONSENT_CLAIM
                     : purpose[0] == 'u' ? HUREN_INDEX_CONSENT_UNDERWRITING
@@ -296,8 +296,7 @@ int api_consent_create(http_request *req, http_response *res)
     snprintf(res->audit_object, sizeof res->audit_object, "consent/%lld created",
              (long long)cr.c.id);
     log_info("consent %lld recorded (%s, grantee %s) by %s", (long long)cr.c.id,
-             consent_purpose_name(cr.c.purpose), cr.c.grantee,
-             cr.c.created_by);
+             consent_purpose_name(cr.c.purpose), cr.c.grantee, cr.c.created_by);
     rc = reply_consent(req, res, 201, &cr.c, now);
 done:
     json_decref(body);

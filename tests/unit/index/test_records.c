@@ -277,8 +277,7 @@ static void visit_charges(void **state)
     assert_int_equal(huren_index_records_put(t.idx, &m2, &out), 0);
     huren_index_diagnosis_list dl;
     assert_int_equal(
-        huren_index_patient_diagnoses(t.idx, "110101198001020011", "20200101", "20260101", &dl),
-        3);
+        huren_index_patient_diagnoses(t.idx, "110101198001020011", "20200101", "20260101", &dl), 3);
     assert_string_equal(dl.items[0].code, "I21.9");
     assert_string_equal(dl.items[0].day, "20240105"); /* the visit's admission */
     assert_string_equal(dl.items[2].day, "20250302"); /* its own time */
@@ -286,8 +285,7 @@ static void visit_charges(void **state)
     huren_index_diagnosis_list_free(&dl);
     assert_int_equal(huren_index_patient_diagnoses(t.idx, "P5", "20250101", "20260101", &dl), 1);
     huren_index_diagnosis_list_free(&dl);
-    assert_int_equal(huren_index_patient_diagnoses(t.idx, "OTHER", "20000101", "20990101", &dl),
-                     0);
+    assert_int_equal(huren_index_patient_diagnoses(t.idx, "OTHER", "20000101", "20990101", &dl), 0);
     huren_index_diagnosis_list_free(&dl);
 
     /* and its consent keeps the scope and the record period */

@@ -242,8 +242,7 @@ static void migrate_steps_memory(void **state)
                          SQLITE_OK);
     assert_int_equal(huren_index__schema_migrate(db, 12, &v, err, sizeof(err)), 0);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM claims WHERE consent_pk = 1"), 3);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM consent_visits WHERE consent_pk = 1"),
-                     1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM consent_visits WHERE consent_pk = 1"), 1);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM consents WHERE form_ref = 'F'"), 1);
     assert_int_equal(sqlite3_exec(db,
                                   "INSERT INTO consents(patient_id, purpose, grantee,"
@@ -252,9 +251,9 @@ static void migrate_steps_memory(void **state)
                                   " 'INS', 0, 9, 'F2', 'dr', 0, 'diagnoses', 0, 5)",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    assert_int_not_equal(sqlite3_exec(db, "INSERT INTO consent_visits VALUES (99, 'V1')", NULL,
-                                      NULL, NULL),
-                         SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "INSERT INTO consent_visits VALUES (99, 'V1')", NULL, NULL, NULL),
+        SQLITE_OK);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE"
                                     " name IN ('consents_patient', 'consents_national',"
