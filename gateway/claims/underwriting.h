@@ -58,9 +58,10 @@ struct fhir_builder;
 int uw_labs_add(node *n, struct fhir_builder *b, const uw_ask *a, char *err, size_t errlen);
 
 /* underwriting_peer.c: the hospitals the directory lists for pseudonym (other than this one),
- * asked in turn for their parts. parts[i] (malloc'ed compact JWS) or NULL with missing[i] the
- * institution that did not answer. Returns the number of institutions (parts and missing
- * alike), or -1 with err when the directory could not be asked. */
+ * all asked at once for their parts. parts[i].jws (malloc'ed compact JWS, its signature
+ * checked: uw_part_check) or NULL with the reason in parts[i].error. Returns the number of
+ * institutions (parts and missing alike), or -1 with err when the directory could not be
+ * asked. */
 typedef struct uw_part {
     char institution[65];
     char *jws; /* NULL: did not answer (why in error) */
@@ -69,6 +70,9 @@ typedef struct uw_part {
 int uw_peers_ask(node *n, const uw_ask *a, const char *token, uw_part **parts, char *err,
                  size_t errlen);
 void uw_parts_free(uw_part *p, int n);
+/* underwriting_token.c: does p's JWS verify against the region's CA, signed by a certificate
+ * naming p's institution? 0, or -1 (p->jws freed and NULL, why in p->error). */
+int uw_part_check(node *n, uw_part *p);
 
 /* Unix seconds as YYYYMMDD (UTC) in out (9 bytes). */
 void uw_day(int64_t t, char out[9]);

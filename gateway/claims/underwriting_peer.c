@@ -1,8 +1,8 @@
 /* underwriting_peer.c: the recording hospital's calls for an underwriting summary: the
  * regional directory's entries for the applicant's pseudonym (which hospitals hold records:
  * institution and gateway URL only), then each of those hospitals' part, asked over mutual TLS
- * with this node's gateway certificate ([directory] tls_cert, else [http]'s), each with its own
- * timeout and size bound. */
+ * with this node's gateway certificate ([directory] tls_cert, else [http]'s), all at once
+ * (libcurl multi), each with its own timeout and size bound. */
 #define LOG_COMPONENT "claims"
 #include "underwriting.h"
 #include "consent.h"
@@ -18,15 +18,13 @@
 #define ANSWER_MAX (4u << 20)
 #define TIMEOUT_MS 10000L
 
-/* One GET (body NULL) or POST of JSON to url: the HTTP status (0 when there was no answer,
- * why in err) with the answer in *out. */
-static long call(node *n, const char *url, const char *body, huren_buf *out, char *err,
-                 size_t errlen)
+/* A handle for one GET (body NULL) or POST of JSON (hdr: its Content-Type) to url, the answer
+ * into *out; NULL when libcurl cannot make one. */
+static CURL *handle_new(node *n, const char *url, const char *body, struct curl_slist *hdr,
+                        huren_buf *out)
 {
     const config *c = n->cfg;
     int own = c->dir_tls_cert && *c->dir_tls_cert;
-    struct curl_slist *hdr =
-        body ? curl_slist_append(NULL, "Content-Type: application/json") : NULL;
     huren_buf_init(out, ANSWER_MAX);
     http_client_opts o = {.url = url,
                           .cert = own ? c->dir_tls_cert : c->tls_cert,
@@ -38,16 +36,26 @@ static long call(node *n, const char *url, const char *body, huren_buf *out, cha
                           .post_body = body,
                           .on_data = http_client_body_write,
                           .data = out};
-    CURL *h = http_client_new(&o);
+    return http_client_new(&o);
+}
+
+static void failed(CURLcode rc, const huren_buf *b, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s", b->failed ? "answer too large" : curl_easy_strerror(rc));
+}
+
+/* One GET: the HTTP status (0 when there was no answer, why in err), the answer in *out. */
+static long call(node *n, const char *url, huren_buf *out, char *err, size_t errlen)
+{
+    CURL *h = handle_new(n, url, NULL, NULL, out);
     long status = 0;
     CURLcode rc = h ? curl_easy_perform(h) : CURLE_OUT_OF_MEMORY;
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     else
-        snprintf(err, errlen, "%s", out->failed ? "answer too large" : curl_easy_strerror(rc));
+        failed(rc, out, err, errlen);
     if (h)
         curl_easy_cleanup(h);
-    curl_slist_free_all(hdr);
     return status;
 }
 
@@ -58,7 +66,7 @@ static json_t *directory_records(node *n, const char *pseudonym, char *err, size
     huren_buf b;
     snprintf(url, sizeof url, "%s/api/v1/directory/records?pseudonym=%s&limit=1000",
              n->cfg->dir_url, pseudonym);
-    long st = call(n, url, NULL, &b, err, errlen);
+    long st = call(n, url, &b, err, errlen);
     json_t *o = st == 200 && b.data ? json_loadb(b.data, b.len, 0, NULL) : NULL;
     huren_buf_free(&b);
     if (!json_is_array(json_object_get(o, "records"))) {
@@ -106,23 +114,77 @@ static char *request_body(const uw_ask *a, const char *insurer, const char *toke
     return text;
 }
 
-static void ask_one(node *n, uw_part *p, const char *base, const char *body)
-{
+/* One peer's transfer. */
+typedef struct ask {
+    uw_part *part;
     char url[1200];
-    huren_buf b;
-    if (!base) {
-        snprintf(p->error, sizeof p->error, "no gateway URL in the directory");
-        return;
+    huren_buf body;
+    CURL *h;
+} ask;
+
+static void ask_done(node *n, ask *q, CURLcode rc)
+{
+    long st = 0;
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(q->h, CURLINFO_RESPONSE_CODE, &st);
+    else
+        failed(rc, &q->body, q->part->error, sizeof q->part->error);
+    if (st == 200 && q->body.data && q->body.len) {
+        q->part->jws = huren_buf_release(&q->body);
+        q->part->error[0] = 0;
+        uw_part_check(n, q->part); /* never pass on what the insurer could not verify */
+    } else if (st) {
+        snprintf(q->part->error, sizeof q->part->error, "HTTP %ld", st);
     }
-    snprintf(url, sizeof url, "%s/api/v1/underwriting/summary", base);
-    long st = call(n, url, body, &b, p->error, sizeof p->error);
-    if (st == 200 && b.data && b.len)
-        p->jws = huren_buf_release(&b);
-    else if (st)
-        snprintf(p->error, sizeof p->error, "HTTP %ld", st);
-    huren_buf_free(&b);
-    if (!p->jws)
-        log_warnx("underwriting: %s did not give its part: %s", p->institution, p->error);
+    if (!q->part->jws)
+        log_warnx("underwriting: %s did not give its part: %s", q->part->institution,
+                  q->part->error);
+}
+
+/* Every peer at once (curl multi), each with its own timeout: a slow one holds up no other. */
+static void ask_all(node *n, uw_part *parts, const char **urls, int k, const char *body)
+{
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    ask *q = calloc((size_t)k, sizeof *q);
+    CURLM *m = curl_multi_init();
+    int running = 0;
+    for (int i = 0; q && m && hdr && i < k; i++) {
+        q[i].part = &parts[i];
+        snprintf(parts[i].error, sizeof parts[i].error, "%s",
+                 urls[i] ? "no answer" : "no gateway URL in the directory");
+        if (!urls[i])
+            continue;
+        snprintf(q[i].url, sizeof q[i].url, "%s/api/v1/underwriting/summary", urls[i]);
+        if ((q[i].h = handle_new(n, q[i].url, body, hdr, &q[i].body))) {
+            curl_easy_setopt(q[i].h, CURLOPT_PRIVATE, &q[i]);
+            curl_multi_add_handle(m, q[i].h);
+        }
+    }
+    do {
+        if (!m || curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running && curl_multi_poll(m, NULL, 0, 200, NULL) != CURLM_OK)
+            break;
+    } while (running);
+    CURLMsg *msg;
+    int left;
+    while (m && (msg = curl_multi_info_read(m, &left))) {
+        ask *a = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&a);
+        if (msg->msg == CURLMSG_DONE && a)
+            ask_done(n, a, msg->data.result);
+    }
+    for (int i = 0; q && i < k; i++) {
+        if (q[i].h) {
+            curl_multi_remove_handle(m, q[i].h);
+            curl_easy_cleanup(q[i].h);
+        }
+        huren_buf_free(&q[i].body);
+    }
+    free(q);
+    if (m)
+        curl_multi_cleanup(m);
+    curl_slist_free_all(hdr);
 }
 
 int uw_peers_ask(node *n, const uw_ask *a, const char *token, uw_part **parts, char *err,
@@ -135,8 +197,8 @@ int uw_peers_ask(node *n, const uw_ask *a, const char *token, uw_part **parts, c
         return -1;
     int k = institutions(n, json_object_get(dir, "records"), parts, &urls);
     char *body = k > 0 ? request_body(a, a->insurer, token) : NULL;
-    for (int i = 0; i < k && body; i++)
-        ask_one(n, &(*parts)[i], urls[i], body);
+    if (body)
+        ask_all(n, *parts, urls, k, body);
     if (k > 0 && !body) {
         snprintf(err, errlen, "out of memory");
         k = -1;

@@ -128,3 +128,23 @@ int uw_token_check(node *n, const char *jws, const char *caller, uw_facts *f, ch
     jws_verified_free(&v);
     return rc;
 }
+
+int uw_part_check(node *n, uw_part *p)
+{
+    jws_verified v;
+    char err[256];
+    int rc = jws_verify(p->jws, strlen(p->jws), uw_region_ca(n), &v, err, sizeof err);
+    if (rc < 0)
+        snprintf(p->error, sizeof p->error, "its part does not verify: %.120s", err);
+    else if (!subject_names(v.subject, p->institution))
+        snprintf(p->error, sizeof p->error, "its part is signed by another institution");
+    if (rc == 0 && subject_names(v.subject, p->institution)) {
+        jws_verified_free(&v);
+        return 0;
+    }
+    if (rc == 0)
+        jws_verified_free(&v);
+    free(p->jws);
+    p->jws = NULL;
+    return -1;
+}

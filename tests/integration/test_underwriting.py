@@ -364,6 +364,22 @@ class UnderwritingTest(NodeTestCase):
         told = [e for e in self.audit(self.b) if e["action"] == "underwriting.disclose"]
         self.assertTrue(any("refused: consent token" in e["object"] for e in told), told)
 
+        # a hospital that does not answer is named in the bundle, not silently left out
+        self.b.stop()
+        again = self.consent()
+        st, jws = self.raw_post(self.c, C, "insurer",
+                                {"national_id": NID, "consent": str(again["id"])})
+        self.assertEqual(st, 200, jws)
+        out = self.verify_both(self.write("incomplete.jws", jws))
+        self.assertIn("2 parts verified", out)
+        entries = [e["resource"] for e in b64url_json(jws.decode().split(".")[1])["entry"]]
+        self.assertEqual(sorted(r["meta"]["tag"][0]["code"] for r in entries
+                                if r["resourceType"] == "Binary"), sorted([A, C]))
+        missing = [r for r in entries if r["resourceType"] == "OperationOutcome"]
+        self.assertEqual(len(missing), 1, entries)
+        self.assertEqual(missing[0]["issue"][0]["code"], "incomplete")
+        self.assertIn(B, missing[0]["issue"][0]["diagnostics"])
+
 
 if __name__ == "__main__":
     import unittest
