@@ -167,7 +167,8 @@ static int summary_make(http_request *req, http_response *res, const uw_req *r,
                   .record_to = c->record_to,
                   .expires = c->expires_at};
     snprintf(f.consent, sizeof f.consent, "%lld", (long long)c->id);
-    snprintf(f.institution, sizeof f.institution, "%s", claims_hospital(n));
+    snprintf(f.institution, sizeof f.institution, "%s",
+             *claims_hospital(n) ? claims_hospital(n) : n->cfg->dir_institution);
     snprintf(f.insurer, sizeof f.insurer, "%s", c->grantee);
     snprintf(f.pseudonym, sizeof f.pseudonym, "%s", psn);
     uw_ask a = {r->nid, psn, r->from, r->to, c->grantee};

@@ -16,6 +16,9 @@
 #include "index/index_consents.h"
 
 #define UW_CONSENT_TYP "huren-underwriting-consent"
+/* A token is made for one request: peers take it for 5 minutes, with 1 minute of clock skew. */
+#define UW_TOKEN_MAX_AGE 300
+#define UW_TOKEN_SKEW 60
 
 /* What the recording hospital signed about the consent, and what a peer checks. */
 typedef struct uw_facts {
@@ -26,6 +29,7 @@ typedef struct uw_facts {
     int labs;                       /* the scope holds lab results too */
     int64_t record_from, record_to; /* the records the consent covers */
     int64_t expires;                /* the consent's end */
+    int64_t issued;                 /* when the token was made */
 } uw_facts;
 
 /* What one summary covers: the applicant and the period asked (within the consent's). */

@@ -29,7 +29,7 @@ void uw_day(int64_t t, char out[9])
 
 int uw_token_make(node *n, const uw_facts *f, char **jws, char *err, size_t errlen)
 {
-    char from[32], to[32], end[32];
+    char from[32], to[32], end[32], now[32];
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:{s:s, s:s}, s:s}", "typ",
                           UW_CONSENT_TYP, "consent", f->consent, "institution", f->institution,
                           "insurer", f->insurer, "pseudonym", f->pseudonym, "scope", "diagnoses",
@@ -38,6 +38,8 @@ int uw_token_make(node *n, const uw_facts *f, char **jws, char *err, size_t errl
                           consent_time_format(f->expires, end));
     if (o && f->labs)
         json_array_append_new(json_object_get(o, "scope"), json_string("labs"));
+    if (o) /* made for one request: a peer refuses it minutes later */
+        json_object_set_new(o, "issued", json_string(consent_time_format(time(NULL), now)));
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(o);
     if (!text) {
@@ -88,7 +90,8 @@ static int facts_read(const unsigned char *payload, size_t len, uw_facts *f, cha
         copy_str(o, "pseudonym", f->pseudonym, sizeof f->pseudonym) || !json_is_array(scope) ||
         consent_time_parse(json_string_value(json_object_get(p, "start")), &f->record_from) ||
         consent_time_parse(json_string_value(json_object_get(p, "end")), &f->record_to) ||
-        consent_time_parse(json_string_value(json_object_get(o, "expires")), &f->expires)) {
+        consent_time_parse(json_string_value(json_object_get(o, "expires")), &f->expires) ||
+        consent_time_parse(json_string_value(json_object_get(o, "issued")), &f->issued)) {
         snprintf(why, whylen, "consent token: not an underwriting consent");
         goto done;
     }
@@ -123,6 +126,10 @@ int uw_token_check(node *n, const char *jws, const char *caller, uw_facts *f, ch
         rc = -1;
     } else if (rc == 0 && f->expires <= (int64_t)time(NULL)) {
         snprintf(why, whylen, "consent %s@%s expired", f->consent, f->institution);
+        rc = -1;
+    } else if (rc == 0 && (f->issued > (int64_t)time(NULL) + UW_TOKEN_SKEW ||
+                           f->issued < (int64_t)time(NULL) - UW_TOKEN_MAX_AGE)) {
+        snprintf(why, whylen, "consent token of %s is stale", f->institution);
         rc = -1;
     }
     jws_verified_free(&v);

@@ -52,12 +52,12 @@ static void consent_scope_and_period(void **state)
     assert_string_equal(c.scope, "diagnoses,labs");
     /* five years of 366 days at most; never ending in the future; end after start */
     assert_null(parse("{\"record_period\":{\"start\":\"2020-12-04\",\"end\":\"2025-12-03\"}}", &c));
-    assert_non_null(parse("{\"record_period\":{\"start\":\"2019-01-01\",\"end\":\"2025-12-01\"}}",
-                          &c));
-    assert_non_null(parse("{\"record_period\":{\"start\":\"2025-01-01\",\"end\":\"2026-01-01\"}}",
-                          &c));
-    assert_non_null(parse("{\"record_period\":{\"start\":\"2025-01-01\",\"end\":\"2025-01-01\"}}",
-                          &c));
+    assert_non_null(
+        parse("{\"record_period\":{\"start\":\"2019-01-01\",\"end\":\"2025-12-01\"}}", &c));
+    assert_non_null(
+        parse("{\"record_period\":{\"start\":\"2025-01-01\",\"end\":\"2026-01-01\"}}", &c));
+    assert_non_null(
+        parse("{\"record_period\":{\"start\":\"2025-01-01\",\"end\":\"2025-01-01\"}}", &c));
     assert_non_null(parse("{}", &c));
     assert_non_null(parse("{\"record_period\":{\"start\":\"2025-01-01\"}}", &c));
     assert_non_null(parse("{\"scope\":[\"labs\"],"
@@ -79,13 +79,11 @@ static void consent_rules(void **state)
                              .valid_from = NOW - 10,
                              .expires_at = NOW + 10};
     assert_int_equal(consent_evaluate(&c, 1, UW, "INS-Z", NULL, NOW, NULL), CONSENT_OK);
-    assert_int_equal(consent_evaluate(&c, 1, UW, "INS-Y", NULL, NOW, NULL),
-                     CONSENT_OTHER_GRANTEE);
+    assert_int_equal(consent_evaluate(&c, 1, UW, "INS-Y", NULL, NOW, NULL), CONSENT_OTHER_GRANTEE);
     assert_int_equal(consent_evaluate(&c, 1, HUREN_INDEX_CONSENT_CLAIM, "INS-Z", "V1", NOW, NULL),
                      CONSENT_NONE);
     c.grantee = "*"; /* any hospital: recognition only, never an insurer */
-    assert_int_equal(consent_evaluate(&c, 1, UW, "INS-Z", NULL, NOW, NULL),
-                     CONSENT_OTHER_GRANTEE);
+    assert_int_equal(consent_evaluate(&c, 1, UW, "INS-Z", NULL, NOW, NULL), CONSENT_OTHER_GRANTEE);
     assert_string_equal(consent_purpose_name(UW), "underwriting");
 }
 
@@ -129,9 +127,9 @@ static char *sign(const char *prefix, const char *payload)
     snprintf(key, sizeof key, "%s/%s.key", tmpdir, prefix);
     snprintf(crt, sizeof crt, "%s/%s.crt", tmpdir, prefix);
     assert_int_equal(jws_signer_load(&s, key, crt, NULL, err, sizeof err), 0);
-    assert_int_equal(jws_sign(s, "application/fhir+json", payload, strlen(payload), &out, &len,
-                              err, sizeof err),
-                     0);
+    assert_int_equal(
+        jws_sign(s, "application/fhir+json", payload, strlen(payload), &out, &len, err, sizeof err),
+        0);
     jws_signer_free(s);
     return out;
 }
@@ -143,13 +141,13 @@ static char *outer(const char *jws, const char *inst, const char *system)
     char *b64 = malloc((n + 2) / 3 * 4 + 1);
     assert_non_null(b64);
     EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)jws, (int)n);
-    json_t *b = json_pack("{s:s, s:{s:s, s:s}, s:s, s:[{s:{s:s, s:{s:[{s:s, s:s}]}, s:s, s:s}}, "
-                          "{s:{s:s}}]}",
-                          "resourceType", "Bundle", "identifier", "system", system, "value", "x",
-                          "type", "collection", "entry", "resource", "resourceType", "Binary",
-                          "meta", "tag", "system", "urn:huren:id:institution", "code", inst,
-                          "contentType", "application/jose", "data", b64, "resource",
-                          "resourceType", "OperationOutcome");
+    json_t *b =
+        json_pack("{s:s, s:{s:s, s:s}, s:s, s:[{s:{s:s, s:{s:[{s:s, s:s}]}, s:s, s:s}}, "
+                  "{s:{s:s}}]}",
+                  "resourceType", "Bundle", "identifier", "system", system, "value", "x", "type",
+                  "collection", "entry", "resource", "resourceType", "Binary", "meta", "tag",
+                  "system", "urn:huren:id:institution", "code", inst, "contentType",
+                  "application/jose", "data", b64, "resource", "resourceType", "OperationOutcome");
     char *text = json_dumps(b, JSON_COMPACT);
     json_decref(b);
     free(b64);
