@@ -18,6 +18,8 @@ static json_t *when(int64_t t, int offset_min)
     return json_string(fhir_time_format((time_t)t, offset_min, buf));
 }
 
+#define FHIR_RESOURCE_TYPES "http://hl7.org/fhir/resource-types"
+
 static json_t *provision(const fhir_builder *b, const huren_index_consent *c)
 {
     /* claim attachment (insurer), coverage (underwriting) or treatment (recognition) */
@@ -41,6 +43,17 @@ static json_t *provision(const fhir_builder *b, const huren_index_consent *c)
                                                   "reference", "type", "Encounter", "identifier",
                                                   "value", c->visits[i]));
         json_object_set_new(p, "data", data);
+    }
+    if (p && c->purpose == HUREN_INDEX_CONSENT_UNDERWRITING && c->record_to > c->record_from) {
+        /* underwriting: the records' period, and the scope as the resource types it covers */
+        json_object_set_new(p, "dataPeriod",
+                            json_pack("{s:o, s:o}", "start", when(c->record_from, b->offset_min),
+                                      "end", when(c->record_to, b->offset_min)));
+        json_t *cls = json_pack("[{s:s, s:s}]", "system", FHIR_RESOURCE_TYPES, "code", "Condition");
+        if (c->scope && strstr(c->scope, "labs"))
+            json_array_append_new(
+                cls, json_pack("{s:s, s:s}", "system", FHIR_RESOURCE_TYPES, "code", "Observation"));
+        json_object_set_new(p, "class", cls);
     }
     return p;
 }

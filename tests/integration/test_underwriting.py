@@ -183,6 +183,16 @@ class UnderwritingTest(NodeTestCase):
         self.assertEqual(st, 201, c)
         return c
 
+    def fhir_consent(self, body):
+        """The consent recorded at C, answered as FHIR R4 (Accept: application/fhir+json)."""
+        pki = os.path.join(self.pki, C)
+        p = run(["curl", "-s", "--noproxy", "*", "--max-time", "30", "--cacert",
+                 pki + "/ca.crt", "--cert", pki + "/clinician.crt", "--key",
+                 pki + "/clinician.key", "-H", "Content-Type: application/json", "-H",
+                 "Accept: application/fhir+json", "--data-binary", json.dumps(body),
+                 self.c.url("/api/v1/consents")], check=True)
+        return json.loads(p.stdout)
+
     def verify_both(self, path):
         """The openssl command line and huren verify-claim both accept the JWS at path."""
         q = run(["bash", OPENSSL_VERIFY, path, os.path.join(self.pki, "ca.crt")])
@@ -255,6 +265,17 @@ class UnderwritingTest(NodeTestCase):
         for p in parts.values():
             self.assertFalse([r for r in p["entry"]
                               if r["resource"]["resourceType"] == "Observation"])
+        now = time.time()
+        fhir = self.fhir_consent(dict(patient=NID, purpose="underwriting", grantee=INSURER,
+                                      scope=["diagnoses", "labs"], form_ref="UW-FORM-F",
+                                      record_period={"start": day(now - 86400 * 30),
+                                                     "end": day(now)},
+                                      expires=day(now + 86400)))
+        assert_valid(self, {"fhir-consent": fhir})
+        self.assertEqual(fhir["provision"]["purpose"][0]["code"], "COVERAGE")
+        self.assertEqual([k["code"] for k in fhir["provision"]["class"]],
+                         ["Condition", "Observation"])
+        self.assertTrue(fhir["provision"]["dataPeriod"]["start"].startswith(day(now - 86400 * 30)))
         labs = self.consent(scope=["diagnoses", "labs"])
         self.assertEqual(labs["scope"], ["diagnoses", "labs"])
         st, jws = self.raw_post(self.c, C, "insurer",
