@@ -31,6 +31,13 @@ const char *consent_result_text(consent_result r)
     }
 }
 
+const char *consent_purpose_name(huren_index_consent_purpose p)
+{
+    return p == HUREN_INDEX_CONSENT_RECOGNITION    ? "recognition"
+           : p == HUREN_INDEX_CONSENT_UNDERWRITING ? "underwriting"
+                                                   : "claim";
+}
+
 const char *consent_status(const huren_index_consent *c, time_t now)
 {
     if (c->revoked_at && c->revoked_at <= (int64_t)now)

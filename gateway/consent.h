@@ -57,6 +57,8 @@ consent_result consent_evaluate(const huren_index_consent *items, size_t n,
 
 /* "ok", "no consent", "consent for another grantee", ... for logs and audit entries. */
 const char *consent_result_text(consent_result r);
+/* "claim", "recognition" or "underwriting". */
+const char *consent_purpose_name(huren_index_consent_purpose p);
 /* "active", "revoked", "expired" or "not-yet" of one consent at time now. */
 const char *consent_status(const huren_index_consent *c, time_t now);
 

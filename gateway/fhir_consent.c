@@ -2,6 +2,7 @@
  * patient-privacy, one permit provision naming the grantee, the purpose, the period and the
  * visits covered; the signed form as its source. */
 #include "fhir.h"
+#include "consent.h"
 #include "index/index_consents.h"
 
 #include <stdio.h>
@@ -17,19 +18,24 @@ static json_t *when(int64_t t, int offset_min)
     return json_string(fhir_time_format((time_t)t, offset_min, buf));
 }
 
+#define FHIR_RESOURCE_TYPES "http://hl7.org/fhir/resource-types"
+
 static json_t *provision(const fhir_builder *b, const huren_index_consent *c)
 {
-    int claim = c->purpose == HUREN_INDEX_CONSENT_CLAIM;
+    /* claim attachment (insurer), coverage (underwriting) or treatment (recognition) */
+    const char *use = c->purpose == HUREN_INDEX_CONSENT_CLAIM          ? "CLMATTCH"
+                      : c->purpose == HUREN_INDEX_CONSENT_UNDERWRITING ? "COVERAGE"
+                                                                       : "TREAT";
     json_t *who = c->grantee && strcmp(c->grantee, "*")
                       ? json_pack("{s:{s:s, s:s}}", "identifier", "system", FHIR_SID_INSTITUTION,
                                   "value", c->grantee)
                       : json_pack("{s:s}", "display", "any hospital of the region");
-    /* claim attachment (insurer) or treatment (recognition), v3 PurposeOfUse */
+    /* v3 PurposeOfUse */
     json_t *p = json_pack("{s:s, s:{s:o, s:o}, s:[{s:{s:[{s:s, s:s}]}, s:o}], s:[{s:s, s:s}]}",
                           "type", "permit", "period", "start", when(c->valid_from, b->offset_min),
                           "end", when(c->expires_at, b->offset_min), "actor", "role", "coding",
                           "system", V3_PARTICIPATION, "code", "IRCP", "reference", who, "purpose",
-                          "system", V3_PURPOSE, "code", claim ? "CLMATTCH" : "TREAT");
+                          "system", V3_PURPOSE, "code", use);
     if (p && c->nvisits) {
         json_t *data = json_array();
         for (size_t i = 0; i < c->nvisits; i++)
@@ -38,6 +44,17 @@ static json_t *provision(const fhir_builder *b, const huren_index_consent *c)
                                                   "value", c->visits[i]));
         json_object_set_new(p, "data", data);
     }
+    if (p && c->purpose == HUREN_INDEX_CONSENT_UNDERWRITING && c->record_to > c->record_from) {
+        /* underwriting: the records' period, and the scope as the resource types it covers */
+        json_object_set_new(p, "dataPeriod",
+                            json_pack("{s:o, s:o}", "start", when(c->record_from, b->offset_min),
+                                      "end", when(c->record_to, b->offset_min)));
+        json_t *cls = json_pack("[{s:s, s:s}]", "system", FHIR_RESOURCE_TYPES, "code", "Condition");
+        if (c->scope && strstr(c->scope, "labs"))
+            json_array_append_new(
+                cls, json_pack("{s:s, s:s}", "system", FHIR_RESOURCE_TYPES, "code", "Observation"));
+        json_object_set_new(p, "class", cls);
+    }
     return p;
 }
 
@@ -45,9 +62,8 @@ static json_t *provision(const fhir_builder *b, const huren_index_consent *c)
 static json_t *extensions(const fhir_builder *b, const huren_index_consent *c)
 {
     json_t *e = json_array();
-    json_array_append_new(
-        e, json_pack("{s:s, s:s}", "url", FHIR_EXT_CONSENT_PURPOSE, "valueCode",
-                     c->purpose == HUREN_INDEX_CONSENT_CLAIM ? "claim" : "recognition"));
+    json_array_append_new(e, json_pack("{s:s, s:s}", "url", FHIR_EXT_CONSENT_PURPOSE, "valueCode",
+                                       consent_purpose_name(c->purpose)));
     if (c->policy_ref && *c->policy_ref)
         json_array_append_new(
             e, json_pack("{s:s, s:s}", "url", FHIR_EXT_POLICY_REF, "valueString", c->policy_ref));

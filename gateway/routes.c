@@ -68,6 +68,10 @@ static const http_route hospital_routes[] = {
     {"GET", "/ui/*", ui_page, HTTP_ROLES_STAFF, "ui.view"},
     {"POST", "/api/v1/claims", api_claim_create, HTTP_ROLE_INSURER, "claims.create"},
     {"GET", "/api/v1/claims/*", api_claim_get, HTTP_ROLE_INSURER, "claims.read"},
+    {"POST", "/api/v1/underwriting", api_underwriting_create, HTTP_ROLE_INSURER,
+     "underwriting.create"},
+    {"POST", "/api/v1/underwriting/summary", api_underwriting_summary, HTTP_ROLE_PEER,
+     "underwriting.disclose"},
     /* mutual recognition (鲁医互认): the query across hospitals, decisions, statistics */
     {"GET", "/api/v1/recognition", api_recognition_query, HTTP_ROLES_STAFF, "recognition.query"},
     {"POST", "/api/v1/recognition/decisions", api_recognition_decision, HTTP_ROLES_STAFF,

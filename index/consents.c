@@ -13,7 +13,9 @@
 
 static const char *purpose_name(huren_index_consent_purpose p)
 {
-    return p == HUREN_INDEX_CONSENT_RECOGNITION ? "recognition" : "claim";
+    return p == HUREN_INDEX_CONSENT_RECOGNITION    ? "recognition"
+           : p == HUREN_INDEX_CONSENT_UNDERWRITING ? "underwriting"
+                                                   : "claim";
 }
 
 static int text_ok(const char *s, int required)
@@ -26,7 +28,8 @@ static int text_ok(const char *s, int required)
 static int consent_check(huren_index *idx, const huren_index_consent *c)
 {
     if (!text_ok(c->patient_id, 1) || !text_ok(c->grantee, 1) || !text_ok(c->form_ref, 1) ||
-        !text_ok(c->created_by, 1) || !text_ok(c->national_id, 0) || !text_ok(c->policy_ref, 0)) {
+        !text_ok(c->created_by, 1) || !text_ok(c->national_id, 0) || !text_ok(c->policy_ref, 0) ||
+        !text_ok(c->scope, 0)) {
         huren_index__seterr(idx,
                             "consent: patient, grantee, form reference and creator are "
                             "required (each up to %d bytes)",
@@ -53,7 +56,8 @@ static int consent_insert(huren_index *idx, const huren_index_consent *c, int64_
 {
     static const char *const sql =
         "INSERT INTO consents(patient_id, national_id, policy_ref, purpose, grantee, valid_from,"
-        " expires_at, form_ref, created_by, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+        " expires_at, form_ref, created_by, created_at, scope, record_from, record_to)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)";
     sqlite3_stmt *s = NULL;
     int rc = huren_index__wprep(idx, sql, &s);
     if (rc == 0) {
@@ -67,6 +71,11 @@ static int consent_insert(huren_index *idx, const huren_index_consent *c, int64_
         huren_index__bind_opt(s, 8, c->form_ref);
         huren_index__bind_opt(s, 9, c->created_by);
         sqlite3_bind_int64(s, 10, c->created_at ? c->created_at : (int64_t)time(NULL));
+        huren_index__bind_opt(s, 11, c->scope);
+        if (c->record_to > c->record_from) {
+            sqlite3_bind_int64(s, 12, c->record_from);
+            sqlite3_bind_int64(s, 13, c->record_to);
+        }
         rc = huren_index__step_done(idx, s, "storing consent");
     }
     sqlite3_finalize(s);
@@ -137,7 +146,8 @@ int huren_index_consent_revoke(huren_index *idx, int64_t id, const char *by, int
 
 #define CONSENT_COLS                                                                               \
     "c.pk, c.patient_id, c.national_id, c.policy_ref, c.purpose, c.grantee, c.valid_from,"         \
-    " c.expires_at, c.form_ref, c.created_by, c.created_at, c.revoked_at, c.revoked_by"
+    " c.expires_at, c.form_ref, c.created_by, c.created_at, c.revoked_at, c.revoked_by,"           \
+    " c.scope, c.record_from, c.record_to"
 
 /* The local ids a local or national id stands for, merges followed both ways. */
 #define IDS_OF_PATIENT                                                                             \
@@ -187,8 +197,10 @@ static void consent_fill(reader *r, sqlite3_stmt *s, huren_index_consent *c)
     c->patient_id = col(r, s, 1);
     c->national_id = col(r, s, 2);
     c->policy_ref = col(r, s, 3);
-    c->purpose = purpose && !strcmp(purpose, "recognition") ? HUREN_INDEX_CONSENT_RECOGNITION
-                                                            : HUREN_INDEX_CONSENT_CLAIM;
+    c->purpose = !purpose                           ? HUREN_INDEX_CONSENT_CLAIM
+                 : !strcmp(purpose, "recognition")  ? HUREN_INDEX_CONSENT_RECOGNITION
+                 : !strcmp(purpose, "underwriting") ? HUREN_INDEX_CONSENT_UNDERWRITING
+                                                    : HUREN_INDEX_CONSENT_CLAIM;
     c->grantee = col(r, s, 5);
     c->valid_from = sqlite3_column_int64(s, 6);
     c->expires_at = sqlite3_column_int64(s, 7);
@@ -197,6 +209,9 @@ static void consent_fill(reader *r, sqlite3_stmt *s, huren_index_consent *c)
     c->created_at = sqlite3_column_int64(s, 10);
     c->revoked_at = sqlite3_column_int64(s, 11);
     c->revoked_by = col(r, s, 12);
+    c->scope = col(r, s, 13);
+    c->record_from = sqlite3_column_int64(s, 14);
+    c->record_to = sqlite3_column_int64(s, 15);
 }
 
 /* Every row of s into out, each with its visits. */

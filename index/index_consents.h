@@ -20,8 +20,9 @@ extern "C" {
  * access live in the gateway (gateway/consent.c); the index only stores and finds. */
 
 typedef enum huren_index_consent_purpose {
-    HUREN_INDEX_CONSENT_CLAIM = 0,  /* an insurer reads the claim data of the visits */
-    HUREN_INDEX_CONSENT_RECOGNITION /* hospitals of the scope read results for recognition */
+    HUREN_INDEX_CONSENT_CLAIM = 0,   /* an insurer reads the claim data of the visits */
+    HUREN_INDEX_CONSENT_RECOGNITION, /* hospitals of the scope read results for recognition */
+    HUREN_INDEX_CONSENT_UNDERWRITING /* an insurer reads the diagnoses of a period (schema 13) */
 } huren_index_consent_purpose;
 
 #define HUREN_INDEX_CONSENT_MAX_VISITS 64
@@ -41,6 +42,10 @@ typedef struct huren_index_consent {
     int64_t created_at;             /* set by put from the caller's value (0 = now) */
     int64_t revoked_at;             /* 0 = not revoked */
     const char *revoked_by;
+    /* underwriting (schema 13): what may be disclosed ("diagnoses" or "diagnoses,labs") and
+     * the dates of the records covered (record_from <= date < record_to); NULL / 0 else */
+    const char *scope;
+    int64_t record_from, record_to;
 } huren_index_consent;
 
 /* Store a consent durably (its own transaction); *id gets its number. Returns 0 or

@@ -185,6 +185,26 @@ int huren_index_visit_get(huren_index *idx, const char *patient, const char *vis
                           huren_index_visit_record *out);
 void huren_index_visit_record_free(huren_index_visit_record *v); /* NULL-safe */
 
+/* A diagnosis with the day it counts for (its own time, else the visit's admission or
+ * discharge; YYYYMMDD) and its visit (diagnoses.c). */
+typedef struct huren_index_dated_diagnosis {
+    const char *code, *code_system, *type, *visit_number, *day;
+} huren_index_dated_diagnosis;
+
+typedef struct huren_index_diagnosis_list {
+    huren_index_dated_diagnosis *items;
+    size_t n;
+    void *arena_; /* private */
+} huren_index_diagnosis_list;
+
+/* The diagnoses of the patient with local or national id `patient` (merges followed) whose
+ * day is from_day <= day < to_day (YYYYMMDD), oldest first; diagnoses without any date are
+ * left out. Returns the number found (free the list with huren_index_diagnosis_list_free) or a
+ * negative code. */
+int huren_index_patient_diagnoses(huren_index *idx, const char *patient, const char *from_day,
+                                  const char *to_day, huren_index_diagnosis_list *out);
+void huren_index_diagnosis_list_free(huren_index_diagnosis_list *l); /* NULL-safe */
+
 #ifdef __cplusplus
 }
 #endif

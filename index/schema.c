@@ -345,6 +345,40 @@ static const char *const steps[] = {
     " next_attempt INTEGER NOT NULL DEFAULT 0, last_error TEXT, sent_at INTEGER,"
     " UNIQUE (rule, sop_instance_uid));"
     "CREATE INDEX forward_due ON forward_queue(rule, next_attempt) WHERE sent_at IS NULL;",
+
+    /* 13: consents for underwriting (核保): an insurer reads the diagnoses (and, when the scope
+     * says so, the lab results) a patient was treated for over a period of at most five years,
+     * at every hospital of the province. purpose gains 'underwriting' (a CHECK constraint, so
+     * the table is rebuilt: SQLite cannot alter one); scope is a comma-separated list
+     * ('diagnoses' or 'diagnoses,labs'); record_from/record_to bound the records' dates (Unix
+     * seconds, NULL for other purposes). The rows that refer to consents are set aside while
+     * the old table is dropped, so that the foreign keys (on at run time) hold throughout. */
+    "CREATE TABLE consents_v13 ("
+    " pk INTEGER PRIMARY KEY,"
+    " patient_id TEXT NOT NULL, national_id TEXT, policy_ref TEXT,"
+    " purpose TEXT NOT NULL CHECK (purpose IN ('claim','recognition','underwriting')),"
+    " grantee TEXT NOT NULL,"
+    " valid_from INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    " form_ref TEXT NOT NULL, created_by TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0, revoked_by TEXT,"
+    " scope TEXT, record_from INTEGER, record_to INTEGER);"
+    "INSERT INTO consents_v13(pk, patient_id, national_id, policy_ref, purpose, grantee,"
+    " valid_from, expires_at, form_ref, created_by, created_at, revoked_at, revoked_by)"
+    " SELECT pk, patient_id, national_id, policy_ref, purpose, grantee, valid_from, expires_at,"
+    " form_ref, created_by, created_at, revoked_at, revoked_by FROM consents;"
+    "CREATE TEMP TABLE consent_visits_v13 AS SELECT * FROM consent_visits;"
+    "CREATE TEMP TABLE claims_v13 AS SELECT * FROM claims;"
+    "DELETE FROM consent_visits;"
+    "DELETE FROM claims;"
+    "DROP TABLE consents;"
+    "ALTER TABLE consents_v13 RENAME TO consents;"
+    "INSERT INTO consent_visits SELECT * FROM temp.consent_visits_v13;"
+    "INSERT INTO claims SELECT * FROM temp.claims_v13;"
+    "DROP TABLE temp.consent_visits_v13;"
+    "DROP TABLE temp.claims_v13;"
+    "CREATE INDEX consents_patient ON consents(patient_id, purpose);"
+    "CREATE INDEX consents_national ON consents(national_id, purpose);"
+    "CREATE INDEX consents_policy ON consents(policy_ref, grantee);",
 };
 
 int huren_index__schema_latest(void)

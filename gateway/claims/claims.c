@@ -81,6 +81,21 @@ int claims_check_config(const config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+const jws_signer *claims_signer(const node *n)
+{
+    return n->claims ? n->claims->signer : NULL;
+}
+
+const char *claims_hospital(const node *n)
+{
+    return n->claims && n->claims->hospital ? n->claims->hospital : "";
+}
+
+int claims_offset_min(const node *n)
+{
+    return n->claims ? n->claims->offset_min : 8 * 60;
+}
+
 void claims_close(node *n)
 {
     if (!n->claims)
@@ -363,8 +378,7 @@ done:
     return rc;
 }
 
-/* Checks that come before the body is read: service on, insurer known, size, rate. */
-static int admit(http_request *req, http_response *res)
+int claims_admit(http_request *req, http_response *res)
 {
     node *n = req->app;
     double retry = 0;
@@ -398,7 +412,7 @@ int api_claim_create(http_request *req, http_response *res)
     int64_t consent_id = 0;
     consent_result r;
     memset(&cr, 0, sizeof cr);
-    if (admit(req, res) < 0)
+    if (claims_admit(req, res) < 0)
         return 0;
     json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
     const char *bad = body ? request_parse(body, &cr) : "malformed JSON";

@@ -1,8 +1,10 @@
 /* verify_claim.c: `huren verify-claim FILE [--ca CA.pem] [--payload]`: checks a signed claim
  * bundle (compact ES256 JWS, as POST /api/v1/claims answered it) offline: the signature with
- * the certificate in its x5c header and, with --ca, that certificate's chain to a trusted CA. */
+ * the certificate in its x5c header and, with --ca, that certificate's chain to a trusted CA;
+ * for an underwriting bundle, each hospital's part likewise (verify_parts.c). */
 #include "commands.h"
 #include "jws.h"
+#include "verify_parts.h"
 #include "huren_buf.h"
 
 #include <errno.h>
@@ -17,6 +19,7 @@ static const char usage[] =
     "Verify a signed claim bundle (compact JWS, ES256, certificate chain in x5c).\n"
     "  --ca FILE    also check that the signer's certificate chains to a CA in FILE (PEM)\n"
     "  --payload    print the verified bundle (JSON) on stdout\n"
+    "An underwriting bundle's parts (each hospital's own JWS) are verified as well.\n"
     "FILE - reads stdin. Exit status: 0 valid, 1 invalid or unreadable, 2 bad command line.\n";
 
 static char *slurp(const char *path, size_t *len)
@@ -73,12 +76,18 @@ int cmd_verify_claim(int argc, char **argv)
         fprintf(stderr, "claim signature BAD: %s: %s\n", file, err);
         return 1;
     }
+    FILE *report = payload ? stderr : stdout;
     if (payload)
         fwrite(v.payload, 1, v.payload_len, stdout);
-    fprintf(payload ? stderr : stdout, "claim signature OK: %s: signed by %s (issuer %s); %s\n",
-            file, v.subject, v.issuer,
-            v.chain_checked ? "certificate chain verified"
-                            : "certificate chain NOT checked (no --ca)");
+    fprintf(
+        report, "claim signature OK: %s: signed by %s (issuer %s); %s\n", file, v.subject, v.issuer,
+        v.chain_checked ? "certificate chain verified" : "certificate chain NOT checked (no --ca)");
+    /* an underwriting bundle: each hospital's part too */
+    int parts = verify_parts(v.payload, v.payload_len, ca, report);
     jws_verified_free(&v);
-    return 0;
+    if (parts < 0)
+        fprintf(report, "underwriting bundle BAD: %s: a part does not verify\n", file);
+    else if (parts > 0)
+        fprintf(report, "underwriting bundle OK: %s: %d parts verified\n", file, parts);
+    return parts < 0 ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 #define LOG_COMPONENT "api"
 #include "consent_api.h"
 #include "consent.h"
+#include "underwriting_consent.h"
 #include "fhir.h"
 #include "identity.h"
 #include "log.h"
@@ -32,9 +33,9 @@ static json_t *api_consent_json(const huren_index_consent *c, time_t now)
     json_object_set_new(j, "resourceType", json_string("Consent"));
     json_object_set_new(j, "id", json_integer(c->id));
     json_object_set_new(j, "status", json_string(consent_status(c, now)));
-    json_object_set_new(
-        j, "purpose",
-        json_string(c->purpose == HUREN_INDEX_CONSENT_RECOGNITION ? "recognition" : "claim"));
+    json_object_set_new(j, "purpose", json_string(consent_purpose_name(c->purpose)));
+    if (c->purpose == HUREN_INDEX_CONSENT_UNDERWRITING)
+        underwriting_consent_json(j, c);
     set_str(p, "patient_id", c->patient_id);
     set_str(p, "national_id", c->national_id);
     json_object_set_new(j, "patient", p);
@@ -148,6 +149,7 @@ typedef struct consent_req {
     huren_index_consent c;
     const char *visits[HUREN_INDEX_CONSENT_MAX_VISITS];
     const char *patient;
+    char scope[32];
 } consent_req;
 
 static const char *visits_parse(json_t *arr, consent_req *cr)
@@ -194,9 +196,12 @@ static const char *consent_parse(json_t *body, consent_req *cr, time_t now)
     cr->patient = json_string_value(json_object_get(body, "patient"));
     if (!consent_token_valid(cr->patient))
         return "patient (local or national id) is required";
-    if (!purpose || (strcmp(purpose, "claim") && strcmp(purpose, "recognition")))
-        return "purpose must be claim or recognition";
-    cr->c.purpose = purpose[0] == 'c' ? HUREN_INDEX_CONSENT_CLAIM : HUREN_INDEX_CONSENT_RECOGNITION;
+    if (!purpose || (strcmp(purpose, "claim") && strcmp(purpose, "recognition") &&
+                     strcmp(purpose, "underwriting")))
+        return "purpose must be claim, recognition or underwriting";
+    cr->c.purpose = purpose[0] == 'c'   ? HUREN_INDEX_CONSENT_CLAIM
+                    : purpose[0] == 'u' ? HUREN_INDEX_CONSENT_UNDERWRITING
+                                        : HUREN_INDEX_CONSENT_RECOGNITION;
     cr->c.grantee = json_string_value(json_object_get(body, "grantee"));
     int any = cr->c.grantee && !strcmp(cr->c.grantee, "*");
     if (!(consent_token_valid(cr->c.grantee) ||
@@ -206,6 +211,12 @@ static const char *consent_parse(json_t *body, consent_req *cr, time_t now)
         return bad;
     if (cr->c.purpose == HUREN_INDEX_CONSENT_CLAIM && cr->c.nvisits == 0)
         return "a claim consent names the visits it covers";
+    if (cr->c.purpose == HUREN_INDEX_CONSENT_UNDERWRITING) {
+        if (cr->c.nvisits)
+            return "an underwriting consent covers a period, not visits";
+        if ((bad = underwriting_consent_parse(body, &cr->c, cr->scope, sizeof cr->scope, now)))
+            return bad;
+    }
     cr->c.form_ref = json_string_value(json_object_get(body, "form_ref"));
     if (!printable(cr->c.form_ref, FORM_REF_MAX))
         return "form_ref (the signed form's reference, up to 128 characters) is required";
@@ -285,8 +296,7 @@ int api_consent_create(http_request *req, http_response *res)
     snprintf(res->audit_object, sizeof res->audit_object, "consent/%lld created",
              (long long)cr.c.id);
     log_info("consent %lld recorded (%s, grantee %s) by %s", (long long)cr.c.id,
-             cr.c.purpose == HUREN_INDEX_CONSENT_CLAIM ? "claim" : "recognition", cr.c.grantee,
-             cr.c.created_by);
+             consent_purpose_name(cr.c.purpose), cr.c.grantee, cr.c.created_by);
     rc = reply_consent(req, res, 201, &cr.c, now);
 done:
     json_decref(body);

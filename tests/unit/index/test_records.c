@@ -4,6 +4,7 @@
  * threads sharing group commits. */
 #include "test_index.h"
 #include "index/index_records.h"
+#include "index/index_consents.h"
 #include "index/index_directory.h"
 
 #include <pthread.h>
@@ -263,6 +264,49 @@ static void visit_charges(void **state)
     huren_index_visit_record_free(&vr);
     assert_int_equal(huren_index_visit_get(t.idx, "OTHER", "V5", &vr), HUREN_INDEX_ENOTFOUND);
     assert_int_equal(huren_index_visit_get(t.idx, "P5", "V6", &vr), HUREN_INDEX_ENOTFOUND);
+
+    /* underwriting: the diagnoses of a period, across visits, by resident id */
+    huren_index_visit v2 = {"V6", "O", "内分泌科", "20250301", NULL};
+    huren_index_diagnosis d2[1] = {{"1", "E11.9", NULL, "ICD-10", "F", "20250302"}};
+    huren_index_records m2 = {.source = "HIS|H1",
+                              .message_id = "D3",
+                              .patient = &p,
+                              .visit = &v2,
+                              .diagnoses = d2,
+                              .ndiagnoses = 1};
+    assert_int_equal(huren_index_records_put(t.idx, &m2, &out), 0);
+    huren_index_diagnosis_list dl;
+    assert_int_equal(
+        huren_index_patient_diagnoses(t.idx, "110101198001020011", "20200101", "20260101", &dl), 3);
+    assert_string_equal(dl.items[0].code, "I21.9");
+    assert_string_equal(dl.items[0].day, "20240105"); /* the visit's admission */
+    assert_string_equal(dl.items[2].day, "20250302"); /* its own time */
+    assert_string_equal(dl.items[2].visit_number, "V6");
+    huren_index_diagnosis_list_free(&dl);
+    assert_int_equal(huren_index_patient_diagnoses(t.idx, "P5", "20250101", "20260101", &dl), 1);
+    huren_index_diagnosis_list_free(&dl);
+    assert_int_equal(huren_index_patient_diagnoses(t.idx, "OTHER", "20000101", "20990101", &dl), 0);
+    huren_index_diagnosis_list_free(&dl);
+
+    /* and its consent keeps the scope and the record period */
+    huren_index_consent uc = {.patient_id = "P5",
+                              .purpose = HUREN_INDEX_CONSENT_UNDERWRITING,
+                              .grantee = "INS",
+                              .valid_from = 10,
+                              .expires_at = 20,
+                              .form_ref = "F",
+                              .created_by = "dr",
+                              .scope = "diagnoses,labs",
+                              .record_from = 1,
+                              .record_to = 5};
+    int64_t id = 0;
+    huren_index_consent_list cl;
+    assert_int_equal(huren_index_consent_put(t.idx, &uc, &id), 0);
+    assert_int_equal(huren_index_consent_get(t.idx, id, &cl), 0);
+    assert_int_equal(cl.items[0].purpose, HUREN_INDEX_CONSENT_UNDERWRITING);
+    assert_string_equal(cl.items[0].scope, "diagnoses,labs");
+    assert_int_equal(cl.items[0].record_to, 5);
+    huren_index_consent_list_free(&cl);
     tfix_close(&t);
 }
 

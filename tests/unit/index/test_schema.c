@@ -254,6 +254,40 @@ static void migrate_steps_memory(void **state)
                      SQLITE_OK);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM pacs_studies"), 0);
 
+    /* 13: purpose underwriting with a scope and a record period; the consents, their visits
+     * and the claims made under them survive the rebuild, foreign keys on */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO consent_visits VALUES (1, 'V1');"
+                                  "PRAGMA foreign_keys=ON",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO consents(patient_id, purpose, grantee,"
+                                      " valid_from, expires_at, form_ref, created_by, created_at)"
+                                      " VALUES ('P1', 'underwriting', 'INS', 0, 9, 'F', 'dr', 0)",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_equal(huren_index__schema_migrate(db, 13, &v, err, sizeof(err)), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM claims WHERE consent_pk = 1"), 3);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM consent_visits WHERE consent_pk = 1"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM consents WHERE form_ref = 'F'"), 1);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO consents(patient_id, purpose, grantee,"
+                                  " valid_from, expires_at, form_ref, created_by, created_at,"
+                                  " scope, record_from, record_to) VALUES ('P1', 'underwriting',"
+                                  " 'INS', 0, 9, 'F2', 'dr', 0, 'diagnoses', 0, 5)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "INSERT INTO consent_visits VALUES (99, 'V1')", NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE"
+                                    " name IN ('consents_patient', 'consents_national',"
+                                    " 'consents_policy')"),
+                     3);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL), SQLITE_OK);
+
     /* the rest, then again: nothing to do */
     assert_int_equal(huren_index__schema_migrate(db, 0, &v, err, sizeof(err)), 0);
     assert_int_equal(v, huren_index__schema_latest());
