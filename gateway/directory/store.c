@@ -26,6 +26,15 @@ int directory_store_open(const directory_store_options *o, directory_store **out
     return directory_store__sqlite_open(o, out, err, errlen);
 }
 
+int directory_store_migrate(const directory_store_options *o, int *from, int *to, char *err,
+                            size_t errlen)
+{
+    *from = *to = 0;
+    if (o->kind == CONFIG_DIR_STORE_POSTGRESQL)
+        return directory_store__pg_migrate(o, from, to, err, errlen);
+    return 0;
+}
+
 void directory_store_close(directory_store *s)
 {
     if (s)

@@ -49,6 +49,13 @@ int directory_store_open(const directory_store_options *o, directory_store **out
                          size_t errlen);
 void directory_store_close(directory_store *s); /* NULL-safe */
 
+/* `huren migrate`: PostgreSQL: bring the schema on dsn up to date (what open does first),
+ * with the version it was at in *from and the one it is at now in *to. SQLite: nothing to do
+ * here (the index's own migrations hold the directory's table), *from = *to = 0. Returns 0 or
+ * a negative code with err. */
+int directory_store_migrate(const directory_store_options *o, int *from, int *to, char *err,
+                            size_t errlen);
+
 /* The contract of huren_index_dir_put (index/index_directory.h): n <= HUREN_INDEX_DIR_BATCH_MAX
  * entries in one transaction, applied in order, results[i] for entry i (STORED, REPLACED,
  * IGNORED with held_version, REFUSED with a reason naming the field and nothing of it stored).

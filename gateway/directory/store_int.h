@@ -25,5 +25,7 @@ int directory_store__sqlite_open(const directory_store_options *o, directory_sto
                                  size_t errlen);
 int directory_store__pg_open(const directory_store_options *o, directory_store **out, char *err,
                              size_t errlen);
+int directory_store__pg_migrate(const directory_store_options *o, int *from, int *to, char *err,
+                                size_t errlen);
 
 #endif

@@ -58,7 +58,7 @@ static const directory_store_ops pg_ops = {
 };
 
 /* Migrate on a connection of its own, before the pools prepare statements on the tables. */
-static int migrate(const char *dsn, char *err, size_t errlen)
+static int migrate(const char *dsn, int *from, char *err, size_t errlen)
 {
     PGconn *c = pg_connect(dsn);
     int rc;
@@ -66,14 +66,13 @@ static int migrate(const char *dsn, char *err, size_t errlen)
         pg_error(c, NULL, "connecting to PostgreSQL (dsn)", err, errlen);
         rc = DIRECTORY_STORE_EUNAVAIL;
     } else {
-        rc = pg_schema_migrate(c, err, errlen);
+        rc = pg_schema_migrate(c, from, err, errlen);
     }
     PQfinish(c);
     return rc;
 }
 
-int directory_store__pg_open(const directory_store_options *o, directory_store **out, char *err,
-                             size_t errlen)
+static int dsns_check(const directory_store_options *o, char *err, size_t errlen)
 {
     if (!o->dsn || !*o->dsn) {
         snprintf(err, errlen, "[directory] store = postgresql needs dsn");
@@ -83,7 +82,26 @@ int directory_store__pg_open(const directory_store_options *o, directory_store *
         (o->read_dsn && *o->read_dsn &&
          directory_store_dsn_check(o->read_dsn, "read_dsn", err, errlen) < 0))
         return DIRECTORY_STORE_EINVAL;
-    int rc = migrate(o->dsn, err, errlen);
+    return 0;
+}
+
+int directory_store__pg_migrate(const directory_store_options *o, int *from, int *to, char *err,
+                                size_t errlen)
+{
+    int rc = dsns_check(o, err, errlen);
+    if (rc == 0)
+        rc = migrate(o->dsn, from, err, errlen);
+    *to = rc == 0 ? pg_schema_latest() : *from;
+    return rc;
+}
+
+int directory_store__pg_open(const directory_store_options *o, directory_store **out, char *err,
+                             size_t errlen)
+{
+    int rc = dsns_check(o, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = migrate(o->dsn, NULL, err, errlen);
     if (rc < 0)
         return rc;
     pg_store *s = calloc(1, sizeof(*s));

@@ -68,9 +68,9 @@ typedef struct pg_store {
     int has_read;
 } pg_store;
 
-/* Bring the schema up to date on c (one transaction, under an advisory lock). Returns 0 or
- * DIRECTORY_STORE_ERROR with err. */
-int pg_schema_migrate(PGconn *c, char *err, size_t errlen);
+/* Bring the schema up to date on c (one transaction, under an advisory lock), the version it
+ * was at into *from (when not NULL). Returns 0 or DIRECTORY_STORE_ERROR with err. */
+int pg_schema_migrate(PGconn *c, int *from, char *err, size_t errlen);
 /* The schema version this build writes (the newest migration). */
 int pg_schema_latest(void);
 /* The batch's staging table, created on each connection of the write pool (a temporary table:

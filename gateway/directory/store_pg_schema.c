@@ -57,7 +57,21 @@ static int migrate_1(PGconn *c, char *err, size_t errlen)
     return 0;
 }
 
-static int (*const migrations[])(PGconn *, char *, size_t) = {migrate_1};
+/* 2: where `huren directory migrate-store` got to, per source (migrate_store.c): the key of
+ * the last entry of the last batch committed. Bookkeeping of one command, not directory data:
+ * a small table of its own (under a sharding layer: a local or reference table). */
+static int migrate_2(PGconn *c, char *err, size_t errlen)
+{
+    return exec_ok(
+        c,
+        "CREATE TABLE migrate_progress (source text PRIMARY KEY,"
+        " pseudonym text COLLATE \"C\" NOT NULL, institution text COLLATE \"C\" NOT NULL,"
+        " record_key text COLLATE \"C\" NOT NULL, done bigint NOT NULL,"
+        " updated_at timestamptz NOT NULL DEFAULT now())",
+        "creating migrate_progress", err, errlen);
+}
+
+static int (*const migrations[])(PGconn *, char *, size_t) = {migrate_1, migrate_2};
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 int pg_schema_latest(void)
@@ -83,11 +97,13 @@ static int schema_current(PGconn *c, char *err, size_t errlen)
     return v;
 }
 
-static int migrate_locked(PGconn *c, char *err, size_t errlen)
+static int migrate_locked(PGconn *c, int *from, char *err, size_t errlen)
 {
     int cur = schema_current(c, err, errlen);
     if (cur < 0)
         return cur;
+    if (from)
+        *from = cur;
     if (cur > NMIGRATIONS) {
         snprintf(err, errlen,
                  "the database's directory schema is version %d, this huren knows up to %d: "
@@ -128,14 +144,14 @@ static int partitions_check(PGconn *c, char *err, size_t errlen)
     return ok ? 0 : DIRECTORY_STORE_ERROR;
 }
 
-int pg_schema_migrate(PGconn *c, char *err, size_t errlen)
+int pg_schema_migrate(PGconn *c, int *from, char *err, size_t errlen)
 {
     if (exec_ok(c, "BEGIN", "starting the migration", err, errlen) < 0)
         return DIRECTORY_STORE_ERROR;
     int rc = exec_ok(c, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")", "locking the schema", err,
                      errlen);
     if (rc == 0)
-        rc = migrate_locked(c, err, errlen);
+        rc = migrate_locked(c, from, err, errlen);
     if (rc == 0)
         rc = partitions_check(c, err, errlen);
     if (rc == 0)

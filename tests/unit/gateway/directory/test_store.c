@@ -75,7 +75,9 @@ static int open_pg(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
     /* a new database each time: the migration runs from nothing */
-    assert_int_equal(pg_server_exec(&pg, "DROP TABLE IF EXISTS dir_entries, schema_version"), 0);
+    assert_int_equal(
+        pg_server_exec(&pg, "DROP TABLE IF EXISTS dir_entries, schema_version, migrate_progress"),
+        0);
     directory_store_options o = DIRECTORY_STORE_OPTIONS_INIT;
     o.kind = CONFIG_DIR_STORE_POSTGRESQL;
     o.dsn = pg.dsn;
@@ -453,7 +455,9 @@ static void schema(void **state)
     char v[64];
     assert_int_equal(pg_server_value(&pg, "SELECT max(version) FROM schema_version", v, sizeof v),
                      0);
-    assert_string_equal(v, "1");
+    assert_string_equal(v, "2");
+    assert_int_equal(pg_server_value(&pg, "SELECT count(*) FROM migrate_progress", v, sizeof v), 0);
+    assert_string_equal(v, "0");
     assert_int_equal(pg_server_value(&pg,
                                      "SELECT count(*) FROM pg_inherits WHERE inhparent ="
                                      " 'dir_entries'::regclass",
@@ -504,7 +508,7 @@ static void schema(void **state)
         fail_msg("open again: %s", err);
     directory_store_close(again);
     assert_int_equal(pg_server_value(&pg, "SELECT count(*) FROM schema_version", v, sizeof v), 0);
-    assert_string_equal(v, "1");
+    assert_string_equal(v, "2");
 }
 
 static void dsn_refused(void **state)
