@@ -28,6 +28,7 @@ static const char usage_main[] =
     "  import PATH... store DICOM files, HL7 message files and folders, offline\n"
     "  check-config   validate the configuration and exit\n"
     "  migrate        bring the archive's (and the directory's PostgreSQL) schema up to date\n"
+    "  directory migrate-store  copy a SQLite directory into PostgreSQL (resumable)\n"
     "  audit verify   check the audit log's hash chain\n"
     "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
     "  verify-claim   check a signed insurer claim bundle (JWS ES256, x5c chain)\n"
@@ -94,6 +95,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "audit"))
         return cmd_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "directory"))
+        return cmd_directory(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify-claim"))
         return cmd_verify_claim(argc - 1, argv + 1);
     const char *usage = !strcmp(cmd, "serve")          ? usage_serve

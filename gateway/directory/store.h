@@ -59,6 +59,8 @@ int directory_store_migrate(const directory_store_options *o, int *from, int *to
 /* The contract of huren_index_dir_put (index/index_directory.h): n <= HUREN_INDEX_DIR_BATCH_MAX
  * entries in one transaction, applied in order, results[i] for entry i (STORED, REPLACED,
  * IGNORED with held_version, REFUSED with a reason naming the field and nothing of it stored).
+ * received_at: SQLite stamps the time of the put; PostgreSQL too, but keeps one given as
+ * YYYYMMDDHHMMSS (UTC), which migrate-store passes on from the SQLite source.
  * Returns 0 once committed, DIRECTORY_STORE_EINVAL for a bad batch, DIRECTORY_STORE_EUNAVAIL
  * when the database is unreachable or failed (nothing stored; the next call reconnects), with
  * the reason in err. Thread-safe. */

@@ -131,6 +131,17 @@ static const char *part_of(int given, const char *record_key, const char *prefix
     return !strncmp(record_key, prefix, strlen(prefix)) ? "t" : "f";
 }
 
+/* An arrival time given (migrate-store copies the source's): 14 digits, else none. */
+static const char *arrival(const char *t)
+{
+    if (!t || strlen(t) != 14)
+        return NULL;
+    for (const char *p = t; *p; p++)
+        if (*p < '0' || *p > '9')
+            return NULL;
+    return t;
+}
+
 static void row_add(huren_buf *a, size_t g, const huren_index_dir_entry *e)
 {
     char n[24], version[24], revision[24];
@@ -158,7 +169,8 @@ static void row_add(huren_buf *a, size_t g, const huren_index_dir_entry *e)
                                     e->revision > 0 ? revision : NULL,
                                     part_of(e->images, e->record_key, "study:"),
                                     part_of(e->report, e->record_key, "report:"),
-                                    opt(e->report_key)};
+                                    opt(e->report_key),
+                                    arrival(e->received_at)};
     for (int c = 0; c < PG_STAGE_COLS; c++)
         field_add(a, v[c], c == PG_STAGE_COLS - 1);
 }

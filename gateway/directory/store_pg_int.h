@@ -80,7 +80,7 @@ extern const char pg_stage_sql[], pg_stage_index_sql[], pg_lock_sql[], pg_put_sq
 /* The read of the versions held, into out (initialised here, freed by the caller). 0 or -1. */
 int pg_held_sql(huren_buf *out);
 
-#define PG_STAGE_COLS 22 /* the group's number, then dir_entries' columns but received_at */
+#define PG_STAGE_COLS 23 /* the group's number, then dir_entries' columns */
 
 /* A batch grouped by key (store_pg_batch.c). */
 typedef struct pg_batch {

@@ -20,15 +20,16 @@
 #define LOCK_CLASS "7809532" /* first key of pg_advisory_xact_lock: directory publishes */
 #define STAGE "huren_dir_stage"
 
-/* dir_entries' columns but received_at, as COPY sends them, the group's number first; part:
- * the partition of dir_entries the key goes to. */
+/* dir_entries' columns as COPY sends them, the group's number first (received_at: NULL, or
+ * YYYYMMDDHHMMSS in UTC as the SQLite index keeps it); part: the partition of dir_entries the
+ * key goes to. */
 const char pg_stage_sql[] =
     "CREATE TEMPORARY TABLE " STAGE " (n integer NOT NULL, pseudonym text COLLATE \"C\","
     " institution text COLLATE \"C\", record_key text COLLATE \"C\", version bigint,"
     " kind text COLLATE \"C\", item_code text COLLATE \"C\", item_name text, modality text,"
     " body_part text, item_date text COLLATE \"C\", hr boolean, hr_scope text,"
     " qualified_from text, qualified_to text, source_url text, deleted boolean, status text,"
-    " revision bigint, images boolean, report boolean, report_key text,"
+    " revision bigint, images boolean, report boolean, report_key text, received_at text,"
     " part integer GENERATED ALWAYS AS (" PG_PART_EXPR("pseudonym") ") STORED)"
                                                                     " ON COMMIT DELETE ROWS";
 
@@ -47,8 +48,9 @@ const char pg_put_sql[] =
     " qualified_to, source_url, deleted, status, revision, images, report, report_key,"
     " received_at) SELECT pseudonym, institution, record_key, version, kind, item_code,"
     " item_name, modality, body_part, item_date, hr, hr_scope, qualified_from, qualified_to,"
-    " source_url, deleted, status, revision, images, report, report_key, now() FROM " STAGE
-    " ON CONFLICT (pseudonym, institution, record_key) DO UPDATE SET"
+    " source_url, deleted, status, revision, images, report, report_key,"
+    " coalesce(to_timestamp(received_at, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'UTC',"
+    " now()) FROM " STAGE " ON CONFLICT (pseudonym, institution, record_key) DO UPDATE SET"
     " version=EXCLUDED.version, kind=EXCLUDED.kind, item_code=EXCLUDED.item_code,"
     " item_name=EXCLUDED.item_name, modality=EXCLUDED.modality, body_part=EXCLUDED.body_part,"
     " item_date=EXCLUDED.item_date, hr=EXCLUDED.hr, hr_scope=EXCLUDED.hr_scope,"
