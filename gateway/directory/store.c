@@ -79,6 +79,15 @@ int directory_store_find(directory_store *s, const char *pseudonym,
     return s->ops->find(s, pseudonym, filter ? filter : &any, limit, out, err, errlen);
 }
 
+int directory_store_ping(directory_store *s, int writes, int wait_ms, char *err, size_t errlen)
+{
+    if (!s) {
+        snprintf(err, errlen, "the directory's store is not open");
+        return DIRECTORY_STORE_EUNAVAIL;
+    }
+    return s->ops->ping ? s->ops->ping(s, writes, wait_ms, err, errlen) : 0;
+}
+
 void directory_store_list_free(directory_store *s, huren_index_dir_list *list)
 {
     if (s && list)

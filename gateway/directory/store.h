@@ -76,6 +76,12 @@ int directory_store_find(directory_store *s, const char *pseudonym,
                          size_t errlen);
 void directory_store_list_free(directory_store *s, huren_index_dir_list *list); /* NULL-safe */
 
+/* Can the store answer now (/readyz)? PostgreSQL: a connection of the lookup pool (writes 1:
+ * of the publish pool; the same without read_dsn) within wait_ms, and SELECT 1 on it. SQLite:
+ * always (the archive's own check covers the index). Returns 0, or DIRECTORY_STORE_EUNAVAIL
+ * with the reason in err (the pool's or the server's words, never an entry). */
+int directory_store_ping(directory_store *s, int writes, int wait_ms, char *err, size_t errlen);
+
 typedef struct directory_store_stats {
     const char *backend; /* "sqlite" | "postgresql" */
     int pool;            /* PostgreSQL: connections per DSN */

@@ -17,6 +17,30 @@ static int pgs_find(directory_store *base, const char *pseudonym, const huren_in
     return pg_find((pg_store *)base, pseudonym, f, limit, out, err, errlen);
 }
 
+static int pgs_ping(directory_store *base, int writes, int wait_ms, char *err, size_t errlen)
+{
+    pg_store *s = (pg_store *)base;
+    pg_pool *p = writes || !s->has_read ? &s->write : &s->read;
+    /* an idle connection may have broken unseen: once more on a new one */
+    for (int attempt = 0;; attempt++) {
+        PGconn *c = NULL;
+        int fresh, slot = pg_pool_get_wait(p, wait_ms, &c, &fresh, err, errlen);
+        if (slot < 0)
+            return slot;
+        PGresult *r = PQexec(c, "SELECT 1");
+        int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        int broken = !ok && pg_conn_broken(c, r);
+        if (!ok)
+            pg_error(c, r, p->what, err, errlen);
+        PQclear(r);
+        pg_pool_put(p, slot, broken);
+        if (ok)
+            return 0;
+        if (!broken || fresh || attempt > 0)
+            return DIRECTORY_STORE_EUNAVAIL;
+    }
+}
+
 static void pool_stats(pg_pool *p, directory_store_stats *out)
 {
     if (!p->conns)
@@ -54,6 +78,7 @@ static const directory_store_ops pg_ops = {
     .find = pgs_find,
     .list_free = pg_list_free,
     .stats = pgs_stats,
+    .ping = pgs_ping,
     .close = pgs_close,
 };
 

@@ -52,12 +52,16 @@ void pg_pool_destroy(pg_pool *p);
  * for this call; returns its slot (>= 0), or DIRECTORY_STORE_EUNAVAIL with err (no free one in
  * time, the server cannot be reached). */
 int pg_pool_get(pg_pool *p, PGconn **conn, int *fresh, char *err, size_t errlen);
+/* The same, waiting wait_ms for a free connection (> 0) rather than the statement timeout. */
+int pg_pool_get_wait(pg_pool *p, int wait_ms, PGconn **conn, int *fresh, char *err, size_t errlen);
 /* Give the slot back; broken: close it (the next get reconnects). */
 void pg_pool_put(pg_pool *p, int slot, int broken);
 /* A failure of the connection itself (server gone, read-only now, shut down) rather than of
  * the statement? Such a connection is not reused. */
 int pg_conn_broken(PGconn *c, const PGresult *r);
-/* PQconnectdb, with notices dropped. */
+/* PQconnectdb, with notices dropped and connect_timeout PG_CONNECT_TIMEOUT unless the DSN
+ * sets one (a host that does not answer must not hold a caller for minutes). */
+#define PG_CONNECT_TIMEOUT "10"
 PGconn *pg_connect(const char *dsn);
 /* "what: libpq's message" (trailing newline cut) into err. */
 void pg_error(PGconn *c, const PGresult *r, const char *what, char *err, size_t errlen);

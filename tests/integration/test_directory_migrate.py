@@ -5,14 +5,18 @@ and after, and fails cleanly when the database cannot be reached. `huren directo
 migrate-store` copies a SQLite directory seeded with build/bench_directory_seed into PostgreSQL:
 killed with SIGKILL mid-way, run again, it resumes after the last batch committed; then every
 entry of both stores is compared, and two directory nodes (one per store) answer the same
-lookups over HTTPS with client certificates."""
+lookups over HTTPS with client certificates. /readyz of a directory on PostgreSQL follows the
+store: 503 with the pool's reason while the server is down, 200 once it is back."""
 
+import json
 import os
 import re
 import signal
 import subprocess
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 import pg
 from harness import HUREN, NodeTestCase, run, wait_for
@@ -135,6 +139,36 @@ class DirectoryMigrateTest(NodeTestCase):
         p = run(cmd, timeout=600)
         self.assertIn("(%d by an earlier run); this run: 0 stored" % ENTRIES, p.stdout)
         self.lookups_agree(src)
+
+    def test_readyz_follows_the_store(self):
+        """A directory on PostgreSQL is ready while its store answers; with the server gone,
+        /readyz answers 503 within a few seconds, with the pool's reason and nothing of the
+        entries; back once the server is."""
+        n = self.node(name="dir", config_text="[directory]\nstore = postgresql\ndsn = %s\n"
+                      % self.pg.dsn(), extra_args=["--role", "directory"]).start()
+
+        def ready():
+            with urllib.request.urlopen(n.url("/readyz"), timeout=30) as r:
+                return r.status, json.loads(r.read())
+        status, body = ready()
+        self.assertEqual((status, body["checks"]["directory_store"]), (200, "ok"), body)
+        self.assertNotIn("directory_store_writes", body["checks"])  # no read_dsn
+        self.pg.stop("immediate")
+        try:
+            t0 = time.monotonic()
+            with self.assertRaises(urllib.error.HTTPError) as e:
+                ready()
+            self.assertLess(time.monotonic() - t0, 15)
+            self.assertEqual(e.exception.code, 503)
+            body = json.loads(e.exception.read())
+            self.assertEqual(body["status"], "not ready")
+            why = body["checks"]["directory_store"]
+            self.assertRegex(why, r"^(dsn: |connecting \(dsn\))", body)
+            self.assertNotIn("dir_entries", why)
+        finally:
+            self.pg.restart()
+        wait_for(lambda: ready()[0] == 200, 30, "ready again")
+        self.assertEqual(ready()[1]["checks"]["directory_store"], "ok")
 
     def _has_progress(self):
         return self.pg.sql("SELECT to_regclass('migrate_progress') IS NOT NULL").strip() == "t"

@@ -398,6 +398,7 @@ static void fields(void **state)
     directory_store_stats st;
     directory_store_stats_get(f->s, &st);
     assert_string_equal(st.backend, f->idx ? "sqlite" : "postgresql");
+    assert_int_equal(directory_store_ping(f->s, 0, 100, f->err, sizeof f->err), 0);
 }
 
 /* Batches from more threads than connections: they wait for one another, none is lost. */
@@ -539,7 +540,11 @@ static void server_gone(void **state)
     huren_index_dir_result r;
     huren_index_dir_entry e = entry(P1, "H1", "report:1", 1, "CBC", "20240105");
     put1(f, &e, HUREN_INDEX_DIR_STORED, 1);
+    assert_int_equal(directory_store_ping(f->s, 0, 1000, f->err, sizeof f->err), 0);
     pg_server_stop(&pg, "immediate");
+    assert_int_equal(directory_store_ping(f->s, 1, 1000, f->err, sizeof f->err),
+                     DIRECTORY_STORE_EUNAVAIL);
+    assert_non_null(strstr(f->err, "dsn"));
     e.version = 2;
     assert_int_equal(directory_store_put(f->s, &e, 1, &r, f->err, sizeof f->err),
                      DIRECTORY_STORE_EUNAVAIL);
