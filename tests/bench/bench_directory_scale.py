@@ -85,9 +85,9 @@ def over_https(work, name, data, pki, store_lines, a):
         p.wait(timeout=120)
 
 
-def load(args, label):
-    print("== %s: publish %d entries through the store, %s threads (load average %.2f)"
-          % (label, int(args[3]), args[6] if len(args) > 6 else args[5], os.getloadavg()[0]))
+def load(args, label, a):
+    print("== %s: publish %d entries through the store, %d threads (load average %.2f)"
+          % (label, a.entries, a.threads, os.getloadavg()[0]))
     sys.stdout.flush()
     subprocess.run([os.path.join(BUILD, "bench_directory_store")] + args, check=True)
     sys.stdout.flush()
@@ -95,7 +95,7 @@ def load(args, label):
 
 def sqlite_run(work, pki, a):
     d = os.path.join(work, "sqlite")
-    load(["sqlite", d, str(a.entries), "1000", "2000", "1", str(a.threads)], "sqlite")
+    load(["sqlite", d, str(a.entries), "1000", "2000", "1", str(a.threads)], "sqlite", a)
     print("  index.db: %.2f GB (%.0f bytes per entry, the node's other tables empty)"
           % (os.path.getsize(os.path.join(d, "index.db")) / 1e9,
              os.path.getsize(os.path.join(d, "index.db")) / a.entries))
@@ -130,7 +130,7 @@ def pg_run(work, pki, a):
               % (c.sql("SHOW server_version").strip(), c.sql("SHOW shared_buffers").strip(),
                  c.sql("SHOW synchronous_commit").strip()))
         load(["postgresql", c.dsn(), str(a.entries), "1000", "2000", str(a.threads)],
-             "postgresql")
+             "postgresql", a)
         c.sql("VACUUM ANALYZE dir_entries")
         pg_sizes(c, a.entries)
         d = os.path.join(work, "pg-node")
