@@ -11,7 +11,8 @@ fsync on, synchronous_commit on):
      primary-key indexes, bytes per entry.
 
 usage: tests/bench/bench_directory_scale.py [--entries N] [--threads T] [--lookups K]
-    [--publish M] [--store both|sqlite|postgresql]"""
+    [--publish M] [--store both|sqlite|postgresql] [--audit-fsync yes|no]
+    [--pg-setting KEY=VALUE ...]"""
 
 import argparse
 import os
@@ -45,16 +46,16 @@ def pseudonym(patient):
     return "".join("%016x" % mix(patient * 4 + i) for i in range(4))
 
 
-def serve(work, name, data, pki, store_lines):
+def serve(work, name, data, pki, store_lines, audit_fsync):
     with open(os.path.join(pki, "subjects.txt")) as f:
         subjects = dict(line.split("\t") for line in f.read().splitlines())
     conf = os.path.join(work, name + ".conf")
     with open(conf, "w") as f:
         f.write("[http]\ntls_cert = %s/server.crt\ntls_key = %s/server.key\n"
                 "tls_client_ca = %s/ca.crt\ntls_client_verify = require\nthreads = 4\n"
-                "max_body = 4194304\n[audit]\nfsync = yes\n%s"
+                "max_body = 4194304\n[audit]\nfsync = %s\n%s"
                 "[client \"gw\"]\nsubject = %s\ninstitution = H37010002\nrole = peer\n"
-                % (pki, pki, pki, store_lines, subjects["peer"]))
+                % (pki, pki, pki, audit_fsync, store_lines, subjects["peer"]))
     port = free_port()
     log = open(os.path.join(work, name + ".log"), "ab")
     p = subprocess.Popen([os.path.join(BUILD, "huren"), "serve", "-c", conf, "--role",
@@ -68,14 +69,15 @@ def serve(work, name, data, pki, store_lines):
 
 
 def over_https(work, name, data, pki, store_lines, a):
-    p, port = serve(work, name, data, pki, store_lines)
+    p, port = serve(work, name, data, pki, store_lines, a.audit_fsync)
     try:
         n = a.entries // PER_PATIENT
         sample = [pseudonym(mix(i) % n) for i in range(2000)]
         http_lookups(port, pki, sample, 200)  # warm the connection and the pools
         lat, per = http_lookups(port, pki, sample, a.lookups)
-        print("  HTTPS lookup (mTLS, keep-alive, audit fsync on, %d lookups, %.1f entries each):"
-              " p50 %.2f ms, p99 %.2f ms" % (a.lookups, per, pct(lat, 50), pct(lat, 99)))
+        print("  HTTPS lookup (mTLS, keep-alive, audit fsync %s, %d lookups, %.1f entries each):"
+              " p50 %.2f ms, p99 %.2f ms (load average %.2f)"
+              % (a.audit_fsync, a.lookups, per, pct(lat, 50), pct(lat, 99), os.getloadavg()[0]))
         t = http_publish(port, pki, make_batches(a.publish, 1000))
         print("  HTTPS publish (2 connections, batches of 1,000 new entries): %d entries in"
               " %.1f s = %.0f entries/s" % (a.publish, t, a.publish / t))
@@ -124,6 +126,9 @@ def pg_run(work, pki, a):
         c.sql("ALTER SYSTEM SET full_page_writes = on")
         c.sql("ALTER SYSTEM SET shared_buffers = '512MB'")
         c.sql("ALTER SYSTEM SET max_wal_size = '4GB'")
+        for kv in a.pg_setting:
+            k, v = kv.split("=", 1)
+            c.sql("ALTER SYSTEM SET %s = '%s'" % (k, v))
         c.stop()
         c.restart()
         print("postgresql %s: shared_buffers %s, synchronous_commit %s"
@@ -131,7 +136,9 @@ def pg_run(work, pki, a):
                  c.sql("SHOW synchronous_commit").strip()))
         load(["postgresql", c.dsn(), str(a.entries), "1000", "2000", str(a.threads)],
              "postgresql", a)
+        # what a bulk load leaves to do (hint bits, statistics, dirty pages) done before measuring
         c.sql("VACUUM ANALYZE dir_entries")
+        c.sql("CHECKPOINT")
         pg_sizes(c, a.entries)
         d = os.path.join(work, "pg-node")
         over_https(work, "dir-pg", d, pki, "[directory]\nstore = postgresql\ndsn = %s\n"
@@ -147,6 +154,10 @@ def main():
     ap.add_argument("--lookups", type=int, default=5000)
     ap.add_argument("--publish", type=int, default=100_000)
     ap.add_argument("--store", default="both", choices=("both", "sqlite", "postgresql"))
+    ap.add_argument("--audit-fsync", default="yes", choices=("yes", "no"),
+                    help="the directory's [audit] fsync (yes: each answer waits for its entry)")
+    ap.add_argument("--pg-setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="a PostgreSQL setting for the run (ALTER SYSTEM), repeatable")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="huren-bench-scale-")
     try:
