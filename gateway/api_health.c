@@ -1,5 +1,6 @@
-/* api_health.c: GET /api/v1/health (JSON: version, role, archive counts, disk free) and
- * GET /metrics (Prometheus text exposition format 0.0.4). */
+/* api_health.c: GET /api/v1/health (JSON: version, role, archive counts, disk free), the
+ * probes /healthz and /readyz (archive, disk, directory publishing or the directory's store)
+ * and GET /metrics (Prometheus text exposition format 0.0.4). */
 #define LOG_COMPONENT "api"
 #include "pacs/pacs.h"
 #include "forward/forward.h"
@@ -10,6 +11,7 @@
 #include "huren_buf.h"
 #include "log.h"
 #include "directory/publisher.h"
+#include "directory/store.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -50,6 +52,23 @@ static int directory_reachable(json_t *h, char *why, size_t len)
     return 0;
 }
 
+#define READY_STORE_WAIT_MS 2000 /* a connection of the directory's store within this, or 503 */
+
+/* Role directory: lookups need the store (its lookup pool); publishes need the primary, which
+ * with read_dsn is another server: reported, but lookups from a standby keep the node ready. */
+static int store_ready(node *n, json_t *checks)
+{
+    char why[320];
+    int ok = directory_store_ping(n->dir_store, 0, READY_STORE_WAIT_MS, why, sizeof why) == 0;
+    check(checks, "directory_store", ok, why);
+    if (n->cfg->dir_store == CONFIG_DIR_STORE_POSTGRESQL && n->cfg->dir_read_dsn &&
+        *n->cfg->dir_read_dsn)
+        check(checks, "directory_store_writes",
+              directory_store_ping(n->dir_store, 1, READY_STORE_WAIT_MS, why, sizeof why) == 0,
+              why);
+    return ok;
+}
+
 int api_readyz(http_request *req, http_response *res)
 {
     node *n = req->app;
@@ -74,6 +93,8 @@ int api_readyz(http_request *req, http_response *res)
         ready &= check(checks, "outbox", backlog <= c->dir_ready_max_backlog, why);
         json_decref(h);
     }
+    if (c->role == CONFIG_ROLE_DIRECTORY && n->dir_store)
+        ready &= store_ready(n, checks);
     json_object_set_new(o, "status", json_string(ready ? "ready" : "not ready"));
     json_object_set_new(o, "checks", checks);
     char *text = json_dumps(o, JSON_COMPACT);

@@ -9,6 +9,10 @@
 
 int cmd_serve(const config *cfg);
 int cmd_import(const config *cfg, int npaths, char *const paths[]);
+/* `huren directory migrate-store ...`: argv[0] is "directory" (directory_cmd.c). */
+int cmd_directory(int argc, char **argv);
+/* `huren migrate`: the archive's and the directory store's schema migrations (migrate_cmd.c). */
+int cmd_migrate(const config *cfg);
 /* `huren audit verify|export ...`: argv[0] is "audit" (audit_cmd.c). */
 int cmd_audit(int argc, char **argv);
 /* `huren verify-claim FILE [--ca CA.pem]`: argv[0] is "verify-claim" (verify_claim.c). */

@@ -15,6 +15,8 @@ static const char usage_main[] =
     "  serve          run the node (DICOM, HTTP, HL7 listeners) until SIGTERM/SIGINT\n"
     "  import PATH... store DICOM files, HL7 message files and folders, offline\n"
     "  check-config   validate the configuration and exit\n"
+    "  migrate        bring the archive's (and the directory's PostgreSQL) schema up to date\n"
+    "  directory migrate-store  copy a SQLite directory into PostgreSQL (resumable)\n"
     "  audit verify   check the audit log's hash chain\n"
     "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
     "  verify-claim   check a signed insurer claim bundle (JWS ES256, x5c chain)\n"
@@ -35,6 +37,12 @@ static const char usage_check[] =
     "usage: huren check-config [OPTIONS]\n"
     "Validate the configuration (file and flags); print \"configuration OK\" or\n"
     "FILE:LINE: what is wrong, and exit 0 or 2.\n\n" COMMON_FLAGS;
+
+static const char usage_migrate[] =
+    "usage: huren migrate [OPTIONS]\n"
+    "Run the schema migrations of the archive in --data and, with [directory] store =\n"
+    "postgresql, of the directory's database ([directory] dsn), as serve does at start;\n"
+    "print each schema's version before and after. Exit status 1 if one failed.\n\n" COMMON_FLAGS;
 
 static void print_problem(void *ctx, int warning, const char *line)
 {
@@ -78,11 +86,14 @@ int main(int argc, char **argv)
         return cmd_audit(argc - 1, argv + 1);
     if (!strcmp(cmd, "pacs"))
         return cmd_pacs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "directory"))
+        return cmd_directory(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify-claim"))
         return cmd_verify_claim(argc - 1, argv + 1);
     const char *usage = !strcmp(cmd, "serve")          ? usage_serve
                         : !strcmp(cmd, "import")       ? usage_import
                         : !strcmp(cmd, "check-config") ? usage_check
+                        : !strcmp(cmd, "migrate")      ? usage_migrate
                                                        : NULL;
     if (!usage) {
         fprintf(stderr, "huren: unknown command \"%s\"\n\n%s", cmd, usage_main);
@@ -107,8 +118,10 @@ int main(int argc, char **argv)
             rc = cmd_import(&cfg, nops, ops);
         }
     } else if (nops > 0) {
-        fprintf(stderr, "huren serve: unexpected argument \"%s\"\n", ops[0]);
+        fprintf(stderr, "huren %s: unexpected argument \"%s\"\n", cmd, ops[0]);
         rc = EXIT_USAGE;
+    } else if (!strcmp(cmd, "migrate")) {
+        rc = cmd_migrate(&cfg);
     } else {
         rc = cmd_serve(&cfg);
     }

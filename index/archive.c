@@ -123,6 +123,7 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
         snprintf(ebuf, sizeof(ebuf), "%s: cannot switch to WAL mode", idx->db_path);
         goto done;
     }
+    (void)huren_index__schema_current(idx->wdb, &idx->schema_version_opened); /* migrate says */
     if (huren_index__schema_migrate(idx->wdb, 0, &idx->schema_version, ebuf, sizeof(ebuf)))
         goto done;
     if ((rc = huren_index__rows_prepare(idx, idx->wdb, &idx->rows)) < 0 ||
@@ -180,6 +181,11 @@ void huren_index_close(huren_index *idx)
 int huren_index_schema_version(const huren_index *idx)
 {
     return idx ? idx->schema_version : 0;
+}
+
+int huren_index_schema_version_opened(const huren_index *idx)
+{
+    return idx ? idx->schema_version_opened : 0;
 }
 
 const char *huren_index_tmp_dir(const huren_index *idx)

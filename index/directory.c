@@ -328,7 +328,7 @@ const char *huren_index__dir_find_sql(void)
     return find_sql;
 }
 
-static void row_read(huren_index__arena *a, sqlite3_stmt *s, huren_index_dir_entry *e)
+void huren_index__dir_row_read(huren_index__arena *a, sqlite3_stmt *s, huren_index_dir_entry *e)
 {
     e->pseudonym = huren_index__col_copy(a, s, 0);
     e->institution = huren_index__col_copy(a, s, 1);
@@ -428,7 +428,7 @@ int huren_index_dir_find(huren_index *idx, const char *pseudonym,
                 out->truncated = 1;
                 continue;
             }
-            row_read(a, s, &items[out->n++]);
+            huren_index__dir_row_read(a, s, &items[out->n++]);
         }
         if (src == SQLITE_DONE)
             src = SQLITE_OK;

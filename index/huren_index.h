@@ -138,6 +138,8 @@ void huren_index_close(huren_index *idx);
 const char *huren_index_errmsg(const huren_index *idx);
 /* Schema version the database is at (after migrations). */
 int huren_index_schema_version(const huren_index *idx);
+/* Schema version the database was at when opened, before migrations (0: a new archive). */
+int huren_index_schema_version_opened(const huren_index *idx);
 /* The folder (same file system as the blobs) where callers create temp files to put. Borrowed,
  * valid until close. */
 const char *huren_index_tmp_dir(const huren_index *idx);

@@ -102,6 +102,14 @@ int huren_index_dir_find(huren_index *idx, const char *pseudonym,
                          const huren_index_dir_filter *filter, huren_index_dir_list *out);
 void huren_index_dir_list_free(huren_index_dir_list *list); /* NULL-safe */
 
+/* Every entry of the directory in key order (pseudonym, institution, record key), tombstones
+ * too, for copying them elsewhere (`huren directory migrate-store`): at most limit (1 to
+ * HUREN_INDEX_DIR_BATCH_MAX) entries whose key follows after's (NULL: from the first). Returns
+ * the count (0: no more) with *out filled (free with huren_index_dir_list_free), or a negative
+ * code. *total (when not NULL) gets the number of entries the directory holds. */
+int huren_index_dir_scan(huren_index *idx, const huren_index_dir_entry *after, size_t limit,
+                         huren_index_dir_list *out, int64_t *total);
+
 /* The validation of a lookup's pseudonym and filter (filter NULL = any), as huren_index_dir_find
  * does it: 0, or HUREN_INDEX_EINVAL with what is wrong in reason (when not NULL). */
 int huren_index_dir_filter_check(const char *pseudonym, const huren_index_dir_filter *filter,

@@ -65,6 +65,8 @@ int huren_index__schema_latest(void);
  * step in its own transaction. Returns 0 and the resulting version in *version, or nonzero with
  * err set (a database newer than this build is refused). */
 int huren_index__schema_migrate(sqlite3 *db, int target, int *version, char *err, size_t errlen);
+/* The version the database is at (PRAGMA user_version): SQLITE_OK or a SQLite code. */
+int huren_index__schema_current(sqlite3 *db, int *out);
 
 /* ---- blob store (blob.c) ---- */
 /* Relative blob name "xx/yy/<hex sha-256 of uid>[-gen]" into out (HUREN_INDEX__BLOB_NAME_MAX). */
@@ -169,6 +171,7 @@ struct huren_index {
     char *tmp_dir;  /* data_dir/tmp */
     char *db_path;
     int schema_version;
+    int schema_version_opened; /* before this open's migrations */
 
     /* the writer: one connection, used by the group-commit leader only */
     sqlite3 *wdb;
@@ -282,6 +285,8 @@ void huren_index__dirrows_finalize(huren_index__dirrows *r);
 void huren_index__outrows_finalize(huren_index__outrows *r);
 /* The lookup's SELECT, for the unit tests' EXPLAIN QUERY PLAN check. */
 const char *huren_index__dir_find_sql(void);
+/* One row of a statement selecting find's columns, into e (strings copied into a). */
+void huren_index__dir_row_read(huren_index__arena *a, sqlite3_stmt *s, huren_index_dir_entry *e);
 /* Inside the writer's transaction (the caller holds a savepoint): ask the publish hook about
  * the study just written / the reports a message just stored (and, for patient updates and
  * merges, every record of the patient), queueing new versions in the outbox. No-ops without

@@ -386,7 +386,7 @@ int huren_index__schema_latest(void)
     return (int)(sizeof(steps) / sizeof(steps[0]));
 }
 
-static int user_version(sqlite3 *db, int *out)
+int huren_index__schema_current(sqlite3 *db, int *out)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
@@ -426,7 +426,7 @@ int huren_index__schema_migrate(sqlite3 *db, int target, int *version, char *err
     int v = 0;
     if (target <= 0 || target > latest)
         target = latest;
-    int rc = user_version(db, &v);
+    int rc = huren_index__schema_current(db, &v);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "reading schema version: %s", sqlite3_errmsg(db));
         return rc;

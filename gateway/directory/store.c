@@ -26,6 +26,15 @@ int directory_store_open(const directory_store_options *o, directory_store **out
     return directory_store__sqlite_open(o, out, err, errlen);
 }
 
+int directory_store_migrate(const directory_store_options *o, int *from, int *to, char *err,
+                            size_t errlen)
+{
+    *from = *to = 0;
+    if (o->kind == CONFIG_DIR_STORE_POSTGRESQL)
+        return directory_store__pg_migrate(o, from, to, err, errlen);
+    return 0;
+}
+
 void directory_store_close(directory_store *s)
 {
     if (s)
@@ -68,6 +77,15 @@ int directory_store_find(directory_store *s, const char *pseudonym,
                        : HUREN_INDEX_DIR_FIND_MAX;
     static const huren_index_dir_filter any = {0};
     return s->ops->find(s, pseudonym, filter ? filter : &any, limit, out, err, errlen);
+}
+
+int directory_store_ping(directory_store *s, int writes, int wait_ms, char *err, size_t errlen)
+{
+    if (!s) {
+        snprintf(err, errlen, "the directory's store is not open");
+        return DIRECTORY_STORE_EUNAVAIL;
+    }
+    return s->ops->ping ? s->ops->ping(s, writes, wait_ms, err, errlen) : 0;
 }
 
 void directory_store_list_free(directory_store *s, huren_index_dir_list *list)

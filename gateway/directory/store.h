@@ -49,9 +49,18 @@ int directory_store_open(const directory_store_options *o, directory_store **out
                          size_t errlen);
 void directory_store_close(directory_store *s); /* NULL-safe */
 
+/* `huren migrate`: PostgreSQL: bring the schema on dsn up to date (what open does first),
+ * with the version it was at in *from and the one it is at now in *to. SQLite: nothing to do
+ * here (the index's own migrations hold the directory's table), *from = *to = 0. Returns 0 or
+ * a negative code with err. */
+int directory_store_migrate(const directory_store_options *o, int *from, int *to, char *err,
+                            size_t errlen);
+
 /* The contract of huren_index_dir_put (index/index_directory.h): n <= HUREN_INDEX_DIR_BATCH_MAX
  * entries in one transaction, applied in order, results[i] for entry i (STORED, REPLACED,
  * IGNORED with held_version, REFUSED with a reason naming the field and nothing of it stored).
+ * received_at: SQLite stamps the time of the put; PostgreSQL too, but keeps one given as
+ * YYYYMMDDHHMMSS (UTC), which migrate-store passes on from the SQLite source.
  * Returns 0 once committed, DIRECTORY_STORE_EINVAL for a bad batch, DIRECTORY_STORE_EUNAVAIL
  * when the database is unreachable or failed (nothing stored; the next call reconnects), with
  * the reason in err. Thread-safe. */
@@ -66,6 +75,12 @@ int directory_store_find(directory_store *s, const char *pseudonym,
                          const huren_index_dir_filter *filter, huren_index_dir_list *out, char *err,
                          size_t errlen);
 void directory_store_list_free(directory_store *s, huren_index_dir_list *list); /* NULL-safe */
+
+/* Can the store answer now (/readyz)? PostgreSQL: a connection of the lookup pool (writes 1:
+ * of the publish pool; the same without read_dsn) within wait_ms, and SELECT 1 on it. SQLite:
+ * always (the archive's own check covers the index). Returns 0, or DIRECTORY_STORE_EUNAVAIL
+ * with the reason in err (the pool's or the server's words, never an entry). */
+int directory_store_ping(directory_store *s, int writes, int wait_ms, char *err, size_t errlen);
 
 typedef struct directory_store_stats {
     const char *backend; /* "sqlite" | "postgresql" */

@@ -13,6 +13,7 @@ typedef struct directory_store_ops {
                 size_t limit, huren_index_dir_list *out, char *err, size_t errlen);
     void (*list_free)(huren_index_dir_list *list);
     void (*stats)(directory_store *s, directory_store_stats *out);
+    int (*ping)(directory_store *s, int writes, int wait_ms, char *err, size_t errlen);
     void (*close)(directory_store *s);
 } directory_store_ops;
 
@@ -25,5 +26,7 @@ int directory_store__sqlite_open(const directory_store_options *o, directory_sto
                                  size_t errlen);
 int directory_store__pg_open(const directory_store_options *o, directory_store **out, char *err,
                              size_t errlen);
+int directory_store__pg_migrate(const directory_store_options *o, int *from, int *to, char *err,
+                                size_t errlen);
 
 #endif

@@ -17,6 +17,30 @@ static int pgs_find(directory_store *base, const char *pseudonym, const huren_in
     return pg_find((pg_store *)base, pseudonym, f, limit, out, err, errlen);
 }
 
+static int pgs_ping(directory_store *base, int writes, int wait_ms, char *err, size_t errlen)
+{
+    pg_store *s = (pg_store *)base;
+    pg_pool *p = writes || !s->has_read ? &s->write : &s->read;
+    /* an idle connection may have broken unseen: once more on a new one */
+    for (int attempt = 0;; attempt++) {
+        PGconn *c = NULL;
+        int fresh, slot = pg_pool_get_wait(p, wait_ms, &c, &fresh, err, errlen);
+        if (slot < 0)
+            return slot;
+        PGresult *r = PQexec(c, "SELECT 1");
+        int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        int broken = !ok && pg_conn_broken(c, r);
+        if (!ok)
+            pg_error(c, r, p->what, err, errlen);
+        PQclear(r);
+        pg_pool_put(p, slot, broken);
+        if (ok)
+            return 0;
+        if (!broken || fresh || attempt > 0)
+            return DIRECTORY_STORE_EUNAVAIL;
+    }
+}
+
 static void pool_stats(pg_pool *p, directory_store_stats *out)
 {
     if (!p->conns)
@@ -54,11 +78,12 @@ static const directory_store_ops pg_ops = {
     .find = pgs_find,
     .list_free = pg_list_free,
     .stats = pgs_stats,
+    .ping = pgs_ping,
     .close = pgs_close,
 };
 
 /* Migrate on a connection of its own, before the pools prepare statements on the tables. */
-static int migrate(const char *dsn, char *err, size_t errlen)
+static int migrate(const char *dsn, int *from, char *err, size_t errlen)
 {
     PGconn *c = pg_connect(dsn);
     int rc;
@@ -66,14 +91,13 @@ static int migrate(const char *dsn, char *err, size_t errlen)
         pg_error(c, NULL, "connecting to PostgreSQL (dsn)", err, errlen);
         rc = DIRECTORY_STORE_EUNAVAIL;
     } else {
-        rc = pg_schema_migrate(c, err, errlen);
+        rc = pg_schema_migrate(c, from, err, errlen);
     }
     PQfinish(c);
     return rc;
 }
 
-int directory_store__pg_open(const directory_store_options *o, directory_store **out, char *err,
-                             size_t errlen)
+static int dsns_check(const directory_store_options *o, char *err, size_t errlen)
 {
     if (!o->dsn || !*o->dsn) {
         snprintf(err, errlen, "[directory] store = postgresql needs dsn");
@@ -83,7 +107,26 @@ int directory_store__pg_open(const directory_store_options *o, directory_store *
         (o->read_dsn && *o->read_dsn &&
          directory_store_dsn_check(o->read_dsn, "read_dsn", err, errlen) < 0))
         return DIRECTORY_STORE_EINVAL;
-    int rc = migrate(o->dsn, err, errlen);
+    return 0;
+}
+
+int directory_store__pg_migrate(const directory_store_options *o, int *from, int *to, char *err,
+                                size_t errlen)
+{
+    int rc = dsns_check(o, err, errlen);
+    if (rc == 0)
+        rc = migrate(o->dsn, from, err, errlen);
+    *to = rc == 0 ? pg_schema_latest() : *from;
+    return rc;
+}
+
+int directory_store__pg_open(const directory_store_options *o, directory_store **out, char *err,
+                             size_t errlen)
+{
+    int rc = dsns_check(o, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = migrate(o->dsn, NULL, err, errlen);
     if (rc < 0)
         return rc;
     pg_store *s = calloc(1, sizeof(*s));

@@ -3,8 +3,9 @@
  * institution, record key) keeping their order; each key is looked up once and written once,
  * with its winning entry (the first of the highest version). The outcomes of every entry are
  * then computed here exactly as huren_index_dir_put applies a batch in order: against the
- * version held before the batch, each entry is STORED, REPLACED or IGNORED in turn. Parameters
- * go to the server as array literals (one per column; unnest() turns them back into rows). */
+ * version held before the batch, each entry is STORED, REPLACED or IGNORED in turn. The
+ * winners go to the server as the data of a COPY (text format, one row per key, its group's
+ * number first). */
 #include "store_pg_int.h"
 
 #include <inttypes.h>
@@ -12,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARRAY_MAX ((size_t)256 << 20) /* one column of a batch of HUREN_INDEX_DIR_BATCH_MAX */
+#define COPY_MAX ((size_t)256 << 20) /* the COPY data of a batch of HUREN_INDEX_DIR_BATCH_MAX */
 
 static int key_cmp(const huren_index_dir_entry *a, const huren_index_dir_entry *b)
 {
@@ -94,39 +95,27 @@ void pg_batch_outcomes(pg_batch *b)
     }
 }
 
-/* ---- array literals ---- */
+/* ---- COPY data (text format) ---- */
 
-static void arr_open(huren_buf *a)
+/* One field: \N for NULL, else the text with backslash, tab, newline and CR escaped. */
+static void field_add(huren_buf *a, const char *v, int last)
 {
-    huren_buf_init(a, ARRAY_MAX);
-    huren_buf_addc(a, '{');
-}
-
-/* One element: NULL, or the text quoted with " and \ escaped. */
-static void arr_add(huren_buf *a, const char *v)
-{
-    if (a->len > 1)
-        huren_buf_addc(a, ',');
     if (!v) {
-        huren_buf_adds(a, "NULL");
-        return;
+        huren_buf_adds(a, "\\N");
+    } else {
+        for (const char *p = v; *p; p++) {
+            const char *esc = *p == '\\'   ? "\\\\"
+                              : *p == '\t' ? "\\t"
+                              : *p == '\n' ? "\\n"
+                              : *p == '\r' ? "\\r"
+                                           : NULL;
+            if (esc)
+                huren_buf_adds(a, esc);
+            else
+                huren_buf_addc(a, *p);
+        }
     }
-    huren_buf_addc(a, '"');
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            huren_buf_addc(a, '\\');
-        huren_buf_addc(a, *p);
-    }
-    huren_buf_addc(a, '"');
-}
-
-static int arrs_close(huren_buf *a, int n)
-{
-    int rc = 0;
-    for (int i = 0; i < n; i++)
-        if (huren_buf_addc(&a[i], '}') < 0)
-            rc = -1;
-    return rc;
+    huren_buf_addc(a, last ? '\n' : '\t');
 }
 
 static const char *opt(const char *v)
@@ -142,51 +131,54 @@ static const char *part_of(int given, const char *record_key, const char *prefix
     return !strncmp(record_key, prefix, strlen(prefix)) ? "t" : "f";
 }
 
-int pg_batch_keys(const pg_batch *b, huren_buf key[3])
+/* An arrival time given (migrate-store copies the source's): 14 digits, else none. */
+static const char *arrival(const char *t)
 {
-    for (int c = 0; c < 3; c++)
-        arr_open(&key[c]);
-    for (size_t g = 0; g < b->ngroups; g++) {
-        const huren_index_dir_entry *e = &b->entries[b->order[b->first[g]]];
-        arr_add(&key[0], e->pseudonym);
-        arr_add(&key[1], e->institution);
-        arr_add(&key[2], e->record_key);
-    }
-    return arrs_close(key, 3);
+    if (!t || strlen(t) != 14)
+        return NULL;
+    for (const char *p = t; *p; p++)
+        if (*p < '0' || *p > '9')
+            return NULL;
+    return t;
 }
 
-int pg_batch_rows(const pg_batch *b, huren_buf col[PG_PUT_COLS])
+static void row_add(huren_buf *a, size_t g, const huren_index_dir_entry *e)
 {
-    for (int c = 0; c < PG_PUT_COLS; c++)
-        arr_open(&col[c]);
-    for (size_t g = 0; g < b->ngroups; g++) {
-        const huren_index_dir_entry *e = &b->entries[b->winner[g]];
-        char version[24], revision[24];
-        snprintf(version, sizeof version, "%" PRId64, e->version);
-        snprintf(revision, sizeof revision, "%" PRId64, e->revision);
-        const char *v[PG_PUT_COLS] = {e->pseudonym,
-                                      e->institution,
-                                      e->record_key,
-                                      version,
-                                      e->kind ? e->kind : "",
-                                      opt(e->item_code),
-                                      opt(e->item_name),
-                                      opt(e->modality),
-                                      opt(e->body_part),
-                                      opt(e->date),
-                                      e->hr ? "t" : "f",
-                                      opt(e->hr_scope),
-                                      opt(e->qualified_from),
-                                      opt(e->qualified_to),
-                                      opt(e->source_url),
-                                      e->deleted ? "t" : "f",
-                                      opt(e->status),
-                                      e->revision > 0 ? revision : NULL,
-                                      part_of(e->images, e->record_key, "study:"),
-                                      part_of(e->report, e->record_key, "report:"),
-                                      opt(e->report_key)};
-        for (int c = 0; c < PG_PUT_COLS; c++)
-            arr_add(&col[c], v[c]);
-    }
-    return arrs_close(col, PG_PUT_COLS);
+    char n[24], version[24], revision[24];
+    snprintf(n, sizeof n, "%zu", g + 1);
+    snprintf(version, sizeof version, "%" PRId64, e->version);
+    snprintf(revision, sizeof revision, "%" PRId64, e->revision);
+    const char *v[PG_STAGE_COLS] = {n,
+                                    e->pseudonym,
+                                    e->institution,
+                                    e->record_key,
+                                    version,
+                                    e->kind ? e->kind : "",
+                                    opt(e->item_code),
+                                    opt(e->item_name),
+                                    opt(e->modality),
+                                    opt(e->body_part),
+                                    opt(e->date),
+                                    e->hr ? "t" : "f",
+                                    opt(e->hr_scope),
+                                    opt(e->qualified_from),
+                                    opt(e->qualified_to),
+                                    opt(e->source_url),
+                                    e->deleted ? "t" : "f",
+                                    opt(e->status),
+                                    e->revision > 0 ? revision : NULL,
+                                    part_of(e->images, e->record_key, "study:"),
+                                    part_of(e->report, e->record_key, "report:"),
+                                    opt(e->report_key),
+                                    arrival(e->received_at)};
+    for (int c = 0; c < PG_STAGE_COLS; c++)
+        field_add(a, v[c], c == PG_STAGE_COLS - 1);
+}
+
+int pg_batch_copy(const pg_batch *b, huren_buf *out)
+{
+    huren_buf_init(out, COPY_MAX);
+    for (size_t g = 0; g < b->ngroups; g++)
+        row_add(out, g, &b->entries[b->winner[g]]);
+    return out->failed ? -1 : 0;
 }

@@ -1,7 +1,6 @@
 /* store_pg_find.c: one pseudonym's entries from PostgreSQL (the read pool when read_dsn is
  * set: a standby), in huren_index_dir_find's order: date (absent last), then arrival, then
- * institution and record key. The answer's strings stay in the PGresult the list keeps. Also
- * the statements every connection prepares. */
+ * institution and record key. The answer's strings stay in the PGresult the list keeps. */
 #include "store_pg_int.h"
 
 #include <stdlib.h>
@@ -9,7 +8,7 @@
 
 #define NCOLS 22
 
-static const char find_sql[] =
+const char pg_find_sql[] =
     "SELECT pseudonym, institution, record_key, version, kind, item_code, item_name, modality,"
     " body_part, item_date, hr, hr_scope, qualified_from, qualified_to, source_url, deleted,"
     " to_char(received_at AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISS'), status, revision, images,"
@@ -22,29 +21,6 @@ typedef struct pg_list {
     PGresult *res;
     huren_index_dir_entry items[];
 } pg_list;
-
-int pg_prepare(PGconn *c, int prepare, char *err, size_t errlen)
-{
-    static const struct {
-        int bit;
-        const char *name, *sql;
-    } stmts[] = {{PG_PREPARE_PUT, PG_STMT_LOCK, pg_lock_sql},
-                 {PG_PREPARE_PUT, PG_STMT_HELD, pg_held_sql},
-                 {PG_PREPARE_PUT, PG_STMT_PUT, pg_put_sql},
-                 {PG_PREPARE_FIND, PG_STMT_FIND, find_sql}};
-    for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
-        if (!(prepare & stmts[i].bit))
-            continue;
-        PGresult *r = PQprepare(c, stmts[i].name, stmts[i].sql, 0, NULL);
-        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok)
-            pg_error(c, r, "preparing the directory's statements", err, errlen);
-        PQclear(r);
-        if (!ok)
-            return DIRECTORY_STORE_ERROR;
-    }
-    return 0;
-}
 
 static const char *col(const PGresult *r, int row, int i)
 {

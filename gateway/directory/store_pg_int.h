@@ -1,6 +1,7 @@
 /* store_pg_int.h: the PostgreSQL store's parts, shared by store_pg*.c only: the connection
- * pool (store_pg_pool.c), the schema and its migrations (store_pg_schema.c), the pipelined
- * batch (store_pg_put.c) and the lookup (store_pg_find.c). */
+ * pool (store_pg_pool.c), the schema and its migrations (store_pg_schema.c), the batch
+ * (store_pg_put.c: COPY into a staging table, then one INSERT) and the lookup
+ * (store_pg_find.c). */
 #ifndef HUREN_GATEWAY_DIRECTORY_STORE_PG_INT_H
 #define HUREN_GATEWAY_DIRECTORY_STORE_PG_INT_H
 
@@ -15,6 +16,14 @@
 #define PG_STMT_HELD "huren_dir_held"
 #define PG_STMT_PUT "huren_dir_put"
 #define PG_STMT_FIND "huren_dir_find"
+
+/* dir_entries' hash partitions (store_pg_schema.c), and the partition a pseudonym goes to,
+ * computed as PostgreSQL routes rows (partbounds.c: hash_combine64(0, hashtextextended(value,
+ * HASH_PARTITION_SEED)) mod the modulus; 0x49a0f4dd15e5a8e3 mod 64 = 35). Stable, as rows on
+ * disk depend on it; pg_schema_migrate checks it against the server anyway. */
+#define PG_PARTITIONS 64
+#define PG_PART_EXPR(col)                                                                          \
+    "((((hashtextextended(" col ", 8816678312871386365) & 63) + 35) & 63)::integer)"
 
 /* Statements a new connection prepares (bits). */
 #define PG_PREPARE_PUT 1
@@ -43,12 +52,16 @@ void pg_pool_destroy(pg_pool *p);
  * for this call; returns its slot (>= 0), or DIRECTORY_STORE_EUNAVAIL with err (no free one in
  * time, the server cannot be reached). */
 int pg_pool_get(pg_pool *p, PGconn **conn, int *fresh, char *err, size_t errlen);
+/* The same, waiting wait_ms for a free connection (> 0) rather than the statement timeout. */
+int pg_pool_get_wait(pg_pool *p, int wait_ms, PGconn **conn, int *fresh, char *err, size_t errlen);
 /* Give the slot back; broken: close it (the next get reconnects). */
 void pg_pool_put(pg_pool *p, int slot, int broken);
 /* A failure of the connection itself (server gone, read-only now, shut down) rather than of
  * the statement? Such a connection is not reused. */
 int pg_conn_broken(PGconn *c, const PGresult *r);
-/* PQconnectdb, with notices dropped. */
+/* PQconnectdb, with notices dropped and connect_timeout PG_CONNECT_TIMEOUT unless the DSN
+ * sets one (a host that does not answer must not hold a caller for minutes). */
+#define PG_CONNECT_TIMEOUT "10"
 PGconn *pg_connect(const char *dsn);
 /* "what: libpq's message" (trailing newline cut) into err. */
 void pg_error(PGconn *c, const PGresult *r, const char *what, char *err, size_t errlen);
@@ -59,15 +72,19 @@ typedef struct pg_store {
     int has_read;
 } pg_store;
 
-/* Bring the schema up to date on c (one transaction, under an advisory lock). Returns 0 or
- * DIRECTORY_STORE_ERROR with err. */
-int pg_schema_migrate(PGconn *c, char *err, size_t errlen);
+/* Bring the schema up to date on c (one transaction, under an advisory lock), the version it
+ * was at into *from (when not NULL). Returns 0 or DIRECTORY_STORE_ERROR with err. */
+int pg_schema_migrate(PGconn *c, int *from, char *err, size_t errlen);
 /* The schema version this build writes (the newest migration). */
 int pg_schema_latest(void);
-/* The statements of a batch (store_pg_put.c), prepared as PG_STMT_LOCK, _HELD, _PUT. */
-extern const char pg_lock_sql[], pg_held_sql[], pg_put_sql[];
+/* The batch's staging table, created on each connection of the write pool (a temporary table:
+ * the connection's own, emptied at every commit), and the statements of a batch prepared on
+ * it as PG_STMT_LOCK, PG_STMT_HELD (built by pg_held_sql) and PG_STMT_PUT (store_pg_put.c). */
+extern const char pg_stage_sql[], pg_stage_index_sql[], pg_lock_sql[], pg_put_sql[];
+/* The read of the versions held, into out (initialised here, freed by the caller). 0 or -1. */
+int pg_held_sql(huren_buf *out);
 
-#define PG_PUT_COLS 21
+#define PG_STAGE_COLS 23 /* the group's number, then dir_entries' columns */
 
 /* A batch grouped by key (store_pg_batch.c). */
 typedef struct pg_batch {
@@ -86,13 +103,14 @@ typedef struct pg_batch {
 int pg_batch_init(pg_batch *b, const huren_index_dir_entry *entries, size_t n,
                   huren_index_dir_result *results);
 void pg_batch_free(pg_batch *b);
-/* The groups' keys as three text arrays (pseudonym, institution, record_key), in group
- * order; the winners' rows as PG_PUT_COLS arrays in dir_entries' column order. 0 or -1. */
-int pg_batch_keys(const pg_batch *b, huren_buf key[3]);
-int pg_batch_rows(const pg_batch *b, huren_buf col[PG_PUT_COLS]);
+/* The winners' rows as COPY data (text format) in pg_stage_sql's column order, the group's
+ * number (1-based) first; into out (initialised here, freed by the caller). 0 or -1. */
+int pg_batch_copy(const pg_batch *b, huren_buf *out);
 /* With held[] filled: every valid entry's outcome, as applied in batch order. */
 void pg_batch_outcomes(pg_batch *b);
-/* Prepare the statements of prepare (PG_PREPARE_*) on a new connection. */
+/* The lookup (store_pg_find.c), prepared as PG_STMT_FIND. */
+extern const char pg_find_sql[];
+/* Prepare the statements of prepare (PG_PREPARE_*) on a new connection (store_pg_prepare.c). */
 int pg_prepare(PGconn *c, int prepare, char *err, size_t errlen);
 
 int pg_put(pg_store *s, const huren_index_dir_entry *entries, size_t n,

@@ -21,7 +21,10 @@ static void notice_drop(void *arg, const char *message)
 
 PGconn *pg_connect(const char *dsn)
 {
-    PGconn *c = PQconnectdb(dsn);
+    /* keywords in order, the later winning: the DSN's connect_timeout overrides ours */
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const values[] = {PG_CONNECT_TIMEOUT, dsn, NULL};
+    PGconn *c = PQconnectdbParams(keys, values, 1);
     if (c)
         PQsetNoticeProcessor(c, notice_drop, NULL);
     return c;
@@ -114,10 +117,9 @@ static PGconn *pool_connect(pg_pool *p, char *err, size_t errlen)
     return c;
 }
 
-/* A free slot, waiting for one up to the timeout; -1 when none came. Called with mu held. */
-static int pool_slot(pg_pool *p)
+/* A free slot, waiting for one up to wait_ms; -1 when none came. Called with mu held. */
+static int pool_slot(pg_pool *p, int wait_ms)
 {
-    int wait_ms = p->timeout_ms > 0 ? p->timeout_ms : POOL_WAIT_DEFAULT_MS;
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += wait_ms / 1000;
@@ -145,9 +147,15 @@ static int pool_slot(pg_pool *p)
 
 int pg_pool_get(pg_pool *p, PGconn **conn, int *fresh, char *err, size_t errlen)
 {
+    return pg_pool_get_wait(p, p->timeout_ms > 0 ? p->timeout_ms : POOL_WAIT_DEFAULT_MS, conn,
+                            fresh, err, errlen);
+}
+
+int pg_pool_get_wait(pg_pool *p, int wait_ms, PGconn **conn, int *fresh, char *err, size_t errlen)
+{
     *fresh = 0;
     pthread_mutex_lock(&p->mu);
-    int slot = pool_slot(p);
+    int slot = pool_slot(p, wait_ms);
     if (slot >= 0) {
         p->used[slot] = 1;
         p->nbusy++;
@@ -156,7 +164,7 @@ int pg_pool_get(pg_pool *p, PGconn **conn, int *fresh, char *err, size_t errlen)
     pthread_mutex_unlock(&p->mu);
     if (slot < 0) {
         atomic_fetch_add(&p->failures, 1);
-        snprintf(err, errlen, "%s: all %d connections busy", p->what, p->size);
+        snprintf(err, errlen, "%s: all %d connections busy for %d ms", p->what, p->size, wait_ms);
         return DIRECTORY_STORE_EUNAVAIL;
     }
     if (!c) { /* connecting outside the lock: the others go on */

@@ -1,35 +1,56 @@
-/* store_pg_put.c: a batch of directory entries into PostgreSQL: one transaction, one round trip
- * (libpq pipeline mode), set-based: BEGIN; lock the batch's institutions; read the versions held
- * for its keys; one INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE that keeps the
- * higher version; COMMIT. Keys never span institutions (the institution is in the key), so the
- * per-institution advisory lock makes the versions read the ones the INSERT meets, and the
- * outcomes computed from them (store_pg_batch.c) are exact: those of huren_index_dir_put. */
+/* store_pg_put.c: a batch of directory entries into PostgreSQL in one transaction and three
+ * round trips: BEGIN and COPY of the batch's rows (one per key, store_pg_batch.c) into the
+ * connection's staging table; then, pipelined, the lock of the batch's institutions, the read
+ * of the versions held for its keys, one INSERT ... SELECT ... ON CONFLICT DO UPDATE keeping
+ * the higher version, and COMMIT. Keys never span institutions (the institution is in the key),
+ * so the per-institution advisory lock makes the versions read the ones the INSERT meets, and
+ * the outcomes computed from them (store_pg_batch.c) are exact: those of huren_index_dir_put.
+ *
+ * The read goes partition by partition: PostgreSQL 15 plans a join of the staging table with
+ * the partitioned dir_entries as a scan of every partition (a hash join: seconds at 10 M
+ * entries) or, per key, a re-scan of the partitions' Append (about 3 ms a key); a join with
+ * each partition of the keys that go there is an index probe per key. INSERT ... RETURNING
+ * cannot replace the read: it shows the new row only (no xmax on a partitioned table) and
+ * nothing of the rows it leaves. */
 #include "store_pg_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define LOCK_CLASS "7809532" /* first key of pg_advisory_xact_lock: directory publishes */
+#define STAGE "huren_dir_stage"
+
+/* dir_entries' columns as COPY sends them, the group's number first (received_at: NULL, or
+ * YYYYMMDDHHMMSS in UTC as the SQLite index keeps it); part: the partition of dir_entries the
+ * key goes to. */
+const char pg_stage_sql[] =
+    "CREATE TEMPORARY TABLE " STAGE " (n integer NOT NULL, pseudonym text COLLATE \"C\","
+    " institution text COLLATE \"C\", record_key text COLLATE \"C\", version bigint,"
+    " kind text COLLATE \"C\", item_code text COLLATE \"C\", item_name text, modality text,"
+    " body_part text, item_date text COLLATE \"C\", hr boolean, hr_scope text,"
+    " qualified_from text, qualified_to text, source_url text, deleted boolean, status text,"
+    " revision bigint, images boolean, report boolean, report_key text, received_at text,"
+    " part integer GENERATED ALWAYS AS (" PG_PART_EXPR("pseudonym") ") STORED)"
+                                                                    " ON COMMIT DELETE ROWS";
+
+/* The read takes each partition's keys by it. */
+const char pg_stage_index_sql[] = "CREATE INDEX ON " STAGE " (part)";
+
+static const char copy_sql[] = "BEGIN; COPY " STAGE " FROM STDIN";
 
 /* Institutions in sorted order: two batches never wait for each other crosswise. */
 const char pg_lock_sql[] = "SELECT pg_advisory_xact_lock(" LOCK_CLASS ", hashtext(i))"
-                           " FROM (SELECT DISTINCT i FROM unnest($1::text[]) AS i ORDER BY i) s";
-
-/* One row per key held: its place among the keys (1-based) and its version. */
-const char pg_held_sql[] =
-    "SELECT k.n, d.version FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
-    " AS k(p, i, r, n) JOIN dir_entries d ON d.pseudonym = k.p AND d.institution = k.i"
-    " AND d.record_key = k.r";
+                           " FROM (SELECT DISTINCT institution AS i FROM " STAGE " ORDER BY 1) s";
 
 const char pg_put_sql[] =
     "INSERT INTO dir_entries AS d (pseudonym, institution, record_key, version, kind,"
     " item_code, item_name, modality, body_part, item_date, hr, hr_scope, qualified_from,"
     " qualified_to, source_url, deleted, status, revision, images, report, report_key,"
-    " received_at) SELECT u.*, now() FROM unnest($1::text[], $2::text[], $3::text[],"
-    " $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],"
-    " $11::boolean[], $12::text[], $13::text[], $14::text[], $15::text[], $16::boolean[],"
-    " $17::text[], $18::bigint[], $19::boolean[], $20::boolean[], $21::text[]) AS u"
-    " ON CONFLICT (pseudonym, institution, record_key) DO UPDATE SET"
+    " received_at) SELECT pseudonym, institution, record_key, version, kind, item_code,"
+    " item_name, modality, body_part, item_date, hr, hr_scope, qualified_from, qualified_to,"
+    " source_url, deleted, status, revision, images, report, report_key,"
+    " coalesce(to_timestamp(received_at, 'YYYYMMDDHH24MISS')::timestamp AT TIME ZONE 'UTC',"
+    " now()) FROM " STAGE " ON CONFLICT (pseudonym, institution, record_key) DO UPDATE SET"
     " version=EXCLUDED.version, kind=EXCLUDED.kind, item_code=EXCLUDED.item_code,"
     " item_name=EXCLUDED.item_name, modality=EXCLUDED.modality, body_part=EXCLUDED.body_part,"
     " item_date=EXCLUDED.item_date, hr=EXCLUDED.hr, hr_scope=EXCLUDED.hr_scope,"
@@ -38,6 +59,19 @@ const char pg_put_sql[] =
     " revision=EXCLUDED.revision, images=EXCLUDED.images, report=EXCLUDED.report,"
     " report_key=EXCLUDED.report_key, received_at=EXCLUDED.received_at"
     " WHERE d.version < EXCLUDED.version";
+
+/* One row per key held: its group's number and the version. */
+int pg_held_sql(huren_buf *out)
+{
+    huren_buf_init(out, 0);
+    for (int i = 0; i < PG_PARTITIONS; i++)
+        huren_buf_printf(out,
+                         "%sSELECT s.n, d.version FROM " STAGE " s JOIN dir_entries_p%02d d"
+                         " ON d.pseudonym = s.pseudonym AND d.institution = s.institution"
+                         " AND d.record_key = s.record_key WHERE s.part = %d",
+                         i ? " UNION ALL " : "", i, i);
+    return out->failed ? -1 : 0;
+}
 
 /* One statement's answer: its result (status want), then the NULL that ends it. NULL with err
  * (and the failed result in *failed, for its SQLSTATE) otherwise. */
@@ -68,14 +102,32 @@ static int command(PGconn *c, const char *what, char *err, size_t errlen, PGresu
     return r ? 0 : -1;
 }
 
-static int send_all(PGconn *c, const char *const key[3], const char *const col[PG_PUT_COLS])
+/* BEGIN, then the rows into the staging table. */
+static int copy_rows(PGconn *c, const huren_buf *rows, char *err, size_t errlen, PGresult **failed)
 {
-    const char *inst[1] = {key[1]};
-    return PQenterPipelineMode(c) && PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) &&
-           PQsendQueryPrepared(c, PG_STMT_LOCK, 1, inst, NULL, NULL, 0) &&
-           PQsendQueryPrepared(c, PG_STMT_HELD, 3, key, NULL, NULL, 0) &&
-           PQsendQueryPrepared(c, PG_STMT_PUT, PG_PUT_COLS, col, NULL, NULL, 0) &&
-           PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) && PQpipelineSync(c);
+    if (!PQsendQuery(c, copy_sql)) {
+        pg_error(c, NULL, "sending the batch", err, errlen);
+        return -1;
+    }
+    PGresult *r = PQgetResult(c);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (ok) {
+        PQclear(r);
+        r = PQgetResult(c);
+        ok = PQresultStatus(r) == PGRES_COPY_IN;
+    }
+    if (!ok) {
+        pg_error(c, r, "starting the batch", err, errlen);
+        PQclear(*failed);
+        *failed = r;
+        return -1;
+    }
+    PQclear(r);
+    if (PQputCopyData(c, rows->data, (int)rows->len) != 1 || PQputCopyEnd(c, NULL) != 1) {
+        pg_error(c, NULL, "sending the batch's rows", err, errlen);
+        return -1;
+    }
+    return command(c, "copying the batch's rows", err, errlen, failed);
 }
 
 /* The versions held, into b->held by group. */
@@ -88,17 +140,18 @@ static void held_read(pg_batch *b, const PGresult *r)
     }
 }
 
-static int batch_run(PGconn *c, pg_batch *b, const char *const key[3],
-                     const char *const col[PG_PUT_COLS], char *err, size_t errlen,
-                     PGresult **failed)
+/* Pipelined: lock, read, write, COMMIT. */
+static int write_rows(PGconn *c, pg_batch *b, char *err, size_t errlen, PGresult **failed)
 {
-    if (!send_all(c, key, col)) {
+    if (!PQenterPipelineMode(c) || !PQsendQueryPrepared(c, PG_STMT_LOCK, 0, NULL, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(c, PG_STMT_HELD, 0, NULL, NULL, NULL, 0) ||
+        !PQsendQueryPrepared(c, PG_STMT_PUT, 0, NULL, NULL, NULL, 0) ||
+        !PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(c)) {
         pg_error(c, NULL, "sending the batch", err, errlen);
         return -1;
     }
     PGresult *r;
-    if (command(c, "starting the batch", err, errlen, failed) < 0 ||
-        !(r = answer(c, PGRES_TUPLES_OK, "locking the institution", err, errlen, failed)))
+    if (!(r = answer(c, PGRES_TUPLES_OK, "locking the institution", err, errlen, failed)))
         return -1;
     PQclear(r);
     if (!(r = answer(c, PGRES_TUPLES_OK, "reading the versions held", err, errlen, failed)))
@@ -119,10 +172,17 @@ static int batch_run(PGconn *c, pg_batch *b, const char *const key[3],
     return 0;
 }
 
+static int batch_run(PGconn *c, pg_batch *b, const huren_buf *rows, char *err, size_t errlen,
+                     PGresult **failed)
+{
+    if (copy_rows(c, rows, err, errlen, failed) < 0)
+        return -1;
+    return write_rows(c, b, err, errlen, failed);
+}
+
 /* Run the batch on a connection of the write pool. One that sat idle may have broken meanwhile
  * (server restarted, failed over): once more on a new one (the batch is idempotent). */
-static int batch_try(pg_store *s, pg_batch *b, const char *const key[3],
-                     const char *const col[PG_PUT_COLS], char *err, size_t errlen)
+static int batch_try(pg_store *s, pg_batch *b, const huren_buf *rows, char *err, size_t errlen)
 {
     for (int attempt = 0;; attempt++) {
         PGconn *c = NULL;
@@ -131,9 +191,9 @@ static int batch_try(pg_store *s, pg_batch *b, const char *const key[3],
             return slot;
         PGresult *failed = NULL;
         memset(b->held, 0, b->ngroups * sizeof(*b->held));
-        int rc = batch_run(c, b, key, col, err, errlen, &failed);
+        int rc = batch_run(c, b, rows, err, errlen, &failed);
         int broken = rc < 0 && pg_conn_broken(c, failed);
-        /* A failed pipeline leaves the connection mid-protocol: close it rather than drain
+        /* A failed batch leaves the connection mid-protocol: close it rather than drain
          * it (failures are rare: the entries were checked). Nothing is stored unless COMMIT
          * answered. */
         pg_pool_put(&s->write, slot, rc < 0);
@@ -145,28 +205,16 @@ static int batch_try(pg_store *s, pg_batch *b, const char *const key[3],
     }
 }
 
-/* Build the parameters, then run the batch. */
+/* Build the COPY data, then run the batch. */
 static int batch_store(pg_store *s, pg_batch *b, char *err, size_t errlen)
 {
-    huren_buf key[3], col[PG_PUT_COLS];
-    const char *kv[3], *cv[PG_PUT_COLS];
+    huren_buf rows;
     int rc = DIRECTORY_STORE_ERROR;
-    memset(key, 0, sizeof key);
-    memset(col, 0, sizeof col);
-    if (pg_batch_keys(b, key) < 0 || pg_batch_rows(b, col) < 0) {
+    if (pg_batch_copy(b, &rows) < 0)
         snprintf(err, errlen, "out of memory (a batch of %zu entries)", b->nvalid);
-        goto done;
-    }
-    for (int i = 0; i < 3; i++)
-        kv[i] = key[i].data;
-    for (int i = 0; i < PG_PUT_COLS; i++)
-        cv[i] = col[i].data;
-    rc = batch_try(s, b, kv, cv, err, errlen);
-done:
-    for (int i = 0; i < 3; i++)
-        huren_buf_free(&key[i]);
-    for (int i = 0; i < PG_PUT_COLS; i++)
-        huren_buf_free(&col[i]);
+    else
+        rc = batch_try(s, b, &rows, err, errlen);
+    huren_buf_free(&rows);
     return rc;
 }
 

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PARTITIONS 64
 #define MIGRATE_LOCK "7809531451" /* pg_advisory_xact_lock key: huren directory schema */
 
 /* 1: the entries (the columns of index/schema.c's dir_entries, with types PostgreSQL has). */
@@ -46,19 +45,33 @@ static int migrate_1(PGconn *c, char *err, size_t errlen)
 {
     if (exec_ok(c, dir_entries_sql, "creating dir_entries", err, errlen) < 0)
         return DIRECTORY_STORE_ERROR;
-    for (int i = 0; i < PARTITIONS; i++) {
+    for (int i = 0; i < PG_PARTITIONS; i++) {
         char sql[160];
         snprintf(sql, sizeof sql,
                  "CREATE TABLE dir_entries_p%02d PARTITION OF dir_entries"
                  " FOR VALUES WITH (MODULUS %d, REMAINDER %d)",
-                 i, PARTITIONS, i);
+                 i, PG_PARTITIONS, i);
         if (exec_ok(c, sql, "creating a partition of dir_entries", err, errlen) < 0)
             return DIRECTORY_STORE_ERROR;
     }
     return 0;
 }
 
-static int (*const migrations[])(PGconn *, char *, size_t) = {migrate_1};
+/* 2: where `huren directory migrate-store` got to, per source (migrate_store.c): the key of
+ * the last entry of the last batch committed. Bookkeeping of one command, not directory data:
+ * a small table of its own (under a sharding layer: a local or reference table). */
+static int migrate_2(PGconn *c, char *err, size_t errlen)
+{
+    return exec_ok(
+        c,
+        "CREATE TABLE migrate_progress (source text PRIMARY KEY,"
+        " pseudonym text COLLATE \"C\" NOT NULL, institution text COLLATE \"C\" NOT NULL,"
+        " record_key text COLLATE \"C\" NOT NULL, done bigint NOT NULL,"
+        " updated_at timestamptz NOT NULL DEFAULT now())",
+        "creating migrate_progress", err, errlen);
+}
+
+static int (*const migrations[])(PGconn *, char *, size_t) = {migrate_1, migrate_2};
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
 int pg_schema_latest(void)
@@ -84,11 +97,13 @@ static int schema_current(PGconn *c, char *err, size_t errlen)
     return v;
 }
 
-static int migrate_locked(PGconn *c, char *err, size_t errlen)
+static int migrate_locked(PGconn *c, int *from, char *err, size_t errlen)
 {
     int cur = schema_current(c, err, errlen);
     if (cur < 0)
         return cur;
+    if (from)
+        *from = cur;
     if (cur > NMIGRATIONS) {
         snprintf(err, errlen,
                  "the database's directory schema is version %d, this huren knows up to %d: "
@@ -106,14 +121,39 @@ static int migrate_locked(PGconn *c, char *err, size_t errlen)
     return 0;
 }
 
-int pg_schema_migrate(PGconn *c, char *err, size_t errlen)
+/* Does the server route rows as PG_PART_EXPR says (the batch's read relies on it)? */
+static int partitions_check(PGconn *c, char *err, size_t errlen)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT md5(i::text) || md5((i * 7)::text) AS p FROM"
+             " generate_series(1, 512) i) v WHERE NOT satisfies_hash_partition("
+             "'dir_entries'::regclass, %d, %s, p)",
+             PG_PARTITIONS, PG_PART_EXPR("p"));
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+    if (!ok)
+        pg_error(c, r, "checking dir_entries' partitions", err, errlen);
+    else if (strcmp(PQgetvalue(r, 0, 0), "0") != 0)
+        snprintf(err, errlen,
+                 "this PostgreSQL routes rows to dir_entries' partitions unlike huren expects "
+                 "(%s of 512 keys): the batch's read would miss entries",
+                 PQgetvalue(r, 0, 0));
+    ok = ok && !strcmp(PQgetvalue(r, 0, 0), "0");
+    PQclear(r);
+    return ok ? 0 : DIRECTORY_STORE_ERROR;
+}
+
+int pg_schema_migrate(PGconn *c, int *from, char *err, size_t errlen)
 {
     if (exec_ok(c, "BEGIN", "starting the migration", err, errlen) < 0)
         return DIRECTORY_STORE_ERROR;
     int rc = exec_ok(c, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")", "locking the schema", err,
                      errlen);
     if (rc == 0)
-        rc = migrate_locked(c, err, errlen);
+        rc = migrate_locked(c, from, err, errlen);
+    if (rc == 0)
+        rc = partitions_check(c, err, errlen);
     if (rc == 0)
         return exec_ok(c, "COMMIT", "committing the migration", err, errlen);
     char ignore[64];

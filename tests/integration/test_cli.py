@@ -25,7 +25,7 @@ class CliTest(NodeTestCase):
         p = run([HUREN, "version"])
         self.assertEqual(p.returncode, 0)
         self.assertRegex(p.stdout, r"^huren \d+\.\d+\.\d+")
-        for cmd in ("serve", "import", "check-config"):
+        for cmd in ("serve", "import", "check-config", "migrate"):
             p = run([HUREN, cmd, "--help"])
             self.assertEqual(p.returncode, 0)
             self.assertIn("usage: huren " + cmd, p.stdout)

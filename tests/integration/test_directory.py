@@ -89,7 +89,7 @@ class DirectoryTest(NodeTestCase):
     def setUp(self):
         super().setUp()
         if self.pg:
-            self.pg.sql("DROP TABLE IF EXISTS dir_entries, schema_version")
+            self.pg.sql("DROP TABLE IF EXISTS dir_entries, schema_version, migrate_progress")
         self.pki = os.path.join(self.tmp, "pki")
         run(["bash", os.path.join(REPO, "conf", "make-test-pki.sh"), self.pki], check=True)
         with open(os.path.join(self.pki, "subjects.txt")) as f:

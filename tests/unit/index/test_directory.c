@@ -1,7 +1,8 @@
 /* test_directory.c: the regional directory's store (versions, tombstones, refusals, lookups and
  * their plan) and the hospital side's outbox (rows written with the study or report they
  * announce, new versions only when the description changes, superseded rows, pseudonym changes,
- * acknowledgement and deferral, a failing hook failing the put), and migration 7. */
+ * acknowledgement and deferral, a failing hook failing the put), the scan in key order, and
+ * migration 7. */
 #include "test_index.h"
 #include "huren_err.h"
 #include "index/index_records.h"
@@ -92,6 +93,60 @@ static void dir_versions(void **state)
     huren_index_dir_filter all = {.include_deleted = 1};
     assert_int_equal(huren_index_dir_find(t.idx, P1, &all, &l), 2);
     huren_index_dir_list_free(&l);
+    tfix_close(&t);
+}
+
+/* Every entry in key order, a batch at a time after the last one seen, tombstones too. */
+static void dir_scan(void **state)
+{
+    (void)state;
+    tfix t;
+    huren_index_dir_list l;
+    int64_t total = -1;
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    assert_int_equal(huren_index_dir_scan(t.idx, NULL, 2, &l, &total), 0);
+    assert_int_equal(total, 0);
+    huren_index_dir_list_free(&l);
+    huren_index_dir_entry e[5] = {
+        entry(P2, "H1", "report:1", 1, "CBC", "20240105"),
+        entry(P1, "H2", "report:1", 3, "CBC", "20240105"),
+        entry(P1, "H1", "study:9", 1, "CT", "20240105"),
+        entry(P1, "H1", "report:2", 1, "CBC", NULL),
+        entry(P2, "H0", "report:1", 1, "CBC", "20240105"),
+    };
+    e[4].deleted = 1;
+    huren_index_dir_result r[5];
+    assert_int_equal(huren_index_dir_put(t.idx, e, 5, r), 0);
+    const char *want[] = {P1 "H1report:2", P1 "H1study:9", P1 "H2report:1", P2 "H0report:1",
+                          P2 "H1report:1"};
+    huren_index_dir_entry after = {0};
+    char pk[3][80];
+    int seen = 0;
+    for (int batch = 0;; batch++) {
+        int n = huren_index_dir_scan(t.idx, batch ? &after : NULL, 2, &l, &total);
+        assert_true(n >= 0);
+        assert_int_equal(total, 5);
+        if (n == 0)
+            break;
+        for (int i = 0; i < n; i++, seen++) {
+            char key[200];
+            snprintf(key, sizeof key, "%s%s%s", l.items[i].pseudonym, l.items[i].institution,
+                     l.items[i].record_key);
+            assert_string_equal(key, want[seen]);
+        }
+        assert_int_equal(l.items[0].images + l.items[0].report, 0); /* one of each set */
+        snprintf(pk[0], sizeof pk[0], "%s", l.items[n - 1].pseudonym);
+        snprintf(pk[1], sizeof pk[1], "%s", l.items[n - 1].institution);
+        snprintf(pk[2], sizeof pk[2], "%s", l.items[n - 1].record_key);
+        after.pseudonym = pk[0];
+        after.institution = pk[1];
+        after.record_key = pk[2];
+        if (seen == 4)
+            assert_int_equal(l.items[n - 1].deleted, 1);
+        huren_index_dir_list_free(&l);
+    }
+    assert_int_equal(seen, 5);
+    assert_int_equal(huren_index_dir_scan(t.idx, NULL, 0, &l, NULL), HUREN_INDEX_EINVAL);
     tfix_close(&t);
 }
 
@@ -665,6 +720,6 @@ const struct CMUnitTest directory_tests[] = {
     cmocka_unit_test(outbox_study),        cmocka_unit_test(outbox_reports),
     cmocka_unit_test(outbox_exam),         cmocka_unit_test(dir_exam_parts),
     cmocka_unit_test(outbox_hook_failure), cmocka_unit_test(migrate_directory),
-    cmocka_unit_test(dir_checks),
+    cmocka_unit_test(dir_checks),          cmocka_unit_test(dir_scan),
 };
 const size_t directory_ntests = sizeof(directory_tests) / sizeof(directory_tests[0]);

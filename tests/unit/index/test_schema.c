@@ -331,6 +331,7 @@ static void open_reopen(void **state)
     char path[PATH_MAX], leftover[PATH_MAX];
     tfix_open(&t, 1, HUREN_INDEX_DUP_KEEP);
     assert_int_equal(huren_index_schema_version(t.idx), huren_index__schema_latest());
+    assert_int_equal(huren_index_schema_version_opened(t.idx), 0); /* a new archive */
     assert_non_null(strstr(huren_index_tmp_dir(t.idx), "/tmp"));
     tinst_init(&in, "P1", "1.2.3", "1.2.3.4", "1.2.3.4.5", "CT", "1.2.840.10008.5.1.4.1.1.2");
     assert_int_equal(put_ok(t.idx, &in, "dicom"), HUREN_INDEX_PUT_STORED);
@@ -340,6 +341,7 @@ static void open_reopen(void **state)
     tfix_reopen(&t);
     assert_false(file_exists(leftover));
     assert_int_equal(huren_index_schema_version(t.idx), huren_index__schema_latest());
+    assert_int_equal(huren_index_schema_version_opened(t.idx), huren_index__schema_latest());
     huren_index_stats s;
     assert_int_equal(huren_index_stats_get(t.idx, &s), 0);
     assert_int_equal(s.instances, 1);

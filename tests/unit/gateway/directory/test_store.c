@@ -1,12 +1,13 @@
 /* test_store.c: the directory's store contract (gateway/directory/store.h), the same
  * cases on both backends: SQLite (the node's index in a temp folder) and PostgreSQL (a real
  * server this test starts, pg_server.c). New, replaced, lower versions ignored with the version
- * held, invalid entries refused with nothing stored, several versions in one batch, lookups'
- * order, filters, limit and truncation, tombstones, every field round-tripped, batches from more
- * threads than connections; then what only
- * PostgreSQL has: the schema (partitions, keys), a password in the DSN refused, the server gone
- * (503-style failure) and back (the next call reconnects), restarted unseen (calls go on). Without
- * PostgreSQL's binaries the PostgreSQL cases are skipped, and the test says so. */
+ * held, invalid entries refused with nothing stored, several versions in one batch, keys over
+ * every partition, lookups' order, filters, limit and truncation, tombstones, every field
+ * round-tripped, batches from more threads than connections; then what only PostgreSQL has:
+ * the schema (partitions, keys, rows where the batch's read looks), a password in the DSN
+ * refused, the server gone (503-style failure) and back (the next call reconnects), restarted
+ * unseen (calls go on). Without PostgreSQL's binaries the PostgreSQL cases are skipped, and the
+ * test says so. */
 #include "../../unit_filter.h"
 #include "huren_err.h"
 
@@ -74,7 +75,9 @@ static int open_pg(void **state)
 {
     fx *f = calloc(1, sizeof(*f));
     /* a new database each time: the migration runs from nothing */
-    assert_int_equal(pg_server_exec(&pg, "DROP TABLE IF EXISTS dir_entries, schema_version"), 0);
+    assert_int_equal(
+        pg_server_exec(&pg, "DROP TABLE IF EXISTS dir_entries, schema_version, migrate_progress"),
+        0);
     directory_store_options o = DIRECTORY_STORE_OPTIONS_INIT;
     o.kind = CONFIG_DIR_STORE_POSTGRESQL;
     o.dsn = pg.dsn;
@@ -244,6 +247,42 @@ static void batch_versions(void **state)
     directory_store_list_free(f->s, &l);
 }
 
+/* Keys spread over every partition: the versions held are read for each (PostgreSQL reads
+ * them partition by partition). 500 held at version 2, then one batch of those again at
+ * versions 1 and 3 in turn, and 500 new. */
+#define SPREAD 500
+
+static void spread(void **state)
+{
+    fx *f = *state;
+    static char ps[2 * SPREAD][65];
+    static huren_index_dir_entry e[2 * SPREAD];
+    static huren_index_dir_result r[2 * SPREAD];
+    for (int i = 0; i < 2 * SPREAD; i++) {
+        snprintf(ps[i], sizeof ps[i], "%064x", (unsigned)(i * 2654435761u));
+        e[i] = entry(ps[i], "H1", "report:s", 2, "CBC", "20240105");
+    }
+    put_ok(f, e, SPREAD, r);
+    for (int i = 0; i < SPREAD; i++)
+        assert_int_equal(r[i].outcome, HUREN_INDEX_DIR_STORED);
+    for (int i = 0; i < 2 * SPREAD; i++)
+        e[i].version = i < SPREAD ? (i % 2 ? 3 : 1) : 1;
+    put_ok(f, e, 2 * SPREAD, r);
+    for (int i = 0; i < 2 * SPREAD; i++) {
+        huren_index_dir_outcome want = i >= SPREAD ? HUREN_INDEX_DIR_STORED
+                                       : i % 2     ? HUREN_INDEX_DIR_REPLACED
+                                                   : HUREN_INDEX_DIR_IGNORED;
+        int64_t held = i >= SPREAD ? 1 : i % 2 ? 3 : 2;
+        if (r[i].outcome != want || r[i].held_version != held)
+            fail_msg("entry %d: outcome %d held %lld, want %d held %lld", i, r[i].outcome,
+                     (long long)r[i].held_version, want, (long long)held);
+    }
+    huren_index_dir_list l;
+    assert_int_equal(find(f, ps[1], NULL, &l), 1);
+    assert_int_equal(l.items[0].version, 3);
+    directory_store_list_free(f->s, &l);
+}
+
 /* Newest first by date (undated last), filters, limit and truncation. */
 static void lookups(void **state)
 {
@@ -359,6 +398,7 @@ static void fields(void **state)
     directory_store_stats st;
     directory_store_stats_get(f->s, &st);
     assert_string_equal(st.backend, f->idx ? "sqlite" : "postgresql");
+    assert_int_equal(directory_store_ping(f->s, 0, 100, f->err, sizeof f->err), 0);
 }
 
 /* Batches from more threads than connections: they wait for one another, none is lost. */
@@ -413,11 +453,12 @@ static void concurrent(void **state)
 
 static void schema(void **state)
 {
-    (void)state;
     char v[64];
     assert_int_equal(pg_server_value(&pg, "SELECT max(version) FROM schema_version", v, sizeof v),
                      0);
-    assert_string_equal(v, "1");
+    assert_string_equal(v, "2");
+    assert_int_equal(pg_server_value(&pg, "SELECT count(*) FROM migrate_progress", v, sizeof v), 0);
+    assert_string_equal(v, "0");
     assert_int_equal(pg_server_value(&pg,
                                      "SELECT count(*) FROM pg_inherits WHERE inhparent ="
                                      " 'dir_entries'::regclass",
@@ -440,6 +481,24 @@ static void schema(void **state)
                                      v, sizeof v),
                      0);
     assert_string_equal(v, "h");
+    /* rows go to the partition the batch's read looks in (store_pg_int.h, PG_PART_EXPR) */
+    huren_index_dir_result r[64];
+    huren_index_dir_entry e[64];
+    char ps[64][65];
+    for (int i = 0; i < 64; i++) {
+        snprintf(ps[i], sizeof ps[i], "%064x", (unsigned)(i * 40503u + 7));
+        e[i] = entry(ps[i], "H1", "report:1", 1, "CBC", "20240105");
+    }
+    fx *f = *state;
+    put_ok(f, e, 64, r);
+    assert_int_equal(
+        pg_server_value(&pg,
+                        "SELECT count(*) FROM dir_entries WHERE tableoid::regclass::text"
+                        " <> 'dir_entries_p' || lpad((((hashtextextended(pseudonym,"
+                        " 8816678312871386365) & 63) + 35) & 63)::text, 2, '0')",
+                        v, sizeof v),
+        0);
+    assert_string_equal(v, "0");
     /* opening again finds the schema current and changes nothing */
     char err[HUREN_ERRLEN];
     directory_store *again = NULL;
@@ -450,7 +509,7 @@ static void schema(void **state)
         fail_msg("open again: %s", err);
     directory_store_close(again);
     assert_int_equal(pg_server_value(&pg, "SELECT count(*) FROM schema_version", v, sizeof v), 0);
-    assert_string_equal(v, "1");
+    assert_string_equal(v, "2");
 }
 
 static void dsn_refused(void **state)
@@ -481,7 +540,11 @@ static void server_gone(void **state)
     huren_index_dir_result r;
     huren_index_dir_entry e = entry(P1, "H1", "report:1", 1, "CBC", "20240105");
     put1(f, &e, HUREN_INDEX_DIR_STORED, 1);
+    assert_int_equal(directory_store_ping(f->s, 0, 1000, f->err, sizeof f->err), 0);
     pg_server_stop(&pg, "immediate");
+    assert_int_equal(directory_store_ping(f->s, 1, 1000, f->err, sizeof f->err),
+                     DIRECTORY_STORE_EUNAVAIL);
+    assert_non_null(strstr(f->err, "dsn"));
     e.version = 2;
     assert_int_equal(directory_store_put(f->s, &e, 1, &r, f->err, sizeof f->err),
                      DIRECTORY_STORE_EUNAVAIL);
@@ -541,12 +604,13 @@ int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
     const struct CMUnitTest sqlite_tests[] = {
-        SQLITE(versions),   SQLITE(refusals), SQLITE(batch_versions), SQLITE(lookups),
-        SQLITE(tombstones), SQLITE(fields),   SQLITE(concurrent),
+        SQLITE(versions), SQLITE(refusals),   SQLITE(batch_versions), SQLITE(spread),
+        SQLITE(lookups),  SQLITE(tombstones), SQLITE(fields),         SQLITE(concurrent),
     };
     const struct CMUnitTest pg_tests[] = {
-        PG(versions), PG(refusals),   PG(batch_versions), PG(lookups),     PG(tombstones),
-        PG(fields),   PG(concurrent), PG(schema),         PG(dsn_refused), PG(server_gone),
+        PG(versions), PG(refusals),    PG(batch_versions), PG(spread),
+        PG(lookups),  PG(tombstones),  PG(fields),         PG(concurrent),
+        PG(schema),   PG(dsn_refused), PG(server_gone),
     };
     int failed = cmocka_run_group_tests_name("directory_store_sqlite", sqlite_tests, NULL, NULL);
     if (!pg_server_available(&pg)) {
