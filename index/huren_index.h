@@ -223,6 +223,47 @@ typedef struct huren_index_stats {
 } huren_index_stats;
 int huren_index_stats_get(huren_index *idx, huren_index_stats *out);
 
+/* ---- data care: backup and study deletion (backup.c, delete.c) ---- */
+
+typedef struct huren_index_backup_stats {
+    int64_t instances; /* rows in the backed-up index */
+    int64_t files;     /* blob files of their own: hard-linked or copied */
+    int64_t linked;    /* of which hard links */
+    int64_t packs;     /* packs copied, each up to the last byte a row references */
+    int64_t bytes;     /* bytes of blobs and packs copied or linked */
+    int attempts;      /* snapshots taken (more than 1: a file went away under the first) */
+} huren_index_backup_stats;
+
+/* Back up the archive under data_dir into dest_dir (created; must hold no index.db or blobs/):
+ * dest_dir/index.db from SQLite's online backup (one consistent read snapshot), and under
+ * dest_dir/blobs/ every file that snapshot references: own files hard-linked when on the same
+ * file system (they never change once written), else copied; packs copied up to the last byte
+ * a row references (bytes past it may belong to a batch not yet committed). Needs no handle and
+ * changes nothing in data_dir, so it runs beside a serving node: if a referenced file is
+ * removed after the snapshot (a replaced instance, a deleted study, a compacted pack), it takes
+ * a new snapshot (up to 5 times). fsync = 1 syncs every file written. Returns 0 (stats in *out
+ * if not NULL), or a negative code with err set. */
+int huren_index_backup(const char *data_dir, const char *dest_dir, int fsync,
+                       huren_index_backup_stats *out, char *err, size_t errlen);
+
+typedef struct huren_index_study_deleted {
+    int64_t instances;     /* instance rows removed */
+    int64_t files_removed; /* files of their own unlinked after the commit */
+    int64_t pack_bytes;    /* bytes of packed instances now pack garbage */
+    char patient_id[128];  /* the study's PatientID (for the audit trail), "" if none */
+} huren_index_study_deleted;
+
+/* Delete a study: its instances, series and the study row (and the patient row if it was the
+ * patient's last study) in one transaction; the directory hears of it in the same transaction
+ * (a tombstone, the next version of "study:<uid>" with no entry, queued under the pseudonym it
+ * was last published with; a linked exam report is published on its own again). Files of their
+ * own are removed after the commit (a crash in between: removed at the next open, through the
+ * pending journal); packed instances' bytes become pack garbage (not reclaimed yet). Returns 0
+ * (what went in *out if not NULL), HUREN_INDEX_ENOTFOUND, HUREN_INDEX_EINVAL (not a UID) or another
+ * code. */
+int huren_index_study_delete(huren_index *idx, const char *study_uid,
+                             huren_index_study_deleted *out);
+
 #ifdef __cplusplus
 }
 #endif

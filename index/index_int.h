@@ -116,6 +116,11 @@ int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t siz
                              int64_t *offset);
 /* fdatasync the pack if anything was appended since the last sync (and fsync is on). */
 int huren_index__pack_sync(huren_index *idx);
+/* Copy size bytes of src_fd from src_off to the end of the current pack, as pack_append. */
+int huren_index__pack_append_fd(huren_index *idx, int src_fd, int64_t src_off, int64_t size,
+                                char name[32], int64_t *offset);
+/* The pack folder under blobs/. */
+#define HUREN_INDEX__PACK_DIR "pack"
 
 /* ---- string arena for query answers (arena.c) ---- */
 typedef struct huren_index__arena huren_index__arena;
@@ -258,5 +263,9 @@ const char *huren_index__dir_find_sql(void);
  * a hook. */
 int huren_index__outbox_study(huren_index *idx, const char *study_uid);
 int huren_index__outbox_records(huren_index *idx, const huren_index_records *recs);
+/* Inside the writer's transaction, after a study's rows were removed: queue the tombstone of
+ * "study:<uid>" (if it was ever published) and re-describe the exam report it carried. */
+int huren_index__outbox_study_deleted(huren_index *idx, const char *study_uid,
+                                      const char *accession);
 
 #endif

@@ -671,3 +671,47 @@ int huren_index_outbox_stats_get(huren_index *idx, huren_index_outbox_stats *out
     huren_index__reader_put(idx, db);
     return rc;
 }
+
+/* publish_state's signature of a deleted study (never a hash) */
+#define DELETED "deleted"
+
+int huren_index__outbox_study_deleted(huren_index *idx, const char *study_uid,
+                                      const char *accession)
+{
+    char key[HUREN_INDEX__VALUE_MAX + 8];
+    state st;
+    int rc = outrows_get(idx);
+    if (rc < 0)
+        return rc;
+    snprintf(key, sizeof(key), "study:%s", study_uid);
+    if ((rc = state_get(idx, key, &st)) < 0)
+        return rc;
+    if (st.found && strcmp(st.signature, DELETED) != 0) {
+        /* the next version is a deletion under the pseudonym the directory knows it by; a
+         * study stored again later hashes differently and is published anew */
+        int64_t version = st.version + 1;
+        sqlite3_stmt *s = stmt(idx, O_STATE_PUT);
+        bt(s, 1, key);
+        sqlite3_bind_int64(s, 2, version);
+        sqlite3_bind_text(s, 3, "", -1, SQLITE_STATIC);
+        bt(s, 4, DELETED);
+        if ((rc = huren_index__step_done(idx, s, "writing publish state")) < 0)
+            return rc;
+        if (st.pseudonym[0] && (rc = queue_row(idx, key, version, st.pseudonym, NULL)) < 0)
+            return rc;
+    }
+    if (!idx->publish_fn || !accession || !*accession)
+        return 0;
+    /* the exam report the study's entry carried is described again: with another study of
+     * the same accession number, or on its own */
+    sqlite3_stmt *q = NULL;
+    if ((rc = huren_index__wprep(idx,
+                                 "SELECT max(pk) FROM reports WHERE kind='exam'"
+                                 " AND accession_number=?1",
+                                 &q)) < 0)
+        return rc;
+    bt(q, 1, accession);
+    int64_t pk = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_finalize(q);
+    return pk > 0 ? report_publish(idx, pk) : 0;
+}
