@@ -113,6 +113,7 @@ bool huren_dicom__assoc_admit(huren_dicom__assoc *a)
     a->peer.calling_ae = a->calling_ae.c_str();
     a->peer.called_ae = a->called_ae.c_str();
     a->peer.address = a->address.c_str();
+    a->peer.tls_subject = a->tls ? a->tls_subject.c_str() : NULL;
 
     if (a->called_ae != scp->aet) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
@@ -135,6 +136,17 @@ bool huren_dicom__assoc_admit(huren_dicom__assoc *a)
             return false;
         }
     }
+    char why[256] = "";
+    if (scp->h.admit && scp->h.admit(&a->peer, why, sizeof why, scp->h.payload) != 0) {
+        huren_dicom__logf(
+            &scp->h, HUREN_DICOM_LOG_WARN, "association from %s (%s%s%s) refused: %s", calling,
+            a->address.c_str(), a->tls ? ", TLS " : "",
+            a->tls ? (a->tls_subject.empty() ? "without certificate" : a->tls_subject.c_str()) : "",
+            why[0] ? why : "not admitted");
+        reject(a->assoc, ASC_REASON_SU_CALLINGAETITLENOTRECOGNIZED);
+        scp->stats.refused_ae++;
+        return false;
+    }
     if (negotiate(a, scp->opts.accept_unknown_sop_classes != 0) == 0) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN,
                           "association from %s (%s) refused: no presentation context accepted",
@@ -150,8 +162,12 @@ bool huren_dicom__assoc_admit(huren_dicom__assoc *a)
         return false;
     }
     scp->total++;
-    huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_INFO, "association from %s (%s) to %s accepted",
-                      calling, a->address.c_str(), called);
+    huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_INFO, "association from %s (%s) to %s accepted%s%s",
+                      calling, a->address.c_str(), called,
+                      !a->tls                  ? ""
+                      : a->tls_subject.empty() ? " over TLS without client certificate"
+                                               : " over TLS as ",
+                      a->tls ? a->tls_subject.c_str() : "");
     return true;
 }
 
@@ -214,6 +230,9 @@ void huren_dicom__assoc_serve(huren_dicom__assoc *a)
         idle = 0;
         if (cond == DUL_PEERREQUESTEDRELEASE) {
             (void)ASC_acknowledgeRelease(a->assoc);
+            huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_INFO,
+                              "association from %s (%s) released after %lu requests",
+                              a->calling_ae.c_str(), a->address.c_str(), a->requests);
             return;
         }
         if (cond == DUL_PEERABORTEDASSOCIATION) {
@@ -221,8 +240,10 @@ void huren_dicom__assoc_serve(huren_dicom__assoc *a)
                               a->address.c_str());
             return;
         }
-        if (cond.good())
+        if (cond.good()) {
             cond = dispatch(a, msg, pres);
+            a->requests++;
+        }
         if (cond.bad()) {
             huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_WARN, "association from %s: %s, aborting",
                               a->address.c_str(), cond.text());

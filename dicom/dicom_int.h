@@ -20,6 +20,9 @@
 #include "dcmtk/dcmnet/assoc.h"
 #include "dcmtk/dcmnet/dimse.h"
 
+typedef struct ssl_st SSL; /* OpenSSL's, for the TLS port (tls.cpp) */
+class DcmTLSTransportLayer;
+
 /* Top-level text elements of a dataset, values in UTF-8; pointers in v stay valid while the
  * set lives and finish() has been called after the last add(). */
 struct huren_dicom__elements {
@@ -102,8 +105,26 @@ void huren_dicom__nodelay_network(T_ASC_Network *net);
  * DCMTK's connection on fd reads first; drop() forgets them if DCMTK did not take them. */
 struct huren_dicom__intake;
 huren_dicom__intake *huren_dicom__intake_network(T_ASC_Network *net, bool nodelay);
-void huren_dicom__intake_put(huren_dicom__intake *in, int fd, std::vector<unsigned char> &&bytes);
+/* ssl (may be NULL): the connection's TLS session, handshake done; DCMTK's connection then
+ * reads and writes through it (and owns it) */
+void huren_dicom__intake_put(huren_dicom__intake *in, int fd, std::vector<unsigned char> &&bytes,
+                             SSL *ssl);
 void huren_dicom__intake_drop(huren_dicom__intake *in, int fd);
+
+/* tls.cpp: the SCP's TLS layer from the TLS options (files checked first; nullptr with the
+ * reason in err), a server-side session on fd, and reads and handshake steps that never block:
+ * huren_dicom__tls_io() with buf NULL advances the handshake (1 once done), else reads up to
+ * n bytes; HUREN_DICOM__TLS_AGAIN when it must wait (for POLLOUT if want_write), 0 when the
+ * peer closed, HUREN_DICOM__TLS_FAILED with the reason in why. The verified client
+ * certificate's subject (RFC 4514), "" if none. */
+#define HUREN_DICOM__TLS_AGAIN (-1)
+#define HUREN_DICOM__TLS_FAILED (-2)
+DcmTLSTransportLayer *huren_dicom__tls_layer(const huren_dicom_scp_options *o, char *err,
+                                             size_t errlen);
+SSL *huren_dicom__tls_session(DcmTLSTransportLayer *l, int fd);
+int huren_dicom__tls_io(SSL *ssl, void *buf, size_t n, bool &want_write, std::string &why);
+std::string huren_dicom__tls_subject(SSL *ssl);
+void huren_dicom__tls_free(SSL *ssl); /* NULL-safe */
 
 /* listener.cpp: dcmExternalSocketHandle is process-wide: every use of it (network creation and
  * the reception of an A-ASSOCIATE-RQ, already in memory, on an accepted socket) holds this
@@ -117,8 +138,11 @@ struct huren_dicom__assoc {
     huren_dicom_scp *scp;
     T_ASC_Association *assoc;
     std::string calling_ae, called_ae, address;
+    std::string tls_subject; /* verified client certificate subject (TLS port only) */
+    bool tls = false;
     huren_dicom_peer peer;
-    std::string store_tmp; /* C-STORE temp file kept for the next C-STORE ("" = none) */
+    std::string store_tmp;      /* C-STORE temp file kept for the next C-STORE ("" = none) */
+    unsigned long requests = 0; /* DIMSE requests answered, for the closing log line */
 };
 
 struct huren_dicom__worker {
@@ -130,7 +154,8 @@ struct huren_dicom__worker {
 /* Refusals and closes, by stage (see huren_dicom_scp_stats). */
 struct huren_dicom__stats {
     std::atomic<uint64_t> refused_busy{0}, refused_negotiating{0}, refused_ae{0}, refused_other{0},
-        negotiation_timeouts{0}, idle_closed{0}, not_association{0}, identifiers_refused{0};
+        negotiation_timeouts{0}, idle_closed{0}, not_association{0}, identifiers_refused{0},
+        tls_failed{0};
 };
 
 struct huren_dicom_scp {
@@ -151,6 +176,9 @@ struct huren_dicom_scp {
     std::atomic<int> negotiating{0}; /* requests arriving or being negotiated */
     std::atomic<uint64_t> total{0};
     huren_dicom__intake *intake = nullptr; /* owned by net */
+    std::string tls_cert, tls_key, tls_client_ca;
+    DcmTLSTransportLayer *tls = nullptr; /* the TLS port's sessions come from it (owned) */
+    ~huren_dicom_scp();                  /* scp.cpp: frees tls */
     huren_dicom__stats stats;
 };
 

@@ -116,6 +116,10 @@ typedef struct huren_dicom_peer {
     const char *calling_ae;
     const char *called_ae;
     const char *address; /* numeric host */
+    /* Over the TLS port: the subject (RFC 4514, e.g. "CN=ct1,O=Hospital A,C=CN") of the client
+     * certificate the handshake verified, or "" if the client showed none. NULL on the plain
+     * port. */
+    const char *tls_subject;
 } huren_dicom_peer;
 
 /* A received C-STORE: the dataset was streamed into tmp_path (a Part-10 file in the options'
@@ -225,6 +229,11 @@ typedef struct huren_dicom_handlers {
     void (*event)(const char *op, const huren_dicom_peer *peer, uint16_t status, const char *uid,
                   void *payload);
     void *payload;
+    /* Called once per association request, after the AE titles are checked and before the
+     * negotiation: return 0 to go on, nonzero to reject it (A-ASSOCIATE-RJ, permanent, calling
+     * AE title not recognized) with the reason in why, which dicom/ logs. This is where a TLS
+     * client's certificate (peer->tls_subject) is matched to its calling AE. May be NULL. */
+    int (*admit)(const huren_dicom_peer *peer, char *why, size_t whylen, void *payload);
 } huren_dicom_handlers;
 
 typedef struct huren_dicom_scp_options {
@@ -246,12 +255,38 @@ typedef struct huren_dicom_scp_options {
     unsigned max_identifier;        /* bytes of a C-FIND/C-MOVE/C-GET identifier, else refused */
     int accept_unknown_sop_classes; /* 1 (default): a UID DCMTK does not know is taken as a
                                      * storage SOP class; 0: only the storage classes it knows */
+    /* DICOM TLS (PS3.15 B.11, DCMTK's dcmtls over OpenSSL): with tls_cert set, every
+     * connection of this SCP is TLS 1.2 or newer (DCMTK's non-downgrading BCP 195 profile, plus
+     * its ECDHE-ECDSA suites for EC keys), the handshake done by the listener without blocking.
+     * PEM files: the certificate (chain) and its key, and the CAs that sign client
+     * certificates (NULL or "": none is asked for). tls_require_client_cert: a client without a
+     * verified certificate fails the handshake; 0: one is asked for and verified if shown. */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_client_ca;
+    int tls_require_client_cert;
 } huren_dicom_scp_options;
 
 #define HUREN_DICOM_SCP_OPTIONS_INIT                                                               \
     {                                                                                              \
-        "HUREN", "127.0.0.1", 11112, 16, NULL, 131072, 30, 60, 1, NULL, 16, 10, 1048576, 1         \
+        "HUREN", "127.0.0.1", 11112, 16, NULL, 131072, 30, 60, 1, NULL, 16, 10, 1048576, 1, NULL,  \
+            NULL, NULL, 1                                                                          \
     }
+
+/* Which file of the TLS options a check found wrong. */
+typedef enum huren_dicom_tls_file {
+    HUREN_DICOM_TLS_CERT = 0,
+    HUREN_DICOM_TLS_KEY,
+    HUREN_DICOM_TLS_CLIENT_CA
+} huren_dicom_tls_file;
+
+/* Check the TLS files of opts as huren_dicom_scp_start() would load them: each readable PEM,
+ * the certificate in its validity period and good for a TLS server, the key the certificate's,
+ * the CA bundle holding at least one certificate, a client CA given when one is required.
+ * Returns 0, or HUREN_DICOM_EINVAL with *bad (may be NULL) naming the file and the reason
+ * (which names the file's path) in err. */
+int huren_dicom_tls_check(const huren_dicom_scp_options *opts, huren_dicom_tls_file *bad, char *err,
+                          size_t errlen);
 
 typedef struct huren_dicom_scp huren_dicom_scp;
 
@@ -269,12 +304,13 @@ typedef struct huren_dicom_scp_stats {
     uint64_t accepted;             /* associations acknowledged (= huren_dicom_scp_total) */
     uint64_t refused_busy;         /* A-ASSOCIATE-RJ: max_associations in progress */
     uint64_t refused_negotiating;  /* closed at once: max_negotiating requests arriving */
-    uint64_t refused_ae;           /* A-ASSOCIATE-RJ: called AE unknown or calling AE not allowed */
+    uint64_t refused_ae;           /* A-ASSOCIATE-RJ: AE titles refused, or by handlers.admit */
     uint64_t refused_other;        /* A-ASSOCIATE-RJ: no presentation context acceptable */
     uint64_t negotiation_timeouts; /* closed: no complete A-ASSOCIATE-RQ in negotiation_timeout */
     uint64_t idle_closed;          /* silent connections closed to make room for new ones */
     uint64_t not_association;      /* closed: not an A-ASSOCIATE-RQ, too long, or unreadable */
     uint64_t identifiers_refused;  /* C-FIND/C-MOVE/C-GET identifiers refused unparsed */
+    uint64_t tls_failed;           /* closed: TLS handshake failed (no or a bad certificate) */
     int negotiating;               /* now: requests arriving or being negotiated */
     int active;                    /* now: associations being served */
 } huren_dicom_scp_stats;

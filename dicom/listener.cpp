@@ -2,13 +2,15 @@
  * without blocking: a connection's A-ASSOCIATE-RQ is gathered into memory (bounded in size, in
  * time, and in how many arrive at once); once complete it goes to a worker thread, where DCMTK
  * receives it (replayed by transport.cpp), negotiates and serves the association. A silent or
- * slow client thus delays nobody else; what is refused or closed is counted. */
+ * slow client thus delays nobody else; what is refused or closed is counted. On the TLS port
+ * the handshake is driven here the same way (tls.cpp) before the request is read through it. */
 #include "dicom_int.h"
 
 #include <cerrno>
 #include <chrono>
 #include <cstdarg>
 #include <cstring>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -39,6 +41,9 @@ struct pending_conn {
     std::vector<unsigned char> pdu; /* what has arrived; complete at PDU_HEADER + length */
     size_t want = PDU_HEADER;
     bool negotiating = false; /* has sent something: counts against max_negotiating */
+    SSL *ssl = nullptr;       /* TLS port: the session (owned until handed to DCMTK) */
+    bool handshaken = false, want_write = false;
+    std::string subject; /* TLS: the verified client certificate's subject, or "" */
 };
 
 /* At most one line a second per kind of refusal, so that a flood does not flood the log. */
@@ -85,19 +90,20 @@ static void reject(T_ASC_Association *assoc, T_ASC_RejectParametersResult result
 /* DCMTK receives the request, already in memory, on the accepted socket. nullptr if it could
  * not (the socket is then closed). */
 static T_ASC_Association *receive(huren_dicom_scp *scp, int fd, std::vector<unsigned char> &pdu,
-                                  const std::string &address)
+                                  SSL *ssl, const std::string &address)
 {
     /* DCMTK leaves the socket open if its getpeername() fails (peer already gone) and owns
      * it in every other case, so that one failure is caught here */
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
     if (getpeername(fd, (struct sockaddr *)&ss, &sslen) != 0) {
+        huren_dicom__tls_free(ssl);
         close(fd);
         return nullptr;
     }
     T_ASC_Association *assoc = nullptr;
     OFCondition cond;
-    huren_dicom__intake_put(scp->intake, fd, std::move(pdu));
+    huren_dicom__intake_put(scp->intake, fd, std::move(pdu), ssl);
     {
         /* held for as long as DCMTK takes to parse bytes in memory, never for a read */
         std::lock_guard<std::mutex> lk(g_external_socket);
@@ -125,7 +131,9 @@ static void worker_main(huren_dicom_scp *scp, huren_dicom__worker *w, pending_co
     T_ASC_Association *assoc = nullptr;
     bool counted = false;
     try {
-        assoc = receive(scp, p->fd, p->pdu, p->address);
+        SSL *ssl = p->ssl;
+        p->ssl = nullptr; /* DCMTK's connection owns it from here on */
+        assoc = receive(scp, p->fd, p->pdu, ssl, p->address);
     } catch (...) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_ERROR, "association from %s: exception",
                           p->address.c_str());
@@ -152,6 +160,8 @@ static void worker_main(huren_dicom_scp *scp, huren_dicom__worker *w, pending_co
         a->scp = scp;
         a->assoc = assoc;
         a->address = p->address;
+        a->tls = scp->tls != nullptr;
+        a->tls_subject = p->subject;
         try {
             bool ok = huren_dicom__assoc_admit(a);
             scp->negotiating--;
@@ -208,6 +218,8 @@ void huren_dicom__reap_workers(huren_dicom_scp *scp)
 static void hand_off(huren_dicom_scp *scp, pending_conn &p)
 {
     pending_conn *mine = new pending_conn(std::move(p));
+    if (mine->ssl) /* DCMTK's TLS connection reads and writes a blocking socket */
+        (void)fcntl(mine->fd, F_SETFL, fcntl(mine->fd, F_GETFL) & ~O_NONBLOCK);
     std::unique_ptr<huren_dicom__worker> w(new huren_dicom__worker);
     w->fd = mine->fd;
     std::lock_guard<std::mutex> lk(scp->mu);
@@ -217,6 +229,7 @@ static void hand_off(huren_dicom_scp *scp, pending_conn &p)
     } catch (...) {
         huren_dicom__logf(&scp->h, HUREN_DICOM_LOG_ERROR, "association from %s: no thread",
                           mine->address.c_str());
+        huren_dicom__tls_free(mine->ssl);
         close(mine->fd);
         if (mine->negotiating)
             scp->negotiating--;
@@ -226,49 +239,87 @@ static void hand_off(huren_dicom_scp *scp, pending_conn &p)
 
 enum read_result { READ_MORE, READ_COMPLETE, READ_CLOSED };
 
+/* A connection has started to send: it counts against max_negotiating, or is closed. */
+static bool count_negotiating(huren_dicom_scp *scp, pending_conn &p)
+{
+    if (p.negotiating)
+        return true;
+    if (scp->negotiating.load() >= scp->opts.max_negotiating) {
+        scp->stats.refused_negotiating++;
+        log_limited(scp, 2, "connection from %s closed: %d association requests arriving",
+                    p.address.c_str(), scp->negotiating.load());
+        return false;
+    }
+    scp->negotiating++;
+    p.negotiating = true;
+    return true;
+}
+
+/* What has arrived, never blocking: > 0 bytes, 0 closed, HUREN_DICOM__TLS_AGAIN nothing yet.
+ * On the TLS port the handshake comes first; a failed one is logged and counted here. */
+static ssize_t receive_some(huren_dicom_scp *scp, pending_conn &p, unsigned char *buf, size_t n)
+{
+    if (!p.ssl) {
+        ssize_t k = recv(p.fd, buf, n, MSG_DONTWAIT);
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return HUREN_DICOM__TLS_AGAIN;
+        return k < 0 ? 0 : k;
+    }
+    std::string why;
+    int r = 1;
+    if (!p.handshaken) {
+        if (!count_negotiating(scp, p))
+            return 0;
+        r = huren_dicom__tls_io(p.ssl, nullptr, 0, p.want_write, why);
+        if (r == 1) {
+            p.handshaken = true;
+            p.subject = huren_dicom__tls_subject(p.ssl);
+        }
+    }
+    if (r == 1)
+        r = huren_dicom__tls_io(p.ssl, buf, n, p.want_write, why);
+    if (r == HUREN_DICOM__TLS_FAILED) {
+        scp->stats.tls_failed++;
+        log_limited(scp, 6, "TLS connection from %s closed: %s%s", p.address.c_str(),
+                    p.handshaken ? "" : "handshake failed: ", why.c_str());
+        return 0;
+    }
+    return r;
+}
+
 /* Read what has arrived (never blocking) towards the complete A-ASSOCIATE-RQ. */
 static read_result read_request(huren_dicom_scp *scp, pending_conn &p)
 {
-    size_t have = p.pdu.size();
-    p.pdu.resize(p.want);
-    ssize_t n = recv(p.fd, p.pdu.data() + have, p.want - have, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        p.pdu.resize(have);
-        return READ_MORE;
-    }
-    if (n <= 0) {
-        p.pdu.resize(have);
-        return READ_CLOSED;
-    }
-    p.pdu.resize(have + (size_t)n);
-    if (!p.negotiating) {
-        if (scp->negotiating.load() >= scp->opts.max_negotiating) {
-            scp->stats.refused_negotiating++;
-            log_limited(scp, 2, "connection from %s closed: %d association requests arriving",
-                        p.address.c_str(), scp->negotiating.load());
+    for (;;) {
+        size_t have = p.pdu.size();
+        p.pdu.resize(p.want);
+        ssize_t n = receive_some(scp, p, p.pdu.data() + have, p.want - have);
+        p.pdu.resize(have + (n > 0 ? (size_t)n : 0));
+        if (n == HUREN_DICOM__TLS_AGAIN)
+            return READ_MORE;
+        if (n <= 0 || !count_negotiating(scp, p))
             return READ_CLOSED;
+        if (p.pdu.size() == PDU_HEADER && p.want == PDU_HEADER) {
+            const unsigned char *h = p.pdu.data();
+            uint32_t len = (uint32_t)h[2] << 24 | (uint32_t)h[3] << 16 | (uint32_t)h[4] << 8 | h[5];
+            if (h[0] != 0x01 || len < MIN_REQUEST_BODY || len > MAX_REQUEST_PDU) {
+                scp->stats.not_association++;
+                log_limited(scp, 3,
+                            "connection from %s closed: not an A-ASSOCIATE-RQ (PDU type 0x%02x, "
+                            "length %u)",
+                            p.address.c_str(), h[0], len);
+                return READ_CLOSED;
+            }
+            p.want = PDU_HEADER + len;
         }
-        scp->negotiating++;
-        p.negotiating = true;
+        if (p.pdu.size() == p.want)
+            return READ_COMPLETE;
     }
-    if (p.pdu.size() == PDU_HEADER && p.want == PDU_HEADER) {
-        const unsigned char *h = p.pdu.data();
-        uint32_t len = (uint32_t)h[2] << 24 | (uint32_t)h[3] << 16 | (uint32_t)h[4] << 8 | h[5];
-        if (h[0] != 0x01 || len < MIN_REQUEST_BODY || len > MAX_REQUEST_PDU) {
-            scp->stats.not_association++;
-            log_limited(scp, 3,
-                        "connection from %s closed: not an A-ASSOCIATE-RQ (PDU type 0x%02x, "
-                        "length %u)",
-                        p.address.c_str(), h[0], len);
-            return READ_CLOSED;
-        }
-        p.want = PDU_HEADER + len;
-    }
-    return p.pdu.size() == p.want ? READ_COMPLETE : READ_MORE;
 }
 
 static void close_pending(huren_dicom_scp *scp, pending_conn &p)
 {
+    huren_dicom__tls_free(p.ssl);
     close(p.fd);
     if (p.negotiating)
         scp->negotiating--;
@@ -302,6 +353,15 @@ static void accept_new(huren_dicom_scp *scp, std::vector<pending_conn> &pend)
         if (scp->opts.tcp_nodelay)
             huren_dicom__set_nodelay(fd);
         pending_conn p;
+        if (scp->tls) {
+            /* the handshake is driven from poll(): the socket must not block */
+            (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            p.ssl = huren_dicom__tls_session(scp->tls, fd);
+            if (!p.ssl) {
+                close(fd);
+                continue;
+            }
+        }
         p.fd = fd;
         p.address = host;
         p.since = clock_type::now();
@@ -346,7 +406,7 @@ void huren_dicom__listener_main(huren_dicom_scp *scp)
         huren_dicom__reap_workers(scp);
         pfds.assign(1, {scp->listen_fd, POLLIN, 0});
         for (const pending_conn &p : pend)
-            pfds.push_back({p.fd, POLLIN, 0});
+            pfds.push_back({p.fd, (short)(p.want_write ? POLLOUT : POLLIN), 0});
         if (poll(pfds.data(), pfds.size(), 200) < 0)
             continue;
         try {

@@ -1,7 +1,8 @@
 /* scp.cpp: the SCP's life cycle. It binds its own listening socket (DCMTK would bind all
  * interfaces), starts the listener thread (listener.cpp: requests read without blocking, each
  * association negotiated and served in a worker thread up to max_associations), and stops:
- * drains, then aborts, then joins. */
+ * drains, then aborts, then joins. With TLS options it is the TLS port: its dcmtls layer is
+ * set up (tls.cpp) before the socket is bound. */
 #include "dicom_int.h"
 
 #include <arpa/inet.h>
@@ -18,6 +19,12 @@
 
 #include "dcmtk/dcmnet/dcmlayer.h"
 #include "dcmtk/dcmnet/dul.h"
+#include "dcmtk/dcmtls/tlslayer.h"
+
+huren_dicom_scp::~huren_dicom_scp()
+{
+    delete tls;
+}
 
 static int open_listener(huren_dicom_scp *scp, char *err, size_t errlen)
 {
@@ -126,6 +133,19 @@ static int start(huren_dicom_scp **out, const huren_dicom_scp_options *opts,
         scp->opts.acse_timeout_s = 30;
     if (scp->opts.dimse_timeout_s <= 0)
         scp->opts.dimse_timeout_s = 60;
+    if (opts->tls_cert && *opts->tls_cert) {
+        scp->tls_cert = opts->tls_cert;
+        scp->tls_key = opts->tls_key ? opts->tls_key : "";
+        scp->tls_client_ca = opts->tls_client_ca ? opts->tls_client_ca : "";
+        scp->opts.tls_cert = scp->tls_cert.c_str();
+        scp->opts.tls_key = scp->tls_key.c_str();
+        scp->opts.tls_client_ca = scp->tls_client_ca.c_str();
+        scp->tls = huren_dicom__tls_layer(&scp->opts, err, errlen);
+        if (!scp->tls)
+            return HUREN_DICOM_EINVAL;
+    } else {
+        scp->opts.tls_cert = scp->opts.tls_key = scp->opts.tls_client_ca = NULL;
+    }
 
     rc = open_listener(scp.get(), err, errlen);
     if (rc)
@@ -205,6 +225,7 @@ extern "C" void huren_dicom_scp_stats_get(const huren_dicom_scp *scp, huren_dico
     out->idle_closed = s.idle_closed.load();
     out->not_association = s.not_association.load();
     out->identifiers_refused = s.identifiers_refused.load();
+    out->tls_failed = s.tls_failed.load();
     out->negotiating = scp->negotiating.load();
     out->active = scp->active.load();
 }

@@ -23,6 +23,61 @@ static int64_t disk_free(const char *dir)
     return (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
 }
 
+int api_healthz(http_request *req, http_response *res)
+{
+    (void)req;
+    return http_reply_json(res, 200, strdup("{\"status\":\"ok\"}"));
+}
+
+/* One readiness check into checks; returns 1 when it passed. */
+static int check(json_t *checks, const char *name, int ok, const char *why)
+{
+    json_object_set_new(checks, name, json_string(ok ? "ok" : why));
+    return ok;
+}
+
+static int directory_reachable(json_t *h, char *why, size_t len)
+{
+    const char *ok = json_string_value(json_object_get(h, "last_success"));
+    const char *bad = json_string_value(json_object_get(h, "last_error_at"));
+    if (!bad || (ok && strcmp(ok, bad) >= 0))
+        return 1; /* never failed, or the last attempt succeeded */
+    const char *e = json_string_value(json_object_get(h, "last_error"));
+    snprintf(why, len, "unreachable since %s: %.200s", bad, e ? e : "");
+    return 0;
+}
+
+int api_readyz(http_request *req, http_response *res)
+{
+    node *n = req->app;
+    const config *c = n->cfg;
+    json_t *o = json_object(), *checks = json_object();
+    if (!o || !checks)
+        return -1;
+    huren_index_stats st;
+    int ready = check(checks, "archive", huren_index_stats_get(n->index, &st) == 0,
+                      "the archive cannot be read");
+    int64_t free_b = disk_free(c->data_dir);
+    char why[320];
+    snprintf(why, sizeof why, "%lld MiB free, below ready_min_free_mb %ld",
+             (long long)(free_b < 0 ? 0 : free_b >> 20), c->ready_min_free_mb);
+    ready &= check(checks, "disk", free_b >= (int64_t)c->ready_min_free_mb << 20, why);
+    if (n->publisher) {
+        json_t *h = publisher_health(n->publisher);
+        ready &= check(checks, "directory", h && directory_reachable(h, why, sizeof why), why);
+        json_int_t backlog = json_integer_value(json_object_get(h, "backlog"));
+        snprintf(why, sizeof why, "%lld entries waiting, above ready_max_backlog %ld",
+                 (long long)backlog, c->dir_ready_max_backlog);
+        ready &= check(checks, "outbox", backlog <= c->dir_ready_max_backlog, why);
+        json_decref(h);
+    }
+    json_object_set_new(o, "status", json_string(ready ? "ready" : "not ready"));
+    json_object_set_new(o, "checks", checks);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return text ? http_reply_json(res, ready ? 200 : 503, text) : -1;
+}
+
 int api_health(http_request *req, http_response *res)
 {
     node *n = req->app;
@@ -87,6 +142,39 @@ static void http_metrics(text *t, const http_server *srv)
                 (unsigned long long)(srv ? http_server_answers(srv, f, c) : 0));
 }
 
+/* Recognition and the audit trail (claims and consents: the route counters). */
+static void feature_metrics(text *t, metrics *m)
+{
+    counter(t, "huren_recognition_prompts_total", "Recognition queries answered.",
+            atomic_load(&m->rec_prompts));
+    counter(t, "huren_recognition_results_shown_total",
+            "Recognisable results shown in recognition prompts.",
+            atomic_load(&m->rec_results_shown));
+    put(t,
+        "# HELP huren_recognition_decisions_total Doctors' decisions recorded, by decision.\n"
+        "# TYPE huren_recognition_decisions_total counter\n"
+        "huren_recognition_decisions_total{decision=\"accepted\"} %llu\n"
+        "huren_recognition_decisions_total{decision=\"rejected\"} %llu\n",
+        (unsigned long long)atomic_load(&m->rec_accepted),
+        (unsigned long long)atomic_load(&m->rec_rejected));
+    put(t,
+        "# HELP huren_retrievals_total Retrievals of studies held elsewhere, by outcome.\n"
+        "# TYPE huren_retrievals_total counter\n"
+        "huren_retrievals_total{outcome=\"complete\"} %llu\n"
+        "huren_retrievals_total{outcome=\"incomplete\"} %llu\n",
+        (unsigned long long)atomic_load(&m->rec_retrievals_complete),
+        (unsigned long long)atomic_load(&m->rec_retrievals_incomplete));
+    counter(t, "huren_retrieved_instances_total", "Instances stored by retrievals.",
+            atomic_load(&m->rec_retrieved_instances));
+    counter(t, "huren_retrieved_bytes_total", "Bytes received by retrievals.",
+            atomic_load(&m->rec_retrieved_bytes));
+    counter(t, "huren_audit_appends_total", "Entries appended to the audit trail.",
+            atomic_load(&m->audit_appends));
+    counter(t, "huren_audit_failures_total",
+            "Audit entries that could not be written (the request was refused).",
+            atomic_load(&m->audit_failures));
+}
+
 int api_metrics(http_request *req, http_response *res)
 {
     node *n = req->app;
@@ -128,6 +216,7 @@ int api_metrics(http_request *req, http_response *res)
     counter(&t, "huren_http_requests_total", "HTTP requests answered.",
             n->http ? http_server_requests(n->http) : 0);
     http_metrics(&t, n->http);
+    http_server_route_metrics(n->http, &t);
     counter(&t, "huren_errors_total", "Events logged at error level.", atomic_load(&m->errors));
     /* HL7 feed: ACKs sent by code (the listener's counts), and what the archive made of them */
     huren_hl7_mllp_stats hs;
@@ -179,6 +268,7 @@ int api_metrics(http_request *req, http_response *res)
     if (dir)
         put(&t, "%s", dir);
     free(dir);
+    feature_metrics(&t, m);
     if (t.failed) {
         huren_buf_free(&t);
         return -1;

@@ -49,12 +49,16 @@ void audit_close(node *n)
 int audit_record(node *n, const huren_audit_entry *e)
 {
     if (!n->audit) {
+        atomic_fetch_add(&n->metrics.audit_failures, 1);
         log_error("audit log not open: %s by %s not recorded", e->action, e->actor);
         return -1;
     }
     char err[HUREN_ERRLEN];
-    if (huren_audit_append(n->audit, e, NULL, err, sizeof err) == 0)
+    if (huren_audit_append(n->audit, e, NULL, err, sizeof err) == 0) {
+        atomic_fetch_add(&n->metrics.audit_appends, 1);
         return 0;
+    }
+    atomic_fetch_add(&n->metrics.audit_failures, 1);
     log_error("audit entry %s by %s not recorded: %s", e->action, e->actor ? e->actor : "", err);
     return -1;
 }

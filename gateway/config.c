@@ -35,6 +35,7 @@ static const char *const level_names[] = {"error", "warn", "info", "debug", NULL
 static const char *const dup_names[] = {"keep", "replace", NULL};
 static const char *const verify_names[] = {"none", "optional", "require", NULL};
 static const char *const scope_names[] = {"none", "city", "province", "national", NULL};
+static const char *const store_names[] = {"sqlite", "postgresql", NULL};
 
 static const cfg_key cfg_table[] = {
     {"node", "role", CFG_ENUM, "hospital", 0, 0, role_names, OFF(role)},
@@ -43,6 +44,7 @@ static const cfg_key cfg_table[] = {
     {"node", "bind_address", CFG_ADDR, "127.0.0.1", 0, 0, NULL, OFF(bind_address)},
     {"node", "utc_offset", CFG_STR, "+08:00", 1, 6, NULL, OFF(utc_offset)},
     {"node", "patient_id_issuer", CFG_STR, "", 0, 64, NULL, OFF(patient_id_issuer)},
+    {"node", "ready_min_free_mb", CFG_INT, "1024", 0, 100000000, NULL, OFF(ready_min_free_mb)},
     {"dicom", "aet", CFG_AET, "HUREN", 0, 0, NULL, OFF(aet)},
     {"dicom", "port", CFG_INT, "11112", 0, 65535, NULL, OFF(dicom_port)},
     {"dicom", "max_associations", CFG_INT, "16", 1, 1000, NULL, OFF(max_associations)},
@@ -59,6 +61,12 @@ static const cfg_key cfg_table[] = {
     {"dicom", "max_negotiating", CFG_INT, "16", 1, 10000, NULL, OFF(max_negotiating)},
     {"dicom", "negotiation_timeout", CFG_INT, "10", 1, 3600, NULL, OFF(negotiation_timeout)},
     {"dicom", "max_identifier", CFG_INT, "1048576", 1024, 67108864, NULL, OFF(max_identifier)},
+    {"dicom", "tls_port", CFG_INT, "0", 0, 65535, NULL, OFF(dicom_tls_port)},
+    {"dicom", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(dicom_tls_cert)},
+    {"dicom", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(dicom_tls_key)},
+    {"dicom", "tls_client_ca", CFG_STR, "", 0, 4000, NULL, OFF(dicom_tls_client_ca)},
+    {"dicom", "tls_require_client_cert", CFG_BOOL, "yes", 0, 0, NULL,
+     OFF(dicom_tls_require_client_cert)},
     {"http", "port", CFG_INT, "8080", 0, 65535, NULL, OFF(http_port)},
     {"http", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(tls_cert)},
     {"http", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(tls_key)},
@@ -110,6 +118,14 @@ static const cfg_key cfg_table[] = {
     {"directory", "timeout", CFG_INT, "30", 1, 3600, NULL, OFF(dir_timeout)},
     {"directory", "poll_ms", CFG_INT, "1000", 10, 60000, NULL, OFF(dir_poll_ms)},
     {"directory", "max_batch", CFG_INT, "1000", 1, 10000, NULL, OFF(dir_max_batch)},
+    {"directory", "ready_max_backlog", CFG_INT, "100000", 1, 1000000000, NULL,
+     OFF(dir_ready_max_backlog)},
+    {"directory", "store", CFG_ENUM, "sqlite", 0, 0, store_names, OFF(dir_store)},
+    {"directory", "dsn", CFG_STR, "", 0, 4000, NULL, OFF(dir_dsn)},
+    {"directory", "read_dsn", CFG_STR, "", 0, 4000, NULL, OFF(dir_read_dsn)},
+    {"directory", "pool", CFG_INT, "8", 1, 256, NULL, OFF(dir_pool)},
+    {"directory", "statement_timeout", CFG_INT, "5000", 0, 3600000, NULL,
+     OFF(dir_statement_timeout)},
 };
 
 #define AES_SECTION "dicom_aes"
@@ -484,6 +500,8 @@ int config_validate(const config *cfg, char *err, size_t errlen)
     if (config__clients_validate(cfg, err, errlen) < 0)
         return -1;
     if (config__directory_validate(cfg, err, errlen) < 0)
+        return -1;
+    if (config__dicom_tls_validate(cfg, err, errlen) < 0)
         return -1;
     const long ports[] = {cfg->dicom_port, cfg->http_port, cfg->hl7_port};
     for (int i = 0; i < 3; i++)

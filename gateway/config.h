@@ -30,6 +30,10 @@ typedef enum config_hr_scope {
     CONFIG_HR_PROVINCE,
     CONFIG_HR_NATIONAL
 } config_hr_scope;
+typedef enum config_dir_store {
+    CONFIG_DIR_STORE_SQLITE,
+    CONFIG_DIR_STORE_POSTGRESQL
+} config_dir_store;
 
 /* A DICOM application entity we may send to (C-MOVE destination). */
 typedef struct config_ae {
@@ -45,7 +49,7 @@ typedef struct config_client {
     char *name;         /* the section's NAME: the actor of token holders in the audit log */
     char *subject;      /* client certificate subject, e.g. "CN=gw.hospital-b, O=Hospital B" */
     char *token_sha256; /* lowercase hex SHA-256 of the bearer token (never the token) */
-    char *ae_title;     /* calling AE title of its DICOM associations */
+    char *ae_title;     /* calling AE title(s) of its DICOM associations ("CT1 CT1_Q") */
     char *institution;  /* institution code, e.g. "H37010002" */
     char *role;         /* clinician | peer | insurer | admin */
 } config_client;
@@ -59,6 +63,7 @@ typedef struct config {
     char *bind_address;      /* numeric address all listeners bind */
     char *utc_offset;        /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
     char *patient_id_issuer; /* IssuerOfPatientID of our local ids ("": [directory] institution) */
+    long ready_min_free_mb;  /* /readyz: not ready below this much free disk (MiB) */
     /* [dicom] */
     char *aet;
     long dicom_port;
@@ -75,6 +80,11 @@ typedef struct config {
     long max_negotiating;     /* association requests arriving or negotiated at once */
     long negotiation_timeout; /* seconds from connect to a complete A-ASSOCIATE-RQ */
     long max_identifier;      /* bytes of a C-FIND/C-MOVE/C-GET identifier */
+    long dicom_tls_port;      /* DICOM TLS port; 0 = none (checks in config_dicom_tls.c) */
+    char *dicom_tls_cert;     /* its certificate, key and client CAs (PEM) */
+    char *dicom_tls_key;
+    char *dicom_tls_client_ca;
+    int dicom_tls_require_client_cert;
     /* [http] */
     long http_port;
     char *tls_cert;
@@ -131,9 +141,16 @@ typedef struct config {
     long dir_batch_size;   /* entries per POST */
     long dir_retry_min_ms; /* backoff after a failed send, doubled up to retry_max_ms */
     long dir_retry_max_ms;
-    long dir_timeout;   /* seconds for one POST */
-    long dir_poll_ms;   /* idle wait between outbox reads */
-    long dir_max_batch; /* directory: most entries one POST may carry */
+    long dir_timeout;           /* seconds for one POST */
+    long dir_poll_ms;           /* idle wait between outbox reads */
+    long dir_max_batch;         /* directory: most entries one POST may carry */
+    long dir_ready_max_backlog; /* /readyz: not ready with more entries waiting to publish */
+    /* role directory: where entries are kept (gateway/directory/store.h) */
+    config_dir_store dir_store; /* sqlite (the node's index) | postgresql */
+    char *dir_dsn;              /* postgresql: libpq conninfo for publishes (no password=) */
+    char *dir_read_dsn;         /* postgresql: conninfo for lookups ("" = dsn) */
+    long dir_pool;              /* postgresql: connections per DSN */
+    long dir_statement_timeout; /* postgresql: ms per statement (0 = none) */
     /* [client "NAME"] sections */
     config_client clients[CONFIG_MAX_CLIENTS];
     size_t nclients;
@@ -171,6 +188,14 @@ int config_check_files(const config *cfg, time_t now, config_problem_fn report, 
  * region key (readable, long enough) and its institution; dates and the catalogue must parse.
  * Returns -1 with a reason in err. */
 int config__directory_validate(const config *cfg, char *err, size_t errlen);
+/* [dicom] tls_* (config_dicom_tls.c): with tls_port set, the files exist, parse and fit (the
+ * key the certificate's, the certificate in date and for a server, client CAs given when
+ * client certificates are required), checked by dicom/ as the TLS port will load them, and the
+ * port is no other service's. Returns -1 with "file: [dicom] KEY: what is wrong" in err. */
+int config__dicom_tls_validate(const config *cfg, char *err, size_t errlen);
+/* The TLS files of [dicom] into the options of the TLS port (a huren_dicom_scp_options *). */
+struct huren_dicom_scp_options;
+void config_dicom_tls_options(const config *cfg, struct huren_dicom_scp_options *o);
 #define CONFIG_REGION_KEY_MAX 64
 /* The region key of [directory] region_key: the value itself when it is 32 to 128 hex digits,
  * else the file it names, which must hold such hex digits (surrounding space ignored). Returns

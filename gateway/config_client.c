@@ -59,6 +59,27 @@ static config_client *client_get(config *cfg, const char *name, char *err, size_
 }
 
 /* Checks the value of one key; 0 or -1 with what is wrong in why. */
+/* ae_title: one AE title or several (a modality or PACS calling with more than one), separated
+ * by spaces or commas; each 1..16 characters without a backslash. */
+static int ae_titles_check(const char *value, char *why, size_t len)
+{
+    size_t k = 0;
+    for (const char *p = value;; p++) {
+        int sep = *p == 0 || *p == ' ' || *p == ',' || *p == '\t';
+        if (!sep && *p != '\\' && k < 16) {
+            k++;
+            continue;
+        }
+        if (!sep) {
+            snprintf(why, len, "\"%.40s\" is not an AE title or a list of them", value);
+            return -1;
+        }
+        k = 0;
+        if (*p == 0)
+            return 0;
+    }
+}
+
 static int check_value(const char *key, const char *value, char *why, size_t len)
 {
     size_t n = strlen(value);
@@ -76,12 +97,13 @@ static int check_value(const char *key, const char *value, char *why, size_t len
                 return 0;
         snprintf(why, len, "\"%.40s\" is not one of clinician|peer|insurer|admin", value);
         return -1;
-    } else if (n == 0 || n > (strcmp(key, "subject") == 0 ? 1000 : 64)) {
+    } else if (n == 0 || n > (strcmp(key, "subject") == 0    ? 1000
+                              : strcmp(key, "ae_title") == 0 ? 400
+                                                             : 64)) {
         snprintf(why, len, "empty or too long");
         return -1;
-    } else if (strcmp(key, "ae_title") == 0 && (n > 16 || strchr(value, '\\'))) {
-        snprintf(why, len, "\"%.40s\" is not an AE title", value);
-        return -1;
+    } else if (strcmp(key, "ae_title") == 0) {
+        return ae_titles_check(value, why, len);
     }
     return 0;
 }
@@ -148,9 +170,10 @@ int config__clients_validate(const config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "%s: [client \"%s\"] needs %s", where, c->name, missing);
             return -1;
         }
-        if (c->subject && !cfg->tls_client_ca[0]) {
+        if (c->subject && !cfg->tls_client_ca[0] && !cfg->dicom_tls_client_ca[0]) {
             snprintf(err, errlen,
-                     "%s: [client \"%s\"] subject: client certificates need [http] tls_client_ca",
+                     "%s: [client \"%s\"] subject: client certificates need [http] "
+                     "tls_client_ca (or, for DICOM TLS, [dicom] tls_client_ca)",
                      where, c->name);
             return -1;
         }

@@ -2,6 +2,7 @@
  * (hex in the file, or a key file). A publishing node must name the directory, the region key
  * and its institution; the catalogue, when given, must load (so check-config checks it). */
 #include "catalogue.h"
+#include "directory/store.h"
 #include "huren_err.h"
 #include "config.h"
 
@@ -108,6 +109,16 @@ int config__directory_validate(const config *cfg, char *err, size_t errlen)
     }
     if (cfg->dir_retry_min_ms > cfg->dir_retry_max_ms) {
         snprintf(err, errlen, "%s: [directory] retry_min_ms is above retry_max_ms", where);
+        return -1;
+    }
+    if (cfg->dir_store == CONFIG_DIR_STORE_POSTGRESQL && !*cfg->dir_dsn) {
+        snprintf(err, errlen, "%s: [directory] store = postgresql needs dsn", where);
+        return -1;
+    }
+    if ((*cfg->dir_dsn && directory_store_dsn_check(cfg->dir_dsn, "dsn", why, sizeof why) < 0) ||
+        (*cfg->dir_read_dsn &&
+         directory_store_dsn_check(cfg->dir_read_dsn, "read_dsn", why, sizeof why) < 0)) {
+        snprintf(err, errlen, "%s: %s", where, why);
         return -1;
     }
     if (*cfg->dir_catalogue) {

@@ -29,9 +29,8 @@ typedef struct checker {
     int problems;
 } checker;
 
-__attribute__((format(printf, 5, 6))) static void problem(checker *c, int warning,
-                                                          const char *section, const char *key,
-                                                          const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static void
+problem(checker *c, int warning, const char *section, const char *key, const char *fmt, ...)
 {
     char what[HUREN_ERRLEN], line[HUREN_ERRLEN + 128];
     va_list ap;
@@ -119,8 +118,7 @@ static void subject_of(X509 *x, char *buf, size_t len)
 }
 
 /* In date now; a warning when it ends within EXPIRY_WARN_DAYS. */
-static void check_dates(checker *c, const char *section, const char *key, const char *path,
-                        X509 *x)
+static void check_dates(checker *c, const char *section, const char *key, const char *path, X509 *x)
 {
     char who[256];
     subject_of(x, who, sizeof who);
@@ -135,14 +133,13 @@ static void check_dates(checker *c, const char *section, const char *key, const 
     }
     time_t soon = now + (time_t)EXPIRY_WARN_DAYS * 86400;
     if (X509_cmp_time(X509_get0_notAfter(x), &soon) < 0)
-        problem(c, 1, section, key, "%s (%s) expires within %d days", path, who,
-                EXPIRY_WARN_DAYS);
+        problem(c, 1, section, key, "%s (%s) expires within %d days", path, who, EXPIRY_WARN_DAYS);
 }
 
 typedef enum cert_use { USE_SERVER, USE_CLIENT, USE_SIGNING } cert_use;
 
-static void check_use(checker *c, const char *section, const char *key, const char *path,
-                      X509 *x, cert_use use)
+static void check_use(checker *c, const char *section, const char *key, const char *path, X509 *x,
+                      cert_use use)
 {
     if (use == USE_SIGNING) {
         uint32_t ku = X509_get_key_usage(x); /* UINT32_MAX: no keyUsage extension */
@@ -157,9 +154,8 @@ static void check_use(checker *c, const char *section, const char *key, const ch
 }
 
 /* A certificate and its key: both readable, matching, in date, fit for `use`. */
-static void check_pair(checker *c, const char *section, const char *cert_key,
-                       const char *cert_path, const char *key_key, const char *key_path,
-                       cert_use use)
+static void check_pair(checker *c, const char *section, const char *cert_key, const char *cert_path,
+                       const char *key_key, const char *key_path, cert_use use)
 {
     if (!*cert_path && !*key_path)
         return;

@@ -21,6 +21,14 @@ typedef struct metrics {
     atomic_uint_fast64_t dir_stored, dir_replaced, dir_ignored, dir_refused;
     atomic_uint_fast64_t dir_batches_refused; /* whole POSTs refused (malformed, too big) */
     atomic_uint_fast64_t dir_lookups;
+    /* recognition (recognition/): prompts answered and the results they showed, decisions
+     * recorded by kind, retrievals of listed studies by outcome, their instances and bytes */
+    atomic_uint_fast64_t rec_prompts, rec_results_shown;
+    atomic_uint_fast64_t rec_accepted, rec_rejected;
+    atomic_uint_fast64_t rec_retrievals_complete, rec_retrievals_incomplete;
+    atomic_uint_fast64_t rec_retrieved_instances, rec_retrieved_bytes;
+    /* the audit trail (audit_trail.c): entries appended, and appends that failed */
+    atomic_uint_fast64_t audit_appends, audit_failures;
 } metrics;
 
 #endif

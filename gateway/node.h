@@ -29,6 +29,7 @@ typedef struct node {
     const config *cfg;
     huren_index *index;
     huren_dicom_scp *scp;
+    huren_dicom_scp *scp_tls; /* the DICOM TLS port ([dicom] tls_port), or NULL */
     huren_hl7_mllp *mllp;
     http_server *http;
     huren_audit *audit;              /* the audit trail (audit.c); NULL until opened */
@@ -37,6 +38,8 @@ typedef struct node {
     struct publisher *publisher;     /* publishing to the directory (publisher.c), or NULL */
     struct recognition *recognition; /* recognition/ (catalogue, region key), or NULL */
     node_hooks hooks;
+    /* role directory: where its entries are kept (directory/store.h), or NULL */
+    struct directory_store *dir_store;
     metrics metrics;
     time_t started;
 } node;

@@ -18,6 +18,8 @@
 #define DW_INSTANCE DW "/studies/*/series/*/instances/*"
 
 static const http_route hospital_routes[] = {
+    {"GET", "/healthz", api_healthz, HTTP_ROLE_ANYONE, NULL},
+    {"GET", "/readyz", api_readyz, HTTP_ROLE_ANYONE, NULL},
     {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
     {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
     {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
@@ -85,6 +87,8 @@ static const http_body_route hospital_body_routes[] = {
 };
 
 static const http_route directory_routes[] = {
+    {"GET", "/healthz", api_healthz, HTTP_ROLE_ANYONE, NULL},
+    {"GET", "/readyz", api_readyz, HTTP_ROLE_ANYONE, NULL},
     {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
     {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
     {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},

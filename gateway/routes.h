@@ -9,7 +9,11 @@
 #include "http/http.h"
 #include "node.h"
 
-/* api_health.c: GET /api/v1/health (no credentials) and GET /metrics (Prometheus). */
+/* api_health.c: GET /healthz (liveness) and GET /readyz (readiness: archive, disk, directory,
+ * outbox), both without credentials and without patient data; GET /api/v1/health (any
+ * identified client) and GET /metrics (admins, Prometheus). */
+int api_healthz(http_request *req, http_response *res);
+int api_readyz(http_request *req, http_response *res);
 int api_health(http_request *req, http_response *res);
 int api_metrics(http_request *req, http_response *res);
 

@@ -13,6 +13,7 @@
 #include "node.h"
 #include "directory/publisher.h"
 #include "recognition/recognition.h"
+#include "directory/store.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -69,6 +70,17 @@ static int start_dicom(node *n, char ***allowed)
     }
     log_info("DICOM listening: AE %s on %s port %d", n->cfg->aet, n->cfg->bind_address,
              huren_dicom_scp_port(n->scp));
+    if (!n->cfg->dicom_tls_port)
+        return 0;
+    /* the TLS port: the same services and limits, over TLS (its clients: dimse_admit) */
+    so.port = (int)n->cfg->dicom_tls_port;
+    config_dicom_tls_options(n->cfg, &so);
+    if (huren_dicom_scp_start(&n->scp_tls, &so, &h, err, sizeof err) < 0) {
+        log_error("DICOM TLS: %s", err);
+        return -1;
+    }
+    log_info("DICOM TLS listening: AE %s on %s port %d", n->cfg->aet, n->cfg->bind_address,
+             huren_dicom_scp_port(n->scp_tls));
     return 0;
 }
 
@@ -103,6 +115,17 @@ static int start_http(node *n)
     }
     log_info("HTTP listening: %s://%s:%d/", c->tls_cert[0] ? "https" : "http", c->bind_address,
              http_server_port(n->http));
+    return 0;
+}
+
+/* Role directory: the store of entries (the index, or PostgreSQL, migrated now). */
+static int open_dir_store(node *n, char *err, size_t errlen)
+{
+    directory_store_options so;
+    directory_store_options_from_config(&so, n->cfg, n->index);
+    if (directory_store_open(&so, &n->dir_store, err, errlen) < 0)
+        return -1;
+    log_info("directory store: %s", config_choice_name("directory", "store", n->cfg->dir_store));
     return 0;
 }
 
@@ -146,6 +169,10 @@ int cmd_serve(const config *cfg)
         log_error("%s", err);
         goto done;
     }
+    if (cfg->role == CONFIG_ROLE_DIRECTORY && open_dir_store(&n, err, sizeof err) < 0) {
+        log_error("directory: %s", err);
+        goto done;
+    }
     if (publisher_start(&n, err, sizeof err) < 0) { /* before anything can be stored */
         log_error("directory: %s", err);
         goto done;
@@ -171,10 +198,12 @@ int cmd_serve(const config *cfg)
     rc = 0;
 done:
     http_server_stop(n.http);
+    huren_dicom_scp_stop(n.scp_tls, SHUTDOWN_GRACE_S);
     huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);
     huren_hl7_mllp_stop(n.mllp, SHUTDOWN_GRACE_S);
     publisher_stop(&n);
     recognition_stop(&n); /* its background retrievals write to the archive */
+    directory_store_close(n.dir_store);
     huren_index_close(n.index);
     audit_close(&n);
     auth_table_free(n.auth);

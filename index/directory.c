@@ -149,6 +149,8 @@ static int scope_valid(const char *s)
 /* Why e cannot be stored, or NULL when it can. */
 static const char *entry_problem(const huren_index_dir_entry *e)
 {
+    if (!e)
+        return "entry: missing";
     if (!huren_index_pseudonym_valid(e->pseudonym))
         return "pseudonym: not 64 lowercase hex characters";
     if (!token_valid(e->institution, INSTITUTION_MAX))
@@ -188,6 +190,17 @@ static const char *entry_problem(const huren_index_dir_entry *e)
          (strncmp(e->source_url, "https://", 8) != 0 && strncmp(e->source_url, "http://", 7))))
         return "source_url: not an http(s) URL";
     return NULL;
+}
+
+int huren_index_dir_entry_check(const huren_index_dir_entry *e,
+                                char reason[HUREN_INDEX_DIR_REASON_MAX])
+{
+    const char *why = entry_problem(e);
+    if (!why)
+        return 0;
+    if (reason)
+        snprintf(reason, HUREN_INDEX_DIR_REASON_MAX, "%s", why);
+    return HUREN_INDEX_EINVAL;
 }
 
 /* ---- writes ---- */
@@ -239,10 +252,8 @@ static void entry_bind(sqlite3_stmt *s, const huren_index_dir_entry *e)
 static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_index_dir_entry *e,
                      huren_index_dir_result *res)
 {
-    const char *why = entry_problem(e);
-    if (why) {
+    if (huren_index_dir_entry_check(e, res->reason) < 0) {
         res->outcome = HUREN_INDEX_DIR_REFUSED;
-        snprintf(res->reason, sizeof(res->reason), "%s", why);
         return 0;
     }
     for (int id = D_INSERT; id <= D_UPDATE; id++) {
@@ -343,22 +354,37 @@ static void row_read(huren_index__arena *a, sqlite3_stmt *s, huren_index_dir_ent
     e->report_key = huren_index__col_copy(a, s, 21);
 }
 
+/* Why a lookup cannot run, or NULL when it can. */
+static const char *filter_problem(const char *pseudonym, const huren_index_dir_filter *f)
+{
+    if (!huren_index_pseudonym_valid(pseudonym))
+        return "pseudonym: not 64 lowercase hex characters";
+    if (present(f->kind) && !kind_valid(f->kind))
+        return "kind: must be imaging or lab";
+    if (present(f->since) && !date_valid(f->since))
+        return "since: not YYYYMMDD";
+    if (present(f->item_code) && !text_valid(f->item_code, CODE_MAX))
+        return "item: longer than 64 or control characters";
+    return NULL;
+}
+
+int huren_index_dir_filter_check(const char *pseudonym, const huren_index_dir_filter *filter,
+                                 char reason[HUREN_INDEX_DIR_REASON_MAX])
+{
+    static const huren_index_dir_filter any = {0};
+    const char *why = filter_problem(pseudonym, filter ? filter : &any);
+    if (!why)
+        return 0;
+    if (reason)
+        snprintf(reason, HUREN_INDEX_DIR_REASON_MAX, "%s", why);
+    return HUREN_INDEX_EINVAL;
+}
+
 static int filter_check(huren_index *idx, const char *pseudonym, const huren_index_dir_filter *f)
 {
-    if (!huren_index_pseudonym_valid(pseudonym)) {
-        huren_index__seterr(idx, "pseudonym: not 64 lowercase hex characters");
-        return HUREN_INDEX_EINVAL;
-    }
-    if (present(f->kind) && !kind_valid(f->kind)) {
-        huren_index__seterr(idx, "kind: must be imaging or lab");
-        return HUREN_INDEX_EINVAL;
-    }
-    if (present(f->since) && !date_valid(f->since)) {
-        huren_index__seterr(idx, "since: not YYYYMMDD");
-        return HUREN_INDEX_EINVAL;
-    }
-    if (present(f->item_code) && !text_valid(f->item_code, CODE_MAX)) {
-        huren_index__seterr(idx, "item: longer than 64 or control characters");
+    const char *why = filter_problem(pseudonym, f);
+    if (why) {
+        huren_index__seterr(idx, "%s", why);
         return HUREN_INDEX_EINVAL;
     }
     return 0;

@@ -58,11 +58,19 @@ typedef enum huren_index_dir_outcome {
     HUREN_INDEX_DIR_REFUSED     /* invalid entry (reason says why): nothing stored */
 } huren_index_dir_outcome;
 
+#define HUREN_INDEX_DIR_REASON_MAX 160
+
 typedef struct huren_index_dir_result {
     huren_index_dir_outcome outcome;
-    int64_t held_version; /* IGNORED: the version the directory holds */
-    char reason[160];     /* REFUSED: what is wrong, naming the field */
+    int64_t held_version;                    /* IGNORED: the version the directory holds */
+    char reason[HUREN_INDEX_DIR_REASON_MAX]; /* REFUSED: what is wrong, naming the field */
 } huren_index_dir_result;
+
+/* The one validation of an entry, used by huren_index_dir_put and by every other store of the
+ * directory (gateway/directory/store_pg.c): 0 when e can be stored, else HUREN_INDEX_EINVAL with
+ * what is wrong, naming the field, in reason (when not NULL). */
+int huren_index_dir_entry_check(const huren_index_dir_entry *e,
+                                char reason[HUREN_INDEX_DIR_REASON_MAX]);
 
 /* Store n (<= HUREN_INDEX_DIR_BATCH_MAX) entries in one transaction; results[i] gets entry i's
  * outcome (entries are applied in order, so a batch may carry several versions of one record).
@@ -93,6 +101,11 @@ typedef struct huren_index_dir_list {
 int huren_index_dir_find(huren_index *idx, const char *pseudonym,
                          const huren_index_dir_filter *filter, huren_index_dir_list *out);
 void huren_index_dir_list_free(huren_index_dir_list *list); /* NULL-safe */
+
+/* The validation of a lookup's pseudonym and filter (filter NULL = any), as huren_index_dir_find
+ * does it: 0, or HUREN_INDEX_EINVAL with what is wrong in reason (when not NULL). */
+int huren_index_dir_filter_check(const char *pseudonym, const huren_index_dir_filter *filter,
+                                 char reason[HUREN_INDEX_DIR_REASON_MAX]);
 
 /* Is s 64 lowercase hex characters? */
 int huren_index_pseudonym_valid(const char *s);

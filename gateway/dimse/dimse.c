@@ -416,7 +416,7 @@ static int audit_dimse(node *n, const char *op, const huren_dicom_peer *peer, ui
     char action[32] = "dimse.";
     for (size_t i = 0, k = strlen(action); op[i] && k < sizeof action - 1; i++, k++)
         action[k] = (char)(op[i] >= 'A' && op[i] <= 'Z' ? op[i] - 'A' + 'a' : op[i]);
-    const config_client *c = auth_by_ae(n->auth, peer->calling_ae);
+    const config_client *c = dimse_client(n, peer);
     huren_audit_entry e = {
         .actor = peer->calling_ae,
         .role = c ? c->role : "dicom",
@@ -474,5 +474,6 @@ void dimse_handlers_init(huren_dicom_handlers *h, node *n)
     h->resolve_ae = on_resolve_ae;
     h->log = on_log;
     h->event = on_event;
+    h->admit = dimse_admit;
     h->payload = n;
 }

@@ -1,16 +1,35 @@
 /* dimse_metrics.c: the DICOM side's refusals for /metrics, stage by stage: connections closed
  * before an association (cap on negotiations, timeout, silent, not DICOM), associations
  * rejected (busy, AE titles, presentation contexts), datasets and identifiers refused unparsed
- * (nesting), and requests refused because their audit entry could not be written. */
+ * (nesting), and requests refused because their audit entry could not be written. The plain
+ * and the TLS port are counted together; failed TLS handshakes are a reason of their own. */
 #include "dimse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Both ports' figures in one. */
+static void stats_of(node *n, huren_dicom_scp_stats *s)
+{
+    huren_dicom_scp_stats t;
+    huren_dicom_scp_stats_get(n->scp, s);
+    huren_dicom_scp_stats_get(n->scp_tls, &t); /* zeros without a TLS port */
+    s->refused_busy += t.refused_busy;
+    s->refused_ae += t.refused_ae;
+    s->refused_other += t.refused_other;
+    s->refused_negotiating += t.refused_negotiating;
+    s->negotiation_timeouts += t.negotiation_timeouts;
+    s->idle_closed += t.idle_closed;
+    s->not_association += t.not_association;
+    s->identifiers_refused += t.identifiers_refused;
+    s->tls_failed += t.tls_failed;
+    s->negotiating += t.negotiating;
+}
+
 char *dimse_metrics(node *n)
 {
     huren_dicom_scp_stats s;
-    huren_dicom_scp_stats_get(n->scp, &s);
+    stats_of(n, &s);
     char *out = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&out, &len);
@@ -32,9 +51,11 @@ char *dimse_metrics(node *n)
             "huren_dicom_connections_closed_total{reason=\"negotiating_cap\"} %llu\n"
             "huren_dicom_connections_closed_total{reason=\"negotiation_timeout\"} %llu\n"
             "huren_dicom_connections_closed_total{reason=\"silent\"} %llu\n"
-            "huren_dicom_connections_closed_total{reason=\"not_association\"} %llu\n",
+            "huren_dicom_connections_closed_total{reason=\"not_association\"} %llu\n"
+            "huren_dicom_connections_closed_total{reason=\"tls_handshake\"} %llu\n",
             (unsigned long long)s.refused_negotiating, (unsigned long long)s.negotiation_timeouts,
-            (unsigned long long)s.idle_closed, (unsigned long long)s.not_association);
+            (unsigned long long)s.idle_closed, (unsigned long long)s.not_association,
+            (unsigned long long)s.tls_failed);
     fprintf(f,
             "# HELP huren_dicom_associations_negotiating DICOM association requests arriving "
             "or being negotiated.\n"

@@ -8,6 +8,7 @@
 #include "audit_trail.h"
 #include "http/auth.h"
 #include "log.h"
+#include "store.h"
 #include "index/index_directory.h"
 #include "audit/huren_audit.h"
 
@@ -235,9 +236,9 @@ static int batch_store(node *n, http_request *req, http_response *res, json_t *e
             snprintf(why[i], sizeof why[i], "%s", bad);
         slot[i] = bad ? SIZE_MAX : nvalid++;
     }
-    if (huren_index_dir_put(n->index, e, nvalid, r) < 0) {
-        log_error("directory: storing %zu entries from %s: %s", nvalid, req->institution,
-                  huren_index_errmsg(n->index));
+    char serr[HUREN_INDEX_DIR_REASON_MAX * 2];
+    if (directory_store_put(n->dir_store, e, nvalid, r, serr, sizeof serr) < 0) {
+        log_error("directory: storing %zu entries from %s: %s", nvalid, req->institution, serr);
         rc = http_reply_error(res, 503, "the directory cannot store entries now");
         goto done;
     }
@@ -362,11 +363,12 @@ int api_directory_records(http_request *req, http_response *res)
     }
     const char *del = http_request_arg(req, "include_deleted");
     f.include_deleted = del && (!strcmp(del, "1") || !strcmp(del, "true"));
-    int rc = huren_index_dir_find(n->index, pseudonym, &f, &l);
-    if (rc == HUREN_INDEX_EINVAL)
-        return http_reply_error(res, 400, huren_index_errmsg(n->index));
+    char serr[HUREN_INDEX_DIR_REASON_MAX * 2];
+    int rc = directory_store_find(n->dir_store, pseudonym, &f, &l, serr, sizeof serr);
+    if (rc == DIRECTORY_STORE_EINVAL)
+        return http_reply_error(res, 400, serr);
     if (rc < 0) {
-        log_error("directory lookup: %s", huren_index_errmsg(n->index));
+        log_error("directory lookup: %s", serr);
         return http_reply_error(res, 503, "the directory cannot answer now");
     }
     json_t *records = json_array();
@@ -375,7 +377,7 @@ int api_directory_records(http_request *req, http_response *res)
     json_t *o = json_pack("{s:s, s:I, s:b, s:o}", "pseudonym", pseudonym, "count", (json_int_t)l.n,
                           "truncated", l.truncated, "records", records);
     snprintf(res->audit_object, sizeof res->audit_object, "directory records: %zu", l.n);
-    huren_index_dir_list_free(&l);
+    directory_store_list_free(n->dir_store, &l);
     rc = http_reply_json(res, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
     json_decref(o);
     return rc;
@@ -408,6 +410,7 @@ char *directory_api_metrics(node *n)
             (unsigned long long)atomic_load(&m->dir_refused),
             (unsigned long long)atomic_load(&m->dir_batches_refused),
             (unsigned long long)atomic_load(&m->dir_lookups));
+    directory_store_metrics_write(n->dir_store, f);
     fclose(f);
     return out;
 }

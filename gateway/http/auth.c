@@ -175,10 +175,23 @@ const config_client *auth_by_token(const auth_table *t, const char *token, size_
     return found;
 }
 
+int auth_client_has_ae(const config_client *c, const char *ae_title)
+{
+    size_t n = ae_title ? strlen(ae_title) : 0;
+    for (const char *p = c && c->ae_title ? c->ae_title : ""; n && *p;) {
+        size_t k = strcspn(p, " ,\t");
+        if (k == n && memcmp(p, ae_title, n) == 0)
+            return 1;
+        p += k;
+        p += strspn(p, " ,\t");
+    }
+    return 0;
+}
+
 const config_client *auth_by_ae(const auth_table *t, const char *ae_title)
 {
     for (size_t i = 0; t && ae_title && i < t->n; i++)
-        if (t->e[i].c->ae_title && strcmp(t->e[i].c->ae_title, ae_title) == 0)
+        if (auth_client_has_ae(t->e[i].c, ae_title))
             return t->e[i].c;
     return NULL;
 }

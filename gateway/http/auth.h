@@ -24,6 +24,8 @@ void auth_table_free(auth_table *t); /* NULL-safe */
 const config_client *auth_by_subject(const auth_table *t, const char *subject);
 const config_client *auth_by_token(const auth_table *t, const char *token, size_t len);
 const config_client *auth_by_ae(const auth_table *t, const char *ae_title);
+/* Is ae_title one of the AE titles of c's ae_title (a list separated by spaces or commas)? */
+int auth_client_has_ae(const config_client *c, const char *ae_title);
 /* Do two distinguished names name the same subject (as above)? */
 int auth_dn_equal(const char *a, const char *b);
 

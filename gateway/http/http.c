@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 /* Route families for the answer counters: the first pattern that is a prefix of the path
@@ -39,6 +40,8 @@ static const struct {
     {"/api/v1/audit", "audit"},
     {"/api/v1/health", "health"},
     {"/metrics", "health"},
+    {"/healthz", "health"},
+    {"/readyz", "health"},
     {"/ui", "ui"},
 };
 static const char *const family_names[HTTP_FAMILIES] = {
@@ -54,11 +57,23 @@ struct http_server {
     char *cert_pem, *key_pem, *ca_pem;
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t answers[HTTP_FAMILIES][4]; /* by family and class 2xx..5xx */
+    struct route_stats *rstats;                     /* one per route of the table */
 };
+
+/* Upper bounds (seconds) of the latency histogram's buckets; the last one is +Inf. */
+static const double duration_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
+#define NBOUNDS (sizeof duration_bounds / sizeof duration_bounds[0])
+
+typedef struct route_stats {
+    atomic_uint_fast64_t answers[4];           /* 2xx..5xx */
+    atomic_uint_fast64_t buckets[NBOUNDS + 1]; /* not cumulative; the last is +Inf */
+    atomic_uint_fast64_t micros;               /* sum of durations */
+} route_stats;
 
 /* Per-request state kept between libmicrohttpd's calls. */
 typedef struct conn_state {
-    huren_buf body; /* a buffered body (bounded by max_body before it is written) */
+    huren_buf body;          /* a buffered body (bounded by max_body before it is written) */
+    struct timespec started; /* the first call for this request */
     int too_large;
     const http_body_sink *sink; /* streamed body: the sink and its context */
     void *sink_ctx;
@@ -288,7 +303,8 @@ static void audit(http_server *srv, const http_request *req, const char *action,
     http_reply_error(res, 503, "audit trail unavailable: request not served");
 }
 
-static void dispatch(http_server *srv, http_request *req, http_response *res)
+/* Route req and run its handler. Returns the route's index, or -1 when none matched. */
+static int dispatch(http_server *srv, http_request *req, http_response *res)
 {
     int path_known = 0;
     for (size_t i = 0; i < srv->nroutes; i++) {
@@ -298,10 +314,10 @@ static void dispatch(http_server *srv, http_request *req, http_response *res)
         path_known = 1;
         if (strcmp(rt->method, req->method) != 0)
             continue;
-        if (!(rt->roles & req->roles)) {
+        if (!(rt->roles & (req->roles | HTTP_ROLE_ANYONE))) {
             http_reply_error(res, 403, "forbidden for this client's role");
             audit(srv, req, rt->audit_action ? rt->audit_action : "http.access", res);
-            return;
+            return (int)i;
         }
         res->status = 200;
         if (rt->handler(req, res) < 0) {
@@ -313,12 +329,87 @@ static void dispatch(http_server *srv, http_request *req, http_response *res)
         }
         if (rt->audit_action)
             audit(srv, req, rt->audit_action, res);
-        return;
+        return (int)i;
     }
     http_reply_error(res, path_known ? 405 : 404, path_known ? "method not allowed" : "not found");
     char allow[128];
     if (path_known && allowed_methods(srv, req->path, allow, sizeof allow) > 0)
         http_response_header(res, "Allow", allow);
+    return -1;
+}
+
+/* A route that anyone may call, unidentified (HTTP_ROLE_ANYONE)? */
+static int open_route(http_server *srv, const char *method, const char *path)
+{
+    http_request scratch = {.path = path};
+    for (size_t i = 0; i < srv->nroutes; i++)
+        if ((srv->routes[i].roles & HTTP_ROLE_ANYONE) &&
+            strcmp(srv->routes[i].method, method) == 0 &&
+            route_match(srv->routes[i].pattern, path, &scratch))
+            return 1;
+    return 0;
+}
+
+static void route_count(http_server *srv, int route, int status, const struct timespec *t0)
+{
+    if (route < 0 || !srv->rstats)
+        return;
+    route_stats *rs = &srv->rstats[route];
+    int c = status / 100;
+    if (c >= 2 && c <= 5)
+        atomic_fetch_add(&rs->answers[c - 2], 1);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+    size_t b = 0;
+    while (b < NBOUNDS && secs > duration_bounds[b])
+        b++;
+    atomic_fetch_add(&rs->buckets[b], 1);
+    atomic_fetch_add(&rs->micros, (uint_fast64_t)(secs * 1e6));
+}
+
+void http_server_route_metrics(const http_server *srv, huren_buf *out)
+{
+    huren_buf_adds(out, "# HELP huren_http_route_responses_total HTTP answers by route and status "
+                        "class.\n# TYPE huren_http_route_responses_total counter\n");
+    for (size_t i = 0; srv && i < srv->nroutes; i++)
+        for (int c = 0; c < 4; c++) {
+            uint64_t v = atomic_load(&srv->rstats[i].answers[c]);
+            if (v)
+                huren_buf_printf(out,
+                                 "huren_http_route_responses_total{method=\"%s\",route=\"%s\","
+                                 "class=\"%dxx\"} %llu\n",
+                                 srv->routes[i].method, srv->routes[i].pattern, c + 2,
+                                 (unsigned long long)v);
+        }
+    huren_buf_adds(out, "# HELP huren_http_route_duration_seconds Time from a request's first "
+                        "byte to its answer, by route.\n"
+                        "# TYPE huren_http_route_duration_seconds histogram\n");
+    for (size_t i = 0; srv && i < srv->nroutes; i++) {
+        route_stats *rs = &srv->rstats[i];
+        uint64_t cum = 0, counts[NBOUNDS + 1];
+        for (size_t b = 0; b <= NBOUNDS; b++)
+            cum += counts[b] = atomic_load(&rs->buckets[b]);
+        if (!cum)
+            continue;
+        const char *m = srv->routes[i].method, *r = srv->routes[i].pattern;
+        uint64_t run = 0;
+        for (size_t b = 0; b < NBOUNDS; b++) {
+            run += counts[b];
+            huren_buf_printf(out,
+                             "huren_http_route_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+                             "le=\"%g\"} %llu\n",
+                             m, r, duration_bounds[b], (unsigned long long)run);
+        }
+        huren_buf_printf(
+            out,
+            "huren_http_route_duration_seconds_bucket{method=\"%s\",route=\"%s\","
+            "le=\"+Inf\"} %llu\n"
+            "huren_http_route_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n"
+            "huren_http_route_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+            m, r, (unsigned long long)cum, m, r, (double)atomic_load(&rs->micros) / 1e6, m, r,
+            (unsigned long long)cum);
+    }
 }
 
 static const http_body_route *body_route(http_server *srv, const char *method, const char *url)
@@ -498,6 +589,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     conn_state *st = *con_cls;
     if (!st) {
         st = calloc(1, sizeof *st);
+        if (st)
+            clock_gettime(CLOCK_MONOTONIC, &st->started);
         if (!st)
             return MHD_NO;
         *con_cls = st;
@@ -525,16 +618,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         log_debug("%s OPTIONS %s -> %d", remote, url, res.status);
         return answer(srv, &req, &res);
     }
-    if (identify(srv, conn, &req, &who, &res) < 0 || request_malformed(srv, &req, &res))
+    if (open_route(srv, method, url)) {
+        req.actor = "anonymous"; /* a probe: no identification asked, nothing to audit */
+    } else if (identify(srv, conn, &req, &who, &res) < 0 || request_malformed(srv, &req, &res)) {
         return answer(srv, &req, &res);
+    }
+    int route = -1;
     if (st->too_large) {
         http_reply_error(&res, 413, "request body too large");
     } else {
         req.body = st->body.data ? st->body.data : "";
         req.body_len = st->body.len;
-        dispatch(srv, &req, &res);
+        route = dispatch(srv, &req, &res);
     }
     log_debug("%s %s %s -> %d", remote, method, url, res.status);
+    route_count(srv, route, res.status, &st->started);
     return answer(srv, &req, &res);
 }
 
@@ -572,6 +670,12 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
     srv->opts = *opts;
     srv->routes = routes;
     srv->nroutes = nroutes;
+    srv->rstats = calloc(nroutes ? nroutes : 1, sizeof *srv->rstats);
+    if (!srv->rstats) {
+        free(srv);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     srv->app = app;
 
     struct sockaddr_storage ss;
@@ -647,6 +751,7 @@ void http_server_stop(http_server *srv)
     free(srv->cert_pem);
     free(srv->key_pem);
     free(srv->ca_pem);
+    free(srv->rstats);
     free(srv);
 }
 

@@ -20,6 +20,9 @@ typedef enum http_role {
 } http_role;
 #define HTTP_ROLES_ALL (HTTP_ROLE_CLINICIAN | HTTP_ROLE_PEER | HTTP_ROLE_INSURER | HTTP_ROLE_ADMIN)
 #define HTTP_ROLES_STAFF (HTTP_ROLE_CLINICIAN | HTTP_ROLE_ADMIN)
+/* A route flag, not a role: anyone may call it, unidentified (probes: /healthz, /readyz). Such
+ * a route must reveal nothing about patients. */
+#define HTTP_ROLE_ANYONE (1u << 8)
 
 typedef struct http_request {
     const char *method;
@@ -143,6 +146,10 @@ uint64_t http_server_requests(const http_server *srv);
  * the library makes itself (a header block too large, ...) are not counted. */
 #define HTTP_FAMILIES 11
 const char *http_family_name(size_t family); /* family < HTTP_FAMILIES */
+/* Per route of the table: answers by status class and a latency histogram, appended to out as
+ * Prometheus text (huren_http_route_responses_total, huren_http_route_duration_seconds). */
+struct huren_buf;
+void http_server_route_metrics(const http_server *srv, struct huren_buf *out);
 uint64_t http_server_answers(const http_server *srv, size_t family, int status_class);
 void http_server_stop(http_server *srv); /* NULL-safe */
 

@@ -92,6 +92,10 @@ int api_recognition_decision(http_request *req, http_response *res)
              d.reason ? " " : "", d.reason ? d.reason : "", d.result_key, d.prompt_id);
     switch (out) {
     case HUREN_INDEX_REC_STORED:
+        atomic_fetch_add(strcmp(d.decision, "accepted") == 0 ? &n->metrics.rec_accepted
+                                                             : &n->metrics.rec_rejected,
+                         1);
+        /* fall through */
     case HUREN_INDEX_REC_SAME: {
         json_t *a =
             json_pack("{s:s, s:b}", "decision_id", held, "repeated", out == HUREN_INDEX_REC_SAME);

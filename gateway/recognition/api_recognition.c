@@ -395,6 +395,9 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
     snprintf(res->audit_object, sizeof res->audit_object,
              "recognition %s: %zu results shown, %zu peers unavailable, prompt %s", q->item->code,
              sh.n, json_array_size(unavailable), prompt);
+    node *self = req->app;
+    atomic_fetch_add(&self->metrics.rec_prompts, 1);
+    atomic_fetch_add(&self->metrics.rec_results_shown, sh.n);
     rc = http_reply_json(res, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
     json_decref(o);
 done:

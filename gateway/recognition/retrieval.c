@@ -38,7 +38,8 @@ typedef struct retrieval {
     char path[4200];   /* temp file of the part being received, "" when none */
     int fd;
     size_t stored, duplicates, refused, failed;
-    int status; /* a local failure (500) found while streaming, or 0 */
+    uint64_t bytes; /* of the answer's body */
+    int status;     /* a local failure (500) found while streaming, or 0 */
     char err[HUREN_ERRLEN];
     const recognition *rec;
     rec_job *job;  /* background: progress goes there too; NULL when synchronous */
@@ -238,6 +239,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &code);
     if (code != 200)
         return n; /* an error answer: drained, reported by status */
+    r->bytes += n;
     if (r->job)
         atomic_fetch_add(&r->job->bytes, n);
     if (!r->reader) {
@@ -314,6 +316,11 @@ static long retrieve(const recognition *rec, retrieval *r, const char *source)
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(r->h);
     multipart_reader_free(r->reader);
+    metrics *m = &r->n->metrics;
+    int complete = cc == CURLE_OK && code == 200 && !r->err[0] && !r->refused && !r->failed;
+    atomic_fetch_add(complete ? &m->rec_retrievals_complete : &m->rec_retrievals_incomplete, 1);
+    atomic_fetch_add(&m->rec_retrieved_instances, r->stored);
+    atomic_fetch_add(&m->rec_retrieved_bytes, r->bytes);
     return cc == CURLE_OK || code ? code : 0;
 }
 
@@ -323,6 +330,7 @@ long rec_retrieve(node *n, const char *study, const char *source, rec_job *job,
     retrieval r = {.n = n, .study = study, .fd = -1, .rec = n->recognition, .job = job};
     long code = retrieve(n->recognition, &r, source);
     *out = (rec_retrieve_out){r.stored, r.duplicates, r.refused, r.failed, r.status, ""};
+
     snprintf(out->err, sizeof out->err, "%s", r.err);
     if (!out->err[0] && code != 200 && code)
         snprintf(out->err, sizeof out->err, "the source answered HTTP %ld", code);

@@ -57,8 +57,8 @@ static void on_message(const huren_hl7_msg *msg, const char *raw, size_t len, co
         snprintf(res->text, sizeof res->text, "audit trail unavailable");
     }
     if (r == INGEST_OK)
-        log_debug("%s %s control id '%s' (%zu bytes): %s", peer, what, id, len,
-                  outcome == HUREN_INDEX_PUT_DUPLICATE ? "duplicate, stored before" : "stored");
+        log_info("%s %s control id '%s' (%zu bytes): AA, %s", peer, what, id, len,
+                 outcome == HUREN_INDEX_PUT_DUPLICATE ? "duplicate, stored before" : "stored");
     else if (r == INGEST_INVALID)
         log_warnx("%s %s control id '%s': %s %s", peer, what, id,
                   res->code == HUREN_HL7_AR ? "AR" : "AE", res->text);

@@ -88,6 +88,47 @@ class SecurityTest(NodeTestCase):
         self.assertTrue(any(e["actor"] == "ws-clinician" and e["action"] == "audit.read"
                             for e in refused))
 
+    def test_probes_answer_anyone_and_tell_nothing(self):
+        """/healthz and /readyz answer without credentials (a load balancer, a monitoring
+        probe), with no patient data; /api/v1/health still needs them. Per-route counters and
+        latencies reach /metrics."""
+        for path in ("/healthz", "/readyz"):
+            status, _, body = self.get(path)
+            self.assertEqual(status, 200, body)
+            self.assertNotIn("patient", body.lower())
+        self.assertEqual(json.loads(self.get("/healthz")[2]), {"status": "ok"})
+        ready = json.loads(self.get("/readyz")[2])
+        self.assertEqual(ready["status"], "ready")
+        self.assertEqual(ready["checks"]["archive"], "ok")
+        self.assertEqual(ready["checks"]["disk"], "ok")
+        self.assertEqual(self.get("/api/v1/health")[0], 401)
+        self.assertEqual(self.get("/metrics")[0], 401)
+        # a probe is not a way in: another path stays closed, and POST to a probe is refused
+        self.assertEqual(self.get("/readyz/../api/v1/audit")[0], 401)
+        status, _, body = self.get("/metrics", who="admin")
+        self.assertEqual(status, 200, body)
+        self.assertRegex(body, r'huren_http_route_responses_total\{method="GET",route="/healthz",'
+                               r'class="2xx"\} [1-9]')
+        self.assertRegex(body, r'huren_http_route_duration_seconds_count\{method="GET",'
+                               r'route="/readyz"\} [1-9]')
+        body = self.get("/metrics", who="admin")[2]  # the first /metrics answer is counted now
+        self.assertRegex(body, r'huren_http_route_responses_total\{method="GET",route="/metrics",'
+                               r'class="2xx"\} [1-9]')
+        self.assertRegex(body, r'huren_http_responses_total\{family="health",class="4xx"\} [1-9]')
+        self.assertIn("huren_audit_appends_total", body)
+        self.assertIn('huren_recognition_decisions_total{decision="accepted"} 0', body)
+
+    def test_readyz_says_why_not(self):
+        """Below the free-disk threshold the node is not ready: 503 naming the check."""
+        n = self.node(name="full", config_text=self.conf + "[node]\nready_min_free_mb = 100000000\n",
+                      https=True).start()
+        status, _, body = curl(n.url("/readyz"), cacert=os.path.join(self.pki, "ca.crt"))
+        self.assertEqual(status, 503, body)
+        ready = json.loads(body)
+        self.assertEqual(ready["status"], "not ready")
+        self.assertIn("below ready_min_free_mb", ready["checks"]["disk"])
+        self.assertEqual(ready["checks"]["archive"], "ok")
+
     def test_bad_credentials_refused_and_audited(self):
         cases = [
             (dict(), 401, "required"),

@@ -685,6 +685,130 @@ static void test_scp_allowed_calling(void **state)
     assert_int_not_equal(rc_bad, 0);
 }
 
+/* The TLS port: the test PKI of conf/make-test-pki.sh, DCMTK's echoscu over TLS. */
+static struct {
+    pthread_mutex_t mu;
+    char subject[256];
+    int admitted;
+} g_tls = {PTHREAD_MUTEX_INITIALIZER, "", 0};
+
+static int on_admit(const huren_dicom_peer *peer, char *why, size_t whylen, void *payload)
+{
+    (void)payload;
+    pthread_mutex_lock(&g_tls.mu);
+    snprintf(g_tls.subject, sizeof(g_tls.subject), "%s",
+             peer->tls_subject ? peer->tls_subject : "(plain)");
+    int refuse = strcmp(peer->calling_ae, "NOPE") == 0;
+    g_tls.admitted += !refuse;
+    pthread_mutex_unlock(&g_tls.mu);
+    if (refuse)
+        snprintf(why, whylen, "test refuses NOPE");
+    return refuse;
+}
+
+static void tls_files(huren_dicom_scp_options *o, const char *pki, char *cert, char *key, char *ca,
+                      size_t len)
+{
+    snprintf(cert, len, "%s/server.crt", pki);
+    snprintf(key, len, "%s/server.key", pki);
+    snprintf(ca, len, "%s/ca.crt", pki);
+    o->tls_cert = cert;
+    o->tls_key = key;
+    o->tls_client_ca = ca;
+}
+
+static void test_tls_check(const char *pki)
+{
+    char cert[600], key[600], ca[600], other[600], err[512];
+    huren_dicom_scp_options o = HUREN_DICOM_SCP_OPTIONS_INIT;
+    tls_files(&o, pki, cert, key, ca, sizeof(cert));
+    huren_dicom_tls_file bad;
+    assert_int_equal(huren_dicom_tls_check(&o, &bad, err, sizeof(err)), 0);
+    snprintf(other, sizeof(other), "%s/peer.key", pki);
+    o.tls_key = other; /* another certificate's key */
+    assert_int_equal(huren_dicom_tls_check(&o, &bad, err, sizeof(err)), HUREN_DICOM_EINVAL);
+    assert_int_equal(bad, HUREN_DICOM_TLS_KEY);
+    assert_non_null(strstr(err, "is not the key of the certificate"));
+    o.tls_key = key;
+    o.tls_client_ca = NULL; /* required, but no CA to verify with */
+    assert_int_equal(huren_dicom_tls_check(&o, &bad, err, sizeof(err)), HUREN_DICOM_EINVAL);
+    assert_int_equal(bad, HUREN_DICOM_TLS_CLIENT_CA);
+    o.tls_require_client_cert = 0;
+    assert_int_equal(huren_dicom_tls_check(&o, &bad, err, sizeof(err)), 0);
+    snprintf(other, sizeof(other), "%s/clinician.crt", pki);
+    o.tls_cert = other; /* a client certificate is no server's */
+    assert_int_equal(huren_dicom_tls_check(&o, &bad, err, sizeof(err)), HUREN_DICOM_EINVAL);
+    assert_int_equal(bad, HUREN_DICOM_TLS_CERT);
+    assert_non_null(strstr(err, "not for a TLS server"));
+    /* the SCP refuses to start on what the check refuses */
+    char tmp[512];
+    path_of(tmp, sizeof(tmp), "tmp");
+    o.tmp_dir = tmp;
+    o.port = 0;
+    huren_dicom_handlers h = handlers();
+    huren_dicom_scp *s = NULL;
+    assert_int_equal(huren_dicom_scp_start(&s, &o, &h, err, sizeof(err)), HUREN_DICOM_EINVAL);
+    assert_null(s);
+    assert_non_null(strstr(err, "TLS certificate: "));
+}
+
+static void test_scp_tls(void **state)
+{
+    (void)state;
+    char pki[512], cmd[1200];
+    path_of(pki, sizeof(pki), "pki");
+    snprintf(cmd, sizeof(cmd), "bash '%s/conf/make-test-pki.sh' '%s' >/dev/null", HUREN_SOURCE_DIR,
+             pki);
+    assert_int_equal(system(cmd), 0);
+    test_tls_check(pki);
+
+    char tmp[512], err[512] = "", port[16], cert[600], key[600], ca[600];
+    path_of(tmp, sizeof(tmp), "tmp");
+    huren_dicom_scp_options o = HUREN_DICOM_SCP_OPTIONS_INIT;
+    o.port = 0;
+    o.tmp_dir = tmp;
+    tls_files(&o, pki, cert, key, ca, sizeof(cert));
+    huren_dicom_handlers h = handlers();
+    h.admit = on_admit;
+    huren_dicom_scp *s = NULL;
+    assert_int_equal(huren_dicom_scp_start(&s, &o, &h, err, sizeof(err)), 0);
+    snprintf(port, sizeof(port), "%d", huren_dicom_scp_port(s));
+    char ckey[600], ccert[600];
+    snprintf(ckey, sizeof(ckey), "%s/clinician.key", pki);
+    snprintf(ccert, sizeof(ccert), "%s/clinician.crt", pki);
+    char *good[] = {
+        "echoscu",         "-aet", "CT1",       "-aec", "HUREN", "--enable-tls", ckey, ccert,
+        "--add-cert-file", ca,     "127.0.0.1", port,   NULL};
+    char *refused[] = {
+        "echoscu",         "-aet", "NOPE",      "-aec", "HUREN", "--enable-tls", ckey, ccert,
+        "--add-cert-file", ca,     "127.0.0.1", port,   NULL};
+    char *anon[] = {"echoscu",         "-aet", "CT1",       "-aec", "HUREN", "--anonymous-tls",
+                    "--add-cert-file", ca,     "127.0.0.1", port,   NULL};
+    char *plain[] = {"echoscu", "-aet", "CT1", "-aec", "HUREN", "127.0.0.1", port, NULL};
+    int rc_good = scu("tls-good.out", good);
+    pthread_mutex_lock(&g_tls.mu);
+    char subject[256];
+    snprintf(subject, sizeof(subject), "%s", g_tls.subject);
+    pthread_mutex_unlock(&g_tls.mu);
+    int rc_refused = scu("tls-refused.out", refused);
+    int rc_anon = scu("tls-anon.out", anon);
+    int rc_plain = scu("tls-plain.out", plain);
+    huren_dicom_scp_stats st;
+    huren_dicom_scp_stats_get(s, &st);
+    huren_dicom_scp_stop(s, 1);
+    assert_int_equal(rc_good, 0);
+    assert_string_equal(subject, "CN=clinician,O=Hospital A,C=CN");
+    assert_int_not_equal(rc_refused, 0);
+    assert_int_not_equal(rc_anon, 0);
+    assert_int_not_equal(rc_plain, 0);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.refused_ae, 1);
+    assert_true(st.tls_failed >= 1); /* the one without a certificate (and the plain one) */
+    pthread_mutex_lock(&g_tls.mu);
+    assert_int_equal(g_tls.admitted, 1);
+    pthread_mutex_unlock(&g_tls.mu);
+}
+
 static void write_input(const char *name, const char *inst, const char *study, const char *series,
                         const char *pname, const char *cs)
 {
@@ -1097,17 +1221,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_coerce_file),   cmocka_unit_test(test_coerce_public_files),
     };
     const struct CMUnitTest scp[] = {
-        cmocka_unit_test(test_scp_echo),
-        cmocka_unit_test(test_scp_half_open),
-        cmocka_unit_test(test_scp_busy_port),
-        cmocka_unit_test(test_scp_allowed_calling),
-        cmocka_unit_test(test_scp_store),
-        cmocka_unit_test(test_scp_store_invalid),
-        cmocka_unit_test(test_scp_find),
-        cmocka_unit_test(test_scp_move),
-        cmocka_unit_test(test_scp_get),
-        cmocka_unit_test(test_scp_find_cancel),
-        cmocka_unit_test(test_scp_limit_and_stop),
+        cmocka_unit_test(test_scp_echo),          cmocka_unit_test(test_scp_half_open),
+        cmocka_unit_test(test_scp_busy_port),     cmocka_unit_test(test_scp_allowed_calling),
+        cmocka_unit_test(test_scp_tls),           cmocka_unit_test(test_scp_store),
+        cmocka_unit_test(test_scp_store_invalid), cmocka_unit_test(test_scp_find),
+        cmocka_unit_test(test_scp_move),          cmocka_unit_test(test_scp_get),
+        cmocka_unit_test(test_scp_find_cancel),   cmocka_unit_test(test_scp_limit_and_stop),
     };
     int rc = cmocka_run_group_tests_name("files", files, NULL, NULL);
     rc += cmocka_run_group_tests_name("scp", scp, scp_setup, scp_teardown);

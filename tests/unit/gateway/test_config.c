@@ -163,6 +163,87 @@ static void test_validate(void **state)
     assert_false(config_is_loopback("::"));
 }
 
+/* [directory] store and the PostgreSQL keys: defaults, choices, a DSN that must parse and
+ * must not carry a password (never echoed). */
+static void test_directory_store(void **state)
+{
+    (void)state;
+    config c;
+    char err[HUREN_ERRLEN];
+    config_defaults(&c);
+    assert_int_equal(c.dir_store, CONFIG_DIR_STORE_SQLITE);
+    assert_string_equal(config_choice_name("directory", "store", (int)c.dir_store), "sqlite");
+    assert_int_equal(c.dir_pool, 8);
+    assert_int_equal(c.dir_statement_timeout, 5000);
+    assert_int_equal(config_set(&c, "directory", "store", "postgresql", err, sizeof err), 0);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "store = postgresql needs dsn"));
+    config_set(&c, "directory", "dsn", "host=db1,db2 dbname=huren user=huren password=hunter2", err,
+               sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[directory] dsn: a password is not allowed"));
+    assert_null(strstr(err, "hunter2"));
+    config_set(&c, "directory", "dsn", "host=db1,db2 dbname=huren target_session_attrs=read-write",
+               err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    config_set(&c, "directory", "read_dsn", "host='db2", err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[directory] read_dsn: not a PostgreSQL connection string"));
+    assert_int_equal(config_set(&c, "directory", "pool", "0", err, sizeof err), -1);
+    assert_int_equal(config_set(&c, "directory", "store", "mysql", err, sizeof err), -1);
+    assert_non_null(strstr(err, "sqlite|postgresql"));
+    config_free(&c);
+}
+
+/* [dicom] tls_*: the keys checked together, the files by dicom/ (test PKI of conf/). */
+static void expect_tls_error(config *c, const char *needle)
+{
+    char err[HUREN_ERRLEN];
+    assert_int_equal(config_validate(c, err, sizeof err), -1);
+    if (!strstr(err, needle))
+        fail_msg("expected \"%s\" in \"%s\"", needle, err);
+}
+
+static void test_dicom_tls(void **state)
+{
+    (void)state;
+    config c;
+    char err[HUREN_ERRLEN], dir[] = "/tmp/huren-test-pki-XXXXXX", cmd[600], v[600];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "bash '%s/conf/make-test-pki.sh' '%s/pki' >/dev/null",
+             HUREN_SOURCE_DIR, dir);
+    assert_int_equal(system(cmd), 0);
+    config_defaults(&c);
+    assert_int_equal(c.dicom_tls_port, 0); /* no TLS port by default */
+    assert_int_equal(c.dicom_tls_require_client_cert, 1);
+    snprintf(v, sizeof v, "%s/pki/server.crt", dir);
+    config_set(&c, "dicom", "tls_cert", v, err, sizeof err);
+    expect_tls_error(&c, "[dicom] tls_cert: set, but tls_port is not");
+    config_set(&c, "dicom", "tls_port", "11112", err, sizeof err);
+    expect_tls_error(&c, "[dicom] tls_port: port 11112 is used by another service");
+    config_set(&c, "dicom", "tls_port", "2762", err, sizeof err);
+    expect_tls_error(&c, "[dicom] tls_key: tls_port 2762 needs tls_cert and tls_key");
+    snprintf(v, sizeof v, "%s/pki/server.key", dir);
+    config_set(&c, "dicom", "tls_key", v, err, sizeof err);
+    expect_tls_error(&c, "[dicom] tls_client_ca: client certificates are required");
+    config_set(&c, "dicom", "tls_require_client_cert", "no", err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    snprintf(v, sizeof v, "%s/pki/missing.crt", dir);
+    config_set(&c, "dicom", "tls_client_ca", v, err, sizeof err);
+    expect_tls_error(&c, "[dicom] tls_client_ca: cannot read ");
+    snprintf(v, sizeof v, "%s/pki/ca.crt", dir);
+    config_set(&c, "dicom", "tls_client_ca", v, err, sizeof err);
+    config_set(&c, "dicom", "tls_require_client_cert", "yes", err, sizeof err);
+    assert_int_equal(config_validate(&c, err, sizeof err), 0);
+    snprintf(v, sizeof v, "%s/pki/admin.key", dir);
+    config_set(&c, "dicom", "tls_key", v, err, sizeof err);
+    expect_tls_error(&c, "[dicom] tls_key: ");
+    expect_tls_error(&c, "is not the key of the certificate");
+    config_free(&c);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
@@ -171,6 +252,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bad_values_name_file_line_key),
         cmocka_unit_test(test_file_then_flags),
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_directory_store),
+        cmocka_unit_test(test_dicom_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

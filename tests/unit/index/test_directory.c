@@ -141,6 +141,29 @@ static void dir_refusals(void **state)
     tfix_close(&t);
 }
 
+/* The exported checks are the ones put and find apply (other stores of the directory use them). */
+static void dir_checks(void **state)
+{
+    (void)state;
+    char why[HUREN_INDEX_DIR_REASON_MAX] = "";
+    huren_index_dir_entry e = entry(P1, "H1", "report:1", 1, "CBC", "20240105");
+    assert_int_equal(huren_index_dir_entry_check(&e, why), 0);
+    e.version = 0;
+    assert_int_equal(huren_index_dir_entry_check(&e, why), HUREN_INDEX_EINVAL);
+    assert_string_equal(why, "version: must be a whole number >= 1");
+    e = entry(P1, "H1", "report:1", 1, "CBC", "20240105");
+    e.deleted = 1;
+    e.kind = NULL; /* a tombstone needs no kind */
+    assert_int_equal(huren_index_dir_entry_check(&e, NULL), 0);
+    assert_int_equal(huren_index_dir_entry_check(NULL, why), HUREN_INDEX_EINVAL);
+    assert_int_equal(huren_index_dir_filter_check(P1, NULL, why), 0);
+    huren_index_dir_filter f = {.since = "2024"};
+    assert_int_equal(huren_index_dir_filter_check(P1, &f, why), HUREN_INDEX_EINVAL);
+    assert_string_equal(why, "since: not YYYYMMDD");
+    assert_int_equal(huren_index_dir_filter_check("P1", NULL, why), HUREN_INDEX_EINVAL);
+    assert_true(strncmp(why, "pseudonym", 9) == 0);
+}
+
 /* An exam's entry says whether it has images and a report; without, the record key says. */
 static void dir_exam_parts(void **state)
 {
@@ -642,5 +665,6 @@ const struct CMUnitTest directory_tests[] = {
     cmocka_unit_test(outbox_study),        cmocka_unit_test(outbox_reports),
     cmocka_unit_test(outbox_exam),         cmocka_unit_test(dir_exam_parts),
     cmocka_unit_test(outbox_hook_failure), cmocka_unit_test(migrate_directory),
+    cmocka_unit_test(dir_checks),
 };
 const size_t directory_ntests = sizeof(directory_tests) / sizeof(directory_tests[0]);

@@ -114,6 +114,16 @@ static void test_lookups(void **state)
     assert_string_equal(auth_by_ae(t, "GW_B")->institution, "H37010002");
     assert_null(auth_by_ae(t, "GW_C"));
     assert_null(auth_by_ae(t, NULL));
+    /* a client may call with several AE titles (DICOM TLS checks the one it calls with) */
+    config_client multi = {.ae_title = "CT1 CT1_Q,  CT1_R"};
+    assert_true(auth_client_has_ae(&multi, "CT1"));
+    assert_true(auth_client_has_ae(&multi, "CT1_Q"));
+    assert_true(auth_client_has_ae(&multi, "CT1_R"));
+    assert_false(auth_client_has_ae(&multi, "CT"));
+    assert_false(auth_client_has_ae(&multi, "CT1_"));
+    assert_false(auth_client_has_ae(&multi, ""));
+    assert_false(auth_client_has_ae(&multi, NULL));
+    assert_false(auth_client_has_ae(NULL, "CT1"));
     auth_table_free(t);
     config_free(&c);
     auth_table_free(NULL);
@@ -160,6 +170,7 @@ static void test_bad_clients(void **state)
     expect_error("[client \"x\"]\ntoken_sha256 = 12ab\n", "64 hex digits", 1);
     expect_error("[client \"x\"]\ntoken_sha256 = " TOKEN1_SHA "x\n", "64 hex digits", 1);
     expect_error("[client \"x\"]\nae_title = A\\B\n", "not an AE title", 1);
+    expect_error("[client \"x\"]\nae_title = CT1 THIS_IS_SEVENTEEN\n", "not an AE title", 1);
     expect_error("[client x]\nrole = admin\n", "[client \"NAME\"]", 1);
     expect_error("[client \"\"]\nrole = admin\n", "[client \"NAME\"]", 1);
     expect_error("[clientele]\nrole = admin\n", "[clientele]: unknown section", 1);

@@ -63,6 +63,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     huren_index_close(f->n.index);
+    config_free(&f->cfg);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     assert_int_equal(system(cmd), 0);
