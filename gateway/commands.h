@@ -13,5 +13,8 @@ int cmd_import(const config *cfg, int npaths, char *const paths[]);
 int cmd_audit(int argc, char **argv);
 /* `huren verify-claim FILE [--ca CA.pem]`: argv[0] is "verify-claim" (verify_claim.c). */
 int cmd_verify_claim(int argc, char **argv);
+/* `huren backup [--verify] DEST`, `huren restore SRC` (datacare/backup_cmd.c). */
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

@@ -30,6 +30,8 @@ static const char usage_main[] =
     "  audit verify   check the audit log's hash chain\n"
     "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
     "  verify-claim   check a signed insurer claim bundle (JWS ES256, x5c chain)\n"
+    "  backup DEST    back up the archive (online); backup --verify DEST checks one\n"
+    "  restore SRC    restore a backup into --data DIR (node stopped)\n"
     "  version        print the version\n"
     "\n"
     "`huren COMMAND --help` describes each command. Exit status: 0 success, 1 failure,\n"
@@ -87,6 +89,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "audit"))
         return cmd_audit(argc - 1, argv + 1);
+    if (!strcmp(cmd, "backup"))
+        return cmd_backup(argc - 1, argv + 1);
+    if (!strcmp(cmd, "restore"))
+        return cmd_restore(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify-claim"))
         return cmd_verify_claim(argc - 1, argv + 1);
     const char *usage = !strcmp(cmd, "serve")          ? usage_serve

@@ -36,6 +36,9 @@ static int db_snapshot(const char *src_path, const char *dst_path, char *err, si
             rc = rc == SQLITE_DONE ? frc : rc;
         }
     }
+    /* a copy is one file: no -wal or -shm beside it (the archive turns WAL on at open) */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         snprintf(err, errlen, "backing up %s: %s", src_path,
                  dst   ? sqlite3_errmsg(dst)
