@@ -264,6 +264,31 @@ typedef struct huren_index_study_deleted {
 int huren_index_study_delete(huren_index *idx, const char *study_uid,
                              huren_index_study_deleted *out);
 
+/* ---- data care: pack garbage and compaction (compact.c) ---- */
+
+typedef struct huren_index_pack_stats {
+    int64_t packs;         /* pack files */
+    int64_t bytes;         /* their sizes */
+    int64_t garbage_bytes; /* of which no row uses (replaced or deleted instances) */
+} huren_index_pack_stats;
+/* Measure the packs (one directory listing, one indexed sum per pack, on a reader). */
+int huren_index_pack_usage(huren_index *idx, huren_index_pack_stats *out);
+
+typedef struct huren_index_compact_stats {
+    int64_t packs_seen;      /* packs looked at */
+    int64_t packs_rewritten; /* rewritten and removed */
+    int64_t instances_moved; /* live instances copied into the current pack */
+    int64_t bytes_freed;     /* garbage bytes given back */
+} huren_index_compact_stats;
+/* Rewrite every pack whose garbage is at least threshold (0..1) of its size: its live
+ * instances are appended to the current pack and synced, the rows repointed in one
+ * transaction, then the pack is unlinked. Holds the writer for one pack at a time, so it may
+ * run beside serving (puts wait for that pack). Crash-safe at every step (compact.c). A
+ * reader that looked a moved row up just before the commit and opens the old pack after the
+ * unlink fails that one read (the client retries). Returns 0 (what it did in *out if not NULL) or a
+ * negative code. */
+int huren_index_compact(huren_index *idx, double threshold, huren_index_compact_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -119,6 +119,9 @@ int huren_index__pack_sync(huren_index *idx);
 /* Copy size bytes of src_fd from src_off to the end of the current pack, as pack_append. */
 int huren_index__pack_append_fd(huren_index *idx, int src_fd, int64_t src_off, int64_t size,
                                 char name[32], int64_t *offset);
+/* Close the current pack (synced) and start the next one, e.g. so that compaction may rewrite
+ * the one that was current. Writer held. */
+int huren_index__pack_roll(huren_index *idx);
 /* The pack folder under blobs/. */
 #define HUREN_INDEX__PACK_DIR "pack"
 

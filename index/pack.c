@@ -174,6 +174,12 @@ int huren_index__pack_append_fd(huren_index *idx, int src_fd, int64_t src_off, i
     return 0;
 }
 
+int huren_index__pack_roll(huren_index *idx)
+{
+    int rc = huren_index__pack_sync(idx);
+    return rc < 0 ? rc : pack_start(idx, idx->pack_seq + 1, 1);
+}
+
 int huren_index__pack_sync(huren_index *idx)
 {
     if (!idx->pack_dirty || !idx->opts.fsync)

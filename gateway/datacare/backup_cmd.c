@@ -8,6 +8,7 @@
 #include "huren_err.h"
 #include "huren_file.h"
 #include "huren_index.h"
+#include "datacare/datacare.h"
 #include "datacare/manifest.h"
 #include "audit/huren_audit.h"
 
@@ -128,8 +129,8 @@ static int takes_value(const char *a)
 
 /* argv without the flags only this command knows, its operand moved after the options (so
  * that `backup DEST --data DIR` parses too); *dest = the one operand. */
-static int parse(int argc, char **argv, const char *usage, const char *const *own, int *seen,
-                 config *cfg, const char **dest)
+int datacare_parse(int argc, char **argv, const char *usage, const char *const *own, int *seen,
+                   config *cfg, const char **dest)
 {
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     const char *operand = NULL;
@@ -154,11 +155,15 @@ static int parse(int argc, char **argv, const char *usage, const char *const *ow
             rest[nrest++] = argv[++i];
     }
     int rc = cli_parse(nrest, rest, usage, cfg, &first);
-    if (rc == 0 && (operands != 1 || first != nrest)) {
-        fprintf(stderr, "huren %s: expected one folder\n\n%s", argv[0], usage);
+    if (rc == 0 && (operands != (dest ? 1 : 0) || first != nrest)) {
+        fprintf(stderr, "huren %s: expected one %s\n\n%s", argv[0],
+                !dest                             ? "nothing but options"
+                : strcmp(argv[0], "delete-study") ? "folder"
+                                                  : "StudyInstanceUID",
+                usage);
         rc = -1;
     }
-    if (rc == 0)
+    if (rc == 0 && dest)
         *dest = operand;
     free(rest);
     return rc;
@@ -170,7 +175,7 @@ int cmd_backup(int argc, char **argv)
     int seen[1] = {0};
     const char *dest = NULL;
     config cfg;
-    int rc = parse(argc, argv, usage_backup, own, seen, &cfg, &dest);
+    int rc = datacare_parse(argc, argv, usage_backup, own, seen, &cfg, &dest);
     if (rc == 0)
         rc = seen[0] ? verify(dest) : backup(&cfg, dest);
     else
@@ -282,7 +287,7 @@ int cmd_restore(int argc, char **argv)
     int seen[1] = {0};
     const char *src = NULL;
     config cfg;
-    int rc = parse(argc, argv, usage_restore, own, seen, &cfg, &src);
+    int rc = datacare_parse(argc, argv, usage_restore, own, seen, &cfg, &src);
     if (rc == 0)
         rc = restore(&cfg, src, seen[0]);
     else
