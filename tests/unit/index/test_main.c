@@ -211,5 +211,6 @@ int main(int argc, char **argv)
     failed += _cmocka_run_group_tests("directory", directory_tests, directory_ntests, NULL, NULL);
     failed +=
         _cmocka_run_group_tests("recognition", recognition_tests, recognition_ntests, NULL, NULL);
+    failed += _cmocka_run_group_tests("datacare", datacare_tests, datacare_ntests, NULL, NULL);
     return failed ? 1 : 0;
 }
