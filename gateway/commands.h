@@ -20,5 +20,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_delete_study(int argc, char **argv);
 /* `huren compact [--threshold F]` (datacare_cmd.c). */
 int cmd_compact(int argc, char **argv);
+/* `huren retention [--dry-run]` (datacare_cmd.c). */
+int cmd_retention(int argc, char **argv);
 
 #endif

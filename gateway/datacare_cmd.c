@@ -35,22 +35,8 @@ static int delete_run(node *n, const char *uid)
     struct passwd *pw = getpwuid(getuid());
     snprintf(actor, sizeof actor, "cli:%s", pw && pw->pw_name ? pw->pw_name : "unknown");
     huren_index_study_deleted d = {0};
-    char object[160];
-    snprintf(object, sizeof object, "study/%s", uid);
-    int rc = huren_index_study_delete(n->index, uid, &d);
-    huren_audit_entry e = {.actor = actor,
-                           .role = "admin",
-                           .action = "study.delete",
-                           .patient = d.patient_id,
-                           .object = object,
-                           .outcome = rc == 0                       ? "success"
-                                      : rc == HUREN_INDEX_ENOTFOUND ? "failed"
-                                                                    : "error",
-                           .status = rc == 0                       ? 200
-                                     : rc == HUREN_INDEX_ENOTFOUND ? 404
-                                                                   : 503,
-                           .remote = ""};
-    if (audit_record(n, &e) < 0 && rc == 0)
+    int rc = datacare_delete_audited(n, uid, actor, "admin", &d);
+    if (rc == 1)
         fprintf(stderr, "huren delete-study: the deletion was not recorded in the audit log\n");
     if (rc < 0) {
         fprintf(stderr, "huren delete-study: %s\n", huren_index_errmsg(n->index));
@@ -175,4 +161,54 @@ int cmd_compact(int argc, char **argv)
     huren_index_close(n.index);
     config_free(&cfg);
     return rc < 0 ? 1 : 0;
+}
+
+static const char usage_retention[] =
+    "usage: huren retention [--dry-run] [-c FILE] [--data DIR]\n"
+    "\n"
+    "Apply the [retention] rules now (node stopped; serve runs them every [retention]\n"
+    "interval): studies whose StudyDate is more than max_age_days ago, and, while the disk has\n"
+    "less than min_free_mb free, the oldest studies; protected = yes keeps studies with a\n"
+    "recognition decision and the studies of patients with an insurer claim. Each deletion is\n"
+    "audited (actor retention); packs are compacted after. --dry-run lists what would go.\n\n"
+    "  --dry-run           list, delete nothing\n"
+    "  -c, --config FILE   read FILE\n"
+    "  --data DIR          archive folder (default ./var)\n"
+    "  -h, --help          this help\n";
+
+int cmd_retention(int argc, char **argv)
+{
+    static const char *const own[] = {"--dry-run", NULL};
+    int seen[1] = {0};
+    config cfg;
+    int rc = datacare_parse(argc, argv, usage_retention, own, seen, &cfg, NULL);
+    if (rc != 0) {
+        config_free(&cfg);
+        return rc > 0 ? 0 : EXIT_USAGE;
+    }
+    if (!retention_enabled(&cfg)) {
+        fprintf(stderr, "huren retention: no rule: set [retention] max_age_days or min_free_mb\n");
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    node n = {.cfg = &cfg, .started = time(NULL)};
+    char err[HUREN_ERRLEN];
+    if (node_open_index(&n, err, sizeof err) < 0 || audit_open(&n, err, sizeof err) < 0 ||
+        publisher_attach(&n, err, sizeof err) < 0) {
+        fprintf(stderr, "huren retention: %s\n", err);
+        audit_close(&n);
+        huren_index_close(n.index);
+        config_free(&cfg);
+        return 1;
+    }
+    int k = retention_run(&n, seen[0], stdout, err, sizeof err);
+    if (k < 0)
+        fprintf(stderr, "huren retention: %s\n", err);
+    else
+        printf("%d stud%s %s\n", k, k == 1 ? "y" : "ies", seen[0] ? "would be deleted" : "deleted");
+    publisher_stop(&n);
+    audit_close(&n);
+    huren_index_close(n.index);
+    config_free(&cfg);
+    return k < 0 ? 1 : 0;
 }

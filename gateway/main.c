@@ -34,6 +34,7 @@ static const char usage_main[] =
     "  restore SRC    restore a backup into --data DIR (node stopped)\n"
     "  delete-study UID  delete a study (node stopped; else DELETE /api/v1/studies/UID)\n"
     "  compact        rewrite packs holding replaced or deleted instances (node stopped)\n"
+    "  retention      apply the [retention] rules now (--dry-run lists what would go)\n"
     "  version        print the version\n"
     "\n"
     "`huren COMMAND --help` describes each command. Exit status: 0 success, 1 failure,\n"
@@ -93,6 +94,8 @@ int main(int argc, char **argv)
         return cmd_audit(argc - 1, argv + 1);
     if (!strcmp(cmd, "backup"))
         return cmd_backup(argc - 1, argv + 1);
+    if (!strcmp(cmd, "retention"))
+        return cmd_retention(argc - 1, argv + 1);
     if (!strcmp(cmd, "compact"))
         return cmd_compact(argc - 1, argv + 1);
     if (!strcmp(cmd, "delete-study"))

@@ -264,6 +264,21 @@ typedef struct huren_index_study_deleted {
 int huren_index_study_delete(huren_index *idx, const char *study_uid,
                              huren_index_study_deleted *out);
 
+/* ---- data care: retention (retention.c) ---- */
+
+typedef struct huren_index_retention_study {
+    const char *study_uid, *study_date, *patient_id; /* borrowed for the callback */
+    int64_t bytes;                                   /* its instances' bytes */
+} huren_index_retention_study;
+/* Nonzero stops the listing (huren_index_retention_candidates then returns ECANCEL). */
+typedef int (*huren_index_retention_cb)(void *payload, const huren_index_retention_study *st);
+/* The studies a retention rule may delete, oldest StudyDate first (then UID): those dated
+ * before before_date (YYYYMMDD; NULL = any date), never one without a StudyDate. protect = 1
+ * leaves out protected studies: one a recognition decision was taken on, and every study of a
+ * PatientID an insurer claim names. Returns the count listed or a negative code. */
+int huren_index_retention_candidates(huren_index *idx, const char *before_date, int protect,
+                                     huren_index_retention_cb cb, void *payload);
+
 /* ---- data care: pack garbage and compaction (compact.c) ---- */
 
 typedef struct huren_index_pack_stats {

@@ -1,6 +1,7 @@
 /* delete.c: DELETE /api/v1/studies/{uid} (admin; audited as study.delete through routes.c):
  * huren_index_study_delete removes the rows and queues the directory's tombstone in one
  * transaction, removes own files after it and leaves packed bytes to compaction. */
+#include "audit_trail.h"
 #include "datacare/datacare.h"
 #include "log.h"
 #include "node.h"
@@ -41,4 +42,27 @@ int api_study_delete(http_request *req, http_response *res)
              (long long)d.pack_bytes);
     char *body = deleted_json(uid, &d);
     return body ? http_reply_json(res, 200, body) : http_reply_error(res, 500, "out of memory");
+}
+
+int datacare_delete_audited(node *n, const char *uid, const char *actor, const char *role,
+                            huren_index_study_deleted *d)
+{
+    char object[160];
+    memset(d, 0, sizeof *d);
+    snprintf(object, sizeof object, "study/%s", uid);
+    int rc = huren_index_study_delete(n->index, uid, d);
+    huren_audit_entry e = {.actor = actor,
+                           .role = role,
+                           .action = "study.delete",
+                           .patient = d->patient_id,
+                           .object = object,
+                           .outcome = rc == 0                       ? "success"
+                                      : rc == HUREN_INDEX_ENOTFOUND ? "failed"
+                                                                    : "error",
+                           .status = rc == 0                       ? 200
+                                     : rc == HUREN_INDEX_ENOTFOUND ? 404
+                                                                   : 503,
+                           .remote = ""};
+    int logged = audit_record(n, &e);
+    return rc < 0 ? rc : logged < 0 ? 1 : 0;
 }

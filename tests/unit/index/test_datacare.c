@@ -232,10 +232,70 @@ static void backup_opens(void **state)
     tfix_close(&t);
 }
 
+typedef struct listed {
+    char text[512];
+    int64_t bytes;
+} listed;
+
+static int list_one(void *p, const huren_index_retention_study *st)
+{
+    listed *l = p;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "%s%s/%s/%s", n ? "," : "", st->study_uid,
+             st->study_date, st->patient_id);
+    l->bytes += st->bytes;
+    return 0;
+}
+
+static void retention_candidates(void **state)
+{
+    (void)state;
+    tfix t;
+    tinst in;
+    char path[PATH_MAX];
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    const char *rows[][3] = {{"1.7.1", "20000101", "A"},
+                             {"1.7.2", "20050101", "B"},
+                             {"1.7.3", "20100101", "C"},
+                             {"1.7.4", "", "D"},
+                             {"1.7.5", "20260101", "E"}};
+    for (int i = 0; i < 5; i++) {
+        char series[32], sop[32];
+        snprintf(series, sizeof series, "%s.1", rows[i][0]);
+        snprintf(sop, sizeof sop, "%s.1.1", rows[i][0]);
+        tinst_init(&in, rows[i][2], rows[i][0], series, sop, "CT", CT);
+        in.v[HUREN_INDEX_F_STUDY_DATE] = rows[i][1][0] ? rows[i][1] : NULL;
+        assert_int_equal(put_ok(t.idx, &in, "12345"), HUREN_INDEX_PUT_STORED);
+    }
+    listed l = {"", 0};
+    assert_int_equal(huren_index_retention_candidates(t.idx, "20100101", 1, list_one, &l), 2);
+    assert_string_equal(l.text, "1.7.1/20000101/A,1.7.2/20050101/B");
+    assert_int_equal(l.bytes, 10);
+    /* B has a claim, C's study a recognition decision: protected */
+    sqlite3 *db = NULL;
+    snprintf(path, sizeof path, "%s/index.db", t.dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    exec_ok(db, "INSERT INTO claims(claim_id, insurer, request_id, request_hash, consent_pk,"
+                " patient_id, visit_number, jws, created_at)"
+                " VALUES ('c1', 'INS', 'r1', 'h', 1, 'B', 'V1', x'00', 0);"
+                "INSERT INTO rec_prompts(pk, prompt_id, created_at, day, pseudonym, item_code)"
+                " VALUES (1, 'p1', 0, '20260101', 'x', 'CT');"
+                "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
+                " created_at) VALUES ('d1', 1, 'H1/study:1.7.3', 'accepted', 0);");
+    sqlite3_close(db);
+    l = (listed){"", 0};
+    assert_int_equal(huren_index_retention_candidates(t.idx, NULL, 1, list_one, &l), 2);
+    assert_string_equal(l.text, "1.7.1/20000101/A,1.7.5/20260101/E");
+    l = (listed){"", 0};
+    assert_int_equal(huren_index_retention_candidates(t.idx, NULL, 0, list_one, &l), 4);
+    assert_int_equal(huren_index_retention_candidates(t.idx, "2010", 0, list_one, &l),
+                     HUREN_INDEX_EINVAL);
+    tfix_close(&t);
+}
+
 const struct CMUnitTest datacare_tests[] = {
-    cmocka_unit_test(upgrade_from_each_version),
-    cmocka_unit_test(delete_then_compact),
-    cmocka_unit_test(delete_own_files),
+    cmocka_unit_test(retention_candidates), cmocka_unit_test(upgrade_from_each_version),
+    cmocka_unit_test(delete_then_compact),  cmocka_unit_test(delete_own_files),
     cmocka_unit_test(backup_opens),
 };
 const size_t datacare_ntests = sizeof(datacare_tests) / sizeof(datacare_tests[0]);
