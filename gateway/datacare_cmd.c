@@ -147,7 +147,7 @@ int cmd_compact(int argc, char **argv)
         return 1;
     }
     huren_index_pack_usage(n.index, &before);
-    rc = huren_index_compact(n.index, threshold, &st);
+    rc = huren_index_compact(n.index, threshold, 0, &st); /* no reader: unlink at once */
     if (rc < 0) {
         fprintf(stderr, "huren compact: %s\n", huren_index_errmsg(n.index));
     } else {
@@ -201,7 +201,7 @@ int cmd_retention(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    int k = retention_run(&n, seen[0], stdout, err, sizeof err);
+    int k = retention_run(&n, seen[0], 0, stdout, err, sizeof err);
     if (k < 0)
         fprintf(stderr, "huren retention: %s\n", err);
     else

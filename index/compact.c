@@ -6,7 +6,9 @@
  *   2. each live instance is copied to the end of the current pack (bytes no row uses yet);
  *   3. the current pack is fdatasync'ed (when fsync is on);
  *   4. one transaction points the rows at their new place;
- *   5. the old pack is unlinked and the pack folder fsync'ed.
+ *   5. the old pack is unlinked and the pack folder fsync'ed; or, with a grace period (a serving
+ *      node, whose readers may have looked rows up before the commit), stamped and left: a
+ *      run after the grace finds it without rows and unlinks it.
  * A crash before 4 leaves the copies past the last committed byte of the last pack, which the
  * next open cuts off (pack.c); after 4, the old pack has no row and the next run unlinks it.
  * HUREN_TEST_CRASH_AT=copied|synced|committed|unlinked makes the process _exit(77) after that
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void crash_at(const char *step)
@@ -245,8 +248,33 @@ static int pack_unlink(huren_index *idx, const char *name)
     return 0;
 }
 
+/* A pack no row uses any more, left for readers that found it before the commit: stamped
+ * now, removed by a run grace_s after. */
+static int pack_retire(huren_index *idx, const char *name)
+{
+    char path[PATH_MAX];
+    if (huren_index__blob_path(idx, name, path, sizeof path) < 0)
+        return HUREN_INDEX_ERROR;
+    if (utimensat(AT_FDCWD, path, NULL, 0) < 0 && errno != ENOENT) {
+        huren_index__seterr(idx, "stamping pack %s: %s", name, strerror(errno));
+        return HUREN_INDEX_EIO;
+    }
+    return 0;
+}
+
+/* Was the pack at name modified less than grace_s seconds ago? */
+static int pack_recent(huren_index *idx, const char *name, int grace_s)
+{
+    char path[PATH_MAX];
+    struct stat sb;
+    if (grace_s <= 0 || huren_index__blob_path(idx, name, path, sizeof path) < 0 ||
+        stat(path, &sb) < 0)
+        return 0;
+    return sb.st_mtime > time(NULL) - grace_s;
+}
+
 /* One pack, writer held. Returns 1 when rewritten, 0 when left, or a negative code. */
-static int compact_one(huren_index *idx, const char *name, double threshold,
+static int compact_one(huren_index *idx, const char *name, double threshold, int grace_s,
                        huren_index_compact_stats *st)
 {
     moves m = {0};
@@ -257,7 +285,10 @@ static int compact_one(huren_index *idx, const char *name, double threshold,
     for (size_t i = 0; i < m.n; i++)
         live += m.v[i].size;
     int64_t garbage = size > live ? size - live : 0;
-    if (rc < 0 || garbage == 0 || (double)garbage < threshold * (double)size) {
+    if (rc < 0 || garbage == 0 || (double)garbage < threshold * (double)size ||
+        (m.n == 0 && pack_recent(idx, name, grace_s) && strcmp(name, idx->pack_name) != 0)) {
+        if (rc == 0 && m.n == 0 && garbage > 0)
+            st->packs_retired++; /* retired by an earlier run: removed after the grace */
         free(m.v);
         return rc;
     }
@@ -274,20 +305,25 @@ static int compact_one(huren_index *idx, const char *name, double threshold,
         /* nothing points at the copies: the next batch writes over them */
         idx->pack_off = off;
     }
+    int retire = rc == 0 && m.n > 0 && grace_s > 0;
     if (rc == 0) {
         crash_at("committed");
-        rc = pack_unlink(idx, name);
+        rc = retire ? pack_retire(idx, name) : pack_unlink(idx, name);
     }
     if (rc == 0) {
         st->packs_rewritten++;
         st->instances_moved += (int64_t)m.n;
-        st->bytes_freed += garbage;
+        if (retire)
+            st->packs_retired++;
+        else
+            st->bytes_freed += garbage;
     }
     free(m.v);
     return rc < 0 ? rc : 1;
 }
 
-int huren_index_compact(huren_index *idx, double threshold, huren_index_compact_stats *out)
+int huren_index_compact(huren_index *idx, double threshold, int grace_s,
+                        huren_index_compact_stats *out)
 {
     huren_index_compact_stats st = {0};
     pack_list l;
@@ -299,7 +335,7 @@ int huren_index_compact(huren_index *idx, double threshold, huren_index_compact_
     int rc = packs_list(idx, &l);
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         huren_index__writer_acquire(idx);
-        int r = compact_one(idx, l.name[i], threshold, &st);
+        int r = compact_one(idx, l.name[i], threshold, grace_s, &st);
         huren_index__writer_release(idx);
         st.packs_seen++;
         rc = r < 0 ? r : 0;

@@ -294,15 +294,18 @@ typedef struct huren_index_compact_stats {
     int64_t packs_rewritten; /* rewritten and removed */
     int64_t instances_moved; /* live instances copied into the current pack */
     int64_t bytes_freed;     /* garbage bytes given back */
+    int64_t packs_retired;   /* rewritten, left for readers until grace_s has passed */
 } huren_index_compact_stats;
 /* Rewrite every pack whose garbage is at least threshold (0..1) of its size: its live
  * instances are appended to the current pack and synced, the rows repointed in one
  * transaction, then the pack is unlinked. Holds the writer for one pack at a time, so it may
- * run beside serving (puts wait for that pack). Crash-safe at every step (compact.c). A
- * reader that looked a moved row up just before the commit and opens the old pack after the
- * unlink fails that one read (the client retries). Returns 0 (what it did in *out if not NULL) or a
- * negative code. */
-int huren_index_compact(huren_index *idx, double threshold, huren_index_compact_stats *out);
+ * run beside serving (puts wait for that pack). grace_s > 0 (a serving node): a rewritten pack
+ * is left in place for readers that looked its rows up before the commit, and unlinked by the
+ * first run grace_s seconds later (packs_retired counts both; its bytes are freed then); 0
+ * unlinks at once (node stopped). Crash-safe at every step (compact.c). Returns 0 (what it
+ * did in *out if not NULL) or a negative code. */
+int huren_index_compact(huren_index *idx, double threshold, int grace_s,
+                        huren_index_compact_stats *out);
 
 #ifdef __cplusplus
 }

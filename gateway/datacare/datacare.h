@@ -20,8 +20,8 @@ int datacare_delete_audited(node *n, const char *uid, const char *actor, const c
 
 /* Retention ([retention], retention.c): what the rules would delete now, oldest first, printed
  * to out (dry_run) or deleted (audited, actor "retention"), then compacted. Returns the number
- * of studies listed or deleted, or -1 with err. */
-int retention_run(node *n, int dry_run, FILE *out, char *err, size_t errlen);
+ * of studies listed or deleted, or -1 with err. grace_s as huren_index_compact's. */
+int retention_run(node *n, int dry_run, int grace_s, FILE *out, char *err, size_t errlen);
 /* Is any rule set (max_age_days or min_free_mb)? */
 int retention_enabled(const config *cfg);
 /* The serve job: retention_run every [retention] interval (default daily) on its own thread,
@@ -29,7 +29,10 @@ int retention_enabled(const config *cfg);
 int retention_start(node *n, char *err, size_t errlen);
 void retention_stop(void);
 
-/* POST /api/v1/admin/compact[?threshold=0.3] (admin): compacts the packs now (compact.c). */
+/* Seconds a serving node leaves a rewritten pack for readers that found it before the commit. */
+#define DATACARE_GRACE_S 300
+/* POST /api/v1/admin/compact[?threshold=0.3][&grace=300] (admin): compacts the packs now
+ * (compact.c); grace=0 unlinks rewritten packs at once. */
 int api_compact(http_request *req, http_response *res);
 /* Parse a --threshold or threshold= value: a number from 0 to 1. Returns 0 or -1. */
 int datacare_threshold(const char *s, double *out);

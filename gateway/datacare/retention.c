@@ -108,7 +108,7 @@ int retention_enabled(const config *cfg)
     return cfg->retention_max_age_days > 0 || cfg->retention_min_free_mb > 0;
 }
 
-int retention_run(node *n, int dry_run, FILE *out, char *err, size_t errlen)
+int retention_run(node *n, int dry_run, int grace_s, FILE *out, char *err, size_t errlen)
 {
     plan p = {0};
     int done = 0;
@@ -139,7 +139,7 @@ int retention_run(node *n, int dry_run, FILE *out, char *err, size_t errlen)
     }
     free(p.v);
     huren_index_compact_stats cs;
-    if (!dry_run && done > 0 && huren_index_compact(n->index, 0.3, &cs) < 0) {
+    if (!dry_run && done > 0 && huren_index_compact(n->index, 0.3, grace_s, &cs) < 0) {
         snprintf(err, errlen, "retention: compacting: %s", huren_index_errmsg(n->index));
         return -1;
     }
@@ -177,7 +177,7 @@ static void *job_main(void *arg)
             break;
         pthread_mutex_unlock(&job.lock);
         char err[512];
-        int k = retention_run(job.n, 0, NULL, err, sizeof err);
+        int k = retention_run(job.n, 0, DATACARE_GRACE_S, NULL, err, sizeof err);
         if (k < 0)
             log_error("%s", err);
         else if (k > 0)

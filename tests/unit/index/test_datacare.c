@@ -163,13 +163,27 @@ static void delete_then_compact(void **state)
     assert_int_equal(ps.garbage_bytes, d.pack_bytes);
 
     /* below the threshold: nothing moves */
-    assert_int_equal(huren_index_compact(t.idx, 0.99, &cs), 0);
+    assert_int_equal(huren_index_compact(t.idx, 0.99, 0, &cs), 0);
     assert_int_equal(cs.packs_rewritten, 0);
-    assert_int_equal(huren_index_compact(t.idx, 1.5, &cs), HUREN_INDEX_EINVAL);
-    assert_int_equal(huren_index_compact(t.idx, 0.1, &cs), 0);
+    assert_int_equal(huren_index_compact(t.idx, 1.5, 0, &cs), HUREN_INDEX_EINVAL);
+    /* serving: the rewritten pack stays for readers that found it, until the grace passed */
+    char old_pack[PATH_MAX];
+    snprintf(old_pack, sizeof old_pack, "%s/blobs/pack/00000000", t.dir);
+    assert_int_equal(huren_index_compact(t.idx, 0.1, 60, &cs), 0);
     assert_int_equal(cs.packs_rewritten, 1);
     assert_int_equal(cs.instances_moved, 5);
-    assert_int_equal(cs.bytes_freed, d.pack_bytes);
+    assert_int_equal(cs.packs_retired, 1);
+    assert_int_equal(cs.bytes_freed, 0);
+    assert_true(file_exists(old_pack));
+    assert_int_equal(huren_index_compact(t.idx, 0.1, 60, &cs), 0);
+    assert_int_equal(cs.packs_rewritten, 0); /* still within the grace: left */
+    assert_int_equal(cs.packs_retired, 1);
+    assert_true(file_exists(old_pack));
+    content_is(t.idx, "1.8.2.1.0", "instance 0 of study 2");
+    assert_int_equal(huren_index_compact(t.idx, 0.1, 0, &cs), 0);
+    assert_false(file_exists(old_pack));
+    assert_int_equal(cs.packs_rewritten, 1);
+    assert_int_equal(cs.instances_moved, 0);
     assert_int_equal(huren_index_pack_usage(t.idx, &ps), 0);
     assert_int_equal(ps.garbage_bytes, 0);
     assert_int_equal(ps.packs, 1);
