@@ -21,27 +21,50 @@
 #   claims-signer.crt/.key       CN=claims signing, O=Hospital A: signs claim bundles
 #                                ([claims] key/cert; chain = ca.crt)
 #   subjects.txt                 each client's subject as huren compares it (RFC 4514)
-# With institution codes (a test region, e.g. `make-test-pki.sh DIR H37020001 H37010002`), each
-# hospital also gets a folder OUTDIR/CODE of its own, all signed by the same CA:
+#   directory.crt/.key           CN=directory, O=huren test region: the regional directory's
+#                                HTTPS certificate (SAN as server.crt, serverAuth)
+# With hospitals (a test region), each named by its institution code and, optionally, its name
+# after a colon (`make-test-pki.sh DIR H37010001:山东省立医院 H37020002:青岛市立医院 H37030003`),
+# each hospital also gets a folder OUTDIR/CODE of its own, all signed by the same CA:
 #   ca.crt                       a copy of the CA, for tools that take one folder
-#   server.crt server.key        its node (SAN as above), O=Hospital CODE, OU=CODE
-#   peer.crt/.key                CN=gw.CODE, O=Hospital CODE, OU=CODE: what its gateway presents
-#                                to the directory and to the other hospitals (role peer)
+#   gateway.crt gateway.key      CN=gw.CODE, O=Hospital CODE, OU=CODE, serverAuth AND clientAuth,
+#                                SAN 127.0.0.1, ::1, localhost: the one certificate of its node,
+#                                for [http] tls_cert, [dicom] tls_cert and [directory] tls_cert
+#                                (what it presents to the directory and the other hospitals)
+#   server.crt server.key        its node (SAN as above), O=Hospital CODE, OU=CODE, serverAuth
+#   peer.crt/.key                CN=gw.CODE, O=Hospital CODE, OU=CODE, clientAuth only (the
+#                                same subject as gateway.crt: role peer at the others)
 #   clinician.crt/.key admin.crt/.key   its staff (CN=clinician / CN=admin, OU=CODE)
-#   claims-signer.crt/.key       CN=claims signing, O=Hospital CODE: signs its claim bundles
-#   subjects.txt                 as above, for its clients
+#   insurer.crt/.key             CN=claims, O=Insurer Z, OU=CODE: the insurer its claims go to
+#   claims-signer.crt/.key       CN=claims signing, O=NAME (or Hospital CODE without a name),
+#                                OU=CODE: signs its claim bundles, naming the hospital
+#   subjects.txt                 as above, for its clients (gateway, peer, clinician, admin,
+#                                insurer)
+# Client and gateway subjects stay ASCII (O=Hospital CODE): they are compared as text with
+# [client] subject, and DICOM TLS prints non-ASCII bytes escaped. Only the claims signer, which
+# insurers read, carries the hospital's name (UTF-8).
 # Subjects are printed with `openssl x509 -noout -subject -nameopt RFC2253 -in FILE`, which is
 # the form to paste into `subject =` of a [client "NAME"] section.
 set -euo pipefail
 
-out=${1:?usage: make-test-pki.sh OUTDIR [INSTITUTION...]}
+out=${1:?usage: make-test-pki.sh OUTDIR [CODE[:NAME]...]}
 shift
-for inst in "$@"; do
+codes=() names=()
+for arg in "$@"; do
+  inst=${arg%%:*} name=""
+  [[ $arg == *:* ]] && name=${arg#*:}
   # a folder and a subject component each: letters, digits, '-' and '_' only
   [[ $inst =~ ^[A-Za-z0-9_-]{1,64}$ ]] || {
     echo "make-test-pki.sh: not an institution code: $inst" >&2
     exit 2
   }
+  # the name goes into a subject: no separators, escapes or control characters
+  if [[ $arg == *: || $name == *[/\\,=+\;\<\>\"#]* || $name =~ [[:cntrl:]] || ${#name} -gt 64 ]]; then
+    echo "make-test-pki.sh: not a hospital name (1-64 characters, none of / \\ , = + ; < > \" #): $name" >&2
+    exit 2
+  fi
+  codes+=("$inst")
+  names+=("${name:-Hospital $inst}")
 done
 mkdir -p "$out"
 cd "$out"
@@ -62,7 +85,7 @@ cert() {
   local name=$1 subj=$2 ca=$3 ext=$4
   shift 4
   key "$name"
-  openssl req -new -key "$name.key" -out "$name.csr" -subj "$subj" 2>/dev/null
+  openssl req -new -utf8 -key "$name.key" -out "$name.csr" -subj "$subj" 2>/dev/null
   printf '%s\n' "$ext" >"$name.ext"
   if (($#)); then
     # explicit validity dates need `openssl ca` (x509 -req only counts days from now)
@@ -100,6 +123,7 @@ server_ext="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth
 subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"
+gateway_ext="${server_ext/extendedKeyUsage=serverAuth/extendedKeyUsage=serverAuth,clientAuth}"
 
 ca ca "/C=CN/O=huren test/CN=huren test CA"
 cert server "/C=CN/O=Hospital A/CN=localhost" ca "$server_ext"
@@ -118,6 +142,7 @@ cert expired "/C=CN/O=Hospital A/CN=clinician" ca "$client_ext" \
   -startdate 20200101000000Z -enddate 20200201000000Z
 ca otherca "/C=CN/O=Somebody Else/CN=other CA"
 cert otherca-client "/C=CN/O=Hospital A/CN=clinician" otherca "$client_ext"
+cert directory "/C=CN/O=huren test region/CN=directory" ca "$server_ext"
 
 # subjects NAME... > subjects.txt: each client's subject as huren compares it
 subjects() {
@@ -128,19 +153,22 @@ subjects() {
 }
 
 # one hospital of a test region, in its own folder (signed by ../ca)
-for inst in "$@"; do
+for i in "${!codes[@]}"; do
+  inst=${codes[$i]} name=${names[$i]}
   mkdir -p "$inst"
   cp ca.crt "$inst/ca.crt"
   base="/C=CN/O=Hospital $inst/OU=$inst"
   (
     cd "$inst"
+    cert gateway "$base/CN=gw.$inst" ../ca "$gateway_ext"
     cert server "$base/CN=localhost" ../ca "$server_ext"
     cert peer "$base/CN=gw.$inst" ../ca "$client_ext"
     cert clinician "$base/CN=clinician" ../ca "$client_ext"
     cert admin "$base/CN=admin" ../ca "$client_ext"
-    cert claims-signer "$base/CN=claims signing" ../ca "basicConstraints=CA:FALSE
+    cert insurer "/C=CN/O=Insurer Z/OU=$inst/CN=claims" ../ca "$client_ext"
+    cert claims-signer "/C=CN/O=$name/OU=$inst/CN=claims signing" ../ca "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,nonRepudiation"
-    subjects peer clinician admin >subjects.txt
+    subjects gateway peer clinician admin insurer >subjects.txt
     chmod 0644 ./*.crt subjects.txt
   )
 done

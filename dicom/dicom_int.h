@@ -178,7 +178,10 @@ struct huren_dicom_scp {
     huren_dicom__intake *intake = nullptr; /* owned by net */
     std::string tls_cert, tls_key, tls_client_ca;
     DcmTLSTransportLayer *tls = nullptr; /* the TLS port's sessions come from it (owned) */
-    ~huren_dicom_scp();                  /* scp.cpp: frees tls */
+    std::mutex tls_mu;                   /* tls: swapped by a reload, read by the listener */
+    /* layers replaced by a reload: kept until stop (tiny), so nothing in flight outlives one */
+    std::vector<DcmTLSTransportLayer *> tls_retired;
+    ~huren_dicom_scp(); /* scp.cpp: frees tls and tls_retired */
     huren_dicom__stats stats;
 };
 

@@ -315,6 +315,12 @@ typedef struct huren_dicom_scp_stats {
     int active;                    /* now: associations being served */
 } huren_dicom_scp_stats;
 void huren_dicom_scp_stats_get(const huren_dicom_scp *scp, huren_dicom_scp_stats *out);
+/* The TLS port: load its certificate, key and client CAs again from these files (the paths
+ * it started with when NULL), checked as at start. New connections get the new ones;
+ * connections and associations already open keep theirs. On failure nothing changes:
+ * HUREN_DICOM_EINVAL (a bad file, the reason in err) or HUREN_DICOM_ERROR (not a TLS port). */
+int huren_dicom_scp_tls_reload(huren_dicom_scp *scp, const char *cert, const char *key,
+                               const char *client_ca, char *err, size_t errlen);
 /* Stop accepting, let in-flight associations finish (at most grace_s seconds, then abort them),
  * join all threads and free. NULL-safe. */
 void huren_dicom_scp_stop(huren_dicom_scp *scp, int grace_s);

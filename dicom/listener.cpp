@@ -356,7 +356,10 @@ static void accept_new(huren_dicom_scp *scp, std::vector<pending_conn> &pend)
         if (scp->tls) {
             /* the handshake is driven from poll(): the socket must not block */
             (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-            p.ssl = huren_dicom__tls_session(scp->tls, fd);
+            {
+                std::lock_guard<std::mutex> g(scp->tls_mu); /* a reload may swap it */
+                p.ssl = huren_dicom__tls_session(scp->tls, fd);
+            }
             if (!p.ssl) {
                 close(fd);
                 continue;

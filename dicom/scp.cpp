@@ -24,6 +24,8 @@
 huren_dicom_scp::~huren_dicom_scp()
 {
     delete tls;
+    for (DcmTLSTransportLayer *l : tls_retired)
+        delete l;
 }
 
 static int open_listener(huren_dicom_scp *scp, char *err, size_t errlen)

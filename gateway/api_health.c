@@ -1,6 +1,7 @@
 /* api_health.c: GET /api/v1/health (JSON: version, role, archive counts, disk free) and
  * GET /metrics (Prometheus text exposition format 0.0.4). */
 #define LOG_COMPONENT "api"
+#include "reload.h"
 #include "routes.h"
 #include "directory/directory_api.h"
 #include "dimse/dimse.h"
@@ -173,6 +174,12 @@ static void feature_metrics(text *t, metrics *m)
     counter(t, "huren_audit_failures_total",
             "Audit entries that could not be written (the request was refused).",
             atomic_load(&m->audit_failures));
+    put(t,
+        "# HELP huren_reloads_total SIGHUP reloads of the certificates, by outcome.\n"
+        "# TYPE huren_reloads_total counter\n"
+        "huren_reloads_total{outcome=\"done\"} %llu\n"
+        "huren_reloads_total{outcome=\"refused\"} %llu\n",
+        (unsigned long long)reload_count(1), (unsigned long long)reload_count(0));
 }
 
 int api_metrics(http_request *req, http_response *res)

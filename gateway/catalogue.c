@@ -25,12 +25,22 @@ struct catalogue {
     size_t n, cap;
     alias *aliases;
     size_t naliases, acap;
+    catalogue *older; /* replaced by this one (catalogue_retire), freed with it */
 };
+
+void catalogue_retire(catalogue *newer, catalogue *older)
+{
+    catalogue **end = &newer->older;
+    while (*end)
+        end = &(*end)->older;
+    *end = older;
+}
 
 void catalogue_free(catalogue *c)
 {
     if (!c)
         return;
+    catalogue_free(c->older);
     for (size_t i = 0; i < c->n; i++) {
         catalogue_item *it = &c->items[i];
         free(it->code);

@@ -26,7 +26,10 @@ typedef struct catalogue catalogue; /* opaque */
 /* Read and validate the file at path. Returns 0 with *out (free with catalogue_free), or -1
  * with "path:line: column: what is wrong" in err. */
 int catalogue_load(const char *path, catalogue **out, char *err, size_t errlen);
-void catalogue_free(catalogue *c); /* NULL-safe */
+void catalogue_free(catalogue *c); /* NULL-safe; frees the catalogues it retired too */
+/* A reload (SIGHUP): newer replaces older, which stays valid (threads may still hold its
+ * items) until newer is freed, which frees it too. */
+void catalogue_retire(catalogue *newer, catalogue *older);
 
 size_t catalogue_count(const catalogue *c);
 const catalogue_item *catalogue_item_at(const catalogue *c, size_t i);

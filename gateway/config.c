@@ -44,6 +44,8 @@ static const cfg_key cfg_table[] = {
     {"node", "bind_address", CFG_ADDR, "127.0.0.1", 0, 0, NULL, OFF(bind_address)},
     {"node", "utc_offset", CFG_STR, "+08:00", 1, 6, NULL, OFF(utc_offset)},
     {"node", "patient_id_issuer", CFG_STR, "", 0, 64, NULL, OFF(patient_id_issuer)},
+    {"node", "user", CFG_STR, "", 0, 32, NULL, OFF(user)},
+    {"node", "group", CFG_STR, "", 0, 32, NULL, OFF(group)},
     {"node", "ready_min_free_mb", CFG_INT, "1024", 0, 100000000, NULL, OFF(ready_min_free_mb)},
     {"dicom", "aet", CFG_AET, "HUREN", 0, 0, NULL, OFF(aet)},
     {"dicom", "port", CFG_INT, "11112", 0, 65535, NULL, OFF(dicom_port)},

@@ -64,6 +64,8 @@ typedef struct config {
     char *utc_offset;        /* the hospital's UTC offset ("+08:00"): HL7 local times in FHIR */
     char *patient_id_issuer; /* IssuerOfPatientID of our local ids ("": [directory] institution) */
     long ready_min_free_mb;  /* /readyz: not ready below this much free disk (MiB) */
+    char *user;              /* serve as root drops to it once listening ("": none) */
+    char *group;             /* its group ("": the user's primary group) */
     /* [dicom] */
     char *aet;
     long dicom_port;

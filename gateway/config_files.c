@@ -6,6 +6,7 @@
  * `serve` refuses to start on any. */
 #include "config.h"
 #include "huren_err.h"
+#include "privileges.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -229,5 +230,6 @@ int config_check_files(const config *cfg, time_t now, config_problem_fn report, 
     check_pair(&c, "claims", "cert", cfg->claims_cert, "key", cfg->claims_key, USE_SIGNING);
     check_bundle(&c, "claims", "chain", cfg->claims_chain);
     check_readable(&c, "directory", "catalogue", cfg->dir_catalogue);
+    c.problems += privileges_check(cfg, report, ctx);
     return c.problems;
 }

@@ -1,5 +1,6 @@
 /* serve.c: `huren serve`: open the archive, start the listeners of the node's role, wait for
- * SIGTERM/SIGINT, then stop them in reverse order, letting associations in flight finish. */
+ * SIGTERM/SIGINT, then stop them in reverse order, letting associations in flight finish.
+ * SIGHUP in between reloads the certificates (reload.c). */
 #define LOG_COMPONENT "serve"
 #include "routes.h"
 #include "huren_err.h"
@@ -12,6 +13,8 @@
 #include "records/hl7feed.h"
 #include "log.h"
 #include "node.h"
+#include "privileges.h"
+#include "reload.h"
 #include "directory/publisher.h"
 #include "recognition/recognition.h"
 #include "directory/store.h"
@@ -146,6 +149,7 @@ int cmd_serve(const config *cfg)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP); /* reload.c */
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -156,6 +160,12 @@ int cmd_serve(const config *cfg)
     log_info("huren %s starting: role %s, data %s%s%s", HUREN_VERSION,
              config_choice_name("node", "role", (int)cfg->role), cfg->data_dir,
              cfg->path ? ", config " : " (embedded defaults)", cfg->path ? cfg->path : "");
+    /* [node] user: files opened as the user from here on, ports bound as root */
+    privileges priv;
+    if (privileges_begin(cfg, &priv, err, sizeof err) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
     /* the checks of `huren check-config`, so a node never half-starts on a bad file */
     int problems = config_check_files(cfg, time(NULL), log_problem, NULL);
     if (problems > 0) {
@@ -192,13 +202,18 @@ int cmd_serve(const config *cfg)
         goto done;
     if (start_http(&n) < 0)
         goto done;
+    if (privileges_drop(&priv, err, sizeof err) < 0) { /* every listener is bound */
+        log_error("%s", err);
+        goto done;
+    }
     if (retention_start(&n, err, sizeof err) < 0) { /* [retention] rules, if any */
         log_error("%s", err);
         goto done;
     }
     log_info("ready");
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (sigwait(&stop, &sig) == 0 && sig == SIGHUP)
+        reload_node(&n);
     log_info("%s received: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = 0;
 done:

@@ -326,8 +326,8 @@ int huren_index_claim_put(huren_index *idx, const huren_index_claim *c, int *exi
 {
     static const char *const sql =
         "INSERT INTO claims(claim_id, insurer, request_id, request_hash, consent_pk, patient_id,"
-        " visit_number, jws, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)"
-        " ON CONFLICT(insurer, request_id) DO NOTHING";
+        " visit_number, jws, created_at, version, replaces, data_hash, parts)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13) ON CONFLICT DO NOTHING";
     sqlite3_stmt *s = NULL;
     if (!idx || !c || !text_ok(c->claim_id, 1) || !text_ok(c->insurer, 1) ||
         !text_ok(c->request_id, 1) || !text_ok(c->request_hash, 1) || !text_ok(c->patient_id, 1) ||
@@ -348,6 +348,10 @@ int huren_index_claim_put(huren_index *idx, const huren_index_claim *c, int *exi
         sqlite3_bind_text(s, 7, c->visit_number, -1, SQLITE_STATIC);
         sqlite3_bind_blob64(s, 8, c->jws, c->jws_len, SQLITE_STATIC);
         sqlite3_bind_int64(s, 9, c->created_at ? c->created_at : (int64_t)time(NULL));
+        sqlite3_bind_int64(s, 10, c->version > 0 ? c->version : 1);
+        huren_index__bind_opt(s, 11, c->replaces);
+        huren_index__bind_opt(s, 12, c->data_hash);
+        huren_index__bind_opt(s, 13, c->parts);
         rc = huren_index__step_done(idx, s, "storing claim");
     }
     sqlite3_finalize(s);
@@ -378,28 +382,30 @@ static int claim_row(huren_index *idx, sqlite3 *db, sqlite3_stmt *s, huren_index
     out->jws = jws;
     out->jws_len = n;
     out->created_at = sqlite3_column_int64(s, 8);
+    out->version = sqlite3_column_int64(s, 9);
+    out->replaces = col(&r, s, 10);
+    out->data_hash = col(&r, s, 11);
+    out->parts = col(&r, s, 12);
     return huren_index__arena_oom(r.arena) ? HUREN_INDEX_ERROR : 0;
 }
 
-int huren_index_claim_find(huren_index *idx, const char *claim_id, const char *insurer,
-                           const char *request_id, huren_index_claim *out)
+#define CLAIM_COLUMNS                                                                              \
+    "SELECT claim_id, insurer, request_id, request_hash, consent_pk, patient_id, visit_number,"    \
+    " jws, created_at, version, replaces, data_hash, parts FROM claims WHERE "
+
+/* The one claim the query (four parameters, NULL for unused) selects. */
+static int claim_query(huren_index *idx, const char *sql, const char *const p[4],
+                       huren_index_claim *out)
 {
-    static const char *const sql =
-        "SELECT claim_id, insurer, request_id, request_hash, consent_pk, patient_id,"
-        " visit_number, jws, created_at FROM claims WHERE"
-        " (?1 IS NOT NULL AND claim_id = ?1) OR (?1 IS NULL AND insurer = ?2 AND request_id = ?3)";
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
-    if (!idx || !out || (!claim_id && (!insurer || !request_id)))
-        return HUREN_INDEX_EINVAL;
     memset(out, 0, sizeof(*out));
     int rc = huren_index__reader_get(idx, &db), src;
     if (rc < 0)
         return rc;
     if ((src = sqlite3_prepare_v2(db, sql, -1, &s, NULL)) == SQLITE_OK) {
-        huren_index__bind_opt(s, 1, claim_id);
-        huren_index__bind_opt(s, 2, insurer);
-        huren_index__bind_opt(s, 3, request_id);
+        for (int i = 0; i < 4; i++)
+            huren_index__bind_opt(s, i + 1, p[i]);
         src = sqlite3_step(s);
     }
     if (src == SQLITE_ROW) {
@@ -417,6 +423,29 @@ int huren_index_claim_find(huren_index *idx, const char *claim_id, const char *i
     if (rc < 0)
         huren_index_claim_free(out);
     return rc;
+}
+
+int huren_index_claim_find(huren_index *idx, const char *claim_id, const char *insurer,
+                           const char *request_id, huren_index_claim *out)
+{
+    static const char *const sql =
+        CLAIM_COLUMNS "(?1 IS NOT NULL AND claim_id = ?1) OR"
+                      " (?1 IS NULL AND insurer = ?2 AND request_id = ?3)";
+    if (!idx || !out || (!claim_id && (!insurer || !request_id)))
+        return HUREN_INDEX_EINVAL;
+    const char *const p[4] = {claim_id, insurer, request_id, NULL};
+    return claim_query(idx, sql, p, out);
+}
+
+int huren_index_claim_latest(huren_index *idx, const char *insurer, const char *patient_id,
+                             const char *visit_number, huren_index_claim *out)
+{
+    static const char *const sql = CLAIM_COLUMNS
+        "insurer = ?1 AND patient_id = ?2 AND visit_number = ?3 ORDER BY version DESC LIMIT 1";
+    if (!idx || !out || !insurer || !patient_id || !visit_number)
+        return HUREN_INDEX_EINVAL;
+    const char *const p[4] = {insurer, patient_id, visit_number, NULL};
+    return claim_query(idx, sql, p, out);
 }
 
 void huren_index_claim_free(huren_index_claim *c)

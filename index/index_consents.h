@@ -85,16 +85,26 @@ typedef struct huren_index_claim {
     const char *jws;                       /* required: the signed bundle as sent */
     size_t jws_len;
     int64_t created_at;
-    void *arena_; /* private (reads) */
+    /* versions (schema 11): one claim per (insurer, patient, visit), numbered from 1 */
+    int64_t version;       /* 0 on put = 1 */
+    const char *replaces;  /* the claim_id of the version before, or NULL */
+    const char *data_hash; /* digest of the claim data (NULL in claims from before) */
+    const char *parts;     /* JSON object: resource -> digest, or NULL */
+    void *arena_;          /* private (reads) */
 } huren_index_claim;
 
-/* Store a claim durably. When (insurer, request_id) was stored before nothing is written,
- * *existing is set to 1 and HUREN_INDEX_OK returned: read it with huren_index_claim_find. */
+/* Store a claim durably. When (insurer, request_id), or that version of the visit's claim, was
+ * stored before nothing is written, *existing is set to 1 and HUREN_INDEX_OK returned: read it
+ * with huren_index_claim_find or huren_index_claim_latest. */
 int huren_index_claim_put(huren_index *idx, const huren_index_claim *c, int *existing);
 /* The claim with that public id (claim_id non-NULL) or that (insurer, request_id). Returns 0
  * with *out filled (free with huren_index_claim_free), HUREN_INDEX_ENOTFOUND, or an error. */
 int huren_index_claim_find(huren_index *idx, const char *claim_id, const char *insurer,
                            const char *request_id, huren_index_claim *out);
+/* The newest version of the claim of (insurer, patient_id, visit_number): 0 with *out filled,
+ * HUREN_INDEX_ENOTFOUND, or an error. */
+int huren_index_claim_latest(huren_index *idx, const char *insurer, const char *patient_id,
+                             const char *visit_number, huren_index_claim *out);
 void huren_index_claim_free(huren_index_claim *c); /* NULL-safe */
 
 #ifdef __cplusplus

@@ -309,6 +309,20 @@ static const char *const steps[] = {
     "ALTER TABLE outbox_v10 RENAME TO outbox;"
     "CREATE INDEX outbox_due ON outbox(next_attempt, pk);"
     "CREATE INDEX outbox_record ON outbox(record_key, pseudonym);",
+
+    /* 11: one claim per visit and insurer, in versions. A request for a visit already claimed
+     * returns that claim while its data (data_hash) is unchanged, else a new version that
+     * names the one it replaces; parts: the digest of each resource of the bundle (JSON), from
+     * which a new version says what changed. Claims from before are numbered in the order they
+     * were made and have no digest (a new request makes a new version). */
+    "ALTER TABLE claims ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE claims ADD COLUMN replaces TEXT;"
+    "ALTER TABLE claims ADD COLUMN data_hash TEXT;"
+    "ALTER TABLE claims ADD COLUMN parts TEXT;"
+    "UPDATE claims SET version = (SELECT count(*) FROM claims c WHERE c.insurer = claims.insurer"
+    " AND c.patient_id = claims.patient_id AND c.visit_number = claims.visit_number"
+    " AND c.pk <= claims.pk);"
+    "CREATE UNIQUE INDEX claims_visit ON claims(insurer, patient_id, visit_number, version);",
 };
 
 int huren_index__schema_latest(void)

@@ -42,6 +42,13 @@ static json_t *claim_extension(const claim_bundle_input *in, int64_t total)
     json_array_append_new(
         e, sub("charges", "valueUnsignedInt", json_integer((json_int_t)in->visit->ncharges)));
     json_array_append_new(e, sub("total-fen", "valueDecimal", fhir_decimal(fen)));
+    if (in->version > 0)
+        json_array_append_new(
+            e, sub("version", "valuePositiveInt", json_integer((json_int_t)in->version)));
+    if (in->replaces)
+        json_array_append_new(e, sub("replaces", "valueString", json_string(in->replaces)));
+    for (size_t i = 0; i < in->nchanges; i++)
+        json_array_append_new(e, sub("change", "valueString", json_string(in->changes[i])));
     return json_pack("[{s:s, s:o}]", "url", FHIR_EXT_CLAIM, "extension", e);
 }
 

@@ -24,6 +24,12 @@ typedef struct claim_bundle_input {
     int offset_min; /* the hospital's UTC offset ([node] utc_offset), for local HL7 times */
     const huren_index_visit_record *visit;  /* with its diagnoses and charges */
     const huren_index_report_list *reports; /* the visit's reports */
+    /* versions: 0 leaves them out (the data fingerprint); a version after the first names the
+     * claim it replaces and what changed ("changed Observation/R1.1", "added …", "removed …") */
+    int64_t version;
+    const char *replaces;
+    const char *const *changes;
+    size_t nchanges;
 } claim_bundle_input;
 
 /* The bundle as compact JSON text (malloc'ed, NUL-terminated; *len its length), or NULL when

@@ -8,6 +8,7 @@
 #include "huren_err.h"
 #include "claims.h"
 #include "claim_bundle.h"
+#include "claim_version.h"
 #include "consent.h"
 #include "fhir.h"
 #include "identity.h"
@@ -211,7 +212,53 @@ static int replay(http_request *req, http_response *res, const claim_req *cr)
     return rc < 0 ? -1 : 1;
 }
 
-/* Build, sign and store the claim of a visit whose consent was checked. */
+/* The visit's newest claim for this insurer when its data is what the visit holds now:
+ * answered (1); 0 when there is none or it is out of date (*prior filled then, or zeroed);
+ * -1 on error (answered). */
+static int unchanged(http_request *req, http_response *res, const char *patient, const char *visit,
+                     const claim_fingerprint *fp, huren_index_claim *prior)
+{
+    node *n = req->app;
+    int rc = huren_index_claim_latest(n->index, req->institution, patient, visit, prior);
+    if (rc == HUREN_INDEX_ENOTFOUND) {
+        memset(prior, 0, sizeof *prior);
+        return 0;
+    }
+    if (rc < 0) {
+        log_error("claims: %s", huren_index_errmsg(n->index));
+        http_reply_error(res, 503, "archive unavailable");
+        return -1;
+    }
+    if (!prior->data_hash || strcmp(prior->data_hash, fp->hash) != 0)
+        return 0;
+    rc = answer_stored(req, res, prior, 200) < 0 ? -1 : 1;
+    if (rc > 0)
+        snprintf(res->audit_object, sizeof res->audit_object,
+                 "claim/%s visit %s unchanged since version %lld", prior->claim_id, visit,
+                 (long long)prior->version);
+    return rc;
+}
+
+/* Sign the bundle of in; *jws malloc'ed. 0, or -1 (answered). */
+static int bundle_sign(node *n, http_response *res, const claim_bundle_input *in, char **jws,
+                       size_t *jlen)
+{
+    char err[256];
+    size_t blen = 0;
+    char *bundle = claim_bundle_build(in, &blen);
+    int rc = bundle ? jws_sign(n->claims->signer, "application/fhir+json", bundle, blen, jws, jlen,
+                               err, sizeof err)
+                    : -1;
+    free(bundle);
+    if (rc < 0) {
+        log_error("claims: cannot sign the bundle: %s", bundle ? err : "out of memory");
+        http_reply_error(res, 500, "cannot sign the claim");
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* Build, sign and store the claim of a visit whose consent was checked: a visit claimed before
+ * by this insurer gets that claim again while its data is unchanged, else a new version. */
 static int claim_make(http_request *req, http_response *res, const claim_req *cr,
                       const char *patient, int64_t consent_id)
 {
@@ -219,9 +266,12 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
     huren_index_visit_record v;
     huren_index_report_list reports = {0};
     huren_index_report_filter f = {.kind = -1};
-    char claim_id[RANDOM_ID_LEN], err[256];
-    char *bundle = NULL, *jws = NULL;
-    size_t blen = 0, jlen = 0;
+    huren_index_claim prior = {0};
+    claim_fingerprint fp = {0};
+    char claim_id[RANDOM_ID_LEN];
+    char *jws = NULL, **changes = NULL;
+    int nchanges = 0;
+    size_t jlen = 0;
     double t0 = monotonic_s();
     int rc = huren_index_visit_get(n->index, patient, cr->visit, &v), existing = 0;
     if (rc == HUREN_INDEX_ENOTFOUND)
@@ -233,11 +283,6 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
         goto done;
     }
     snprintf(res->audit_patient, sizeof res->audit_patient, "%s", v.patient.patient_id);
-    if (random_id(claim_id) < 0) { /* fail closed: never a guessable claim id */
-        log_error("claims: no random bytes for a claim id: %s", strerror(errno));
-        rc = http_reply_error(res, 503, "cannot make a claim id now; try again later");
-        goto done;
-    }
     claim_bundle_input in = {.claim_id = claim_id,
                              .request_id = cr->request_id,
                              .insurer = req->institution,
@@ -247,11 +292,29 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
                              .offset_min = n->claims->offset_min,
                              .visit = &v,
                              .reports = &reports};
-    if (!(bundle = claim_bundle_build(&in, &blen)) ||
-        jws_sign(n->claims->signer, "application/fhir+json", bundle, blen, &jws, &jlen, err,
-                 sizeof err) < 0) {
-        log_error("claims: cannot sign the bundle: %s", bundle ? err : "out of memory");
-        rc = http_reply_error(res, 500, "cannot sign the claim");
+    if (claim_fingerprint_make(&in, &fp) < 0) {
+        rc = http_reply_error(res, 500, "out of memory");
+        goto done;
+    }
+    if ((rc = unchanged(req, res, v.patient.patient_id, cr->visit, &fp, &prior)) != 0) {
+        rc = rc < 0 ? -1 : 0;
+        goto done;
+    }
+    if (prior.claim_id && (nchanges = claim_changes(prior.parts, fp.parts, &changes)) < 0) {
+        rc = http_reply_error(res, 500, "out of memory");
+        goto done;
+    }
+    in.version = prior.claim_id ? prior.version + 1 : 1;
+    in.replaces = prior.claim_id;
+    in.changes = (const char *const *)changes;
+    in.nchanges = (size_t)nchanges;
+    if (random_id(claim_id) < 0) { /* fail closed: never a guessable claim id */
+        log_error("claims: no random bytes for a claim id: %s", strerror(errno));
+        rc = http_reply_error(res, 503, "cannot make a claim id now; try again later");
+        goto done;
+    }
+    if ((rc = bundle_sign(n, res, &in, &jws, &jlen)) < 0) {
+        rc = 0; /* answered */
         goto done;
     }
     double t1 = monotonic_s(); /* read, built and signed; the store (fsync) follows */
@@ -263,24 +326,38 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
                            .patient_id = v.patient.patient_id,
                            .visit_number = cr->visit,
                            .jws = jws,
-                           .jws_len = jlen};
+                           .jws_len = jlen,
+                           .version = in.version,
+                           .replaces = in.replaces,
+                           .data_hash = fp.hash,
+                           .parts = fp.parts};
     if (huren_index_claim_put(n->index, &c, &existing) < 0) {
         log_error("claims: storing: %s", huren_index_errmsg(n->index));
         rc = http_reply_error(res, 503, "archive unavailable");
-    } else if (existing) { /* the same request_id raced us: answer what was stored */
-        rc = replay(req, res, cr) < 0 ? -1 : 0;
+    } else if (existing) { /* the same request_id, or another request for the visit, raced us */
+        rc = replay(req, res, cr);
+        huren_index_claim_free(&prior);
+        if (rc == 0) /* not this request_id: the version another request just made */
+            rc = unchanged(req, res, v.patient.patient_id, cr->visit, &fp, &prior) > 0
+                     ? 0
+                     : http_reply_error(res, 409, "the visit's claim changed meanwhile; retry");
+        rc = rc < 0 ? -1 : 0;
     } else {
-        snprintf(res->audit_object, sizeof res->audit_object, "claim/%s visit %s consent %lld",
-                 claim_id, cr->visit, (long long)consent_id);
-        log_info("claim %s: visit %s for %s (%zu charges, %zu reports, %zu bytes): built and "
-                 "signed in %.2f ms, stored in %.2f ms",
-                 claim_id, cr->visit, req->institution, v.ncharges, reports.n, jlen,
-                 (t1 - t0) * 1e3, (monotonic_s() - t1) * 1e3);
+        snprintf(res->audit_object, sizeof res->audit_object,
+                 "claim/%s visit %s version %lld%s%s consent %lld", claim_id, cr->visit,
+                 (long long)in.version, in.replaces ? " replaces " : "",
+                 in.replaces ? in.replaces : "", (long long)consent_id);
+        log_info("claim %s: visit %s version %lld for %s (%zu charges, %zu reports, %d changes, "
+                 "%zu bytes): built and signed in %.2f ms, stored in %.2f ms",
+                 claim_id, cr->visit, (long long)in.version, req->institution, v.ncharges,
+                 reports.n, nchanges, jlen, (t1 - t0) * 1e3, (monotonic_s() - t1) * 1e3);
         rc = reply_jws(res, 201, jws, jlen);
     }
 done:
-    free(bundle);
     free(jws);
+    claim_changes_free(changes, nchanges);
+    claim_fingerprint_free(&fp);
+    huren_index_claim_free(&prior);
     huren_index_report_list_free(&reports);
     huren_index_visit_record_free(&v);
     return rc;

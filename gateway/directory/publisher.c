@@ -315,6 +315,19 @@ int publisher_attach(node *n, char *err, size_t errlen)
     return attach(n, 0, err, errlen);
 }
 
+int publisher_catalogue_reload(node *n, char *err, size_t errlen)
+{
+    publisher *p = n->publisher;
+    if (!p || !*p->cfg->dir_catalogue)
+        return 1;
+    catalogue *cat = NULL;
+    if (catalogue_load(p->cfg->dir_catalogue, &cat, err, errlen) < 0)
+        return -1;
+    catalogue_retire(cat, p->cat); /* a describe in flight may still read the old one */
+    p->cat = cat;
+    return 0;
+}
+
 void publisher_stop(node *n)
 {
     publisher *p = n ? n->publisher : NULL;

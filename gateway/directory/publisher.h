@@ -25,6 +25,9 @@ int publisher_attach(node *n, char *err, size_t errlen);
 /* Stop the sender (a send in flight is abandoned: its rows stay for the next start) and
  * remove the hook. NULL-safe. */
 void publisher_stop(node *n);
+/* SIGHUP: the [directory] catalogue read again for what is described from now on. 0 done, 1
+ * not publishing (or no catalogue), -1 with err (the file's line) and the old one kept. */
+int publisher_catalogue_reload(node *n, char *err, size_t errlen);
 
 /* The publish hook (huren_index_publish_fn), exposed for tests: payload is a publisher. */
 int publisher_describe(const huren_index_publish_event *ev, char pseudonym[65], char **entry,

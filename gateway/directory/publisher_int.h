@@ -15,7 +15,7 @@
 struct publisher {
     const config *cfg;
     huren_index *index;
-    catalogue *cat; /* owned; NULL without a catalogue */
+    catalogue *_Atomic cat; /* owned; NULL without a catalogue; replaced by a reload */
     unsigned char key[CONFIG_REGION_KEY_MAX];
     size_t keylen;
     /* the sender */

@@ -4,6 +4,7 @@
  * libmicrohttpd) the client certificate is verified here, before routing. */
 #define LOG_COMPONENT "http"
 #include "http.h"
+#include "http_int.h"
 #include "huren_buf.h"
 #include "auth.h"
 #include "cors.h"
@@ -48,18 +49,6 @@ static const char *const family_names[HTTP_FAMILIES] = {
     "dicomweb",  "consents", "records", "claims", "recognition", "retrievals",
     "directory", "audit",    "health",  "ui",     "other"};
 
-struct http_server {
-    struct MHD_Daemon *daemon;
-    http_options opts;
-    const http_route *routes;
-    size_t nroutes;
-    void *app;
-    char *cert_pem, *key_pem, *ca_pem;
-    atomic_uint_fast64_t requests;
-    atomic_uint_fast64_t answers[HTTP_FAMILIES][4]; /* by family and class 2xx..5xx */
-    struct route_stats *rstats;                     /* one per route of the table */
-};
-
 /* Upper bounds (seconds) of the latency histogram's buckets; the last one is +Inf. */
 static const double duration_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
 #define NBOUNDS (sizeof duration_bounds / sizeof duration_bounds[0])
@@ -88,7 +77,7 @@ typedef struct stream_state {
 
 #define STREAM_BLOCK (1024 * 1024)
 
-static char *read_file(const char *path, char *err, size_t errlen)
+char *http__read_file(const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -658,6 +647,26 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_emitv(LOG_LEVEL_WARN, LOG_COMPONENT, 0, fmt, ap);
 }
 
+struct MHD_Daemon *http__daemon_start(http_server *srv, int listen_fd, const char *cert_pem,
+                                      const char *key_pem, const char *ca_pem)
+{
+    unsigned flags = srv->flags | (cert_pem ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem place[] = {
+        /* a reload takes over the listening socket of the daemon it replaces */
+        listen_fd >= 0 ? (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL}
+                       : (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &srv->addr},
+        {cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key_pem},
+        {ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, (void *)ca_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    return MHD_start_daemon(
+        flags, (uint16_t)srv->opts.port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)srv->opts.threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, place, MHD_OPTION_END);
+}
+
 int http_server_start(http_server **out, const http_options *opts, const http_route *routes,
                       size_t nroutes, void *app, char *err, size_t errlen)
 {
@@ -678,11 +687,11 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
     }
     srv->app = app;
 
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    struct sockaddr_storage *ss = &srv->addr;
+    /* ITC: MHD_quiesce_daemon (a TLS reload, http/tls_reload.c) needs it with a thread pool */
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, opts->bind_address, &s4->sin_addr) == 1) {
         s4->sin_family = AF_INET;
         s4->sin_port = htons((uint16_t)opts->port);
@@ -696,29 +705,18 @@ int http_server_start(http_server **out, const http_options *opts, const http_ro
     }
     int tls = opts->tls_cert && opts->tls_cert[0];
     if (tls) {
-        flags |= MHD_USE_TLS;
-        if (!(srv->cert_pem = read_file(opts->tls_cert, err, errlen)) ||
-            !(srv->key_pem = read_file(opts->tls_key, err, errlen)))
+        if (!(srv->cert_pem = http__read_file(opts->tls_cert, err, errlen)) ||
+            !(srv->key_pem = http__read_file(opts->tls_key, err, errlen)))
             goto fail;
         if (opts->tls_client_ca && opts->tls_client_ca[0] &&
-            !(srv->ca_pem = read_file(opts->tls_client_ca, err, errlen)))
+            !(srv->ca_pem = http__read_file(opts->tls_client_ca, err, errlen)))
             goto fail;
     }
-    struct MHD_OptionItem tls_opts[] = {
-        {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->cert_pem},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem},
-        {srv->ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, srv->ca_pem},
-        {MHD_OPTION_END, 0, NULL},
-    };
+    srv->flags = flags;
     /* handlers may read *out (the node's http, for /metrics) as soon as the first thread
      * runs: set it before they start, not after */
     *out = srv;
-    srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)opts->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER,
-        on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)opts->threads, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)60, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY, tls_opts,
-        MHD_OPTION_END);
+    srv->daemon = http__daemon_start(srv, -1, srv->cert_pem, srv->key_pem, srv->ca_pem);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot start HTTP%s server on %s port %d (in use, or bad TLS files)",
                  tls ? "S" : "", opts->bind_address, opts->port);
@@ -748,6 +746,7 @@ void http_server_stop(http_server *srv)
         return;
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
+    http__retired_stop(srv, 0);
     free(srv->cert_pem);
     free(srv->key_pem);
     free(srv->ca_pem);

@@ -152,6 +152,11 @@ struct huren_buf;
 void http_server_route_metrics(const http_server *srv, struct huren_buf *out);
 uint64_t http_server_answers(const http_server *srv, size_t family, int status_class);
 void http_server_stop(http_server *srv); /* NULL-safe */
+/* HTTPS: read the certificate, key and client CA files again (the paths of the options) and
+ * accept new connections with them; connections already open go on with the old ones until
+ * they close. A file that does not load changes nothing: -1 with err set. 0 on success, 1 for
+ * a plain HTTP server (nothing to reload). Called from one thread at a time. */
+int http_server_tls_reload(http_server *srv, char *err, size_t errlen);
 
 /* Query-string argument of the request, or NULL. Borrowed for the request's lifetime. */
 const char *http_request_arg(const http_request *req, const char *name);

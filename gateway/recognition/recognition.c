@@ -1,6 +1,7 @@
 /* recognition.c: the recognition feature's lifecycle: at start, load the catalogue and the
  * region key named in [directory] (the same ones the publisher uses) and choose the client
- * certificate for the directory and the peers. Immutable afterwards: shared by all threads. */
+ * certificate for the directory and the peers. Shared by all threads; SIGHUP replaces the
+ * catalogue (recognition_catalogue_reload), the old one kept until stop. */
 #define LOG_COMPONENT "recognition"
 #include "recognition.h"
 #include "huren_err.h"
@@ -32,12 +33,14 @@ int recognition_start(node *n, char *err, size_t errlen)
         return -1;
     }
     rec->keylen = (size_t)keylen;
-    if (catalogue_load(c->dir_catalogue, &rec->cat, why, sizeof why) < 0) {
+    catalogue *cat = NULL;
+    if (catalogue_load(c->dir_catalogue, &cat, why, sizeof why) < 0) {
         snprintf(err, errlen, "recognition: [directory] catalogue: %s", why);
         memset(rec->key, 0, sizeof rec->key);
         free(rec);
         return -1;
     }
+    rec->cat = cat;
     rec->cert = *c->dir_tls_cert ? c->dir_tls_cert : c->tls_cert;
     rec->key_file = *c->dir_tls_cert ? c->dir_tls_key : c->tls_key;
     rec->ca = c->dir_tls_ca;
@@ -45,6 +48,19 @@ int recognition_start(node *n, char *err, size_t errlen)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     n->recognition = rec;
     log_info("%zu catalogue items, directory %s", catalogue_count(rec->cat), c->dir_url);
+    return 0;
+}
+
+int recognition_catalogue_reload(node *n, char *err, size_t errlen)
+{
+    recognition *rec = n->recognition;
+    if (!rec)
+        return 1;
+    catalogue *cat = NULL;
+    if (catalogue_load(rec->cfg->dir_catalogue, &cat, err, errlen) < 0)
+        return -1;
+    catalogue_retire(cat, rec->cat); /* prompts in flight may still read the old one */
+    rec->cat = cat;
     return 0;
 }
 

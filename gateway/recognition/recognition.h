@@ -15,6 +15,9 @@
  * when they are set but cannot be loaded. */
 int recognition_start(node *n, char *err, size_t errlen);
 void recognition_stop(node *n); /* NULL-safe */
+/* SIGHUP: the [directory] catalogue read again for the prompts from now on. 0 done, 1 no
+ * recognition here, -1 with err (the file's line) and the old catalogue kept. */
+int recognition_catalogue_reload(node *n, char *err, size_t errlen);
 
 /* GET /api/v1/recognition?patient=&item=[&at=&doctor=&dept=] (api_recognition.c) */
 int api_recognition_query(http_request *req, http_response *res);

@@ -40,7 +40,7 @@ typedef struct rec_job {
 
 typedef struct recognition {
     const config *cfg;
-    catalogue *cat; /* owned */
+    catalogue *_Atomic cat; /* owned; replaced by recognition_catalogue_reload */
     unsigned char key[CONFIG_REGION_KEY_MAX];
     size_t keylen;
     const char *cert, *key_file, *ca; /* client certificate towards directory and peers */

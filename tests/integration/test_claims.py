@@ -175,6 +175,64 @@ class ClaimsTest(ClaimsBase):
             self.assertIn("certificate chain verified", p.stdout)
             self.assertIn("Verified OK", q.stdout)
 
+    def claim_ext(self, jws):
+        bundle = b64url_json(jws.decode().split(".")[1])
+        inv = [e["resource"] for e in bundle["entry"]
+               if e["resource"]["resourceType"] == "Invoice"][0]
+        ext = inv["extension"][0]["extension"]
+        out = {}
+        for e in ext:
+            value = [v for k, v in e.items() if k.startswith("value")][0]
+            out.setdefault(e["url"], []).append(value)
+        return bundle["identifier"]["value"], out
+
+    def test_one_claim_per_visit_in_versions(self):
+        self.consent(NID, ["V100"])
+        st, _, first = self.claim("V100", "v-1")
+        self.assertEqual(st, 201, first)
+        first_id, ext = self.claim_ext(first)
+        self.assertEqual((ext["version"], ext.get("replaces")), ([1], None))
+        # another request for the same visit, nothing changed: the existing claim, 200
+        st, _, again = self.claim("V100", "v-3")
+        self.assertEqual((st, again), (200, first))
+        # the lab corrects a result of the visit: the next request makes version 2, which
+        # names version 1 and says what changed; the signature verifies
+        c = Client(self.n.hl7_port)
+        try:
+            code, segs = c.code(oru("O-5C", pid="P100", nid=NID, visit="V100", order="UA1",
+                                    item="UA^尿常规^L", status="C",
+                                    obx=["OBX|1|CE|PRO^尿蛋白^L||POS^阳性^L||||||C",
+                                         "OBX|2|ST|COL^颜色^L||淡黄色||||||C",
+                                         "OBX|3|SN|SG^比重^L||>^1.030|||H|||C"]))
+            self.assertEqual(code, "AA", segs)
+        finally:
+            c.close()
+        st, _, second = self.claim("V100", "v-4")
+        self.assertEqual(st, 201, second)
+        second_id, ext = self.claim_ext(second)
+        self.assertNotEqual(second_id, first_id)
+        self.assertEqual((ext["version"], ext["replaces"]), ([2], [first_id]))
+        self.assertTrue(any(ch.startswith("changed Observation/") for ch in ext["change"]),
+                        ext["change"])
+        self.assertFalse(any(ch.startswith(("added", "removed")) for ch in ext["change"]),
+                         ext["change"])
+        path = os.path.join(self.tmp, "claim-v2.jws")
+        with open(path, "wb") as f:
+            f.write(second)
+        self.verify_both(path, True)
+        # the earlier requests' ids still give what they were given; a new one the newest
+        st, _, replay1 = self.claim("V100", "v-1")
+        self.assertEqual((st, replay1), (200, first))
+        st, _, newest = self.claim("V100", "v-5")
+        self.assertEqual((st, newest), (200, second))
+        st, _, got = self.call("GET", "/api/v1/claims/" + first_id, "insurer")
+        self.assertEqual((st, got), (200, first))
+        created = [e for e in self.audit() if e["action"] == "claims.create" and
+                   e["outcome"] == "success"]
+        self.assertTrue(any("unchanged since version 1" in e["object"] for e in created),
+                        [e["object"] for e in created])
+        self.assertTrue(any("version 2 replaces " + first_id in e["object"] for e in created))
+
     def test_claim_signed_minimal_and_exact(self):
         c = self.consent(NID, ["V100"], policy_ref="POL-1")
         self.assertEqual((c["status"], c["patient"]["patient_id"], c["visits"]),
@@ -230,10 +288,10 @@ class ClaimsTest(ClaimsBase):
         st, _, again = self.claim("V100", "req-1")
         self.assertEqual((st, again), (200, jws))
         self.assertEqual(self.claim("V250", "req-1")[0], 409)
-        # by policy reference instead of the national id: a claim of its own
+        # by policy reference instead of the national id, a new request_id: the same visit,
+        # the same data, so the same claim (one claim per visit and insurer)
         st, _, other = self.claim("V100", "req-2", nid=None, policy_ref="POL-1")
-        self.assertEqual(st, 201, other)
-        self.assertNotEqual(other, jws)
+        self.assertEqual((st, other), (200, jws))
         # after revocation, not even the stored claim is given again
         st, _, revoked = self.call("POST", "/api/v1/consents/%d/revoke" % c["id"], "clinician",
                                    headers=["Accept: application/fhir+json"])

@@ -180,7 +180,7 @@ static void migrate_steps_memory(void **state)
                                   " created_at) VALUES (7, 'study:1', 1, 'p', 0)",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    int ten = huren_index__schema_latest();
+    int ten = 10;
     assert_int_equal(huren_index__schema_migrate(db, ten, &v, err, sizeof(err)), 0);
     assert_int_equal(v, ten);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM dir_entries WHERE images IS NULL AND"
@@ -204,6 +204,27 @@ static void migrate_steps_memory(void **state)
     assert_int_not_equal(
         sqlite3_exec(db, "UPDATE rec_prompts SET prompt_key = 'k' WHERE prompt_id = 'old2'", NULL,
                      NULL, NULL),
+        SQLITE_OK);
+
+    /* 11: claims made before get version numbers in the order they were made, per insurer,
+     * patient and visit; a second claim of one version is refused */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO consents(pk, patient_id, purpose, grantee,"
+                                  " valid_from, expires_at, form_ref, created_by, created_at)"
+                                  " VALUES (1, 'P1', 'claim', 'INS', 0, 9, 'F', 'dr', 0);"
+                                  "INSERT INTO claims(claim_id, insurer, request_id, request_hash,"
+                                  " consent_pk, patient_id, visit_number, jws, created_at) VALUES"
+                                  " ('a', 'INS', 'r1', 'h', 1, 'P1', 'V1', 'x', 0),"
+                                  " ('b', 'INS', 'r2', 'h', 1, 'P1', 'V1', 'x', 0),"
+                                  " ('c', 'INS', 'r3', 'h', 1, 'P1', 'V2', 'x', 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(huren_index__schema_migrate(db, 11, &v, err, sizeof(err)), 0);
+    assert_int_equal(count_rows(db, "SELECT version FROM claims WHERE claim_id = 'b'"), 2);
+    assert_int_equal(count_rows(db, "SELECT version FROM claims WHERE claim_id = 'c'"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM claims WHERE data_hash IS NULL"), 3);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE claims SET version = 1 WHERE claim_id = 'b'", NULL, NULL, NULL),
         SQLITE_OK);
 
     /* the rest, then again: nothing to do */

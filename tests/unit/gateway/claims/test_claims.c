@@ -11,6 +11,7 @@
 #include "../../unit_filter.h"
 
 #include "consent.h"
+#include "claims/claim_version.h"
 #include "claims/jws.h"
 #include "node.h"
 #include "claims/ratelimit.h"
@@ -325,7 +326,52 @@ static void records(void **state)
     huren_index_claim_free(&back);
     assert_int_equal(huren_index_claim_find(n.index, "c2", NULL, NULL, &back),
                      HUREN_INDEX_ENOTFOUND);
+
+    /* ... and once per version of the visit's claim: version 2 under another request_id goes
+     * in, a second version 2 does not; the latest is the highest version */
+    cl.request_id = "r2";
+    cl.version = 2;
+    cl.replaces = "c1";
+    cl.data_hash = "d2";
+    cl.parts = "{}";
+    assert_int_equal(huren_index_claim_put(n.index, &cl, &existing), 0);
+    assert_int_equal(existing, 0);
+    cl.claim_id = "c3";
+    cl.request_id = "r3";
+    assert_int_equal(huren_index_claim_put(n.index, &cl, &existing), 0);
+    assert_int_equal(existing, 1);
+    assert_int_equal(huren_index_claim_latest(n.index, "INS01", "P1", "V1", &back), 0);
+    assert_string_equal(back.claim_id, "c2");
+    assert_int_equal(back.version, 2);
+    assert_string_equal(back.replaces, "c1");
+    assert_string_equal(back.data_hash, "d2");
+    huren_index_claim_free(&back);
+    assert_int_equal(huren_index_claim_latest(n.index, "INS02", "P1", "V1", &back),
+                     HUREN_INDEX_ENOTFOUND);
     huren_index_close(n.index);
+}
+
+/* What changed between two fingerprints' parts, sorted; an earlier version without one. */
+static void claim_changes_listed(void **state)
+{
+    (void)state;
+    char **lines = NULL;
+    int n = claim_changes("{\"A/1\":\"x\",\"B/2\":\"y\",\"C/3\":\"z\"}",
+                          "{\"A/1\":\"x\",\"B/2\":\"Y\",\"D/4\":\"w\"}", &lines);
+    assert_int_equal(n, 3);
+    assert_string_equal(lines[0], "added D/4");
+    assert_string_equal(lines[1], "changed B/2");
+    assert_string_equal(lines[2], "removed C/3");
+    claim_changes_free(lines, n);
+    n = claim_changes("{\"A/1\":\"x\"}", "{\"A/1\":\"x\"}", &lines);
+    assert_int_equal(n, 0);
+    claim_changes_free(lines, n);
+    n = claim_changes(NULL, "{}", &lines);
+    assert_int_equal(n, 1);
+    assert_true(strncmp(lines[0], "unknown", 7) == 0);
+    claim_changes_free(lines, n);
+    assert_int_equal(claim_changes("{bad", "{}", &lines), -1);
+    assert_null(lines);
 }
 
 int main(int argc, char **argv)
@@ -344,6 +390,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(consent_times),
         cmocka_unit_test(rate_limit),
         cmocka_unit_test(records),
+        cmocka_unit_test(claim_changes_listed),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[400];
