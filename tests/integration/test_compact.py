@@ -3,19 +3,22 @@ admins only (401, 403, 400, 404 otherwise, nothing changed), audited; own files 
 packed bytes show as huren_pack_garbage_bytes until POST /api/v1/admin/compact frees them.
 `huren delete-study` then `huren compact` killed after each named step
 (HUREN_TEST_CRASH_AT): every remaining instance is byte-identical after the crash, and a
-rerun frees the space (bytes on disk = bytes of the indexed instances)."""
+rerun frees the space (bytes on disk = bytes of the indexed instances). The same inside a
+serving node (its environment carries the step), and kill -9 of a node while it compacts."""
 
 import hashlib
 import json
 import os
 import re
 import shutil
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 from dicomgen import uid, write_instance
-from harness import HUREN, NodeTestCase, run
+from harness import DCMTK_ENV, HUREN, NodeTestCase, Process, run, wait_for
 
 ADMIN, CLINICIAN = "adm-token-1234567890", "cli-token-1234567890"
 CONF = ("[access]\nloopback_full_access = no\n"
@@ -175,6 +178,65 @@ class CompactTest(NodeTestCase):
         self.assertEqual([(e["action"], e["outcome"]) for e in audit
                           if e["action"] == "study.delete"],
                          [("study.delete", "success"), ("study.delete", "failed")])
+
+
+    def test_online_compaction_crash_at_each_step(self):
+        """The serving node dies inside POST /api/v1/admin/compact (HUREN_TEST_CRASH_AT in its
+        environment): restarted, it serves every instance unchanged; a rerun frees the space."""
+        base = self.node(name="base", config_text=CONF, ready_from_log=True).start()
+        self.store(base, self.make("a", 51, 30) + self.make("b", 52, 30))
+        keep = self.snapshot(base, 52, 30)
+        self.assertEqual(call(base, "/api/v1/studies/" + uid(51), "DELETE")[0], 200)
+        base.stop()
+        for step in STEPS:
+            n = self.node(name="on-" + step, config_text=CONF, ready_from_log=True)
+            shutil.copytree(base.data, n.data)
+            n.proc = Process(n.args(), os.path.join(self.tmp, n.name + ".log"),
+                             env=dict(DCMTK_ENV, HUREN_TEST_CRASH_AT=step))
+            wait_for(n.healthy, 60, "the node to start")
+            try:
+                call(n, "/api/v1/admin/compact?threshold=0.1&grace=0", "POST")
+            except OSError:
+                pass  # the connection dies with the node
+            self.assertEqual(n.proc.proc.wait(timeout=60), 77, step)
+            n.proc.stop()
+            n.proc = None
+            n.start()
+            self.assertEqual(self.snapshot(n, 52, 30), keep, "after a crash at " + step)
+            st, body = call(n, "/api/v1/admin/compact?threshold=0.1&grace=0", "POST")
+            self.assertEqual(st, 200, body)
+            self.assertEqual(metric(n, "huren_pack_garbage_bytes"), 0, step)
+            self.assertEqual(metric(n, "huren_archive_bytes"), disk_bytes(n.data), step)
+            self.assertEqual(self.snapshot(n, 52, 30), keep, step)
+            n.stop()
+
+
+    def test_kill9_during_online_compaction(self):
+        """kill -9 of the node at a few moments after POST /api/v1/admin/compact began."""
+        n = self.node(config_text=CONF, ready_from_log=True).start()
+        self.store(n, self.make("a", 61, 300, size=64) + self.make("b", 62, 300, size=64))
+        keep = self.snapshot(n, 62, 300)
+        self.assertEqual(call(n, "/api/v1/studies/" + uid(61), "DELETE")[0], 200)
+        for delay in (0.0, 0.02, 0.1):
+            t = threading.Thread(target=lambda: self.post_quietly(n), daemon=True)
+            t.start()
+            time.sleep(delay)
+            n.kill9()
+            t.join(timeout=60)
+            n.start()
+            self.assertEqual(self.snapshot(n, 62, 300), keep, "after kill -9 at %.2fs" % delay)
+        st, body = call(n, "/api/v1/admin/compact?threshold=0.1&grace=0", "POST")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(metric(n, "huren_pack_garbage_bytes"), 0)
+        self.assertEqual(metric(n, "huren_archive_bytes"), disk_bytes(n.data))
+        self.assertEqual(self.snapshot(n, 62, 300), keep)
+
+    @staticmethod
+    def post_quietly(n):
+        try:
+            call(n, "/api/v1/admin/compact?threshold=0.1&grace=0", "POST")
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":
