@@ -273,21 +273,6 @@ typedef struct huren_dicom_scp_options {
             NULL, NULL, 1                                                                          \
     }
 
-/* Which file of the TLS options a check found wrong. */
-typedef enum huren_dicom_tls_file {
-    HUREN_DICOM_TLS_CERT = 0,
-    HUREN_DICOM_TLS_KEY,
-    HUREN_DICOM_TLS_CLIENT_CA
-} huren_dicom_tls_file;
-
-/* Check the TLS files of opts as huren_dicom_scp_start() would load them: each readable PEM,
- * the certificate in its validity period and good for a TLS server, the key the certificate's,
- * the CA bundle holding at least one certificate, a client CA given when one is required.
- * Returns 0, or HUREN_DICOM_EINVAL with *bad (may be NULL) naming the file and the reason
- * (which names the file's path) in err. */
-int huren_dicom_tls_check(const huren_dicom_scp_options *opts, huren_dicom_tls_file *bad, char *err,
-                          size_t errlen);
-
 typedef struct huren_dicom_scp huren_dicom_scp;
 
 /* Bind and start listening in a background thread; returns once the socket is bound (a busy

@@ -1,7 +1,8 @@
-/* tls.cpp: DICOM TLS for the SCP. The TLS files checked as the SCP loads them, DCMTK's dcmtls
- * layer set up from them (non-downgrading BCP 195 profile, TLS 1.2 or newer, client
- * certificates verified against the client CAs), and the server side of a handshake driven
- * without blocking, so that the listener thread (listener.cpp) never waits on a client. */
+/* tls.cpp: DICOM TLS for the SCP. DCMTK's dcmtls layer set up from the TLS files
+ * (non-downgrading BCP 195 profile, TLS 1.2 or newer, client certificates verified against the
+ * client CAs; the files themselves are checked beforehand by gateway/config_files.c), and the
+ * server side of a handshake driven without blocking, so that the listener thread (listener.cpp)
+ * never waits on a client. */
 #include "dicom_int.h"
 #include "huren_err.h"
 
@@ -12,123 +13,10 @@
 #include "dcmtk/dcmtls/tlslayer.h"
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 namespace
 {
-struct file_closer {
-    void operator()(FILE *f) const
-    {
-        fclose(f);
-    }
-};
-using file_ptr = std::unique_ptr<FILE, file_closer>;
-
-file_ptr open_pem(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        huren_dicom__seterr(err, errlen, "cannot read %s: %s", path, strerror(errno));
-    return file_ptr(f);
-}
-
-/* The certificate in cert: readable, in date, fit for a TLS server. */
-X509 *check_cert(const char *path, char *err, size_t errlen)
-{
-    file_ptr f = open_pem(path, err, errlen);
-    if (!f)
-        return nullptr;
-    X509 *x = PEM_read_X509(f.get(), NULL, NULL, NULL);
-    if (!x) {
-        huren_dicom__seterr(err, errlen, "%s: no PEM certificate in it", path);
-        return nullptr;
-    }
-    const char *why = nullptr;
-    if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0)
-        why = "not valid yet";
-    else if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
-        why = "expired";
-    else if (X509_check_purpose(x, X509_PURPOSE_SSL_SERVER, 0) != 1)
-        why = "not for a TLS server (its key usage or extended key usage says otherwise)";
-    if (why) {
-        huren_dicom__seterr(err, errlen, "%s: the certificate is %s", path, why);
-        X509_free(x);
-        return nullptr;
-    }
-    return x;
-}
-
-int check_key(const char *path, X509 *cert, const char *cert_path, char *err, size_t errlen)
-{
-    file_ptr f = open_pem(path, err, errlen);
-    if (!f)
-        return HUREN_DICOM_EINVAL;
-    EVP_PKEY *k = PEM_read_PrivateKey(f.get(), NULL, NULL, NULL);
-    if (!k) {
-        huren_dicom__seterr(err, errlen, "%s: no PEM private key in it (or one with a password)",
-                            path);
-        return HUREN_DICOM_EINVAL;
-    }
-    int ok = X509_check_private_key(cert, k);
-    EVP_PKEY_free(k);
-    ERR_clear_error();
-    if (ok != 1) {
-        huren_dicom__seterr(err, errlen, "%s is not the key of the certificate %s", path,
-                            cert_path);
-        return HUREN_DICOM_EINVAL;
-    }
-    return HUREN_DICOM_OK;
-}
-
-int check_ca(const char *path, char *err, size_t errlen)
-{
-    file_ptr f = open_pem(path, err, errlen);
-    if (!f)
-        return HUREN_DICOM_EINVAL;
-    int n = 0;
-    while (X509 *x = PEM_read_X509(f.get(), NULL, NULL, NULL)) {
-        X509_free(x);
-        n++;
-    }
-    ERR_clear_error();
-    if (n == 0) {
-        huren_dicom__seterr(err, errlen, "%s: no PEM certificate in it", path);
-        return HUREN_DICOM_EINVAL;
-    }
-    return HUREN_DICOM_OK;
-}
-
-int check_files(const huren_dicom_scp_options *o, huren_dicom_tls_file *bad, char *err,
-                size_t errlen)
-{
-    bool has_ca = o->tls_client_ca && *o->tls_client_ca;
-    *bad = HUREN_DICOM_TLS_CERT;
-    if (!o->tls_cert || !*o->tls_cert) {
-        huren_dicom__seterr(err, errlen, "no certificate given");
-        return HUREN_DICOM_EINVAL;
-    }
-    X509 *cert = check_cert(o->tls_cert, err, errlen);
-    if (!cert)
-        return HUREN_DICOM_EINVAL;
-    *bad = HUREN_DICOM_TLS_KEY;
-    int rc = o->tls_key && *o->tls_key
-                 ? check_key(o->tls_key, cert, o->tls_cert, err, errlen)
-                 : (huren_dicom__seterr(err, errlen, "no key given"), HUREN_DICOM_EINVAL);
-    X509_free(cert);
-    ERR_clear_error();
-    if (rc)
-        return rc;
-    *bad = HUREN_DICOM_TLS_CLIENT_CA;
-    if (o->tls_require_client_cert && !has_ca) {
-        huren_dicom__seterr(err, errlen,
-                            "client certificates are required but no CA to verify them is given");
-        return HUREN_DICOM_EINVAL;
-    }
-    return has_ca ? check_ca(o->tls_client_ca, err, errlen) : HUREN_DICOM_OK;
-}
-
 /* DCMTK's BCP 195 non-downgrading suites are RSA only for TLS 1.2; these let a TLS 1.2
  * client reach an EC certificate (TLS 1.3 suites do not depend on the key). */
 const char *const ecdsa_suites[] = {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
@@ -171,41 +59,29 @@ OFCondition configure(DcmTLSTransportLayer &l, const huren_dicom_scp_options *o)
 }
 } // namespace
 
-extern "C" int huren_dicom_tls_check(const huren_dicom_scp_options *opts, huren_dicom_tls_file *bad,
-                                     char *err, size_t errlen)
-{
-    huren_dicom_tls_file dummy;
-    if (!bad)
-        bad = &dummy;
-    if (!opts) {
-        huren_dicom__seterr(err, errlen, "huren_dicom_tls_check: NULL argument");
-        return HUREN_DICOM_EINVAL;
-    }
-    try {
-        int rc = check_files(opts, bad, err, errlen);
-        ERR_clear_error();
-        return rc;
-    } catch (...) {
-        huren_dicom__seterr(err, errlen, "huren_dicom_tls_check: unexpected exception");
-    }
-    return HUREN_DICOM_ERROR;
-}
-
 DcmTLSTransportLayer *huren_dicom__tls_layer(const huren_dicom_scp_options *o, char *err,
                                              size_t errlen)
 {
-    huren_dicom_tls_file bad;
-    char why[HUREN_ERRLEN];
-    if (check_files(o, &bad, why, sizeof why) != HUREN_DICOM_OK) {
-        static const char *const names[] = {"certificate", "key", "client CA"};
-        huren_dicom__seterr(err, errlen, "TLS %s: %s", names[bad], why);
+    if (!o->tls_cert || !*o->tls_cert || !o->tls_key || !*o->tls_key) {
+        huren_dicom__seterr(err, errlen, "TLS needs a certificate and its key");
+        return nullptr;
+    }
+    if (o->tls_require_client_cert && (!o->tls_client_ca || !*o->tls_client_ca)) {
+        huren_dicom__seterr(err, errlen,
+                            "client certificates are required but no CA to verify them is given");
         return nullptr;
     }
     std::unique_ptr<DcmTLSTransportLayer> l(new DcmTLSTransportLayer(NET_ACCEPTOR, NULL, OFTrue));
-    OFCondition c = configure(*l, o);
     ERR_clear_error();
+    OFCondition c = configure(*l, o);
     if (c.bad()) {
-        huren_dicom__seterr(err, errlen, "TLS set-up of %s: %s", o->tls_cert, c.text());
+        /* the files were checked by the caller (huren check-config); OpenSSL says what it
+         * found wrong with them now */
+        unsigned long e = ERR_peek_last_error();
+        const char *why = e ? ERR_reason_error_string(e) : NULL;
+        huren_dicom__seterr(err, errlen, "TLS set-up of %s, %s: %s%s%s", o->tls_cert, o->tls_key,
+                            c.text(), why ? ": " : "", why ? why : "");
+        ERR_clear_error();
         return nullptr;
     }
     return l.release();

@@ -1,34 +1,13 @@
 /* config_dicom_tls.c: the [dicom] tls_* keys checked together. A TLS port needs a certificate
- * and its key, and client CAs when client certificates are required; the files are checked by
- * dicom/ exactly as the TLS port will load them, so check-config and serve say the same. */
+ * and its key, and client CAs when client certificates are required. The files are checked
+ * with every other certificate of the node by config_check_files() (config_files.c), which
+ * check-config, serve and a SIGHUP reload run. */
 #include "config.h"
 #include "huren_dicom.h"
 #include "huren_err.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* The options the TLS port is started with (serve.c uses the same). */
-static void tls_options(const config *cfg, huren_dicom_scp_options *o)
-{
-    o->tls_cert = cfg->dicom_tls_cert;
-    o->tls_key = cfg->dicom_tls_key;
-    o->tls_client_ca = cfg->dicom_tls_client_ca;
-    o->tls_require_client_cert = cfg->dicom_tls_require_client_cert;
-}
-
-static int tls_files_validate(const config *cfg, const char *where, char *err, size_t errlen)
-{
-    static const char *const keys[] = {"tls_cert", "tls_key", "tls_client_ca"};
-    huren_dicom_scp_options o = HUREN_DICOM_SCP_OPTIONS_INIT;
-    tls_options(cfg, &o);
-    huren_dicom_tls_file bad = HUREN_DICOM_TLS_CERT;
-    char why[HUREN_ERRLEN];
-    if (huren_dicom_tls_check(&o, &bad, why, sizeof why) == HUREN_DICOM_OK)
-        return 0;
-    snprintf(err, errlen, "%s: [dicom] %s: %s", where, keys[bad], why);
-    return -1;
-}
 
 int config__dicom_tls_validate(const config *cfg, char *err, size_t errlen)
 {
@@ -56,10 +35,21 @@ int config__dicom_tls_validate(const config *cfg, char *err, size_t errlen)
                  cfg->dicom_tls_cert[0] ? "tls_key" : "tls_cert", cfg->dicom_tls_port);
         return -1;
     }
-    return tls_files_validate(cfg, where, err, errlen);
+    if (cfg->dicom_tls_require_client_cert && !cfg->dicom_tls_client_ca[0]) {
+        snprintf(err, errlen,
+                 "%s: [dicom] tls_client_ca: client certificates are required"
+                 " (tls_require_client_cert) but no CA to verify them is given",
+                 where);
+        return -1;
+    }
+    return 0; /* the files themselves: config_check_files(), as for every other section */
 }
 
+/* The options the TLS port is started with (serve.c). */
 void config_dicom_tls_options(const config *cfg, huren_dicom_scp_options *o)
 {
-    tls_options(cfg, o);
+    o->tls_cert = cfg->dicom_tls_cert;
+    o->tls_key = cfg->dicom_tls_key;
+    o->tls_client_ca = cfg->dicom_tls_client_ca;
+    o->tls_require_client_cert = cfg->dicom_tls_require_client_cert;
 }

@@ -223,6 +223,10 @@ int config_check_files(const config *cfg, time_t now, config_problem_fn report, 
     /* the node's HTTPS server; the directory role serves peers with it too */
     check_pair(&c, "http", "tls_cert", cfg->tls_cert, "tls_key", cfg->tls_key, USE_SERVER);
     check_bundle(&c, "http", "tls_client_ca", cfg->tls_client_ca);
+    /* the DICOM TLS port, for modalities and PACS */
+    check_pair(&c, "dicom", "tls_cert", cfg->dicom_tls_cert, "tls_key", cfg->dicom_tls_key,
+               USE_SERVER);
+    check_bundle(&c, "dicom", "tls_client_ca", cfg->dicom_tls_client_ca);
     /* what the node presents to the directory and to other hospitals */
     check_pair(&c, "directory", "tls_cert", cfg->dir_tls_cert, "tls_key", cfg->dir_tls_key,
                USE_CLIENT);

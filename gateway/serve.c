@@ -172,7 +172,7 @@ int cmd_serve(const config *cfg)
         log_error("not starting: %d problem%s in the configuration (huren check-config lists "
                   "them)",
                   problems, problems == 1 ? "" : "s");
-        return 1;
+        return EXIT_USAGE;
     }
     if (node_open_index(&n, err, sizeof err) < 0 || audit_open(&n, err, sizeof err) < 0 ||
         auth_table_build(cfg, &n.auth, err, sizeof err) < 0 ||

@@ -96,6 +96,7 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
     }
     idx->pending_fd = -1;
     idx->pack_fd = -1;
+    idx->wal_fd = -1;
     idx->opts = *opts;
     if (idx->opts.pack_max_bytes <= 0)
         idx->opts.pack_max_bytes = HUREN_INDEX_PACK_MAX_BYTES;
@@ -106,6 +107,9 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
     pthread_mutex_init(&idx->qlock, NULL);
     pthread_cond_init(&idx->qcond, NULL);
     pthread_mutex_init(&idx->rlock, NULL);
+    pthread_mutex_init(&idx->slock, NULL);
+    pthread_cond_init(&idx->scond, NULL);
+    pthread_cond_init(&idx->dcond, NULL);
     if (!(idx->batch = calloc((size_t)idx->batch_max, sizeof(*idx->batch)))) {
         snprintf(ebuf, sizeof(ebuf), "out of memory");
         goto done;
@@ -127,7 +131,8 @@ int huren_index_open(huren_index **out, const huren_index_options *opts, char *e
         goto done;
     }
     if ((rc = huren_index__pending_open(idx, ebuf, sizeof(ebuf))) < 0 ||
-        (rc = huren_index__pack_open(idx, ebuf, sizeof(ebuf))) < 0)
+        (rc = huren_index__pack_open(idx, ebuf, sizeof(ebuf))) < 0 ||
+        (rc = huren_index__durable_open(idx, ebuf, sizeof(ebuf))) < 0)
         goto done;
     *out = idx;
     idx = NULL;
@@ -147,6 +152,7 @@ void huren_index_close(huren_index *idx)
         huren_index__writer_acquire(idx); /* let a running group commit finish */
         sqlite3_exec(idx->wdb, "PRAGMA optimize", NULL, NULL, NULL);
     }
+    huren_index__durable_close(idx); /* outstanding deferred commits synced first */
     for (int i = 0; i < idx->nreaders; i++)
         sqlite3_close(idx->readers[i]);
     huren_index__rows_finalize(idx->rows);
@@ -160,6 +166,9 @@ void huren_index_close(huren_index *idx)
     pthread_mutex_destroy(&idx->qlock);
     pthread_cond_destroy(&idx->qcond);
     pthread_mutex_destroy(&idx->rlock);
+    pthread_mutex_destroy(&idx->slock);
+    pthread_cond_destroy(&idx->scond);
+    pthread_cond_destroy(&idx->dcond);
     free(idx->batch);
     free(idx->data_dir);
     free(idx->blob_dir);

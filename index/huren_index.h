@@ -166,6 +166,17 @@ int huren_index_instance_put(huren_index *idx, const char *const values[HUREN_IN
            a kept duplicate), leave tmp_path for the caller to reuse                               \
            or remove: saves creating a file per instance */
 
+#define HUREN_INDEX_PUT_DEFER_SYNC                                                                 \
+    0x2 /* return once the rows are committed, while the index's                                   \
+           WAL is still being synced: the caller does its own fsync                                \
+           (its audit entry) meanwhile and MUST call                                               \
+           huren_index_durable_wait() before it acknowledges */
+
+/* Wait until the calling thread's puts made with HUREN_INDEX_PUT_DEFER_SYNC on idx are on disk
+ * (at once when there are none). 0, or HUREN_INDEX_EIO when the WAL could not be synced: the
+ * rows are committed but may not survive a power cut, so the put must not be acknowledged. */
+int huren_index_durable_wait(huren_index *idx);
+
 /* huren_index_instance_put with flags. Small instances (pack_max_instance) are copied into a
  * pack, synced once per group commit, instead of getting a file of their own; tmp_path then
  * still exists on return when HUREN_INDEX_PUT_KEEP_TMP is given. */

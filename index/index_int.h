@@ -210,6 +210,20 @@ struct huren_index {
     huren_index_publish_fn publish_fn;
     void *publish_payload;
 
+    /* commits whose WAL fsync was deferred (durable.c): the syncer thread fdatasyncs the WAL
+     * behind them, so a caller overlaps its own fsync (the audit entry) with the index's */
+    pthread_mutex_t slock;
+    pthread_cond_t scond; /* the syncer waits here for work */
+    pthread_cond_t dcond; /* waiters of durable_wait, woken after each WAL sync */
+    pthread_t syncer;
+    int syncer_running, syncer_stop;
+    int wal_fd;                      /* our own descriptor of index.db-wal, or -1 */
+    uint64_t deferred_seq;           /* the last commit that deferred its WAL sync */
+    uint64_t synced_seq;             /* every deferred commit up to here is durable */
+    int sync_errno;                  /* a failed WAL sync: every later wait fails */
+    int sync_normal;                 /* the writer runs synchronous=NORMAL now (leader only) */
+    int64_t deferred_commits, syncs; /* statistics */
+
     /* idle reader connections */
     pthread_mutex_t rlock;
     sqlite3 *readers[HUREN_INDEX__READERS_IDLE];
@@ -217,6 +231,21 @@ struct huren_index {
 };
 
 int huren_index__reader_get(huren_index *idx, sqlite3 **out);
+
+/* ---- deferred WAL syncs (durable.c) ---- */
+/* Start the syncer (with fsync on); 0 or a negative code with err set. */
+int huren_index__durable_open(huren_index *idx, char *err, size_t errlen);
+/* Sync what is outstanding and stop the syncer. NULL-safe, idempotent. */
+void huren_index__durable_close(huren_index *idx);
+/* Whether a batch may defer its WAL sync now (a syncer runs and no sync failed). */
+int huren_index__durable_can_defer(huren_index *idx);
+/* The leader committed a batch, deferred (its ticket returned, the syncer woken) or synced by
+ * SQLite (0 returned; the deferred commits before it count as synced). Still as leader. */
+uint64_t huren_index__durable_committed(huren_index *idx, int deferred);
+/* Deferred commits and WAL syncs so far, for tests and statistics. */
+void huren_index__durable_stats(huren_index *idx, int64_t *deferred_commits, int64_t *syncs);
+/* Remember ticket as the calling thread's latest deferred write on idx. */
+void huren_index__durable_note(huren_index *idx, uint64_t ticket);
 void huren_index__reader_put(huren_index *idx, sqlite3 *db);
 
 /* ---- retrieved copies (copies.c) ---- */

@@ -28,6 +28,7 @@ struct huren_index__put {
     unsigned flags;
     /* results, written by the leader */
     int rc;
+    uint64_t ticket; /* a deferred WAL sync to wait for (durable.c), or 0 */
     huren_index_put_outcome outcome;
     int done;
     pthread_cond_t cond; /* signalled when done, or when this put may lead the next batch */
@@ -39,6 +40,8 @@ struct huren_index__put {
     huren_index__put *next;
 };
 
+static int sync_full(huren_index *idx);
+
 void huren_index__writer_acquire(huren_index *idx)
 {
     pthread_mutex_lock(&idx->qlock);
@@ -46,6 +49,7 @@ void huren_index__writer_acquire(huren_index *idx)
         pthread_cond_wait(&idx->qcond, &idx->qlock);
     idx->leader_active = 1;
     pthread_mutex_unlock(&idx->qlock);
+    sync_full(idx); /* should it fail, the next writer tries again */
 }
 
 void huren_index__writer_release(huren_index *idx)
@@ -243,9 +247,38 @@ static int dirs_sync(huren_index *idx, huren_index__put **batch, int n)
     return 0;
 }
 
+/* A batch defers its WAL sync only when every put in it asked to (their callers wait for it
+ * before they answer); any other write is synced by SQLite at its commit. */
+static int batch_defers(huren_index *idx, huren_index__put **batch, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!(batch[i]->flags & HUREN_INDEX_PUT_DEFER_SYNC) || batch[i]->records ||
+            batch[i]->dir_entries)
+            return 0;
+    return huren_index__durable_can_defer(idx);
+}
+
+/* Back to synchronous=FULL after a deferred batch (0, or the error if it could not be: then
+ * every later writer tries again before it writes). */
+static int sync_full(huren_index *idx)
+{
+    if (!idx->sync_normal)
+        return 0;
+    int rc = sqlite3_exec(idx->wdb, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return huren_index__sqlerr(idx, idx->wdb, rc, "PRAGMA synchronous");
+    idx->sync_normal = 0;
+    return 0;
+}
+
 static void batch_run(huren_index *idx, huren_index__put **batch, int n)
 {
-    int rc = exec(idx, "BEGIN IMMEDIATE");
+    /* NORMAL for this one transaction only: every other writer of the connection stays FULL */
+    int defer = idx->opts.fsync && batch_defers(idx, batch, n);
+    int rc = defer ? exec(idx, "PRAGMA synchronous=NORMAL") : sync_full(idx);
+    idx->sync_normal |= defer && rc == 0;
+    if (rc == 0)
+        rc = exec(idx, "BEGIN IMMEDIATE");
     for (int i = 0; i < n; i++) {
         if (rc < 0) {
             put_fail(idx, batch[i], rc);
@@ -272,10 +305,14 @@ static void batch_run(huren_index *idx, huren_index__put **batch, int n)
         rc = exec(idx, "COMMIT");
     if (rc < 0 && !sqlite3_get_autocommit(idx->wdb))
         sqlite3_exec(idx->wdb, "ROLLBACK", NULL, NULL, NULL);
+    if (defer)
+        sync_full(idx);
+    uint64_t ticket = rc == 0 && idx->opts.fsync ? huren_index__durable_committed(idx, defer) : 0;
     for (int i = 0; i < n; i++) {
         huren_index__put *p = batch[i];
         if (p->rc < 0)
             continue;
+        p->ticket = ticket;
         if (rc < 0) {
             put_fail(idx, p, rc);
             if (p->renamed)
@@ -455,6 +492,7 @@ int huren_index__instance_put(huren_index *idx, const char *const values[HUREN_I
     }
     if (outcome)
         *outcome = p->outcome;
+    huren_index__durable_note(idx, p->ticket);
 done:
     if (rc < 0)
         unlink(tmp_path);

@@ -292,8 +292,9 @@ static void store_part(stow *s, size_t i, stow_result *r)
         goto done;
     }
     huren_index_put_outcome outcome;
-    ingest_result ir = ingest_dicom_instance(s->n, el, nel, huren_dicom_file_transfer_syntax(f),
-                                             p->path, 0, &outcome, err, sizeof err);
+    ingest_result ir =
+        ingest_dicom_instance(s->n, el, nel, huren_dicom_file_transfer_syntax(f), p->path,
+                              HUREN_INDEX_PUT_DEFER_SYNC, &outcome, err, sizeof err);
     free(p->path); /* consumed */
     p->path = NULL;
     if (ir == INGEST_OK) {
@@ -358,8 +359,15 @@ int dicomweb_store(http_request *req, http_response *res)
     if (r.ref && r.failed) {
         for (size_t i = 0; i < s->nparts; i++)
             store_part(s, i, &r);
-        log_info("STOW-RS from %s: %zu of %zu instances stored", req->remote, r.stored, s->nparts);
-        rc = stow_answer(res, &r, s->study);
+        /* the parts' WAL syncs ran behind their puts, together: one wait before the answer */
+        if (huren_index_durable_wait(s->n->index) < 0) {
+            log_error("STOW-RS from %s: %s", req->remote, huren_index_errmsg(s->n->index));
+            rc = dw_error(res, 503, "the archive could not make the instances durable; send again");
+        } else {
+            log_info("STOW-RS from %s: %zu of %zu instances stored", req->remote, r.stored,
+                     s->nparts);
+            rc = stow_answer(res, &r, s->study);
+        }
     }
     json_decref(r.ref);
     json_decref(r.failed);

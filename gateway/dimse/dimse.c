@@ -99,16 +99,22 @@ static uint16_t on_store(const huren_dicom_store_req *req, void *payload)
     note_patient(element_value(req->elements, req->nelements, TAG_PATIENT_ID));
     const char *study = element_value(req->elements, req->nelements, TAG_STUDY_UID);
     snprintf(audit_ctx.object, sizeof audit_ctx.object, "%.200s", study ? study : "");
-    ingest_result r =
-        ingest_dicom_instance(n, req->elements, req->nelements, req->transfer_syntax_uid,
-                              req->tmp_path, HUREN_INDEX_PUT_KEEP_TMP, &outcome, err, sizeof err);
+    ingest_result r = ingest_dicom_instance(
+        n, req->elements, req->nelements, req->transfer_syntax_uid, req->tmp_path,
+        HUREN_INDEX_PUT_KEEP_TMP | HUREN_INDEX_PUT_DEFER_SYNC, &outcome, err, sizeof err);
     uint16_t status = r == INGEST_INVALID  ? HUREN_DICOM_STATUS_DATASET_MISMATCH
                       : r == INGEST_FAILED ? HUREN_DICOM_STATUS_OUT_OF_RESOURCES
                                            : HUREN_DICOM_STATUS_SUCCESS;
     /* the entry is on disk before the response leaves; without it the SCU is told to send
-     * again (the instance is then kept once) */
-    if (audit_dimse(n, "C-STORE", req->peer, status, req->sop_instance_uid) < 0 &&
-        status == HUREN_DICOM_STATUS_SUCCESS) {
+     * again (the instance is then kept once). It is written while the index syncs its rows
+     * (HUREN_INDEX_PUT_DEFER_SYNC): both fsyncs at once, then both waited for. */
+    int audited = audit_dimse(n, "C-STORE", req->peer, status, req->sop_instance_uid) == 0;
+    if (huren_index_durable_wait(n->index) < 0 && status == HUREN_DICOM_STATUS_SUCCESS) {
+        log_error("C-STORE %s from %s refused: %s", req->sop_instance_uid, req->peer->calling_ae,
+                  huren_index_errmsg(n->index));
+        return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;
+    }
+    if (!audited && status == HUREN_DICOM_STATUS_SUCCESS) {
         log_error("C-STORE %s from %s refused: its audit entry could not be written",
                   req->sop_instance_uid, req->peer->calling_ae);
         return HUREN_DICOM_STATUS_OUT_OF_RESOURCES;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -195,11 +196,20 @@ static void test_directory_store(void **state)
     config_free(&c);
 }
 
-/* [dicom] tls_*: the keys checked together, the files by dicom/ (test PKI of conf/). */
+static void collect_problem(void *ctx, int warning, const char *line)
+{
+    char *buf = ctx;
+    if (!warning)
+        snprintf(buf + strlen(buf), HUREN_ERRLEN * 4 - strlen(buf), "%s\n", line);
+}
+
+/* [dicom] tls_*: the keys checked together by config_validate(), the files with every other
+ * certificate by config_check_files() (test PKI of conf/). */
 static void expect_tls_error(config *c, const char *needle)
 {
-    char err[HUREN_ERRLEN];
-    assert_int_equal(config_validate(c, err, sizeof err), -1);
+    char err[HUREN_ERRLEN * 4] = "";
+    if (config_validate(c, err, HUREN_ERRLEN) == 0)
+        assert_true(config_check_files(c, time(NULL), collect_problem, err) > 0);
     if (!strstr(err, needle))
         fail_msg("expected \"%s\" in \"%s\"", needle, err);
 }
@@ -230,7 +240,7 @@ static void test_dicom_tls(void **state)
     assert_int_equal(config_validate(&c, err, sizeof err), 0);
     snprintf(v, sizeof v, "%s/pki/missing.crt", dir);
     config_set(&c, "dicom", "tls_client_ca", v, err, sizeof err);
-    expect_tls_error(&c, "[dicom] tls_client_ca: cannot read ");
+    expect_tls_error(&c, "missing.crt: No such file or directory");
     snprintf(v, sizeof v, "%s/pki/ca.crt", dir);
     config_set(&c, "dicom", "tls_client_ca", v, err, sizeof err);
     config_set(&c, "dicom", "tls_require_client_cert", "yes", err, sizeof err);
@@ -238,7 +248,7 @@ static void test_dicom_tls(void **state)
     snprintf(v, sizeof v, "%s/pki/admin.key", dir);
     config_set(&c, "dicom", "tls_key", v, err, sizeof err);
     expect_tls_error(&c, "[dicom] tls_key: ");
-    expect_tls_error(&c, "is not the key of the certificate");
+    expect_tls_error(&c, "admin.key is not the key of ");
     config_free(&c);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);

@@ -195,10 +195,57 @@ static void packs_rotate(void **state)
     tfix_close(&t);
 }
 
+/* HUREN_INDEX_PUT_DEFER_SYNC: the put returns once committed (rows visible), the syncer
+ * fdatasyncs the WAL behind it, huren_index_durable_wait() returns once it has; a put without
+ * the flag is synced by SQLite and counts the deferred ones before it as synced. */
+static void deferred_wal_sync(void **state)
+{
+    (void)state;
+    tfix t = {0};
+    tinst in;
+    char sop[64], tmp[PATH_MAX];
+    open_packed(&t, 1000, 0, HUREN_INDEX_DUP_KEEP);
+    assert_int_equal(huren_index_durable_wait(t.idx), 0); /* nothing deferred: at once */
+    for (int i = 0; i < 20; i++) {
+        snprintf(sop, sizeof(sop), "1.2.3.4.%d", i);
+        tinst_init(&in, "P1", "1.2.3", "1.2.3.4", sop, "CT", CT);
+        tmp_write(t.idx, "deferred", tmp, sizeof(tmp));
+        huren_index_put_outcome o;
+        assert_int_equal(
+            huren_index_instance_put_ex(t.idx, in.v, tmp, HUREN_INDEX_PUT_DEFER_SYNC, &o), 0);
+        assert_int_equal(o, HUREN_INDEX_PUT_STORED);
+        char *b = bytes_of(t.idx, sop); /* committed: visible before the wait */
+        assert_string_equal(b, "deferred");
+        free(b);
+        assert_int_equal(huren_index_durable_wait(t.idx), 0);
+    }
+    int64_t deferred = 0, syncs = 0;
+    huren_index__durable_stats(t.idx, &deferred, &syncs);
+    assert_int_equal(deferred, 20);
+    assert_true(syncs >= 1 && syncs <= 20);
+    pthread_mutex_lock(&t.idx->slock);
+    assert_true(t.idx->synced_seq == t.idx->deferred_seq);
+    pthread_mutex_unlock(&t.idx->slock);
+    /* a put without the flag runs FULL again, and a later wait has nothing to wait for */
+    tinst_init(&in, "P1", "1.2.3", "1.2.3.4", "1.2.3.4.99", "CT", CT);
+    assert_int_equal(put_ok(t.idx, &in, "full"), HUREN_INDEX_PUT_STORED);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(t.idx->wdb, "PRAGMA synchronous", -1, &st, NULL), 0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2); /* FULL */
+    sqlite3_finalize(st);
+    assert_int_equal(huren_index_durable_wait(t.idx), 0);
+    /* everything is there after a reopen */
+    tfix_reopen(&t);
+    char *b = bytes_of(t.idx, "1.2.3.4.19");
+    assert_string_equal(b, "deferred");
+    free(b);
+    tfix_close(&t);
+}
+
 const struct CMUnitTest pack_tests[] = {
-    cmocka_unit_test(packs_hold_small_instances),
-    cmocka_unit_test(keep_tmp_and_replace),
-    cmocka_unit_test(uncommitted_tail_trimmed_at_open),
+    cmocka_unit_test(deferred_wal_sync),    cmocka_unit_test(packs_hold_small_instances),
+    cmocka_unit_test(keep_tmp_and_replace), cmocka_unit_test(uncommitted_tail_trimmed_at_open),
     cmocka_unit_test(packs_rotate),
 };
 const size_t pack_ntests = sizeof(pack_tests) / sizeof(pack_tests[0]);
