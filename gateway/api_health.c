@@ -289,6 +289,13 @@ int api_metrics(http_request *req, http_response *res)
         gauge(&t, "huren_archive_instances", "Instances in the archive.", st.instances);
         gauge(&t, "huren_archive_bytes", "Bytes of DICOM files in the archive.", st.bytes);
     }
+    huren_index_pack_stats ps;
+    if (huren_index_pack_usage(n->index, &ps) == 0) {
+        gauge(&t, "huren_pack_bytes", "Bytes of pack files.", ps.bytes);
+        gauge(&t, "huren_pack_garbage_bytes",
+              "Bytes of pack files no instance uses (replaced or deleted; huren compact).",
+              ps.garbage_bytes);
+    }
     gauge(&t, "huren_disk_free_bytes", "Free bytes on the archive's file system.",
           disk_free(n->cfg->data_dir));
     /* the regional directory: publishing (hospital) or serving it (directory) */

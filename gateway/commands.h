@@ -20,5 +20,14 @@ int cmd_verify_claim(int argc, char **argv);
 /* `huren pacs sync NAME [--from YYYYMMDD] [--to YYYYMMDD] [--again] [OPTIONS]`: argv[0] is
  * "pacs" (pacs_cmd.c). */
 int cmd_pacs(int argc, char **argv);
+/* `huren backup [--verify] DEST`, `huren restore SRC` (datacare/backup_cmd.c). */
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+/* `huren delete-study UID` (datacare_cmd.c). */
+int cmd_delete_study(int argc, char **argv);
+/* `huren compact [--threshold F]` (datacare_cmd.c). */
+int cmd_compact(int argc, char **argv);
+/* `huren retention [--dry-run]` (datacare_cmd.c). */
+int cmd_retention(int argc, char **argv);
 
 #endif

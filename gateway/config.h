@@ -153,6 +153,11 @@ typedef struct config {
     long qido_max_results;
     char *dicomweb_base_url;     /* "" = from the request's Host header */
     char *dicomweb_cors_origins; /* exact origins allowed cross-origin access; "" = none */
+    /* [retention] (datacare/retention.c) */
+    long retention_max_age_days; /* 0 = no age rule */
+    long retention_min_free_mb;  /* 0 = no disk rule */
+    int retention_protected;     /* keep studies with a recognition decision or a claim */
+    long retention_interval;     /* seconds between runs in serve (daily) */
     /* [access] */
     int loopback_full_access; /* plain HTTP on loopback: every role without credentials */
     /* [audit] */

@@ -21,6 +21,11 @@ static const char usage_main[] =
     "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
     "  verify-claim   check a signed insurer claim bundle (JWS ES256, x5c chain)\n"
     "  pacs sync      index what a [pacs] holds, day by day (backfill, resumable)\n"
+    "  backup DEST    back up the archive (online); backup --verify DEST checks one\n"
+    "  restore SRC    restore a backup into --data DIR (node stopped)\n"
+    "  delete-study UID  delete a study (node stopped; else DELETE /api/v1/studies/UID)\n"
+    "  compact        rewrite packs holding replaced or deleted instances (node stopped)\n"
+    "  retention      apply the [retention] rules now (--dry-run lists what would go)\n"
     "  version        print the version\n"
     "\n"
     "`huren COMMAND --help` describes each command. Exit status: 0 success, 1 failure,\n"
@@ -88,6 +93,16 @@ int main(int argc, char **argv)
         return cmd_pacs(argc - 1, argv + 1);
     if (!strcmp(cmd, "directory"))
         return cmd_directory(argc - 1, argv + 1);
+    if (!strcmp(cmd, "backup"))
+        return cmd_backup(argc - 1, argv + 1);
+    if (!strcmp(cmd, "retention"))
+        return cmd_retention(argc - 1, argv + 1);
+    if (!strcmp(cmd, "compact"))
+        return cmd_compact(argc - 1, argv + 1);
+    if (!strcmp(cmd, "delete-study"))
+        return cmd_delete_study(argc - 1, argv + 1);
+    if (!strcmp(cmd, "restore"))
+        return cmd_restore(argc - 1, argv + 1);
     if (!strcmp(cmd, "verify-claim"))
         return cmd_verify_claim(argc - 1, argv + 1);
     const char *usage = !strcmp(cmd, "serve")          ? usage_serve

@@ -6,6 +6,7 @@
 #include "audit/audit_api.h"
 #include "claims/claims.h"
 #include "consent/consent_api.h"
+#include "datacare/datacare.h"
 #include "dicomweb/dicomweb.h"
 #include "directory/directory_api.h"
 #include "recognition/recognition.h"
@@ -61,6 +62,8 @@ static const http_route hospital_routes[] = {
     {"GET", "/api/v1/patients/*/consents", api_patient_consents, HTTP_ROLES_STAFF, "consent.read"},
     {"POST", "/api/v1/consents/*/revoke", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
     {"DELETE", "/api/v1/consents/*", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
+    {"DELETE", "/api/v1/studies/*", api_study_delete, HTTP_ROLE_ADMIN, "study.delete"},
+    {"POST", "/api/v1/admin/compact", api_compact, HTTP_ROLE_ADMIN, NULL},
     /* the doctors' web page (gateway/ui/): staff only, page views audited like API reads */
     {"GET", "/ui", ui_page, HTTP_ROLES_STAFF, "ui.view"},
     {"GET", "/ui/", ui_page, HTTP_ROLES_STAFF, "ui.view"},

@@ -8,6 +8,7 @@
 #include "http/auth.h"
 #include "claims/claims.h"
 #include "commands.h"
+#include "datacare/datacare.h"
 #include "dimse/dimse.h"
 #include "records/hl7feed.h"
 #include "log.h"
@@ -226,6 +227,10 @@ int cmd_serve(const config *cfg)
         log_error("%s", err);
         goto done;
     }
+    if (retention_start(&n, err, sizeof err) < 0) { /* [retention] rules, if any */
+        log_error("%s", err);
+        goto done;
+    }
     log_info("ready");
     int sig = 0;
     while (sigwait(&stop, &sig) == 0 && sig == SIGHUP)
@@ -233,6 +238,7 @@ int cmd_serve(const config *cfg)
     log_info("%s received: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     rc = 0;
 done:
+    retention_stop();
     http_server_stop(n.http);
     huren_dicom_scp_stop(n.scp_tls, SHUTDOWN_GRACE_S);
     huren_dicom_scp_stop(n.scp, SHUTDOWN_GRACE_S);

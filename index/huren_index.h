@@ -240,6 +240,90 @@ typedef struct huren_index_stats {
 } huren_index_stats;
 int huren_index_stats_get(huren_index *idx, huren_index_stats *out);
 
+/* ---- data care: backup and study deletion (backup.c, delete.c) ---- */
+
+typedef struct huren_index_backup_stats {
+    int64_t instances; /* rows in the backed-up index */
+    int64_t files;     /* blob files of their own: hard-linked or copied */
+    int64_t linked;    /* of which hard links */
+    int64_t packs;     /* packs copied, each up to the last byte a row references */
+    int64_t bytes;     /* bytes of blobs and packs copied or linked */
+    int attempts;      /* snapshots taken (more than 1: a file went away under the first) */
+} huren_index_backup_stats;
+
+/* Back up the archive under data_dir into dest_dir (created; must hold no index.db or blobs/):
+ * dest_dir/index.db from SQLite's online backup (one consistent read snapshot), and under
+ * dest_dir/blobs/ every file that snapshot references: own files hard-linked when on the same
+ * file system (they never change once written), else copied; packs copied up to the last byte
+ * a row references (bytes past it may belong to a batch not yet committed). Needs no handle and
+ * changes nothing in data_dir, so it runs beside a serving node: if a referenced file is
+ * removed after the snapshot (a replaced instance, a deleted study, a compacted pack), it takes
+ * a new snapshot (up to 5 times). fsync = 1 syncs every file written. Returns 0 (stats in *out
+ * if not NULL), or a negative code with err set. */
+int huren_index_backup(const char *data_dir, const char *dest_dir, int fsync,
+                       huren_index_backup_stats *out, char *err, size_t errlen);
+
+typedef struct huren_index_study_deleted {
+    int64_t instances;     /* instance rows removed */
+    int64_t files_removed; /* files of their own unlinked after the commit */
+    int64_t pack_bytes;    /* bytes of packed instances now pack garbage */
+    char patient_id[128];  /* the study's PatientID (for the audit trail), "" if none */
+} huren_index_study_deleted;
+
+/* Delete a study: its instances, series and the study row (and the patient row if it was the
+ * patient's last study) in one transaction; the directory hears of it in the same transaction
+ * (a tombstone, the next version of "study:<uid>" with no entry, queued under the pseudonym it
+ * was last published with; a linked exam report is published on its own again). Files of their
+ * own are removed after the commit (a crash in between: removed at the next open, through the
+ * pending journal); packed instances' bytes become pack garbage (not reclaimed yet). Returns 0
+ * (what went in *out if not NULL), HUREN_INDEX_ENOTFOUND, HUREN_INDEX_EINVAL (not a UID) or another
+ * code. */
+int huren_index_study_delete(huren_index *idx, const char *study_uid,
+                             huren_index_study_deleted *out);
+
+/* ---- data care: retention (retention.c) ---- */
+
+typedef struct huren_index_retention_study {
+    const char *study_uid, *study_date, *patient_id; /* borrowed for the callback */
+    int64_t bytes;                                   /* its instances' bytes */
+} huren_index_retention_study;
+/* Nonzero stops the listing (huren_index_retention_candidates then returns ECANCEL). */
+typedef int (*huren_index_retention_cb)(void *payload, const huren_index_retention_study *st);
+/* The studies a retention rule may delete, oldest StudyDate first (then UID): those dated
+ * before before_date (YYYYMMDD; NULL = any date), never one without a StudyDate. protect = 1
+ * leaves out protected studies: one a recognition decision was taken on, and every study of a
+ * PatientID an insurer claim names. Returns the count listed or a negative code. */
+int huren_index_retention_candidates(huren_index *idx, const char *before_date, int protect,
+                                     huren_index_retention_cb cb, void *payload);
+
+/* ---- data care: pack garbage and compaction (compact.c) ---- */
+
+typedef struct huren_index_pack_stats {
+    int64_t packs;         /* pack files */
+    int64_t bytes;         /* their sizes */
+    int64_t garbage_bytes; /* of which no row uses (replaced or deleted instances) */
+} huren_index_pack_stats;
+/* Measure the packs (one directory listing, one indexed sum per pack, on a reader). */
+int huren_index_pack_usage(huren_index *idx, huren_index_pack_stats *out);
+
+typedef struct huren_index_compact_stats {
+    int64_t packs_seen;      /* packs looked at */
+    int64_t packs_rewritten; /* rewritten and removed */
+    int64_t instances_moved; /* live instances copied into the current pack */
+    int64_t bytes_freed;     /* garbage bytes given back */
+    int64_t packs_retired;   /* rewritten, left for readers until grace_s has passed */
+} huren_index_compact_stats;
+/* Rewrite every pack whose garbage is at least threshold (0..1) of its size: its live
+ * instances are appended to the current pack and synced, the rows repointed in one
+ * transaction, then the pack is unlinked. Holds the writer for one pack at a time, so it may
+ * run beside serving (puts wait for that pack). grace_s > 0 (a serving node): a rewritten pack
+ * is left in place for readers that looked its rows up before the commit, and unlinked by the
+ * first run grace_s seconds later (packs_retired counts both; its bytes are freed then); 0
+ * unlinks at once (node stopped). Crash-safe at every step (compact.c). Returns 0 (what it
+ * did in *out if not NULL) or a negative code. */
+int huren_index_compact(huren_index *idx, double threshold, int grace_s,
+                        huren_index_compact_stats *out);
+
 #ifdef __cplusplus
 }
 #endif

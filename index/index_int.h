@@ -119,6 +119,14 @@ int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t siz
                              int64_t *offset);
 /* fdatasync the pack if anything was appended since the last sync (and fsync is on). */
 int huren_index__pack_sync(huren_index *idx);
+/* Copy size bytes of src_fd from src_off to the end of the current pack, as pack_append. */
+int huren_index__pack_append_fd(huren_index *idx, int src_fd, int64_t src_off, int64_t size,
+                                char name[32], int64_t *offset);
+/* Close the current pack (synced) and start the next one, e.g. so that compaction may rewrite
+ * the one that was current. Writer held. */
+int huren_index__pack_roll(huren_index *idx);
+/* The pack folder under blobs/. */
+#define HUREN_INDEX__PACK_DIR "pack"
 
 /* ---- string arena for query answers (arena.c) ---- */
 typedef struct huren_index__arena huren_index__arena;
@@ -296,5 +304,9 @@ int huren_index__outbox_records(huren_index *idx, const huren_index_records *rec
 /* Inside the writer's transaction: the record (e.g. "study:<uid>") is gone here; a published
  * one is withdrawn from the directory (a deletion queued). No-op without a hook. */
 int huren_index__outbox_withdraw(huren_index *idx, const char *record_key);
+/* Inside the writer's transaction, after a study's rows were removed: queue the tombstone of
+ * "study:<uid>" (if it was ever published) and re-describe the exam report it carried. */
+int huren_index__outbox_study_deleted(huren_index *idx, const char *study_uid,
+                                      const char *accession);
 
 #endif

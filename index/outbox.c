@@ -94,6 +94,8 @@ static const char *const osql[O_COUNT] = {
 
 /* publish_state's signature of a report folded into its study's entry (never a hash) */
 #define MERGED "merged"
+/* publish_state's signature of a deleted study (never a hash) */
+#define DELETED "deleted"
 
 struct huren_index__outrows {
     sqlite3_stmt *st[O_COUNT];
@@ -268,21 +270,29 @@ done:
 
 /* A report folded into its study's entry: its own entry, if it had one, is withdrawn (the
  * next version, a deletion), and it is remembered as merged (not as unpublishable). */
-static int withdraw(huren_index *idx, const char *key)
+/* Queue the tombstone of a published record under the pseudonym the directory knows it by,
+ * with publish_state's signature sig (MERGED or DELETED, never a hash: a record stored again
+ * later hashes differently and is published anew). Nothing when it is one already. */
+static int tombstone(huren_index *idx, const char *key, const char *sig)
 {
     state st;
     int rc = state_get(idx, key, &st);
-    if (rc < 0 || !st.found || !strcmp(st.signature, MERGED))
+    if (rc < 0 || !st.found || !strcmp(st.signature, MERGED) || !strcmp(st.signature, DELETED))
         return rc;
     int64_t version = st.version + 1;
     sqlite3_stmt *s = stmt(idx, O_STATE_PUT);
     bt(s, 1, key);
     sqlite3_bind_int64(s, 2, version);
     sqlite3_bind_text(s, 3, "", -1, SQLITE_STATIC);
-    bt(s, 4, MERGED);
+    bt(s, 4, sig);
     if ((rc = huren_index__step_done(idx, s, "writing publish state")) < 0)
         return rc;
     return st.pseudonym[0] ? queue_row(idx, key, version, st.pseudonym, NULL) : 0;
+}
+
+static int withdraw(huren_index *idx, const char *key)
+{
+    return tombstone(idx, key, MERGED);
 }
 
 /* A report row (REPORT_COLS) as the hook sees it; strings borrowed from the statement. */
@@ -680,4 +690,30 @@ int huren_index__outbox_withdraw(huren_index *idx, const char *record_key)
     if ((rc = outrows_get(idx)) < 0)
         return rc;
     return withdraw(idx, record_key);
+}
+
+int huren_index__outbox_study_deleted(huren_index *idx, const char *study_uid,
+                                      const char *accession)
+{
+    char key[HUREN_INDEX__VALUE_MAX + 8];
+    int rc = outrows_get(idx);
+    if (rc < 0)
+        return rc;
+    snprintf(key, sizeof(key), "study:%s", study_uid);
+    if ((rc = tombstone(idx, key, DELETED)) < 0)
+        return rc;
+    if (!idx->publish_fn || !accession || !*accession)
+        return 0;
+    /* the exam report the study's entry carried is described again: with another study of
+     * the same accession number, or on its own */
+    sqlite3_stmt *q = NULL;
+    if ((rc = huren_index__wprep(idx,
+                                 "SELECT max(pk) FROM reports WHERE kind='exam'"
+                                 " AND accession_number=?1",
+                                 &q)) < 0)
+        return rc;
+    bt(q, 1, accession);
+    int64_t pk = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_finalize(q);
+    return pk > 0 ? report_publish(idx, pk) : 0;
 }

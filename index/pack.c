@@ -4,6 +4,7 @@
  * pack, its offset and its size. Bytes appended by a batch that never committed are cut off the
  * end of the last pack when the archive is opened. Used by the group-commit leader only. */
 #include "index_int.h"
+#include "huren_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PACK_DIR "pack"
+#define PACK_DIR HUREN_INDEX__PACK_DIR
 
 static void pack_name(int64_t seq, char *out, size_t outlen)
 {
@@ -135,33 +136,24 @@ void huren_index__pack_close(huren_index *idx)
     idx->pack_fd = -1;
 }
 
-/* Copy a whole file to fd at off (pwrite: the pack is shared by the batch, not appended by
- * O_APPEND, so a failed copy can be undone by the offset alone). */
-static int copy_into(int src, int dst, off_t off, int64_t size)
-{
-    char buf[1 << 16];
-    int64_t done = 0;
-    while (done < size) {
-        ssize_t r = pread(src, buf, sizeof(buf), (off_t)done);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? -errno : -EIO; /* the file shrank under us */
-        for (ssize_t w = 0; w < r;) {
-            ssize_t n = pwrite(dst, buf + w, (size_t)(r - w), off + (off_t)done + w);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return -errno;
-            w += n;
-        }
-        done += r;
-    }
-    return 0;
-}
-
 int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size, char name[32],
                              int64_t *offset)
+{
+    int rc;
+    int src = open(tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (src < 0) {
+        huren_index__seterr(idx, "opening temp file: %s", strerror(errno));
+        return HUREN_INDEX_EIO;
+    }
+    rc = huren_index__pack_append_fd(idx, src, 0, size, name, offset);
+    close(src);
+    return rc;
+}
+
+/* pwrite at the offset, not O_APPEND: the pack is shared by the batch, so a failed copy is
+ * undone by the offset alone. */
+int huren_index__pack_append_fd(huren_index *idx, int src_fd, int64_t src_off, int64_t size,
+                                char name[32], int64_t *offset)
 {
     int rc;
     if (idx->pack_off > 0 && idx->pack_off + size > idx->opts.pack_max_bytes) {
@@ -170,13 +162,7 @@ int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t siz
             (rc = pack_start(idx, idx->pack_seq + 1, 1)) < 0)
             return rc;
     }
-    int src = open(tmp_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (src < 0) {
-        huren_index__seterr(idx, "opening temp file: %s", strerror(errno));
-        return HUREN_INDEX_EIO;
-    }
-    rc = copy_into(src, idx->pack_fd, idx->pack_off, size);
-    close(src);
+    rc = huren_file_copy_range(src_fd, (off_t)src_off, idx->pack_fd, idx->pack_off, size);
     if (rc < 0) {
         huren_index__seterr(idx, "writing pack %s: %s", idx->pack_name, strerror(-rc));
         return HUREN_INDEX_EIO;
@@ -186,6 +172,12 @@ int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t siz
     idx->pack_off += (off_t)size;
     idx->pack_dirty = 1;
     return 0;
+}
+
+int huren_index__pack_roll(huren_index *idx)
+{
+    int rc = huren_index__pack_sync(idx);
+    return rc < 0 ? rc : pack_start(idx, idx->pack_seq + 1, 1);
 }
 
 int huren_index__pack_sync(huren_index *idx)

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 from dicomgen import uid, write_instance
 import pg
@@ -240,6 +241,23 @@ class DirectoryTest(NodeTestCase):
                                       if e["outcome"] == "success"))
         self.assertTrue(any(e["action"] == "directory.publish" and e["institution"] == "H37010002"
                             for e in audit))
+
+    def test_study_deleted_tombstone(self):
+        b = self.hospital()
+        p = pseudonym(self.key, NID)
+        self.store_study(b, 6)
+        self.store_study(b, 7)
+        keys = sorted(r["record_key"] for r in self.wait_records(p, 2))
+        self.assertEqual(keys, ["study:" + uid(6), "study:" + uid(7)])
+        req = urllib.request.Request(b.url("/api/v1/studies/" + uid(6)), method="DELETE")
+        with urllib.request.urlopen(req, timeout=30) as r:
+            self.assertEqual(json.load(r)["instances"], 2)
+        recs = self.wait_records(p, 1)  # the tombstone reached the directory
+        self.assertEqual(recs[0]["record_key"], "study:" + uid(7))
+        wait_for(lambda: self.health(b)["directory"]["backlog"] == 0, 30, "empty outbox")
+        # stored again later, it is published anew
+        self.store_study(b, 6)
+        self.wait_records(p, 2)
 
     def test_directory_down_backlog_drains(self):
         b = self.hospital()

@@ -56,6 +56,8 @@ extern const struct CMUnitTest schema_tests[];
 extern const size_t schema_ntests;
 extern const struct CMUnitTest put_tests[];
 extern const size_t put_ntests;
+extern const struct CMUnitTest datacare_tests[];
+extern const size_t datacare_ntests;
 extern const struct CMUnitTest pack_tests[];
 extern const size_t pack_ntests;
 extern const struct CMUnitTest query_tests[];
