@@ -385,7 +385,7 @@ int huren_index_pacs_held(huren_index *idx, const char *study_uid,
                           char pacs[HUREN_INDEX_PACS_NAME_MAX + 1])
 {
     const char *t[] = {study_uid ? study_uid : ""};
-    int64_t n;
+    int64_t n = 0;
     int rc = read_ints(idx,
                        "SELECT st.study_num_instances, ps.pacs FROM studies st"
                        " JOIN pacs_studies ps ON ps.study_pk = st.pk WHERE st.study_uid=?1",
