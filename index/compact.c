@@ -70,7 +70,7 @@ static int packs_list(huren_index *idx, pack_list *l)
             l->name = v;
             l->cap = cap;
         }
-        snprintf(l->name[l->n++], 32, HUREN_INDEX__PACK_DIR "/%s", e->d_name);
+        snprintf(l->name[l->n++], 32, HUREN_INDEX__PACK_DIR "/%.8s", e->d_name);
     }
     closedir(d);
     if (l->n)

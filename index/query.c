@@ -33,10 +33,11 @@ static const char *const copy_sql[] = {
 
 /* Held at a PACS (schema 12): on study rows of a study none of whose instances is here, the
  * PACS's name and the counts it gave. */
+#define STUDY_HELD                                                                                 \
+    "CASE WHEN st.study_num_instances = 0 THEN ps.pacs END, ps.num_series, ps.num_instances"
 static const char *const held_sql[] = {
     [HUREN_INDEX_LEVEL_PATIENT] = "NULL, 0, 0",
-    [HUREN_INDEX_LEVEL_STUDY] = "CASE WHEN st.study_num_instances = 0 THEN ps.pacs END,"
-                                " ps.num_series, ps.num_instances",
+    [HUREN_INDEX_LEVEL_STUDY] = STUDY_HELD,
     [HUREN_INDEX_LEVEL_SERIES] = "NULL, 0, 0",
     [HUREN_INDEX_LEVEL_INSTANCE] = "NULL, 0, 0",
 };
