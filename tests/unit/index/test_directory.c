@@ -126,8 +126,10 @@ static void dir_scan(void **state)
         int n = huren_index_dir_scan(t.idx, batch ? &after : NULL, 2, &l, &total);
         assert_true(n >= 0);
         assert_int_equal(total, 5);
-        if (n == 0)
+        if (n == 0) {
+            huren_index_dir_list_free(&l); /* an empty list holds its arena too */
             break;
+        }
         for (int i = 0; i < n; i++, seen++) {
             char key[200];
             snprintf(key, sizeof key, "%s%s%s", l.items[i].pseudonym, l.items[i].institution,
