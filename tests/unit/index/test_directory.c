@@ -3,6 +3,7 @@
  * announce, new versions only when the description changes, superseded rows, pseudonym changes,
  * acknowledgement and deferral, a failing hook failing the put), the scan in key order, and
  * migration 7. */
+#include "../dir_entry_fixture.h"
 #include "test_index.h"
 #include "huren_err.h"
 #include "index/index_records.h"
@@ -16,26 +17,6 @@
 
 #define P1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define P2 "2222222222222222222222222222222222222222222222222222222222222222"
-
-static huren_index_dir_entry entry(const char *pseudonym, const char *inst, const char *key,
-                                   int64_t version, const char *item, const char *date)
-{
-    huren_index_dir_entry e = {0};
-    e.pseudonym = pseudonym;
-    e.institution = inst;
-    e.record_key = key;
-    e.version = version;
-    e.kind = "lab";
-    e.item_code = item;
-    e.item_name = "血常规";
-    e.date = date;
-    e.hr = 1;
-    e.hr_scope = "province";
-    e.qualified_from = "20230101";
-    e.qualified_to = "20271231";
-    e.source_url = "https://gw-b.example:8443";
-    return e;
-}
 
 static void put1(huren_index *idx, const huren_index_dir_entry *e, huren_index_dir_outcome want)
 {
@@ -52,7 +33,7 @@ static void dir_versions(void **state)
     tfix t;
     huren_index_dir_list l;
     tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
-    huren_index_dir_entry e = entry(P1, "H37010002", "report:7", 2, "CBC", "20240105");
+    huren_index_dir_entry e = dir_fixture_entry(P1, "H37010002", "report:7", 2, "CBC", "20240105");
     put1(t.idx, &e, HUREN_INDEX_DIR_STORED);
     put1(t.idx, &e, HUREN_INDEX_DIR_IGNORED); /* replayed: idempotent */
     e.version = 1;
@@ -74,7 +55,7 @@ static void dir_versions(void **state)
     huren_index_dir_list_free(&l);
 
     /* the same record key at another institution is another record */
-    huren_index_dir_entry o = entry(P1, "H37010003", "report:7", 1, "CBC", "20240101");
+    huren_index_dir_entry o = dir_fixture_entry(P1, "H37010003", "report:7", 1, "CBC", "20240101");
     put1(t.idx, &o, HUREN_INDEX_DIR_STORED);
     assert_int_equal(huren_index_dir_find(t.idx, P1, NULL, &l), 2);
     huren_index_dir_list_free(&l);
@@ -108,11 +89,11 @@ static void dir_scan(void **state)
     assert_int_equal(total, 0);
     huren_index_dir_list_free(&l);
     huren_index_dir_entry e[5] = {
-        entry(P2, "H1", "report:1", 1, "CBC", "20240105"),
-        entry(P1, "H2", "report:1", 3, "CBC", "20240105"),
-        entry(P1, "H1", "study:9", 1, "CT", "20240105"),
-        entry(P1, "H1", "report:2", 1, "CBC", NULL),
-        entry(P2, "H0", "report:1", 1, "CBC", "20240105"),
+        dir_fixture_entry(P2, "H1", "report:1", 1, "CBC", "20240105"),
+        dir_fixture_entry(P1, "H2", "report:1", 3, "CBC", "20240105"),
+        dir_fixture_entry(P1, "H1", "study:9", 1, "CT", "20240105"),
+        dir_fixture_entry(P1, "H1", "report:2", 1, "CBC", NULL),
+        dir_fixture_entry(P2, "H0", "report:1", 1, "CBC", "20240105"),
     };
     e[4].deleted = 1;
     huren_index_dir_result r[5];
@@ -161,7 +142,7 @@ static void dir_refusals(void **state)
     tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
     huren_index_dir_entry e[12];
     for (int i = 0; i < 12; i++)
-        e[i] = entry(P1, "H1", "k", 1, "CBC", "20240105");
+        e[i] = dir_fixture_entry(P1, "H1", "k", 1, "CBC", "20240105");
     e[0].pseudonym = "ABCDEF1111111111111111111111111111111111111111111111111111111111";
     e[1].pseudonym = "111";
     e[2].pseudonym = NULL;
@@ -203,12 +184,12 @@ static void dir_checks(void **state)
 {
     (void)state;
     char why[HUREN_INDEX_DIR_REASON_MAX] = "";
-    huren_index_dir_entry e = entry(P1, "H1", "report:1", 1, "CBC", "20240105");
+    huren_index_dir_entry e = dir_fixture_entry(P1, "H1", "report:1", 1, "CBC", "20240105");
     assert_int_equal(huren_index_dir_entry_check(&e, why), 0);
     e.version = 0;
     assert_int_equal(huren_index_dir_entry_check(&e, why), HUREN_INDEX_EINVAL);
     assert_string_equal(why, "version: must be a whole number >= 1");
-    e = entry(P1, "H1", "report:1", 1, "CBC", "20240105");
+    e = dir_fixture_entry(P1, "H1", "report:1", 1, "CBC", "20240105");
     e.deleted = 1;
     e.kind = NULL; /* a tombstone needs no kind */
     assert_int_equal(huren_index_dir_entry_check(&e, NULL), 0);
@@ -228,15 +209,15 @@ static void dir_exam_parts(void **state)
     tfix t;
     huren_index_dir_list l;
     tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
-    huren_index_dir_entry e = entry(P1, "H1", "study:1.2", 1, "CT-CHEST", "20240105");
+    huren_index_dir_entry e = dir_fixture_entry(P1, "H1", "study:1.2", 1, "CT-CHEST", "20240105");
     e.kind = "imaging";
     e.images = 1;
     e.report = 1;
     e.report_key = "report:17";
     put1(t.idx, &e, HUREN_INDEX_DIR_STORED);
-    huren_index_dir_entry old = entry(P1, "H1", "report:9", 1, "CBC", "20240104");
+    huren_index_dir_entry old = dir_fixture_entry(P1, "H1", "report:9", 1, "CBC", "20240104");
     put1(t.idx, &old, HUREN_INDEX_DIR_STORED);
-    huren_index_dir_entry bad = entry(P1, "H1", "study:3", 1, "CT", "20240104");
+    huren_index_dir_entry bad = dir_fixture_entry(P1, "H1", "study:3", 1, "CT", "20240104");
     bad.report_key = "study:3";
     put1(t.idx, &bad, HUREN_INDEX_DIR_REFUSED);
     assert_int_equal(huren_index_dir_find(t.idx, P1, NULL, &l), 2);
@@ -267,10 +248,11 @@ static void dir_lookup(void **state)
     huren_index_dir_list l;
     huren_index_dir_result r[5];
     tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
-    huren_index_dir_entry e[5] = {
-        entry(P1, "H1", "a", 1, "CBC", "20240101"), entry(P1, "H1", "b", 1, "LFT", "20240301"),
-        entry(P1, "H2", "c", 1, "CT-CHEST", "20240201"), entry(P2, "H1", "d", 1, "CBC", "20240401"),
-        entry(P1, "H2", "e", 1, "CBC", "20231201")};
+    huren_index_dir_entry e[5] = {dir_fixture_entry(P1, "H1", "a", 1, "CBC", "20240101"),
+                                  dir_fixture_entry(P1, "H1", "b", 1, "LFT", "20240301"),
+                                  dir_fixture_entry(P1, "H2", "c", 1, "CT-CHEST", "20240201"),
+                                  dir_fixture_entry(P2, "H1", "d", 1, "CBC", "20240401"),
+                                  dir_fixture_entry(P1, "H2", "e", 1, "CBC", "20231201")};
     e[2].kind = "imaging";
     e[2].modality = "CT";
     assert_int_equal(huren_index_dir_put(t.idx, e, 5, r), 0);
@@ -337,7 +319,7 @@ static void *put_thread(void *arg)
     for (int b = 0; b < 20; b++) {
         for (int i = 0; i < 50; i++) {
             snprintf(keys[i], sizeof(keys[i]), "report:%d-%d-%d", t->id, b, i);
-            e[i] = entry(P2, "H1", keys[i], 1, "CBC", "20240105");
+            e[i] = dir_fixture_entry(P2, "H1", keys[i], 1, "CBC", "20240105");
         }
         if (huren_index_dir_put(t->idx, e, 50, r) != 0)
             return NULL;

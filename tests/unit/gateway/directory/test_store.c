@@ -8,6 +8,7 @@
  * refused, the server gone (503-style failure) and back (the next call reconnects), restarted
  * unseen (calls go on). Without PostgreSQL's binaries the PostgreSQL cases are skipped, and the
  * test says so. */
+#include "../../dir_entry_fixture.h"
 #include "../../unit_filter.h"
 #include "huren_err.h"
 
@@ -32,26 +33,6 @@ typedef struct fx {
     directory_store *s;
     char err[HUREN_ERRLEN];
 } fx;
-
-static huren_index_dir_entry entry(const char *pseudonym, const char *inst, const char *key,
-                                   int64_t version, const char *item, const char *date)
-{
-    huren_index_dir_entry e = {0};
-    e.pseudonym = pseudonym;
-    e.institution = inst;
-    e.record_key = key;
-    e.version = version;
-    e.kind = "lab";
-    e.item_code = item;
-    e.item_name = "血常规";
-    e.date = date;
-    e.hr = 1;
-    e.hr_scope = "province";
-    e.qualified_from = "20230101";
-    e.qualified_to = "20271231";
-    e.source_url = "https://gw-b.example:8443";
-    return e;
-}
 
 /* ---- fixtures ---- */
 
@@ -134,7 +115,7 @@ static void versions(void **state)
 {
     fx *f = *state;
     huren_index_dir_list l;
-    huren_index_dir_entry e = entry(P1, "H37010002", "report:7", 2, "CBC", "20240105");
+    huren_index_dir_entry e = dir_fixture_entry(P1, "H37010002", "report:7", 2, "CBC", "20240105");
     put1(f, &e, HUREN_INDEX_DIR_STORED, 2);
     put1(f, &e, HUREN_INDEX_DIR_IGNORED, 2); /* replayed after a lost answer: nothing changes */
     e.version = 1;
@@ -148,7 +129,7 @@ static void versions(void **state)
     assert_int_equal(l.items[0].version, 3);
     directory_store_list_free(f->s, &l);
     /* the same record key at another institution is another record */
-    huren_index_dir_entry o = entry(P1, "H37010003", "report:7", 1, "CBC", "20240101");
+    huren_index_dir_entry o = dir_fixture_entry(P1, "H37010003", "report:7", 1, "CBC", "20240101");
     put1(f, &o, HUREN_INDEX_DIR_STORED, 1);
     assert_int_equal(find(f, P1, NULL, &l), 2);
     directory_store_list_free(f->s, &l);
@@ -163,7 +144,7 @@ static void refusals(void **state)
     huren_index_dir_result r[8];
     huren_index_dir_entry e[8];
     for (int i = 0; i < 8; i++)
-        e[i] = entry(P1, "H1", "report:1", 1, "CBC", "20240105");
+        e[i] = dir_fixture_entry(P1, "H1", "report:1", 1, "CBC", "20240105");
     e[0].pseudonym = "ABCDEF1111111111111111111111111111111111111111111111111111111111";
     e[1].institution = NULL;
     e[2].record_key = "has space";
@@ -209,12 +190,12 @@ static void batch_versions(void **state)
     huren_index_dir_list l;
     huren_index_dir_result r[6];
     huren_index_dir_entry e[6] = {
-        entry(P1, "H1", "report:k", 1, "A", "20240105"),
-        entry(P1, "H1", "report:k", 3, "C", "20240105"),
-        entry(P1, "H1", "report:k", 2, "B", "20240105"),
-        entry(P1, "H1", "report:j", 1, "J", "20240104"),
-        entry(P1, "H1", "report:j", 1, "J2", "20240104"),
-        entry(P1, "H1", "report:j", 4, "J4", "20240104"),
+        dir_fixture_entry(P1, "H1", "report:k", 1, "A", "20240105"),
+        dir_fixture_entry(P1, "H1", "report:k", 3, "C", "20240105"),
+        dir_fixture_entry(P1, "H1", "report:k", 2, "B", "20240105"),
+        dir_fixture_entry(P1, "H1", "report:j", 1, "J", "20240104"),
+        dir_fixture_entry(P1, "H1", "report:j", 1, "J2", "20240104"),
+        dir_fixture_entry(P1, "H1", "report:j", 4, "J4", "20240104"),
     };
     put_ok(f, e, 6, r);
     const huren_index_dir_outcome want[] = {HUREN_INDEX_DIR_STORED,  HUREN_INDEX_DIR_REPLACED,
@@ -232,9 +213,9 @@ static void batch_versions(void **state)
     directory_store_list_free(f->s, &l);
     /* against a version held before the batch */
     huren_index_dir_entry again[3] = {
-        entry(P1, "H1", "report:k", 2, "B", "20240105"),
-        entry(P1, "H1", "report:k", 5, "E", "20240105"),
-        entry(P1, "H1", "report:k", 4, "D", "20240105"),
+        dir_fixture_entry(P1, "H1", "report:k", 2, "B", "20240105"),
+        dir_fixture_entry(P1, "H1", "report:k", 5, "E", "20240105"),
+        dir_fixture_entry(P1, "H1", "report:k", 4, "D", "20240105"),
     };
     put_ok(f, again, 3, r);
     assert_int_equal(r[0].outcome, HUREN_INDEX_DIR_IGNORED);
@@ -260,7 +241,7 @@ static void spread(void **state)
     static huren_index_dir_result r[2 * SPREAD];
     for (int i = 0; i < 2 * SPREAD; i++) {
         snprintf(ps[i], sizeof ps[i], "%064x", (unsigned)(i * 2654435761u));
-        e[i] = entry(ps[i], "H1", "report:s", 2, "CBC", "20240105");
+        e[i] = dir_fixture_entry(ps[i], "H1", "report:s", 2, "CBC", "20240105");
     }
     put_ok(f, e, SPREAD, r);
     for (int i = 0; i < SPREAD; i++)
@@ -290,12 +271,13 @@ static void lookups(void **state)
     huren_index_dir_list l;
     huren_index_dir_result r[6];
     huren_index_dir_entry e[6] = {
-        entry(P1, "H1", "report:1", 1, "CBC", "20240105"),
-        entry(P1, "H1", "report:2", 1, "CBC", "20240301"),
-        entry(P1, "H2", "report:3", 1, "GLU", NULL),
-        entry(P1, "H1", "study:4", 1, "CT-CHEST", "20231201"),
-        entry(P1, "H2", "report:5", 1, "CBC", "20240301"), /* same date: institution order */
-        entry(P2, "H1", "report:6", 1, "CBC", "20240601"),
+        dir_fixture_entry(P1, "H1", "report:1", 1, "CBC", "20240105"),
+        dir_fixture_entry(P1, "H1", "report:2", 1, "CBC", "20240301"),
+        dir_fixture_entry(P1, "H2", "report:3", 1, "GLU", NULL),
+        dir_fixture_entry(P1, "H1", "study:4", 1, "CT-CHEST", "20231201"),
+        dir_fixture_entry(P1, "H2", "report:5", 1, "CBC",
+                          "20240301"), /* same date: institution order */
+        dir_fixture_entry(P2, "H1", "report:6", 1, "CBC", "20240601"),
     };
     e[3].kind = "imaging";
     put_ok(f, e, 6, r);
@@ -327,7 +309,7 @@ static void tombstones(void **state)
 {
     fx *f = *state;
     huren_index_dir_list l;
-    huren_index_dir_entry e = entry(P1, "H1", "report:1", 1, "CBC", "20240105");
+    huren_index_dir_entry e = dir_fixture_entry(P1, "H1", "report:1", 1, "CBC", "20240105");
     put1(f, &e, HUREN_INDEX_DIR_STORED, 1);
     huren_index_dir_entry gone = {
         .pseudonym = P1, .institution = "H1", .record_key = "report:1", .version = 2, .deleted = 1};
@@ -350,7 +332,7 @@ static void fields(void **state)
 {
     fx *f = *state;
     huren_index_dir_list l;
-    huren_index_dir_entry e = entry(P1, "H1", "study:1.2.3", 5, "CT-CHEST", "20240105");
+    huren_index_dir_entry e = dir_fixture_entry(P1, "H1", "study:1.2.3", 5, "CT-CHEST", "20240105");
     e.kind = "imaging";
     e.modality = "CT\\SR";
     e.body_part = "CHEST";
@@ -359,7 +341,7 @@ static void fields(void **state)
     e.report_key = "report:9";
     e.report = 1;
     put1(f, &e, HUREN_INDEX_DIR_STORED, 5);
-    huren_index_dir_entry plain = entry(P1, "H1", "report:2", 1, NULL, "20230101");
+    huren_index_dir_entry plain = dir_fixture_entry(P1, "H1", "report:2", 1, NULL, "20230101");
     plain.hr = 0;
     plain.hr_scope = NULL;
     put1(f, &plain, HUREN_INDEX_DIR_STORED, 1);
@@ -420,7 +402,7 @@ static void *write_batches(void *arg)
     for (int b = 0; b < BATCHES; b++) {
         for (int i = 0; i < PER_BATCH; i++) {
             snprintf(keys[i], sizeof keys[i], "report:%d-%d-%d", w->id, b, i);
-            e[i] = entry(P2, "H1", keys[i], 1, "CBC", "20240105");
+            e[i] = dir_fixture_entry(P2, "H1", keys[i], 1, "CBC", "20240105");
         }
         if (directory_store_put(w->f->s, e, PER_BATCH, r, err, sizeof err) != 0)
             w->failed++;
@@ -487,7 +469,7 @@ static void schema(void **state)
     char ps[64][65];
     for (int i = 0; i < 64; i++) {
         snprintf(ps[i], sizeof ps[i], "%064x", (unsigned)(i * 40503u + 7));
-        e[i] = entry(ps[i], "H1", "report:1", 1, "CBC", "20240105");
+        e[i] = dir_fixture_entry(ps[i], "H1", "report:1", 1, "CBC", "20240105");
     }
     fx *f = *state;
     put_ok(f, e, 64, r);
@@ -538,7 +520,7 @@ static void server_gone(void **state)
     char err[HUREN_ERRLEN];
     huren_index_dir_list l;
     huren_index_dir_result r;
-    huren_index_dir_entry e = entry(P1, "H1", "report:1", 1, "CBC", "20240105");
+    huren_index_dir_entry e = dir_fixture_entry(P1, "H1", "report:1", 1, "CBC", "20240105");
     put1(f, &e, HUREN_INDEX_DIR_STORED, 1);
     assert_int_equal(directory_store_ping(f->s, 0, 1000, f->err, sizeof f->err), 0);
     pg_server_stop(&pg, "immediate");
