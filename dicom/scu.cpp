@@ -282,6 +282,26 @@ int identifier(huren_dicom_level level, const huren_dicom_element *keys, size_t 
     return 0;
 }
 
+/* The query's identifier built, the association opened and the accepted context of the
+ * query/retrieve model uid found: 0 with *pid, or a negative code (the association released). */
+int start_query(Scu &s, const huren_dicom_scu_options *o, const char *op, const char *uid,
+                huren_dicom_level level, const huren_dicom_element *keys, size_t nkeys,
+                DcmDataset &ds, T_ASC_PresentationContextID *pid, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = identifier(level, keys, nkeys, ds, err, errlen)) < 0 ||
+        (rc = open_assoc(s, o, err, errlen)) < 0)
+        return rc;
+    *pid = s.findAnyPresentationContextID(uid, "");
+    if (!*pid) {
+        huren_dicom__seterr(err, errlen, "%s refused %s (%s)", o->called_ae, op,
+                            dcmFindNameOfUID(uid, uid));
+        s.releaseAssociation();
+        return HUREN_DICOM_EIO;
+    }
+    return 0;
+}
+
 const char *model_uid(huren_dicom_model m, char op)
 {
     bool study = m == HUREN_DICOM_MODEL_STUDY_ROOT;
@@ -336,16 +356,9 @@ extern "C" int huren_dicom_scu_find(const huren_dicom_scu_options *o, huren_dico
         const char *uid = model_uid(o->model, 'F');
         s.addPresentationContext(uid, plain_syntaxes());
         DcmDataset ds;
-        if ((rc = identifier(level, keys, nkeys, ds, err, errlen)) < 0 ||
-            (rc = open_assoc(s, o, err, errlen)) < 0)
+        T_ASC_PresentationContextID pid = 0;
+        if ((rc = start_query(s, o, "C-FIND", uid, level, keys, nkeys, ds, &pid, err, errlen)) < 0)
             return rc;
-        T_ASC_PresentationContextID pid = s.findAnyPresentationContextID(uid, "");
-        if (!pid) {
-            huren_dicom__seterr(err, errlen, "%s refused C-FIND (%s)", o->called_ae,
-                                dcmFindNameOfUID(uid, uid));
-            s.releaseAssociation();
-            return HUREN_DICOM_EIO;
-        }
         OFCondition c = s.sendFINDRequest(pid, &ds, NULL);
         *status = s.cancelled ? HUREN_DICOM_STATUS_CANCEL : s.last_status;
         return finish(s, c, "C-FIND", err, errlen);
@@ -383,16 +396,9 @@ extern "C" int huren_dicom_scu_get(const huren_dicom_scu_options *o, huren_dicom
             s.addPresentationContext(dcmShortSCUStorageSOPClassUIDs[i], plain_syntaxes(),
                                      ASC_SC_ROLE_SCP);
         DcmDataset ds;
-        if ((rc = identifier(level, keys, nkeys, ds, err, errlen)) < 0 ||
-            (rc = open_assoc(s, o, err, errlen)) < 0)
+        T_ASC_PresentationContextID pid = 0;
+        if ((rc = start_query(s, o, "C-GET", uid, level, keys, nkeys, ds, &pid, err, errlen)) < 0)
             return rc;
-        T_ASC_PresentationContextID pid = s.findAnyPresentationContextID(uid, "");
-        if (!pid) {
-            huren_dicom__seterr(err, errlen, "%s refused C-GET (%s)", o->called_ae,
-                                dcmFindNameOfUID(uid, uid));
-            s.releaseAssociation();
-            return HUREN_DICOM_EIO;
-        }
         OFCondition c = s.sendCGETRequest(pid, &ds, NULL);
         *res = s.res;
         rc = finish(s, c, "C-GET", err, errlen);
@@ -423,15 +429,9 @@ extern "C" int huren_dicom_scu_move(const huren_dicom_scu_options *o, huren_dico
         const char *uid = model_uid(o->model, 'M');
         s.addPresentationContext(uid, plain_syntaxes());
         DcmDataset ds;
-        if ((rc = identifier(level, keys, nkeys, ds, err, errlen)) < 0 ||
-            (rc = open_assoc(s, o, err, errlen)) < 0)
+        T_ASC_PresentationContextID pid = 0;
+        if ((rc = start_query(s, o, "C-MOVE", uid, level, keys, nkeys, ds, &pid, err, errlen)) < 0)
             return rc;
-        T_ASC_PresentationContextID pid = s.findAnyPresentationContextID(uid, "");
-        if (!pid) {
-            huren_dicom__seterr(err, errlen, "%s refused C-MOVE", o->called_ae);
-            s.releaseAssociation();
-            return HUREN_DICOM_EIO;
-        }
         OFCondition c = s.sendMOVERequest(pid, move_destination, &ds, NULL);
         *res = s.res;
         return finish(s, c, "C-MOVE", err, errlen);
