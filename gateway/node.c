@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* mkdir -p */
 static int make_dirs(const char *path, char *err, size_t errlen)
@@ -30,6 +32,16 @@ static int make_dirs(const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* HUREN_TEST_CRASH_AT=copied|synced|committed|unlinked: the process stops dead after that
+ * step of a compaction (exit status 77), as a crash there would (tests/integration). */
+static void crash_at_step(const char *step, void *ctx)
+{
+    (void)ctx;
+    const char *want = getenv("HUREN_TEST_CRASH_AT");
+    if (want && !strcmp(want, step))
+        _exit(77);
+}
+
 int node_open_index(node *n, char *err, size_t errlen)
 {
     if (make_dirs(n->cfg->data_dir, err, errlen) < 0)
@@ -47,5 +59,7 @@ int node_open_index(node *n, char *err, size_t errlen)
         snprintf(err, errlen, "archive %s: %s", n->cfg->data_dir, ierr);
         return -1;
     }
+    if (getenv("HUREN_TEST_CRASH_AT")) /* crash tests of compaction only */
+        huren_index_compact_steps_set(n->index, crash_at_step, NULL);
     return 0;
 }

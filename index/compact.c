@@ -11,8 +11,8 @@
  *      run after the grace finds it without rows and unlinks it.
  * A crash before 4 leaves the copies past the last committed byte of the last pack, which the
  * next open cuts off (pack.c); after 4, the old pack has no row and the next run unlinks it.
- * HUREN_TEST_CRASH_AT=copied|synced|committed|unlinked makes the process _exit(77) after that
- * step (tests only). */
+ * After each step a hook the caller may set is called (huren_index_compact_steps_set): the
+ * gateway's crash tests stop the process there (HUREN_TEST_CRASH_AT, node.c). */
 #include "index_int.h"
 
 #include <dirent.h>
@@ -26,11 +26,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static void crash_at(const char *step)
+void huren_index_compact_steps_set(huren_index *idx, huren_index_step_fn fn, void *ctx)
 {
-    const char *want = getenv("HUREN_TEST_CRASH_AT");
-    if (want && !strcmp(want, step))
-        _exit(77);
+    idx->compact_step = fn;
+    idx->compact_step_ctx = ctx;
+}
+
+static void step_done(huren_index *idx, const char *step)
+{
+    if (idx->compact_step)
+        idx->compact_step(step, idx->compact_step_ctx);
 }
 
 typedef struct pack_list {
@@ -186,10 +191,10 @@ static int copy_live(huren_index *idx, const char *name, moves *m)
         rc = huren_index__pack_append_fd(idx, fd, m->v[i].old_off, m->v[i].size, m->v[i].new_name,
                                          &m->v[i].new_off);
     close(fd);
-    crash_at("copied");
+    step_done(idx, "copied");
     if (rc == 0)
         rc = huren_index__pack_sync(idx);
-    crash_at("synced");
+    step_done(idx, "synced");
     return rc;
 }
 
@@ -244,7 +249,7 @@ static int pack_unlink(huren_index *idx, const char *name)
         huren_index__seterr(idx, "syncing %s: %s", dir, strerror(errno));
         return HUREN_INDEX_EIO;
     }
-    crash_at("unlinked");
+    step_done(idx, "unlinked");
     return 0;
 }
 
@@ -307,7 +312,7 @@ static int compact_one(huren_index *idx, const char *name, double threshold, int
     }
     int retire = rc == 0 && m.n > 0 && grace_s > 0;
     if (rc == 0) {
-        crash_at("committed");
+        step_done(idx, "committed");
         rc = retire ? pack_retire(idx, name) : pack_unlink(idx, name);
     }
     if (rc == 0) {

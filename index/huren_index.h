@@ -323,6 +323,10 @@ typedef struct huren_index_compact_stats {
  * did in *out if not NULL) or a negative code. */
 int huren_index_compact(huren_index *idx, double threshold, int grace_s,
                         huren_index_compact_stats *out);
+/* Called after each named step of a compaction ("copied", "synced", "committed", "unlinked"):
+ * the caller's crash tests stop the process there. NULL (the default) calls nothing. */
+typedef void (*huren_index_step_fn)(const char *step, void *ctx);
+void huren_index_compact_steps_set(huren_index *idx, huren_index_step_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }

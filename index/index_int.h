@@ -228,6 +228,10 @@ struct huren_index {
     int sync_normal;                 /* the writer runs synchronous=NORMAL now (leader only) */
     int64_t deferred_commits, syncs; /* statistics */
 
+    /* compaction's step hook (compact.c), for crash tests */
+    huren_index_step_fn compact_step;
+    void *compact_step_ctx;
+
     /* idle reader connections */
     pthread_mutex_t rlock;
     sqlite3 *readers[HUREN_INDEX__READERS_IDLE];
