@@ -68,6 +68,14 @@ def serve(work, name, data, pki, store_lines, audit_fsync):
     return p, port
 
 
+def print_log_tail(path, lines=30):
+    """What the directory said before a failure: the work folder is removed afterwards."""
+    with open(path, errors="replace") as f:
+        tail = f.read().splitlines()[-lines:]
+    print("  the directory's log (%s), last %d lines:\n    %s"
+          % (os.path.basename(path), len(tail), "\n    ".join(tail)))
+
+
 def over_https(work, name, data, pki, store_lines, a):
     p, port = serve(work, name, data, pki, store_lines, a.audit_fsync)
     try:
@@ -78,7 +86,11 @@ def over_https(work, name, data, pki, store_lines, a):
         print("  HTTPS lookup (mTLS, keep-alive, audit fsync %s, %d lookups, %.1f entries each):"
               " p50 %.2f ms, p99 %.2f ms (load average %.2f)"
               % (a.audit_fsync, a.lookups, per, pct(lat, 50), pct(lat, 99), os.getloadavg()[0]))
-        t = http_publish(port, pki, make_batches(a.publish, 1000))
+        try:
+            t = http_publish(port, pki, make_batches(a.publish, 1000))
+        except SystemExit:
+            print_log_tail(os.path.join(work, name + ".log"))
+            raise
         print("  HTTPS publish (2 connections, batches of 1,000 new entries): %d entries in"
               " %.1f s = %.0f entries/s" % (a.publish, t, a.publish / t))
         sys.stdout.flush()
