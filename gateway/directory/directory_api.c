@@ -217,6 +217,14 @@ static void count(node *n, huren_index_dir_outcome o)
                      1);
 }
 
+/* The store failed (a lost connection, a statement timeout, a primary gone): the client tries
+ * again in a second (a hospital's publisher backs off by itself; its outbox keeps the entries). */
+static int reply_unavailable(http_response *res, const char *message)
+{
+    http_response_header(res, "Retry-After", "1");
+    return http_reply_error(res, 503, message);
+}
+
 /* Store the mapped entries, then answer one result per entry, in order. */
 static int batch_store(node *n, http_request *req, http_response *res, json_t *entries)
 {
@@ -239,7 +247,7 @@ static int batch_store(node *n, http_request *req, http_response *res, json_t *e
     char serr[HUREN_INDEX_DIR_REASON_MAX * 2];
     if (directory_store_put(n->dir_store, e, nvalid, r, serr, sizeof serr) < 0) {
         log_error("directory: storing %zu entries from %s: %s", nvalid, req->institution, serr);
-        rc = http_reply_error(res, 503, "the directory cannot store entries now");
+        rc = reply_unavailable(res, "the directory cannot store entries now");
         goto done;
     }
     for (size_t i = 0; i < total; i++) {
@@ -369,7 +377,7 @@ int api_directory_records(http_request *req, http_response *res)
         return http_reply_error(res, 400, serr);
     if (rc < 0) {
         log_error("directory lookup: %s", serr);
-        return http_reply_error(res, 503, "the directory cannot answer now");
+        return reply_unavailable(res, "the directory cannot answer now");
     }
     json_t *records = json_array();
     for (size_t i = 0; i < l.n; i++)

@@ -87,12 +87,15 @@ def over_https(work, name, data, pki, store_lines, a):
               " p50 %.2f ms, p99 %.2f ms (load average %.2f)"
               % (a.audit_fsync, a.lookups, per, pct(lat, 50), pct(lat, 99), os.getloadavg()[0]))
         try:
-            t = http_publish(port, pki, make_batches(a.publish, 1000))
+            t, retried = http_publish(port, pki, make_batches(a.publish, 1000))
         except SystemExit:
             print_log_tail(os.path.join(work, name + ".log"))
             raise
         print("  HTTPS publish (2 connections, batches of 1,000 new entries): %d entries in"
-              " %.1f s = %.0f entries/s" % (a.publish, t, a.publish / t))
+              " %.1f s = %.0f entries/s, %d batches retried after a 503"
+              % (a.publish, t, a.publish / t, len(retried)))
+        if retried:
+            print_log_tail(os.path.join(work, name + ".log"))
         sys.stdout.flush()
     finally:
         p.send_signal(signal.SIGTERM)

@@ -36,12 +36,14 @@ def pseudonym(key_hex, nid):
     return hmac.new(bytes.fromhex(key_hex), ("CN-ID|" + nid).encode(), hashlib.sha256).hexdigest()
 
 
-def curl_json(url, pki, who, method="GET", body=None, timeout=30):
-    """(status, JSON or text) of a request with a role's client certificate."""
+def curl_json(url, pki, who, method="GET", body=None, timeout=30, headers_out=None):
+    """(status, JSON or text) of a request with a role's client certificate; the answer's
+    headers (lower-case names) go into headers_out when it is a dict."""
     d = tempfile.mkdtemp(prefix="curl-")
     try:
         out = os.path.join(d, "b")
-        cmd = ["curl", "-s", "--noproxy", "*", "-o", out, "-w", "%{http_code}",
+        heads = os.path.join(d, "h")
+        cmd = ["curl", "-s", "--noproxy", "*", "-o", out, "-D", heads, "-w", "%{http_code}",
                "--max-time", str(timeout), "--cacert", os.path.join(pki, "ca.crt"),
                "--cert", os.path.join(pki, who + ".crt"), "--key", os.path.join(pki, who + ".key"),
                "-X", method]
@@ -52,6 +54,12 @@ def curl_json(url, pki, who, method="GET", body=None, timeout=30):
             cmd += ["-H", "Content-Type: application/json", "--data-binary", "@" + path]
         p = run(cmd + [url], timeout=timeout + 10)
         code = p.stdout.strip()[-3:]
+        if headers_out is not None and os.path.exists(heads):
+            with open(heads, encoding="latin-1") as f:
+                for line in f.read().splitlines()[1:]:
+                    name, sep, value = line.partition(":")
+                    if sep:
+                        headers_out[name.strip().lower()] = value.strip()
         text = ""
         if os.path.exists(out):
             with open(out, encoding="utf-8", errors="replace") as f:
@@ -134,9 +142,9 @@ class DirectoryTest(NodeTestCase):
         self.assertEqual(status, 200, body)
         return body
 
-    def publish(self, entries, who="peer"):
+    def publish(self, entries, who="peer", headers_out=None):
         return curl_json(self.dir.url("/api/v1/directory/entries"), self.pki, who, "POST",
-                         json.dumps({"entries": entries}))
+                         json.dumps({"entries": entries}), headers_out=headers_out)
 
     def health(self, node):
         return json.loads(run(["curl", "-s", "--noproxy", "*", node.url("/api/v1/health")]).stdout)

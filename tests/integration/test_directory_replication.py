@@ -91,8 +91,10 @@ class ReplicationTest(NodeTestCase):
         self.assertEqual(self.health(b)["directory"]["backlog"], 1)
         entry = {"pseudonym": p, "record_key": "report:direct", "version": 1, "kind": "lab",
                  "date": "20240105"}
-        status, body = self.publish([entry])
+        heads = {}
+        status, body = self.publish([entry], headers_out=heads)
         self.assertEqual(status, 503, body)
+        self.assertEqual(heads.get("retry-after"), "1", heads)  # a store that will be back
         self.assertEqual(self.lookup(p)["count"], 3)
         self.assertTrue(self.dir.proc.alive())
 
