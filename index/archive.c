@@ -24,10 +24,13 @@ static int conn_open(huren_index *idx, sqlite3 **out, int writer, char *err, siz
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(db, idx->opts.busy_timeout_ms);
     if (rc == SQLITE_OK && writer) {
+        /* temp_store=MEMORY: the writer's statement journals (one statement's undo, small) stay
+         * in memory; on disk each put's journal was a new file created and unlinked in
+         * /var/tmp. Durability is the WAL's and does not change. */
         char sql[256];
         snprintf(sql, sizeof(sql),
                  "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=ON;"
-                 " PRAGMA cache_size=-65536;",
+                 " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
                  idx->opts.fsync ? "FULL" : "OFF");
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
     } else if (rc == SQLITE_OK) {
