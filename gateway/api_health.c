@@ -295,6 +295,9 @@ int api_metrics(http_request *req, http_response *res)
         gauge(&t, "huren_pack_garbage_bytes",
               "Bytes of pack files no instance uses (replaced or deleted; huren compact).",
               ps.garbage_bytes);
+        gauge(&t, "huren_pack_ahead_bytes",
+              "Zeros written ahead of the pack being filled (appends overwrite them).",
+              ps.ahead_bytes);
     }
     gauge(&t, "huren_disk_free_bytes", "Free bytes on the archive's file system.",
           disk_free(n->cfg->data_dir));

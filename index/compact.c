@@ -92,18 +92,20 @@ static int64_t file_size(huren_index *idx, const char *name)
     return (int64_t)sb.st_size;
 }
 
-/* Bytes the rows of one pack use, on connection db. */
-static int pack_live(huren_index *idx, sqlite3 *db, const char *name, int64_t *live)
+/* Bytes the rows of one pack use, and where its last instance ends, on connection db. */
+static int pack_live(huren_index *idx, sqlite3 *db, const char *name, int64_t *live, int64_t *end)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db,
-                                "SELECT coalesce(sum(blob_size), 0) FROM instances"
+                                "SELECT coalesce(sum(blob_size), 0),"
+                                " coalesce(max(blob_offset + blob_size), 0) FROM instances"
                                 " WHERE blob_name = ?1 AND blob_name LIKE 'pack/%'",
                                 -1, &s, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
             *live = sqlite3_column_int64(s, 0);
+            *end = sqlite3_column_int64(s, 1);
             rc = SQLITE_OK;
         }
     }
@@ -120,9 +122,17 @@ int huren_index_pack_usage(huren_index *idx, huren_index_pack_stats *out)
     if (rc == 0)
         rc = huren_index__reader_get(idx, &db);
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
-        int64_t size = file_size(idx, l.name[i]), live = 0;
-        if (size < 0 || (rc = pack_live(idx, db, l.name[i], &live)) < 0)
+        int64_t size = file_size(idx, l.name[i]), live = 0, end = 0;
+        if (size < 0 || (rc = pack_live(idx, db, l.name[i], &live, &end)) < 0)
             continue; /* gone meanwhile (compacted) */
+        if (i + 1 == l.n) { /* the pack being filled: zeros written ahead of its end */
+            int64_t ahead = atomic_load(&idx->pack_ahead);
+            ahead = ahead < size - end ? ahead : size - end;
+            if (ahead > 0) {
+                size -= ahead;
+                out->ahead_bytes += ahead;
+            }
+        }
         out->packs++;
         out->bytes += size;
         out->garbage_bytes += size > live ? size - live : 0;
@@ -286,6 +296,8 @@ static int compact_one(huren_index *idx, const char *name, double threshold, int
     int64_t size = file_size(idx, name), live = 0;
     if (size < 0)
         return 0;
+    if (!strcmp(name, idx->pack_name) && size > (int64_t)idx->pack_off)
+        size = (int64_t)idx->pack_off; /* the rest are zeros written ahead (pack.c) */
     int rc = rows_of(idx, name, &m);
     for (size_t i = 0; i < m.n; i++)
         live += m.v[i].size;

@@ -302,6 +302,7 @@ typedef struct huren_index_pack_stats {
     int64_t packs;         /* pack files */
     int64_t bytes;         /* their sizes */
     int64_t garbage_bytes; /* of which no row uses (replaced or deleted instances) */
+    int64_t ahead_bytes;   /* zeros written ahead of the pack being filled, not in bytes */
 } huren_index_pack_stats;
 /* Measure the packs (one directory listing, one indexed sum per pack, on a reader). */
 int huren_index_pack_usage(huren_index *idx, huren_index_pack_stats *out);

@@ -14,6 +14,7 @@
 #include "index_pacs.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <sys/types.h>
@@ -201,6 +202,8 @@ struct huren_index {
     int64_t pack_seq;
     char pack_name[32];
     off_t pack_off;
+    off_t pack_zeroed; /* the file is written (zeros past pack_off) up to here: see pack.c */
+    _Atomic int64_t pack_ahead; /* pack_zeroed - pack_off, for huren_index_pack_usage */
     int pack_dirty;
 
     /* the journal of blob files in flight (pending.c), written by the leader only */

@@ -2,7 +2,15 @@
  * small instance costs an inode allocation and an fsync each; a pack takes many instances and
  * one fdatasync per group commit. A pack is blobs/pack/<8 hex digits>; an instance row names the
  * pack, its offset and its size. Bytes appended by a batch that never committed are cut off the
- * end of the last pack when the archive is opened. Used by the group-commit leader only. */
+ * end of the last pack when the archive is opened. Used by the group-commit leader only.
+ *
+ * The pack being filled is kept written with zeros a little past its end (PACK_AHEAD): an
+ * append then overwrites bytes the file already has, and its fdatasync flushes data only. An
+ * append past the end changes the file's size, and every such fdatasync also commits the file
+ * system's journal: on this project's test disk 2,000-2,400 appends+syncs a second against
+ * 3,400-4,600 overwrites+syncs. (fallocate does not help: its unwritten extents are converted by
+ * the first write, a metadata change again.) A pack is cut to its last instance when it is
+ * closed, and the committed end, not the file's size, is where the next append goes. */
 #include "index_int.h"
 #include "huren_file.h"
 
@@ -17,6 +25,7 @@
 #include <unistd.h>
 
 #define PACK_DIR HUREN_INDEX__PACK_DIR
+#define PACK_AHEAD ((off_t)1 << 20) /* zeros written ahead of the pack's end */
 
 static void pack_name(int64_t seq, char *out, size_t outlen)
 {
@@ -69,6 +78,46 @@ static int committed_end(huren_index *idx, const char *name, off_t *end)
     return rc == SQLITE_OK ? 0 : huren_index__sqlerr(idx, idx->wdb, rc, "measuring pack");
 }
 
+/* Close the current pack, cut to its last instance (the zeros ahead go; should the cut not
+ * reach the disk before a crash, they are bytes no row names and backup leaves out). */
+static void pack_cut(huren_index *idx)
+{
+    if (idx->pack_zeroed > idx->pack_off && ftruncate(idx->pack_fd, idx->pack_off) < 0)
+        huren_index__seterr(idx, "cutting pack %s: %s", idx->pack_name, strerror(errno));
+    close(idx->pack_fd);
+    idx->pack_fd = -1;
+    atomic_store(&idx->pack_ahead, 0);
+}
+
+/* Have the pack written up to at least need: zeros in steps of PACK_AHEAD, never far past
+ * pack_max_bytes. The zeros reach the disk with the next fdatasync. */
+static int pack_zero_ahead(huren_index *idx, off_t need)
+{
+    static const char zeros[65536];
+    if (need <= idx->pack_zeroed)
+        return 0;
+    off_t to = need + PACK_AHEAD;
+    if (to > (off_t)idx->opts.pack_max_bytes)
+        to = need > (off_t)idx->opts.pack_max_bytes ? need : (off_t)idx->opts.pack_max_bytes;
+    for (off_t at = idx->pack_zeroed > idx->pack_off ? idx->pack_zeroed : idx->pack_off; at < to;) {
+        size_t n = (size_t)(to - at) < sizeof zeros ? (size_t)(to - at) : sizeof zeros;
+        ssize_t w = pwrite(idx->pack_fd, zeros, n, at);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -EIO;
+        at += w;
+    }
+    idx->pack_zeroed = to;
+    return 0;
+}
+
+static void ahead_note(huren_index *idx)
+{
+    off_t a = idx->pack_zeroed > idx->pack_off ? idx->pack_zeroed - idx->pack_off : 0;
+    atomic_store(&idx->pack_ahead, (int64_t)a);
+}
+
 /* Open (creating) pack number seq for appending at *off; a new pack's folder entry is fsync'ed. */
 static int pack_start(huren_index *idx, int64_t seq, int create)
 {
@@ -91,11 +140,12 @@ static int pack_start(huren_index *idx, int64_t seq, int create)
         }
     }
     if (idx->pack_fd >= 0)
-        close(idx->pack_fd);
+        pack_cut(idx);
     idx->pack_fd = fd;
     idx->pack_seq = seq;
     snprintf(idx->pack_name, sizeof(idx->pack_name), "%s", name);
     idx->pack_off = 0;
+    idx->pack_zeroed = 0;
     return 0;
 }
 
@@ -121,6 +171,7 @@ int huren_index__pack_open(huren_index *idx, char *err, size_t errlen)
             rc = HUREN_INDEX_EIO;
         }
         idx->pack_off = end;
+        idx->pack_zeroed = end;
         if (rc == 0 && idx->opts.fsync && fdatasync(idx->pack_fd) < 0)
             rc = HUREN_INDEX_EIO;
     }
@@ -132,8 +183,7 @@ int huren_index__pack_open(huren_index *idx, char *err, size_t errlen)
 void huren_index__pack_close(huren_index *idx)
 {
     if (idx->pack_fd >= 0)
-        close(idx->pack_fd);
-    idx->pack_fd = -1;
+        pack_cut(idx);
 }
 
 int huren_index__pack_append(huren_index *idx, const char *tmp_path, int64_t size, char name[32],
@@ -162,7 +212,9 @@ int huren_index__pack_append_fd(huren_index *idx, int src_fd, int64_t src_off, i
             (rc = pack_start(idx, idx->pack_seq + 1, 1)) < 0)
             return rc;
     }
-    rc = huren_file_copy_range(src_fd, (off_t)src_off, idx->pack_fd, idx->pack_off, size);
+    rc = pack_zero_ahead(idx, idx->pack_off + (off_t)size);
+    if (rc == 0)
+        rc = huren_file_copy_range(src_fd, (off_t)src_off, idx->pack_fd, idx->pack_off, size);
     if (rc < 0) {
         huren_index__seterr(idx, "writing pack %s: %s", idx->pack_name, strerror(-rc));
         return HUREN_INDEX_EIO;
@@ -171,6 +223,7 @@ int huren_index__pack_append_fd(huren_index *idx, int src_fd, int64_t src_off, i
     *offset = (int64_t)idx->pack_off;
     idx->pack_off += (off_t)size;
     idx->pack_dirty = 1;
+    ahead_note(idx);
     return 0;
 }
 
