@@ -124,7 +124,7 @@ int huren_index_pack_usage(huren_index *idx, huren_index_pack_stats *out)
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         int64_t size = file_size(idx, l.name[i]), live = 0, end = 0;
         if (size < 0 || (rc = pack_live(idx, db, l.name[i], &live, &end)) < 0)
-            continue; /* gone meanwhile (compacted) */
+            continue;       /* gone meanwhile (compacted) */
         if (i + 1 == l.n) { /* the pack being filled: zeros written ahead of its end */
             int64_t ahead = atomic_load(&idx->pack_ahead);
             ahead = ahead < size - end ? ahead : size - end;
