@@ -16,6 +16,7 @@ static const char usage_main[] =
     "  import PATH... store DICOM files, HL7 message files and folders, offline\n"
     "  check-config   validate the configuration and exit\n"
     "  migrate        bring the archive's (and the directory's PostgreSQL) schema up to date\n"
+    "  catalogue import|export  the province's reference data at the directory\n"
     "  directory migrate-store  copy a SQLite directory into PostgreSQL (resumable)\n"
     "  audit verify   check the audit log's hash chain\n"
     "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
         return cmd_audit(argc - 1, argv + 1);
     if (!strcmp(cmd, "pacs"))
         return cmd_pacs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "catalogue"))
+        return cmd_catalogue(argc - 1, argv + 1);
     if (!strcmp(cmd, "directory"))
         return cmd_directory(argc - 1, argv + 1);
     if (!strcmp(cmd, "backup"))
