@@ -116,6 +116,8 @@ static const cfg_key cfg_table[] = {
     {"directory", "qualified_from", CFG_STR, "", 0, 8, NULL, OFF(dir_qualified_from)},
     {"directory", "qualified_to", CFG_STR, "", 0, 8, NULL, OFF(dir_qualified_to)},
     {"directory", "catalogue", CFG_STR, "", 0, 4000, NULL, OFF(dir_catalogue)},
+    {"directory", "reference_interval", CFG_INT, "3600", 1, 604800, NULL,
+     OFF(dir_reference_interval)},
     {"directory", "tls_cert", CFG_STR, "", 0, 4000, NULL, OFF(dir_tls_cert)},
     {"directory", "tls_key", CFG_STR, "", 0, 4000, NULL, OFF(dir_tls_key)},
     {"directory", "tls_ca", CFG_STR, "", 0, 4000, NULL, OFF(dir_tls_ca)},

@@ -191,6 +191,7 @@ typedef struct config {
     long dir_retry_min_ms; /* backoff after a failed send, doubled up to retry_max_ms */
     long dir_retry_max_ms;
     long dir_timeout;           /* seconds for one POST */
+    long dir_reference_interval; /* seconds between pulls of the province's reference data */
     long dir_poll_ms;           /* idle wait between outbox reads */
     long dir_max_batch;         /* directory: most entries one POST may carry */
     long dir_ready_max_backlog; /* /readyz: not ready with more entries waiting to publish */

@@ -3,6 +3,7 @@
 #include "huren_err.h"
 #include "cli.h"
 #include "commands.h"
+#include "reference.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -57,6 +58,12 @@ static void print_problem(void *ctx, int warning, const char *line)
     fprintf(stderr, "huren: %s\n", line);
 }
 
+static void print_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    printf("%s\n", line);
+}
+
 /* Everything serve would check before it starts, every problem on its own line. */
 static int check_config(const config *cfg)
 {
@@ -73,6 +80,9 @@ static int check_config(const config *cfg)
     }
     printf("configuration OK%s%s\n", cfg->path ? ": " : " (embedded defaults)",
            cfg->path ? cfg->path : "");
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/reference", cfg->data_dir);
+    ref_store_describe(dir, print_line, NULL);
     return 0;
 }
 

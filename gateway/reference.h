@@ -81,4 +81,8 @@ int ref_store_write(const char *dir, ref_kind k, const char *data, size_t len, c
 int ref_import(const char *dir, ref_kind k, const char *csv, size_t len, long *version, char *err,
                size_t errlen);
 
+/* For check-config: one line per table kept in dir ("reference catalogue: version 3, 120
+ * rows"), or that none is. */
+void ref_store_describe(const char *dir, void (*line)(void *ctx, const char *text), void *ctx);
+
 #endif

@@ -136,3 +136,22 @@ done:
     free(text);
     return rc;
 }
+
+void ref_store_describe(const char *dir, void (*line)(void *ctx, const char *text), void *ctx)
+{
+    for (int k = 0; k < REF_NKINDS; k++) {
+        char *data = NULL, err[2048], text[2200];
+        size_t len = 0;
+        ref_table *t = NULL;
+        int r = ref_store_read(dir, (ref_kind)k, &data, &len, err, sizeof err);
+        if (r == 0 && ref_table_parse((ref_kind)k, data, len, &t, err, sizeof err) == 0)
+            snprintf(text, sizeof text, "reference %s: version %ld, %zu rows",
+                     ref_kind_name((ref_kind)k), ref_table_version(t), ref_table_rows(t));
+        else
+            snprintf(text, sizeof text, "reference %s: %s", ref_kind_name((ref_kind)k),
+                     r > 0 ? "none held" : err);
+        line(ctx, text);
+        ref_table_free(t);
+        free(data);
+    }
+}

@@ -46,6 +46,8 @@ int recognition_start(node *n, char *err, size_t errlen)
     rec->ca = c->dir_tls_ca;
     pthread_mutex_init(&rec->jobs_mu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rec_reference_start(rec) < 0)
+        log_warnx("reference data: the pulling thread did not start");
     n->recognition = rec;
     log_info("%zu catalogue items, directory %s", catalogue_count(rec->cat), c->dir_url);
     return 0;
@@ -70,6 +72,7 @@ void recognition_stop(node *n)
     if (!rec)
         return;
     rec_jobs_stop(rec);
+    rec_reference_stop(rec);
     pthread_mutex_destroy(&rec->jobs_mu);
     catalogue_free(rec->cat);
     memset(rec->key, 0, sizeof rec->key);

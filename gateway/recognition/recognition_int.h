@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "catalogue.h"
+#include "reference.h"
 #include "config.h"
 #include "ingest/ingest_dicom.h"
 #include "http/http.h"
@@ -22,6 +23,7 @@
 #define REC_BODY_MAX (4 << 20)   /* bytes of one answer from the directory or a peer */
 #define REC_PEER_TIMEOUT_MS 5000 /* one peer's metadata; a slower peer is "unavailable" */
 
+#define REC_REF_RETIRED_MAX 256 /* replaced reference tables kept until stop */
 #define REC_JOBS_MAX 64 /* background retrievals remembered (running or finished) */
 
 /* A background retrieval (jobs.c): written by its thread, read by GET /api/v1/retrievals/{id}. */
@@ -47,7 +49,26 @@ typedef struct recognition {
     atomic_int stopping;              /* node shutting down: transfers abort */
     pthread_mutex_t jobs_mu;          /* guards the jobs table (not the counters) */
     rec_job jobs[REC_JOBS_MAX];
+    /* the province's reference data (reference_pull.c), guarded by ref_mu */
+    pthread_mutex_t ref_mu;
+    pthread_cond_t ref_cond;
+    pthread_t ref_thread;
+    int ref_running, ref_stop;
+    ref_table *refs[REF_NKINDS];
+    ref_table *retired[REC_REF_RETIRED_MAX];
+    size_t nretired;
+    long ref_status[REF_NKINDS]; /* the directory's last answer (0: none) */
+    long long ref_checked[REF_NKINDS];
 } recognition;
+
+/* ---- the province's reference data (reference_pull.c) ---- */
+/* Load the last good copy and start pulling; -1 when the thread cannot start. */
+int rec_reference_start(recognition *rec);
+void rec_reference_stop(recognition *rec);
+/* The table of kind k now, or NULL; borrowed until stop. */
+const ref_table *rec_reference(recognition *rec, ref_kind k);
+/* {"catalogue": {"version", "rows", "last_status"}, ...} into o (for health). */
+void rec_reference_json(recognition *rec, json_t *o);
 
 /* Whom a retrieved study belongs to here (copy.c): the ids it is indexed under and its
  * source, for ingest_dicom_copy (in points into the buffers). */
