@@ -293,7 +293,7 @@ static int row_add(parser *p, char **f)
 static int line_take(parser *p, char *line, int *header)
 {
     char buf[LINE_MAX_BYTES + 1], *f[MAX_COLS + 1];
-    if (p->line == 1 && !strncmp(line, "\xEF\xBB\xBF", 3))
+    if (!*header && !strncmp(line, "\xEF\xBB\xBF", 3))
         line += 3; /* spreadsheets save UTF-8 with a BOM */
     if (!strncmp(line, "# version:", 10)) {
         p->t->version = strtol(line + 10, NULL, 10);

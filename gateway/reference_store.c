@@ -114,7 +114,8 @@ int ref_import(const char *dir, ref_kind k, const char *csv, size_t len, long *v
     int head = snprintf(text, 64, "# version: %ld\n", next);
     size_t n = (size_t)head;
     /* the operator's own version lines are not kept: the directory numbers them */
-    for (size_t pos = 0; pos < len;) {
+    size_t start = len >= 3 && !memcmp(csv, "\xEF\xBB\xBF", 3) ? 3 : 0; /* nor a BOM */
+    for (size_t pos = start; pos < len;) {
         const char *nl = memchr(csv + pos, '\n', len - pos);
         size_t l = nl ? (size_t)(nl - (csv + pos)) + 1 : len - pos;
         if (strncmp(csv + pos, "# version:", l < 10 ? l : 10) || l < 10) {

@@ -67,4 +67,50 @@ int rec_prompt_key(const char *pseudonym, const char *item_code, const char *ord
  * prompts listed. 0 when nothing was recognisable. */
 double rec_rate(long long recognised, long long recognisable);
 
+/* ---- the province's rules (reference data: catalogue, registry, QC register) ---- */
+
+/* Why a result is not offered as recognisable, as the API and the page say it. */
+typedef enum rec_exclusion {
+    REC_X_NONE = 0,
+    REC_X_WINDOW,      /* the item not in the catalogue on the order date, or the result too old */
+    REC_X_QC,          /* the issuer's QC did not cover the item (or its group) on the result date */
+    REC_X_SCOPE,       /* the scope (by the registry's cities) or the issuer's class does not reach */
+    REC_X_CRITICAL,    /* a critical value: shown with a warning, never pre-selected */
+    REC_X_UNAVAILABLE, /* its source did not answer */
+} rec_exclusion;
+
+/* A catalogue item as the province's catalogue gives it (borrowed strings, "" = open). */
+typedef struct rec_ref_item {
+    const char *code, *group;
+    const char *valid_from, *valid_to; /* YYYYMMDD the item is in the catalogue */
+    int window_days;
+    const char *scope;   /* city | province | national */
+    const char *issuers; /* '|'-separated institution classes, "" any */
+} rec_ref_item;
+
+/* An institution as the registry gives it; NULL when it is not in the registry. */
+typedef struct rec_ref_inst {
+    const char *city, *klass;
+} rec_ref_inst;
+
+/* One QC pass of the issuing institution: item or group code, passed from/to YYYYMMDD. */
+typedef struct rec_qc_pass {
+    const char *item, *from, *to;
+} rec_qc_pass;
+
+/* Is a result of `holder` made on result_date recognisable for item `it` ordered on
+ * order_date by `asker`? In order: window (the item in the catalogue on the order date, the
+ * result made no later than the order date and at most window_days before it), QC (a pass of
+ * the holder for the item or its group covering the result date), scope (national: anyone;
+ * province: both in the registry; city: the same city; and the holder's class one of the
+ * item's issuers). A holder or asker missing from the registry is out of scope. */
+rec_exclusion rec_reference_check(const rec_ref_item *it, const char *order_date,
+                                  const char *result_date, const rec_ref_inst *holder,
+                                  const rec_ref_inst *asker, const rec_qc_pass *qc, size_t nqc);
+const char *rec_exclusion_code(rec_exclusion x); /* "window", "qc", ... ("" for none) */
+const char *rec_exclusion_zh(rec_exclusion x);   /* 超出有效期, 质控未覆盖, ... */
+
+/* Do HL7 abnormal flags (OBX-8, '~'-separated) mark a critical value (HH, LL or AA)? */
+int rec_flags_critical(const char *flags);
+
 #endif
