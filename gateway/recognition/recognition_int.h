@@ -70,6 +70,17 @@ const ref_table *rec_reference(recognition *rec, ref_kind k);
 /* {"catalogue": {"version", "rows", "last_status"}, ...} into o (for health). */
 void rec_reference_json(recognition *rec, json_t *o);
 
+/* ---- the reference data applied to a prompt (province.c) ---- */
+#include "rules.h"
+/* Item `code` as the province's catalogue gives it: 1 with *it (borrowed), 0 when the
+ * province's catalogue (or the item in it) is not held. */
+int rec_province_item(recognition *rec, const char *code, rec_ref_item *it);
+/* rules.c's rec_reference_check with holder's and asker's registry entries and QC passes. */
+rec_exclusion rec_province_check(recognition *rec, const rec_ref_item *it, const char *order_date,
+                                 const char *holder, const char *asker, const char *result_date);
+/* The registry's name, short name, class and city of institution code onto o, when known. */
+void rec_province_institution(recognition *rec, const char *code, json_t *o);
+
 /* Whom a retrieved study belongs to here (copy.c): the ids it is indexed under and its
  * source, for ingest_dicom_copy (in points into the buffers). */
 typedef struct rec_copy {
