@@ -75,7 +75,12 @@ static int query_parse(http_request *req, http_response *res, recognition *rec, 
     if (!q->item)
         return http_reply_error(res, 404, "item not in the catalogue"), -1;
     q->province = rec_province_item(rec, q->item->code, &q->pitem);
-    rec_day_format(d - (q->province ? q->pitem.window_days : q->item->window_days), q->since);
+    /* asked back as far as either catalogue reaches: a result the province's shorter window
+     * leaves out is listed as excluded ("window") rather than never seen */
+    long back = q->item->window_days;
+    if (q->province && q->pitem.window_days > back)
+        back = q->pitem.window_days;
+    rec_day_format(d - back, q->since);
     return rec_patient_resolve(n, q->patient, &q->pt, res);
 }
 
