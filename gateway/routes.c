@@ -79,6 +79,7 @@ static const http_route hospital_routes[] = {
     {"GET", "/api/v1/recognition", api_recognition_query, HTTP_ROLES_STAFF, "recognition.query"},
     {"POST", "/api/v1/recognition/decisions", api_recognition_decision, HTTP_ROLES_STAFF,
      "recognition.decision"},
+    {"GET", "/api/v1/recognition/reasons", api_recognition_reasons, HTTP_ROLES_STAFF, NULL},
     {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
      "recognition.stats"},
     {"GET", "/api/v1/patients/*/timeline", api_patient_timeline, HTTP_ROLES_STAFF,

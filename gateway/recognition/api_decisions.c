@@ -31,7 +31,8 @@ static const char *member(json_t *o, const char *k, size_t max, const char **bad
     return json_string_value(v);
 }
 
-static int decision_parse(json_t *o, huren_index_rec_decision *d, char *why, size_t whylen)
+static int decision_parse(const recognition *rec, json_t *o, huren_index_rec_decision *d,
+                          char *why, size_t whylen)
 {
     const char *bad = NULL;
     if (!json_is_object(o)) {
@@ -55,7 +56,9 @@ static int decision_parse(json_t *o, huren_index_rec_decision *d, char *why, siz
         snprintf(why, whylen, "prompt_id and result_key are required");
         return -1;
     }
-    return rec_decision_check(d->decision, d->reason, d->reason_text, why, whylen);
+    /* the platform's code table; the national default list on a node without recognition */
+    return rec_decision_check_codes(rec ? (const char *const *)rec->reason_codes : rec_reasons,
+                                    d->decision, d->reason, d->reason_text, why, whylen);
 }
 
 int api_recognition_decision(http_request *req, http_response *res)
@@ -72,7 +75,7 @@ int api_recognition_decision(http_request *req, http_response *res)
                  je.text);
         return http_reply_error(res, 400, why);
     }
-    if (decision_parse(o, &d, why, sizeof why) < 0) {
+    if (decision_parse(n->recognition, o, &d, why, sizeof why) < 0) {
         rc = http_reply_error(res, 400, why);
         goto done;
     }

@@ -41,6 +41,14 @@ int recognition_start(node *n, char *err, size_t errlen)
         return -1;
     }
     rec->cat = cat;
+    if (rec_reasons_load(rec, c->rec_reasons, why, sizeof why) < 0) {
+        snprintf(err, errlen, "recognition: [recognition] reasons: %s", why);
+        rec_reasons_free(rec);
+        catalogue_free(cat);
+        memset(rec->key, 0, sizeof rec->key);
+        free(rec);
+        return -1;
+    }
     rec->cert = *c->dir_tls_cert ? c->dir_tls_cert : c->tls_cert;
     rec->key_file = *c->dir_tls_cert ? c->dir_tls_key : c->tls_key;
     rec->ca = c->dir_tls_ca;
@@ -73,6 +81,7 @@ void recognition_stop(node *n)
         return;
     rec_jobs_stop(rec);
     rec_reference_stop(rec);
+    rec_reasons_free(rec);
     pthread_mutex_destroy(&rec->jobs_mu);
     catalogue_free(rec->cat);
     memset(rec->key, 0, sizeof rec->key);

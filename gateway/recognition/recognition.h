@@ -26,6 +26,8 @@ json_t *recognition_reference_health(node *n);
 
 /* GET /api/v1/recognition?patient=&item=[&at=&doctor=&dept=] (api_recognition.c) */
 int api_recognition_query(http_request *req, http_response *res);
+/* GET /api/v1/recognition/reasons: the platform's reason list (reasons.c) */
+int api_recognition_reasons(http_request *req, http_response *res);
 /* POST /api/v1/recognition/decisions (api_decisions.c) */
 int api_recognition_decision(http_request *req, http_response *res);
 /* GET /api/v1/recognition/stats?from=&to=&by=item|department|institution|month[&format=csv] */

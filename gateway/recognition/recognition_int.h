@@ -59,7 +59,15 @@ typedef struct recognition {
     size_t nretired;
     long ref_status[REF_NKINDS]; /* the directory's last answer (0: none) */
     long long ref_checked[REF_NKINDS];
+    /* the platform's reasons for not recognising (reasons.c): codes NULL-terminated */
+    char **reason_codes, **reason_zh, **reason_en;
+    size_t nreasons;
 } recognition;
+
+/* [recognition] reasons (path, "" = the national default list) into rec; -1 with err (the
+ * file's line). rec_reasons_free is NULL-safe on an empty table. */
+int rec_reasons_load(recognition *rec, const char *path, char *err, size_t errlen);
+void rec_reasons_free(recognition *rec);
 
 /* ---- the province's reference data (reference_pull.c) ---- */
 /* Load the last good copy and start pulling; -1 when the thread cannot start. */

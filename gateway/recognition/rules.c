@@ -148,16 +148,27 @@ const char *rec_verdict_text(rec_verdict v)
     return "?";
 }
 
-int rec_reason_valid(const char *code)
+int rec_reason_in(const char *const *codes, const char *code)
 {
-    for (int i = 0; code && rec_reasons[i]; i++)
-        if (!strcmp(code, rec_reasons[i]))
+    for (int i = 0; code && codes && codes[i]; i++)
+        if (!strcmp(code, codes[i]))
             return 1;
     return 0;
 }
 
+int rec_reason_valid(const char *code)
+{
+    return rec_reason_in(rec_reasons, code);
+}
+
 int rec_decision_check(const char *decision, const char *reason, const char *reason_text, char *why,
                        size_t whylen)
+{
+    return rec_decision_check_codes(rec_reasons, decision, reason, reason_text, why, whylen);
+}
+
+int rec_decision_check_codes(const char *const *codes, const char *decision, const char *reason,
+                             const char *reason_text, char *why, size_t whylen)
 {
     if (!decision || (strcmp(decision, "accepted") && strcmp(decision, "rejected"))) {
         snprintf(why, whylen, "decision: \"accepted\" or \"rejected\"");
@@ -174,11 +185,10 @@ int rec_decision_check(const char *decision, const char *reason, const char *rea
         }
         return 0;
     }
-    if (!rec_reason_valid(reason)) {
-        snprintf(why, whylen,
-                 "reason: one of condition_changed, fast_changing, "
-                 "pre_surgery_transfusion, emergency, judicial_appraisal, "
-                 "lab_failed_qc, too_old, patient_request, other");
+    if (!rec_reason_in(codes, reason)) {
+        size_t n = (size_t)snprintf(why, whylen, "reason: one of");
+        for (int i = 0; codes[i] && n < whylen; i++)
+            n += (size_t)snprintf(why + n, whylen - n, "%s %s", i ? "," : "", codes[i]);
         return -1;
     }
     if (!strcmp(reason, "other") && (!reason_text || !*reason_text)) {

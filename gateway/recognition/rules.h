@@ -45,13 +45,19 @@ void rec_day_format(long days, char out[9]);
 
 /* Is code one of the standard rejection reasons? */
 int rec_reason_valid(const char *code);
-/* The reason codes, NULL-terminated, in their documented order. */
+/* The reason codes, NULL-terminated, in their documented order: the national default list
+ * (conf/recognition-reasons.csv ships the same), used when no [recognition] reasons is set. */
 extern const char *const rec_reasons[];
+/* Is code one of codes (NULL-terminated)? */
+int rec_reason_in(const char *const *codes, const char *code);
 
 /* Check a decision's fields: decision "accepted" (no reason) or "rejected" with a valid
  * reason, reason_text required (<= 500 bytes) for "other". Returns 0, or -1 with why. */
 int rec_decision_check(const char *decision, const char *reason, const char *reason_text, char *why,
                        size_t whylen);
+/* The same with the platform's reason codes (NULL-terminated) instead of rec_reasons. */
+int rec_decision_check_codes(const char *const *codes, const char *decision, const char *reason,
+                             const char *reason_text, char *why, size_t whylen);
 
 /* A prompt is one (patient, ordered item, order or visit, day): asking again for the same
  * returns the same prompt. key (65 bytes) gets the hex SHA-256 of those parts, each

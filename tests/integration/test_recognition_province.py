@@ -105,8 +105,20 @@ class ProvinceRecognitionTest(NodeTestCase):
         self.assertEqual(run(curl + ["-H", 'If-None-Match: "0"', url]).stdout, "200")
 
         self.b = self.hospital_node("hospital-b", "GW_B", B_INST, publish=True)
+        reasons = os.path.join(self.tmp, "reasons.csv")
+        with open(os.path.join(td.REPO, "conf", "recognition-reasons.csv"), encoding="utf-8") as f:
+            national = f.read()
+        with open(reasons, "w", encoding="utf-8") as f:  # the platform's table, one code more
+            f.write(national + "repeat_imaging_quality,影像质量不满足诊断,Image quality\n")
         self.a = self.hospital_node("hospital-a", "GW_A", A_INST, publish=False,
-                                    extra=["[directory]", "reference_interval = 1"])
+                                    extra=["[directory]", "reference_interval = 1",
+                                           "[recognition]", "reasons = " + reasons])
+        status, rs = self.call(self.a, "/api/v1/recognition/reasons")
+        self.assertEqual(status, 200, rs)
+        codes = [r["code"] for r in rs["reasons"]]
+        self.assertEqual(codes[0], "condition_changed")
+        self.assertEqual(codes[-2:], ["other", "repeat_imaging_quality"])
+        self.assertEqual(rs["reasons"][0]["name_zh"], "病情变化")
         wait_for(lambda: self.versions() == {"catalogue": 1, "institutions": 1, "qc": 1}, 30,
                  "A holding the reference data")
         # B: a blood count with a critical white cell count (LL), observed 2024-01-05
@@ -141,6 +153,16 @@ class ProvinceRecognitionTest(NodeTestCase):
                          ("济南市第二人民医院", "三级甲等"))
         self.assertEqual(r["valid_until"], "20240112")
         self.assertEqual(q["reference_version"], 1)
+        # decisions take the platform's codes: its own one yes, an unknown one no
+        status, d = self.call(self.a, "/api/v1/recognition/decisions", method="POST", body=dict(
+            prompt_id=q["prompt_id"], result_key=r["result_key"], decision="rejected",
+            reason="no_such_reason"))
+        self.assertEqual(status, 400, d)
+        self.assertIn("repeat_imaging_quality", d["error"])
+        status, d = self.call(self.a, "/api/v1/recognition/decisions", method="POST", body=dict(
+            prompt_id=q["prompt_id"], result_key=r["result_key"], decision="rejected",
+            reason="repeat_imaging_quality"))
+        self.assertEqual(status, 201, d)
 
         # the catalogue's window for the item shortened to 2 days reaches A
         self.load("catalogue", CATALOGUE_V2)
