@@ -101,6 +101,7 @@ static const cfg_key cfg_table[] = {
     {"audit", "fsync", CFG_BOOL, "yes", 0, 0, NULL, OFF(audit_fsync)},
     {"recognition", "retrieve_on_move", CFG_BOOL, "no", 0, 0, NULL, OFF(rec_retrieve_on_move)},
     {"recognition", "reasons", CFG_STR, "", 0, 4000, NULL, OFF(rec_reasons)},
+    {"recognition", "prices", CFG_STR, "", 0, 4000, NULL, OFF(rec_prices)},
     {"claims", "key", CFG_STR, "", 0, 4000, NULL, OFF(claims_key)},
     {"claims", "cert", CFG_STR, "", 0, 4000, NULL, OFF(claims_cert)},
     {"claims", "chain", CFG_STR, "", 0, 4000, NULL, OFF(claims_chain)},

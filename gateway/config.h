@@ -165,6 +165,7 @@ typedef struct config {
     int audit_fsync;
     /* [recognition] */
     int rec_retrieve_on_move; /* a C-MOVE of a study a prompt listed fetches it first */
+    char *rec_prices;  /* the price list (CSV item,price in yuan), "" = none */
     char *rec_reasons; /* the platform's reason list (CSV), "" = the national default */
     /* [claims] */
     char *claims_key;         /* PEM EC P-256 private key signing claim bundles; "" = off */

@@ -429,6 +429,29 @@ static int decisions_attach(node *n, const char *prompt, json_t *results, json_t
     return 0;
 }
 
+/* The item's price and what the prompt's recognitions saved (节约费用): one price per result
+ * recognised, integer fen. Without a price for the item, neither is given. */
+static void savings_add(const recognition *rec, json_t *o, const char *item, json_t *decisions)
+{
+    int64_t price = rec_price_fen(rec, item);
+    char text[32];
+    size_t i, accepted = 0;
+    json_t *d;
+    if (price < 0)
+        return;
+    json_array_foreach(decisions, i, d)
+    {
+        accepted += !strcmp(jstr(d, "decision"), "accepted");
+    }
+    json_t *it = json_object_get(o, "item");
+    rec_fen_format(price, text);
+    json_object_set_new(it, "price_fen", json_integer(price));
+    json_object_set_new(it, "price", json_string(text));
+    rec_fen_format(price * (int64_t)accepted, text);
+    json_object_set_new(o, "savings_fen", json_integer(price * (json_int_t)accepted));
+    json_object_set_new(o, "savings", json_string(text));
+}
+
 static json_t *item_json(const catalogue_item *it)
 {
     return json_pack("{s:s, s:s, s:s, s:i, s:s}", "code", it->code, "name", it->name, "kind",
@@ -466,6 +489,8 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
                           unavailable, "excluded", excluded);
     if (o)
         json_object_set_new(o, "excluded_results", json_incref(excluded_list));
+    if (o)
+        savings_add(rec, o, q->item->code, decisions);
     if (o && q->province) { /* the province's catalogue decides */
         json_t *it = json_object_get(o, "item");
         json_object_set_new(it, "validity_days", json_integer(q->pitem.window_days));

@@ -41,9 +41,13 @@ int recognition_start(node *n, char *err, size_t errlen)
         return -1;
     }
     rec->cat = cat;
-    if (rec_reasons_load(rec, c->rec_reasons, why, sizeof why) < 0) {
-        snprintf(err, errlen, "recognition: [recognition] reasons: %s", why);
+    int bad_prices = 0;
+    if (rec_reasons_load(rec, c->rec_reasons, why, sizeof why) < 0 ||
+        (bad_prices = rec_prices_load(rec, c->rec_prices, why, sizeof why) < 0)) {
+        snprintf(err, errlen, "recognition: [recognition] %s: %s",
+                 bad_prices ? "prices" : "reasons", why);
         rec_reasons_free(rec);
+        rec_prices_free(rec);
         catalogue_free(cat);
         memset(rec->key, 0, sizeof rec->key);
         free(rec);
@@ -82,6 +86,7 @@ void recognition_stop(node *n)
     rec_jobs_stop(rec);
     rec_reference_stop(rec);
     rec_reasons_free(rec);
+    rec_prices_free(rec);
     pthread_mutex_destroy(&rec->jobs_mu);
     catalogue_free(rec->cat);
     memset(rec->key, 0, sizeof rec->key);

@@ -6,6 +6,7 @@
 #include "http/client.h"
 #include "huren_err.h"
 #include <stddef.h>
+#include <stdint.h>
 
 #include "catalogue.h"
 #include "reference.h"
@@ -62,7 +63,20 @@ typedef struct recognition {
     /* the platform's reasons for not recognising (reasons.c): codes NULL-terminated */
     char **reason_codes, **reason_zh, **reason_en;
     size_t nreasons;
+    /* the price list (prices.c): item codes and their prices in fen */
+    char **price_items;
+    int64_t *price_fen;
+    size_t nprices;
 } recognition;
+
+/* [recognition] prices (path, "" = none) into rec; -1 with err (the file's line). */
+int rec_prices_load(recognition *rec, const char *path, char *err, size_t errlen);
+void rec_prices_free(recognition *rec);
+/* The price of item in fen, -1 when the list has none. */
+int64_t rec_price_fen(const recognition *rec, const char *item);
+/* "178.50" (yuan, two decimals, no floating point) to 17850 fen: 0, or -1 when malformed. */
+int rec_fen_parse(const char *s, int64_t *fen);
+void rec_fen_format(int64_t fen, char out[32]); /* 17850 -> "178.50" */
 
 /* [recognition] reasons (path, "" = the national default list) into rec; -1 with err (the
  * file's line). rec_reasons_free is NULL-safe on an empty table. */

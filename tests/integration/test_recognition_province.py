@@ -105,6 +105,9 @@ class ProvinceRecognitionTest(NodeTestCase):
         self.assertEqual(run(curl + ["-H", 'If-None-Match: "0"', url]).stdout, "200")
 
         self.b = self.hospital_node("hospital-b", "GW_B", B_INST, publish=True)
+        prices = os.path.join(self.tmp, "prices.csv")
+        with open(prices, "w", encoding="utf-8") as f:  # the hospital's price list, in yuan
+            f.write("item,price\nLAB-CBC,23.50\nCT-CHEST-PLAIN,178.5\n")
         reasons = os.path.join(self.tmp, "reasons.csv")
         with open(os.path.join(td.REPO, "conf", "recognition-reasons.csv"), encoding="utf-8") as f:
             national = f.read()
@@ -112,7 +115,8 @@ class ProvinceRecognitionTest(NodeTestCase):
             f.write(national + "repeat_imaging_quality,影像质量不满足诊断,Image quality\n")
         self.a = self.hospital_node("hospital-a", "GW_A", A_INST, publish=False,
                                     extra=["[directory]", "reference_interval = 1",
-                                           "[recognition]", "reasons = " + reasons])
+                                           "[recognition]", "reasons = " + reasons,
+                                           "prices = " + prices])
         status, rs = self.call(self.a, "/api/v1/recognition/reasons")
         self.assertEqual(status, 200, rs)
         codes = [r["code"] for r in rs["reasons"]]
@@ -163,6 +167,26 @@ class ProvinceRecognitionTest(NodeTestCase):
             prompt_id=q["prompt_id"], result_key=r["result_key"], decision="rejected",
             reason="repeat_imaging_quality"))
         self.assertEqual(status, 201, d)
+        # savings: the same blood count recognised for two other orders, counted by hand:
+        # 2 x 23.50 yuan = 4700 fen; the rejected one saves nothing
+        for order in ("AORD2", "AORD3"):
+            status, q2 = self.query("A100", "LAB-CBC", "20240108", order=order)
+            self.assertEqual((status, q2["item"]["price_fen"], q2["savings_fen"]), (200, 2350, 0))
+            status, d = self.call(self.a, "/api/v1/recognition/decisions", method="POST",
+                                  body=dict(prompt_id=q2["prompt_id"],
+                                            result_key=q2["results"][0]["result_key"],
+                                            decision="accepted"))
+            self.assertEqual(status, 201, d)
+            status, q2 = self.query("A100", "LAB-CBC", "20240108", order=order)
+            self.assertEqual((q2["savings_fen"], q2["savings"]), (2350, "23.50"))
+        status, st = self.call(self.a, "/api/v1/recognition/stats?from=20000101&to=29991231")
+        self.assertEqual(status, 200, st)
+        self.assertEqual((st["totals"]["savings_fen"], st["totals"]["savings"]), (4700, "47.00"))
+        self.assertEqual([(r["key"], r["accepted"], r["savings_fen"]) for r in st["rows"]],
+                         [("LAB-CBC", 2, 4700)])
+        status, st = self.call(self.a, "/api/v1/recognition/stats?by=department"
+                                       "&from=20000101&to=29991231")
+        self.assertEqual(st["totals"]["savings_fen"], 4700)
 
         # the catalogue's window for the item shortened to 2 days reaches A
         self.load("catalogue", CATALOGUE_V2)

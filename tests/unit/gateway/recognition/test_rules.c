@@ -11,6 +11,7 @@
 #include "huren_err.h"
 #include <string.h>
 
+#include "recognition/recognition_int.h"
 #include "recognition/rules.h"
 
 static rec_entry entry(const char *date, const char *scope)
@@ -238,6 +239,33 @@ static void critical_flags(void **state)
     assert_false(rec_flags_critical(NULL));
 }
 
+/* Prices in yuan to integer fen, exactly: no floating point anywhere. */
+static void fen(void **state)
+{
+    (void)state;
+    int64_t v = 0;
+    char text[32];
+    assert_int_equal(rec_fen_parse("178.50", &v), 0);
+    assert_int_equal(v, 17850);
+    assert_int_equal(rec_fen_parse("0.1", &v), 0);
+    assert_int_equal(v, 10);
+    assert_int_equal(rec_fen_parse("12", &v), 0);
+    assert_int_equal(v, 1200);
+    assert_int_equal(rec_fen_parse("0.07", &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(rec_fen_parse("1.005", &v), -1);
+    assert_int_equal(rec_fen_parse("12.", &v), -1);
+    assert_int_equal(rec_fen_parse("-3", &v), -1);
+    assert_int_equal(rec_fen_parse("1e3", &v), -1);
+    assert_int_equal(rec_fen_parse("", &v), -1);
+    assert_int_equal(rec_fen_parse("99999999999999", &v), -1);
+    /* 0.1 + 0.2 three times over: exact in fen */
+    rec_fen_format(10 * 3 + 20 * 3, text);
+    assert_string_equal(text, "0.90");
+    rec_fen_format(17850 * 3, text);
+    assert_string_equal(text, "535.50");
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
@@ -245,6 +273,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(windows),   cmocka_unit_test(scopes),      cmocka_unit_test(days),
         cmocka_unit_test(decisions), cmocka_unit_test(prompt_keys), cmocka_unit_test(rates),
         cmocka_unit_test(province_rules), cmocka_unit_test(critical_flags),
+        cmocka_unit_test(fen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
