@@ -16,7 +16,17 @@
 #define MAX_COLS 8
 #define LINE_MAX_BYTES 8192
 
-typedef enum col_type { C_CODE, C_TEXT, C_OPT_TEXT, C_DATE, C_DAYS, C_SCOPE, C_LIST, C_YEAR, C_OWN } col_type;
+typedef enum col_type {
+    C_CODE,
+    C_TEXT,
+    C_OPT_TEXT,
+    C_DATE,
+    C_DAYS,
+    C_SCOPE,
+    C_LIST,
+    C_YEAR,
+    C_OWN
+} col_type;
 
 typedef struct col_desc {
     const char *name;
@@ -149,7 +159,11 @@ static int utf8_text(const char *s, size_t max)
     if (n > max)
         return 0;
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        int len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+        int len = *p < 0x80         ? 1
+                  : (*p >> 5) == 6  ? 2
+                  : (*p >> 4) == 14 ? 3
+                  : (*p >> 3) == 30 ? 4
+                                    : 0;
         if (len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f)))
             return 0;
         for (int k = 1; k < len; k++)
@@ -237,8 +251,8 @@ __attribute__((format(printf, 2, 3))) static void problem(parser *p, const char 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    int w = snprintf(p->err + p->used, p->errlen - p->used, "%sline %d: %s",
-                     p->used ? "\n" : "", p->line, msg);
+    int w = snprintf(p->err + p->used, p->errlen - p->used, "%sline %d: %s", p->used ? "\n" : "",
+                     p->line, msg);
     if (w > 0)
         p->used = p->used + (size_t)w < p->errlen ? p->used + (size_t)w : p->errlen - 1;
 }
@@ -335,7 +349,8 @@ int ref_table_parse(ref_kind k, const char *data, size_t len, ref_table **out, c
     *out = NULL;
     err[0] = 0;
     if (k >= REF_NKINDS || len > REF_MAX_BYTES) {
-        snprintf(err, errlen, "line 0: %s", len > REF_MAX_BYTES ? "file too large" : "unknown kind");
+        snprintf(err, errlen, "line 0: %s",
+                 len > REF_MAX_BYTES ? "file too large" : "unknown kind");
         return -1;
     }
     ref_table *t = calloc(1, sizeof *t);

@@ -31,7 +31,7 @@ enum {
     REF_INST_NAME,
     REF_INST_SHORT,
     REF_INST_CITY,
-    REF_INST_CLASS, /* 三级甲等, 三级乙等, 二级甲等, 二级, 一级, ... */
+    REF_INST_CLASS,     /* 三级甲等, 三级乙等, 二级甲等, 二级, 一级, ... */
     REF_INST_OWNERSHIP, /* public | private */
 };
 enum {
@@ -43,9 +43,9 @@ enum {
     REF_QC_TO,     /* YYYYMMDD passed until */
 };
 
-const char *ref_kind_name(ref_kind k); /* "catalogue", "institutions", "qc" */
+const char *ref_kind_name(ref_kind k);          /* "catalogue", "institutions", "qc" */
 int ref_kind_parse(const char *s, ref_kind *k); /* 0, or -1 when not a kind */
-const char *ref_header(ref_kind k);    /* the header line, e.g. "code,name,group,..." */
+const char *ref_header(ref_kind k);             /* the header line, e.g. "code,name,group,..." */
 
 typedef struct ref_table ref_table; /* opaque, immutable */
 
@@ -69,8 +69,7 @@ int ref_list_has(const char *list, const char *v);
 
 /* Read the stored table's text: 0 with *data (malloc'd, NUL-terminated) and *len, 1 when there
  * is none, -1 with err. */
-int ref_store_read(const char *dir, ref_kind k, char **data, size_t *len, char *err,
-                   size_t errlen);
+int ref_store_read(const char *dir, ref_kind k, char **data, size_t *len, char *err, size_t errlen);
 /* Replace the stored table by data (made durable: temp file, fsync, rename). 0 or -1 with err;
  * the folder is made when missing. */
 int ref_store_write(const char *dir, ref_kind k, const char *data, size_t len, char *err,

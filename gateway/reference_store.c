@@ -16,8 +16,7 @@ static void path_of(const char *dir, ref_kind k, const char *suffix, char *out, 
     snprintf(out, len, "%s/%s.csv%s", dir, ref_kind_name(k), suffix);
 }
 
-int ref_store_read(const char *dir, ref_kind k, char **data, size_t *len, char *err,
-                   size_t errlen)
+int ref_store_read(const char *dir, ref_kind k, char **data, size_t *len, char *err, size_t errlen)
 {
     char path[4200];
     *data = NULL;
@@ -35,7 +34,10 @@ int ref_store_read(const char *dir, ref_kind k, char **data, size_t *len, char *
     int bad = !buf || ferror(fp) || n > REF_MAX_BYTES;
     fclose(fp);
     if (bad) {
-        snprintf(err, errlen, "%s: %s", path, !buf ? "out of memory" : n > REF_MAX_BYTES ? "too large" : "read error");
+        snprintf(err, errlen, "%s: %s", path,
+                 !buf                ? "out of memory"
+                 : n > REF_MAX_BYTES ? "too large"
+                                     : "read error");
         free(buf);
         return -1;
     }

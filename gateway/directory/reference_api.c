@@ -66,8 +66,8 @@ int api_directory_reference_put(http_request *req, http_response *res)
     if (req->ncaptures < 1 || ref_kind_parse(req->captures[0], &k) < 0)
         return http_reply_error(res, 404, "reference data: catalogue, institutions or qc");
     folder_of(n, dir, sizeof dir);
-    if (ref_import(dir, k, req->body ? req->body : "", req->body_len, &version, err,
-                   sizeof err) < 0) {
+    if (ref_import(dir, k, req->body ? req->body : "", req->body_len, &version, err, sizeof err) <
+        0) {
         json_t *errors = json_array();
         for (char *save = NULL, *l = strtok_r(err, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
             json_array_append_new(errors, json_string(l));

@@ -31,8 +31,8 @@ static const char *member(json_t *o, const char *k, size_t max, const char **bad
     return json_string_value(v);
 }
 
-static int decision_parse(const recognition *rec, json_t *o, huren_index_rec_decision *d,
-                          char *why, size_t whylen)
+static int decision_parse(const recognition *rec, json_t *o, huren_index_rec_decision *d, char *why,
+                          size_t whylen)
 {
     const char *bad = NULL;
     if (!json_is_object(o)) {

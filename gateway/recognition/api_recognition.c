@@ -127,16 +127,15 @@ static void exclusion_add(json_t *excluded, json_t *list, rec_exclusion x, json_
                           const char *key)
 {
     count_excluded(excluded, rec_exclusion_code(x));
-    json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s}", "result_key", key,
-                                          "institution", jstr(e, "institution"), "date",
-                                          jstr(e, "date"), "reason", rec_exclusion_code(x),
-                                          "reason_text", rec_exclusion_zh(x)));
+    json_array_append_new(list,
+                          json_pack("{s:s, s:s, s:s, s:s, s:s}", "result_key", key, "institution",
+                                    jstr(e, "institution"), "date", jstr(e, "date"), "reason",
+                                    rec_exclusion_code(x), "reason_text", rec_exclusion_zh(x)));
 }
 
 /* The verdict of the province's rules for entry re (with the province's catalogue held);
  * x gets why it is left out. */
-static rec_verdict province_verdict(node *n, const query *q, const rec_entry *re,
-                                    rec_exclusion *x)
+static rec_verdict province_verdict(node *n, const query *q, const rec_entry *re, rec_exclusion *x)
 {
     long day;
     *x = REC_X_NONE;
@@ -310,12 +309,12 @@ static void results_build(recognition *rec, result *r, size_t n, json_t *results
         json_t *e = r[i].entry;
         const char *src = jstr(e, "source_url");
         if (f[i].status == 0 || f[i].status >= 500) {
-            json_array_append_new(
-                excluded_list,
-                json_pack("{s:s, s:s, s:s, s:s, s:s}", "result_key", r[i].key, "institution",
-                          jstr(e, "institution"), "date", jstr(e, "date"), "reason",
-                          rec_exclusion_code(REC_X_UNAVAILABLE), "reason_text",
-                          rec_exclusion_zh(REC_X_UNAVAILABLE)));
+            json_array_append_new(excluded_list,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "result_key", r[i].key,
+                                            "institution", jstr(e, "institution"), "date",
+                                            jstr(e, "date"), "reason",
+                                            rec_exclusion_code(REC_X_UNAVAILABLE), "reason_text",
+                                            rec_exclusion_zh(REC_X_UNAVAILABLE)));
             if (!listed(unavailable, src)) {
                 char why[HUREN_ERRLEN];
                 snprintf(why, sizeof why, "%s", f[i].error[0] ? f[i].error : "HTTP error");

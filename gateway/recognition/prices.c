@@ -60,7 +60,8 @@ int rec_prices_load(recognition *rec, const char *path, char *err, size_t errlen
         if (!header) {
             header = 1;
             if (n != 2 || strcmp(f[0], "item") || strcmp(f[1], "price"))
-                rc = -1, snprintf(err, errlen, "%s:%d: the header must be item,price", path, lineno);
+                rc = -1,
+                snprintf(err, errlen, "%s:%d: the header must be item,price", path, lineno);
         } else if (n != 2 || !*f[0] || rec_fen_parse(f[1], &fen) < 0) {
             rc = -1;
             snprintf(err, errlen, "%s:%d: item,price (yuan, at most two decimals) expected", path,

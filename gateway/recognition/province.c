@@ -48,8 +48,8 @@ rec_exclusion rec_province_check(recognition *rec, const rec_ref_item *it, const
         if (!strcmp(ref_cell(qct, i, REF_QC_INSTITUTION), holder))
             qc[n++] = (rec_qc_pass){ref_cell(qct, i, REF_QC_ITEM), ref_cell(qct, i, REF_QC_FROM),
                                     ref_cell(qct, i, REF_QC_TO)};
-    return rec_reference_check(it, order_date, result_date, has_h ? &h : NULL,
-                               has_a ? &a : NULL, qc, n);
+    return rec_reference_check(it, order_date, result_date, has_h ? &h : NULL, has_a ? &a : NULL,
+                               qc, n);
 }
 
 void rec_province_institution(recognition *rec, const char *code, json_t *o)
@@ -58,9 +58,12 @@ void rec_province_institution(recognition *rec, const char *code, json_t *o)
     long row = ref_find(reg, REF_INST_CODE, code);
     if (row < 0)
         return;
-    json_object_set_new(o, "institution_name", json_string(ref_cell(reg, (size_t)row, REF_INST_NAME)));
+    json_object_set_new(o, "institution_name",
+                        json_string(ref_cell(reg, (size_t)row, REF_INST_NAME)));
     json_object_set_new(o, "institution_short_name",
                         json_string(ref_cell(reg, (size_t)row, REF_INST_SHORT)));
-    json_object_set_new(o, "institution_class", json_string(ref_cell(reg, (size_t)row, REF_INST_CLASS)));
-    json_object_set_new(o, "institution_city", json_string(ref_cell(reg, (size_t)row, REF_INST_CITY)));
+    json_object_set_new(o, "institution_class",
+                        json_string(ref_cell(reg, (size_t)row, REF_INST_CLASS)));
+    json_object_set_new(o, "institution_city",
+                        json_string(ref_cell(reg, (size_t)row, REF_INST_CITY)));
 }

@@ -72,14 +72,19 @@ int rec_reasons_load(recognition *rec, const char *path, char *err, size_t errle
         int n = catalogue_csv_split(p, buf, f, 3);
         if (!header) {
             header = 1;
-            if (n != 3 || strcmp(f[0], "code") || strcmp(f[1], "name_zh") || strcmp(f[2], "name_en"))
+            if (n != 3 || strcmp(f[0], "code") || strcmp(f[1], "name_zh") ||
+                strcmp(f[2], "name_en"))
                 rc = snprintf(err, errlen, "%s:%d: the header must be code,name_zh,name_en", path,
-                              lineno) * 0 - 1;
+                              lineno) *
+                         0 -
+                     1;
             continue;
         }
         if (n != 3 || !code_ok(f[0]) || !*f[1])
             rc = snprintf(err, errlen, "%s:%d: code (a-z 0-9 _), name_zh, name_en expected", path,
-                          lineno) * 0 - 1;
+                          lineno) *
+                     0 -
+                 1;
         else if (rec_reason_in((const char *const *)rec->reason_codes, f[0]))
             rc = snprintf(err, errlen, "%s:%d: %s is given twice", path, lineno, f[0]) * 0 - 1;
         else if (add(rec, f[0], f[1], f[2]) < 0)
@@ -112,9 +117,9 @@ int api_recognition_reasons(http_request *req, http_response *res)
         return http_reply_error(res, 503, "recognition is not configured");
     json_t *a = json_array();
     for (size_t i = 0; i < rec->nreasons; i++)
-        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "code", rec->reason_codes[i],
-                                           "name_zh", rec->reason_zh[i], "name_en",
-                                           rec->reason_en[i]));
+        json_array_append_new(a,
+                              json_pack("{s:s, s:s, s:s}", "code", rec->reason_codes[i], "name_zh",
+                                        rec->reason_zh[i], "name_en", rec->reason_en[i]));
     json_t *o = json_pack("{s:o, s:s}", "reasons", a, "source",
                           *rec->cfg->rec_reasons ? rec->cfg->rec_reasons : "national default");
     int rc = http_reply_json(res, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);

@@ -25,7 +25,7 @@
 #define REC_PEER_TIMEOUT_MS 5000 /* one peer's metadata; a slower peer is "unavailable" */
 
 #define REC_REF_RETIRED_MAX 256 /* replaced reference tables kept until stop */
-#define REC_JOBS_MAX 64 /* background retrievals remembered (running or finished) */
+#define REC_JOBS_MAX 64         /* background retrievals remembered (running or finished) */
 
 /* A background retrieval (jobs.c): written by its thread, read by GET /api/v1/retrievals/{id}. */
 typedef struct rec_job {

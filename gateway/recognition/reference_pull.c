@@ -82,9 +82,15 @@ static void pull_one(recognition *rec, ref_kind k)
         h = curl_slist_append(NULL, inm);
     }
     long timeout = rec->cfg->dir_timeout * 1000;
-    http_client_opts o = {.url = url, .cert = rec->cert, .key = rec->key_file, .ca = rec->ca,
-                          .timeout_ms = timeout, .connect_timeout_ms = timeout, .headers = h,
-                          .on_data = http_client_body_write, .data = &body};
+    http_client_opts o = {.url = url,
+                          .cert = rec->cert,
+                          .key = rec->key_file,
+                          .ca = rec->ca,
+                          .timeout_ms = timeout,
+                          .connect_timeout_ms = timeout,
+                          .headers = h,
+                          .on_data = http_client_body_write,
+                          .data = &body};
     CURL *c = http_client_new(&o);
     long status = 0;
     CURLcode cr = c ? curl_easy_perform(c) : CURLE_FAILED_INIT;
@@ -126,7 +132,7 @@ static void *pull_thread(void *arg)
         pthread_mutex_lock(&rec->ref_mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += rec->cfg->dir_reference_interval;
+        until.tv_sec += rec->cfg->dir_ref_interval;
         while (!rec->ref_stop &&
                pthread_cond_timedwait(&rec->ref_cond, &rec->ref_mu, &until) != ETIMEDOUT)
             ;

@@ -281,8 +281,8 @@ rec_exclusion rec_reference_check(const rec_ref_item *it, const char *order_date
         return REC_X_SCOPE;
     if (rank == 3)
         return REC_X_NONE;
-    if (!asker || rank == 0 || (rank == 1 && (!holder->city || !asker->city ||
-                                              strcmp(holder->city, asker->city))))
+    if (!asker || rank == 0 ||
+        (rank == 1 && (!holder->city || !asker->city || strcmp(holder->city, asker->city))))
         return REC_X_SCOPE;
     return REC_X_NONE;
 }

@@ -78,10 +78,10 @@ double rec_rate(long long recognised, long long recognisable);
 /* Why a result is not offered as recognisable, as the API and the page say it. */
 typedef enum rec_exclusion {
     REC_X_NONE = 0,
-    REC_X_WINDOW,      /* the item not in the catalogue on the order date, or the result too old */
-    REC_X_QC,          /* the issuer's QC did not cover the item (or its group) on the result date */
-    REC_X_SCOPE,       /* the scope (by the registry's cities) or the issuer's class does not reach */
-    REC_X_CRITICAL,    /* a critical value: shown with a warning, never pre-selected */
+    REC_X_WINDOW,   /* the item not in the catalogue on the order date, or the result too old */
+    REC_X_QC,       /* the issuer's QC did not cover the item (or its group) on the result date */
+    REC_X_SCOPE,    /* the scope (by the registry's cities) or the issuer's class does not reach */
+    REC_X_CRITICAL, /* a critical value: shown with a warning, never pre-selected */
     REC_X_UNAVAILABLE, /* its source did not answer */
 } rec_exclusion;
 

@@ -25,7 +25,8 @@ static void parse_good(void **state)
     (void)state;
     ref_table *t = NULL;
     char err[2048];
-    assert_int_equal(ref_table_parse(REF_CATALOGUE, cat_ok, strlen(cat_ok), &t, err, sizeof err), 0);
+    assert_int_equal(ref_table_parse(REF_CATALOGUE, cat_ok, strlen(cat_ok), &t, err, sizeof err),
+                     0);
     assert_int_equal(ref_table_rows(t), 2);
     assert_int_equal(ref_table_version(t), 0);
     assert_string_equal(ref_cell(t, 1, REF_CAT_NAME), "胸部CT平扫, 平扫");
@@ -56,7 +57,8 @@ static void parse_bad(void **state)
     static const char inst[] = "code,name,short_name,city,class,ownership\n"
                                "H1,一院,,济南,三级甲等,public\n"
                                "H1,二院,,济南,二级,state\n";
-    assert_int_equal(ref_table_parse(REF_INSTITUTIONS, inst, strlen(inst), &t, err, sizeof err), -1);
+    assert_int_equal(ref_table_parse(REF_INSTITUTIONS, inst, strlen(inst), &t, err, sizeof err),
+                     -1);
     assert_non_null(strstr(err, "line 3: ownership"));
     static const char qc[] = "institution,item,year,scheme,passed_from,passed_to\n"
                              "H1,LAB-CBC,2025,national,20250101,\n";
@@ -74,9 +76,11 @@ static void import_versions(void **state)
     long v = 0;
     assert_non_null(mkdtemp(dir));
     snprintf(sub, sizeof sub, "%s/reference", dir);
-    assert_int_equal(ref_import(sub, REF_CATALOGUE, cat_ok, strlen(cat_ok), &v, err, sizeof err), 0);
+    assert_int_equal(ref_import(sub, REF_CATALOGUE, cat_ok, strlen(cat_ok), &v, err, sizeof err),
+                     0);
     assert_int_equal(v, 1);
-    assert_int_equal(ref_import(sub, REF_CATALOGUE, cat_ok, strlen(cat_ok), &v, err, sizeof err), 0);
+    assert_int_equal(ref_import(sub, REF_CATALOGUE, cat_ok, strlen(cat_ok), &v, err, sizeof err),
+                     0);
     assert_int_equal(v, 2);
     /* a bad file stores nothing: version 2 stays */
     assert_int_equal(ref_import(sub, REF_CATALOGUE, "code\n", 5, &v, err, sizeof err), -1);

@@ -180,9 +180,15 @@ static void rates(void **state)
 static void province_rules(void **state)
 {
     (void)state;
-    rec_ref_item it = {.code = "LAB-CBC", .group = "LAB-BLOOD", .valid_from = "20250101",
-                       .valid_to = "", .window_days = 7, .scope = "city", .issuers = "三级甲等|二级甲等"};
-    rec_ref_inst jinan = {.city = "济南", .klass = "三级甲等"}, jinan2 = {.city = "济南", .klass = "二级"},
+    rec_ref_item it = {.code = "LAB-CBC",
+                       .group = "LAB-BLOOD",
+                       .valid_from = "20250101",
+                       .valid_to = "",
+                       .window_days = 7,
+                       .scope = "city",
+                       .issuers = "三级甲等|二级甲等"};
+    rec_ref_inst jinan = {.city = "济南", .klass = "三级甲等"},
+                 jinan2 = {.city = "济南", .klass = "二级"},
                  qingdao = {.city = "青岛", .klass = "三级甲等"};
     rec_qc_pass qc[] = {{"LAB-CBC", "20250101", "20251231"}};
     rec_qc_pass group[] = {{"LAB-BLOOD", "20260101", "20261231"}};
@@ -270,10 +276,9 @@ int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(windows),   cmocka_unit_test(scopes),      cmocka_unit_test(days),
-        cmocka_unit_test(decisions), cmocka_unit_test(prompt_keys), cmocka_unit_test(rates),
-        cmocka_unit_test(province_rules), cmocka_unit_test(critical_flags),
-        cmocka_unit_test(fen),
+        cmocka_unit_test(windows),        cmocka_unit_test(scopes),         cmocka_unit_test(days),
+        cmocka_unit_test(decisions),      cmocka_unit_test(prompt_keys),    cmocka_unit_test(rates),
+        cmocka_unit_test(province_rules), cmocka_unit_test(critical_flags), cmocka_unit_test(fen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
