@@ -7,6 +7,7 @@
 #include "reload.h"
 #include "routes.h"
 #include "directory/directory_api.h"
+#include "recognition/recognition.h"
 #include "dimse/dimse.h"
 #include "huren_buf.h"
 #include "log.h"
@@ -126,6 +127,9 @@ int api_health(http_request *req, http_response *res)
     json_object_set_new(o, "disk_free_bytes", json_integer(disk_free(n->cfg->data_dir)));
     if (n->publisher) /* publishing to the regional directory: backlog, last success/error */
         json_object_set_new(o, "directory", publisher_health(n->publisher));
+    json_t *ref = recognition_reference_health(n); /* the province's reference data held */
+    if (ref)
+        json_object_set_new(o, "reference", ref);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return http_reply_json(res, archive_ok ? 200 : 503, text);

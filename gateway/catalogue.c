@@ -81,7 +81,7 @@ int catalogue_scope_rank(const char *scope)
 
 /* Split one line into fields (RFC 4180: "a ""b""" is a "b"; commas inside quotes). The fields
  * are written into buf, NUL-separated. Returns the number of fields or -1 (unbalanced quote). */
-static int csv_split(const char *line, char *buf, char **f, int maxf)
+int catalogue_csv_split(const char *line, char *buf, char **f, int maxf)
 {
     int n = 0;
     const char *p = line;
@@ -308,7 +308,7 @@ static int lines_read(reader *r, FILE *fp)
             p += 3; /* spreadsheets save UTF-8 with a BOM */
         if (!*p || *p == '#')
             continue;
-        int n = csv_split(p, buf, f, NCOLS);
+        int n = catalogue_csv_split(p, buf, f, NCOLS);
         if (n < 0)
             return fail(r, -1, "unbalanced double quote");
         if (!header) {

@@ -48,6 +48,11 @@ const catalogue_item *catalogue_by_local_code(const catalogue *c, const char *in
 const catalogue_item *catalogue_by_exam(const catalogue *c, const char *modalities,
                                         const char *body_parts);
 
+/* Split one CSV line (RFC 4180 quoting) into at most maxf fields written NUL-separated into
+ * buf (as large as line). Returns the count, maxf + 1 when there are more, -1 on an unbalanced
+ * quote. Shared with reference.c. */
+int catalogue_csv_split(const char *line, char *buf, char **f, int maxf);
+
 /* Rank of an HR scope: city 1 < province 2 < national 3; 0 for "" or anything else. */
 int catalogue_scope_rank(const char *scope);
 

@@ -11,6 +11,8 @@ int cmd_serve(const config *cfg);
 int cmd_import(const config *cfg, int npaths, char *const paths[]);
 /* `huren directory migrate-store ...`: argv[0] is "directory" (directory_cmd.c). */
 int cmd_directory(int argc, char **argv);
+/* `huren catalogue import|export --kind K ...`: argv[0] is "catalogue" (catalogue_cmd.c). */
+int cmd_catalogue(int argc, char **argv);
 /* `huren migrate`: the archive's and the directory store's schema migrations (migrate_cmd.c). */
 int cmd_migrate(const config *cfg);
 /* `huren audit verify|export ...`: argv[0] is "audit" (audit_cmd.c). */

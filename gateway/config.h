@@ -165,6 +165,8 @@ typedef struct config {
     int audit_fsync;
     /* [recognition] */
     int rec_retrieve_on_move; /* a C-MOVE of a study a prompt listed fetches it first */
+    char *rec_prices;         /* the price list (CSV item,price in yuan), "" = none */
+    char *rec_reasons;        /* the platform's reason list (CSV), "" = the national default */
     /* [claims] */
     char *claims_key;         /* PEM EC P-256 private key signing claim bundles; "" = off */
     char *claims_cert;        /* its certificate (PEM) */
@@ -191,6 +193,7 @@ typedef struct config {
     long dir_retry_min_ms; /* backoff after a failed send, doubled up to retry_max_ms */
     long dir_retry_max_ms;
     long dir_timeout;           /* seconds for one POST */
+    long dir_ref_interval;      /* seconds between pulls of the reference data */
     long dir_poll_ms;           /* idle wait between outbox reads */
     long dir_max_batch;         /* directory: most entries one POST may carry */
     long dir_ready_max_backlog; /* /readyz: not ready with more entries waiting to publish */

@@ -234,6 +234,8 @@ int config_check_files(const config *cfg, time_t now, config_problem_fn report, 
     check_pair(&c, "claims", "cert", cfg->claims_cert, "key", cfg->claims_key, USE_SIGNING);
     check_bundle(&c, "claims", "chain", cfg->claims_chain);
     check_readable(&c, "directory", "catalogue", cfg->dir_catalogue);
+    check_readable(&c, "recognition", "reasons", cfg->rec_reasons);
+    check_readable(&c, "recognition", "prices", cfg->rec_prices);
     c.problems += privileges_check(cfg, report, ctx);
     return c.problems;
 }

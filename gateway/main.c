@@ -3,6 +3,7 @@
 #include "huren_err.h"
 #include "cli.h"
 #include "commands.h"
+#include "reference.h"
 
 #include <stdio.h>
 #include <time.h>
@@ -16,6 +17,7 @@ static const char usage_main[] =
     "  import PATH... store DICOM files, HL7 message files and folders, offline\n"
     "  check-config   validate the configuration and exit\n"
     "  migrate        bring the archive's (and the directory's PostgreSQL) schema up to date\n"
+    "  catalogue import|export  the province's reference data at the directory\n"
     "  directory migrate-store  copy a SQLite directory into PostgreSQL (resumable)\n"
     "  audit verify   check the audit log's hash chain\n"
     "  audit export   write audit entries as DICOM/IHE ATNA audit messages (XML)\n"
@@ -56,6 +58,12 @@ static void print_problem(void *ctx, int warning, const char *line)
     fprintf(stderr, "huren: %s\n", line);
 }
 
+static void print_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    printf("%s\n", line);
+}
+
 /* Everything serve would check before it starts, every problem on its own line. */
 static int check_config(const config *cfg)
 {
@@ -72,6 +80,9 @@ static int check_config(const config *cfg)
     }
     printf("configuration OK%s%s\n", cfg->path ? ": " : " (embedded defaults)",
            cfg->path ? cfg->path : "");
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/reference", cfg->data_dir);
+    ref_store_describe(dir, print_line, NULL);
     return 0;
 }
 
@@ -91,6 +102,8 @@ int main(int argc, char **argv)
         return cmd_audit(argc - 1, argv + 1);
     if (!strcmp(cmd, "pacs"))
         return cmd_pacs(argc - 1, argv + 1);
+    if (!strcmp(cmd, "catalogue"))
+        return cmd_catalogue(argc - 1, argv + 1);
     if (!strcmp(cmd, "directory"))
         return cmd_directory(argc - 1, argv + 1);
     if (!strcmp(cmd, "backup"))

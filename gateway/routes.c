@@ -79,6 +79,7 @@ static const http_route hospital_routes[] = {
     {"GET", "/api/v1/recognition", api_recognition_query, HTTP_ROLES_STAFF, "recognition.query"},
     {"POST", "/api/v1/recognition/decisions", api_recognition_decision, HTTP_ROLES_STAFF,
      "recognition.decision"},
+    {"GET", "/api/v1/recognition/reasons", api_recognition_reasons, HTTP_ROLES_STAFF, NULL},
     {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
      "recognition.stats"},
     {"GET", "/api/v1/patients/*/timeline", api_patient_timeline, HTTP_ROLES_STAFF,
@@ -103,6 +104,11 @@ static const http_route directory_routes[] = {
      "directory.publish"},
     {"GET", "/api/v1/directory/records", api_directory_records,
      HTTP_ROLE_PEER | HTTP_ROLE_CLINICIAN, "directory.read"},
+    /* the province's reference data: hospitals pull it; operators (admin until an operator
+     * role exists) load it */
+    {"GET", "/api/v1/directory/reference/*", api_directory_reference_get, HTTP_ROLES_ALL, NULL},
+    {"PUT", "/api/v1/directory/reference/*", api_directory_reference_put, HTTP_ROLE_ADMIN,
+     "reference.import"},
 };
 
 const http_route *api_routes(const char *role, size_t *n)

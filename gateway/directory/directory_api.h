@@ -9,6 +9,9 @@
 
 int api_directory_publish(http_request *req, http_response *res);
 int api_directory_records(http_request *req, http_response *res);
+/* GET and PUT /api/v1/directory/reference/{catalogue|institutions|qc} (reference_api.c) */
+int api_directory_reference_get(http_request *req, http_response *res);
+int api_directory_reference_put(http_request *req, http_response *res);
 /* Prometheus text of the directory's counters (caller frees), or NULL. */
 char *directory_api_metrics(node *n);
 

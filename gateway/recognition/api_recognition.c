@@ -27,6 +27,8 @@ typedef struct query {
     char at[9], since[9];
     rec_patient pt;
     const catalogue_item *item;
+    rec_ref_item pitem; /* the item in the province's catalogue, when province is set */
+    int province;
 } query;
 
 /* One recognisable entry of the directory's answer, with its peer's answer. */
@@ -72,7 +74,13 @@ static int query_parse(http_request *req, http_response *res, recognition *rec, 
         q->item = catalogue_by_local_code(rec->cat, n->cfg->dir_institution, "lab", q->item_arg);
     if (!q->item)
         return http_reply_error(res, 404, "item not in the catalogue"), -1;
-    rec_day_format(d - q->item->window_days, q->since);
+    q->province = rec_province_item(rec, q->item->code, &q->pitem);
+    /* asked back as far as either catalogue reaches: a result the province's shorter window
+     * leaves out is listed as excluded ("window") rather than never seen */
+    long back = q->item->window_days;
+    if (q->province && q->pitem.window_days > back)
+        back = q->pitem.window_days;
+    rec_day_format(d - back, q->since);
     return rec_patient_resolve(n, q->patient, &q->pt, res);
 }
 
@@ -113,9 +121,36 @@ static long listed_once(node *n, const result *kept, size_t k, const rec_entry *
     return -1;
 }
 
+/* A result left out by the province's rules: counted under its reason code and listed with
+ * it (Chinese text first for the page). */
+static void exclusion_add(json_t *excluded, json_t *list, rec_exclusion x, json_t *e,
+                          const char *key)
+{
+    count_excluded(excluded, rec_exclusion_code(x));
+    json_array_append_new(list,
+                          json_pack("{s:s, s:s, s:s, s:s, s:s}", "result_key", key, "institution",
+                                    jstr(e, "institution"), "date", jstr(e, "date"), "reason",
+                                    rec_exclusion_code(x), "reason_text", rec_exclusion_zh(x)));
+}
+
+/* The verdict of the province's rules for entry re (with the province's catalogue held);
+ * x gets why it is left out. */
+static rec_verdict province_verdict(node *n, const query *q, const rec_entry *re, rec_exclusion *x)
+{
+    long day;
+    *x = REC_X_NONE;
+    if (re->deleted)
+        return REC_DELETED;
+    if (rec_day_parse(re->date, &day) < 0)
+        return REC_BAD_DATE;
+    *x = rec_province_check(n->recognition, &q->pitem, q->at, re->institution,
+                            n->cfg->dir_institution, re->date);
+    return *x == REC_X_NONE ? REC_OK : REC_EXPIRED;
+}
+
 /* Keep the entries inside the window and HR scope; count the others by verdict. */
 static size_t entries_filter(node *n, const query *q, json_t *records, result *out,
-                             json_t *excluded)
+                             json_t *excluded, json_t *excluded_list)
 {
     size_t i, k = 0;
     json_t *e;
@@ -132,8 +167,21 @@ static size_t entries_filter(node *n, const query *q, json_t *records, result *o
         char until[9];
         if (rec_entry_folded(records, e))
             continue; /* its study's entry is the result */
+        rec_exclusion x = REC_X_NONE;
         rec_verdict v = rec_entry_check(&re, q->item->window_days, q->item->hr_scope, q->at,
                                         n->cfg->dir_institution, until);
+        if (q->province) {
+            v = province_verdict(n, q, &re, &x);
+            long day;
+            if (rec_day_parse(re.date, &day) == 0)
+                rec_day_format(day + q->pitem.window_days, until);
+        }
+        if (x != REC_X_NONE) {
+            char key[400];
+            snprintf(key, sizeof key, "%s/%s", re.institution, rk);
+            exclusion_add(excluded, excluded_list, x, e, key);
+            continue;
+        }
         int study = !strncmp(rk, "study:", 6), report = !strncmp(rk, "report:", 7);
         if (v == REC_OK && !study && !report)
             v = REC_BAD_DATE; /* a record key this gateway cannot open */
@@ -221,6 +269,24 @@ static int listed(json_t *unavailable, const char *source)
     return 0;
 }
 
+/* A critical value (危急值) in the holder's answer: an observation flagged HH, LL or AA
+ * (OBX-8), or the sender's own "critical": true. Such a result is shown with a warning and
+ * never pre-selected; recognising it needs "confirm_critical" (api_decisions.c). */
+static void critical_mark(json_t *o, json_t *summary)
+{
+    int critical = json_is_true(json_object_get(summary, "critical"));
+    size_t i;
+    json_t *ob;
+    json_array_foreach(json_object_get(summary, "result"), i, ob)
+    {
+        critical = critical || rec_flags_critical(jstr(ob, "interpretation"));
+    }
+    json_object_set_new(o, "critical", json_boolean(critical));
+    json_object_set_new(o, "preselect", json_boolean(!critical));
+    if (critical)
+        json_object_set_new(o, "warning", json_string(rec_exclusion_zh(REC_X_CRITICAL)));
+}
+
 /* The results a prompt lists: key, institution and source of each (borrowed). */
 typedef struct shown {
     const char **keys, **insts, **sources;
@@ -230,7 +296,7 @@ typedef struct shown {
 /* Ask the peers, then build the answer's results (newest first: the directory's order) and
  * the list of peers that did not answer. Fills sh with the results shown. */
 static void results_build(recognition *rec, result *r, size_t n, json_t *results,
-                          json_t *unavailable, json_t *excluded, shown *sh)
+                          json_t *unavailable, json_t *excluded, json_t *excluded_list, shown *sh)
 {
     rec_fetch *f = calloc(n ? n : 1, sizeof *f);
     char(*urls)[1200] = calloc(n ? n : 1, sizeof *urls);
@@ -243,6 +309,12 @@ static void results_build(recognition *rec, result *r, size_t n, json_t *results
         json_t *e = r[i].entry;
         const char *src = jstr(e, "source_url");
         if (f[i].status == 0 || f[i].status >= 500) {
+            json_array_append_new(excluded_list,
+                                  json_pack("{s:s, s:s, s:s, s:s, s:s}", "result_key", r[i].key,
+                                            "institution", jstr(e, "institution"), "date",
+                                            jstr(e, "date"), "reason",
+                                            rec_exclusion_code(REC_X_UNAVAILABLE), "reason_text",
+                                            rec_exclusion_zh(REC_X_UNAVAILABLE)));
             if (!listed(unavailable, src)) {
                 char why[HUREN_ERRLEN];
                 snprintf(why, sizeof why, "%s", f[i].error[0] ? f[i].error : "HTTP error");
@@ -273,6 +345,8 @@ static void results_build(recognition *rec, result *r, size_t n, json_t *results
         json_object_set_new(o, "source", json_string(src));
         rec_exam_parts(o, e);
         json_object_set_new(o, "open", open_link(&r[i], src));
+        critical_mark(o, summary);
+        rec_province_institution(rec, jstr(e, "institution"), o);
         json_object_set_new(o, "summary", summary);
         json_array_append_new(results, o);
         sh->keys[sh->n] = r[i].key;
@@ -354,6 +428,29 @@ static int decisions_attach(node *n, const char *prompt, json_t *results, json_t
     return 0;
 }
 
+/* The item's price and what the prompt's recognitions saved (节约费用): one price per result
+ * recognised, integer fen. Without a price for the item, neither is given. */
+static void savings_add(const recognition *rec, json_t *o, const char *item, json_t *decisions)
+{
+    int64_t price = rec_price_fen(rec, item);
+    char text[32];
+    size_t i, accepted = 0;
+    json_t *d;
+    if (price < 0)
+        return;
+    json_array_foreach(decisions, i, d)
+    {
+        accepted += !strcmp(jstr(d, "decision"), "accepted");
+    }
+    json_t *it = json_object_get(o, "item");
+    rec_fen_format(price, text);
+    json_object_set_new(it, "price_fen", json_integer(price));
+    json_object_set_new(it, "price", json_string(text));
+    rec_fen_format(price * (int64_t)accepted, text);
+    json_object_set_new(o, "savings_fen", json_integer(price * (json_int_t)accepted));
+    json_object_set_new(o, "savings", json_string(text));
+}
+
 static json_t *item_json(const catalogue_item *it)
 {
     return json_pack("{s:s, s:s, s:s, s:i, s:s}", "code", it->code, "name", it->name, "kind",
@@ -372,13 +469,14 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
     result *r = calloc(m, sizeof *r);
     shown sh = {calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), 0};
     json_t *results = json_array(), *unavailable = json_array(), *excluded = json_object();
+    json_t *excluded_list = json_array();
     int rc = -1, reused = 0;
     char prompt[65];
     json_t *decisions = NULL;
     if (!r || !sh.keys || !sh.insts || !sh.sources)
         goto done;
-    size_t k = entries_filter(req->app, q, records, r, excluded);
-    results_build(rec, r, k, results, unavailable, excluded, &sh);
+    size_t k = entries_filter(req->app, q, records, r, excluded, excluded_list);
+    results_build(rec, r, k, results, unavailable, excluded, excluded_list, &sh);
     if (prompt_record(req, q, prompt, &reused, &sh) < 0 ||
         decisions_attach(req->app, prompt, results, &decisions) < 0) {
         rc = http_reply_error(res, 503, "archive unavailable");
@@ -388,6 +486,19 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
                           "item", item_json(q->item), "prompt_id", prompt, "repeated", reused, "at",
                           q->at, "results", results, "decisions", decisions, "unavailable",
                           unavailable, "excluded", excluded);
+    if (o)
+        json_object_set_new(o, "excluded_results", json_incref(excluded_list));
+    if (o)
+        savings_add(rec, o, q->item->code, decisions);
+    if (o && q->province) { /* the province's catalogue decides */
+        json_t *it = json_object_get(o, "item");
+        json_object_set_new(it, "validity_days", json_integer(q->pitem.window_days));
+        json_object_set_new(it, "hr_scope", json_string(q->pitem.scope));
+        json_object_set_new(it, "group", json_string(q->pitem.group));
+    }
+    if (o && q->province)
+        json_object_set_new(o, "reference_version",
+                            json_integer(ref_table_version(rec_reference(rec, REF_CATALOGUE))));
     if (o && q->order && *q->order)
         json_object_set_new(o, "order", json_string(q->order));
     if (o && q->visit && *q->visit)
@@ -405,6 +516,7 @@ done:
     json_decref(decisions);
     json_decref(unavailable);
     json_decref(excluded);
+    json_decref(excluded_list);
     json_decref(dir);
     free(r);
     free(sh.keys);

@@ -41,11 +41,25 @@ int recognition_start(node *n, char *err, size_t errlen)
         return -1;
     }
     rec->cat = cat;
+    int bad_prices = 0;
+    if (rec_reasons_load(rec, c->rec_reasons, why, sizeof why) < 0 ||
+        (bad_prices = rec_prices_load(rec, c->rec_prices, why, sizeof why) < 0)) {
+        snprintf(err, errlen, "recognition: [recognition] %s: %s",
+                 bad_prices ? "prices" : "reasons", why);
+        rec_reasons_free(rec);
+        rec_prices_free(rec);
+        catalogue_free(cat);
+        memset(rec->key, 0, sizeof rec->key);
+        free(rec);
+        return -1;
+    }
     rec->cert = *c->dir_tls_cert ? c->dir_tls_cert : c->tls_cert;
     rec->key_file = *c->dir_tls_cert ? c->dir_tls_key : c->tls_key;
     rec->ca = c->dir_tls_ca;
     pthread_mutex_init(&rec->jobs_mu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (rec_reference_start(rec) < 0)
+        log_warnx("reference data: the pulling thread did not start");
     n->recognition = rec;
     log_info("%zu catalogue items, directory %s", catalogue_count(rec->cat), c->dir_url);
     return 0;
@@ -70,6 +84,9 @@ void recognition_stop(node *n)
     if (!rec)
         return;
     rec_jobs_stop(rec);
+    rec_reference_stop(rec);
+    rec_reasons_free(rec);
+    rec_prices_free(rec);
     pthread_mutex_destroy(&rec->jobs_mu);
     catalogue_free(rec->cat);
     memset(rec->key, 0, sizeof rec->key);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "http/http.h"
+#include <jansson.h>
 #include "node.h"
 
 /* Role hospital with [directory] url, region_key, institution and catalogue set: load them
@@ -19,8 +20,14 @@ void recognition_stop(node *n); /* NULL-safe */
  * recognition here, -1 with err (the file's line) and the old catalogue kept. */
 int recognition_catalogue_reload(node *n, char *err, size_t errlen);
 
+/* The versions of the province's reference data this node holds, for /api/v1/health (a new
+ * object, NULL without recognition). */
+json_t *recognition_reference_health(node *n);
+
 /* GET /api/v1/recognition?patient=&item=[&at=&doctor=&dept=] (api_recognition.c) */
 int api_recognition_query(http_request *req, http_response *res);
+/* GET /api/v1/recognition/reasons: the platform's reason list (reasons.c) */
+int api_recognition_reasons(http_request *req, http_response *res);
 /* POST /api/v1/recognition/decisions (api_decisions.c) */
 int api_recognition_decision(http_request *req, http_response *res);
 /* GET /api/v1/recognition/stats?from=&to=&by=item|department|institution|month[&format=csv] */

@@ -6,8 +6,10 @@
 #include "http/client.h"
 #include "huren_err.h"
 #include <stddef.h>
+#include <stdint.h>
 
 #include "catalogue.h"
+#include "reference.h"
 #include "config.h"
 #include "ingest/ingest_dicom.h"
 #include "http/http.h"
@@ -22,7 +24,8 @@
 #define REC_BODY_MAX (4 << 20)   /* bytes of one answer from the directory or a peer */
 #define REC_PEER_TIMEOUT_MS 5000 /* one peer's metadata; a slower peer is "unavailable" */
 
-#define REC_JOBS_MAX 64 /* background retrievals remembered (running or finished) */
+#define REC_REF_RETIRED_MAX 256 /* replaced reference tables kept until stop */
+#define REC_JOBS_MAX 64         /* background retrievals remembered (running or finished) */
 
 /* A background retrieval (jobs.c): written by its thread, read by GET /api/v1/retrievals/{id}. */
 typedef struct rec_job {
@@ -47,7 +50,58 @@ typedef struct recognition {
     atomic_int stopping;              /* node shutting down: transfers abort */
     pthread_mutex_t jobs_mu;          /* guards the jobs table (not the counters) */
     rec_job jobs[REC_JOBS_MAX];
+    /* the province's reference data (reference_pull.c), guarded by ref_mu */
+    pthread_mutex_t ref_mu;
+    pthread_cond_t ref_cond;
+    pthread_t ref_thread;
+    int ref_running, ref_stop;
+    ref_table *refs[REF_NKINDS];
+    ref_table *retired[REC_REF_RETIRED_MAX];
+    size_t nretired;
+    long ref_status[REF_NKINDS]; /* the directory's last answer (0: none) */
+    long long ref_checked[REF_NKINDS];
+    /* the platform's reasons for not recognising (reasons.c): codes NULL-terminated */
+    char **reason_codes, **reason_zh, **reason_en;
+    size_t nreasons;
+    /* the price list (prices.c): item codes and their prices in fen */
+    char **price_items;
+    int64_t *price_fen;
+    size_t nprices;
 } recognition;
+
+/* [recognition] prices (path, "" = none) into rec; -1 with err (the file's line). */
+int rec_prices_load(recognition *rec, const char *path, char *err, size_t errlen);
+void rec_prices_free(recognition *rec);
+/* The price of item in fen, -1 when the list has none. */
+int64_t rec_price_fen(const recognition *rec, const char *item);
+/* "178.50" (yuan, two decimals, no floating point) to 17850 fen: 0, or -1 when malformed. */
+int rec_fen_parse(const char *s, int64_t *fen);
+void rec_fen_format(int64_t fen, char out[32]); /* 17850 -> "178.50" */
+
+/* [recognition] reasons (path, "" = the national default list) into rec; -1 with err (the
+ * file's line). rec_reasons_free is NULL-safe on an empty table. */
+int rec_reasons_load(recognition *rec, const char *path, char *err, size_t errlen);
+void rec_reasons_free(recognition *rec);
+
+/* ---- the province's reference data (reference_pull.c) ---- */
+/* Load the last good copy and start pulling; -1 when the thread cannot start. */
+int rec_reference_start(recognition *rec);
+void rec_reference_stop(recognition *rec);
+/* The table of kind k now, or NULL; borrowed until stop. */
+const ref_table *rec_reference(recognition *rec, ref_kind k);
+/* {"catalogue": {"version", "rows", "last_status"}, ...} into o (for health). */
+void rec_reference_json(recognition *rec, json_t *o);
+
+/* ---- the reference data applied to a prompt (province.c) ---- */
+#include "rules.h"
+/* Item `code` as the province's catalogue gives it: 1 with *it (borrowed), 0 when the
+ * province's catalogue (or the item in it) is not held. */
+int rec_province_item(recognition *rec, const char *code, rec_ref_item *it);
+/* rules.c's rec_reference_check with holder's and asker's registry entries and QC passes. */
+rec_exclusion rec_province_check(recognition *rec, const rec_ref_item *it, const char *order_date,
+                                 const char *holder, const char *asker, const char *result_date);
+/* The registry's name, short name, class and city of institution code onto o, when known. */
+void rec_province_institution(recognition *rec, const char *code, json_t *o);
 
 /* Whom a retrieved study belongs to here (copy.c): the ids it is indexed under and its
  * source, for ingest_dicom_copy (in points into the buffers). */

@@ -148,16 +148,27 @@ const char *rec_verdict_text(rec_verdict v)
     return "?";
 }
 
-int rec_reason_valid(const char *code)
+int rec_reason_in(const char *const *codes, const char *code)
 {
-    for (int i = 0; code && rec_reasons[i]; i++)
-        if (!strcmp(code, rec_reasons[i]))
+    for (int i = 0; code && codes && codes[i]; i++)
+        if (!strcmp(code, codes[i]))
             return 1;
     return 0;
 }
 
+int rec_reason_valid(const char *code)
+{
+    return rec_reason_in(rec_reasons, code);
+}
+
 int rec_decision_check(const char *decision, const char *reason, const char *reason_text, char *why,
                        size_t whylen)
+{
+    return rec_decision_check_codes(rec_reasons, decision, reason, reason_text, why, whylen);
+}
+
+int rec_decision_check_codes(const char *const *codes, const char *decision, const char *reason,
+                             const char *reason_text, char *why, size_t whylen)
 {
     if (!decision || (strcmp(decision, "accepted") && strcmp(decision, "rejected"))) {
         snprintf(why, whylen, "decision: \"accepted\" or \"rejected\"");
@@ -174,11 +185,10 @@ int rec_decision_check(const char *decision, const char *reason, const char *rea
         }
         return 0;
     }
-    if (!rec_reason_valid(reason)) {
-        snprintf(why, whylen,
-                 "reason: one of condition_changed, fast_changing, "
-                 "pre_surgery_transfusion, emergency, judicial_appraisal, "
-                 "lab_failed_qc, too_old, patient_request, other");
+    if (!rec_reason_in(codes, reason)) {
+        size_t n = (size_t)snprintf(why, whylen, "reason: one of");
+        for (int i = 0; codes[i] && n < whylen; i++)
+            n += (size_t)snprintf(why + n, whylen - n, "%s %s", i ? "," : "", codes[i]);
         return -1;
     }
     if (!strcmp(reason, "other") && (!reason_text || !*reason_text)) {
@@ -221,4 +231,87 @@ int rec_prompt_key(const char *pseudonym, const char *item_code, const char *ord
 double rec_rate(long long recognised, long long recognisable)
 {
     return recognisable > 0 ? (double)recognised / (double)recognisable : 0.0;
+}
+
+/* ---- the province's rules ---- */
+
+static int day_in(long day, const char *from, const char *to)
+{
+    long f, t;
+    if (from && *from && (rec_day_parse(from, &f) < 0 || day < f))
+        return 0;
+    if (to && *to && (rec_day_parse(to, &t) < 0 || day > t))
+        return 0;
+    return 1;
+}
+
+static int list_member(const char *list, const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    for (const char *p = list; n && p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n))
+            return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+rec_exclusion rec_reference_check(const rec_ref_item *it, const char *order_date,
+                                  const char *result_date, const rec_ref_inst *holder,
+                                  const rec_ref_inst *asker, const rec_qc_pass *qc, size_t nqc)
+{
+    long order, result;
+    if (rec_day_parse(order_date, &order) < 0 || rec_day_parse(result_date, &result) < 0 ||
+        !day_in(order, it->valid_from, it->valid_to) || result > order ||
+        order - result > it->window_days)
+        return REC_X_WINDOW;
+    int covered = 0;
+    for (size_t i = 0; i < nqc && !covered; i++)
+        covered = qc[i].item &&
+                  (!strcmp(qc[i].item, it->code) ||
+                   (it->group && *it->group && !strcmp(qc[i].item, it->group))) &&
+                  qc[i].from && *qc[i].from && qc[i].to && *qc[i].to &&
+                  day_in(result, qc[i].from, qc[i].to);
+    if (!covered)
+        return REC_X_QC;
+    int rank = scope_rank(it->scope);
+    if (!holder || (it->issuers && *it->issuers && !list_member(it->issuers, holder->klass)))
+        return REC_X_SCOPE;
+    if (rank == 3)
+        return REC_X_NONE;
+    if (!asker || rank == 0 ||
+        (rank == 1 && (!holder->city || !asker->city || strcmp(holder->city, asker->city))))
+        return REC_X_SCOPE;
+    return REC_X_NONE;
+}
+
+const char *rec_exclusion_code(rec_exclusion x)
+{
+    static const char *const codes[] = {"", "window", "qc", "scope", "critical", "unavailable"};
+    return x <= REC_X_UNAVAILABLE ? codes[x] : "?";
+}
+
+const char *rec_exclusion_zh(rec_exclusion x)
+{
+    static const char *const texts[] = {"",
+                                        "超出有效期（不在互认时限内）",
+                                        "出具机构该项目质控未覆盖结果日期",
+                                        "不在互认范围内",
+                                        "危急值：请确认后再互认",
+                                        "来源机构暂不可用"};
+    return x <= REC_X_UNAVAILABLE ? texts[x] : "?";
+}
+
+int rec_flags_critical(const char *flags)
+{
+    for (const char *p = flags; p && *p;) {
+        const char *t = strchr(p, '~');
+        size_t len = t ? (size_t)(t - p) : strlen(p);
+        if (len == 2 && (!strncmp(p, "HH", 2) || !strncmp(p, "LL", 2) || !strncmp(p, "AA", 2)))
+            return 1;
+        p = t ? t + 1 : NULL;
+    }
+    return 0;
 }

@@ -45,13 +45,19 @@ void rec_day_format(long days, char out[9]);
 
 /* Is code one of the standard rejection reasons? */
 int rec_reason_valid(const char *code);
-/* The reason codes, NULL-terminated, in their documented order. */
+/* The reason codes, NULL-terminated, in their documented order: the national default list
+ * (conf/recognition-reasons.csv ships the same), used when no [recognition] reasons is set. */
 extern const char *const rec_reasons[];
+/* Is code one of codes (NULL-terminated)? */
+int rec_reason_in(const char *const *codes, const char *code);
 
 /* Check a decision's fields: decision "accepted" (no reason) or "rejected" with a valid
  * reason, reason_text required (<= 500 bytes) for "other". Returns 0, or -1 with why. */
 int rec_decision_check(const char *decision, const char *reason, const char *reason_text, char *why,
                        size_t whylen);
+/* The same with the platform's reason codes (NULL-terminated) instead of rec_reasons. */
+int rec_decision_check_codes(const char *const *codes, const char *decision, const char *reason,
+                             const char *reason_text, char *why, size_t whylen);
 
 /* A prompt is one (patient, ordered item, order or visit, day): asking again for the same
  * returns the same prompt. key (65 bytes) gets the hex SHA-256 of those parts, each
@@ -66,5 +72,51 @@ int rec_prompt_key(const char *pseudonym, const char *item_code, const char *ord
  * results the patient had when the item was ordered, i.e. accepted ÷ the distinct results the
  * prompts listed. 0 when nothing was recognisable. */
 double rec_rate(long long recognised, long long recognisable);
+
+/* ---- the province's rules (reference data: catalogue, registry, QC register) ---- */
+
+/* Why a result is not offered as recognisable, as the API and the page say it. */
+typedef enum rec_exclusion {
+    REC_X_NONE = 0,
+    REC_X_WINDOW,   /* the item not in the catalogue on the order date, or the result too old */
+    REC_X_QC,       /* the issuer's QC did not cover the item (or its group) on the result date */
+    REC_X_SCOPE,    /* the scope (by the registry's cities) or the issuer's class does not reach */
+    REC_X_CRITICAL, /* a critical value: shown with a warning, never pre-selected */
+    REC_X_UNAVAILABLE, /* its source did not answer */
+} rec_exclusion;
+
+/* A catalogue item as the province's catalogue gives it (borrowed strings, "" = open). */
+typedef struct rec_ref_item {
+    const char *code, *group;
+    const char *valid_from, *valid_to; /* YYYYMMDD the item is in the catalogue */
+    int window_days;
+    const char *scope;   /* city | province | national */
+    const char *issuers; /* '|'-separated institution classes, "" any */
+} rec_ref_item;
+
+/* An institution as the registry gives it; NULL when it is not in the registry. */
+typedef struct rec_ref_inst {
+    const char *city, *klass;
+} rec_ref_inst;
+
+/* One QC pass of the issuing institution: item or group code, passed from/to YYYYMMDD. */
+typedef struct rec_qc_pass {
+    const char *item, *from, *to;
+} rec_qc_pass;
+
+/* Is a result of `holder` made on result_date recognisable for item `it` ordered on
+ * order_date by `asker`? In order: window (the item in the catalogue on the order date, the
+ * result made no later than the order date and at most window_days before it), QC (a pass of
+ * the holder for the item or its group covering the result date), scope (national: anyone;
+ * province: both in the registry; city: the same city; and the holder's class one of the
+ * item's issuers). A holder or asker missing from the registry is out of scope. */
+rec_exclusion rec_reference_check(const rec_ref_item *it, const char *order_date,
+                                  const char *result_date, const rec_ref_inst *holder,
+                                  const rec_ref_inst *asker, const rec_qc_pass *qc, size_t nqc);
+const char *rec_exclusion_code(rec_exclusion x); /* "window", "qc", ... ("" for none) */
+const char *rec_exclusion_zh(rec_exclusion x);   /* 超出有效期, 质控未覆盖, ... */
+
+/* Do HL7 abnormal flags (OBX-8, '~'-separated) mark a critical value (HH, LL or AA)? */
+int rec_flags_critical(const char *flags);
 
 #endif

@@ -11,6 +11,7 @@
 #include "huren_err.h"
 #include <string.h>
 
+#include "recognition/recognition_int.h"
 #include "recognition/rules.h"
 
 static rec_entry entry(const char *date, const char *scope)
@@ -175,12 +176,109 @@ static void rates(void **state)
     assert_true(rec_rate(0, 3) == 0.0);
 }
 
+/* The province's rules: window on the order date, QC on the result date, scope by city. */
+static void province_rules(void **state)
+{
+    (void)state;
+    rec_ref_item it = {.code = "LAB-CBC",
+                       .group = "LAB-BLOOD",
+                       .valid_from = "20250101",
+                       .valid_to = "",
+                       .window_days = 7,
+                       .scope = "city",
+                       .issuers = "三级甲等|二级甲等"};
+    rec_ref_inst jinan = {.city = "济南", .klass = "三级甲等"},
+                 jinan2 = {.city = "济南", .klass = "二级"},
+                 qingdao = {.city = "青岛", .klass = "三级甲等"};
+    rec_qc_pass qc[] = {{"LAB-CBC", "20250101", "20251231"}};
+    rec_qc_pass group[] = {{"LAB-BLOOD", "20260101", "20261231"}};
+    /* recognisable: same city, QC covers the result date, inside 7 days of the order */
+    assert_int_equal(rec_reference_check(&it, "20250310", "20250305", &jinan, &jinan2, qc, 1),
+                     REC_X_NONE);
+    /* 7 days is the last day; 8 is out; a result after the order is out */
+    assert_int_equal(rec_reference_check(&it, "20250312", "20250305", &jinan, &jinan2, qc, 1),
+                     REC_X_NONE);
+    assert_int_equal(rec_reference_check(&it, "20250313", "20250305", &jinan, &jinan2, qc, 1),
+                     REC_X_WINDOW);
+    assert_int_equal(rec_reference_check(&it, "20250304", "20250305", &jinan, &jinan2, qc, 1),
+                     REC_X_WINDOW);
+    /* the item not yet in the catalogue on the order date */
+    assert_int_equal(rec_reference_check(&it, "20241231", "20241230", &jinan, &jinan2, qc, 1),
+                     REC_X_WINDOW);
+    /* no QC, QC of another year, QC through the item's group */
+    assert_int_equal(rec_reference_check(&it, "20250310", "20250305", &jinan, &jinan2, NULL, 0),
+                     REC_X_QC);
+    assert_int_equal(rec_reference_check(&it, "20260310", "20260305", &jinan, &jinan2, qc, 1),
+                     REC_X_QC);
+    assert_int_equal(rec_reference_check(&it, "20260310", "20260305", &jinan, &jinan2, group, 1),
+                     REC_X_NONE);
+    /* city scope: another city is out; province and national reach it */
+    assert_int_equal(rec_reference_check(&it, "20250310", "20250305", &jinan, &qingdao, qc, 1),
+                     REC_X_SCOPE);
+    it.scope = "province";
+    assert_int_equal(rec_reference_check(&it, "20250310", "20250305", &jinan, &qingdao, qc, 1),
+                     REC_X_NONE);
+    /* an asker outside the registry: province no, national yes */
+    assert_int_equal(rec_reference_check(&it, "20250310", "20250305", &jinan, NULL, qc, 1),
+                     REC_X_SCOPE);
+    it.scope = "national";
+    assert_int_equal(rec_reference_check(&it, "20250310", "20250305", &jinan, NULL, qc, 1),
+                     REC_X_NONE);
+    /* an issuer whose class may not issue the item, or not in the registry */
+    assert_int_equal(rec_reference_check(&it, "20250310", "20250305", &jinan2, &jinan, qc, 1),
+                     REC_X_SCOPE);
+    assert_int_equal(rec_reference_check(&it, "20250310", "20250305", NULL, &jinan, qc, 1),
+                     REC_X_SCOPE);
+    assert_string_equal(rec_exclusion_code(REC_X_QC), "qc");
+    assert_string_equal(rec_exclusion_code(REC_X_CRITICAL), "critical");
+}
+
+static void critical_flags(void **state)
+{
+    (void)state;
+    assert_true(rec_flags_critical("HH"));
+    assert_true(rec_flags_critical("N~LL"));
+    assert_true(rec_flags_critical("AA"));
+    assert_false(rec_flags_critical("H"));
+    assert_false(rec_flags_critical("HHH"));
+    assert_false(rec_flags_critical(""));
+    assert_false(rec_flags_critical(NULL));
+}
+
+/* Prices in yuan to integer fen, exactly: no floating point anywhere. */
+static void fen(void **state)
+{
+    (void)state;
+    int64_t v = 0;
+    char text[32];
+    assert_int_equal(rec_fen_parse("178.50", &v), 0);
+    assert_int_equal(v, 17850);
+    assert_int_equal(rec_fen_parse("0.1", &v), 0);
+    assert_int_equal(v, 10);
+    assert_int_equal(rec_fen_parse("12", &v), 0);
+    assert_int_equal(v, 1200);
+    assert_int_equal(rec_fen_parse("0.07", &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(rec_fen_parse("1.005", &v), -1);
+    assert_int_equal(rec_fen_parse("12.", &v), -1);
+    assert_int_equal(rec_fen_parse("-3", &v), -1);
+    assert_int_equal(rec_fen_parse("1e3", &v), -1);
+    assert_int_equal(rec_fen_parse("", &v), -1);
+    assert_int_equal(rec_fen_parse("99999999999999", &v), -1);
+    /* 0.1 + 0.2 three times over: exact in fen */
+    rec_fen_format(10 * 3 + 20 * 3, text);
+    assert_string_equal(text, "0.90");
+    rec_fen_format(17850 * 3, text);
+    assert_string_equal(text, "535.50");
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(windows),   cmocka_unit_test(scopes),      cmocka_unit_test(days),
-        cmocka_unit_test(decisions), cmocka_unit_test(prompt_keys), cmocka_unit_test(rates),
+        cmocka_unit_test(windows),        cmocka_unit_test(scopes),         cmocka_unit_test(days),
+        cmocka_unit_test(decisions),      cmocka_unit_test(prompt_keys),    cmocka_unit_test(rates),
+        cmocka_unit_test(province_rules), cmocka_unit_test(critical_flags), cmocka_unit_test(fen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
