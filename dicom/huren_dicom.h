@@ -442,13 +442,13 @@ typedef struct huren_dicom_store_item {
     uint64_t offset, length;
 } huren_dicom_store_item;
 /* C-STORE of n instances over one association (contexts for each SOP class and transfer
- * syntax among them). statuses[i] gets the peer's answer to item i, HUREN_DICOM_STATUS_NOT_SENT when it was not sent
- * (unreadable, no context accepted). Returns 0 when the association was released normally
- * (look at statuses), negative with err when it could not be opened or broke (the statuses
- * of the items answered before stay set). */
+ * syntax among them). statuses[i] gets the peer's answer to item i, HUREN_DICOM_STATUS_NOT_SENT
+ * when it was not sent (unreadable, no context accepted). Returns 0 when the association was
+ * released normally (look at statuses), negative with err when it could not be opened or broke (the
+ * statuses of the items answered before stay set). */
 int huren_dicom_scu_store_batch(const huren_dicom_scu_options *o,
-                                const huren_dicom_store_item *items, size_t n,
-                                uint16_t *statuses, char *err, size_t errlen);
+                                const huren_dicom_store_item *items, size_t n, uint16_t *statuses,
+                                char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

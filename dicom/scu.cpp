@@ -522,7 +522,8 @@ static OFCondition store_one(Scu &s, const huren_dicom_store_item &it, uint16_t 
     if (c.bad() || sop_class.empty())
         return EC_IllegalCall; /* unreadable: this one fails, the others go */
     E_TransferSyntax xfer = ff.getDataset()->getOriginalXfer();
-    T_ASC_PresentationContextID pid = s.findPresentationContextID(sop_class, DcmXfer(xfer).getXferID());
+    T_ASC_PresentationContextID pid =
+        s.findPresentationContextID(sop_class, DcmXfer(xfer).getXferID());
     if (!pid)
         pid = s.findAnyPresentationContextID(sop_class, DcmXfer(xfer).getXferID());
     if (!pid)

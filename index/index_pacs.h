@@ -61,8 +61,8 @@ int huren_index_pacs_stats_get(huren_index *idx, const char *pacs, huren_index_p
 int huren_index_pacs_cache_mark(huren_index *idx, const char *study_uid, int64_t now);
 /* Last reads in one transaction: study_uids[i] was read at at[i] (kept if later than known).
  * Studies not held at a PACS are ignored. */
-int huren_index_pacs_cache_touch(huren_index *idx, const char *const *study_uids,
-                                 const int64_t *at, size_t n);
+int huren_index_pacs_cache_touch(huren_index *idx, const char *const *study_uids, const int64_t *at,
+                                 size_t n);
 /* Bytes of fetched copies of pacs held here, and in how many studies (either may be NULL). */
 int huren_index_pacs_cache_usage(huren_index *idx, const char *pacs, int64_t *bytes,
                                  int64_t *studies);

@@ -57,8 +57,8 @@ int huren_index_pacs_cache_mark(huren_index *idx, const char *study_uid, int64_t
     return huren_index__txn_end(idx, rc);
 }
 
-int huren_index_pacs_cache_touch(huren_index *idx, const char *const *study_uids,
-                                 const int64_t *at, size_t n)
+int huren_index_pacs_cache_touch(huren_index *idx, const char *const *study_uids, const int64_t *at,
+                                 size_t n)
 {
     if (!n)
         return 0;

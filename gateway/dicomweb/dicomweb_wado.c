@@ -55,8 +55,7 @@ static void instance_url(const http_request *req, const dw_instance *x, char *ou
              x->sop_uid);
 }
 
-static int find_or_404_held(http_request *req, http_response *res, dw_path *p,
-                            dw_instances *set);
+static int find_or_404_held(http_request *req, http_response *res, dw_path *p, dw_instances *set);
 
 static void study_read(node *n, const char *study, int delta)
 {

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#define READS_MAX (sizeof ((struct pacs_ctx *)0)->reads / sizeof(pacs_read))
+#define READS_MAX (sizeof((struct pacs_ctx *)0)->reads / sizeof(pacs_read))
 #define LRU_BATCH 16
 
 static pacs_read *read_find(struct pacs_ctx *p, const char *uid)
@@ -95,8 +95,8 @@ static void evict_pass(pacs_conn *c, int64_t bytes)
             bytes -= freed;
             progress = 1;
             atomic_fetch_add(&c->evictions, 1);
-            log_info("PACS %s: evicted study %s (%lld bytes) from the fetch cache",
-                     c->cfg->name, lru[i].study_uid, (long long)freed);
+            log_info("PACS %s: evicted study %s (%lld bytes) from the fetch cache", c->cfg->name,
+                     lru[i].study_uid, (long long)freed);
         }
         if (!progress)
             break; /* all candidates in use or failing: over budget until they are free */
