@@ -21,6 +21,8 @@ extern "C" {
 
 /* DIMSE status codes the handlers return (PS3.4 and PS3.7 annexes). */
 #define HUREN_DICOM_STATUS_SUCCESS 0x0000
+/* not a DIMSE status: an instance of a batch that was not sent (huren_dicom_scu_store_batch) */
+#define HUREN_DICOM_STATUS_NOT_SENT 0xFFFF
 #define HUREN_DICOM_STATUS_PENDING 0xFF00
 #define HUREN_DICOM_STATUS_CANCEL 0xFE00
 #define HUREN_DICOM_STATUS_OUT_OF_RESOURCES 0xA700 /* store: refused, out of resources */
@@ -433,6 +435,20 @@ int huren_dicom_scu_move(const huren_dicom_scu_options *o, huren_dicom_level lev
  * the peer's answer. */
 int huren_dicom_scu_store(const huren_dicom_scu_options *o, const char *path, uint64_t offset,
                           uint64_t length, uint16_t *status, char *err, size_t errlen);
+
+/* One instance of a batch: the Part-10 bytes at path (length from offset, 0 = whole file). */
+typedef struct huren_dicom_store_item {
+    const char *path;
+    uint64_t offset, length;
+} huren_dicom_store_item;
+/* C-STORE of n instances over one association (contexts for each SOP class and transfer
+ * syntax among them). statuses[i] gets the peer's answer to item i, HUREN_DICOM_STATUS_NOT_SENT
+ * when it was not sent (unreadable, no context accepted). Returns 0 when the association was
+ * released normally (look at statuses), negative with err when it could not be opened or broke (the
+ * statuses of the items answered before stay set). */
+int huren_dicom_scu_store_batch(const huren_dicom_scu_options *o,
+                                const huren_dicom_store_item *items, size_t n, uint16_t *statuses,
+                                char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -494,3 +494,87 @@ extern "C" int huren_dicom_scu_store(const huren_dicom_scu_options *o, const cha
         return HUREN_DICOM_ERROR;
     }
 }
+
+/* The contexts of one instance: its own transfer syntax and the uncompressed ones. */
+static void store_contexts(Scu &s, const OFString &sop_class, E_TransferSyntax xfer)
+{
+    DcmXfer x(xfer);
+    OFList<OFString> ts;
+    if (!x.isEncapsulated()) {
+        ts = plain_syntaxes();
+    } else {
+        ts.push_back(x.getXferID());
+        s.addPresentationContext(sop_class, ts);
+        ts.clear();
+        ts.push_back(UID_LittleEndianExplicitTransferSyntax);
+    }
+    s.addPresentationContext(sop_class, ts);
+}
+
+/* One instance of a batch over the open association: its status, unchanged when not sent. */
+static OFCondition store_one(Scu &s, const huren_dicom_store_item &it, uint16_t *status)
+{
+    DcmFileFormat ff;
+    OFCondition c = load(it.path, it.offset, it.length, ff);
+    OFString sop_class;
+    if (c.good())
+        ff.getDataset()->findAndGetOFString(DCM_SOPClassUID, sop_class);
+    if (c.bad() || sop_class.empty())
+        return EC_IllegalCall; /* unreadable: this one fails, the others go */
+    E_TransferSyntax xfer = ff.getDataset()->getOriginalXfer();
+    T_ASC_PresentationContextID pid =
+        s.findPresentationContextID(sop_class, DcmXfer(xfer).getXferID());
+    if (!pid)
+        pid = s.findAnyPresentationContextID(sop_class, DcmXfer(xfer).getXferID());
+    if (!pid)
+        return EC_IllegalCall;
+    Uint16 st = 0;
+    c = s.sendSTORERequest(pid, "", ff.getDataset(), st);
+    *status = st;
+    return c;
+}
+
+extern "C" int huren_dicom_scu_store_batch(const huren_dicom_scu_options *o,
+                                           const huren_dicom_store_item *items, size_t n,
+                                           uint16_t *statuses, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        statuses[i] = HUREN_DICOM_STATUS_NOT_SENT;
+    int rc = check(o, err, errlen);
+    if (rc < 0)
+        return rc;
+    try {
+        Scu s;
+        setup(s, o);
+        s.setDatasetConversionMode(OFTrue);
+        OFList<OFString> seen; /* SOP class + syntax pairs proposed already */
+        for (size_t i = 0; i < n; i++) {
+            DcmFileFormat ff;
+            OFString sop_class;
+            if (load(items[i].path, items[i].offset, items[i].length, ff).bad() ||
+                ff.getDataset()->findAndGetOFString(DCM_SOPClassUID, sop_class).bad())
+                continue;
+            E_TransferSyntax xfer = ff.getDataset()->getOriginalXfer();
+            OFString key = sop_class + "/" + DcmXfer(xfer).getXferID();
+            bool dup = false;
+            for (const OFString &k : seen)
+                dup = dup || k == key;
+            if (dup || seen.size() >= 60) /* at most 128 contexts in an association */
+                continue;
+            seen.push_back(key);
+            store_contexts(s, sop_class, xfer);
+        }
+        if ((rc = open_assoc(s, o, err, errlen)) < 0)
+            return rc;
+        for (size_t i = 0; i < n; i++) {
+            OFCondition c = store_one(s, items[i], &statuses[i]);
+            if (c.bad() && c != EC_IllegalCall)
+                return finish(s, c, "C-STORE", err, errlen); /* the association is lost */
+        }
+        s.releaseAssociation();
+        return 0;
+    } catch (const std::exception &e) {
+        huren_dicom__seterr(err, errlen, "C-STORE: %s", e.what());
+        return HUREN_DICOM_ERROR;
+    }
+}

@@ -74,6 +74,7 @@ typedef struct config_pacs {
     long sync_window_days;    /* days back from today a periodic sync looks at */
     long result_limit;        /* the PACS's limit on answers (0 = unknown): at it, split */
     long timeout;             /* seconds for connecting and for each DIMSE message */
+    long cache_budget;        /* bytes of fetched studies kept here at most (0: no limit) */
     char *tls_ca;             /* DICOM TLS to the PACS: the CAs of its certificate (NULL: none) */
     char *tls_cert;           /* our client certificate and key towards it (PEM, optional) */
     char *tls_key;

@@ -42,6 +42,7 @@ static const sec_key pacs_keys[] = {
     {"sync_window_days", S_INT, "7", 1, 36500, NULL, P(sync_window_days)},
     {"result_limit", S_INT, "0", 0, 10000000, NULL, P(result_limit)},
     {"timeout", S_INT, "30", 1, 3600, NULL, P(timeout)},
+    {"cache_budget", S_INT, "0", 0, 1125899906842624L, NULL, P(cache_budget)},
     {"tls_ca", S_STR, NULL, 1, 4000, NULL, P(tls_ca)},
     {"tls_cert", S_STR, NULL, 1, 4000, NULL, P(tls_cert)},
     {"tls_key", S_STR, NULL, 1, 4000, NULL, P(tls_key)},

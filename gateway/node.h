@@ -28,6 +28,10 @@ typedef struct node_hooks {
      * it (forward/ installs forward_note). */
     void (*instance_stored)(struct node *n, config_fwd_source source, const char *calling_ae,
                             const char *sop_uid, const char *modality);
+    /* A study is about to be read (delta +1: WADO-RS, C-MOVE, C-GET) or its read ended (-1):
+     * while read it is not evicted from the PACS fetch cache, and the read is noted as its
+     * last (pacs/ installs pacs_study_read). Called before the archive is searched. */
+    void (*study_read)(struct node *n, const char *study_uid, int delta);
 } node_hooks;
 
 typedef struct node {

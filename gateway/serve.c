@@ -214,6 +214,7 @@ int cmd_serve(const config *cfg)
     }
     if (n.forwarder)
         n.hooks.instance_stored = forward_note; /* [forward] rules queue what arrives */
+    n.hooks.study_read = pacs_study_read;       /* the PACS fetch cache: pins, last reads */
     n.hooks.study_not_held = study_not_held;    /* C-MOVE/C-GET/WADO-RS of a study held elsewhere */
     /* C-STORE, STOW-RS and identifiers: nesting checked before DCMTK parses */
     huren_dicom_max_sequence_depth_set((unsigned)cfg->max_sequence_depth);

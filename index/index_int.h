@@ -99,6 +99,9 @@ int huren_index__rows_insert(huren_index__rows *r, const char *const values[HURE
                              const huren_index_copy *copy);
 /* Remove one instance row, maintaining counts and removing parents left empty. */
 int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk);
+/* The same; keep_study = 1 keeps the study row (and its patient) when its last instance goes:
+ * an evicted fetch cache copy, the study again held only at its PACS. */
+int huren_index__rows_remove_ex(huren_index__rows *r, int64_t instance_pk, int keep_study);
 
 /* ---- the journal of blob files in flight (pending.c) ---- */
 /* Open data_dir/pending, remove the files it lists that no committed row references, empty it. */

@@ -54,6 +54,33 @@ typedef struct huren_index_pacs_stats {
 } huren_index_pacs_stats;
 int huren_index_pacs_stats_get(huren_index *idx, const char *pacs, huren_index_pacs_stats *out);
 
+/* ---- the fetch cache (schema step 15, pacs_cache.c) ---- */
+
+/* After a fetch of study_uid: its instances here not marked yet become fetched copies (only
+ * those may be evicted), and its last read is now. */
+int huren_index_pacs_cache_mark(huren_index *idx, const char *study_uid, int64_t now);
+/* Last reads in one transaction: study_uids[i] was read at at[i] (kept if later than known).
+ * Studies not held at a PACS are ignored. */
+int huren_index_pacs_cache_touch(huren_index *idx, const char *const *study_uids, const int64_t *at,
+                                 size_t n);
+/* Bytes of fetched copies of pacs held here, and in how many studies (either may be NULL). */
+int huren_index_pacs_cache_usage(huren_index *idx, const char *pacs, int64_t *bytes,
+                                 int64_t *studies);
+typedef struct huren_index_pacs_cached {
+    char study_uid[65];
+    int64_t bytes, last_read;
+} huren_index_pacs_cached;
+/* The evictable studies of pacs (every instance a fetched copy), least recently read first:
+ * up to max into out, their number in *n. */
+int huren_index_pacs_cache_lru(huren_index *idx, const char *pacs, huren_index_pacs_cached *out,
+                               size_t max, size_t *n);
+/* Evict study_uid: its instances and series removed in one transaction (own files unlinked
+ * after the commit, packed bytes left to compaction), the study kept as held only at its PACS
+ * and republished (NEARLINE). *bytes (may be NULL): the instances' bytes. HUREN_INDEX_ENOTFOUND
+ * when the study is not evictable (an instance stored here directly, or no cached copy). The
+ * caller makes sure no one is reading it. */
+int huren_index_pacs_cache_evict(huren_index *idx, const char *study_uid, int64_t *bytes);
+
 /* ---- forwarding queue ---- */
 
 /* Queue sop_uid for rule (both <= 64 characters) unless it is queued or was sent already. */

@@ -538,6 +538,11 @@ int huren_index__rows_insert(huren_index__rows *r, const char *const values[HURE
 
 int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
 {
+    return huren_index__rows_remove_ex(r, instance_pk, 0);
+}
+
+int huren_index__rows_remove_ex(huren_index__rows *r, int64_t instance_pk, int keep_study)
+{
     int64_t pk[3] = {-1, -1, -1}, left = 0, size = 0;
     int was_copy = 0;
     char *sop_class = NULL;
@@ -576,7 +581,8 @@ int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
         goto done;
     if ((rc = adjust(r, S_ADJ_STUDY, pk[1], -series_gone, -1, 0, &left)) < 0)
         goto done;
-    int study_gone = left <= 0;
+    /* keep_study: an evicted cache copy leaves its study as held at the PACS (pacs_cache.c) */
+    int study_gone = left <= 0 && !keep_study;
     if (study_gone && (rc = run_pk(r, S_DELETE_STUDY, pk[1], "removing study")) < 0)
         goto done;
     if (!study_gone && was_copy) {
@@ -586,7 +592,7 @@ int huren_index__rows_remove(huren_index__rows *r, int64_t instance_pk)
         if ((rc = run(r, s, NULL, "counting copies")) < 0)
             goto done;
     }
-    if (!study_gone && series_gone &&
+    if (!study_gone && series_gone && !keep_study &&
         (rc = run_pk(r, S_STUDY_MODALITIES, pk[1], "listing modalities")) < 0)
         goto done;
     if ((rc = adjust(r, S_ADJ_PATIENT, pk[2], -study_gone, -series_gone, -1, &left)) < 0)

@@ -379,6 +379,19 @@ static const char *const steps[] = {
     "CREATE INDEX consents_patient ON consents(patient_id, purpose);"
     "CREATE INDEX consents_national ON consents(national_id, purpose);"
     "CREATE INDEX consents_policy ON consents(policy_ref, grantee);",
+
+    /* 14: the PACS fetch cache (pacs_cache.c). pacs_cached: each instance that came from a
+     * PACS fetch (not one stored to us directly), with its bytes; a study is evictable only
+     * while all its instances are such copies. pacs_studies.last_read: when the study was
+     * last read (written in batches by the gateway, not per instance): eviction takes the
+     * least recently read first. */
+    "CREATE TABLE pacs_cached ("
+    " instance_pk INTEGER PRIMARY KEY REFERENCES instances(pk) ON DELETE CASCADE,"
+    " study_pk INTEGER NOT NULL REFERENCES studies(pk) ON DELETE CASCADE,"
+    " bytes INTEGER NOT NULL);"
+    "CREATE INDEX pacs_cached_study ON pacs_cached(study_pk);"
+    "ALTER TABLE pacs_studies ADD COLUMN last_read INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX pacs_studies_lru ON pacs_studies(pacs, last_read);",
 };
 
 int huren_index__schema_latest(void)

@@ -55,10 +55,38 @@ static void instance_url(const http_request *req, const dw_instance *x, char *ou
              x->sop_uid);
 }
 
+static int find_or_404_held(http_request *req, http_response *res, dw_path *p, dw_instances *set);
+
+static void study_read(node *n, const char *study, int delta)
+{
+    if (study && *study && n->hooks.study_read)
+        n->hooks.study_read(n, study, delta);
+}
+
+/* keep = 1: the study stays marked as being read (the caller ends the read); else the read
+ * is only noted. */
+static int find_or_404_ex(http_request *req, http_response *res, dw_path *p, dw_instances *set,
+                          int keep);
+
 static int find_or_404(http_request *req, http_response *res, dw_path *p, dw_instances *set)
+{
+    return find_or_404_ex(req, res, p, set, 0);
+}
+
+static int find_or_404_ex(http_request *req, http_response *res, dw_path *p, dw_instances *set,
+                          int keep)
 {
     if (dw_path_parse(req, res, p) < 0)
         return -1;
+    study_read(req->app, p->study, 1);
+    int rc = find_or_404_held(req, res, p, set);
+    if (rc < 0 || !keep)
+        study_read(req->app, p->study, -1);
+    return rc;
+}
+
+static int find_or_404_held(http_request *req, http_response *res, dw_path *p, dw_instances *set)
+{
     if (dw_find_instances(req->app, p, 0, set, res) < 0)
         return res->status == 400 ? -1 : -2;
     node *n = req->app;
@@ -85,6 +113,8 @@ static int find_or_404(http_request *req, http_response *res, dw_path *p, dw_ins
 /* A retrieval's multipart body, with the coerced temp files of the retrieved copies in it
  * (removed once the answer is sent or abandoned). */
 typedef struct served {
+    node *n;
+    char study[65]; /* being read until the answer is sent or abandoned */
     multipart_writer *w;
     char **temps;
     size_t ntemps;
@@ -95,6 +125,8 @@ static void served_free(void *cls)
     served *sv = cls;
     if (!sv)
         return;
+    if (sv->n)
+        study_read(sv->n, sv->study, -1);
     multipart_writer_free(sv->w);
     for (size_t i = 0; i < sv->ntemps; i++) {
         unlink(sv->temps[i]);
@@ -143,13 +175,14 @@ int dicomweb_retrieve(http_request *req, http_response *res)
 {
     dw_path p;
     dw_instances set;
-    int rc = find_or_404(req, res, &p, &set);
+    int rc = find_or_404_ex(req, res, &p, &set, 1);
     if (rc < 0)
         return rc == -2 ? -1 : 0;
     const char *why;
     int form = retrieve_form(req, &set, p.instance != NULL, &why);
     if (form == 0) {
         dw_instances_free(&set);
+        study_read(req->app, p.study, -1);
         return dw_error(res, 406, "%s", why);
     }
     char ct[256];
@@ -157,9 +190,16 @@ int dicomweb_retrieve(http_request *req, http_response *res)
         snprintf(ct, sizeof ct, "application/dicom; transfer-syntax=%s", set.v[0].ts);
         rc = dw_reply_instance(req->app, res, ct, &set.v[0]);
         dw_instances_free(&set);
+        study_read(req->app, p.study, -1);
         return rc;
     }
     served *sv = served_new(set.n);
+    if (sv) { /* the read ends with the answer (served_free) */
+        sv->n = req->app;
+        snprintf(sv->study, sizeof sv->study, "%s", p.study ? p.study : "");
+    } else {
+        study_read(req->app, p.study, -1);
+    }
     for (size_t i = 0; sv && i < set.n; i++) {
         char url[1024];
         instance_url(req, &set.v[i], url, sizeof url);

@@ -31,6 +31,9 @@ static _Thread_local struct {
     int written; /* the handler wrote the entry before answering */
 } audit_ctx;
 
+/* The study a C-MOVE/C-GET is reading (hooks.study_read), from on_retrieve until on_event. */
+static _Thread_local char reading_study[65];
+
 /* Requests refused because their audit entry could not be written (for /metrics). */
 static atomic_uint_fast64_t audit_failures;
 
@@ -355,8 +358,13 @@ static uint16_t on_retrieve(const huren_dicom_query *q, huren_dicom_retrieve_lis
         return HUREN_DICOM_STATUS_MOVE_DEST_UNKNOWN; /* audited as refused after the answer */
     retrieve_ctx c = {out, 0, 0};
     huren_index_query iq = {HUREN_INDEX_LEVEL_INSTANCE, matches, (size_t)nm, 0, 0};
-    int rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
     const char *study = element_value(q->keys, q->nkeys, TAG_STUDY_UID);
+    if (study && *study && strlen(study) < sizeof reading_study && n->hooks.study_read &&
+        !reading_study[0]) { /* not evicted while its instances are sent */
+        snprintf(reading_study, sizeof reading_study, "%s", study);
+        n->hooks.study_read(n, study, 1);
+    }
+    int rc = huren_index_find(n->index, &iq, on_retrieve_row, &c);
     if (rc == 0 && c.rows == 0 && !c.failed && study && *study && n->hooks.study_not_held) {
         /* a study held elsewhere (a recognition prompt listed it): fetch it, then answer */
         char err[HUREN_ERRLEN] = "";
@@ -450,6 +458,11 @@ static void on_event(const char *op, const huren_dicom_peer *peer, uint16_t stat
                      void *payload)
 {
     node *n = payload;
+    if (reading_study[0] && (!strcmp(op, "C-MOVE") || !strcmp(op, "C-GET"))) {
+        if (n->hooks.study_read)
+            n->hooks.study_read(n, reading_study, -1);
+        reading_study[0] = 0;
+    }
     static const struct {
         const char *op;
         size_t offset;

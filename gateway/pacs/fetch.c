@@ -138,6 +138,8 @@ int pacs_fetch_study(node *n, const char *study_uid, char *err, size_t errlen)
     if (!fetch_claim(n->pacs, study_uid)) /* fetched by another request meanwhile */
         return huren_index_pacs_held(n->index, study_uid, name) == 0 ? 1 : 0;
     int rc = fetch(n, c, study_uid, err, errlen);
+    if (rc > 0)
+        pacs__cache_fetched(c, study_uid);
     fetch_release(n->pacs, study_uid);
     return rc;
 }

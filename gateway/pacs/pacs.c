@@ -137,6 +137,7 @@ int pacs__open(node *n, int periodic, char *err, size_t errlen)
     pthread_cond_init(&p->stop_cv, NULL);
     pthread_mutex_init(&p->fetch_mu, NULL);
     pthread_cond_init(&p->fetch_cv, NULL);
+    pthread_mutex_init(&p->cache_mu, NULL);
     for (size_t i = 0; i < cfg->npacs; i++) {
         pacs_conn *c = &conns[i];
         c->cfg = &cfg->pacs[i];
@@ -190,6 +191,7 @@ void pacs_stop(node *n)
     }
     pthread_mutex_destroy(&p->stop_mu);
     pthread_cond_destroy(&p->stop_cv);
+    pacs__cache_close(p);
     pthread_mutex_destroy(&p->fetch_mu);
     pthread_cond_destroy(&p->fetch_cv);
     free(p->conns);
@@ -227,10 +229,20 @@ char *pacs_metrics(node *n)
             "huren_pacs_requests_total{pacs=\"%s\",kind=\"split\"} %llu\n"
             "huren_pacs_requests_total{pacs=\"%s\",kind=\"fetch\"} %llu\n"
             "huren_pacs_requests_total{pacs=\"%s\",kind=\"fetch_failed\"} %llu\n"
-            "huren_pacs_fetched_instances_total{pacs=\"%s\"} %llu\n",
+            "huren_pacs_fetched_instances_total{pacs=\"%s\"} %llu\n"
+            "huren_pacs_cache_evictions_total{pacs=\"%s\"} %llu\n",
             name, (unsigned long long)c->queries, name, (unsigned long long)c->query_failures, name,
             (unsigned long long)c->splits, name, (unsigned long long)c->fetches, name,
-            (unsigned long long)c->fetch_failures, name, (unsigned long long)c->fetched_instances);
+            (unsigned long long)c->fetch_failures, name, (unsigned long long)c->fetched_instances,
+            name, (unsigned long long)c->evictions);
+        int64_t bytes = 0, studies = 0;
+        (void)huren_index_pacs_cache_usage(n->index, name, &bytes, &studies);
+        huren_buf_printf(&b,
+                         "huren_pacs_cache_bytes{pacs=\"%s\"} %lld\n"
+                         "huren_pacs_cache_studies{pacs=\"%s\"} %lld\n"
+                         "huren_pacs_cache_budget_bytes{pacs=\"%s\"} %ld\n",
+                         name, (long long)bytes, name, (long long)studies, name,
+                         c->cfg->cache_budget);
     }
     if (b.failed) {
         huren_buf_free(&b);

@@ -22,6 +22,11 @@ void pacs_stop(node *n);
  * it. Returns 1 when instances were stored, 0 when no PACS holds it, -1 with err. */
 int pacs_fetch_study(node *n, const char *study_uid, char *err, size_t errlen);
 
+/* The node hook study_read: study_uid is being read (delta +1) or no longer (-1). A study
+ * being read is never evicted from the fetch cache; the read is its last read (least
+ * recently read studies are evicted first). */
+void pacs_study_read(node *n, const char *study_uid, int delta);
+
 /* Progress of a sync, one call per day read (for the backfill command). */
 typedef struct pacs_day_report {
     const char *day; /* YYYYMMDD */

@@ -19,8 +19,15 @@ typedef struct pacs_conn {
     pthread_t thread;       /* the periodic sync, when started */
     int thread_started;
     atomic_uint_fast64_t queries, query_failures, splits, fetches, fetch_failures,
-        fetched_instances;
+        fetched_instances, evictions;
 } pacs_conn;
+
+/* A study being read or read lately (cache.c): pins > 0 while read. */
+typedef struct pacs_read {
+    char uid[65];
+    int pins;
+    int64_t last_read;
+} pacs_read;
 
 struct pacs_ctx {
     node *n;
@@ -34,6 +41,10 @@ struct pacs_ctx {
     pthread_cond_t fetch_cv;
     char **fetching;
     size_t nfetching, capfetching;
+    /* the fetch cache's reads (cache.c) */
+    pthread_mutex_t cache_mu;
+    pacs_read reads[1024];
+    size_t nreads;
 };
 
 /* Set up n->pacs; periodic: start the sync threads too (not for `huren pacs sync`). */
@@ -47,6 +58,10 @@ void pacs__acquire(pacs_conn *c, int query);
 void pacs__release(pacs_conn *c);
 /* The SCU options towards c. */
 void pacs__scu_options(const pacs_conn *c, huren_dicom_scu_options *o);
+/* cache.c: after a fetch of study_uid from c, mark its copies and keep c within its
+ * cache_budget; at stop, the last reads written and the lock freed. */
+void pacs__cache_fetched(pacs_conn *c, const char *study_uid);
+void pacs__cache_close(struct pacs_ctx *p);
 /* Wait up to seconds or until the node stops; returns 1 when stopping. */
 int pacs__sleep(struct pacs_ctx *p, long seconds);
 

@@ -333,6 +333,36 @@ class ForwardTest(PacsTestCase):
         self.assertEqual(len(os.listdir(out)), 2)
         self.assertEqual(metric(node, 'huren_forward_sent_total{rule="out"}'), 2)
 
+    def test_batch_of_20_over_few_associations(self):
+        """20 instances queued while the destination is down go over one association (two
+        at most: a batch may start as it comes up), counted in storescp's log."""
+        self.start_pacs([DAYS[0]], 1)
+        dest_port = free_port()
+        node = self.node(config_text=self.conf(
+            "sync_interval = 0\n[dicom_aes]\nDEST = 127.0.0.1:%d\n"
+            "[forward \"out\"]\nsource = cstore\ndestination = DEST\nretry_min = 2\n"
+            "retry_max = 2\n" % dest_port))
+        node.start()
+        src = os.path.join(self.tmp, "fwd")
+        os.makedirs(src)
+        for i in range(20):
+            write_instance(os.path.join(src, "%d.dcm" % i), study_uid=uid(8, 3),
+                           series_uid=uid(8, 3, 1), sop_uid=uid(8, 3, 1, i), modality="CT")
+        p = run(["storescu", "-aet", "CT1", "-aec", "HUREN", "+sd", "127.0.0.1",
+                 str(node.dicom_port), src])
+        self.assertEqual(p.returncode, 0, p.stdout)
+        wait_for(lambda: metric(node, 'huren_forward_failing{rule="out"}') == 20, 30,
+                 "the failed attempts")
+        out = os.path.join(self.tmp, "dest")
+        os.makedirs(out)
+        dest = self.process(["storescp", "-v", "-aet", "DEST", "-od", out, str(dest_port)],
+                            "storescp")
+        wait_for(lambda: len(os.listdir(out)) == 20, 60, "all forwarded")
+        wait_for(lambda: metric(node, 'huren_forward_backlog{rule="out"}') == 0, 30, "empty")
+        log = dest.output()
+        self.assertLessEqual(log.count("Association Received"), 2, log)
+        self.assertGreaterEqual(log.count("Association Received"), 1, log)
+
 
 if __name__ == "__main__":
     unittest.main()

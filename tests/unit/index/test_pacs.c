@@ -117,6 +117,72 @@ static void held_studies(void **state)
     tfix_close(&t);
 }
 
+/* The fetch cache: fetched copies marked, usage, least recently read first, a study with an
+ * instance stored directly never evicted, an evicted study held at the PACS again. */
+static void fetch_cache(void **state)
+{
+    (void)state;
+    tfix t;
+    held_rows h;
+    char pacs[HUREN_INDEX_PACS_NAME_MAX + 1];
+    huren_index_pacs_study s[3];
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    answer(&s[0], "P1", "1.8.1", "20260101", "a");
+    answer(&s[1], "P1", "1.8.2", "20260101", "b");
+    answer(&s[2], "P1", "1.8.3", "20260101", "c");
+    assert_int_equal(huren_index_pacs_studies_put(t.idx, "main", s, 3, 100, NULL), 0);
+    tinst in;
+    const char *sops[] = {"1.8.1.1.1", "1.8.2.1.1", "1.8.3.1.1"};
+    for (int i = 0; i < 3; i++) {
+        tinst_init(&in, "P1", s[i].values[HUREN_INDEX_F_STUDY_UID], "1.8.0.1", sops[i], "CT",
+                   "1.2.840.10008.5.1.4.1.1.2");
+        char series[32];
+        snprintf(series, sizeof series, "%s.1", s[i].values[HUREN_INDEX_F_STUDY_UID]);
+        in.v[HUREN_INDEX_F_SERIES_UID] = series;
+        put_ok(t.idx, &in, "0123456789");
+        assert_int_equal(
+            huren_index_pacs_cache_mark(t.idx, s[i].values[HUREN_INDEX_F_STUDY_UID], 10 + i), 0);
+    }
+    /* one instance stored directly into 1.8.3: that study is not evictable */
+    tinst_init(&in, "P1", "1.8.3", "1.8.3.2", "1.8.3.2.1", "CT", "1.2.840.10008.5.1.4.1.1.2");
+    put_ok(t.idx, &in, "direct");
+    int64_t bytes = 0, nst = 0;
+    assert_int_equal(huren_index_pacs_cache_usage(t.idx, "main", &bytes, &nst), 0);
+    assert_int_equal(bytes, 30);
+    assert_int_equal(nst, 3);
+    /* 1.8.1 read again later than 1.8.2 */
+    const char *uids[] = {"1.8.1", "1.9.404"};
+    int64_t at[] = {50, 60};
+    assert_int_equal(huren_index_pacs_cache_touch(t.idx, uids, at, 2), 0);
+    huren_index_pacs_cached lru[4];
+    size_t n = 9;
+    assert_int_equal(huren_index_pacs_cache_lru(t.idx, "main", lru, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(lru[0].study_uid, "1.8.2");
+    assert_int_equal(lru[0].bytes, 10);
+    assert_string_equal(lru[1].study_uid, "1.8.1");
+    assert_int_equal(lru[1].last_read, 50);
+    assert_int_equal(huren_index_pacs_cache_evict(t.idx, "1.8.3", NULL), HUREN_INDEX_ENOTFOUND);
+    assert_int_equal(huren_index_pacs_cache_evict(t.idx, "1.8.2", &bytes), 0);
+    assert_int_equal(bytes, 10);
+    assert_int_equal(huren_index_pacs_held(t.idx, "1.8.2", pacs), 1);
+    assert_string_equal(studies(t.idx, &h), "1.8.1:here:1:a;1.8.2:main:40:b;1.8.3:here:2:c;");
+    assert_int_equal(huren_index_pacs_cache_usage(t.idx, "main", &bytes, &nst), 0);
+    assert_int_equal(bytes, 20);
+    assert_int_equal(nst, 2);
+    assert_totals_consistent(&t);
+    /* fetched again: a copy once more */
+    tinst_init(&in, "P1", "1.8.2", "1.8.2.1", "1.8.2.1.1", "CT", "1.2.840.10008.5.1.4.1.1.2");
+    put_ok(t.idx, &in, "0123456789");
+    assert_int_equal(huren_index_pacs_cache_mark(t.idx, "1.8.2", 70), 0);
+    assert_int_equal(huren_index_pacs_cache_lru(t.idx, "main", lru, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(lru[0].study_uid, "1.8.1");
+    assert_string_equal(lru[1].study_uid, "1.8.2");
+    assert_int_equal(huren_index_pacs_cache_evict(t.idx, "1.8.404", NULL), HUREN_INDEX_ENOTFOUND);
+    tfix_close(&t);
+}
+
 static void watermark(void **state)
 {
     (void)state;
@@ -174,6 +240,7 @@ static void forward_queue(void **state)
 const struct CMUnitTest pacs_tests[] = {
     cmocka_unit_test(held_studies),
     cmocka_unit_test(watermark),
+    cmocka_unit_test(fetch_cache),
     cmocka_unit_test(forward_queue),
 };
 const size_t pacs_ntests = sizeof(pacs_tests) / sizeof(pacs_tests[0]);
