@@ -2,7 +2,8 @@
  * [pacs] or a [dicom_aes] AE. Each is found in the archive by its SOP Instance UID; a retrieved
  * copy is sent with this hospital's patient ids (coerced into a temp file first). Sent: marked
  * so in the queue, never sent again. Failed: deferred by the rule's backoff (retry_min doubled
- * per failure in a row, up to retry_max), and the rule waits that long before its next send. */
+ * per failure in a row, up to retry_max), and the rule waits that long before its next send.
+ * What is due goes in batches of up to BATCH instances over one association. */
 #define LOG_COMPONENT "forward"
 #include "forward/forward_int.h"
 
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define BATCH 32
@@ -108,77 +110,140 @@ static int coerce(node *n, located *l, char *tmp, size_t tmplen, char *err, size
     return rc < 0 ? -1 : 0;
 }
 
-/* Send one item. 0 sent, -1 failed (err). */
-static int send_one(forwarder *fw, fw_rule *r, const huren_index_fwd_item *it, char *err,
-                    size_t errlen)
+/* One queued item made ready to send: its bytes (a coerced temp file for a copy). */
+typedef struct prepared {
+    int ok;
+    char err[HUREN_ERRLEN];
+    char tmp[4200];
+    huren_dicom_store_item item;
+    located l;
+} prepared;
+
+/* The instance is its file, not a range of a pack (the first instance of a pack starts at 0 too). */
+static int whole_file(const located *l)
 {
-    node *n = fw->n;
-    huren_index_match m = {HUREN_INDEX_F_SOP_INSTANCE_UID, it->sop_uid};
-    huren_index_query q = {HUREN_INDEX_LEVEL_INSTANCE, &m, 1, 1, 0};
-    located l = {0};
-    huren_dicom_scu_options o;
-    char tmp[4200] = "";
-    int rc = -1;
-    if (huren_index_find(n->index, &q, on_row, &l) < 0 && !l.found) {
-        snprintf(err, errlen, "%s", huren_index_errmsg(n->index));
-    } else if (!l.found) {
-        snprintf(err, errlen, "no longer in the archive");
-    } else if (destination(n, r->cfg, &o) < 0) {
-        snprintf(err, errlen, "destination %s unknown", r->cfg->destination);
-    } else if (!l.patient_id || coerce(n, &l, tmp, sizeof tmp, err, errlen) == 0) {
-        uint16_t status = 0;
-        const char *path = tmp[0] ? tmp : l.path;
-        uint64_t off = tmp[0] ? 0 : (uint64_t)l.offset, len = tmp[0] ? 0 : (uint64_t)l.size;
-        if (!tmp[0] && l.offset == 0)
-            len = 0; /* a file of its own: the whole file */
-        if (huren_dicom_scu_store(&o, path, off, len, &status, err, errlen) == 0) {
-            if (status == HUREN_DICOM_STATUS_SUCCESS || (status & 0xf000) == 0xb000)
-                rc = 0;
-            else
-                snprintf(err, errlen, "%s answered %s (0x%04x)", o.called_ae,
-                         huren_dicom_status_str(status), status);
-        }
-        if (tmp[0])
-            unlink(tmp);
-    }
-    free(l.patient_id);
-    free(l.issuer);
-    return rc;
+    struct stat sb;
+    return l->offset == 0 && stat(l->path, &sb) == 0 && (int64_t)sb.st_size == l->size;
 }
 
+static void prepare(node *n, const huren_index_fwd_item *it, prepared *p)
+{
+    huren_index_match m = {HUREN_INDEX_F_SOP_INSTANCE_UID, it->sop_uid};
+    huren_index_query q = {HUREN_INDEX_LEVEL_INSTANCE, &m, 1, 1, 0};
+    located *l = &p->l;
+    if (huren_index_find(n->index, &q, on_row, l) < 0 && !l->found) {
+        snprintf(p->err, sizeof p->err, "%s", huren_index_errmsg(n->index));
+    } else if (!l->found) {
+        snprintf(p->err, sizeof p->err, "no longer in the archive");
+    } else if (!l->patient_id || coerce(n, l, p->tmp, sizeof p->tmp, p->err, sizeof p->err) == 0) {
+        p->ok = 1;
+        p->item.path = p->tmp[0] ? p->tmp : l->path;
+        p->item.offset = p->tmp[0] ? 0 : (uint64_t)l->offset;
+        p->item.length = p->tmp[0] || whole_file(l) ? 0 : (uint64_t)l->size;
+    }
+}
+
+static void prepared_clear(prepared *p)
+{
+    if (p->tmp[0])
+        unlink(p->tmp);
+    free(p->l.patient_id);
+    free(p->l.issuer);
+}
+
+/* The rule backs off after a failure: retry_min doubled per failure in a row. */
+static void back_off(fw_rule *r)
+{
+    atomic_fetch_add(&r->failures, 1);
+    long wait = r->cfg->retry_min;
+    for (int k = 0; k < r->consecutive && wait < r->cfg->retry_max; k++)
+        wait *= 2;
+    if (wait > r->cfg->retry_max)
+        wait = r->cfg->retry_max;
+    r->consecutive++;
+    r->blocked_until = time(NULL) + wait;
+}
+
+/* Record the outcome of item it: sent, or deferred with err to the rule's backoff. */
+static void outcome(forwarder *fw, fw_rule *r, const huren_index_fwd_item *it, int sent,
+                    const char *err)
+{
+    node *n = fw->n;
+    if (sent) {
+        if (huren_index_fwd_sent(n->index, it->id, (int64_t)time(NULL)) < 0)
+            log_error("forward %s: %s sent, but not marked so: %s", r->cfg->name, it->sop_uid,
+                      huren_index_errmsg(n->index));
+        log_debug("forward %s: %s sent to %s", r->cfg->name, it->sop_uid, r->cfg->destination);
+        return;
+    }
+    log_warnx("forward %s: %s to %s failed (%s): again in %ld s", r->cfg->name, it->sop_uid,
+              r->cfg->destination, err, (long)(r->blocked_until - time(NULL)));
+    if (huren_index_fwd_defer(n->index, it->id, (int64_t)r->blocked_until, err) < 0)
+        log_error("forward %s: %s", r->cfg->name, huren_index_errmsg(n->index));
+}
+
+/* What is due of rule r (up to BATCH), over one association: each instance that the
+ * destination took is marked sent; the others wait for the rule's backoff. */
 void forward__send_due(forwarder *fw, fw_rule *r)
 {
     node *n = fw->n;
     huren_index_fwd_item items[BATCH];
     size_t count = 0;
-    time_t now = time(NULL);
-    if (huren_index_fwd_due(n->index, r->cfg->name, (int64_t)now, items, BATCH, &count) < 0) {
+    if (huren_index_fwd_due(n->index, r->cfg->name, (int64_t)time(NULL), items, BATCH, &count) <
+        0) {
         log_error("forward %s: %s", r->cfg->name, huren_index_errmsg(n->index));
         return;
     }
-    for (size_t i = 0; i < count && !fw->stopping; i++) {
-        char err[HUREN_ERRLEN] = "";
-        if (send_one(fw, r, &items[i], err, sizeof err) == 0) {
-            r->consecutive = 0;
-            if (huren_index_fwd_sent(n->index, items[i].id, (int64_t)time(NULL)) < 0)
-                log_error("forward %s: %s sent, but not marked so: %s", r->cfg->name,
-                          items[i].sop_uid, huren_index_errmsg(n->index));
-            log_debug("forward %s: %s sent to %s", r->cfg->name, items[i].sop_uid,
-                      r->cfg->destination);
-            continue;
+    if (!count || fw->stopping)
+        return;
+    prepared *p = calloc(count, sizeof *p);
+    huren_dicom_store_item *send = calloc(count, sizeof *send);
+    size_t *which = calloc(count, sizeof *which);
+    uint16_t *st = calloc(count, sizeof *st);
+    huren_dicom_scu_options o;
+    char err[HUREN_ERRLEN] = "";
+    size_t ns = 0;
+    if (!p || !send || !which || !st) {
+        snprintf(err, sizeof err, "out of memory");
+    } else if (destination(n, r->cfg, &o) < 0) {
+        snprintf(err, sizeof err, "destination %s unknown", r->cfg->destination);
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            st[i] = HUREN_DICOM_STATUS_NOT_SENT;
+            prepare(n, &items[i], &p[i]);
+            if (p[i].ok) {
+                which[ns] = i;
+                send[ns++] = p[i].item;
+            }
         }
-        atomic_fetch_add(&r->failures, 1);
-        long wait = r->cfg->retry_min;
-        for (int k = 0; k < r->consecutive && wait < r->cfg->retry_max; k++)
-            wait *= 2;
-        if (wait > r->cfg->retry_max)
-            wait = r->cfg->retry_max;
-        r->consecutive++;
-        r->blocked_until = time(NULL) + wait;
-        log_warnx("forward %s: %s to %s failed (%s): again in %ld s", r->cfg->name,
-                  items[i].sop_uid, r->cfg->destination, err, wait);
-        if (huren_index_fwd_defer(n->index, items[i].id, (int64_t)r->blocked_until, err) < 0)
-            log_error("forward %s: %s", r->cfg->name, huren_index_errmsg(n->index));
-        return; /* the destination is failing: the rest waits with the rule */
+        if (ns && huren_dicom_scu_store_batch(&o, send, ns, st, err, sizeof err) < 0)
+            log_debug("forward %s: the batch broke off: %s", r->cfg->name, err);
     }
+    int failed = 0;
+    for (size_t k = 0; p && k < count; k++) {
+        size_t j = 0;
+        while (j < ns && which[j] != k)
+            j++;
+        uint16_t status = j < ns ? st[j] : HUREN_DICOM_STATUS_NOT_SENT;
+        int ok = status == HUREN_DICOM_STATUS_SUCCESS || (status & 0xf000) == 0xb000;
+        if (status != HUREN_DICOM_STATUS_NOT_SENT && !ok)
+            snprintf(p[k].err, sizeof p[k].err, "%s answered %s (0x%04x)", o.called_ae,
+                     huren_dicom_status_str(status), status);
+        if (!ok && !p[k].err[0])
+            snprintf(p[k].err, sizeof p[k].err, "%s", err[0] ? err : "not sent");
+        if (!ok && !failed) {
+            failed = 1;
+            back_off(r);
+        }
+        outcome(fw, r, &items[k], ok, p[k].err);
+        prepared_clear(&p[k]);
+    }
+    if (!p)
+        log_error("forward %s: %s", r->cfg->name, err);
+    else if (!failed)
+        r->consecutive = 0;
+    free(p);
+    free(send);
+    free(which);
+    free(st);
 }
