@@ -140,6 +140,10 @@ typedef struct huren_index_publish_study {
     const char *patient_id, *issuer_of_patient_id, *other_patient_ids; /* as received */
     const char *copy_of; /* every instance is a retrieved copy: the source institution (schema
                             9); NULL for this hospital's own study */
+    /* provenance (schema 14): the instances held, how many have a pixel fingerprint, and the
+     * study's root over them ("" when none) */
+    int64_t instances, pixel_count;
+    const char *pixel_root;
 } huren_index_publish_study;
 
 typedef struct huren_index_publish_event {
