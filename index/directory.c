@@ -35,7 +35,8 @@ static const char *const dsql[D_COUNT] = {
                  " modality=?8, body_part=?9, item_date=?10, hr=?11, hr_scope=?12,"
                  " qualified_from=?13, qualified_to=?14, source_url=?15, deleted=?16,"
                  " status=?17, revision=?18, images=?19, report=?20, report_key=?21,"
-                 " pixel_root=?22, pixel_count=?23, received_at=" NOW " WHERE pseudonym=?1 AND institution=?2 AND record_key=?3"
+                 " pixel_root=?22, pixel_count=?23, received_at=" NOW
+                 " WHERE pseudonym=?1 AND institution=?2 AND record_key=?3"
                  " AND version<?4",
     /* the same film under two pseudonyms (同片不同名): every entry involved is flagged once,
      * by institution and record key only (schema 14) */

@@ -256,8 +256,8 @@ int huren_index_study_provenance(huren_index *idx, const char *study_uid,
 /* The gateway's digest for the backfill: the Part-10 bytes of one instance are size bytes from
  * offset of the file at path (0/whole file, or inside a pack); fill hex (64 lowercase hex) and
  * return 0, return 1 when the instance has no PixelData, negative when it cannot be read. */
-typedef int (*huren_index_digest_fn)(const char *path, int64_t offset, int64_t size,
-                                     char hex[65], void *payload);
+typedef int (*huren_index_digest_fn)(const char *path, int64_t offset, int64_t size, char hex[65],
+                                     void *payload);
 
 typedef struct huren_index_backfill_stats {
     int64_t fingerprinted, without_pixels, failed; /* failed ones stay unknown */

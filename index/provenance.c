@@ -102,13 +102,14 @@ static int todo_read(huren_index *idx, int64_t after, todo *t, size_t max, size_
     int rc = huren_index__reader_get(idx, &db);
     if (rc < 0)
         return rc;
-    int src = sqlite3_prepare_v2(db,
-                                 "SELECT i.pk, i.blob_name, i.blob_offset, i.blob_size, st.study_uid"
-                                 " FROM instances i JOIN series se ON se.pk = i.series_pk"
-                                 " JOIN studies st ON st.pk = se.study_pk"
-                                 " WHERE i.pixel_sha256 IS NULL AND i.pk > ?1"
-                                 " ORDER BY i.pk LIMIT ?2",
-                                 -1, &s, NULL);
+    int src =
+        sqlite3_prepare_v2(db,
+                           "SELECT i.pk, i.blob_name, i.blob_offset, i.blob_size, st.study_uid"
+                           " FROM instances i JOIN series se ON se.pk = i.series_pk"
+                           " JOIN studies st ON st.pk = se.study_pk"
+                           " WHERE i.pixel_sha256 IS NULL AND i.pk > ?1"
+                           " ORDER BY i.pk LIMIT ?2",
+                           -1, &s, NULL);
     if (src == SQLITE_OK) {
         sqlite3_bind_int64(s, 1, after);
         sqlite3_bind_int64(s, 2, (sqlite3_int64)max);

@@ -137,16 +137,16 @@ static int imaging_study_add(fhir_builder *b, const claim_bundle_input *in,
     snprintf(id, sizeof id, "study-%s", local);
     snprintf(oid, sizeof oid, "urn:oid:%s", r->study_uid);
     json_t *ext = json_array();
-    json_array_append_new(ext, sub("instances", "valueUnsignedInt",
-                                   json_integer((json_int_t)pv.fingerprinted)));
+    json_array_append_new(
+        ext, sub("instances", "valueUnsignedInt", json_integer((json_int_t)pv.fingerprinted)));
     if (pv.root[0])
         json_array_append_new(ext, sub("root", "valueString", json_string(pv.root)));
-    json_t *j = json_pack(
-        "{s:s, s:s, s:[{s:s, s:o}], s:[{s:s, s:s}], s:s, s:o, s:I}", "resourceType",
-        "ImagingStudy", "id", id, "extension", "url", FHIR_EXT_PIXEL_PROVENANCE, "extension", ext,
-        "identifier", "system", "urn:dicom:uid", "value", oid, "status",
-        pv.instances > 0 ? "available" : "unknown", "subject", fhir_ref(b, "Patient", "patient"),
-        "numberOfInstances", (json_int_t)pv.instances);
+    json_t *j =
+        json_pack("{s:s, s:s, s:[{s:s, s:o}], s:[{s:s, s:s}], s:s, s:o, s:I}", "resourceType",
+                  "ImagingStudy", "id", id, "extension", "url", FHIR_EXT_PIXEL_PROVENANCE,
+                  "extension", ext, "identifier", "system", "urn:dicom:uid", "value", oid, "status",
+                  pv.instances > 0 ? "available" : "unknown", "subject",
+                  fhir_ref(b, "Patient", "patient"), "numberOfInstances", (json_int_t)pv.instances);
     if (!j)
         return -1;
     fhir_add(b, j);

@@ -21,9 +21,9 @@
 
 /* The fields an entry may carry: anything else (patient_name, patient_id, ...) is refused. */
 static const char *const entry_fields[] = {
-    "pseudonym",      "institution",  "record_key", "version", "kind",   "item_code",
-    "item_name",      "modality",     "body_part",  "date",    "hr",     "hr_scope",
-    "qualified_from", "qualified_to", "source_url", "deleted", "status", "revision",
+    "pseudonym",      "institution",  "record_key", "version",    "kind",        "item_code",
+    "item_name",      "modality",     "body_part",  "date",       "hr",          "hr_scope",
+    "qualified_from", "qualified_to", "source_url", "deleted",    "status",      "revision",
     "images",         "report",       "report_key", "pixel_root", "pixel_count", NULL};
 
 static int field_known(const char *k)

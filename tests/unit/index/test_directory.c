@@ -276,7 +276,8 @@ static void dir_same_pixels(void **state)
         assert_string_equal(fl.items[i].pixel_root, root);
         assert_int_equal(strlen(fl.items[i].flagged_at), 14);
         h1 += !strcmp(fl.items[i].institution, "H1");
-        h2 += !strcmp(fl.items[i].institution, "H2") && !strcmp(fl.items[i].record_key, "study:9.9");
+        h2 +=
+            !strcmp(fl.items[i].institution, "H2") && !strcmp(fl.items[i].record_key, "study:9.9");
     }
     assert_int_equal(h1, 2);
     assert_int_equal(h2, 1);

@@ -107,7 +107,8 @@ static void provenance_root(void **state)
     /* the instance's field is returned by queries */
     int rc = 0;
     huren_index_match m = {HUREN_INDEX_F_SOP_INSTANCE_UID, "1.2.3.1.2"};
-    char *got = find_list(t.idx, HUREN_INDEX_LEVEL_INSTANCE, &m, 1, HUREN_INDEX_F_PIXEL_SHA256, &rc);
+    char *got =
+        find_list(t.idx, HUREN_INDEX_LEVEL_INSTANCE, &m, 1, HUREN_INDEX_F_PIXEL_SHA256, &rc);
     assert_string_equal(got, a);
     free(got);
 
@@ -930,19 +931,12 @@ static void put_copy_replaced_by_own(void **state)
 }
 
 const struct CMUnitTest put_tests[] = {
-    cmocka_unit_test(put_copy_marks_source),
-    cmocka_unit_test(put_copy_replaced_by_own),
-    cmocka_unit_test(put_new_hash_path),
-    cmocka_unit_test(provenance_root),
-    cmocka_unit_test(put_duplicate_keep),
-    cmocka_unit_test(put_duplicate_replace),
-    cmocka_unit_test(counts_computed),
-    cmocka_unit_test(put_failures_store_nothing),
-    cmocka_unit_test(put_fails_after_rename),
-    cmocka_unit_test(pending_journal_recovery),
-    cmocka_unit_test(kill9_during_puts),
-    cmocka_unit_test(empty_patient_id_and_updates),
-    cmocka_unit_test(concurrent_puts),
-    cmocka_unit_test(seed_rows),
+    cmocka_unit_test(put_copy_marks_source),  cmocka_unit_test(put_copy_replaced_by_own),
+    cmocka_unit_test(put_new_hash_path),      cmocka_unit_test(provenance_root),
+    cmocka_unit_test(put_duplicate_keep),     cmocka_unit_test(put_duplicate_replace),
+    cmocka_unit_test(counts_computed),        cmocka_unit_test(put_failures_store_nothing),
+    cmocka_unit_test(put_fails_after_rename), cmocka_unit_test(pending_journal_recovery),
+    cmocka_unit_test(kill9_during_puts),      cmocka_unit_test(empty_patient_id_and_updates),
+    cmocka_unit_test(concurrent_puts),        cmocka_unit_test(seed_rows),
 };
 const size_t put_ntests = sizeof(put_tests) / sizeof(put_tests[0]);
