@@ -337,6 +337,14 @@ int huren_dicom_file_to_json(const char *path, const char *bulk_uri_prefix, char
 int huren_dicom_file_frame(const char *path, unsigned frame, char **out, size_t *len,
                            unsigned *nframes, int *encapsulated, char *err, size_t errlen);
 
+/* The pixel fingerprint of the instance at path (provenance): SHA-256 of its PixelData
+ * (7FE0,0010) value as stored. Native data: the value's bytes in the file's byte order
+ * (padding included). Encapsulated data: the values of the fragments after the Basic Offset
+ * Table, in order, without their item headers (the Basic Offset Table is not covered). hex gets
+ * 64 lowercase hex digits. Returns 0; HUREN_DICOM_ENOTSUP when the instance has no PixelData
+ * (SR, PR, ...; hex ""); HUREN_DICOM_ECORRUPT when it cannot be read; other negative codes. */
+int huren_dicom_file_pixel_digest(const char *path, char hex[65], char *err, size_t errlen);
+
 typedef enum huren_dicom_image_format {
     HUREN_DICOM_IMAGE_JPEG = 0,
     HUREN_DICOM_IMAGE_PNG

@@ -22,6 +22,9 @@
 #define FHIR_EXT "https://huren.example/fhir/StructureDefinition/"
 #define FHIR_EXT_AMOUNT_FEN FHIR_EXT "amount-fen" /* on Money: valueDecimal, integer fen */
 #define FHIR_EXT_CLAIM FHIR_EXT "claim"           /* on the claim's Invoice: the claim summary */
+/* on ImagingStudy: instances (valueUnsignedInt, those in the root) and root (valueString, the
+ * study's pixel root, docs/insurers.md) */
+#define FHIR_EXT_PIXEL_PROVENANCE FHIR_EXT "pixel-provenance"
 #define FHIR_EXT_CONSENT_PURPOSE                                                                   \
     FHIR_EXT "consent-purpose"                      /* Consent: valueCode claim|recognition */
 #define FHIR_EXT_POLICY_REF FHIR_EXT "policy-ref"   /* Consent: valueString, insurer's policy */

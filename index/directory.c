@@ -18,7 +18,7 @@
 
 /* A new entry costs one descent of the primary key (INSERT OR IGNORE); only an existing one
  * is then updated if older, or read to report the version held. */
-enum dir_stmt { D_FIND, D_INSERT, D_UPDATE, D_COUNT };
+enum dir_stmt { D_FIND, D_INSERT, D_UPDATE, D_FLAG_OTHERS, D_FLAG_SELF, D_COUNT };
 
 #define NOW "strftime('%Y%m%d%H%M%S','now')"
 static const char *const dsql[D_COUNT] = {
@@ -28,15 +28,25 @@ static const char *const dsql[D_COUNT] = {
         "INSERT OR IGNORE INTO dir_entries(pseudonym, institution, record_key, version, kind,"
         " item_code, item_name, modality, body_part, item_date, hr, hr_scope,"
         " qualified_from, qualified_to, source_url, deleted, status, revision,"
-        " images, report, report_key, received_at)"
-        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21," NOW
-        ")",
+        " images, report, report_key, pixel_root, pixel_count, received_at)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
+        "?22,?23," NOW ")",
     [D_UPDATE] = "UPDATE dir_entries SET version=?4, kind=?5, item_code=?6, item_name=?7,"
                  " modality=?8, body_part=?9, item_date=?10, hr=?11, hr_scope=?12,"
                  " qualified_from=?13, qualified_to=?14, source_url=?15, deleted=?16,"
                  " status=?17, revision=?18, images=?19, report=?20, report_key=?21,"
-                 " received_at=" NOW " WHERE pseudonym=?1 AND institution=?2 AND record_key=?3"
+                 " pixel_root=?22, pixel_count=?23, received_at=" NOW
+                 " WHERE pseudonym=?1 AND institution=?2 AND record_key=?3"
                  " AND version<?4",
+    /* the same film under two pseudonyms (同片不同名): every entry involved is flagged once,
+     * by institution and record key only (schema 15) */
+    [D_FLAG_OTHERS] = "INSERT OR IGNORE INTO dir_flags(kind, institution, record_key, pixel_root,"
+                      " flagged_at) SELECT 'same_pixels', institution, record_key, pixel_root, " NOW
+                      " FROM dir_entries WHERE pixel_root=?1 AND deleted=0 AND pseudonym<>?2",
+    [D_FLAG_SELF] = "INSERT OR IGNORE INTO dir_flags(kind, institution, record_key, pixel_root,"
+                    " flagged_at) SELECT 'same_pixels', ?3, ?4, ?1, " NOW " WHERE EXISTS"
+                    " (SELECT 1 FROM dir_entries WHERE pixel_root=?1 AND deleted=0"
+                    " AND pseudonym<>?2)",
 };
 
 struct huren_index__dirrows {
@@ -185,6 +195,10 @@ static const char *entry_problem(const huren_index_dir_entry *e)
         return "report_key: not a report's record key (report:...)";
     if (e->images < -1 || e->images > 1 || e->report < -1 || e->report > 1)
         return "images/report: must be true or false";
+    if (present(e->pixel_root) && !huren_index_pseudonym_valid(e->pixel_root))
+        return "pixel_root: must be 64 lowercase hex";
+    if (e->pixel_count < 0 || (present(e->pixel_root) && e->pixel_count < 1))
+        return "pixel_count: must be a whole number >= 1 with a pixel_root";
     if (present(e->source_url) &&
         (!token_valid(e->source_url, URL_MAX) ||
          (strncmp(e->source_url, "https://", 8) != 0 && strncmp(e->source_url, "http://", 7))))
@@ -247,6 +261,33 @@ static void entry_bind(sqlite3_stmt *s, const huren_index_dir_entry *e)
     sqlite3_bind_int(s, 19, part_of(e->images, e->record_key, "study:"));
     sqlite3_bind_int(s, 20, part_of(e->report, e->record_key, "report:"));
     huren_index__bind_opt(s, 21, e->report_key);
+    huren_index__bind_opt(s, 22, e->deleted ? NULL : e->pixel_root);
+    if (e->pixel_root && *e->pixel_root && !e->deleted)
+        sqlite3_bind_int64(s, 23, e->pixel_count);
+    else
+        sqlite3_bind_null(s, 23);
+}
+
+/* A stored entry whose root is also published under another pseudonym flags both. */
+static int flag_same_pixels(huren_index *idx, huren_index__dirrows *r,
+                            const huren_index_dir_entry *e)
+{
+    if (e->deleted || !e->pixel_root || !*e->pixel_root)
+        return 0;
+    for (int id = D_FLAG_OTHERS; id <= D_FLAG_SELF; id++) {
+        sqlite3_stmt *s = stmt(r, (enum dir_stmt)id);
+        sqlite3_bind_text(s, 1, e->pixel_root, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, e->pseudonym, -1, SQLITE_STATIC);
+        if (id == D_FLAG_SELF) {
+            sqlite3_bind_text(s, 3, e->institution, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 4, e->record_key, -1, SQLITE_STATIC);
+        }
+        int src = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (src != SQLITE_DONE)
+            return huren_index__sqlerr(idx, idx->wdb, src, "flagging directory entries");
+    }
+    return 0;
 }
 
 static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_index_dir_entry *e,
@@ -266,7 +307,7 @@ static int entry_put(huren_index *idx, huren_index__dirrows *r, const huren_inde
         if (sqlite3_changes(idx->wdb) == 1) {
             res->outcome = id == D_INSERT ? HUREN_INDEX_DIR_STORED : HUREN_INDEX_DIR_REPLACED;
             res->held_version = e->version;
-            return 0;
+            return flag_same_pixels(idx, r, e);
         }
     }
     /* neither new nor newer: report the version held */
@@ -318,7 +359,8 @@ static const char find_sql[] =
     " body_part, item_date, hr, hr_scope, qualified_from, qualified_to, source_url, deleted,"
     " received_at, status, revision,"
     " coalesce(images, record_key LIKE 'study:%'), coalesce(report, record_key LIKE 'report:%'),"
-    " report_key FROM dir_entries WHERE pseudonym=?1 AND (?2 IS NULL OR kind=?2)"
+    " report_key, pixel_root, coalesce(pixel_count, 0) FROM dir_entries WHERE pseudonym=?1"
+    " AND (?2 IS NULL OR kind=?2)"
     " AND (?3 IS NULL OR item_code=?3) AND (?4 IS NULL OR item_date>=?4)"
     " AND (?5 OR deleted=0) ORDER BY item_date DESC, received_at DESC, institution, record_key"
     " LIMIT ?6";
@@ -352,6 +394,8 @@ void huren_index__dir_row_read(huren_index__arena *a, sqlite3_stmt *s, huren_ind
     e->images = sqlite3_column_int(s, 19) ? 1 : -1;
     e->report = sqlite3_column_int(s, 20) ? 1 : -1;
     e->report_key = huren_index__col_copy(a, s, 21);
+    e->pixel_root = huren_index__col_copy(a, s, 22);
+    e->pixel_count = sqlite3_column_int64(s, 23);
 }
 
 /* Why a lookup cannot run, or NULL when it can. */

@@ -11,7 +11,8 @@ static const char scan_sql[] =
     " body_part, item_date, hr, hr_scope, qualified_from, qualified_to, source_url, deleted,"
     " received_at, status, revision,"
     " coalesce(images, record_key LIKE 'study:%'), coalesce(report, record_key LIKE 'report:%'),"
-    " report_key FROM dir_entries WHERE ?1 IS NULL OR (pseudonym, institution, record_key) >"
+    " report_key, pixel_root, coalesce(pixel_count, 0) FROM dir_entries"
+    " WHERE ?1 IS NULL OR (pseudonym, institution, record_key) >"
     " (?1, ?2, ?3) ORDER BY pseudonym, institution, record_key LIMIT ?4";
 
 static int rows_read(huren_index *idx, sqlite3 *db, const huren_index_dir_entry *after,

@@ -58,6 +58,7 @@ static const huren_index__field_def fields[HUREN_INDEX_F_COUNT] = {
     {"bits_allocated", I, TEXT, "i"},
     {"number_of_frames", I, TEXT, "i"},
     {"transfer_syntax_uid", I, UID, "i"},
+    {"pixel_sha256", I, TEXT, "i"},
 };
 
 const huren_index__field_def *huren_index__field(huren_index_field f)

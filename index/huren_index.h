@@ -80,6 +80,10 @@ typedef enum huren_index_field {
     HUREN_INDEX_F_BITS_ALLOCATED,
     HUREN_INDEX_F_NUMBER_OF_FRAMES,
     HUREN_INDEX_F_TRANSFER_SYNTAX_UID, /* as stored */
+    /* the pixel fingerprint (schema 15, provenance.c): SHA-256 of the PixelData value as stored
+     * (huren_dicom_file_pixel_digest), 64 lowercase hex; on put, "" = the instance has no
+     * PixelData, NULL = not computed (huren_index_provenance_backfill fills it later) */
+    HUREN_INDEX_F_PIXEL_SHA256,
     HUREN_INDEX_F_COUNT
 } huren_index_field;
 
@@ -232,6 +236,37 @@ typedef int (*huren_index_row_cb)(void *payload, const huren_index_row *row);
  * delivered (>= 0) or a negative code (HUREN_INDEX_EINVAL for a malformed value, naming it). */
 int huren_index_find(huren_index *idx, const huren_index_query *q, huren_index_row_cb cb,
                      void *payload);
+
+/* ---- provenance (schema 15, provenance.c) ----
+ * A study's pixel fingerprint: its root is the SHA-256 of the fingerprints of its instances
+ * that have PixelData, each as 64 lowercase hex digits followed by "\n", in ascending byte
+ * order (duplicates kept): `sort fingerprints.txt | openssl dgst -sha256` gives it. */
+typedef struct huren_index_provenance {
+    int64_t instances;     /* instances of the study held here */
+    int64_t fingerprinted; /* of which with PixelData, in the root */
+    int64_t unknown;       /* of which not fingerprinted yet (stored before schema 15) */
+    char root[65];         /* "" when no instance is fingerprinted */
+} huren_index_provenance;
+
+/* The provenance of a study (all zero, root "", when the study is not held here). Returns 0
+ * or a negative code. */
+int huren_index_study_provenance(huren_index *idx, const char *study_uid,
+                                 huren_index_provenance *out);
+
+/* The gateway's digest for the backfill: the Part-10 bytes of one instance are size bytes from
+ * offset of the file at path (0/whole file, or inside a pack); fill hex (64 lowercase hex) and
+ * return 0, return 1 when the instance has no PixelData, negative when it cannot be read. */
+typedef int (*huren_index_digest_fn)(const char *path, int64_t offset, int64_t size, char hex[65],
+                                     void *payload);
+
+typedef struct huren_index_backfill_stats {
+    int64_t fingerprinted, without_pixels, failed; /* failed ones stay unknown */
+} huren_index_backfill_stats;
+
+/* Fingerprint every instance stored before schema 15 (in batches, each committed with the
+ * directory's new versions of the studies it changes). Returns 0 or a negative code. */
+int huren_index_provenance_backfill(huren_index *idx, huren_index_digest_fn fn, void *payload,
+                                    huren_index_backfill_stats *stats);
 
 /* Archive totals, for health and metrics. */
 typedef struct huren_index_stats {

@@ -49,6 +49,11 @@ typedef struct huren_index_dir_entry {
      * "report:" a report). Reads answer 1 or -1. */
     int images, report;
     const char *report_key; /* a study's entry: the report folded into it ("report:<id>") */
+    /* provenance (schema 15): a study's pixel root (64 lowercase hex) and how many instances
+     * are in it; NULL/0 when none. The same root under another pseudonym is flagged
+     * (dir_flags, kind same_pixels). */
+    const char *pixel_root;
+    int64_t pixel_count;
 } huren_index_dir_entry;
 
 typedef enum huren_index_dir_outcome {
@@ -102,6 +107,28 @@ int huren_index_dir_find(huren_index *idx, const char *pseudonym,
                          const huren_index_dir_filter *filter, huren_index_dir_list *out);
 void huren_index_dir_list_free(huren_index_dir_list *list); /* NULL-safe */
 
+/* ---- flags for the platform operator (schema 15, directory_flags.c) ----
+ * An entry stored with a pixel root that another pseudonym's entry also has is flagged, and so
+ * is that other entry: kind "same_pixels" (同片不同名), one row per entry and kind, with the
+ * institution code and record key as published, the root, and when (YYYYMMDDHHMMSS UTC). */
+typedef struct huren_index_dir_flag {
+    int64_t id; /* increasing: the next page starts after the last id */
+    const char *kind, *institution, *record_key, *pixel_root, *flagged_at;
+} huren_index_dir_flag;
+
+typedef struct huren_index_dir_flag_list {
+    huren_index_dir_flag *items; /* strings belong to the list */
+    size_t n;
+    int truncated; /* more flags follow */
+    void *arena_;  /* private */
+} huren_index_dir_flag_list;
+
+/* Up to limit (0 or > HUREN_INDEX_DIR_FIND_MAX: that maximum) flags with an id after after,
+ * oldest first. Returns the count or a negative code. */
+int huren_index_dir_flags_list(huren_index *idx, int64_t after, size_t limit,
+                               huren_index_dir_flag_list *out);
+void huren_index_dir_flag_list_free(huren_index_dir_flag_list *l); /* NULL-safe */
+
 /* Every entry of the directory in key order (pseudonym, institution, record key), tombstones
  * too, for copying them elsewhere (`huren directory migrate-store`): at most limit (1 to
  * HUREN_INDEX_DIR_BATCH_MAX) entries whose key follows after's (NULL: from the first). Returns
@@ -140,6 +167,10 @@ typedef struct huren_index_publish_study {
     const char *patient_id, *issuer_of_patient_id, *other_patient_ids; /* as received */
     const char *copy_of; /* every instance is a retrieved copy: the source institution (schema
                             9); NULL for this hospital's own study */
+    /* provenance (schema 15): the instances held, how many have a pixel fingerprint, and the
+     * study's root over them ("" when none) */
+    int64_t instances, pixel_count;
+    const char *pixel_root;
 } huren_index_publish_study;
 
 typedef struct huren_index_publish_event {

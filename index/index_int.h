@@ -310,6 +310,9 @@ void huren_index__dir_row_read(huren_index__arena *a, sqlite3_stmt *s, huren_ind
  * merges, every record of the patient), queueing new versions in the outbox. No-ops without
  * a hook. */
 int huren_index__outbox_study(huren_index *idx, const char *study_uid);
+/* provenance.c: a study's provenance read on db (the writer's, inside its transaction). */
+int huren_index__provenance(huren_index *idx, sqlite3 *db, const char *study_uid,
+                            huren_index_provenance *out);
 int huren_index__outbox_records(huren_index *idx, const huren_index_records *recs);
 /* Inside the writer's transaction: the record (e.g. "study:<uid>") is gone here; a published
  * one is withdrawn from the directory (a deletion queued). No-op without a hook. */

@@ -395,6 +395,14 @@ int huren_index__outbox_study(huren_index *idx, const char *study_uid)
                                        .issuer_of_patient_id = ct(s, 9),
                                        .other_patient_ids = ct(s, 10),
                                        .copy_of = ct(s, 13)};
+    huren_index_provenance pv;
+    if ((rc = huren_index__provenance(idx, idx->wdb, study_uid, &pv)) < 0) {
+        sqlite3_reset(s);
+        return rc;
+    }
+    study.instances = pv.instances;
+    study.pixel_count = pv.fingerprinted;
+    study.pixel_root = pv.root;
     char key[HUREN_INDEX__VALUE_MAX + 8], rkey[48] = "";
     huren_index_report report;
     snprintf(key, sizeof(key), "study:%s", study_uid);

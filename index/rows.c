@@ -77,8 +77,8 @@ static const char *const sql[S_COUNT] = {
     [S_INSERT_INSTANCE] =
         "INSERT INTO instances(series_pk, sop_instance_uid, sop_class_uid, instance_number,"
         " instance_number_int, \"rows\", \"columns\", bits_allocated, number_of_frames,"
-        " transfer_syntax_uid, blob_name, blob_gen, blob_size, blob_offset)"
-        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+        " transfer_syntax_uid, blob_name, blob_gen, blob_size, blob_offset, pixel_sha256)"
+        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
     [S_ADJ_PATIENT] = "UPDATE patients SET patient_num_studies = patient_num_studies + ?2,"
                       " patient_num_series = patient_num_series + ?3,"
                       " patient_num_instances = patient_num_instances + ?4"
@@ -428,6 +428,12 @@ static int instance_insert(huren_index__rows *r, const char *const values[], int
     sqlite3_bind_int64(s, 12, gen);
     sqlite3_bind_int64(s, 13, size);
     sqlite3_bind_int64(s, 14, offset);
+    /* "" (no PixelData) is kept apart from NULL (not computed yet) */
+    const char *px = values[HUREN_INDEX_F_PIXEL_SHA256];
+    if (px)
+        sqlite3_bind_text(s, 15, px, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 15);
     return run(r, s, NULL, "storing instance");
 }
 

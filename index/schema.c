@@ -392,6 +392,43 @@ static const char *const steps[] = {
     "CREATE INDEX pacs_cached_study ON pacs_cached(study_pk);"
     "ALTER TABLE pacs_studies ADD COLUMN last_read INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX pacs_studies_lru ON pacs_studies(pacs, last_read);",
+
+    /* 15: provenance (provenance.c, directory.c, subscriptions.c). instances.pixel_sha256:
+     * each instance's pixel fingerprint (NULL = not computed yet, for instances from before:
+     * huren_index_provenance_backfill; '' = no PixelData); a study's root is computed from
+     * them when asked. dir_entries (role directory): the root and the count of fingerprinted
+     * instances a hospital published with a study's entry (NULL: none published), indexed
+     * where present so that the same root under another pseudonym is one lookup; dir_flags:
+     * what the directory flagged for the platform operator (kind 'same_pixels': the entry's
+     * root is also published under another pseudonym; 'report_without_images': an exam
+     * report whose study has no pixel data), one row per entry and kind, by record key as the
+     * directory holds it. claim_subscriptions: an insurer's callback for changes of a claimed
+     * visit, with the data digest it was last told; claim_notices: the signed notifications
+     * waiting to be delivered (an outbox: attempts, backoff, sent rows kept). */
+    "ALTER TABLE instances ADD COLUMN pixel_sha256 TEXT;"
+    "CREATE INDEX instances_unfingerprinted ON instances(pk) WHERE pixel_sha256 IS NULL;"
+    "ALTER TABLE dir_entries ADD COLUMN pixel_root TEXT;"
+    "ALTER TABLE dir_entries ADD COLUMN pixel_count INTEGER;"
+    "CREATE INDEX dir_entries_root ON dir_entries(pixel_root) WHERE pixel_root IS NOT NULL;"
+    "CREATE TABLE dir_flags ("
+    " pk INTEGER PRIMARY KEY,"
+    " kind TEXT NOT NULL CHECK (kind IN ('same_pixels','report_without_images')),"
+    " institution TEXT NOT NULL, record_key TEXT NOT NULL, pixel_root TEXT,"
+    " flagged_at TEXT NOT NULL,"
+    " UNIQUE (kind, institution, record_key));"
+    "CREATE TABLE claim_subscriptions ("
+    " pk INTEGER PRIMARY KEY,"
+    " insurer TEXT NOT NULL, patient_id TEXT NOT NULL, visit_number TEXT NOT NULL,"
+    " claim_id TEXT NOT NULL, url TEXT NOT NULL, data_hash TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (insurer, patient_id, visit_number));"
+    "CREATE TABLE claim_notices ("
+    " pk INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " subscription_pk INTEGER NOT NULL REFERENCES claim_subscriptions(pk),"
+    " claim_id TEXT NOT NULL, data_hash TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL DEFAULT 0,"
+    " last_error TEXT, sent_at INTEGER);"
+    "CREATE INDEX claim_notices_due ON claim_notices(next_attempt) WHERE sent_at IS NULL;",
 };
 
 int huren_index__schema_latest(void)

@@ -122,8 +122,41 @@ static json_t *discharge_json(fhir_builder *b, const huren_index_report *r, cons
     return j;
 }
 
-static void reports_add(fhir_builder *b, const huren_index_report_list *l, const char *now)
+/* The ImagingStudy of an exam report: what this hospital holds of it, with the pixel
+ * provenance (docs/api/claims.md): numberOfInstances counts every instance held, the
+ * extension's instances those in the root. A study not held here has 0 and no root. */
+static int imaging_study_add(fhir_builder *b, const claim_bundle_input *in,
+                             const huren_index_report *r, const char *local)
 {
+    huren_index_provenance pv;
+    if (!in->provenance || !r->study_uid || !*r->study_uid)
+        return 0;
+    if (in->provenance(r->study_uid, &pv, in->provenance_payload) < 0)
+        return -1;
+    char id[40], oid[96];
+    snprintf(id, sizeof id, "study-%s", local);
+    snprintf(oid, sizeof oid, "urn:oid:%s", r->study_uid);
+    json_t *ext = json_array();
+    json_array_append_new(
+        ext, sub("instances", "valueUnsignedInt", json_integer((json_int_t)pv.fingerprinted)));
+    if (pv.root[0])
+        json_array_append_new(ext, sub("root", "valueString", json_string(pv.root)));
+    json_t *j =
+        json_pack("{s:s, s:s, s:[{s:s, s:o}], s:[{s:s, s:s}], s:s, s:o, s:I}", "resourceType",
+                  "ImagingStudy", "id", id, "extension", "url", FHIR_EXT_PIXEL_PROVENANCE,
+                  "extension", ext, "identifier", "system", "urn:dicom:uid", "value", oid, "status",
+                  pv.instances > 0 ? "available" : "unknown", "subject",
+                  fhir_ref(b, "Patient", "patient"), "numberOfInstances", (json_int_t)pv.instances);
+    if (!j)
+        return -1;
+    fhir_add(b, j);
+    return 0;
+}
+
+static int reports_add(fhir_builder *b, const claim_bundle_input *in, const char *now)
+{
+    int rc = 0;
+    const huren_index_report_list *l = in->reports;
     int discharge_done = 0;
     for (size_t i = 0; l && i < l->n; i++) {
         const huren_index_report *r = &l->items[i];
@@ -139,7 +172,10 @@ static void reports_add(fhir_builder *b, const huren_index_report_list *l, const
         }
         snprintf(local, sizeof local, "%zu", i + 1);
         fhir_add_report(b, r, local, 1);
+        if (r->kind == HUREN_INDEX_REPORT_EXAM && imaging_study_add(b, in, r, local) < 0)
+            rc = -1;
     }
+    return rc;
 }
 
 char *claim_bundle_build(const claim_bundle_input *in, size_t *len)
@@ -161,12 +197,12 @@ char *claim_bundle_build(const claim_bundle_input *in, size_t *len)
                             json_pack("{s:o}", "identifier", institution(in->insurer)));
         json_object_set_new(invoice, "date", json_string(ts));
     }
-    reports_add(&b, in->reports, ts);
+    int failed = reports_add(&b, in, ts) < 0;
     json_t *bundle =
         json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:o}", "resourceType", "Bundle", "id",
                   in->claim_id, "identifier", "system", "urn:huren:claim", "value", in->claim_id,
                   "type", "collection", "timestamp", ts, "entry", b.entries);
-    char *text = invoice && bundle ? fhir_dump(bundle, len) : NULL;
+    char *text = invoice && bundle && !failed ? fhir_dump(bundle, len) : NULL;
     json_decref(bundle);
     return text;
 }

@@ -2,7 +2,8 @@
  * only what a claim needs: the hospital (Organization), Patient (name, sex, birth date,
  * national id), Encounter, Condition, ChargeItem with an Invoice that prices and totals them
  * and carries the claim summary, DiagnosticReport + Observation (lab), exam report conclusions,
- * and the discharge summary (Composition) when the feed carried one. */
+ * and the discharge summary (Composition) when the feed carried one; for each exam report's
+ * study an ImagingStudy with its instance count and pixel root (provenance). */
 #ifndef HUREN_GATEWAY_CLAIM_BUNDLE_H
 #define HUREN_GATEWAY_CLAIM_BUNDLE_H
 
@@ -30,6 +31,10 @@ typedef struct claim_bundle_input {
     const char *replaces;
     const char *const *changes;
     size_t nchanges;
+    /* provenance: fills out for an exam report's study (all zero, root "", when it is not held
+     * here); returns 0 or negative. NULL: no ImagingStudy resources. */
+    int (*provenance)(const char *study_uid, huren_index_provenance *out, void *payload);
+    void *provenance_payload;
 } claim_bundle_input;
 
 /* The bundle as compact JSON text (malloc'ed, NUL-terminated; *len its length), or NULL when

@@ -55,7 +55,9 @@ int claim_fingerprint_make(const claim_bundle_input *in, claim_fingerprint *out)
                                 .hospital = in->hospital,
                                 .offset_min = in->offset_min,
                                 .visit = in->visit,
-                                .reports = in->reports};
+                                .reports = in->reports,
+                                .provenance = in->provenance,
+                                .provenance_payload = in->provenance_payload};
     size_t len = 0;
     char *bundle = claim_bundle_build(&fixed, &len);
     json_t *parts = bundle ? bundle_parts(bundle, len) : NULL;

@@ -254,6 +254,13 @@ static int unchanged(http_request *req, http_response *res, const char *patient,
     return rc;
 }
 
+/* The pixel provenance of an exam's study, for the bundle (claim_bundle.h). */
+static int study_provenance(const char *study_uid, huren_index_provenance *out, void *payload)
+{
+    node *n = payload;
+    return huren_index_study_provenance(n->index, study_uid, out);
+}
+
 /* Sign the bundle of in; *jws malloc'ed. 0, or -1 (answered). */
 static int bundle_sign(node *n, http_response *res, const claim_bundle_input *in, char **jws,
                        size_t *jlen)
@@ -306,7 +313,9 @@ static int claim_make(http_request *req, http_response *res, const claim_req *cr
                              .now = time(NULL),
                              .offset_min = n->claims->offset_min,
                              .visit = &v,
-                             .reports = &reports};
+                             .reports = &reports,
+                             .provenance = study_provenance,
+                             .provenance_payload = n};
     if (claim_fingerprint_make(&in, &fp) < 0) {
         rc = http_reply_error(res, 500, "out of memory");
         goto done;

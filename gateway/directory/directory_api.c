@@ -21,10 +21,10 @@
 
 /* The fields an entry may carry: anything else (patient_name, patient_id, ...) is refused. */
 static const char *const entry_fields[] = {
-    "pseudonym",      "institution",  "record_key", "version", "kind",   "item_code",
-    "item_name",      "modality",     "body_part",  "date",    "hr",     "hr_scope",
-    "qualified_from", "qualified_to", "source_url", "deleted", "status", "revision",
-    "images",         "report",       "report_key", NULL};
+    "pseudonym",      "institution",  "record_key", "version",    "kind",        "item_code",
+    "item_name",      "modality",     "body_part",  "date",       "hr",          "hr_scope",
+    "qualified_from", "qualified_to", "source_url", "deleted",    "status",      "revision",
+    "images",         "report",       "report_key", "pixel_root", "pixel_count", NULL};
 
 static int field_known(const char *k)
 {
@@ -94,6 +94,12 @@ static const char *entry_map(json_t *o, const char *institution, huren_index_dir
     e->deleted = bool_member(o, "deleted", &bad);
     e->status = str_member(o, "status", &bad);
     e->report_key = str_member(o, "report_key", &bad);
+    e->pixel_root = str_member(o, "pixel_root", &bad);
+    json_t *pc = json_object_get(o, "pixel_count");
+    if (pc && !json_is_null(pc) && !json_is_integer(pc))
+        bad = "pixel_count";
+    else if (pc)
+        e->pixel_count = (int64_t)json_integer_value(pc);
     /* absent: as the record key says (a gateway from before schema 10) */
     if (json_object_get(o, "images") && !json_is_null(json_object_get(o, "images")))
         e->images = bool_member(o, "images", &bad) ? 1 : -1;
@@ -344,6 +350,10 @@ static json_t *entry_json(const huren_index_dir_entry *e)
     json_object_set_new(o, "images", json_boolean(e->images > 0));
     json_object_set_new(o, "report", json_boolean(e->report > 0));
     set_str(o, "report_key", e->report_key);
+    if (e->pixel_root && *e->pixel_root) {
+        set_str(o, "pixel_root", e->pixel_root);
+        json_object_set_new(o, "pixel_count", json_integer((json_int_t)e->pixel_count));
+    }
     set_str(o, "received_at", e->received_at);
     return o;
 }

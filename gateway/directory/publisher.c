@@ -120,6 +120,12 @@ static void exam_parts(json_t *o, const huren_index_publish_event *ev)
     int report = r && ev->report_key && !cancelled(r);
     json_object_set_new(o, "images", json_true());
     json_object_set_new(o, "report", json_boolean(report));
+    /* provenance: the study's pixel root (no patient data; the same film under another
+     * pseudonym is what the directory flags) */
+    if (ev->study && ev->study->pixel_root && ev->study->pixel_root[0]) {
+        set_str(o, "pixel_root", ev->study->pixel_root);
+        json_object_set_new(o, "pixel_count", json_integer((json_int_t)ev->study->pixel_count));
+    }
     if (!report)
         return;
     set_str(o, "report_key", ev->report_key);

@@ -119,7 +119,8 @@ typedef struct prepared {
     located l;
 } prepared;
 
-/* The instance is its file, not a range of a pack (the first instance of a pack starts at 0 too). */
+/* The instance is its file, not a range of a pack (the first instance of a pack starts at 0 too).
+ */
 static int whole_file(const located *l)
 {
     struct stat sb;

@@ -53,6 +53,15 @@ static ingest_result ingest(node *n, const huren_dicom_element *el, size_t nel,
             goto invalid;
         }
     }
+    /* provenance: the pixel fingerprint goes with the instance ("" = no PixelData); one that
+     * cannot be read stays unknown rather than refusing what DCMTK accepted */
+    char pixel[65] = "";
+    int drc = huren_dicom_file_pixel_digest(tmp_path, pixel, err, errlen);
+    if (drc == 0 || drc == HUREN_DICOM_ENOTSUP)
+        values[HUREN_INDEX_F_PIXEL_SHA256] = pixel;
+    else
+        log_warnx("%s: no pixel fingerprint: %s", values[HUREN_INDEX_F_SOP_INSTANCE_UID], err);
+    err[0] = '\0';
     int rc = copy ? huren_index_instance_put_copy(n->index, values, tmp_path, put_flags, &source,
                                                   outcome)
                   : huren_index_instance_put_ex(n->index, values, tmp_path, put_flags, outcome);

@@ -233,6 +233,68 @@ class ClaimsTest(ClaimsBase):
                         [e["object"] for e in created])
         self.assertTrue(any("version 2 replaces " + first_id in e["object"] for e in created))
 
+    def test_claim_carries_pixel_provenance(self):
+        """The exam of V100 (accession ACC1): two images and an SR stored with storescu. The
+        claim's ImagingStudy counts the three instances, two in the root, and the root is
+        what openssl computes from pydicom's reading of the files' PixelData; a second image
+        stored later makes a new claim version with a new root."""
+        import hashlib
+        import pydicom
+        src = "/usr/lib/python3/dist-packages/pydicom/data/test_files/"
+        study = "1.2.826.0.1.3680043.8.498.19000001"
+        files, fps = [], []
+        for i, name in enumerate(["CT_small.dcm", "MR_small.dcm", "test-SR.dcm",
+                                  "SC_rgb_small_odd.dcm"]):
+            ds = pydicom.dcmread(src + name)
+            ds.PatientID, ds.AccessionNumber, ds.StudyInstanceUID = "P100", "ACC1", study
+            ds.SeriesInstanceUID = "%s.%d" % (study, i + 1)
+            ds.SOPInstanceUID = "%s.%d.1" % (study, i + 1)
+            ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            path = os.path.join(self.tmp, "prov-%d.dcm" % i)
+            ds.save_as(path, write_like_original=False)
+            files.append(path)
+            if i < 3 and "PixelData" in ds:
+                fps.append(hashlib.sha256(ds.PixelData).hexdigest())
+        run(["storescu", "-aet", "MODALITY", "-aec", self.n.aet, "127.0.0.1",
+             str(self.n.dicom_port)] + files[:3], check=True)
+        fp_file = os.path.join(self.tmp, "fingerprints.txt")
+        with open(fp_file, "w") as f:
+            f.write("".join(h + "\n" for h in fps))
+        p = run(["bash", "-c", "LC_ALL=C sort %s | openssl dgst -sha256 -r" % fp_file])
+        root = p.stdout.split()[0]
+        self.consent(NID, ["V100"])
+        st, _, jws = self.claim("V100", "prov-1")
+        self.assertEqual(st, 201, jws)
+        bundle = b64url_json(jws.decode().split(".")[1])
+        assert_valid(self, {"provenance-bundle": json.dumps(bundle)})
+        studies = [e["resource"] for e in bundle["entry"]
+                   if e["resource"]["resourceType"] == "ImagingStudy"]
+        self.assertEqual(len(studies), 1, studies)
+        s = studies[0]
+        self.assertEqual(s["identifier"][0]["value"], "urn:oid:" + study)
+        self.assertEqual(s["numberOfInstances"], 3)
+        ext = {e["url"]: e for e in s["extension"][0]["extension"]}
+        self.assertEqual(s["extension"][0]["url"],
+                         "https://huren.example/fhir/StructureDefinition/pixel-provenance")
+        self.assertEqual(ext["instances"]["valueUnsignedInt"], 2)
+        self.assertEqual(ext["root"]["valueString"], root)
+        path = os.path.join(self.tmp, "prov-claim.jws")
+        with open(path, "wb") as f:
+            f.write(jws)
+        self.verify_both(path, True)
+        # one more image of the exam: the data changed, a new version with a new root
+        run(["storescu", "-aet", "MODALITY", "-aec", self.n.aet, "127.0.0.1",
+             str(self.n.dicom_port), files[3]], check=True)
+        st, _, jws2 = self.claim("V100", "prov-2")
+        self.assertEqual(st, 201, jws2)
+        b2 = b64url_json(jws2.decode().split(".")[1])
+        s2 = [e["resource"] for e in b2["entry"]
+              if e["resource"]["resourceType"] == "ImagingStudy"][0]
+        ext2 = {e["url"]: e for e in s2["extension"][0]["extension"]}
+        self.assertEqual((s2["numberOfInstances"], ext2["instances"]["valueUnsignedInt"]),
+                         (4, 3))
+        self.assertNotEqual(ext2["root"]["valueString"], root)
+
     def test_claim_signed_minimal_and_exact(self):
         c = self.consent(NID, ["V100"], policy_ref="POL-1")
         self.assertEqual((c["status"], c["patient"]["patient_id"], c["visits"]),

@@ -1194,6 +1194,61 @@ static void test_coerce_public_files(void **state)
     }
 }
 
+/* The pixel fingerprint of public files, against digests pydicom 2.3 gives (PixelData as
+ * read; for encapsulated data its fragments after the Basic Offset Table, from
+ * generate_pixel_data_fragment): native little and big endian, implicit VR, deflated,
+ * JPEG 2000, RLE with two frames, and an SR without pixel data. */
+static void test_pixel_digest(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *hex;
+    } cases[] = {
+        {"CT_small.dcm", "7a481f6ffff833aef4d8bd54819bd8f472aaa7232090208e056c90eacf079926"},
+        {"MR_small_bigendian.dcm",
+         "6d00b5d8e3b090e3aa471638644bf30444e3ebcc75383e7b25a5ceac39cb74d8"},
+        {"MR_small_implicit.dcm",
+         "88617aaa46138fb1b6e2a951e762d962382354d69f47f8c04d4abff2f6a6a63e"},
+        {"MR_small.dcm", "88617aaa46138fb1b6e2a951e762d962382354d69f47f8c04d4abff2f6a6a63e"},
+        {"image_dfl.dcm", "1f5f1b1c1a57606a55d7e4212ee2655c8205b45e264bd55057f7388c258deef8"},
+        {"JPEG2000.dcm", "881ac6769b7ce70090a983b89c030d9967530c6dbff5d40445499f3404d3d56b"},
+        {"MR_small_RLE.dcm", "bc0da430a1816a54023c40b9d638e7a83c3416a129f4b4fb8ca2e698e67f1dc0"},
+        {"SC_rgb_rle_2frame.dcm",
+         "cfbe86d78eba95cb1d40a13712c94faf800c8186a25208a9bbc2e23baab8551e"},
+        {"test-SR.dcm", ""},
+    };
+    char path[512], hex[65], err[256];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(path, sizeof path, "/usr/lib/python3/dist-packages/pydicom/data/test_files/%s",
+                 cases[i].file);
+        if (access(path, R_OK) != 0)
+            fail_msg("%s: missing (python3-pydicom)", path);
+        int rc = huren_dicom_file_pixel_digest(path, hex, err, sizeof err);
+        assert_int_equal(rc, cases[i].hex[0] ? 0 : HUREN_DICOM_ENOTSUP);
+        assert_string_equal(hex, cases[i].hex);
+    }
+    /* the coerced copy of an instance keeps its fingerprint */
+    char out[512], a[65], b[65];
+    path_of(out, sizeof out, "digest-coerced.dcm");
+    snprintf(path, sizeof path, "/usr/lib/python3/dist-packages/pydicom/data/test_files/%s",
+             "MR_small_RLE.dcm");
+    huren_dicom_coercion c = {"B-9", "HOSP-B"};
+    assert_int_equal(huren_dicom_file_coerce(path, &c, out, err, sizeof err), 0);
+    assert_int_equal(huren_dicom_file_pixel_digest(path, a, err, sizeof err), 0);
+    assert_int_equal(huren_dicom_file_pixel_digest(out, b, err, sizeof err), 0);
+    assert_string_equal(a, b);
+    /* not DICOM, and no file */
+    path_of(out, sizeof out, "digest-junk.dcm");
+    FILE *fp = fopen(out, "wb");
+    assert_non_null(fp);
+    fputs("this is not a DICOM file at all, not even close to one", fp);
+    fclose(fp);
+    assert_true(huren_dicom_file_pixel_digest(out, hex, err, sizeof err) < 0);
+    assert_string_equal(hex, "");
+    path_of(out, sizeof out, "digest-missing.dcm");
+    assert_true(huren_dicom_file_pixel_digest(out, hex, err, sizeof err) < 0);
+}
+
 /* ---- the client (scu.cpp) against our own SCP ---- */
 
 static huren_dicom_scu_options scu_opts(void)
@@ -1366,6 +1421,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_uid_valid),     cmocka_unit_test(test_parse_charsets),
         cmocka_unit_test(test_parse_iso2022), cmocka_unit_test(test_parse_file),
         cmocka_unit_test(test_coerce_file),   cmocka_unit_test(test_coerce_public_files),
+        cmocka_unit_test(test_pixel_digest),
     };
     const struct CMUnitTest scp[] = {
         cmocka_unit_test(test_scp_echo),          cmocka_unit_test(test_scp_half_open),

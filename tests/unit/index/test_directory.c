@@ -241,6 +241,62 @@ static void dir_exam_parts(void **state)
     tfix_close(&t);
 }
 
+/* The same root under two pseudonyms flags both entries, once each; the same root under one
+ * pseudonym (a re-publish, another study of the same patient) flags nothing; a bad root is
+ * refused; lookups carry the root. */
+static void dir_same_pixels(void **state)
+{
+    (void)state;
+    tfix t;
+    huren_index_dir_flag_list fl;
+    huren_index_dir_list l;
+    const char *root = "abababababababababababababababababababababababababababababababab";
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    huren_index_dir_entry a = dir_fixture_entry(P1, "H1", "study:1.2", 1, "CT", "20240105");
+    a.kind = "imaging";
+    a.pixel_root = root;
+    a.pixel_count = 2;
+    put1(t.idx, &a, HUREN_INDEX_DIR_STORED);
+    huren_index_dir_entry a2 = a;
+    a2.record_key = "study:1.3";
+    put1(t.idx, &a2, HUREN_INDEX_DIR_STORED);
+    assert_int_equal(huren_index_dir_flags_list(t.idx, 0, 0, &fl), 0);
+    huren_index_dir_flag_list_free(&fl);
+    huren_index_dir_entry b = dir_fixture_entry(P2, "H2", "study:9.9", 1, "CT", "20240106");
+    b.kind = "imaging";
+    b.pixel_root = root;
+    b.pixel_count = 2;
+    put1(t.idx, &b, HUREN_INDEX_DIR_STORED);
+    b.version = 2;
+    put1(t.idx, &b, HUREN_INDEX_DIR_REPLACED);
+    assert_int_equal(huren_index_dir_flags_list(t.idx, 0, 0, &fl), 3);
+    int h1 = 0, h2 = 0;
+    for (size_t i = 0; i < fl.n; i++) {
+        assert_string_equal(fl.items[i].kind, "same_pixels");
+        assert_string_equal(fl.items[i].pixel_root, root);
+        assert_int_equal(strlen(fl.items[i].flagged_at), 14);
+        h1 += !strcmp(fl.items[i].institution, "H1");
+        h2 +=
+            !strcmp(fl.items[i].institution, "H2") && !strcmp(fl.items[i].record_key, "study:9.9");
+    }
+    assert_int_equal(h1, 2);
+    assert_int_equal(h2, 1);
+    int64_t last = fl.items[1].id;
+    huren_index_dir_flag_list_free(&fl);
+    assert_int_equal(huren_index_dir_flags_list(t.idx, last, 0, &fl), 1);
+    huren_index_dir_flag_list_free(&fl);
+    assert_int_equal(huren_index_dir_find(t.idx, P2, NULL, &l), 1);
+    assert_string_equal(l.items[0].pixel_root, root);
+    assert_int_equal(l.items[0].pixel_count, 2);
+    huren_index_dir_list_free(&l);
+    huren_index_dir_entry bad = dir_fixture_entry(P2, "H2", "study:8", 1, "CT", "20240106");
+    bad.kind = "imaging";
+    bad.pixel_root = "ABAB";
+    bad.pixel_count = 1;
+    put1(t.idx, &bad, HUREN_INDEX_DIR_REFUSED);
+    tfix_close(&t);
+}
+
 static void dir_lookup(void **state)
 {
     (void)state;
@@ -705,5 +761,6 @@ const struct CMUnitTest directory_tests[] = {
     cmocka_unit_test(outbox_exam),         cmocka_unit_test(dir_exam_parts),
     cmocka_unit_test(outbox_hook_failure), cmocka_unit_test(migrate_directory),
     cmocka_unit_test(dir_checks),          cmocka_unit_test(dir_scan),
+    cmocka_unit_test(dir_same_pixels),
 };
 const size_t directory_ntests = sizeof(directory_tests) / sizeof(directory_tests[0]);

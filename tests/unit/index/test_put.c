@@ -55,6 +55,102 @@ static void sha256_hex(const char *s, char out[65])
         sprintf(out + 2 * i, "%02x", md[i]);
 }
 
+/* Provenance (schema 15): the root over the sorted fingerprints, without the instance that
+ * has no PixelData; the backfill fingerprints instances stored without one, through the
+ * gateway's digest, and a failed digest leaves the instance unknown. */
+static int digest_content(const char *path, int64_t offset, int64_t size, char hex[65],
+                          void *payload)
+{
+    int *calls = payload;
+    (*calls)++;
+    char c[64] = "";
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    assert_true(size > 0 && size < (int64_t)sizeof c);
+    assert_int_equal(fseek(fp, (long)offset, SEEK_SET), 0);
+    assert_int_equal(fread(c, 1, (size_t)size, fp), (size_t)size);
+    fclose(fp);
+    int rc = strstr(c, "nopixels") ? 1 : strstr(c, "broken") ? -1 : 0;
+    if (rc == 0)
+        sha256_hex(c, hex);
+    return rc;
+}
+
+static void provenance_root(void **state)
+{
+    (void)state;
+    tfix t;
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    char a[65], b[65], lines[200], root[65];
+    sha256_hex("pixels-a", a);
+    sha256_hex("pixels-b", b);
+    tinst i1, i2, i3, i4;
+    tinst_init(&i1, "P1", "1.2.3", "1.2.3.1", "1.2.3.1.1", "CT", CT);
+    tinst_init(&i2, "P1", "1.2.3", "1.2.3.1", "1.2.3.1.2", "CT", CT);
+    tinst_init(&i3, "P1", "1.2.3", "1.2.3.2", "1.2.3.2.1", "SR", CT);
+    tinst_init(&i4, "P1", "1.2.3", "1.2.3.2", "1.2.3.2.2", "CT", CT);
+    i1.v[HUREN_INDEX_F_PIXEL_SHA256] = b;
+    i2.v[HUREN_INDEX_F_PIXEL_SHA256] = a;
+    i3.v[HUREN_INDEX_F_PIXEL_SHA256] = "";
+    put_ok(t.idx, &i1, "one");
+    put_ok(t.idx, &i2, "two");
+    put_ok(t.idx, &i3, "nopixels");
+    put_ok(t.idx, &i4, "pixels-c");
+    huren_index_provenance pv;
+    assert_int_equal(huren_index_study_provenance(t.idx, "1.2.3", &pv), 0);
+    assert_int_equal(pv.instances, 4);
+    assert_int_equal(pv.fingerprinted, 2);
+    assert_int_equal(pv.unknown, 1);
+    snprintf(lines, sizeof lines, "%s\n%s\n", strcmp(a, b) < 0 ? a : b, strcmp(a, b) < 0 ? b : a);
+    sha256_hex(lines, root);
+    assert_string_equal(pv.root, root);
+    /* the instance's field is returned by queries */
+    int rc = 0;
+    huren_index_match m = {HUREN_INDEX_F_SOP_INSTANCE_UID, "1.2.3.1.2"};
+    char *got =
+        find_list(t.idx, HUREN_INDEX_LEVEL_INSTANCE, &m, 1, HUREN_INDEX_F_PIXEL_SHA256, &rc);
+    assert_string_equal(got, a);
+    free(got);
+
+    /* backfill: only the unknown one, then nothing left */
+    int calls = 0;
+    huren_index_backfill_stats bs;
+    assert_int_equal(huren_index_provenance_backfill(t.idx, digest_content, &calls, &bs), 0);
+    assert_int_equal(calls, 1);
+    assert_int_equal(bs.fingerprinted, 1);
+    char c[65], three[300];
+    sha256_hex("pixels-c", c);
+    const char *v[3] = {a, b, c};
+    for (int x = 0; x < 3; x++) /* sort three */
+        for (int y = x + 1; y < 3; y++)
+            if (strcmp(v[x], v[y]) > 0) {
+                const char *tmp = v[x];
+                v[x] = v[y];
+                v[y] = tmp;
+            }
+    snprintf(three, sizeof three, "%s\n%s\n%s\n", v[0], v[1], v[2]);
+    sha256_hex(three, root);
+    assert_int_equal(huren_index_study_provenance(t.idx, "1.2.3", &pv), 0);
+    assert_int_equal(pv.fingerprinted, 3);
+    assert_int_equal(pv.unknown, 0);
+    assert_string_equal(pv.root, root);
+    assert_int_equal(huren_index_provenance_backfill(t.idx, digest_content, &calls, &bs), 0);
+    assert_int_equal(calls, 1);
+
+    /* unreadable: stays unknown, counted as failed; a study not held has nothing */
+    tinst i5;
+    tinst_init(&i5, "P2", "1.2.4", "1.2.4.1", "1.2.4.1.1", "CT", CT);
+    put_ok(t.idx, &i5, "broken");
+    assert_int_equal(huren_index_provenance_backfill(t.idx, digest_content, &calls, &bs), 0);
+    assert_int_equal(bs.failed, 1);
+    assert_int_equal(huren_index_study_provenance(t.idx, "1.2.4", &pv), 0);
+    assert_int_equal(pv.unknown, 1);
+    assert_string_equal(pv.root, "");
+    assert_int_equal(huren_index_study_provenance(t.idx, "9.9", &pv), 0);
+    assert_int_equal(pv.instances, 0);
+    tfix_close(&t);
+}
+
 static void put_new_hash_path(void **state)
 {
     (void)state;
@@ -835,18 +931,12 @@ static void put_copy_replaced_by_own(void **state)
 }
 
 const struct CMUnitTest put_tests[] = {
-    cmocka_unit_test(put_copy_marks_source),
-    cmocka_unit_test(put_copy_replaced_by_own),
-    cmocka_unit_test(put_new_hash_path),
-    cmocka_unit_test(put_duplicate_keep),
-    cmocka_unit_test(put_duplicate_replace),
-    cmocka_unit_test(counts_computed),
-    cmocka_unit_test(put_failures_store_nothing),
-    cmocka_unit_test(put_fails_after_rename),
-    cmocka_unit_test(pending_journal_recovery),
-    cmocka_unit_test(kill9_during_puts),
-    cmocka_unit_test(empty_patient_id_and_updates),
-    cmocka_unit_test(concurrent_puts),
-    cmocka_unit_test(seed_rows),
+    cmocka_unit_test(put_copy_marks_source),  cmocka_unit_test(put_copy_replaced_by_own),
+    cmocka_unit_test(put_new_hash_path),      cmocka_unit_test(provenance_root),
+    cmocka_unit_test(put_duplicate_keep),     cmocka_unit_test(put_duplicate_replace),
+    cmocka_unit_test(counts_computed),        cmocka_unit_test(put_failures_store_nothing),
+    cmocka_unit_test(put_fails_after_rename), cmocka_unit_test(pending_journal_recovery),
+    cmocka_unit_test(kill9_during_puts),      cmocka_unit_test(empty_patient_id_and_updates),
+    cmocka_unit_test(concurrent_puts),        cmocka_unit_test(seed_rows),
 };
 const size_t put_ntests = sizeof(put_tests) / sizeof(put_tests[0]);
