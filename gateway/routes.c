@@ -86,6 +86,12 @@ static const http_route hospital_routes[] = {
     {"GET", "/api/v1/recognition", api_recognition_query, SESSION_STAFF, "recognition.query"},
     {"POST", "/api/v1/recognition/decisions", api_recognition_decision, SESSION_STAFF,
      "recognition.decision"},
+    /* the order check for a HIS ([client] role = his), also as a CDS Hooks service */
+    {"POST", "/api/v1/recognition/order-check", api_recognition_order_check, HTTP_ROLE_HIS,
+     "recognition.order_check"},
+    {"GET", "/cds-services", api_cds_discovery, HTTP_ROLE_HIS, NULL},
+    {"POST", "/cds-services/huren-order-select", api_cds_order_select, HTTP_ROLE_HIS,
+     "recognition.order_check"},
     {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
      "recognition.stats"},
     {"GET", "/api/v1/patients/*/timeline", api_patient_timeline, SESSION_STAFF,

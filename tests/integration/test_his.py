@@ -151,3 +151,162 @@ class HISLaunchTest(NodeTestCase):
         self.assertEqual(self.launch(self.url())[0], 200)  # a new nonce goes
         status, _, body = request(p, "/api/v1/audit", {"Authorization": "Bearer " + self.admin})
         self.assertIn("bad signature", body.decode("utf-8"))
+
+
+try:  # the live recognition set-up (a directory and two hospitals over mutual TLS)
+    import test_recognition as rt
+    from dicomgen import uid, write_instance
+    from harness import run, wait_for
+    from test_hl7 import NID, oru
+except ImportError:  # pragma: no cover
+    rt = None
+
+
+def check_cds_card(test, card):
+    """A card as CDS Hooks 2.0 defines it (the spec's field list, "Card attributes")."""
+    allowed = {"uuid", "summary", "detail", "indicator", "source", "suggestions",
+               "selectionBehavior", "overrideReasons", "links"}
+    test.assertLessEqual(set(card), allowed, card)
+    for k in ("summary", "indicator", "source"):
+        test.assertIn(k, card)
+    test.assertIsInstance(card["summary"], str)
+    test.assertLess(len(card["summary"]), 140)
+    test.assertIn(card["indicator"], ("info", "warning", "critical"))
+    test.assertIsInstance(card["source"].get("label"), str)
+    test.assertLessEqual(set(card["source"]), {"label", "url", "icon", "topic"})
+    for s in card.get("suggestions", []):
+        test.assertIn("selectionBehavior", card)  # required when suggestions are given
+        test.assertIn(card["selectionBehavior"], ("at-most-one", "any"))
+        test.assertLessEqual(set(s), {"label", "uuid", "isRecommended", "actions"})
+        test.assertIsInstance(s["label"], str)
+        for a in s.get("actions", []):
+            test.assertLessEqual(set(a), {"type", "description", "resource", "resourceId"})
+            test.assertIn(a["type"], ("create", "update", "delete"))
+            test.assertIsInstance(a["description"], str)
+            if a["type"] == "delete":
+                test.assertRegex(a["resourceId"], r"^[A-Za-z]+/[A-Za-z0-9.-]+$")
+    for link in card.get("links", []):
+        test.assertLessEqual(set(link), {"label", "url", "type", "appContext"})
+        test.assertIn(link["type"], ("absolute", "smart"))
+        test.assertIsInstance(link["label"], str)
+        test.assertTrue(link["url"].startswith("https://"), link)
+
+
+class HISOrderCheckTest(NodeTestCase):
+    """The order check and the CDS Hooks service on a live region (directory, A, B)."""
+
+    if rt:
+        directory_conf = rt.RecognitionTest.directory_conf
+        client_sections = rt.RecognitionTest.client_sections
+        hospital_node = rt.RecognitionTest.hospital_node
+        send = rt.RecognitionTest.send
+        call = rt.RecognitionTest.call
+        lookup = rt.RecognitionTest.lookup
+
+    def setUp(self):
+        if not rt:
+            self.skipTest("test_recognition not importable")
+        NodeTestCase.setUp(self)
+        self.pki = os.path.join(self.tmp, "pki")
+        run(["bash", os.path.join(rt.td.REPO, "conf", "make-test-pki.sh"), self.pki], check=True)
+        with open(os.path.join(self.pki, "subjects.txt")) as f:
+            self.subjects = dict(line.split("\t") for line in f.read().splitlines())
+        self.key = secrets.token_hex(32)
+        self.key_file = os.path.join(self.tmp, "region.key")
+        with open(self.key_file, "w") as f:
+            f.write(self.key + "\n")
+        self.dir = self.node(name="directory", https=True, config_text=self.directory_conf(),
+                             extra_args=["--role", "directory"]).start()
+
+    def his_call(self, path, body, token=None):
+        p = self.pki
+        cmd = ["curl", "-s", "--noproxy", "*", "-w", "\n%{http_code}", "--cacert",
+               p + "/ca.crt", "--cert", p + "/clinician.crt", "--key", p + "/clinician.key",
+               "-H", "Content-Type: application/json", "-H",
+               "Authorization: Bearer " + (token or self.token)]
+        if body is not None:
+            cmd += ["--data-binary", json.dumps(body)]
+        out = run(cmd + [self.a.url(path)], check=True).stdout
+        text, code = out.rsplit("\n", 1)
+        return int(code), json.loads(text) if text.startswith(("{", "[")) else text
+
+    def test_order_check_and_cds_hooks(self):
+        if not rt:
+            self.skipTest("test_recognition not importable")
+        today = time.strftime("%Y%m%d")
+        self.b = self.hospital_node("hospital-b", "GW_B", rt.B_INST, publish=True)
+        self.token = secrets.token_hex(32)
+        self.a = self.hospital_node("hospital-a", "GW_A", rt.A_INST, publish=False, extra=[
+            '[client "his-a-api"]', "token_sha256 = " +
+            hashlib.sha256(self.token.encode()).hexdigest(),
+            "institution = " + rt.A_INST, "role = his"])
+        d = os.path.join(self.tmp, "dcm")
+        os.makedirs(d)
+        for i in range(2):
+            write_instance(os.path.join(d, "%d.dcm" % i), study_uid=uid(91),
+                           series_uid=uid(91, 1), sop_uid=uid(91, 1, i + 1), patient_id="B100",
+                           patient_name="Zhang^Wei=张^伟", charset="ISO_IR 192", modality="CT",
+                           study_date=today, study_desc="胸部CT平扫", body_part="CHEST",
+                           extra=[(0x0010, 0x1000, "LO", NID)])
+        run(["storescu", "-aet", "MODALITY", "-aec", self.b.aet, "127.0.0.1",
+             str(self.b.dicom_port)] + [os.path.join(d, f) for f in sorted(os.listdir(d))],
+            check=True)
+        p = rt.pseudonym(self.key, NID)
+        wait_for(lambda: self.lookup(p)["count"] >= 1, 60, "B's study at the directory")
+        self.send(self.a, oru("a1", pid="A100", nid=NID, order="AORD1"))
+        status, body = self.call(self.a, "/api/v1/consents", method="POST", body=dict(
+            patient="A100", purpose="recognition", grantee="*", form_ref="F-1",
+            expires="2099-12-31"))
+        self.assertEqual(status, 201, body)
+
+        req = {"patient": "A100", "doctor": "D017", "department": "RAD", "visit": "V1",
+               "orders": [{"id": "O1", "code": "CT-CHEST"}, {"id": "O2", "code": "NOPE"}]}
+        status, body = self.his_call("/api/v1/recognition/order-check", req)
+        self.assertEqual(status, 200, body)
+        o1, o2 = body["orders"]
+        self.assertEqual((o1["id"], o1["code"], o1["status"], o1["recognisable"]),
+                         ("O1", "CT-CHEST", 200, 1), o1)
+        self.assertEqual(o1["prompt"]["results"][0]["result_key"],
+                         "%s/study:%s" % (rt.B_INST, uid(91)))
+        self.assertEqual(o1["prompt"]["order"], "O1")
+        self.assertEqual((o2["status"], o2["recognisable"]), (404, 0), o2)
+        self.assertIn("catalogue", o2["error"])
+        # only the HIS role: a clinician's certificate alone is refused
+        status, body = self.call(self.a, "/api/v1/recognition/order-check", method="POST",
+                                 body=req)
+        self.assertEqual(status, 403, body)
+        status, body = self.his_call("/api/v1/recognition/order-check", {"orders": []})
+        self.assertEqual(status, 400, body)
+
+        # CDS Hooks: discovery, then order-select with a Bundle of ServiceRequest
+        status, disc = self.his_call("/cds-services", None)
+        self.assertEqual(status, 200, disc)
+        (svc,) = disc["services"]
+        self.assertEqual((svc["hook"], svc["id"]), ("order-select", "huren-order-select"))
+        for k in ("title", "description"):
+            self.assertIsInstance(svc[k], str)
+        hook = {"hook": "order-select", "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+                "context": {"userId": "Practitioner/D017", "patientId": "A100",
+                            "encounterId": "V1", "selections": ["ServiceRequest/O1"],
+                            "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                                            "entry": [{"resource": {
+                                                "resourceType": "ServiceRequest", "id": "O1",
+                                                "status": "draft", "intent": "order",
+                                                "subject": {"reference": "Patient/A100"},
+                                                "code": {"coding": [{
+                                                    "system": "urn:huren:item",
+                                                    "code": "CT-CHEST"}]}}}, {"resource": {
+                                                "resourceType": "MedicationRequest",
+                                                "id": "M1"}}]}}}
+        status, body = self.his_call("/cds-services/huren-order-select", hook)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(set(body), {"cards"})
+        (card,) = body["cards"]
+        check_cds_card(self, card)
+        self.assertIn("胸部CT平扫", card["summary"])
+        (sugg,) = card["suggestions"]
+        self.assertEqual(sugg["actions"][0]["resourceId"], "ServiceRequest/O1")
+        self.assertIn("/ui/recognition?patient=A100&item=CT-CHEST&order=O1", card["links"][0]["url"])
+        bad = dict(hook, hook="patient-view")
+        status, body = self.his_call("/cds-services/huren-order-select", bad)
+        self.assertEqual(status, 400, body)
