@@ -310,3 +310,57 @@ class HISOrderCheckTest(NodeTestCase):
         bad = dict(hook, hook="patient-view")
         status, body = self.his_call("/cds-services/huren-order-select", bad)
         self.assertEqual(status, 400, body)
+
+
+try:
+    from test_ui import BrowserCase
+except ImportError:  # pragma: no cover
+    BrowserCase = None
+
+
+if BrowserCase:
+    import http.server
+    import threading
+
+    class HISBrowserTest(BrowserCase):
+        """The launch in Debian's chromium: opener window, prompt, postMessage, refusals."""
+
+        def test_launch_in_the_browser(self):
+            page = (b"<!doctype html><title>HIS</title><script>window.msgs=[];"
+                    b"addEventListener('message',function(e){msgs.push({origin:e.origin,"
+                    b"data:e.data})});</script><p>HIS</p>")
+
+            class Opener(http.server.BaseHTTPRequestHandler):
+                def do_GET(self):  # noqa: N802
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.end_headers()
+                    self.wfile.write(page)
+
+                def log_message(self, *args):
+                    pass
+
+            srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Opener)
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+            self.addCleanup(srv.server_close)
+            self.addCleanup(srv.shutdown)
+            his_base = "http://127.0.0.1:%d" % srv.server_address[1]
+            admin = secrets.token_hex(32)
+            conf, key = his_conf(self.tmp, admin)
+            conf = conf.replace("origin = http://127.0.0.1:9", "origin = " + his_base)
+            n = self.node(config_text=conf, ready_from_log=True).start()
+            base = "http://127.0.0.1:%d" % n.http_port
+
+            def url(**kw):
+                a = dict(base=base, his="his-a", key=key, patient="P100", doctor="D017",
+                         doctor_name="王医生", department="放射科", visit="V1",
+                         orders=[("O1", "CT-CHEST"), ("O2", "HGB")])
+                a.update(kw)
+                return his_tool.launch_url(**a)
+            good = url()
+            tampered = good.replace("sig=", "sig=A")
+            shots = self.browse(n, "his-launch", his_base=his_base, launch=good,
+                                tampered=tampered, expired=url(now=int(time.time()) - 600),
+                                patient="P100", doctor_name="王医生")
+            for name in ("his-prompt", "his-prompt-phone"):
+                self.assertTrue(os.path.getsize(os.path.join(shots, name + ".png")) > 0, name)
