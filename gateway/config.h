@@ -60,10 +60,10 @@ typedef struct config_client {
  * URL (gateway/his/, config_his.c). Strings not given are NULL. */
 #define CONFIG_MAX_HIS 8
 typedef struct config_his {
-    char *name;          /* the NAME, as the launch context's "his" names it */
-    char *key_file;      /* the HMAC-SHA256 key (at least 32 bytes), never inline */
-    char *origin;        /* its page's origin, for postMessage ("https://his.example:8443") */
-    long session_idle;   /* seconds without a request before a session ends (default 900) */
+    char *name;           /* the NAME, as the launch context's "his" names it */
+    char *key_file;       /* the HMAC-SHA256 key (at least 32 bytes), never inline */
+    char *origin;         /* its page's origin, for postMessage ("https://his.example:8443") */
+    long session_idle;    /* seconds without a request before a session ends (default 900) */
     int allow_plain_http; /* tests: launches over plain HTTP (loopback only) */
 } config_his;
 

@@ -74,8 +74,9 @@ static int set_value(config_his *h, const char *key, const char *value, char *wh
 {
     if (!strcmp(key, "key_file") || !strcmp(key, "origin")) {
         if (!*value || strlen(value) > 4000 || (!strcmp(key, "origin") && !origin_valid(value))) {
-            snprintf(why, len, !strcmp(key, "origin") ? "not an origin (https://host[:port])"
-                                                      : "empty or too long");
+            snprintf(why, len,
+                     !strcmp(key, "origin") ? "not an origin (https://host[:port])"
+                                            : "empty or too long");
             return -1;
         }
         char **slot = !strcmp(key, "key_file") ? &h->key_file : &h->origin;
@@ -105,8 +106,8 @@ static int set_value(config_his *h, const char *key, const char *value, char *wh
     return -1;
 }
 
-int config__his_set(config *cfg, const char *section, const char *key, const char *value,
-                    char *err, size_t errlen)
+int config__his_set(config *cfg, const char *section, const char *key, const char *value, char *err,
+                    size_t errlen)
 {
     char name[65], why[160];
     if (section_name(section, name, sizeof name) < 0) {

@@ -52,8 +52,7 @@ static const http_route hospital_routes[] = {
     {"GET", DW_INSTANCE "/rendered", dicomweb_rendered, DW_READ, "dicomweb.read"},
     {"GET", DW_INSTANCE "/frames/*/rendered", dicomweb_rendered, DW_READ, "dicomweb.read"},
     {"GET", DW_INSTANCE "/thumbnail", dicomweb_thumbnail, DW_READ, "dicomweb.read"},
-    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DW_READ,
-     "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DW_READ, "dicomweb.read"},
     {"GET", DW "/studies/*/thumbnail", dicomweb_thumbnail, DW_READ, "dicomweb.read"},
     /* WADO-URI */
     {"GET", DW "/wado", dicomweb_wado_uri, DW_READ, "dicomweb.read"},

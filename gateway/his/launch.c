@@ -145,8 +145,8 @@ static int session_start(node *n, const his_key *k, json_t *c, http_response *re
              "launch by his \"%s\" for doctor %.64s %.64s, %zu draft orders", s.his, s.doctor_id,
              s.doctor_name, s.norders);
     json_int_t exp = json_integer_value(json_object_get(c, "exp"));
-    int fresh = his__nonce_use(&h->nonces, s.his,
-                               json_string_value(json_object_get(c, "nonce")), (time_t)exp);
+    int fresh = his__nonce_use(&h->nonces, s.his, json_string_value(json_object_get(c, "nonce")),
+                               (time_t)exp);
     if (fresh == 0)
         return http_reply_error(res, 403, "launch already used (nonce replayed)");
     if (fresh < 0 || http_sessions_open(h->sessions, &s) < 0) {
@@ -174,8 +174,8 @@ int his_launch(http_request *req, http_response *res)
     if (!ctx || !sig || strlen(ctx) > CTX_MAX)
         return http_reply_error(res, 400, "ctx and sig are required");
     long len = his__b64url_decode(ctx, strlen(ctx), raw, sizeof raw - 1);
-    json_t *c = len > 0 ? json_loadb((const char *)raw, (size_t)len, JSON_REJECT_DUPLICATES, NULL)
-                        : NULL;
+    json_t *c =
+        len > 0 ? json_loadb((const char *)raw, (size_t)len, JSON_REJECT_DUPLICATES, NULL) : NULL;
     int rc;
     const his_key *k = c ? key_of(h, json_string_value(json_object_get(c, "his"))) : NULL;
     if (!c || !json_is_object(c)) {
@@ -209,13 +209,13 @@ int his_session_get(http_request *req, http_response *res)
     snprintf(res->audit_object, sizeof res->audit_object, "his session");
     json_t *orders = json_array();
     for (size_t i = 0; i < s->norders; i++)
-        json_array_append_new(orders, json_pack("{s:s, s:s}", "id", s->orders[i].id, "code",
-                                                s->orders[i].code));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:o, s:i}", "his", s->his,
-                          "origin", s->origin, "patient", s->patient[0] ? s->patient : s->resident,
-                          "doctor", "id", s->doctor_id, "name", s->doctor_name, "department",
-                          s->department, "visit", s->visit, "orders", orders, "idle_timeout",
-                          (int)s->idle);
+        json_array_append_new(
+            orders, json_pack("{s:s, s:s}", "id", s->orders[i].id, "code", s->orders[i].code));
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:o, s:i}", "his", s->his, "origin",
+                  s->origin, "patient", s->patient[0] ? s->patient : s->resident, "doctor", "id",
+                  s->doctor_id, "name", s->doctor_name, "department", s->department, "visit",
+                  s->visit, "orders", orders, "idle_timeout", (int)s->idle);
     int rc = http_reply_json(res, 200, o ? json_dumps(o, JSON_COMPACT) : NULL);
     json_decref(o);
     return rc;

@@ -23,7 +23,7 @@ typedef enum http_role {
     HTTP_ROLE_HIS_DOCTOR = 1 << 7,
 } http_role;
 #define HTTP_ROLES_ALL                                                                             \
-    (HTTP_ROLE_CLINICIAN | HTTP_ROLE_PEER | HTTP_ROLE_INSURER | HTTP_ROLE_ADMIN | HTTP_ROLE_HIS | \
+    (HTTP_ROLE_CLINICIAN | HTTP_ROLE_PEER | HTTP_ROLE_INSURER | HTTP_ROLE_ADMIN | HTTP_ROLE_HIS |  \
      HTTP_ROLE_HIS_DOCTOR)
 #define HTTP_ROLES_STAFF (HTTP_ROLE_CLINICIAN | HTTP_ROLE_ADMIN)
 /* A route flag, not a role: anyone may call it, unidentified (probes: /healthz, /readyz). Such

@@ -164,8 +164,9 @@ void http_session_guard_answer(const http_request *req, const char *audit_action
         return;
     const char *named = res->audit_patient;
     int ok = res->status >= 300 || !audit_action ? !named[0] || http_session_patient_is(s, named)
-             : named[0] ? http_session_patient_is(s, named)
-                        : !strcmp(audit_action, "ui.view") || !strcmp(audit_action, "retrieval.read");
+             : named[0]
+                 ? http_session_patient_is(s, named)
+                 : !strcmp(audit_action, "ui.view") || !strcmp(audit_action, "retrieval.read");
     if (ok)
         return;
     free(res->body);
@@ -176,6 +177,7 @@ void http_session_guard_answer(const http_request *req, const char *audit_action
     res->stream_read = NULL;
     res->stream_cls = NULL;
     res->stream_free = NULL;
-    http_reply_error(res, 403, named[0] ? "this session is for another patient"
-                                        : "this answer names no patient: not for a HIS session");
+    http_reply_error(res, 403,
+                     named[0] ? "this session is for another patient"
+                              : "this answer names no patient: not for a HIS session");
 }

@@ -22,16 +22,16 @@ typedef struct http_session_order {
 /* Whom a session is for. Strings are "" when not given. */
 typedef struct http_session {
     char id[HTTP_SESSION_ID_LEN];
-    char his[65];            /* the [his "NAME"] that launched it */
-    char origin[256];        /* that HIS's origin, for postMessage ("" = none) */
+    char his[65];     /* the [his "NAME"] that launched it */
+    char origin[256]; /* that HIS's origin, for postMessage ("" = none) */
     char doctor_id[65], doctor_name[129], department[65];
-    char patient[65];        /* the local patient id */
-    char resident[33];       /* the resident id, normalised */
+    char patient[65];  /* the local patient id */
+    char resident[33]; /* the resident id, normalised */
     char visit[65];
     http_session_order orders[HTTP_SESSION_ORDERS_MAX];
     size_t norders;
-    long idle;               /* seconds without a request before it ends */
-    time_t last;             /* last request */
+    long idle;   /* seconds without a request before it ends */
+    time_t last; /* last request */
 } http_session;
 
 typedef struct http_sessions http_sessions; /* thread-safe */

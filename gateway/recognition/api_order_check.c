@@ -20,7 +20,7 @@ static json_t *one_order(http_request *req, const rec_order_query *q, const char
     const char *args[12];
     size_t k = 0;
     const char *pairs[][2] = {{"patient", q->patient}, {"item", code},
-                              {"order", order_id},    {"doctor", q->doctor},
+                              {"order", order_id},     {"doctor", q->doctor},
                               {"dept", q->department}, {"visit", q->visit}};
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         if (pairs[i][1] && *pairs[i][1]) {
@@ -57,10 +57,10 @@ json_t *rec_order_check(http_request *req, const rec_order_query *q)
     for (size_t i = 0; out && i < q->norders; i++) {
         json_t *o = one_order(req, q, q->codes[i], q->ids[i]);
         json_t *results = json_object_get(o, "results");
-        json_t *a = json_pack("{s:s, s:s, s:i, s:i, s:O}", "id", q->ids[i] ? q->ids[i] : "",
-                              "code", q->codes[i], "status",
-                              (int)json_integer_value(json_object_get(o, "status")),
-                              "recognisable", (int)json_array_size(results), "prompt", o);
+        json_t *a =
+            json_pack("{s:s, s:s, s:i, s:i, s:O}", "id", q->ids[i] ? q->ids[i] : "", "code",
+                      q->codes[i], "status", (int)json_integer_value(json_object_get(o, "status")),
+                      "recognisable", (int)json_array_size(results), "prompt", o);
         json_object_del(json_object_get(a, "prompt"), "status");
         if (json_object_get(o, "error"))
             json_object_set(a, "error", json_object_get(o, "error"));

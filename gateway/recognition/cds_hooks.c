@@ -52,10 +52,12 @@ static int hook_parse(json_t *body, rec_order_query *q, char *why, size_t len)
     json_t *ctx = json_object_get(body, "context");
     const char *hook = json_string_value(json_object_get(body, "hook"));
     json_t *bundle = json_object_get(ctx, "draftOrders");
-    if (!hook || strcmp(hook, "order-select") || !json_is_string(json_object_get(body, "hookInstance")) ||
-        !json_is_object(ctx))
-        return snprintf(why, len, "not a CDS Hooks order-select request (hook, hookInstance, "
-                                  "context)"), -1;
+    if (!hook || strcmp(hook, "order-select") ||
+        !json_is_string(json_object_get(body, "hookInstance")) || !json_is_object(ctx))
+        return snprintf(why, len,
+                        "not a CDS Hooks order-select request (hook, hookInstance, "
+                        "context)"),
+               -1;
     q->patient = json_string_value(json_object_get(ctx, "patientId"));
     q->visit = json_string_value(json_object_get(ctx, "encounterId"));
     q->doctor = json_string_value(json_object_get(ctx, "userId"));
@@ -86,7 +88,8 @@ static int hook_parse(json_t *body, rec_order_query *q, char *why, size_t len)
 /* "可互认：胸部CT平扫，2 项结果（最近 2024-01-05 H37010002）", cut on a character boundary. */
 static void summary_of(json_t *order, char *out, size_t len)
 {
-    json_t *p = json_object_get(order, "prompt"), *first = json_array_get(json_object_get(p, "results"), 0);
+    json_t *p = json_object_get(order, "prompt"),
+           *first = json_array_get(json_object_get(p, "results"), 0);
     const char *name = json_string_value(json_object_get(json_object_get(p, "item"), "name"));
     snprintf(out, len, "可互认：%s，%d 项结果（最近 %s %s）",
              name ? name : json_string_value(json_object_get(order, "code")),
@@ -118,10 +121,9 @@ static json_t *card_of(http_request *req, const rec_order_query *q, json_t *orde
     free(pe);
     free(ce);
     free(oe);
-    json_t *card = json_pack("{s:s, s:s, s:s, s:{s:s}, s:[{s:s, s:s, s:s}]}", "uuid", u1,
-                             "summary", summary, "indicator", "info", "source", "label",
-                             "huren 互认", "links", "label", "打开互认提示", "url", link, "type",
-                             "absolute");
+    json_t *card = json_pack("{s:s, s:s, s:s, s:{s:s}, s:[{s:s, s:s, s:s}]}", "uuid", u1, "summary",
+                             summary, "indicator", "info", "source", "label", "huren 互认", "links",
+                             "label", "打开互认提示", "url", link, "type", "absolute");
     if (id && *id) { /* a recognised result makes the draft order unnecessary */
         snprintf(ref, sizeof ref, "ServiceRequest/%s", id);
         json_object_set_new(card, "suggestions",

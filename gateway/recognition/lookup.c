@@ -187,8 +187,7 @@ void rec_exam_parts(json_t *o, json_t *e)
         json_object_set_new(o, "report_key", json_string(rk));
 }
 
-int rec_session_bind(http_request *req, const char *prompt_id, const char *key,
-                     http_response *res)
+int rec_session_bind(http_request *req, const char *prompt_id, const char *key, http_response *res)
 {
     const http_session *s = req->session;
     node *n = req->app;

@@ -123,8 +123,7 @@ json_t *rec_order_check(http_request *req, const rec_order_query *q);
  * 0 when the prompt is about the session's patient (res->audit_patient then names it) or the
  * request has no session; -1 after answering 403 (another patient) or 503. Before anything
  * is done: a decision or retrieval for another patient must not happen at all. */
-int rec_session_bind(http_request *req, const char *prompt_id, const char *key,
-                     http_response *res);
+int rec_session_bind(http_request *req, const char *prompt_id, const char *key, http_response *res);
 /* p->pseudonym from p->nid with the region key; the caller wipes p->nid when done (a prompt
  * keeps it: a study retrieved from it is indexed under it). */
 int rec_patient_pseudonym(const recognition *rec, rec_patient *p, http_response *res);
