@@ -4,6 +4,7 @@
 #include "config.h"
 #include "huren_err.h"
 #include "config_client.h"
+#include "config_his.h"
 #include "config_pacs.h"
 #include "fhir.h"
 #include "http/cors.h"
@@ -388,6 +389,8 @@ int config_set(config *cfg, const char *section, const char *key, const char *va
         return apply_ae(cfg, key, value, err, errlen);
     if (config__is_client_section(section))
         return config__client_set(cfg, section, key, value, err, errlen);
+    if (config__is_his_section(section))
+        return config__his_set(cfg, section, key, value, err, errlen);
     if (config__is_pacs_section(section))
         return config__pacs_set(cfg, section, key, value, err, errlen);
     if (config__is_forward_section(section))
@@ -517,6 +520,8 @@ int config_validate(const config *cfg, char *err, size_t errlen)
         return -1;
     if (config__pacs_validate(cfg, err, errlen) < 0)
         return -1;
+    if (config__his_validate(cfg, err, errlen) < 0)
+        return -1;
     if (config__dicom_tls_validate(cfg, err, errlen) < 0)
         return -1;
     const long ports[] = {cfg->dicom_port, cfg->http_port, cfg->hl7_port};
@@ -553,5 +558,6 @@ void config_free(config *cfg)
     }
     config__clients_free(cfg);
     config__pacs_free(cfg);
+    config__his_free(cfg);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -56,6 +56,17 @@ typedef struct config_client {
     char *role;         /* clinician | peer | insurer | admin */
 } config_client;
 
+/* [his "NAME"]: a hospital information system that launches the doctors' page with a signed
+ * URL (gateway/his/, config_his.c). Strings not given are NULL. */
+#define CONFIG_MAX_HIS 8
+typedef struct config_his {
+    char *name;           /* the NAME, as the launch context's "his" names it */
+    char *key_file;       /* the HMAC-SHA256 key (at least 32 bytes), never inline */
+    char *origin;         /* its page's origin, for postMessage ("https://his.example:8443") */
+    long session_idle;    /* seconds without a request before a session ends (default 900) */
+    int allow_plain_http; /* tests: launches over plain HTTP (loopback only) */
+} config_his;
+
 /* [pacs "NAME"]: a hospital PACS the gateway sits beside (config_pacs.c): indexed by C-FIND,
  * fetched from on demand, a forwarding destination. */
 typedef enum config_qr_model { CONFIG_QR_STUDY_ROOT, CONFIG_QR_PATIENT_ROOT } config_qr_model;
@@ -207,6 +218,9 @@ typedef struct config {
     /* [client "NAME"] sections */
     config_client clients[CONFIG_MAX_CLIENTS];
     size_t nclients;
+    /* [his "NAME"] sections */
+    config_his his[CONFIG_MAX_HIS];
+    size_t nhis;
     /* [pacs "NAME"] and [forward "NAME"] sections */
     config_pacs pacs[CONFIG_MAX_PACS];
     size_t npacs;
@@ -231,6 +245,8 @@ int config_validate(const config *cfg, char *err, size_t errlen);
 const char *config_choice_name(const char *section, const char *key, int value);
 /* Look up a C-MOVE destination; NULL if unknown. */
 const config_ae *config_find_ae(const config *cfg, const char *title);
+/* The [his] section named name; NULL if none. */
+const config_his *config_find_his(const config *cfg, const char *name);
 /* The [pacs] section named name; NULL if none. */
 const config_pacs *config_find_pacs(const config *cfg, const char *name);
 /* Is this bind address a loopback address (127.0.0.0/8, ::1)? */

@@ -46,6 +46,7 @@ typedef struct node {
     struct claims_ctx *claims;       /* insurer claims: signer, rate limit (claims.c) */
     struct publisher *publisher;     /* publishing to the directory (publisher.c), or NULL */
     struct recognition *recognition; /* recognition/ (catalogue, region key), or NULL */
+    struct his_ctx *his;             /* his/: HIS launches and their sessions, or NULL */
     /* pacs/: the [pacs] sections (sync, fetch), or NULL */
     struct pacs_ctx *pacs;
     /* forward/: the [forward] rules' queue sender, or NULL */

@@ -9,6 +9,7 @@
 #include "datacare/datacare.h"
 #include "dicomweb/dicomweb.h"
 #include "directory/directory_api.h"
+#include "his/his.h"
 #include "recognition/recognition.h"
 #include "records/records.h"
 #include "ui/ui.h"
@@ -17,6 +18,9 @@
 
 #define DW "/dicom-web"
 #define DW_INSTANCE DW "/studies/*/series/*/instances/*"
+/* staff, and a doctor in a HIS-launched session (bound to one patient by http/session.c) */
+#define SESSION_STAFF (HTTP_ROLES_STAFF | HTTP_ROLE_HIS_DOCTOR)
+#define DW_READ (DICOMWEB_ROLES | HTTP_ROLE_HIS_DOCTOR)
 
 static const http_route hospital_routes[] = {
     {"GET", "/healthz", api_healthz, HTTP_ROLE_ANYONE, NULL},
@@ -24,36 +28,35 @@ static const http_route hospital_routes[] = {
     {"GET", "/api/v1/health", api_health, HTTP_ROLES_ALL, NULL},
     {"GET", "/metrics", api_metrics, HTTP_ROLE_ADMIN, NULL},
     {"GET", "/api/v1/audit", api_audit, HTTP_ROLE_ADMIN, "audit.read"},
-    {"GET", "/api/v1/patients/*/reports", api_patient_reports, HTTP_ROLES_STAFF | HTTP_ROLE_PEER,
+    {"GET", "/api/v1/patients/*/reports", api_patient_reports, SESSION_STAFF | HTTP_ROLE_PEER,
      "records.read"},
-    {"GET", "/api/v1/reports/*", api_report, HTTP_ROLES_STAFF | HTTP_ROLE_PEER, "records.read"},
+    {"GET", "/api/v1/reports/*", api_report, SESSION_STAFF | HTTP_ROLE_PEER, "records.read"},
     {"GET", "/api/v1/patients/*/visits/*", api_patient_visit, HTTP_ROLES_STAFF | HTTP_ROLE_PEER,
      "records.read"},
     /* DICOMweb (PS3.18): QIDO-RS */
-    {"GET", DW "/studies", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/series", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/instances", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/studies/*/series", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/studies/*/instances", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/studies/*/series/*/instances", dicomweb_search, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies", dicomweb_search, DW_READ, "dicomweb.read"},
+    {"GET", DW "/series", dicomweb_search, DW_READ, "dicomweb.read"},
+    {"GET", DW "/instances", dicomweb_search, DW_READ, "dicomweb.read"},
+    {"GET", DW "/studies/*/series", dicomweb_search, DW_READ, "dicomweb.read"},
+    {"GET", DW "/studies/*/instances", dicomweb_search, DW_READ, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/instances", dicomweb_search, DW_READ, "dicomweb.read"},
     /* WADO-RS */
-    {"GET", DW "/studies/*", dicomweb_retrieve, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/studies/*/series/*", dicomweb_retrieve, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW_INSTANCE, dicomweb_retrieve, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/studies/*/metadata", dicomweb_metadata, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/studies/*/series/*/metadata", dicomweb_metadata, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW_INSTANCE "/metadata", dicomweb_metadata, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW_INSTANCE "/frames/*", dicomweb_frames, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW_INSTANCE "/bulkdata/*", dicomweb_bulkdata, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW_INSTANCE "/rendered", dicomweb_rendered, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW_INSTANCE "/frames/*/rendered", dicomweb_rendered, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW_INSTANCE "/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES,
-     "dicomweb.read"},
-    {"GET", DW "/studies/*/thumbnail", dicomweb_thumbnail, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/studies/*", dicomweb_retrieve, DW_READ, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*", dicomweb_retrieve, DW_READ, "dicomweb.read"},
+    {"GET", DW_INSTANCE, dicomweb_retrieve, DW_READ, "dicomweb.read"},
+    {"GET", DW "/studies/*/metadata", dicomweb_metadata, DW_READ, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/metadata", dicomweb_metadata, DW_READ, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/metadata", dicomweb_metadata, DW_READ, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/frames/*", dicomweb_frames, DW_READ, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/bulkdata/*", dicomweb_bulkdata, DW_READ, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/rendered", dicomweb_rendered, DW_READ, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/frames/*/rendered", dicomweb_rendered, DW_READ, "dicomweb.read"},
+    {"GET", DW_INSTANCE "/thumbnail", dicomweb_thumbnail, DW_READ, "dicomweb.read"},
+    {"GET", DW "/studies/*/series/*/thumbnail", dicomweb_thumbnail, DW_READ, "dicomweb.read"},
+    {"GET", DW "/studies/*/thumbnail", dicomweb_thumbnail, DW_READ, "dicomweb.read"},
     /* WADO-URI */
-    {"GET", DW "/wado", dicomweb_wado_uri, DICOMWEB_ROLES, "dicomweb.read"},
-    {"GET", "/wado", dicomweb_wado_uri, DICOMWEB_ROLES, "dicomweb.read"},
+    {"GET", DW "/wado", dicomweb_wado_uri, DW_READ, "dicomweb.read"},
+    {"GET", "/wado", dicomweb_wado_uri, DW_READ, "dicomweb.read"},
     /* STOW-RS (bodies streamed: see hospital_body_routes) */
     {"POST", DW "/studies", dicomweb_store, DICOMWEB_ROLES, "dicomweb.write"},
     {"POST", DW "/studies/*", dicomweb_store, DICOMWEB_ROLES, "dicomweb.write"},
@@ -64,11 +67,14 @@ static const http_route hospital_routes[] = {
     {"DELETE", "/api/v1/consents/*", api_consent_revoke, HTTP_ROLES_STAFF, "consent.write"},
     {"DELETE", "/api/v1/studies/*", api_study_delete, HTTP_ROLE_ADMIN, "study.delete"},
     {"POST", "/api/v1/admin/compact", api_compact, HTTP_ROLE_ADMIN, NULL},
-    /* the doctors' web page (gateway/ui/): staff only, page views audited like API reads */
-    {"GET", "/ui", ui_page, HTTP_ROLES_STAFF, "ui.view"},
-    {"GET", "/ui/", ui_page, HTTP_ROLES_STAFF, "ui.view"},
-    {"GET", "/ui/static/*", ui_static, HTTP_ROLES_STAFF, NULL},
-    {"GET", "/ui/*", ui_page, HTTP_ROLES_STAFF, "ui.view"},
+    /* the doctors' web page (gateway/ui/): staff only, page views audited like API reads; a
+     * HIS-launched session (his/, HTTP_ROLE_HIS_DOCTOR) reaches its one patient only */
+    {"GET", "/ui/launch", his_launch, HTTP_ROLE_ANYONE, "his.launch"},
+    {"GET", "/api/v1/his/session", his_session_get, HTTP_ROLE_HIS_DOCTOR, "his.session"},
+    {"GET", "/ui", ui_page, SESSION_STAFF, "ui.view"},
+    {"GET", "/ui/", ui_page, SESSION_STAFF, "ui.view"},
+    {"GET", "/ui/static/*", ui_static, SESSION_STAFF, NULL},
+    {"GET", "/ui/*", ui_page, SESSION_STAFF, "ui.view"},
     {"POST", "/api/v1/claims", api_claim_create, HTTP_ROLE_INSURER, "claims.create"},
     {"GET", "/api/v1/claims/*", api_claim_get, HTTP_ROLE_INSURER, "claims.read"},
     {"POST", "/api/v1/underwriting", api_underwriting_create, HTTP_ROLE_INSURER,
@@ -76,16 +82,22 @@ static const http_route hospital_routes[] = {
     {"POST", "/api/v1/underwriting/summary", api_underwriting_summary, HTTP_ROLE_PEER,
      "underwriting.disclose"},
     /* mutual recognition (鲁医互认): the query across hospitals, decisions, statistics */
-    {"GET", "/api/v1/recognition", api_recognition_query, HTTP_ROLES_STAFF, "recognition.query"},
-    {"POST", "/api/v1/recognition/decisions", api_recognition_decision, HTTP_ROLES_STAFF,
+    {"GET", "/api/v1/recognition", api_recognition_query, SESSION_STAFF, "recognition.query"},
+    {"POST", "/api/v1/recognition/decisions", api_recognition_decision, SESSION_STAFF,
      "recognition.decision"},
     {"GET", "/api/v1/recognition/reasons", api_recognition_reasons, HTTP_ROLES_STAFF, NULL},
+    /* the order check for a HIS ([client] role = his), also as a CDS Hooks service */
+    {"POST", "/api/v1/recognition/order-check", api_recognition_order_check, HTTP_ROLE_HIS,
+     "recognition.order_check"},
+    {"GET", "/cds-services", api_cds_discovery, HTTP_ROLE_HIS, NULL},
+    {"POST", "/cds-services/huren-order-select", api_cds_order_select, HTTP_ROLE_HIS,
+     "recognition.order_check"},
     {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
      "recognition.stats"},
-    {"GET", "/api/v1/patients/*/timeline", api_patient_timeline, HTTP_ROLES_STAFF,
+    {"GET", "/api/v1/patients/*/timeline", api_patient_timeline, SESSION_STAFF,
      "recognition.timeline"},
-    {"POST", "/api/v1/retrievals", api_retrieval_create, HTTP_ROLES_STAFF, "retrieval.create"},
-    {"GET", "/api/v1/retrievals/*", api_retrieval_get, HTTP_ROLES_STAFF, "retrieval.read"},
+    {"POST", "/api/v1/retrievals", api_retrieval_create, SESSION_STAFF, "retrieval.create"},
+    {"GET", "/api/v1/retrievals/*", api_retrieval_get, SESSION_STAFF, "retrieval.read"},
 };
 
 /* Routes whose request bodies stream to a sink instead of the bounded buffer. */

@@ -5,6 +5,7 @@
 #include "routes.h"
 #include "huren_err.h"
 #include "audit_trail.h"
+#include "his/his.h"
 #include "http/auth.h"
 #include "claims/claims.h"
 #include "commands.h"
@@ -109,6 +110,7 @@ static int start_http(node *n)
         .access = n->auth,
         .audit = audit_http,
         .cors_origins = c->dicomweb_cors_origins,
+        .sessions = his_sessions(n),
     };
     size_t nroutes;
     const char *role = config_choice_name("node", "role", (int)c->role);
@@ -204,7 +206,7 @@ int cmd_serve(const config *cfg)
         log_error("%s", err);
         goto done;
     }
-    if (pacs_start(&n, err, sizeof err) < 0) {
+    if (pacs_start(&n, err, sizeof err) < 0 || his_start(&n, err, sizeof err) < 0) {
         log_error("%s", err);
         goto done;
     }
@@ -247,6 +249,7 @@ done:
     publisher_stop(&n);
     recognition_stop(&n); /* its background retrievals write to the archive */
     pacs_stop(&n);
+    his_stop(&n);
     forward_stop(&n);
     directory_store_close(n.dir_store);
     huren_index_close(n.index);

@@ -202,7 +202,9 @@ static const struct {
 } role_names[] = {{"clinician", HTTP_ROLE_CLINICIAN},
                   {"peer", HTTP_ROLE_PEER},
                   {"insurer", HTTP_ROLE_INSURER},
-                  {"admin", HTTP_ROLE_ADMIN}};
+                  {"admin", HTTP_ROLE_ADMIN},
+                  {"his", HTTP_ROLE_HIS},
+                  {"his-doctor", HTTP_ROLE_HIS_DOCTOR}};
 
 unsigned auth_role_bit(const char *name)
 {
@@ -290,6 +292,25 @@ static int refuse(auth_identity *out, int status, const char *challenge, const c
     return -1;
 }
 
+/* The session of the request's cookie: 1 (out filled), 0 no cookie, -1 refused. */
+static int session_identify(const http_options *opts, void *conn, auth_identity *out)
+{
+    char id[HTTP_SESSION_ID_LEN];
+    const char *cookie = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_COOKIE);
+    if (!opts->sessions || !cookie || http_session_cookie(cookie, id) < 0)
+        return 0;
+    if (!http_sessions_get(opts->sessions, id, &out->session)) {
+        snprintf(out->actor, sizeof out->actor, "expired or unknown session");
+        return refuse(out, 401, NULL, "session expired or unknown: open it again from the HIS");
+    }
+    const http_session *s = &out->session;
+    out->has_session = 1;
+    out->roles = HTTP_ROLE_HIS_DOCTOR;
+    snprintf(out->actor, sizeof out->actor, "doctor %s %s (his \"%s\")", s->doctor_id,
+             s->doctor_name, s->his);
+    return 1;
+}
+
 int auth_identify(const http_options *opts, void *conn, const char *remote, auth_identity *out)
 {
     (void)remote; /* an address proves nothing over TLS; plain HTTP binds loopback only */
@@ -328,6 +349,9 @@ int auth_identify(const http_options *opts, void *conn, const char *remote, auth
         grant(out, c);
         return 0;
     }
+    int sess = session_identify(opts, conn, out);
+    if (sess != 0)
+        return sess < 0 ? -1 : 0;
     if (!tls && opts->loopback_roles) {
         snprintf(out->actor, sizeof out->actor, "loopback");
         out->roles = opts->loopback_roles;

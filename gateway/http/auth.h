@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "session.h"
 
 /* The clients of a configuration, prepared for lookups (subjects parsed, token hashes
  * decoded). Immutable once built: safe to share between threads. */
@@ -42,8 +43,13 @@ typedef struct auth_identity {
     int status;            /* when refused: 401 (no or unknown credentials) or 403 */
     const char *challenge; /* when 401: the WWW-Authenticate value */
     char refusal[160];     /* why the client was refused */
+    http_session session;  /* with has_session: the HIS-launched session of its cookie */
+    int has_session;
 } auth_identity;
 
+/* A request without a certificate or token that shows the cookie of a live session
+ * (opts->sessions) is the session's doctor (role HTTP_ROLE_HIS_DOCTOR, actor naming the doctor
+ * and the HIS); an unknown or idle session's cookie is refused 401. */
 /* Identify the client of conn (a struct MHD_Connection *) from opts->access (an auth_table,
  * may be NULL: no clients). Returns 0 with *out filled, or -1 when the client must be refused
  * (out->status and out->refusal say how and why; out->actor names what was shown). */

@@ -103,8 +103,9 @@ int cors_origins_check(const char *list, char *err, size_t errlen)
 
 int cors_in_scope(const char *path)
 {
-    static const char *const prefixes[] = {"/dicom-web/", "/api/"};
-    static const char *const exact[] = {"/dicom-web", "/wado"};
+    /* CDS Hooks: "CDS Services SHOULD support CORS" (its clients may be browser apps) */
+    static const char *const prefixes[] = {"/dicom-web/", "/api/", "/cds-services/"};
+    static const char *const exact[] = {"/dicom-web", "/wado", "/cds-services"};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (strncmp(path, prefixes[i], strlen(prefixes[i])) == 0)
             return 1;

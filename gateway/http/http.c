@@ -309,6 +309,10 @@ static int dispatch(http_server *srv, http_request *req, http_response *res)
             return (int)i;
         }
         res->status = 200;
+        if (http_session_guard_request(req, res) < 0) {
+            audit(srv, req, rt->audit_action ? rt->audit_action : "http.access", res);
+            return (int)i;
+        }
         if (rt->handler(req, res) < 0) {
             free(res->body);
             res->body = NULL;
@@ -316,6 +320,7 @@ static int dispatch(http_server *srv, http_request *req, http_response *res)
             res->nheaders = 0;
             http_reply_error(res, 500, "internal error");
         }
+        http_session_guard_answer(req, rt->audit_action, res);
         if (rt->audit_action)
             audit(srv, req, rt->audit_action, res);
         return (int)i;
@@ -500,6 +505,7 @@ static int identify(http_server *srv, struct MHD_Connection *conn, http_request 
     req->institution = who->institution[0] ? who->institution : NULL;
     req->actor = who->actor;
     req->roles = who->roles;
+    req->session = who->has_session ? &who->session : NULL;
     if (!refused)
         return 0;
     log_warnx("%s %s %s: %s; refused", req->remote, req->method, req->path, who->refusal);

@@ -17,8 +17,14 @@ typedef enum http_role {
     HTTP_ROLE_PEER = 1 << 1,
     HTTP_ROLE_INSURER = 1 << 2,
     HTTP_ROLE_ADMIN = 1 << 3,
+    /* a hospital information system calling the order check ([client] role = his) */
+    HTTP_ROLE_HIS = 1 << 6,
+    /* a doctor in a browser session a HIS launch opened (http/session.h): one patient only */
+    HTTP_ROLE_HIS_DOCTOR = 1 << 7,
 } http_role;
-#define HTTP_ROLES_ALL (HTTP_ROLE_CLINICIAN | HTTP_ROLE_PEER | HTTP_ROLE_INSURER | HTTP_ROLE_ADMIN)
+#define HTTP_ROLES_ALL                                                                             \
+    (HTTP_ROLE_CLINICIAN | HTTP_ROLE_PEER | HTTP_ROLE_INSURER | HTTP_ROLE_ADMIN | HTTP_ROLE_HIS |  \
+     HTTP_ROLE_HIS_DOCTOR)
 #define HTTP_ROLES_STAFF (HTTP_ROLE_CLINICIAN | HTTP_ROLE_ADMIN)
 /* A route flag, not a role: anyone may call it, unidentified (probes: /healthz, /readyz). Such
  * a route must reveal nothing about patients. */
@@ -32,6 +38,9 @@ typedef struct http_request {
     const char *institution; /* institution code of the client (from auth.c), or NULL */
     const char *actor;       /* who, for the audit trail: client name, subject, "loopback" */
     unsigned roles;          /* HTTP_ROLE_* the client holds */
+    /* a HIS-launched browser session (http/session.h), or NULL: the doctor and the one
+     * patient the request is bound to */
+    const struct http_session *session;
     const char *captures[HTTP_MAX_CAPTURES]; /* path segments matched by '*' in the route */
     size_t ncaptures;
     const char *body; /* request body (NUL-terminated), bounded by max_body */
@@ -133,6 +142,7 @@ typedef struct http_options {
     const void *access;       /* auth.c's table of clients (certificate subjects, tokens) */
     http_audit_fn audit;      /* NULL = no audit trail */
     const char *cors_origins; /* origins allowed cross-origin access (cors.h); NULL, "": none */
+    struct http_sessions *sessions; /* HIS-launched sessions (session.h); NULL: none */
 } http_options;
 
 typedef struct http_server http_server;

@@ -8,6 +8,7 @@
 #include "random_id.h"
 #include "recognition.h"
 #include "recognition_int.h"
+#include "http/session.h"
 #include "rules.h"
 #include "index/index_recognition.h"
 
@@ -61,6 +62,22 @@ static int decision_parse(const recognition *rec, json_t *o, huren_index_rec_dec
                                     d->decision, d->reason, d->reason_text, why, whylen);
 }
 
+/* A HIS-launched session decides as its doctor, for its patient only: the doctor and the
+ * department are the launch's, whatever the body says. */
+static int decision_session(http_request *req, huren_index_rec_decision *d, http_response *res)
+{
+    const http_session *s = req->session;
+    if (!s)
+        return 0;
+    if (rec_session_bind(req, d->prompt_id, d->result_key, res) < 0)
+        return -1;
+    d->doctor = s->doctor_id;
+    d->department = s->department[0] ? s->department : d->department;
+    if (!d->visit_id && s->visit[0])
+        d->visit_id = s->visit;
+    return 0;
+}
+
 int api_recognition_decision(http_request *req, http_response *res)
 {
     node *n = req->app;
@@ -77,6 +94,10 @@ int api_recognition_decision(http_request *req, http_response *res)
     }
     if (decision_parse(n->recognition, o, &d, why, sizeof why) < 0) {
         rc = http_reply_error(res, 400, why);
+        goto done;
+    }
+    if (decision_session(req, &d, res) < 0) {
+        rc = 0;
         goto done;
     }
     if (random_id(id) < 0) { /* fail closed: never a guessable decision id */

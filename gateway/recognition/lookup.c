@@ -8,6 +8,7 @@
 #include "identity.h"
 #include "log.h"
 #include "recognition_int.h"
+#include "http/session.h"
 
 #include <ctype.h>
 #include "random_id.h"
@@ -184,4 +185,23 @@ void rec_exam_parts(json_t *o, json_t *e)
     const char *rk = json_string_value(json_object_get(e, "report_key"));
     if (rk)
         json_object_set_new(o, "report_key", json_string(rk));
+}
+
+int rec_session_bind(http_request *req, const char *prompt_id, const char *key, http_response *res)
+{
+    const http_session *s = req->session;
+    node *n = req->app;
+    huren_index_rec_origin o;
+    if (!s)
+        return 0;
+    int found = huren_index_rec_origin_get(n->index, prompt_id, key, &o);
+    if (found < 0)
+        return http_reply_error(res, 503, "archive unavailable"), -1;
+    const char *who = found && http_session_patient_is(s, o.patient_id)    ? o.patient_id
+                      : found && http_session_patient_is(s, o.national_id) ? o.national_id
+                                                                           : NULL;
+    if (!who)
+        return http_reply_error(res, 403, "this session is for another patient"), -1;
+    snprintf(res->audit_patient, sizeof res->audit_patient, "%s", who);
+    return 0;
 }

@@ -30,6 +30,13 @@ int api_recognition_query(http_request *req, http_response *res);
 int api_recognition_reasons(http_request *req, http_response *res);
 /* POST /api/v1/recognition/decisions (api_decisions.c) */
 int api_recognition_decision(http_request *req, http_response *res);
+/* POST /api/v1/recognition/order-check {"patient", "orders": [{"id", "code"}], "doctor",
+ * "department", "visit"}: per draft order the recognition prompt (api_order_check.c) */
+int api_recognition_order_check(http_request *req, http_response *res);
+/* GET /cds-services: CDS Hooks discovery; POST /cds-services/huren-order-select: the
+ * order-select hook answered with cards (cds_hooks.c) */
+int api_cds_discovery(http_request *req, http_response *res);
+int api_cds_order_select(http_request *req, http_response *res);
 /* GET /api/v1/recognition/stats?from=&to=&by=item|department|institution|month[&format=csv] */
 int api_recognition_stats(http_request *req, http_response *res);
 

@@ -162,6 +162,22 @@ typedef struct rec_patient {
 int rec_patient_resolve(node *n, const char *patient, rec_patient *p, http_response *res);
 /* The patient's recognition consent for this institution in force now: 403 with the reason. */
 int rec_consent_require(node *n, const rec_patient *p, http_response *res);
+/* The order check (api_order_check.c): a patient and the draft orders (strings borrowed). */
+#define REC_ORDERS_MAX 32
+typedef struct rec_order_query {
+    const char *patient, *doctor, *department, *visit;
+    const char *codes[REC_ORDERS_MAX], *ids[REC_ORDERS_MAX]; /* ids[i] may be NULL */
+    size_t norders;
+} rec_order_query;
+/* Per order {"id", "code", "status" (the query's HTTP status), "recognisable" (results
+ * listed), "prompt" (the query's answer), "error"}: a new array, or NULL if out of memory. */
+json_t *rec_order_check(http_request *req, const rec_order_query *q);
+
+/* A request of a HIS-launched session (req->session) about result key of prompt prompt_id:
+ * 0 when the prompt is about the session's patient (res->audit_patient then names it) or the
+ * request has no session; -1 after answering 403 (another patient) or 503. Before anything
+ * is done: a decision or retrieval for another patient must not happen at all. */
+int rec_session_bind(http_request *req, const char *prompt_id, const char *key, http_response *res);
 /* p->pseudonym from p->nid with the region key; the caller wipes p->nid when done (a prompt
  * keeps it: a study retrieved from it is indexed under it). */
 int rec_patient_pseudonym(const recognition *rec, rec_patient *p, http_response *res);

@@ -438,6 +438,10 @@ int api_retrieval_create(http_request *req, http_response *res)
                               "result a recognition prompt listed");
         goto done;
     }
+    if (rec_session_bind(req, prompt, key, res) < 0) {
+        rc = 0;
+        goto done;
+    }
     int found = huren_index_rec_shown_source(n->index, prompt, key, source, sizeof source);
     if (found < 0) {
         rc = http_reply_error(res, 503, "archive unavailable");

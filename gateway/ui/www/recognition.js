@@ -10,6 +10,7 @@
 
   H.pages.recognition = function () {
     var p = H.params;
+    if (p.get("launch")) { launched(); return; }
     var patient = p.get("patient") || "", item = p.get("item") || "";
     if (!patient || !item) {
       H.show(h("h1", null, t("rec.title")), H.message(t("rec.missing")));
@@ -21,23 +22,76 @@
       return;
     }
     H.show(h("h1", null, t("rec.title")), h("p", {class: "muted"}, t("loading")));
-    var q = "patient=" + H.enc(patient) + "&item=" + H.enc(item);
-    if (p.get("doctor")) q += "&doctor=" + H.enc(p.get("doctor"));
-    if (p.get("dept")) q += "&dept=" + H.enc(p.get("dept"));
-    if (p.get("at")) q += "&at=" + H.enc(p.get("at"));
-    /* the prompt is one per patient, item, order (or visit) and day: asked again, the same */
-    if (p.get("order")) q += "&order=" + H.enc(p.get("order"));
-    if (p.get("visit")) q += "&visit=" + H.enc(p.get("visit"));
-    H.api("/api/v1/recognition?" + q).then(function (r) {
+    var q = {patient: patient, item: item};
+    ["doctor", "dept", "at", "order", "visit"].forEach(function (k) {
+      if (p.get(k)) q[k] = p.get(k);
+    });
+    askPrompt(q).then(function (r) {
       if (r.status !== 200 || !r.body) {
         H.show(h("h1", null, t("rec.title")), H.message(t("error", H.errText(r))));
         return;
       }
-      drawPrompt(r.body);
+      H.show(h("h1", null, t("rec.title")), promptNodes(r.body));
     });
   };
 
-  function drawPrompt(rec) {
+  /* the prompt is one per patient, item, order (or visit) and day: asked again, the same */
+  function askPrompt(q) {
+    var qs = Object.keys(q).map(function (k) { return k + "=" + H.enc(q[k]); }).join("&");
+    return H.api("/api/v1/recognition?" + qs);
+  }
+
+  /* Opened by a HIS launch (/ui/launch): the session names the doctor, the patient and the
+   * draft orders; one prompt per order, one after the other. */
+  function launched() {
+    H.show(h("h1", null, t("rec.title")), h("p", {class: "muted"}, t("loading")));
+    H.api("/api/v1/his/session").then(function (r) {
+      if (r.status !== 200 || !r.body) {
+        H.show(h("h1", null, t("rec.title")), H.message(t("his.expired"), "error session"));
+        return;
+      }
+      var s = H.session = r.body;
+      var orders = s.orders || [];
+      var boxes = orders.map(function (o) {
+        return h("section", {class: "order", "data-order": o.id, "data-code": o.code},
+          h("h2", null, t("his.order", o.code, o.id || "")),
+          h("p", {class: "muted"}, t("loading")));
+      });
+      H.show(h("h1", null, t("rec.title")),
+        h("p", {class: "lead his-doctor"}, t("his.doctor", s.doctor.name || s.doctor.id,
+          s.department || "")),
+        orders.length ? boxes : H.message(t("his.noorders"), "info"));
+      orders.forEach(function (o, i) {
+        var q = {patient: s.patient, item: o.code};
+        if (o.id) q.order = o.id;
+        if (s.visit) q.visit = s.visit;
+        if (s.department) q.dept = s.department;
+        askPrompt(q).then(function (pr) {
+          var box = boxes[i];
+          box.removeChild(box.lastChild);
+          if (pr.status !== 200 || !pr.body) {
+            box.appendChild(H.message(t("error", H.errText(pr))));
+            return;
+          }
+          promptNodes(pr.body).forEach(function (n) { if (n) box.appendChild(n); });
+        });
+      });
+    });
+  }
+
+  /* A decision recorded, told to the HIS window that opened the page (or framed it), at the
+   * HIS's configured origin only; nothing without a session or an origin. */
+  function tellHis(rec, res, decision, reason, id) {
+    var s = H.session;
+    var target = window.opener || (window.parent !== window ? window.parent : null);
+    if (!s || !s.origin || !target) return;
+    target.postMessage({type: "huren.decision", order: rec.order || "",
+      item: (rec.item || {}).code || "", result: res.result_key,
+      recognised: decision === "accepted", reason: reason || null, decision_id: id,
+      prompt_id: rec.prompt_id}, s.origin);
+  }
+
+  function promptNodes(rec) {
     var it = rec.item || {};
     var results = (rec.results || []).slice().sort(function (a, b) {
       return a.date < b.date ? 1 : a.date > b.date ? -1 : 0;
@@ -61,16 +115,16 @@
           openButton(rec, res)),
         decisionForm(rec, res));
     });
-    H.show(h("h1", null, t("rec.title")),
+    return [
       h("p", {class: "lead"}, t("rec.item", (it.name || it.code || "") +
         (it.validity_days ? "（" + t("rec.validity", it.validity_days) + "）" : "")),
         it.hr_scope ? " · " + t("rec.hr", it.hr_scope) : ""),
-      (rec.unavailable || []).map(function (u) {
+      h("div", null, (rec.unavailable || []).map(function (u) {
         return H.message(t("rec.unavailable", u.institution || u.source, u.reason || ""),
                          "warn unavailable");
-      }),
-      results.length ? h("ol", {class: "results", id: "results"}, cards) :
-        H.message(t("rec.none"), "info"));
+      })),
+      results.length ? h("ol", {class: "results", id: H.session ? null : "results"}, cards) :
+        H.message(t("rec.none"), "info")];
   }
 
   /* One exam, one result: what it has (images, a report, both). */
@@ -103,7 +157,8 @@
         var uid = b.study_uid || o.study_uid;
         out.appendChild(h("span", {class: "msg ok"},
           t("rec.fetch.done", (b.stored || 0) + (b.already_held || 0)), " ",
-          h("a", {href: "/ui/study?study=" + H.enc(uid)}, t("open.study"))));
+          h("a", {href: "/ui/study?study=" + H.enc(uid) +
+            (rec.patient ? "&patient=" + H.enc(rec.patient) : "")}, t("open.study"))));
       } else if (b.report) {
         out.appendChild(H.reportTable(b.report, [], b.institution || res.institution));
       }
@@ -160,7 +215,8 @@
       buttons.forEach(function (b) { b.disabled = true; });
       var body = {prompt_id: rec.prompt_id, result_key: res.result_key, decision: decision,
                   doctor: p.get("doctor") || "", department: p.get("dept") || "",
-                  order_id: p.get("order") || "", visit_id: p.get("visit") || ""};
+                  order_id: rec.order || p.get("order") || "",
+                  visit_id: rec.visit || p.get("visit") || ""};
       if (reason) body.reason = reason;
       if (text) body.reason_text = text;
       H.api("/api/v1/recognition/decisions", {method: "POST", body: body}).then(function (r) {
@@ -169,6 +225,7 @@
           status.className = "msg ok decision-status";
           status.textContent = t("rec.saved", t("rec." + decision), r.body.decision_id);
           rejectBox.hidden = true;
+          tellHis(rec, res, decision, reason, r.body.decision_id);
         } else {
           status.className = "msg error decision-status";
           status.textContent = t("error", H.errText(r));

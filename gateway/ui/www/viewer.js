@@ -21,13 +21,19 @@
     return img;
   }
 
+  /* opened for a patient (a HIS session reaches that patient only): searches name them */
+  function forPatient() {
+    var p = H.params.get("patient");
+    return p ? "&PatientID=" + H.enc(p) : "";
+  }
+
   H.pages.study = function () {
     var study = H.params.get("study") || "";
     H.show(h("h1", null, t("study.title")), h("p", {class: "muted"}, t("loading")));
     Promise.all([
       H.api(DW + "/studies?StudyInstanceUID=" + H.enc(study) +
-            "&includefield=00080080&includefield=00081030"),
-      H.api(DW + "/studies/" + H.enc(study) + "/series?includefield=00180015")
+            "&includefield=00080080&includefield=00081030" + forPatient()),
+      H.api(DW + "/studies/" + H.enc(study) + "/series?includefield=00180015" + forPatient())
     ]).then(function (res) {
       var st = Array.isArray(res[0].body) && res[0].body[0];
       if (!st) {
@@ -82,7 +88,7 @@
     var base = DW + "/studies/" + H.enc(study) + "/series/" + H.enc(series);
     viewer.textContent = "";
     viewer.appendChild(h("p", {class: "muted"}, t("loading")));
-    H.api(base + "/instances").then(function (r) {
+    H.api(base + "/instances" + forPatient().replace("&", "?")).then(function (r) {
       var inst = Array.isArray(r.body) ? r.body : [];
       inst.sort(function (a, b) { return (+H.tag(a, "00200013")) - (+H.tag(b, "00200013")); });
       var state = {index: 0, center: null, width: null, loading: false, pending: false};

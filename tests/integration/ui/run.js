@@ -56,6 +56,7 @@ async function main() {
     await ctx.route("**/*", (route) => {
       const url = route.request().url();
       if (url.startsWith(cfg.base + "/")) return route.continue();
+      if (cfg.his_base && url.startsWith(cfg.his_base + "/")) return route.continue();
       summary.external.push(url);
       return route.abort();
     });
@@ -73,6 +74,7 @@ async function main() {
     else if (cfg.scenario === "recognition-live") await recognitionLive(page);
     else if (cfg.scenario === "recognition-peer-down") await recognitionPeerDown(page);
     else if (cfg.scenario === "region-timeline") await regionTimeline(page);
+    else if (cfg.scenario === "his-launch") await hisLaunch(ctx, page);
     else await views(page);
     check(errors.length === 0, "no script errors: " + errors.join("; "));
   } finally {
@@ -487,3 +489,83 @@ main().then(() => {
   console.error(e && e.stack || String(e));
   process.exit(1);
 });
+
+// A HIS window (cfg.his_base/opener.html, another origin) opens a signed launch URL: the
+// prompt of each draft order opens without any client credential, a decision is posted back
+// to the opener at the HIS's origin; tampered and expired launches are refused. The prompt
+// API is answered from its contract (no directory here); the session, its cookie and the
+// page are real.
+async function hisLaunch(ctx, page) {
+  const json = (route, status, body) => route.fulfill({ status, contentType: "application/json",
+    body: JSON.stringify(body) });
+  const today = new Date().toISOString().slice(0, 10).replace(/-/g, "");
+  const asked = [];
+  await ctx.route(cfg.base + "/api/v1/recognition?*", (route) => {
+    const q = new URL(route.request().url()).searchParams;
+    asked.push(Object.fromEntries(q));
+    const code = q.get("item");
+    json(route, 200, { patient: q.get("patient"), at: today, prompt_id: "prompt-" + code,
+      order: q.get("order"), item: { code, name: code === "CT-CHEST" ? "胸部CT平扫" : "血常规",
+        kind: "imaging", validity_days: 30, hr_scope: "province" },
+      results: [{ result_key: "H37010002/study:1.2.3." + code.length, institution: "H37010002",
+        kind: "imaging", item_code: code, item_name: "胸部CT平扫", date: today, modality: "CT",
+        body_part: "CHEST", hr_scope: "province", valid_until: "20991231",
+        source: "https://gw-b:8443", open: { type: "study", study_uid: "1.2.3" }, summary: {} }],
+      unavailable: [], decisions: [] });
+  });
+  const posts = [];
+  await ctx.route(cfg.base + "/api/v1/recognition/decisions", (route) => {
+    posts.push(JSON.parse(route.request().postData()));
+    json(route, 201, { decision_id: "dec-" + posts.length, repeated: false });
+  });
+
+  // refused launches: no session, no cookie
+  const other = await ctx.newPage();
+  for (const [what, url] of [["tampered", cfg.tampered], ["expired", cfg.expired]]) {
+    const r = await other.goto(url);
+    check(r.status() === 403, what + " launch refused (" + r.status() + ")");
+  }
+  check((await ctx.cookies()).length === 0, "no cookie from a refused launch");
+  const r = await other.goto(cfg.base + "/ui/recognition?launch=1");
+  check(r.status() === 401, "the prompt page without a session is refused");
+  await other.close();
+
+  await page.goto(cfg.his_base + "/opener.html");
+  const [popup] = await Promise.all([ctx.waitForEvent("page"),
+    page.evaluate((u) => { window.open(u, "huren"); }, cfg.launch)]);
+  popup.on("pageerror", (e) => page.errors.push(String(e)));
+  await popup.waitForSelector("section.order li.result button.accept");
+  await until(popup, () => document.querySelectorAll("section.order li.result").length === 2,
+    null, "both orders' prompts");
+  const cookie = (await ctx.cookies()).find((c) => c.name === "huren_session");
+  check(cookie && cookie.httpOnly && cookie.secure && cookie.sameSite === "Strict",
+    "session cookie HttpOnly, Secure, SameSite=Strict");
+  check(!(await popup.evaluate(() => document.cookie)).includes("huren_session"),
+    "the page's script cannot read the session cookie");
+  const sections = await popup.$$eval("section.order", (s) => s.map((x) => ({
+    order: x.getAttribute("data-order"), code: x.getAttribute("data-code") })));
+  check(JSON.stringify(sections) === JSON.stringify([{ order: "O1", code: "CT-CHEST" },
+    { order: "O2", code: "HGB" }]), "one prompt per draft order: " + JSON.stringify(sections));
+  check(asked.every((q) => q.patient === cfg.patient) && asked.map((q) => q.order).join() ===
+    "O1,O2", "prompts asked for the launch's patient and orders");
+  check((await popup.textContent(".his-doctor")).includes(cfg.doctor_name), "the doctor named");
+  await shot(popup, "his-prompt");
+  await popup.click("section.order[data-order=O1] li.result button.accept");
+  await until(page, () => window.msgs && window.msgs.length > 0, null, "the opener's message");
+  const msgs = await page.evaluate(() => window.msgs);
+  summary.messages = msgs;
+  const m = msgs[0];
+  check(m.origin === cfg.base, "posted from huren's origin");
+  check(m.data.type === "huren.decision" && m.data.order === "O1" && m.data.recognised === true &&
+    m.data.reason === null && m.data.decision_id === "dec-1", "decision posted: " +
+    JSON.stringify(m.data));
+  check(posts[0].order_id === "O1", "the decision names the order");
+  // phone-sized
+  await popup.setViewportSize({ width: 390, height: 844 });
+  await shot(popup, "his-prompt-phone");
+  const wide = await popup.evaluate(() => document.documentElement.scrollWidth);
+  summary.phone_scroll_width = wide;
+  // another patient's page through the session: refused
+  const resp = await popup.goto(cfg.base + "/ui/patient?id=P999");
+  check(resp.status() === 403, "another patient refused in the session");
+}
