@@ -379,6 +379,21 @@ static const char *const steps[] = {
     "CREATE INDEX consents_patient ON consents(patient_id, purpose);"
     "CREATE INDEX consents_national ON consents(national_id, purpose);"
     "CREATE INDEX consents_policy ON consents(policy_ref, grantee);",
+
+    /* 14-16 are other features' steps (being written at the same time); until they land they
+     * are empty (NULL runs as no statement), and the designated index keeps 17 at 17. */
+
+    /* 17: cloud film shares (云胶片, shares.c): one study opened by a token; the token is found
+     * by its SHA-256 (token_hash) and kept to print the slip again; pin_hash is the gateway's
+     * salted hash of the PIN, NULL without one. */
+    [16] = "CREATE TABLE shares ("
+           " pk INTEGER PRIMARY KEY AUTOINCREMENT, study_uid TEXT NOT NULL, patient_id TEXT,"
+           " token TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, pin_hash TEXT,"
+           " pin_failures INTEGER NOT NULL DEFAULT 0, created_by TEXT NOT NULL,"
+           " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+           " revoked_at INTEGER NOT NULL DEFAULT 0, revoked_by TEXT,"
+           " opened INTEGER NOT NULL DEFAULT 0);"
+           "CREATE INDEX shares_study ON shares(study_uid);",
 };
 
 int huren_index__schema_latest(void)
@@ -406,7 +421,7 @@ static int apply_step(sqlite3 *db, int n, char *err, size_t errlen)
     int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg);
     if (rc != SQLITE_OK)
         goto done;
-    rc = sqlite3_exec(db, steps[n - 1], NULL, NULL, &msg);
+    rc = sqlite3_exec(db, steps[n - 1] ? steps[n - 1] : "", NULL, NULL, &msg);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db, bump, NULL, NULL, &msg);
     if (rc == SQLITE_OK)
