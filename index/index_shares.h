@@ -15,18 +15,18 @@ extern "C" {
 #endif
 
 typedef struct huren_index_share {
-    int64_t id;            /* filled on put and read */
-    char study_uid[65];    /* required */
-    char patient_id[129];  /* the study's PatientID, for the audit trail */
-    char token[64];        /* required: the share's credential (base64url) */
-    char pin_hash[160];    /* "" = no PIN, else the gateway's salted hash */
-    int pin_failures;      /* wrong PINs in a row */
-    char created_by[257];  /* required: who made it (audit actor) */
-    int64_t created_at;    /* 0 on put = now */
-    int64_t expires_at;    /* required */
-    int64_t revoked_at;    /* 0 = not revoked */
+    int64_t id;           /* filled on put and read */
+    char study_uid[65];   /* required */
+    char patient_id[129]; /* the study's PatientID, for the audit trail */
+    char token[64];       /* required: the share's credential (base64url) */
+    char pin_hash[160];   /* "" = no PIN, else the gateway's salted hash */
+    int pin_failures;     /* wrong PINs in a row */
+    char created_by[257]; /* required: who made it (audit actor) */
+    int64_t created_at;   /* 0 on put = now */
+    int64_t expires_at;   /* required */
+    int64_t revoked_at;   /* 0 = not revoked */
     char revoked_by[257];
-    int64_t opened;        /* how many times it was opened */
+    int64_t opened; /* how many times it was opened */
 } huren_index_share;
 
 /* Store a new share (its own transaction); *id gets its number. HUREN_INDEX_EINVAL when a

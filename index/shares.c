@@ -139,8 +139,8 @@ int huren_index_share_by_token(huren_index *idx, const char *token, huren_index_
         return HUREN_INDEX_ENOTFOUND;
     token_hash(token, th);
     huren_index_share *p = out;
-    int n = share_read(idx, "SELECT " SHARE_COLS " FROM shares WHERE token_hash = ?1", 0, th, &p,
-                       1);
+    int n =
+        share_read(idx, "SELECT " SHARE_COLS " FROM shares WHERE token_hash = ?1", 0, th, &p, 1);
     if (n < 0)
         return n;
     size_t len = strlen(token);
@@ -210,8 +210,10 @@ int huren_index_share_revoke(huren_index *idx, int64_t id, const char *by, int64
 
 int huren_index_share_pin_failed(huren_index *idx, int64_t id, int *failures)
 {
-    int rc = share_update(idx, "UPDATE shares SET pin_failures = pin_failures + 1 + 0 * ?2"
-                               " WHERE pk = ?1", id, 0, NULL);
+    int rc = share_update(idx,
+                          "UPDATE shares SET pin_failures = pin_failures + 1 + 0 * ?2"
+                          " WHERE pk = ?1",
+                          id, 0, NULL);
     huren_index_share sh;
     if (rc == 0 && (rc = huren_index_share_get(idx, id, &sh)) == 0 && failures)
         *failures = sh.pin_failures;
@@ -225,6 +227,6 @@ int huren_index_share_pin_ok(huren_index *idx, int64_t id)
 
 int huren_index_share_opened(huren_index *idx, int64_t id)
 {
-    return share_update(idx, "UPDATE shares SET opened = opened + 1 + 0 * ?2 WHERE pk = ?1", id,
-                        0, NULL);
+    return share_update(idx, "UPDATE shares SET opened = opened + 1 + 0 * ?2 WHERE pk = ?1", id, 0,
+                        NULL);
 }

@@ -41,10 +41,10 @@ static json_t *share_json(http_request *req, const huren_index_share *s, time_t 
     char url[512], t[32], tag[13];
     share_url(req, s->token, url, sizeof url);
     share_token_tag(s->token, tag);
-    json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:I}", "id", (json_int_t)s->id,
-                          "study_uid", s->study_uid, "status", share_status(s, now), "url", url,
-                          "token_tag", tag, "pin", s->pin_hash[0] != 0, "opened",
-                          (json_int_t)s->opened);
+    json_t *j =
+        json_pack("{s:I, s:s, s:s, s:s, s:s, s:b, s:I}", "id", (json_int_t)s->id, "study_uid",
+                  s->study_uid, "status", share_status(s, now), "url", url, "token_tag", tag, "pin",
+                  s->pin_hash[0] != 0, "opened", (json_int_t)s->opened);
     iso(s->created_at, t);
     json_object_set_new(j, "created", json_string(t));
     json_object_set_new(j, "created_by", json_string(s->created_by));
@@ -112,8 +112,8 @@ int api_share_create(http_request *req, http_response *res)
     snprintf(sh.created_by, sizeof sh.created_by, "%s",
              req->actor && *req->actor ? req->actor : "unknown");
     if (share_token_new(sh.token) < 0 ||
-        (want_pin && (share_pin_new(pin) < 0 ||
-                      share_pin_hash(pin, sh.pin_hash, sizeof sh.pin_hash) < 0)))
+        (want_pin &&
+         (share_pin_new(pin) < 0 || share_pin_hash(pin, sh.pin_hash, sizeof sh.pin_hash) < 0)))
         return http_reply_error(res, 503, "no random bytes: share not made");
     if (huren_index_share_put(n->index, &sh, &sh.id) < 0)
         return index_failed(req, res, "share: storing");
@@ -171,8 +171,8 @@ int api_share_revoke(http_request *req, http_response *res)
     if (!id)
         return http_reply_error(res, 400, "malformed share id");
     snprintf(res->audit_object, sizeof res->audit_object, "share/%lld revoke", (long long)id);
-    int rc = huren_index_share_revoke(n->index, id, req->actor && *req->actor ? req->actor
-                                                                              : "unknown", 0);
+    int rc = huren_index_share_revoke(n->index, id,
+                                      req->actor && *req->actor ? req->actor : "unknown", 0);
     if (rc == HUREN_INDEX_ENOTFOUND)
         return http_reply_error(res, 404, "no such share");
     if (rc < 0 || huren_index_share_get(n->index, id, &sh) < 0)

@@ -63,8 +63,8 @@ int share_study_get(http_request *req, const char *study_uid, share_study *out)
     node *n = req->app;
     memset(out, 0, sizeof *out);
     huren_index_match m[] = {{HUREN_INDEX_F_STUDY_UID, study_uid}};
-    huren_index_query q = {.level = HUREN_INDEX_LEVEL_STUDY, .matches = m, .nmatches = 1,
-                           .limit = 1};
+    huren_index_query q = {
+        .level = HUREN_INDEX_LEVEL_STUDY, .matches = m, .nmatches = 1, .limit = 1};
     study_cb c = {out, 0};
     int rc = huren_index_find(n->index, &q, on_study, &c);
     if (rc < 0 && rc != HUREN_INDEX_ECANCEL)
@@ -106,12 +106,23 @@ void share_html(huren_buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': huren_buf_adds(b, "&lt;"); break;
-        case '>': huren_buf_adds(b, "&gt;"); break;
-        case '&': huren_buf_adds(b, "&amp;"); break;
-        case '"': huren_buf_adds(b, "&quot;"); break;
-        case '\'': huren_buf_adds(b, "&#39;"); break;
-        default: huren_buf_addc(b, *s);
+        case '<':
+            huren_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            huren_buf_adds(b, "&gt;");
+            break;
+        case '&':
+            huren_buf_adds(b, "&amp;");
+            break;
+        case '"':
+            huren_buf_adds(b, "&quot;");
+            break;
+        case '\'':
+            huren_buf_adds(b, "&#39;");
+            break;
+        default:
+            huren_buf_addc(b, *s);
         }
     }
 }
@@ -157,14 +168,13 @@ void share_page_head(huren_buf *b, const char *title)
                       "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
                       "<meta name=\"referrer\" content=\"no-referrer\"><title>");
     share_html(b, title);
-    huren_buf_adds(b,
-                   "</title><style>body{font-family:sans-serif;margin:0 auto;max-width:720px;"
-                   "padding:12px;color:#222}h1{font-size:1.3em}img.frame{width:100%;height:auto;"
-                   "background:#000;margin:4px 0}dl{display:grid;grid-template-columns:auto 1fr;"
-                   "gap:4px 12px}dt{color:#666}.report{white-space:pre-wrap;background:#f6f6f6;"
-                   "padding:8px}svg.qr{width:45mm;height:45mm}input,button{font-size:1.2em;"
-                   "padding:6px}.err{color:#b00}@media print{.noprint{display:none}}</style>"
-                   "</head><body>\n");
+    huren_buf_adds(b, "</title><style>body{font-family:sans-serif;margin:0 auto;max-width:720px;"
+                      "padding:12px;color:#222}h1{font-size:1.3em}img.frame{width:100%;height:auto;"
+                      "background:#000;margin:4px 0}dl{display:grid;grid-template-columns:auto 1fr;"
+                      "gap:4px 12px}dt{color:#666}.report{white-space:pre-wrap;background:#f6f6f6;"
+                      "padding:8px}svg.qr{width:45mm;height:45mm}input,button{font-size:1.2em;"
+                      "padding:6px}.err{color:#b00}@media print{.noprint{display:none}}</style>"
+                      "</head><body>\n");
 }
 
 void share_page_foot(huren_buf *b)

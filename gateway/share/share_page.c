@@ -165,8 +165,8 @@ static int viewer(http_request *req, http_response *res, const huren_index_share
     reports(req, &b, sh);
     huren_buf_adds(&b, "<h2>影像</h2><div id=\"images\">\n");
     huren_index_match m[] = {{HUREN_INDEX_F_STUDY_UID, sh->study_uid}};
-    huren_index_query q = {.level = HUREN_INDEX_LEVEL_INSTANCE, .matches = m, .nmatches = 1,
-                           .limit = MAX_IMAGES};
+    huren_index_query q = {
+        .level = HUREN_INDEX_LEVEL_INSTANCE, .matches = m, .nmatches = 1, .limit = MAX_IMAGES};
     images im = {&b, sh->token, 0};
     if (huren_index_find(n->index, &q, on_instance, &im) < 0 || im.n == 0)
         huren_buf_adds(&b, "<p>本机暂无此检查的影像。</p>");
@@ -183,8 +183,8 @@ int share_open(http_request *req, http_response *res)
     if (!share_find(req, res, &sh))
         return 0;
     if (!pin_given(req, &sh)) {
-        strncat(res->audit_object, " pin asked", sizeof res->audit_object - 1 -
-                                                     strlen(res->audit_object));
+        strncat(res->audit_object, " pin asked",
+                sizeof res->audit_object - 1 - strlen(res->audit_object));
         return pin_form(res, 200, &sh, NULL);
     }
     return viewer(req, res, &sh);

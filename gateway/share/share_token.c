@@ -104,7 +104,7 @@ void share_pin_cookie(const char *token, const char *pin_hash, char out[65])
 {
     unsigned char mac[32];
     unsigned len = sizeof mac;
-    HMAC(EVP_sha256(), token, (int)strlen(token), (const unsigned char *)pin_hash,
-         strlen(pin_hash), mac, &len);
+    HMAC(EVP_sha256(), token, (int)strlen(token), (const unsigned char *)pin_hash, strlen(pin_hash),
+         mac, &len);
     hex(mac, 32, out);
 }
