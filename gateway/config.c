@@ -93,6 +93,8 @@ static const cfg_key cfg_table[] = {
     {"dicomweb", "qido_max_results", CFG_INT, "1000", 1, 100000, NULL, OFF(qido_max_results)},
     {"dicomweb", "base_url", CFG_STR, "", 0, 400, NULL, OFF(dicomweb_base_url)},
     {"dicomweb", "cors_origins", CFG_STR, "", 0, 4000, NULL, OFF(dicomweb_cors_origins)},
+    {"share", "base_url", CFG_STR, "", 0, 400, NULL, OFF(share_base_url)},
+    {"share", "hospital_name", CFG_STR, "", 0, 200, NULL, OFF(share_hospital_name)},
     {"retention", "max_age_days", CFG_INT, "0", 0, 36500, NULL, OFF(retention_max_age_days)},
     {"retention", "min_free_mb", CFG_INT, "0", 0, 100000000, NULL, OFF(retention_min_free_mb)},
     {"retention", "protected", CFG_BOOL, "yes", 0, 0, NULL, OFF(retention_protected)},

@@ -165,6 +165,9 @@ typedef struct config {
     long qido_max_results;
     char *dicomweb_base_url;     /* "" = from the request's Host header */
     char *dicomweb_cors_origins; /* exact origins allowed cross-origin access; "" = none */
+    /* [share] (share/: cloud film) */
+    char *share_base_url;      /* the URL patients open shares at; "" = this node's own */
+    char *share_hospital_name; /* printed on the slip; "" = the institution code */
     /* [retention] (datacare/retention.c) */
     long retention_max_age_days; /* 0 = no age rule */
     long retention_min_free_mb;  /* 0 = no disk rule */

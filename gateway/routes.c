@@ -12,6 +12,7 @@
 #include "his/his.h"
 #include "recognition/recognition.h"
 #include "records/records.h"
+#include "share/share.h"
 #include "ui/ui.h"
 
 #include <string.h>
@@ -98,6 +99,17 @@ static const http_route hospital_routes[] = {
      "recognition.timeline"},
     {"POST", "/api/v1/retrievals", api_retrieval_create, SESSION_STAFF, "retrieval.create"},
     {"GET", "/api/v1/retrievals/*", api_retrieval_get, SESSION_STAFF, "retrieval.read"},
+    /* cloud film (云胶片, share/): staff make, list, print and revoke shares; a patient opens
+     * one with no certificate or login (the token in the path is the credential, checked by
+     * the handler), and sees that study's images and report only; every opening audited */
+    {"POST", "/api/v1/shares", api_share_create, HTTP_ROLES_STAFF, "share.create"},
+    {"GET", "/api/v1/shares", api_shares_list, HTTP_ROLES_STAFF, "share.read"},
+    {"DELETE", "/api/v1/shares/*", api_share_revoke, HTTP_ROLES_STAFF, "share.revoke"},
+    {"GET", "/api/v1/shares/*/slip", api_share_slip, HTTP_ROLES_STAFF, "share.slip"},
+    {"GET", "/s/*", share_open, HTTP_ROLE_ANYONE, "share.open"},
+    {"POST", "/s/*", share_pin, HTTP_ROLE_ANYONE, "share.pin"},
+    {"GET", "/s/*/studies/*/series/*/instances/*/rendered", share_rendered, HTTP_ROLE_ANYONE,
+     "share.image"},
 };
 
 /* Routes whose request bodies stream to a sink instead of the bounded buffer. */

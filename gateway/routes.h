@@ -17,6 +17,9 @@ int api_readyz(http_request *req, http_response *res);
 int api_health(http_request *req, http_response *res);
 int api_metrics(http_request *req, http_response *res);
 
+/* share_images.c: a cloud film share's rendered images (share/ guards, dicomweb/ renders). */
+int share_rendered(http_request *req, http_response *res);
+
 /* The route table for a node's role. */
 const http_route *api_routes(const char *role, size_t *n);
 /* The routes of that table whose bodies are streamed (http_options.body_routes). */

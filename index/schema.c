@@ -429,6 +429,18 @@ static const char *const steps[] = {
     " attempts INTEGER NOT NULL DEFAULT 0, next_attempt INTEGER NOT NULL DEFAULT 0,"
     " last_error TEXT, sent_at INTEGER);"
     "CREATE INDEX claim_notices_due ON claim_notices(next_attempt) WHERE sent_at IS NULL;",
+
+    /* 16: cloud film shares (云胶片, shares.c): one study opened by a token; the token is found
+     * by its SHA-256 (token_hash) and kept to print the slip again; pin_hash is the gateway's
+     * salted hash of the PIN, NULL without one. */
+    "CREATE TABLE shares ("
+    " pk INTEGER PRIMARY KEY AUTOINCREMENT, study_uid TEXT NOT NULL, patient_id TEXT,"
+    " token TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, pin_hash TEXT,"
+    " pin_failures INTEGER NOT NULL DEFAULT 0, created_by TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0, revoked_by TEXT,"
+    " opened INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX shares_study ON shares(study_uid);",
 };
 
 int huren_index__schema_latest(void)

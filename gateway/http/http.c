@@ -626,7 +626,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         req.body_len = st->body.len;
         route = dispatch(srv, &req, &res);
     }
-    log_debug("%s %s %s -> %d", remote, method, url, res.status);
+    /* a cloud film path holds its credential (/s/{token}...): never logged */
+    log_debug("%s %s %s -> %d", remote, method, strncmp(url, "/s/", 3) == 0 ? "/s/(token)" : url,
+              res.status);
     route_count(srv, route, res.status, &st->started);
     return answer(srv, &req, &res);
 }

@@ -70,5 +70,7 @@ extern const struct CMUnitTest recognition_tests[];
 extern const size_t recognition_ntests;
 extern const struct CMUnitTest pacs_tests[];
 extern const size_t pacs_ntests;
+extern const struct CMUnitTest shares_tests[];
+extern const size_t shares_ntests;
 
 #endif

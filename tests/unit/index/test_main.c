@@ -212,6 +212,7 @@ int main(int argc, char **argv)
     failed +=
         _cmocka_run_group_tests("recognition", recognition_tests, recognition_ntests, NULL, NULL);
     failed += _cmocka_run_group_tests("pacs", pacs_tests, pacs_ntests, NULL, NULL);
+    failed += _cmocka_run_group_tests("shares", shares_tests, shares_ntests, NULL, NULL);
     failed += _cmocka_run_group_tests("datacare", datacare_tests, datacare_ntests, NULL, NULL);
     return failed ? 1 : 0;
 }
