@@ -79,6 +79,8 @@ static const http_route hospital_routes[] = {
     {"GET", "/api/v1/recognition", api_recognition_query, HTTP_ROLES_STAFF, "recognition.query"},
     {"POST", "/api/v1/recognition/decisions", api_recognition_decision, HTTP_ROLES_STAFF,
      "recognition.decision"},
+    {"POST", "/api/v1/recognition/decisions/*/revoke", api_recognition_revoke, HTTP_ROLES_STAFF,
+     "recognition.revoke"},
     {"GET", "/api/v1/recognition/reasons", api_recognition_reasons, HTTP_ROLES_STAFF, NULL},
     {"GET", "/api/v1/recognition/stats", api_recognition_stats, HTTP_ROLES_STAFF,
      "recognition.stats"},

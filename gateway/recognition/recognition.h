@@ -30,6 +30,8 @@ int api_recognition_query(http_request *req, http_response *res);
 int api_recognition_reasons(http_request *req, http_response *res);
 /* POST /api/v1/recognition/decisions (api_decisions.c) */
 int api_recognition_decision(http_request *req, http_response *res);
+/* POST /api/v1/recognition/decisions/{id}/revoke (api_decisions.c) */
+int api_recognition_revoke(http_request *req, http_response *res);
 /* GET /api/v1/recognition/stats?from=&to=&by=item|department|institution|month[&format=csv] */
 int api_recognition_stats(http_request *req, http_response *res);
 
