@@ -217,7 +217,8 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
     }
     if ((rc = huren_index__wprep(
              idx,
-             "SELECT decision_id, decision, reason, reason_text FROM rec_decisions"
+             "SELECT decision_id, decision, reason, reason_text, revoked_at IS NULL"
+             " FROM rec_decisions"
              " WHERE prompt_pk = ?1 AND result_key = ?2",
              &s)) < 0)
         return rc;
@@ -228,7 +229,8 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
         snprintf(id_out, 65, "%s", (const char *)sqlite3_column_text(s, 0));
         int same = same_text((const char *)sqlite3_column_text(s, 1), d->decision) &&
                    same_text((const char *)sqlite3_column_text(s, 2), d->reason) &&
-                   same_text((const char *)sqlite3_column_text(s, 3), d->reason_text);
+                   same_text((const char *)sqlite3_column_text(s, 3), d->reason_text) &&
+                   sqlite3_column_int(s, 4); /* a revoked one is held, never repeated */
         *outcome = same ? HUREN_INDEX_REC_SAME : HUREN_INDEX_REC_CONFLICT;
     } else {
         *outcome = HUREN_INDEX_REC_STORED;

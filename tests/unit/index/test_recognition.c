@@ -303,6 +303,10 @@ static void critical_and_revoke(void **state)
 
     assert_int_equal(huren_index_rec_decision_revoke(t.idx, "c2", "admin", "wrong patient", 0), 0);
     assert_int_equal(huren_index_rec_decision_revoke(t.idx, "c2", "admin", "again", 0), 1);
+    /* the revoked decision still holds its result in that prompt: posted again, a conflict */
+    assert_int_equal(decide(t.idx, "c3", "pc", "H2/report:2", "accepted", NULL, id),
+                     HUREN_INDEX_REC_CONFLICT);
+    assert_string_equal(id, "c2");
     assert_int_equal(huren_index_rec_decision_revoke(t.idx, "nope", "admin", "x", 0),
                      HUREN_INDEX_ENOTFOUND);
     assert_int_equal(huren_index_rec_decision_revoke(t.idx, "c1", "admin", "", 0),
