@@ -86,6 +86,8 @@ static const http_route hospital_routes[] = {
     {"GET", "/api/v1/recognition", api_recognition_query, SESSION_STAFF, "recognition.query"},
     {"POST", "/api/v1/recognition/decisions", api_recognition_decision, SESSION_STAFF,
      "recognition.decision"},
+    {"POST", "/api/v1/recognition/decisions/*/revoke", api_recognition_revoke, HTTP_ROLES_STAFF,
+     "recognition.revoke"},
     {"GET", "/api/v1/recognition/reasons", api_recognition_reasons, HTTP_ROLES_STAFF, NULL},
     /* the order check for a HIS ([client] role = his), also as a CDS Hooks service */
     {"POST", "/api/v1/recognition/order-check", api_recognition_order_check, HTTP_ROLE_HIS,

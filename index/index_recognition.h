@@ -38,6 +38,7 @@ typedef struct huren_index_rec_prompt {
     const char *const *result_keys;          /* the results shown (nresults <= MAX_SHOWN) */
     const char *const *institutions;         /* the institution of each */
     const char *const *sources;              /* the gateway URL holding each (NULL: none) */
+    const int *criticals;                    /* 1: shown as a critical value (NULL: none) */
     size_t nresults;
     /* the patient asked for (schema 9; optional): this hospital's local id when known, the
      * resident id and its type; a study retrieved from the prompt is indexed under them */
@@ -59,7 +60,12 @@ typedef struct huren_index_rec_decision {
     const char *decision;             /* required: "accepted" | "rejected" */
     const char *reason, *reason_text; /* rejected: the reason code (and text) */
     const char *doctor, *department, *order_id, *visit_id;
-    int64_t created_at; /* 0 = now */
+    const char *doctor_source; /* where doctor came from: request | certificate | session */
+    int confirm_critical;      /* 1: the doctor confirmed recognising a critical value */
+    int64_t created_at;        /* 0 = now */
+    /* read back only (huren_index_rec_decisions_get): revoked_at 0 when not revoked */
+    int64_t revoked_at;
+    const char *revoked_by, *revoked_reason;
 } huren_index_rec_decision;
 
 typedef enum huren_index_rec_outcome {
@@ -67,13 +73,20 @@ typedef enum huren_index_rec_outcome {
     HUREN_INDEX_REC_SAME,       /* the same decision was recorded before: nothing written */
     HUREN_INDEX_REC_CONFLICT,   /* another decision is recorded for that result and prompt */
     HUREN_INDEX_REC_NO_PROMPT,  /* no such prompt (a timeline listing takes no decisions) */
-    HUREN_INDEX_REC_NOT_SHOWN   /* the prompt did not list that result */
+    HUREN_INDEX_REC_NOT_SHOWN,  /* the prompt did not list that result */
+    HUREN_INDEX_REC_UNCONFIRMED /* "accepted" for a critical result without confirm_critical */
 } huren_index_rec_outcome;
 
 /* Record a decision. Returns 0 with *outcome set; for STORED, SAME and CONFLICT the id of the
  * decision held is copied to id_out (65 bytes). HUREN_INDEX_EINVAL for a bad value. */
 int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decision *d,
                                  huren_index_rec_outcome *outcome, char id_out[65]);
+
+/* Revoke decision `decision_id`: by (who), reason (required, <= 256 bytes), at (0 = now).
+ * Returns 0 when revoked, HUREN_INDEX_ENOTFOUND for no such decision, 1 when it was revoked
+ * before (nothing written), HUREN_INDEX_EINVAL for a bad value, or a database error. */
+int huren_index_rec_decision_revoke(huren_index *idx, const char *decision_id, const char *by,
+                                    const char *reason, int64_t at);
 
 /* The decisions recorded for a prompt (strings belong to the list), oldest first. */
 typedef struct huren_index_rec_decision_list {

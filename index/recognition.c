@@ -111,7 +111,11 @@ static int prompt_insert(huren_index *idx, const huren_index_rec_prompt *p, int6
 static int shown_insert(huren_index *idx, const huren_index_rec_prompt *p, int64_t pk)
 {
     sqlite3_stmt *s = NULL;
-    int rc = huren_index__wprep(idx, "INSERT OR IGNORE INTO rec_shown VALUES (?1, ?2, ?3, ?4)", &s);
+    int rc = huren_index__wprep(
+        idx,
+        "INSERT OR IGNORE INTO rec_shown(prompt_pk, result_key, institution, source,"
+        " critical) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &s);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < p->nresults && rc == 0; i++) {
@@ -120,6 +124,7 @@ static int shown_insert(huren_index *idx, const huren_index_rec_prompt *p, int64
         huren_index__bind_opt(s, 2, p->result_keys[i]);
         huren_index__bind_opt(s, 3, p->institutions[i]);
         huren_index__bind_opt(s, 4, p->sources ? p->sources[i] : NULL);
+        sqlite3_bind_int(s, 5, p->criticals && p->criticals[i] ? 1 : 0);
         rc = huren_index__step_done(idx, s, "storing prompt results");
     }
     sqlite3_finalize(s);
@@ -193,19 +198,27 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt");
     }
     if ((rc = huren_index__wprep(
-             idx, "SELECT 1 FROM rec_shown WHERE prompt_pk = ?1 AND result_key = ?2", &s)) < 0)
+             idx, "SELECT critical FROM rec_shown WHERE prompt_pk = ?1 AND result_key = ?2", &s)) <
+        0)
         return rc;
     sqlite3_bind_int64(s, 1, *pk_out);
     huren_index__bind_opt(s, 2, d->result_key);
     src = sqlite3_step(s);
+    int critical = src == SQLITE_ROW && sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
     if (src != SQLITE_ROW) {
         *outcome = HUREN_INDEX_REC_NOT_SHOWN;
         return src == SQLITE_DONE ? 0 : huren_index__sqlerr(idx, idx->wdb, src, "prompt results");
     }
+    /* a critical value (危急值) is recognised only with the doctor's explicit confirmation */
+    if (critical && !strcmp(d->decision, "accepted") && !d->confirm_critical) {
+        *outcome = HUREN_INDEX_REC_UNCONFIRMED;
+        return 0;
+    }
     if ((rc = huren_index__wprep(
              idx,
-             "SELECT decision_id, decision, reason, reason_text FROM rec_decisions"
+             "SELECT decision_id, decision, reason, reason_text, revoked_at IS NULL"
+             " FROM rec_decisions"
              " WHERE prompt_pk = ?1 AND result_key = ?2",
              &s)) < 0)
         return rc;
@@ -216,7 +229,8 @@ static int decision_lookup(huren_index *idx, const huren_index_rec_decision *d,
         snprintf(id_out, 65, "%s", (const char *)sqlite3_column_text(s, 0));
         int same = same_text((const char *)sqlite3_column_text(s, 1), d->decision) &&
                    same_text((const char *)sqlite3_column_text(s, 2), d->reason) &&
-                   same_text((const char *)sqlite3_column_text(s, 3), d->reason_text);
+                   same_text((const char *)sqlite3_column_text(s, 3), d->reason_text) &&
+                   sqlite3_column_int(s, 4); /* a revoked one is held, never repeated */
         *outcome = same ? HUREN_INDEX_REC_SAME : HUREN_INDEX_REC_CONFLICT;
     } else {
         *outcome = HUREN_INDEX_REC_STORED;
@@ -233,8 +247,8 @@ static int decision_insert(huren_index *idx, const huren_index_rec_decision *d, 
     int rc = huren_index__wprep(
         idx,
         "INSERT INTO rec_decisions(decision_id, prompt_pk, result_key, decision,"
-        " reason, reason_text, doctor, department, order_id, visit_id, created_at)"
-        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+        " reason, reason_text, doctor, department, order_id, visit_id, created_at,"
+        " confirm_critical, doctor_source) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
         &s);
     if (rc < 0)
         return rc;
@@ -249,6 +263,8 @@ static int decision_insert(huren_index *idx, const huren_index_rec_decision *d, 
     huren_index__bind_opt(s, 9, d->order_id);
     huren_index__bind_opt(s, 10, d->visit_id);
     sqlite3_bind_int64(s, 11, d->created_at ? d->created_at : (int64_t)time(NULL));
+    sqlite3_bind_int(s, 12, d->confirm_critical ? 1 : 0);
+    huren_index__bind_opt(s, 13, d->doctor_source);
     rc = huren_index__step_done(idx, s, "storing decision");
     sqlite3_finalize(s);
     return rc;
@@ -263,7 +279,8 @@ int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decisio
     if (!text_ok(d->decision_id, 1) || !text_ok(d->prompt_id, 1) || !text_ok(d->result_key, 1) ||
         !d->decision || (strcmp(d->decision, "accepted") && strcmp(d->decision, "rejected")) ||
         !text_ok(d->reason, 0) || !text_ok(d->reason_text, 0) || !text_ok(d->doctor, 0) ||
-        !text_ok(d->department, 0) || !text_ok(d->order_id, 0) || !text_ok(d->visit_id, 0)) {
+        !text_ok(d->department, 0) || !text_ok(d->order_id, 0) || !text_ok(d->visit_id, 0) ||
+        !text_ok(d->doctor_source, 0)) {
         huren_index__seterr(idx,
                             "decision: id, prompt, result and accepted|rejected are "
                             "required (text up to %d bytes)",
@@ -283,12 +300,59 @@ int huren_index_rec_decision_put(huren_index *idx, const huren_index_rec_decisio
     return huren_index__txn_end(idx, rc);
 }
 
+int huren_index_rec_decision_revoke(huren_index *idx, const char *decision_id, const char *by,
+                                    const char *reason, int64_t at)
+{
+    if (!idx || !text_ok(decision_id, 1) || !text_ok(by, 0) || !text_ok(reason, 1)) {
+        huren_index__seterr(idx,
+                            "revocation: decision id and reason are required (text up to"
+                            " %d bytes)",
+                            TEXT_MAX);
+        return HUREN_INDEX_EINVAL;
+    }
+    sqlite3_stmt *s = NULL;
+    int rc = huren_index__txn_begin(idx);
+    if (rc < 0)
+        return rc;
+    rc = huren_index__wprep(idx,
+                            "SELECT revoked_at IS NOT NULL FROM rec_decisions"
+                            " WHERE decision_id = ?1",
+                            &s);
+    if (rc == 0) {
+        huren_index__bind_opt(s, 1, decision_id);
+        int src = sqlite3_step(s);
+        rc = src == SQLITE_ROW    ? (sqlite3_column_int(s, 0) ? 1 : 0)
+             : src == SQLITE_DONE ? HUREN_INDEX_ENOTFOUND
+                                  : huren_index__sqlerr(idx, idx->wdb, src, "decision");
+        sqlite3_finalize(s);
+    }
+    if (rc == 0 && (rc = huren_index__wprep(idx,
+                                            "UPDATE rec_decisions SET revoked_at = ?2,"
+                                            " revoked_by = ?3, revoked_reason = ?4"
+                                            " WHERE decision_id = ?1",
+                                            &s)) == 0) {
+        huren_index__bind_opt(s, 1, decision_id);
+        sqlite3_bind_int64(s, 2, at ? at : (int64_t)time(NULL));
+        huren_index__bind_opt(s, 3, by);
+        huren_index__bind_opt(s, 4, reason);
+        rc = huren_index__step_done(idx, s, "revoking decision");
+        sqlite3_finalize(s);
+    }
+    if (rc != 0) { /* not found or revoked before: nothing written (an error rolls back) */
+        int end = huren_index__txn_end(idx, rc < 0 && rc != HUREN_INDEX_ENOTFOUND ? rc : 0);
+        return end < 0 ? end : rc;
+    }
+    return huren_index__txn_end(idx, rc);
+}
+
 static int decisions_read(huren_index *idx, sqlite3 *db, const char *prompt_id,
                           huren_index__arena *a, huren_index_rec_decision_list *out)
 {
     static const char *const sql =
         "SELECT d.decision_id, p.prompt_id, d.result_key, d.decision, d.reason, d.reason_text,"
-        " d.doctor, d.department, d.order_id, d.visit_id, d.created_at FROM rec_decisions d"
+        " d.doctor, d.department, d.order_id, d.visit_id, d.created_at, d.confirm_critical,"
+        " d.doctor_source, coalesce(d.revoked_at, 0), d.revoked_by, d.revoked_reason"
+        " FROM rec_decisions d"
         " JOIN rec_prompts p ON p.pk = d.prompt_pk WHERE p.prompt_id = ?1 ORDER BY d.pk";
     sqlite3_stmt *s = NULL;
     size_t cap = 0;
@@ -312,6 +376,11 @@ static int decisions_read(huren_index *idx, sqlite3 *db, const char *prompt_id,
         d->order_id = huren_index__col_copy(a, s, 8);
         d->visit_id = huren_index__col_copy(a, s, 9);
         d->created_at = sqlite3_column_int64(s, 10);
+        d->confirm_critical = sqlite3_column_int(s, 11);
+        d->doctor_source = huren_index__col_copy(a, s, 12);
+        d->revoked_at = sqlite3_column_int64(s, 13);
+        d->revoked_by = huren_index__col_copy(a, s, 14);
+        d->revoked_reason = huren_index__col_copy(a, s, 15);
     }
     int rc = src == SQLITE_DONE || src == SQLITE_ROW
                  ? 0
@@ -456,7 +525,7 @@ static int stats_run(stats_ctx *c, sqlite3 *db, huren_index_rec_group by, const 
                  "SELECT s.institution, d.decision, d.reason, count(*) FROM rec_decisions d"
                  " JOIN rec_prompts p ON p.pk = d.prompt_pk JOIN rec_shown s ON"
                  " s.prompt_pk = d.prompt_pk AND s.result_key = d.result_key WHERE" RANGE
-                 " GROUP BY 1, 2, 3");
+                 " AND d.revoked_at IS NULL GROUP BY 1, 2, 3");
     } else {
         const char *key = by == HUREN_INDEX_REC_BY_ITEM         ? "p.item_code"
                           : by == HUREN_INDEX_REC_BY_DEPARTMENT ? "coalesce(p.department, '')"
@@ -469,7 +538,8 @@ static int stats_run(stats_ctx *c, sqlite3 *db, huren_index_rec_group by, const 
                  key);
         snprintf(sql[2], sizeof sql[2],
                  "SELECT %s, d.decision, d.reason, count(*) FROM rec_decisions d JOIN"
-                 " rec_prompts p ON p.pk = d.prompt_pk WHERE" RANGE " GROUP BY 1, 2, 3",
+                 " rec_prompts p ON p.pk = d.prompt_pk WHERE" RANGE
+                 " AND d.revoked_at IS NULL GROUP BY 1, 2, 3",
                  key);
     }
     int rc = 0;

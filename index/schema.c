@@ -441,6 +441,18 @@ static const char *const steps[] = {
     " revoked_at INTEGER NOT NULL DEFAULT 0, revoked_by TEXT,"
     " opened INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX shares_study ON shares(study_uid);",
+
+    /* 17: decisions (issue 13, items 3-4). rec_shown.critical: the result was shown as a
+     * critical value (危急值); recognising it needs an explicit confirmation, kept in
+     * rec_decisions.confirm_critical. doctor_source: where the deciding doctor's identity came
+     * from (request, certificate, session). A revoked decision keeps its row with who revoked
+     * it, when and why, and is left out of the statistics. */
+    "ALTER TABLE rec_shown ADD COLUMN critical INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rec_decisions ADD COLUMN confirm_critical INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE rec_decisions ADD COLUMN doctor_source TEXT;"
+    "ALTER TABLE rec_decisions ADD COLUMN revoked_at INTEGER;"
+    "ALTER TABLE rec_decisions ADD COLUMN revoked_by TEXT;"
+    "ALTER TABLE rec_decisions ADD COLUMN revoked_reason TEXT;",
 };
 
 int huren_index__schema_latest(void)

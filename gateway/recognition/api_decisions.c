@@ -53,6 +53,12 @@ static int decision_parse(const recognition *rec, json_t *o, huren_index_rec_dec
         snprintf(why, whylen, "%s: a string of limited length expected", bad);
         return -1;
     }
+    json_t *cc = json_object_get(o, "confirm_critical");
+    if (cc && !json_is_boolean(cc) && !json_is_null(cc)) {
+        snprintf(why, whylen, "confirm_critical: true or false expected");
+        return -1;
+    }
+    d->confirm_critical = json_is_true(cc);
     if (!d->prompt_id || !*d->prompt_id || !d->result_key || !*d->result_key) {
         snprintf(why, whylen, "prompt_id and result_key are required");
         return -1;
@@ -106,14 +112,19 @@ int api_recognition_decision(http_request *req, http_response *res)
         goto done;
     }
     d.decision_id = id;
+    rec_doctor_identity(req, &d);
     if (huren_index_rec_decision_put(n->index, &d, &out, held) < 0) {
         log_warnx("recording a decision: %s", huren_index_errmsg(n->index));
         rc = http_reply_error(res, 503, "archive unavailable");
         goto done;
     }
-    snprintf(res->audit_object, sizeof res->audit_object,
-             "decision %s %s%s%s on %.120s (prompt %s)", held[0] ? held : "-", d.decision,
-             d.reason ? " " : "", d.reason ? d.reason : "", d.result_key, d.prompt_id);
+    /* bounded: a long doctor or result key is cut in the audit line, never overflowing */
+    if (snprintf(res->audit_object, sizeof res->audit_object,
+                 "decision %.64s %s%s%s%s on %.80s (prompt %.64s) by %.40s (%s)",
+                 held[0] ? held : "-", d.decision, d.reason ? " " : "", d.reason ? d.reason : "",
+                 d.confirm_critical ? " critical-confirmed" : "", d.result_key, d.prompt_id,
+                 d.doctor ? d.doctor : "-", d.doctor_source ? d.doctor_source : "-") < 0)
+        res->audit_object[0] = 0;
     switch (out) {
     case HUREN_INDEX_REC_STORED:
         atomic_fetch_add(strcmp(d.decision, "accepted") == 0 ? &n->metrics.rec_accepted
@@ -138,9 +149,73 @@ int api_recognition_decision(http_request *req, http_response *res)
     case HUREN_INDEX_REC_NO_PROMPT:
         rc = http_reply_error(res, 422, "prompt_id: no such recognition prompt");
         break;
+    case HUREN_INDEX_REC_UNCONFIRMED:
+        rc = http_reply_error(res, 422,
+                              "该结果为危急值，确认互认须明确确认 (\"confirm_critical\": true) / "
+                              "this result is a critical value: recognising it needs "
+                              "\"confirm_critical\": true");
+        break;
     default:
         rc = http_reply_error(res, 422, "result_key: this result was never shown in that prompt");
         break;
+    }
+done:
+    json_decref(o);
+    return rc;
+}
+
+/* The deciding doctor: a HIS-launched session's (set by decision_session), else the request's
+ * "doctor", else the verified client certificate's subject. */
+void rec_doctor_identity(const http_request *req, huren_index_rec_decision *d)
+{
+    if (req->session && d->doctor && *d->doctor) {
+        d->doctor_source = "session";
+    } else if (d->doctor && *d->doctor) {
+        d->doctor_source = "request";
+    } else if (req->client_dn && *req->client_dn) {
+        d->doctor = req->client_dn;
+        d->doctor_source = "certificate";
+    } else {
+        d->doctor = NULL;
+        d->doctor_source = NULL;
+    }
+}
+
+#define REVOKE_REASON_MAX 256
+
+/* POST /api/v1/recognition/decisions/{id}/revoke {"reason": "..."}: the decision stays, marked
+ * revoked (who, when, why), and leaves the statistics. 404 unknown, 409 revoked before. */
+int api_recognition_revoke(http_request *req, http_response *res)
+{
+    node *n = req->app;
+    json_error_t je;
+    const char *id = req->ncaptures ? req->captures[0] : NULL;
+    json_t *o = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+    json_t *r = o ? json_object_get(o, "reason") : NULL;
+    int rc;
+    if (!id || !*id || strlen(id) > 64) {
+        rc = http_reply_error(res, 404, "no such decision");
+        goto done;
+    }
+    if (!json_is_object(o) || !json_is_string(r) || !*json_string_value(r) ||
+        strlen(json_string_value(r)) > REVOKE_REASON_MAX) {
+        rc = http_reply_error(res, 400, "reason: required, a string of up to 256 bytes");
+        goto done;
+    }
+    snprintf(res->audit_object, sizeof res->audit_object, "decision %.64s revoked: %.150s", id,
+             json_string_value(r));
+    int got = huren_index_rec_decision_revoke(n->index, id, req->actor, json_string_value(r), 0);
+    if (got == 0) {
+        json_t *a = json_pack("{s:s, s:b}", "decision_id", id, "revoked", 1);
+        rc = http_reply_json(res, 200, a ? json_dumps(a, JSON_COMPACT) : NULL);
+        json_decref(a);
+    } else if (got == 1) {
+        rc = http_reply_error(res, 409, "this decision was revoked before");
+    } else if (got == HUREN_INDEX_ENOTFOUND) {
+        rc = http_reply_error(res, 404, "no such decision");
+    } else {
+        log_warnx("revoking a decision: %s", huren_index_errmsg(n->index));
+        rc = http_reply_error(res, 503, "archive unavailable");
     }
 done:
     json_decref(o);

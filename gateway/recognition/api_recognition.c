@@ -290,6 +290,7 @@ static void critical_mark(json_t *o, json_t *summary)
 /* The results a prompt lists: key, institution and source of each (borrowed). */
 typedef struct shown {
     const char **keys, **insts, **sources;
+    int *criticals;
     size_t n;
 } shown;
 
@@ -351,6 +352,7 @@ static void results_build(recognition *rec, result *r, size_t n, json_t *results
         json_array_append_new(results, o);
         sh->keys[sh->n] = r[i].key;
         sh->sources[sh->n] = src;
+        sh->criticals[sh->n] = json_is_true(json_object_get(o, "critical"));
         sh->insts[sh->n++] = jstr(e, "institution");
     }
 done:
@@ -385,6 +387,7 @@ static int prompt_record(http_request *req, const query *q, char id[65], int *re
                                 .result_keys = sh->keys,
                                 .institutions = sh->insts,
                                 .sources = sh->sources,
+                                .criticals = sh->criticals,
                                 .nresults = sh->n,
                                 /* whom it is about: a study retrieved from it is theirs here */
                                 .patient_id = q->pt.local[0] ? q->pt.local : NULL,
@@ -415,6 +418,17 @@ static int decisions_attach(node *n, const char *prompt, json_t *results, json_t
             json_object_set_new(o, "reason_text", json_string(d->reason_text));
         if (d->doctor)
             json_object_set_new(o, "doctor", json_string(d->doctor));
+        if (d->doctor_source)
+            json_object_set_new(o, "doctor_source", json_string(d->doctor_source));
+        if (d->confirm_critical)
+            json_object_set_new(o, "confirm_critical", json_true());
+        json_object_set_new(o, "revoked", json_boolean(d->revoked_at != 0));
+        if (d->revoked_at) {
+            json_object_set_new(o, "revoked_at", json_integer(d->revoked_at));
+            json_object_set_new(o, "revoked_by", json_string(d->revoked_by ? d->revoked_by : ""));
+            json_object_set_new(o, "revoked_reason",
+                                json_string(d->revoked_reason ? d->revoked_reason : ""));
+        }
         size_t k;
         json_t *r;
         json_array_foreach(results, k, r)
@@ -440,7 +454,8 @@ static void savings_add(const recognition *rec, json_t *o, const char *item, jso
         return;
     json_array_foreach(decisions, i, d)
     {
-        accepted += !strcmp(jstr(d, "decision"), "accepted");
+        accepted += !strcmp(jstr(d, "decision"), "accepted") &&
+                    !json_is_true(json_object_get(d, "revoked"));
     }
     json_t *it = json_object_get(o, "item");
     rec_fen_format(price, text);
@@ -467,13 +482,14 @@ static int query_answer(http_request *req, http_response *res, recognition *rec,
     json_t *records = json_object_get(dir, "records");
     size_t n = json_array_size(records), m = n ? n : 1;
     result *r = calloc(m, sizeof *r);
-    shown sh = {calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), 0};
+    shown sh = {calloc(m, sizeof(char *)), calloc(m, sizeof(char *)), calloc(m, sizeof(char *)),
+                calloc(m, sizeof(int)), 0};
     json_t *results = json_array(), *unavailable = json_array(), *excluded = json_object();
     json_t *excluded_list = json_array();
     int rc = -1, reused = 0;
     char prompt[65];
     json_t *decisions = NULL;
-    if (!r || !sh.keys || !sh.insts || !sh.sources)
+    if (!r || !sh.keys || !sh.insts || !sh.sources || !sh.criticals)
         goto done;
     size_t k = entries_filter(req->app, q, records, r, excluded, excluded_list);
     results_build(rec, r, k, results, unavailable, excluded, excluded_list, &sh);
@@ -522,6 +538,7 @@ done:
     free(sh.keys);
     free(sh.insts);
     free(sh.sources);
+    free(sh.criticals);
     return rc;
 }
 

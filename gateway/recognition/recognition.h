@@ -37,6 +37,8 @@ int api_recognition_order_check(http_request *req, http_response *res);
  * order-select hook answered with cards (cds_hooks.c) */
 int api_cds_discovery(http_request *req, http_response *res);
 int api_cds_order_select(http_request *req, http_response *res);
+/* POST /api/v1/recognition/decisions/{id}/revoke (api_decisions.c) */
+int api_recognition_revoke(http_request *req, http_response *res);
 /* GET /api/v1/recognition/stats?from=&to=&by=item|department|institution|month[&format=csv] */
 int api_recognition_stats(http_request *req, http_response *res);
 

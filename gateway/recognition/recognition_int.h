@@ -193,4 +193,9 @@ void rec_exam_parts(json_t *o, json_t *e);
 void rec_today(char out[9]);     /* YYYYMMDD, local time */
 int rec_random_id(char out[33]); /* 32 hex characters from the CSPRNG; -1 (logged) when none */
 
+#include "index/index_recognition.h"
+/* The deciding doctor's identity: the request's doctor, else the client certificate's
+ * subject; sets d->doctor_source (api_decisions.c). */
+void rec_doctor_identity(const http_request *req, huren_index_rec_decision *d);
+
 #endif

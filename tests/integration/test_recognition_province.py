@@ -7,7 +7,9 @@ and shows their versions in /api/v1/health. B's blood count (OBX-8 HH: a critica
 reaches the directory. Checked at A: without a QC pass for B the result is excluded with
 reason "qc"; once the QC register has one it is listed, critical, not pre-selected, with the
 registry's name of B; a catalogue change (a shorter window) reaches A and excludes it with
-reason "window"; the directory answers 304 to a conditional GET."""
+reason "window"; the directory answers 304 to a conditional GET. Recognising the critical
+result needs "confirm_critical" (kept with the decision and the doctor's identity, from the
+request or the certificate); a revoked decision is listed as revoked and recounted."""
 
 import json
 import os
@@ -168,17 +170,37 @@ class ProvinceRecognitionTest(NodeTestCase):
             reason="repeat_imaging_quality"))
         self.assertEqual(status, 201, d)
         # savings: the same blood count recognised for two other orders, counted by hand:
-        # 2 x 23.50 yuan = 4700 fen; the rejected one saves nothing
+        # 2 x 23.50 yuan = 4700 fen; the rejected one saves nothing. It is critical: refused
+        # without the doctor's explicit confirmation, which is then kept with the decision;
+        # the doctor is the request's (AORD3) or the client certificate's subject (AORD2)
+        held = {}
         for order in ("AORD2", "AORD3"):
             status, q2 = self.query("A100", "LAB-CBC", "20240108", order=order)
             self.assertEqual((status, q2["item"]["price_fen"], q2["savings_fen"]), (200, 2350, 0))
+            body = dict(prompt_id=q2["prompt_id"], result_key=q2["results"][0]["result_key"],
+                        decision="accepted")
             status, d = self.call(self.a, "/api/v1/recognition/decisions", method="POST",
-                                  body=dict(prompt_id=q2["prompt_id"],
-                                            result_key=q2["results"][0]["result_key"],
-                                            decision="accepted"))
+                                  body=body)
+            self.assertEqual(status, 422, d)
+            self.assertIn("危急值", d["error"])
+            self.assertIn("confirm_critical", d["error"])
+            body["confirm_critical"] = True
+            if order == "AORD3":
+                body["doctor"] = "DR-WANG"
+            status, d = self.call(self.a, "/api/v1/recognition/decisions", method="POST",
+                                  body=body)
             self.assertEqual(status, 201, d)
+            held[order] = d["decision_id"]
             status, q2 = self.query("A100", "LAB-CBC", "20240108", order=order)
             self.assertEqual((q2["savings_fen"], q2["savings"]), (2350, "23.50"))
+            dec = q2["decisions"][0]
+            self.assertEqual((dec["confirm_critical"], dec["revoked"]), (True, False))
+            if order == "AORD3":
+                self.assertEqual((dec["doctor"], dec["doctor_source"]), ("DR-WANG", "request"))
+            else:  # the subject as the gateway verified it (its own order of the names)
+                self.assertEqual(dec["doctor_source"], "certificate")
+                self.assertIn("CN=clinician", dec["doctor"])
+                self.assertIn("O=Hospital A", dec["doctor"])
         status, st = self.call(self.a, "/api/v1/recognition/stats?from=20000101&to=29991231")
         self.assertEqual(status, 200, st)
         self.assertEqual((st["totals"]["savings_fen"], st["totals"]["savings"]), (4700, "47.00"))
@@ -187,6 +209,26 @@ class ProvinceRecognitionTest(NodeTestCase):
         status, st = self.call(self.a, "/api/v1/recognition/stats?by=department"
                                        "&from=20000101&to=29991231")
         self.assertEqual(st["totals"]["savings_fen"], 4700)
+
+        # AORD3's recognition revoked (a reason required; twice 409, unknown 404): listed as
+        # revoked, and the statistics and savings recount
+        revoke = "/api/v1/recognition/decisions/%s/revoke"
+        status, d = self.call(self.a, revoke % held["AORD3"], method="POST", body={})
+        self.assertEqual(status, 400, d)
+        status, d = self.call(self.a, revoke % held["AORD3"], method="POST",
+                              body=dict(reason="wrong order"))
+        self.assertEqual((status, d), (200, {"decision_id": held["AORD3"], "revoked": True}))
+        status, d = self.call(self.a, revoke % held["AORD3"], method="POST",
+                              body=dict(reason="again"))
+        self.assertEqual(status, 409, d)
+        status, d = self.call(self.a, revoke % ("0" * 32), method="POST", body=dict(reason="x"))
+        self.assertEqual(status, 404, d)
+        status, q2 = self.query("A100", "LAB-CBC", "20240108", order="AORD3")
+        dec = q2["decisions"][0]
+        self.assertEqual((dec["revoked"], dec["revoked_reason"]), (True, "wrong order"))
+        self.assertEqual(q2["savings_fen"], 0)
+        status, st = self.call(self.a, "/api/v1/recognition/stats?from=20000101&to=29991231")
+        self.assertEqual((st["totals"]["savings_fen"], st["totals"]["accepted"]), (2350, 1))
 
         # the catalogue's window for the item shortened to 2 days reaches A
         self.load("catalogue", CATALOGUE_V2)

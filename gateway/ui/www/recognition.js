@@ -211,6 +211,17 @@
     other.hidden = true;
     select.addEventListener("change", function () { other.hidden = select.value !== "other"; });
     var buttons = [accept, reject, confirm];
+    /* a critical value (危急值): warned, and 互认 only once the doctor ticks the confirmation */
+    var crit = null;
+    if (res.critical) {
+      var tick = h("input", {type: "checkbox", class: "confirm-critical"});
+      crit = h("div", {class: "critical-box"},
+        h("p", {class: "msg error critical-warning"}, res.warning || t("rec.critical")),
+        h("label", null, tick, " ", t("rec.critical.confirm")));
+      crit.tick = tick;
+      accept.disabled = true;
+      tick.addEventListener("change", function () { accept.disabled = !tick.checked; });
+    }
     function post(decision, reason, text) {
       buttons.forEach(function (b) { b.disabled = true; });
       var body = {prompt_id: rec.prompt_id, result_key: res.result_key, decision: decision,
@@ -219,6 +230,7 @@
                   visit_id: rec.visit || p.get("visit") || ""};
       if (reason) body.reason = reason;
       if (text) body.reason_text = text;
+      if (crit && decision === "accepted") body.confirm_critical = crit.tick.checked;
       H.api("/api/v1/recognition/decisions", {method: "POST", body: body}).then(function (r) {
         status.hidden = false;
         if ((r.status === 201 || r.status === 200) && r.body) {
@@ -252,10 +264,12 @@
       status.hidden = false;
       status.className = "msg ok decision-status recorded";
       status.textContent = t("rec.saved", t("rec." + done.decision), done.decision_id) +
-        (done.reason ? " · " + t("reason." + done.reason) : "");
+        (done.reason ? " · " + t("reason." + done.reason) : "") +
+        (done.revoked ? " · " + t("rec.revoked", done.revoked_reason || "") : "");
+      if (crit) crit.tick.disabled = true;
     }
-    return h("div", {class: "decision"}, h("div", {class: "row"}, accept, reject), rejectBox,
-      status);
+    return h("div", {class: "decision"}, crit, h("div", {class: "row"}, accept, reject),
+      rejectBox, status);
   }
 
   /* The patient page's results at every hospital, grouped by item (the group of the newest

@@ -263,10 +263,78 @@ static void origin_of_result(void **state)
     tfix_close(&t);
 }
 
+/* A critical result is recognised only with confirmation (kept, with the doctor's source); a
+ * revoked decision stays listed as revoked and leaves the statistics; twice is refused. */
+static void critical_and_revoke(void **state)
+{
+    (void)state;
+    tfix t;
+    char id[65];
+    tfix_open(&t, 0, HUREN_INDEX_DUP_KEEP);
+    const char *k[] = {"H1/report:1", "H2/report:2"}, *in[] = {"H1", "H2"};
+    const int crit[] = {1, 0};
+    huren_index_rec_prompt p = {.prompt_id = "pc",
+                                .day = "20261203",
+                                .pseudonym = "ps1",
+                                .item_code = "LAB-K",
+                                .result_keys = k,
+                                .institutions = in,
+                                .criticals = crit,
+                                .nresults = 2};
+    assert_int_equal(huren_index_rec_prompt_put(t.idx, &p), 0);
+    assert_int_equal(decide(t.idx, "c0", "pc", "H1/report:1", "accepted", NULL, id),
+                     HUREN_INDEX_REC_UNCONFIRMED);
+    huren_index_rec_decision d = {.decision_id = "c1",
+                                  .prompt_id = "pc",
+                                  .result_key = "H1/report:1",
+                                  .decision = "accepted",
+                                  .doctor = "CN=dr-li",
+                                  .doctor_source = "certificate",
+                                  .confirm_critical = 1};
+    huren_index_rec_outcome o;
+    assert_int_equal(huren_index_rec_decision_put(t.idx, &d, &o, id), 0);
+    assert_int_equal(o, HUREN_INDEX_REC_STORED);
+    assert_int_equal(decide(t.idx, "c2", "pc", "H2/report:2", "accepted", NULL, id),
+                     HUREN_INDEX_REC_STORED);
+    huren_index_rec_stats s;
+    assert_int_equal(huren_index_rec_stats_get(t.idx, NULL, NULL, HUREN_INDEX_REC_BY_ITEM, &s), 1);
+    assert_int_equal(s.rows[0].accepted, 2);
+    huren_index_rec_stats_free(&s);
+
+    assert_int_equal(huren_index_rec_decision_revoke(t.idx, "c2", "admin", "wrong patient", 0), 0);
+    assert_int_equal(huren_index_rec_decision_revoke(t.idx, "c2", "admin", "again", 0), 1);
+    /* the revoked decision still holds its result in that prompt: posted again, a conflict */
+    assert_int_equal(decide(t.idx, "c3", "pc", "H2/report:2", "accepted", NULL, id),
+                     HUREN_INDEX_REC_CONFLICT);
+    assert_string_equal(id, "c2");
+    assert_int_equal(huren_index_rec_decision_revoke(t.idx, "nope", "admin", "x", 0),
+                     HUREN_INDEX_ENOTFOUND);
+    assert_int_equal(huren_index_rec_decision_revoke(t.idx, "c1", "admin", "", 0),
+                     HUREN_INDEX_EINVAL);
+    assert_int_equal(huren_index_rec_stats_get(t.idx, NULL, NULL, HUREN_INDEX_REC_BY_ITEM, &s), 1);
+    assert_int_equal(s.rows[0].accepted, 1);
+    huren_index_rec_stats_free(&s);
+    assert_int_equal(
+        huren_index_rec_stats_get(t.idx, NULL, NULL, HUREN_INDEX_REC_BY_INSTITUTION, &s), 2);
+    assert_int_equal(row(&s, "H2")->accepted, 0);
+    huren_index_rec_stats_free(&s);
+
+    huren_index_rec_decision_list l;
+    assert_int_equal(huren_index_rec_decisions_get(t.idx, "pc", &l), 2);
+    assert_string_equal(l.items[0].decision_id, "c1");
+    assert_int_equal(l.items[0].confirm_critical, 1);
+    assert_string_equal(l.items[0].doctor_source, "certificate");
+    assert_int_equal(l.items[0].revoked_at, 0);
+    assert_true(l.items[1].revoked_at > 0);
+    assert_string_equal(l.items[1].revoked_by, "admin");
+    assert_string_equal(l.items[1].revoked_reason, "wrong patient");
+    huren_index_rec_decision_list_free(&l);
+    tfix_close(&t);
+}
+
 const struct CMUnitTest recognition_tests[] = {
-    cmocka_unit_test(origin_of_result),
-    cmocka_unit_test(decisions_and_stats),
-    cmocka_unit_test(prompt_identity),
+    cmocka_unit_test(critical_and_revoke), cmocka_unit_test(origin_of_result),
+    cmocka_unit_test(decisions_and_stats), cmocka_unit_test(prompt_identity),
     cmocka_unit_test(national_of_local),
 };
 const size_t recognition_ntests = sizeof(recognition_tests) / sizeof(recognition_tests[0]);

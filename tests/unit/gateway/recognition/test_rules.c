@@ -11,6 +11,7 @@
 #include "huren_err.h"
 #include <string.h>
 
+#include "http/session.h"
 #include "recognition/recognition_int.h"
 #include "recognition/rules.h"
 
@@ -272,13 +273,47 @@ static void fen(void **state)
     assert_string_equal(text, "535.50");
 }
 
+/* The deciding doctor: the request's, else the certificate's subject, else none. */
+static void doctor_identity(void **state)
+{
+    (void)state;
+    http_request req = {.client_dn = "CN=dr-li,O=Hospital A"};
+    huren_index_rec_decision d = {.doctor = "D7"};
+    rec_doctor_identity(&req, &d);
+    assert_string_equal(d.doctor, "D7");
+    assert_string_equal(d.doctor_source, "request");
+    d.doctor = ""; /* the page sends "" when the HIS gave none */
+    rec_doctor_identity(&req, &d);
+    assert_string_equal(d.doctor, "CN=dr-li,O=Hospital A");
+    assert_string_equal(d.doctor_source, "certificate");
+    req.client_dn = NULL;
+    d.doctor = NULL;
+    rec_doctor_identity(&req, &d);
+    assert_null(d.doctor);
+    assert_null(d.doctor_source);
+    /* a HIS-launched session: its doctor (set from the launch) is the one recorded */
+    http_session s = {.doctor_id = "D-LAUNCH"};
+    req.session = &s;
+    d.doctor = s.doctor_id;
+    rec_doctor_identity(&req, &d);
+    assert_string_equal(d.doctor, "D-LAUNCH");
+    assert_string_equal(d.doctor_source, "session");
+}
+
 int main(int argc, char **argv)
 {
     unit_filter(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(windows),        cmocka_unit_test(scopes),         cmocka_unit_test(days),
-        cmocka_unit_test(decisions),      cmocka_unit_test(prompt_keys),    cmocka_unit_test(rates),
-        cmocka_unit_test(province_rules), cmocka_unit_test(critical_flags), cmocka_unit_test(fen),
+        cmocka_unit_test(windows),
+        cmocka_unit_test(scopes),
+        cmocka_unit_test(days),
+        cmocka_unit_test(decisions),
+        cmocka_unit_test(prompt_keys),
+        cmocka_unit_test(rates),
+        cmocka_unit_test(province_rules),
+        cmocka_unit_test(critical_flags),
+        cmocka_unit_test(fen),
+        cmocka_unit_test(doctor_identity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
