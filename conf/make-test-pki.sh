@@ -12,6 +12,7 @@
 #   peer.crt/.key                CN=gw.hospital-b, O=Hospital B  (role peer)
 #   insurer.crt/.key             CN=claims, O=Insurer Z          (role insurer)
 #   admin.crt/.key               CN=admin, O=Hospital A          (role admin)
+#   operator.crt/.key            CN=operator, O=Province Platform (role operator, at the directory)
 #   expired.crt/.key             CN=clinician, O=Hospital A, valid Jan 2020 only
 #   wrongpurpose.crt/.key        CN=admin, O=Hospital A, but serverAuth only (not a client)
 #   unmapped.crt/.key            CN=stranger, O=Hospital A: valid, yet in no [client] section
@@ -132,6 +133,7 @@ cert peer "/C=CN/O=Hospital B/CN=gw.hospital-b" ca "$client_ext"
 cert insurer "/C=CN/O=Insurer Z/CN=claims" ca "$client_ext"
 cert admin "/C=CN/O=Hospital A/CN=admin" ca "$client_ext"
 cert insurer2 "/C=CN/O=Insurer Y/CN=claims" ca "$client_ext"
+cert operator "/C=CN/O=Province Platform/CN=operator" ca "$client_ext"
 cert claims-signer "/C=CN/O=Hospital A/CN=claims signing" ca "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,nonRepudiation"
 cert unmapped "/C=CN/O=Hospital A/CN=stranger" ca "$client_ext"
@@ -174,6 +176,6 @@ keyUsage=critical,digitalSignature,nonRepudiation"
 done
 rm -rf ca.db otherca.db ca.srl otherca.srl
 
-subjects clinician peer insurer admin insurer2 >subjects.txt
+subjects clinician peer insurer admin insurer2 operator >subjects.txt
 chmod 0644 ./*.crt subjects.txt
 echo "test PKI written to $out"

@@ -13,7 +13,7 @@
 
 #define PREFIX "client"
 
-static const char *const roles[] = {"clinician", "peer", "insurer", "admin", "his"};
+static const char *const roles[] = {"clinician", "peer", "insurer", "admin", "his", "operator"};
 
 int config__is_client_section(const char *section)
 {
@@ -95,7 +95,8 @@ static int check_value(const char *key, const char *value, char *why, size_t len
         for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
             if (strcmp(value, roles[i]) == 0)
                 return 0;
-        snprintf(why, len, "\"%.40s\" is not one of clinician|peer|insurer|admin|his", value);
+        snprintf(why, len, "\"%.40s\" is not one of clinician|peer|insurer|admin|his|operator",
+                 value);
         return -1;
     } else if (n == 0 || n > (strcmp(key, "subject") == 0    ? 1000
                               : strcmp(key, "ae_title") == 0 ? 400

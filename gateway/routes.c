@@ -130,11 +130,11 @@ static const http_route directory_routes[] = {
      "directory.publish"},
     {"GET", "/api/v1/directory/records", api_directory_records,
      HTTP_ROLE_PEER | HTTP_ROLE_CLINICIAN, "directory.read"},
-    /* the province's reference data: hospitals pull it; operators (admin until an operator
-     * role exists) load it */
+    /* the province's reference data: hospitals pull it; the platform operator (or an admin)
+     * loads it */
     {"GET", "/api/v1/directory/reference/*", api_directory_reference_get, HTTP_ROLES_ALL, NULL},
-    {"PUT", "/api/v1/directory/reference/*", api_directory_reference_put, HTTP_ROLE_ADMIN,
-     "reference.import"},
+    {"PUT", "/api/v1/directory/reference/*", api_directory_reference_put,
+     HTTP_ROLE_ADMIN | HTTP_ROLE_OPERATOR, "reference.import"},
 };
 
 const http_route *api_routes(const char *role, size_t *n)

@@ -199,11 +199,9 @@ const config_client *auth_by_ae(const auth_table *t, const char *ae_title)
 static const struct {
     const char *name;
     unsigned bit;
-} role_names[] = {{"clinician", HTTP_ROLE_CLINICIAN},
-                  {"peer", HTTP_ROLE_PEER},
-                  {"insurer", HTTP_ROLE_INSURER},
-                  {"admin", HTTP_ROLE_ADMIN},
-                  {"his", HTTP_ROLE_HIS},
+} role_names[] = {{"clinician", HTTP_ROLE_CLINICIAN},  {"peer", HTTP_ROLE_PEER},
+                  {"insurer", HTTP_ROLE_INSURER},      {"admin", HTTP_ROLE_ADMIN},
+                  {"operator", HTTP_ROLE_OPERATOR},    {"his", HTTP_ROLE_HIS},
                   {"his-doctor", HTTP_ROLE_HIS_DOCTOR}};
 
 unsigned auth_role_bit(const char *name)

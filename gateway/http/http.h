@@ -17,6 +17,9 @@ typedef enum http_role {
     HTTP_ROLE_PEER = 1 << 1,
     HTTP_ROLE_INSURER = 1 << 2,
     HTTP_ROLE_ADMIN = 1 << 3,
+    /* the province's platform operator at the directory: reference data, flags, statistics;
+     * never a patient's records ([client] role = operator) */
+    HTTP_ROLE_OPERATOR = 1 << 4,
     /* a hospital information system calling the order check ([client] role = his) */
     HTTP_ROLE_HIS = 1 << 6,
     /* a doctor in a browser session a HIS launch opened (http/session.h): one patient only */
@@ -24,7 +27,7 @@ typedef enum http_role {
 } http_role;
 #define HTTP_ROLES_ALL                                                                             \
     (HTTP_ROLE_CLINICIAN | HTTP_ROLE_PEER | HTTP_ROLE_INSURER | HTTP_ROLE_ADMIN | HTTP_ROLE_HIS |  \
-     HTTP_ROLE_HIS_DOCTOR)
+     HTTP_ROLE_HIS_DOCTOR | HTTP_ROLE_OPERATOR)
 #define HTTP_ROLES_STAFF (HTTP_ROLE_CLINICIAN | HTTP_ROLE_ADMIN)
 /* A route flag, not a role: anyone may call it, unidentified (probes: /healthz, /readyz). Such
  * a route must reveal nothing about patients. */

@@ -118,7 +118,8 @@ class DirectoryTest(NodeTestCase):
         if getattr(self, "pg", None):  # test_recognition, test_region borrow this
             conf += ["store = postgresql", "dsn = " + self.pg.dsn(), "pool = 4"]
         for role, inst in (("peer", "H37010002"), ("clinician", "H37010001"),
-                           ("admin", "H37010001"), ("insurer", "INS01")):
+                           ("admin", "H37010001"), ("insurer", "INS01"),
+                           ("operator", "SD-PLATFORM")):
             conf += ['[client "%s"]' % role, "subject = " + self.subjects[role],
                      "institution = " + inst, "role = " + role]
         return "\n".join(conf) + "\n"

@@ -2,7 +2,7 @@
 A directory and hospitals A (H37020001, Qingdao) and B (H37010002, Jinan) run on loopback
 with mutual TLS (conf/make-test-pki.sh). The directory's operator loads the catalogue, the
 institution registry and the QC register with `huren catalogue import` (a bad file refused by
-line, nothing stored) and PUT (admin); A pulls them (conditional GET, reference_interval = 1)
+line, nothing stored) and PUT (operator); A pulls them (conditional GET, reference_interval = 1)
 and shows their versions in /api/v1/health. B's blood count (OBX-8 HH: a critical value)
 reaches the directory. Checked at A: without a QC pass for B the result is excluded with
 reason "qc"; once the QC register has one it is listed, critical, not pre-selected, with the
@@ -84,14 +84,14 @@ class ProvinceRecognitionTest(NodeTestCase):
         status, body = curl_json(self.dir.url("/api/v1/directory/reference/catalogue"),
                                  self.pki, "peer")
         self.assertEqual(status, 404, body)
-        # the data as loaded: by the command, and the registry by PUT (admin only)
+        # the data as loaded: by the command, and the registry by PUT (the operator, or admin)
         self.load("catalogue", CATALOGUE_V1)
         self.load("qc", QC_NONE)
         status, body = curl_json(self.dir.url("/api/v1/directory/reference/institutions"),
                                  self.pki, "peer", "PUT", INSTITUTIONS)
         self.assertEqual(status, 403, body)
         status, body = curl_json(self.dir.url("/api/v1/directory/reference/institutions"),
-                                 self.pki, "admin", "PUT", INSTITUTIONS)
+                                 self.pki, "operator", "PUT", INSTITUTIONS)
         self.assertEqual((status, body), (200, {"kind": "institutions", "version": 1}))
         status, body = curl_json(self.dir.url("/api/v1/directory/reference/qc"),
                                  self.pki, "admin", "PUT", "institution,item\n")

@@ -134,6 +134,8 @@ static void test_roles(void **state)
     (void)state;
     assert_int_equal(auth_role_bit("clinician"), HTTP_ROLE_CLINICIAN);
     assert_int_equal(auth_role_bit("admin"), HTTP_ROLE_ADMIN);
+    assert_int_equal(auth_role_bit("operator"), HTTP_ROLE_OPERATOR);
+    assert_string_equal(auth_role_name(HTTP_ROLE_OPERATOR), "operator");
     assert_int_equal(auth_role_bit("nurse"), 0);
     assert_int_equal(auth_role_bit(NULL), 0);
     assert_string_equal(auth_role_name(HTTP_ROLE_INSURER), "insurer");
